@@ -1,0 +1,3 @@
+from pvscan.cli import main
+
+raise SystemExit(main())

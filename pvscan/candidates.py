@@ -1,0 +1,96 @@
+"""Stage 1: the files that can matter, found by a fast text search.
+
+Only these files are parsed. ripgrep does the search when it is installed;
+otherwise a Python walk gives the same file list (same exclusions, same
+suffixes, same regular expression), only slower.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+from pvscan.errors import PvscanError, Warning_
+from pvscan.tree import EXCLUDED_DIRS, KernelTree, SkippedFile
+
+# The naming convention of the ops tables in every generation, for their
+# struct types and their global instances alike: paravirt_ops (2.6.20-22),
+# pv_cpu_ops, pv_mmu_ops ... and pv_info (2.6.23-4.19), pv_ops and
+# paravirt_patch_template (4.20 on). This names tables, never ops: the ops
+# are whatever members the code declares in them.
+TABLE_NAME = r"paravirt_ops|paravirt_patch_template|pv_[a-z0-9_]*ops|pv_info"
+TABLE_NAME_RE = re.compile(rf"^(?:{TABLE_NAME})$")
+# PVOP_* call-site macros and the callee-save wrapper type.
+CANDIDATE_PATTERN = rf"\b(?:{TABLE_NAME}|PVOP_[A-Z0-9_]+|paravirt_callee_save)\b"
+
+
+def find_table_candidates(tree: KernelTree, warnings: list) -> list[str]:
+    return search(tree, CANDIDATE_PATTERN, warnings)
+
+
+def calls_pattern(names) -> str:
+    """A regular expression for a call of any of these functions (or macros)."""
+    alternatives = "|".join(sorted(set(names)))
+    return rf"\b(?:{alternatives})\s*\("
+
+
+def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
+    """Sorted relative paths of the .c/.h files whose text matches pattern."""
+    rg = shutil.which("rg")
+    if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
+        return _search_ripgrep(rg, tree, pattern, only_dirs)
+    return _search_python(tree, pattern, warnings, only_dirs)
+
+
+def _ripgrep_args(rg: str, pattern: str) -> list[str]:
+    args = [rg, "--no-config", "--files-with-matches", "--null", "--no-messages",
+            "--no-ignore", "--type", "c", "--regexp", pattern]
+    for d in EXCLUDED_DIRS:
+        args += ["--glob", f"!/{d}/"]
+    return args
+
+
+def _search_ripgrep(rg, tree, pattern, only_dirs):
+    args = _ripgrep_args(rg, pattern)
+    args += ["--"] + (list(only_dirs) if only_dirs else ["."])
+    proc = subprocess.run(args, cwd=tree.root, capture_output=True)
+    # rg exits 1 when nothing matched, 2 on errors it already skipped past
+    # (unreadable files); anything else means it did not run.
+    if proc.returncode not in (0, 1, 2):
+        raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
+    paths = []
+    for raw in proc.stdout.split(b"\0"):
+        if not raw:
+            continue
+        rel = os.fsdecode(raw)
+        if rel.startswith("./"):
+            rel = rel[2:]
+        paths.append(rel)
+    return sorted(set(paths))
+
+
+def _search_python(tree, pattern, warnings, only_dirs):
+    regex = re.compile(pattern.encode())
+    out = []
+    for rel in tree.walk_sources():
+        if only_dirs and not any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in only_dirs):
+            continue
+        try:
+            data = tree.read(rel)
+        except SkippedFile as e:
+            if regex.search(_peek(tree, rel)):
+                warnings.append(Warning_(rel, 0, str(e)))
+            continue
+        if regex.search(data):
+            out.append(rel)
+    return out
+
+
+def _peek(tree, rel) -> bytes:
+    try:
+        with open(tree.root / rel, "rb") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return b""

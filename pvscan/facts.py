@@ -1,0 +1,162 @@
+"""Per-file facts: what one file says, independent of every other file.
+
+parse.py produces a FileFacts per candidate file; inventory.py joins them.
+All are frozen and hold only strings, ints and tuples, so they pickle to
+worker processes, hash for caches and sort for output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Guard = tuple[str, ...]          # conjunction of preprocessor conditions
+
+
+@dataclass(frozen=True)
+class Param:
+    type: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a struct definition."""
+
+    name: str
+    line: int
+    guard: Guard
+    kind: str               # "fnptr" | "struct" | "data"
+    type: str               # return type (fnptr), struct tag (struct), C type (data)
+    params: tuple[Param, ...] = ()
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class StructDef:
+    name: str
+    line: int
+    guard: Guard
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class GlobalDecl:
+    """A file-scope variable of a table type: 'extern struct pv_mmu_ops pv_mmu_ops;'."""
+
+    name: str
+    type_name: str          # struct tag, or the variable named by typeof()
+    via_typeof: bool
+    storage: str            # "extern" | "static" | ""
+    line: int
+    guard: Guard
+
+
+@dataclass(frozen=True)
+class InitEntry:
+    path: tuple[str, ...]   # designator path: ('mmu', 'lazy_mode', 'enter')
+    value: str              # the value's text, whitespace folded
+    line: int
+    guard: Guard
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """A variable of a table type defined with a designated initializer."""
+
+    name: str
+    type_name: str
+    via_typeof: bool
+    storage: str
+    line: int
+    guard: Guard
+    entries: tuple[InitEntry, ...]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """'pv_ops.mmu.set_pte = xen_set_pte;' or 'pv_cpu_ops = xen_cpu_ops;'."""
+
+    root: str
+    path: tuple[str, ...]
+    value: str
+    line: int
+    guard: Guard
+    function: str | None    # enclosing function, or the macro it sits in
+    macro_params: tuple[str, ...] | None = None  # set when inside a function-like macro
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A use of an op through its table: a direct call or a read."""
+
+    root: str
+    path: tuple[str, ...]
+    kind: str               # "call" | "read"
+    line: int
+    guard: Guard
+    function: str | None
+    function_kind: str      # "function" | "macro" | "file"
+
+
+@dataclass(frozen=True)
+class MacroCall:
+    """A use of a PVOP_* macro, or of a fill macro defined in the same file."""
+
+    macro: str
+    args: tuple[str, ...]
+    line: int
+    guard: Guard
+    function: str | None
+    function_kind: str
+
+
+@dataclass(frozen=True)
+class FillMacro:
+    """A function-like macro that assigns an op from its arguments.
+
+    VMI's '#define para_fill(opname, vmicall) ... paravirt_ops.opname = ...'
+    (2.6.21) and '... opname = ...' (2.6.23 on): each use of it in the same
+    file fills one op. target_root is the table the body names before the
+    parameter, or None when the argument itself is the whole op reference.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    target_root: str | None
+    target_param: int
+    value_param: int | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An object-like macro: '#define PTE_IDENT __PV_IS_CALLEE_SAVE(_paravirt_ident_64)'."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    arch: str
+    structs: tuple[StructDef, ...] = ()
+    globals: tuple[GlobalDecl, ...] = ()
+    initializers: tuple[Initializer, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+    references: tuple[Reference, ...] = ()
+    macro_calls: tuple[MacroCall, ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    fill_macros: tuple[FillMacro, ...] = ()
+    functions: tuple[tuple[str, int], ...] = ()   # (name, line) of definitions
+    warnings: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a wrapper by name, found by the callers pass."""
+
+    callee: str
+    path: str
+    line: int
+    function: str | None

@@ -1,0 +1,576 @@
+"""Stage 2b: one candidate file -> FileFacts, with tree-sitter.
+
+The text tree-sitter sees has gone through preprocess.py first; see there
+why. Nothing here knows which tables exist: a file's facts are what the file
+says about names that look like ops tables (candidates.TABLE_NAME), so they
+can be cached by content and computed in any order, on any worker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from functools import lru_cache
+
+from pvscan.candidates import TABLE_NAME_RE
+from pvscan.facts import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry,
+                          Initializer, MacroCall, Member, Param, Reference, StructDef)
+from pvscan.preprocess import Preprocessed, _blank_annotations, preprocess
+from pvscan.tree import arch_of
+
+# The call-site macros of every generation: PVOP_CALL0 ... PVOP_VCALLEE4 and
+# their ALT_ forms (5.13 on).
+PVOP_MACRO_RE = re.compile(r"^PVOP_(ALT_)?(V?)CALL(EE)?([0-9])$")
+_MACRO_USE_RE = re.compile(rb"\b(PVOP_[A-Z0-9_]+)\s*\(")
+_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_MACRO_PREFIX = b"void __pvscan_macro(void) {"
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    import tree_sitter_c
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_c.language()))
+
+
+def parse_tree(text: bytes):
+    return _parser().parse(text)
+
+
+def fold(text: str) -> str:
+    """Comments dropped, whitespace folded: how values and types are shown."""
+    return " ".join(_COMMENT_RE.sub(" ", text).split())
+
+
+def node_text(node, text: bytes) -> str:
+    return text[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def parse_file(rel: str, data: bytes) -> FileFacts:
+    pre = preprocess(data)
+    extractor = _Extractor(rel, pre)
+    extractor.run()
+    return extractor.facts()
+
+
+class _Extractor:
+    def __init__(self, rel: str, pre: Preprocessed):
+        self.rel = rel
+        self.pre = pre
+        self.text = pre.text
+        self.structs = []
+        self.globals = []
+        self.initializers = []
+        self.assignments = []
+        self.references = []
+        self.macro_calls = []
+        self.aliases = []
+        self.fill_macros = []
+        self.functions = []
+        self.function_spans = []   # (start_byte, end_byte, name)
+        self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
+
+    def facts(self) -> FileFacts:
+        return FileFacts(
+            path=self.rel,
+            arch=arch_of(self.rel),
+            structs=tuple(self.structs),
+            globals=tuple(self.globals),
+            initializers=tuple(self.initializers),
+            assignments=tuple(self.assignments),
+            references=tuple(self.references),
+            macro_calls=tuple(sorted(self.macro_calls, key=lambda m: (m.line, m.macro, m.args))),
+            aliases=tuple(self.aliases),
+            fill_macros=tuple(self.fill_macros),
+            functions=tuple(sorted(set(self.functions))),
+            warnings=tuple(sorted(set(self.warnings))),
+        )
+
+    def guard(self, node) -> tuple[str, ...]:
+        return self.pre.guard_at(node.start_point[0])
+
+    # -- the walk ---------------------------------------------------------
+
+    def run(self) -> None:
+        tree = parse_tree(self.text)
+        self._walk(tree.root_node, self.text, row_offset=0, macro=None)
+        self.function_spans.sort()
+        self._macro_uses()
+        self._defines()
+
+    def _walk(self, root, text, row_offset, macro):
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            t = node.type
+            if t == "function_definition" and macro is None:
+                name = _declarator_name(node.child_by_field_name("declarator"))
+                if name:
+                    self.functions.append((name, node.start_point[0] + 1))
+                    self.function_spans.append((node.start_byte, node.end_byte, name))
+            elif t == "struct_specifier" and macro is None:
+                body = node.child_by_field_name("body")
+                name_node = node.child_by_field_name("name")
+                if body is not None and name_node is not None:
+                    self._struct(node, name_node, body)
+            elif t == "declaration" and macro is None:
+                self._declaration(node)
+            elif t == "field_expression":
+                parent = node.parent
+                if not (parent is not None and parent.type == "field_expression"
+                        and parent.child_by_field_name("argument") == node):
+                    self._field_chain(node, text, row_offset, macro)
+            elif t == "assignment_expression":
+                left = node.child_by_field_name("left")
+                if left is not None and left.type == "identifier":
+                    self._whole_table_assignment(node, left, text, row_offset, macro)
+            stack.extend(reversed(node.children))
+
+    # -- struct definitions ---------------------------------------------
+
+    def _struct(self, node, name_node, body) -> None:
+        members = []
+        last_comment = None
+        last_end_row = -1
+        for child in body.children:
+            if child.type == "comment":
+                last_comment = child
+                continue
+            if child.type == "ERROR":
+                self.warnings.append((child.start_point[0] + 1,
+                                      f"cannot parse part of struct {node_text(name_node, self.text)}: "
+                                      "members there may be missed"))
+            if child.type != "field_declaration":
+                continue
+            comment = None
+            if (last_comment is not None and last_comment.end_point[0] >= child.start_point[0] - 1
+                    and last_comment.start_byte > last_end_row):
+                comment = _comment_text(node_text(last_comment, self.text))
+            members.extend(self._members(child, comment))
+            last_end_row = child.end_byte
+        self.structs.append(StructDef(
+            name=node_text(name_node, self.text),
+            line=node.start_point[0] + 1,
+            guard=self.guard(node),
+            members=tuple(members),
+        ))
+
+    def _members(self, decl, comment):
+        type_node = decl.child_by_field_name("type")
+        out = []
+        declarators = decl.children_by_field_name("declarator")
+        for d in declarators:
+            line = d.start_point[0] + 1
+            guard = self.pre.guard_at(d.start_point[0])
+            fn = _function_pointer(d)
+            if fn is not None:
+                name_node, params_node, stars = fn
+                prefix = fold(self.text[decl.start_byte:d.start_byte].decode("utf-8", "replace"))
+                rettype = (prefix + " " + "*" * stars).strip() if stars else prefix
+                rettype = rettype.replace(" *", " *").replace("* ", "*")
+                out.append(Member(node_text(name_node, self.text), line, guard, "fnptr",
+                                  rettype, self._params(params_node), comment))
+                continue
+            name = _declarator_name(d)
+            if name is None:
+                continue
+            if (type_node is not None and type_node.type == "struct_specifier"
+                    and d.type == "field_identifier"):
+                tag = type_node.child_by_field_name("name")
+                if tag is not None:
+                    out.append(Member(name, line, guard, "struct", node_text(tag, self.text),
+                                      (), comment))
+                    continue
+            ctype = fold(self.text[decl.start_byte:d.start_byte].decode("utf-8", "replace"))
+            out.append(Member(name, line, guard, "data", ctype, (), comment))
+        return out
+
+    def _params(self, params_node):
+        params = []
+        for p in params_node.named_children:
+            if p.type == "comment":
+                continue
+            if p.type == "variadic_parameter":
+                params.append(Param("...", None))
+                continue
+            if p.type != "parameter_declaration":
+                params.append(Param(fold(node_text(p, self.text)), None))
+                continue
+            decl = p.child_by_field_name("declarator")
+            ident = _innermost_identifier(decl) if decl is not None else None
+            full = node_text(p, self.text)
+            if ident is not None:
+                a = ident.start_byte - p.start_byte
+                b = ident.end_byte - p.start_byte
+                raw = full.encode()
+                type_text = (raw[:a] + raw[b:]).decode("utf-8", "replace")
+                params.append(Param(_tidy_type(type_text), node_text(ident, self.text)))
+            else:
+                params.append(Param(_tidy_type(full), None))
+        if len(params) == 1 and params[0].type == "void" and params[0].name is None:
+            return ()
+        return tuple(params)
+
+    # -- declarations of table type -------------------------------------
+
+    def _declaration(self, node) -> None:
+        type_node = node.child_by_field_name("type")
+        if type_node is None:
+            return
+        type_name, via_typeof = _table_type(type_node, self.text)
+        if type_name is None:
+            return
+        storage = ""
+        for c in node.children:
+            if c.type == "storage_class_specifier":
+                word = node_text(c, self.text)
+                if word in ("extern", "static"):
+                    storage = word
+        for d in node.children_by_field_name("declarator"):
+            if d.type == "init_declarator":
+                name = _declarator_name(d.child_by_field_name("declarator"))
+                value = d.child_by_field_name("value")
+                if name is None:
+                    continue
+                if value is not None and value.type == "initializer_list":
+                    entries = []
+                    self._initializer_entries(value, (), entries, name)
+                    self.initializers.append(Initializer(
+                        name, type_name, via_typeof, storage, d.start_point[0] + 1,
+                        self.guard(node), tuple(entries)))
+                else:
+                    self.globals.append(GlobalDecl(name, type_name, via_typeof, storage,
+                                                   d.start_point[0] + 1, self.guard(node)))
+            else:
+                name = _declarator_name(d)
+                if name is not None and d.type == "identifier":
+                    self.globals.append(GlobalDecl(name, type_name, via_typeof, storage,
+                                                   d.start_point[0] + 1, self.guard(node)))
+
+    def _initializer_entries(self, init_list, prefix, out, owner) -> None:
+        for child in init_list.named_children:
+            if child.type == "comment":
+                continue
+            if child.type == "initializer_pair":
+                path = list(prefix)
+                ok = True
+                for des in child.children_by_field_name("designator"):
+                    if des.type == "field_designator":
+                        path.append(node_text(des, self.text).lstrip(".").strip())
+                    else:
+                        ok = False
+                value = child.child_by_field_name("value")
+                if not ok or value is None:
+                    self.warnings.append((child.start_point[0] + 1,
+                                          f"initializer of {owner}: array designator not attributed"))
+                    continue
+                if value.type == "initializer_list":
+                    self._initializer_entries(value, tuple(path), out, owner)
+                else:
+                    out.append(InitEntry(tuple(path), fold(node_text(value, self.text)),
+                                         child.start_point[0] + 1, self.guard(child)))
+            elif child.type == "ERROR":
+                self.warnings.append((child.start_point[0] + 1,
+                                      f"cannot parse part of the initializer of {owner}: "
+                                      "entries there may be missed"))
+            else:
+                self.warnings.append((child.start_point[0] + 1,
+                                      f"initializer of {owner}: positional entry not attributed"))
+
+    # -- uses of tables in code ------------------------------------------
+
+    def _field_chain(self, node, text, row_offset, macro) -> None:
+        path = []
+        cur = node
+        while cur is not None and cur.type == "field_expression":
+            op = cur.child_by_field_name("operator")
+            if op is not None and node_text(op, text) != ".":
+                return
+            field = cur.child_by_field_name("field")
+            if field is None:
+                return
+            path.append(node_text(field, text))
+            cur = cur.child_by_field_name("argument")
+        while cur is not None and cur.type == "parenthesized_expression" and cur.named_child_count == 1:
+            cur = cur.named_children[0]
+        if cur is None or cur.type != "identifier":
+            return
+        root = node_text(cur, text)
+        if not TABLE_NAME_RE.match(root):
+            return
+        path.reverse()
+        row = node.start_point[0] + row_offset
+        line = row + 1
+        guard = self.pre.guard_at(row)
+        parent = node.parent
+        function, kind = self._enclosing(node, macro)
+        if (parent is not None and parent.type == "assignment_expression"
+                and parent.child_by_field_name("left") == node
+                and node_text(parent.child_by_field_name("operator"), text) == "="):
+            value = parent.child_by_field_name("right")
+            self.assignments.append(Assignment(
+                root, tuple(path), fold(node_text(value, text)) if value is not None else "",
+                line, guard, function, macro[1] if macro else None))
+            return
+        ref_kind = "read"
+        if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == node:
+            ref_kind = "call"
+        self.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
+
+    def _whole_table_assignment(self, node, left, text, row_offset, macro) -> None:
+        root = node_text(left, text)
+        right = node.child_by_field_name("right")
+        op = node.child_by_field_name("operator")
+        if right is None or op is None or node_text(op, text) != "=":
+            return
+        row = node.start_point[0] + row_offset
+        if TABLE_NAME_RE.match(root):
+            function, _ = self._enclosing(node, macro)
+            self.assignments.append(Assignment(root, (), fold(node_text(right, text)), row + 1,
+                                               self.pre.guard_at(row), function,
+                                               macro[1] if macro else None))
+        elif macro is not None and root in macro[1]:
+            # 'opname = (void *)rel->eip;' inside a fill macro whose
+            # argument is the whole op reference (VMI, 2.6.23 on).
+            self._fill_target = (None, macro[1].index(root), right, text)
+
+    def _enclosing(self, node, macro):
+        if macro is not None:
+            return macro[0], "macro"
+        i = bisect.bisect_right(self.function_spans, (node.start_byte, float("inf"), "")) - 1
+        if i >= 0:
+            start, end, name = self.function_spans[i]
+            if start <= node.start_byte < end:
+                return name, "function"
+        return None, "file"
+
+    def _enclosing_at(self, offset):
+        i = bisect.bisect_right(self.function_spans, (offset, float("inf"), "")) - 1
+        if i >= 0:
+            start, end, name = self.function_spans[i]
+            if start <= offset < end:
+                return name, "function"
+        return None, "file"
+
+    # -- PVOP_* and fill macro uses -----------------------------------------
+
+    def _macro_uses(self) -> None:
+        self._scan_macro_uses(self.text, 0, 0, None)
+
+    def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None):
+        regex = _MACRO_USE_RE
+        names = fill_names
+        if names:
+            alternatives = "|".join(re.escape(n) for n in names)
+            regex = re.compile(rb"\b(PVOP_[A-Z0-9_]+|" + alternatives.encode() + rb")\s*\(")
+        for m in regex.finditer(text):
+            name = m.group(1).decode()
+            if not PVOP_MACRO_RE.match(name) and not (names and name in names):
+                continue
+            open_paren = m.end() - 1
+            args, end = _split_args(text, open_paren)
+            if args is None:
+                continue
+            row = text.count(b"\n", 0, m.start())
+            if macro is not None:
+                function, kind = macro, "macro"
+            else:
+                function, kind = self._enclosing_at(m.start())
+            self.macro_calls.append(MacroCall(
+                name, tuple(fold(a) for a in args), base_row + row + 1,
+                self.pre.guard_at(base_row + row), function, kind))
+
+    # -- #define bodies ------------------------------------------------------
+
+    def _defines(self) -> None:
+        mentions = re.compile(r"\b(?:" + TABLE_NAME_RE.pattern[4:-2] + r"|PVOP_[A-Z0-9_]+)\b")
+        fills = []
+        for d in self.pre.defines:
+            body = d.body.strip()
+            if d.params is None and body and len(body) < 200 and "\n" not in body:
+                self.aliases.append(Alias(d.name, fold(body)))
+            if not mentions.search(d.body) and d.params is None:
+                continue
+            if not mentions.search(d.body) and not d.params:
+                continue
+            fill = self._define_body(d)
+            if fill is not None:
+                fills.append(fill)
+        self.fill_macros = fills
+        if fills:
+            names = {f.name for f in fills}
+            # Uses of fill macros in the file (outside #define lines, which are blank).
+            before = len(self.macro_calls)
+            self._scan_macro_uses(self.text, 0, 0, None, fill_names=names)
+            # The PVOP_ matches of that second scan are already recorded.
+            seen = set(self.macro_calls[:before])
+            self.macro_calls = self.macro_calls[:before] + [
+                c for c in self.macro_calls[before:] if c.macro in names and c not in seen]
+
+    def _define_body(self, d):
+        body = bytearray(d.body.encode("utf-8", "replace"))
+        _blank_annotations(body)
+        source = _MACRO_PREFIX + bytes(body) + b";}\n"
+        tree = parse_tree(source)
+        row_offset = d.line - 1
+        macro = (d.name, d.params or ())
+        self._fill_target = None
+        n_assign = len(self.assignments)
+        self._walk(tree.root_node, source, row_offset, macro)
+        # PVOP_ uses inside the macro body: the macro is the wrapper.
+        for m in _MACRO_USE_RE.finditer(source):
+            name = m.group(1).decode()
+            if not PVOP_MACRO_RE.match(name):
+                continue
+            args, _ = _split_args(source, m.end() - 1)
+            if args is None:
+                continue
+            row = source.count(b"\n", 0, m.start())
+            self.macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
+                                              self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
+        if not d.params:
+            return None
+        # A fill macro: an assignment whose target is named by a parameter.
+        for a in self.assignments[n_assign:]:
+            if a.macro_params is not None and a.path and a.path[-1] in d.params and len(a.path) == 1:
+                value_param = d.params.index(a.value) if a.value in d.params else None
+                self.assignments.remove(a)
+                return FillMacro(d.name, d.params, a.root, d.params.index(a.path[0]), value_param, d.line)
+        if self._fill_target is not None:
+            _, index, right, text = self._fill_target
+            value = fold(node_text(right, text))
+            value_param = d.params.index(value) if value in d.params else None
+            return FillMacro(d.name, d.params, None, index, value_param, d.line)
+        return None
+
+
+# -- helpers ------------------------------------------------------------------
+
+def _declarator_name(node):
+    while node is not None:
+        if node.type in ("identifier", "field_identifier"):
+            return node.text.decode() if node.text is not None else None
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            for c in node.named_children:
+                if c.type in ("identifier", "field_identifier", "pointer_declarator",
+                              "function_declarator", "parenthesized_declarator", "array_declarator"):
+                    inner = c
+                    break
+        node = inner
+    return None
+
+
+def _innermost_identifier(node):
+    while node is not None:
+        if node.type in ("identifier", "field_identifier"):
+            return node
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            inner = next((c for c in node.named_children
+                          if c.type in ("identifier", "field_identifier", "pointer_declarator",
+                                        "function_declarator", "parenthesized_declarator",
+                                        "array_declarator", "abstract_pointer_declarator")), None)
+        node = inner
+    return None
+
+
+def _function_pointer(d):
+    """(name node, parameter_list node, return-type pointer depth) of a function-pointer declarator."""
+    stars = 0
+    node = d
+    while node is not None and node.type == "pointer_declarator":
+        stars += 1
+        node = node.child_by_field_name("declarator")
+    if node is None or node.type != "function_declarator":
+        return None
+    inner = node.child_by_field_name("declarator")
+    params = node.child_by_field_name("parameters")
+    if inner is None or inner.type != "parenthesized_declarator" or params is None:
+        return None
+    target = next((c for c in inner.named_children if c.type == "pointer_declarator"), None)
+    if target is None:
+        return None
+    name = _innermost_identifier(target)
+    if name is None:
+        return None
+    return name, params, stars
+
+
+def _table_type(type_node, text):
+    """(name, via_typeof) if the declared type is an ops table type."""
+    if type_node.type == "struct_specifier":
+        name = type_node.child_by_field_name("name")
+        if name is not None:
+            tag = node_text(name, text)
+            if TABLE_NAME_RE.match(tag):
+                return tag, False
+        return None, False
+    if type_node.type == "macro_type_specifier":
+        fn = type_node.child_by_field_name("name")
+        arg = type_node.child_by_field_name("type")
+        if fn is not None and node_text(fn, text) in ("typeof", "__typeof__", "__typeof") and arg is not None:
+            inner = fold(node_text(arg, text))
+            if TABLE_NAME_RE.match(inner):
+                return inner, True
+    return None, False
+
+
+def _tidy_type(text: str) -> str:
+    t = fold(text)
+    t = re.sub(r"\s*\*\s*", " *", t).strip()
+    t = re.sub(r"\s+\[", "[", t)
+    return t.replace("( *", "(*")
+
+
+def _comment_text(raw: str) -> str:
+    raw = raw.strip()
+    if raw.startswith("/*"):
+        raw = raw[2:]
+    if raw.endswith("*/"):
+        raw = raw[:-2]
+    if raw.startswith("//"):
+        raw = raw[2:]
+    lines = [l.strip().lstrip("*").strip() for l in raw.splitlines()]
+    return " ".join(l for l in lines if l)
+
+
+def _split_args(text: bytes, open_paren: int):
+    """Top-level comma-separated arguments of a macro use, and the end offset.
+
+    Textual on purpose: 'PVOP_CALL0(unsigned long, cpu.read_cr0)' has a type
+    as its first argument, which no C expression grammar accepts.
+    """
+    depth = 0
+    i = open_paren
+    n = len(text)
+    args = []
+    start = open_paren + 1
+    quote = 0
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == 0x5C:
+                i += 2
+                continue
+            if c == quote:
+                quote = 0
+        elif c in (0x22, 0x27):
+            quote = c
+        elif c == 0x2F and i + 1 < n and text[i + 1] == 0x2A:
+            end = text.find(b"*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        elif c in (0x28, 0x5B, 0x7B):
+            depth += 1
+        elif c in (0x29, 0x5D, 0x7D):
+            depth -= 1
+            if depth == 0:
+                args.append(text[start:i].decode("utf-8", "replace"))
+                return [a for a in args], i + 1
+        elif c == 0x2C and depth == 1:
+            args.append(text[start:i].decode("utf-8", "replace"))
+            start = i + 1
+        i += 1
+    return None, n

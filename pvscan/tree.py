@@ -1,0 +1,127 @@
+"""Stage 0: a kernel checkout, and the only way pvscan reads from it.
+
+pvscan never writes into the tree and never runs anything from it. Every
+read goes through KernelTree.read(), which refuses paths that leave the tree
+(through '..' or a symlink), binary files and files over the size limit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvscan.errors import PvscanError
+
+# Directories that hold no kernel C built into the image: userspace copies of
+# kernel headers live under tools/ (objtool, perf) and would otherwise show up
+# as a second definition of every ops struct.
+EXCLUDED_DIRS = ("tools", "Documentation", "samples", "scripts", "usr", "LICENSES", ".git")
+
+SOURCE_SUFFIXES = (".c", ".h")
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+class SkippedFile(Exception):
+    """A file that cannot be read as C source; the run goes on without it."""
+
+
+@dataclass(frozen=True)
+class KernelVersion:
+    version: int
+    patchlevel: int
+    sublevel: int
+    extraversion: str
+
+    def __str__(self) -> str:
+        return f"{self.version}.{self.patchlevel}.{self.sublevel}{self.extraversion}"
+
+
+class KernelTree:
+    def __init__(self, path: str | os.PathLike):
+        given = Path(path)
+        if not given.exists():
+            raise PvscanError("no such directory", str(path))
+        if not given.is_dir():
+            raise PvscanError("not a directory (expected a Linux kernel tree)", str(path))
+        self.root = given.resolve()
+        self.display = str(path)
+        self.version = self._read_version()
+        if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
+            raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
+
+    def _read_version(self) -> KernelVersion:
+        makefile = self.root / "Makefile"
+        try:
+            head = makefile.read_bytes()[:4096].decode("utf-8", "replace")
+        except OSError:
+            raise PvscanError("not a Linux kernel tree: no top-level Makefile", self.display) from None
+        fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", head, re.M))
+        try:
+            return KernelVersion(
+                int(fields["VERSION"]),
+                int(fields["PATCHLEVEL"]),
+                int(fields.get("SUBLEVEL") or 0),
+                fields.get("EXTRAVERSION", ""),
+            )
+        except (KeyError, ValueError):
+            raise PvscanError(
+                "not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
+                self.display + "/Makefile",
+            ) from None
+
+    def contains(self, path: str | os.PathLike) -> bool:
+        """True if path (absolute, or relative to the cwd) lies inside the tree."""
+        real = Path(os.path.realpath(path))
+        return real == self.root or self.root in real.parents
+
+    def read(self, rel: str) -> bytes:
+        """The bytes of a source file, by its path relative to the tree."""
+        if os.path.isabs(rel) or ".." in Path(rel).parts:
+            raise SkippedFile("path escapes the tree")
+        full = self.root / rel
+        real = Path(os.path.realpath(full))
+        if self.root not in real.parents:
+            raise SkippedFile("symlink points outside the tree")
+        try:
+            size = real.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+            data = real.read_bytes()
+        except OSError as e:
+            raise SkippedFile(f"cannot read: {e.strerror or e}") from None
+        if b"\0" in data:
+            raise SkippedFile("binary file (NUL bytes)")
+        return data
+
+    def walk_sources(self):
+        """Relative paths of every .c/.h file, sorted, symlinked dirs not followed.
+
+        Not following directory symlinks is what keeps a symlink loop from
+        hanging the walk; a symlinked file is listed and read() checks it.
+        """
+        out = []
+        root = str(self.root)
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            rel_dir = os.path.relpath(dirpath, root)
+            if rel_dir == ".":
+                dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
+                rel_dir = ""
+            dirnames.sort()
+            for name in filenames:
+                if name.endswith(SOURCE_SUFFIXES):
+                    out.append(f"{rel_dir}/{name}" if rel_dir else name)
+        out.sort()
+        return out
+
+
+def arch_of(rel: str) -> str:
+    """The architecture a file belongs to: arch/X/... or include/asm-X/... (2.6.2x)."""
+    parts = rel.split("/")
+    if len(parts) > 2 and parts[0] == "arch":
+        return parts[1]
+    if len(parts) > 2 and parts[0] == "include" and parts[1].startswith("asm-") and parts[1] != "asm-generic":
+        return parts[1][4:]
+    return "generic"
