@@ -24,10 +24,24 @@ TABLE_NAME = r"paravirt_ops|paravirt_patch_template|pv_[a-z0-9_]*ops|pv_info"
 TABLE_NAME_RE = re.compile(rf"^(?:{TABLE_NAME})$")
 # PVOP_* call-site macros and the callee-save wrapper type.
 CANDIDATE_PATTERN = rf"\b(?:{TABLE_NAME}|PVOP_[A-Z0-9_]+|paravirt_callee_save)\b"
+# The same without word boundaries, which cost ripgrep seven times the time
+# (Unicode \b): it finds a superset, which CANDIDATE_PATTERN then narrows.
+_LOOSE_PATTERN = rf"(?:{TABLE_NAME}|PVOP_|paravirt_callee_save)"
 
 
 def find_table_candidates(tree: KernelTree, warnings: list) -> list[str]:
-    return search(tree, CANDIDATE_PATTERN, warnings)
+    loose = search(tree, _LOOSE_PATTERN, warnings)
+    exact = re.compile(CANDIDATE_PATTERN.encode())
+    out = []
+    for rel in loose:
+        try:
+            data = tree.read(rel)
+        except SkippedFile as e:
+            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
+            continue
+        if exact.search(data):
+            out.append(rel)
+    return out
 
 
 def calls_pattern(names) -> str:

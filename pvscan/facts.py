@@ -160,3 +160,4 @@ class Call:
     path: str
     line: int
     function: str | None
+    local_definition: bool = False   # the file defines a function or macro of that name

@@ -316,6 +316,10 @@ class _Extractor:
         ref_kind = "read"
         if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == node:
             ref_kind = "call"
+        elif _inside_asm(node):
+            # '"m" (paravirt_ops.save_fl)' with 'call *%1' (2.6.2x): the asm
+            # statement calls the op.
+            ref_kind = "asm"
         self.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
 
     def _whole_table_assignment(self, node, left, text, row_offset, macro) -> None:
@@ -446,6 +450,17 @@ class _Extractor:
 
 
 # -- helpers ------------------------------------------------------------------
+
+def _inside_asm(node) -> bool:
+    cur = node.parent
+    for _ in range(4):
+        if cur is None:
+            return False
+        if cur.type in ("gnu_asm_input_operand", "gnu_asm_output_operand"):
+            return True
+        cur = cur.parent
+    return False
+
 
 def _declarator_name(node):
     while node is not None:

@@ -19,6 +19,7 @@ them (macro wrappers, fill macros, value aliases).
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -46,8 +47,12 @@ __counted_by __nonstring __designated_init __malloc __assume_aligned
 __no_sanitize_address __no_kcsan __no_sanitize_or_inline __used_section
 """.split())
 
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)")
+_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)((?:[^\n]*\\[ \t\r]*\n)*[^\n]*)", re.M)
+_BLOCK_COMMENT = re.compile(rb"/\*.*?(?:\*/|\Z)", re.S)
+_LINE_COMMENT_OR_STRING = re.compile(rb'//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+_ANNOTATION_RE = re.compile(rb"\b(?:" + b"|".join(sorted((a.encode() for a in ANNOTATIONS), key=len, reverse=True)) + rb")\b")
+_ANNOTATION_ARGS_RE = re.compile(rb"\b(?:" + b"|".join(sorted((a.encode() for a in ANNOTATIONS_WITH_ARGS), key=len, reverse=True)) + rb")\b(?=\s*\()")
 # Names whose tests separate C from assembler, not one configuration from another.
 _NON_CONFIG = re.compile(r"^!?defined\((__ASSEMBLY__|__ASSEMBLER__)\)$")
 
@@ -65,14 +70,14 @@ class Define:
 @dataclass(frozen=True)
 class Preprocessed:
     text: bytes                      # same length as the source, directives blanked
-    guards: tuple[tuple[str, ...], ...]   # guard terms per 0-based line
+    guard_rows: tuple[int, ...]      # first 0-based row of each guard segment
+    guard_terms: tuple[tuple[str, ...], ...]
     defines: tuple[Define, ...]
     problems: tuple[tuple[int, str], ...]  # (line, message): unbalanced #if/#endif
 
     def guard_at(self, row: int) -> tuple[str, ...]:
-        if 0 <= row < len(self.guards):
-            return self.guards[row]
-        return ()
+        i = bisect.bisect_right(self.guard_rows, row) - 1
+        return self.guard_terms[i] if i >= 0 else ()
 
 
 def guard_expression(terms) -> str | None:
@@ -141,7 +146,7 @@ def _normalize_condition(expr: str) -> str:
 
 
 class _Frame:
-    __slots__ = ("branch_conds", "term", "dead", "transparent", "line")
+    __slots__ = ("branch_conds", "term", "dead", "transparent", "line", "dead_from")
 
     def __init__(self, cond: str, line: int, transparent: bool = False):
         self.branch_conds = [cond]
@@ -149,52 +154,44 @@ class _Frame:
         self.dead = cond == "0"
         self.transparent = transparent
         self.line = line
+        self.dead_from = None
 
 
 def preprocess(source: bytes) -> Preprocessed:
-    lines = source.split(b"\n")
     out = bytearray(source)
-    guards: list[tuple[str, ...]] = []
+    comments = [(m.start(), m.end()) for m in _BLOCK_COMMENT.finditer(source)
+                if not _inside_string_or_line_comment(source, m.start())]
+    comment_starts = [c[0] for c in comments]
+
+    guard_rows = [0]
+    guard_terms: list[tuple[str, ...]] = [()]
     defines: list[Define] = []
     problems: list[tuple[int, str]] = []
     stack: list[_Frame] = []
-    include_guard = _include_guard(lines)
-
-    in_comment = False
-    offset = 0
+    first = True
     row = 0
-    n = len(lines)
-    while row < n:
-        line = lines[row]
-        line_start = offset
-        current = _current_guard(stack)
-        m = None if in_comment else _DIRECTIVE.match(line)
-        if m is None:
-            guards.append(current)
-            if _dead(stack):
-                _blank(out, line_start, len(line))
-            in_comment = _comment_state_after(line, in_comment)
-            offset += len(line) + 1
-            row += 1
-            continue
+    last_pos = 0
+    dead_start = None   # byte offset where the current dead (#if 0) region began
 
-        # A directive: gather its continuation lines.
-        first_row = row
-        parts = [line]
-        end = offset + len(line)
-        while parts[-1].rstrip(b" \t\r").endswith(b"\\") and row + 1 < n:
-            row += 1
-            parts.append(lines[row])
-            end += 1 + len(lines[row])
-        _blank(out, line_start, end - line_start)
-        for _ in parts:
-            guards.append(current)
-        offset = end + 1
-        row += 1
-
+    for m in _DIRECTIVE.finditer(source):
+        start = m.start()
+        i = bisect.bisect_right(comment_starts, start) - 1
+        if i >= 0 and comments[i][0] < start < comments[i][1]:
+            continue   # a '#' inside a block comment
+        row += source.count(b"\n", last_pos, start)
+        last_pos = start
+        end = m.end()
+        # A block comment opened on the directive line ends the directive
+        # where the comment ends, or the comment's tail would become code.
+        j = bisect.bisect_left(comment_starts, start)
+        while j < len(comments) and comments[j][0] < end:
+            end = max(end, comments[j][1])
+            j += 1
+        _blank(out, start, end)
         keyword = m.group(1).decode()
-        rest_bytes = b"\n".join(parts)[m.end():]
-        rest = _join_continuations(rest_bytes.decode("utf-8", "replace"))
+        rest = _join_continuations(source[m.start(2):end].decode("utf-8", "replace"))
+        was_dead = _dead(stack)
+
         if keyword in ("if", "ifdef", "ifndef"):
             if keyword == "ifdef":
                 cond = f"defined({_first_word(rest)})"
@@ -202,60 +199,72 @@ def preprocess(source: bytes) -> Preprocessed:
                 cond = f"!defined({_first_word(rest)})"
             else:
                 cond = _normalize_condition(rest)
-            stack.append(_Frame(cond, first_row + 1, transparent=(first_row == include_guard)))
+            frame = _Frame(cond, row + 1)
+            if first and keyword == "ifndef" and _next_is_define_of(source, end, _first_word(rest)):
+                frame.transparent = True
+            stack.append(frame)
         elif keyword in ("elif", "else"):
             if not stack:
-                problems.append((first_row + 1, f"#{keyword} without #if"))
-                continue
-            frame = stack[-1]
-            previous = [negate(c) for c in frame.branch_conds]
-            if keyword == "elif":
-                cond = _normalize_condition(rest)
-                frame.branch_conds.append(cond)
-                frame.term = guard_expression(previous + [cond]) or cond
-                frame.dead = cond == "0" or "1" in frame.branch_conds[:-1]
+                problems.append((row + 1, f"#{keyword} without #if"))
             else:
-                frame.term = guard_expression([c for c in previous if c != "1"]) or "1"
-                frame.dead = "1" in frame.branch_conds
+                frame = stack[-1]
+                previous = [negate(c) for c in frame.branch_conds]
+                if keyword == "elif":
+                    cond = _normalize_condition(rest)
+                    frame.branch_conds.append(cond)
+                    frame.term = guard_expression(previous + [cond]) or cond
+                    frame.dead = cond == "0" or "1" in frame.branch_conds[:-1]
+                else:
+                    frame.term = guard_expression([c for c in previous if c != "1"]) or "1"
+                    frame.dead = "1" in frame.branch_conds
         elif keyword == "endif":
             if not stack:
-                problems.append((first_row + 1, "#endif without #if"))
-                continue
-            stack.pop()
-        elif keyword == "define" and not _dead(stack):
-            d = _parse_define(source, line_start, rest_bytes, m.end(), first_row + 1, current)
+                problems.append((row + 1, "#endif without #if"))
+            else:
+                stack.pop()
+        elif keyword == "define" and not was_dead:
+            d = _parse_define(source, m, end, row + 1, _current_guard(stack))
             if d is not None:
                 defines.append(d)
+        first = False
+
+        # Dead code (#if 0 and the like) is blanked whole.
+        now_dead = _dead(stack)
+        if now_dead and not was_dead:
+            dead_start = end
+        elif was_dead and not now_dead and dead_start is not None:
+            _blank(out, dead_start, start)
+            dead_start = None
+
+        # The guard changes on the line after the directive.
+        drow = row + source.count(b"\n", start, end)
+        g = _current_guard(stack)
+        if g != guard_terms[-1]:
+            if guard_rows[-1] == drow + 1:
+                guard_terms[-1] = g
+            else:
+                guard_rows.append(drow + 1)
+                guard_terms.append(g)
+    if dead_start is not None:
+        _blank(out, dead_start, len(out))
     for frame in stack:
         problems.append((frame.line, "#if without #endif"))
 
-    # Annotations go last, on the text the directives left: a macro name in
-    # a #define line is already blank.
     _blank_annotations(out)
-    return Preprocessed(bytes(out), tuple(guards), tuple(defines), tuple(problems))
+    return Preprocessed(bytes(out), tuple(guard_rows), tuple(guard_terms), tuple(defines), tuple(problems))
 
 
-def _include_guard(lines) -> int | None:
-    """Row of an '#ifndef X / #define X' include guard opening the file."""
-    directive_rows = []
-    in_comment = False
-    for i, line in enumerate(lines):
-        if not in_comment and _DIRECTIVE.match(line):
-            directive_rows.append(i)
-            if len(directive_rows) == 2:
-                break
-        elif line.strip() and not in_comment and not line.lstrip().startswith((b"/*", b"//", b"*")):
-            return None
-        in_comment = _comment_state_after(line, in_comment)
-    if len(directive_rows) < 2:
-        return None
-    a = lines[directive_rows[0]].decode("utf-8", "replace").split()
-    b = lines[directive_rows[1]].decode("utf-8", "replace").split()
-    a = " ".join(a).replace("# ", "#").split()
-    b = " ".join(b).replace("# ", "#").split()
-    if len(a) >= 2 and len(b) >= 2 and a[0] == "#ifndef" and b[0] == "#define" and a[1] == b[1]:
-        return directive_rows[0]
-    return None
+def _inside_string_or_line_comment(source: bytes, pos: int) -> bool:
+    line_start = source.rfind(b"\n", 0, pos) + 1
+    for m in _LINE_COMMENT_OR_STRING.finditer(source, line_start, pos + 2):
+        if m.start() < pos < m.end():
+            return True
+    return False
+
+
+def _next_is_define_of(source: bytes, pos: int, name: str) -> bool:
+    m = re.compile(rb"\s*#[ \t]*define[ \t]+" + re.escape(name.encode()) + rb"\b").match(source, pos)
+    return m is not None
 
 
 def _current_guard(stack) -> tuple[str, ...]:
@@ -278,57 +287,23 @@ def _join_continuations(text: str) -> str:
     return re.sub(r"\\[ \t\r]*\n", " ", text)
 
 
-def _blank(out: bytearray, start: int, length: int) -> None:
-    for i in range(start, start + length):
-        if out[i] not in (0x0A,):
-            out[i] = 0x20
-
-
-def _comment_state_after(line: bytes, in_comment: bool) -> bool:
-    i = 0
-    n = len(line)
-    quote = 0
-    while i < n:
-        c = line[i]
-        if in_comment:
-            if c == 0x2A and i + 1 < n and line[i + 1] == 0x2F:
-                in_comment = False
-                i += 2
-                continue
-        elif quote:
-            if c == 0x5C:
-                i += 2
-                continue
-            if c == quote:
-                quote = 0
-        else:
-            if c == 0x2F and i + 1 < n:
-                if line[i + 1] == 0x2A:
-                    in_comment = True
-                    i += 2
-                    continue
-                if line[i + 1] == 0x2F:
-                    return False
-            if c in (0x22, 0x27):
-                quote = c
-        i += 1
-    return in_comment
+def _blank(out: bytearray, start: int, end: int) -> None:
+    out[start:end] = _NOT_NEWLINE.sub(b" ", bytes(out[start:end]))
 
 
 _DEFINE_HEAD = re.compile(rb"[ \t]*([A-Za-z_][A-Za-z0-9_]*)(\(([^)]*)\))?")
 
 
-def _parse_define(source, line_start, rest_bytes, rest_start, line_no, guard):
-    m = _DEFINE_HEAD.match(rest_bytes)
-    if not m:
+def _parse_define(source, m, end, line_no, guard):
+    head = _DEFINE_HEAD.match(source, m.start(2), end)
+    if not head:
         return None
-    name = m.group(1).decode()
+    name = head.group(1).decode()
     params = None
-    if m.group(2) is not None:
-        params = tuple(p.strip() for p in m.group(3).decode("utf-8", "replace").split(",") if p.strip())
-    body_rel = m.end()
-    body_offset = line_start + rest_start + body_rel
-    body = rest_bytes[body_rel:].decode("utf-8", "replace")
+    if head.group(2) is not None:
+        params = tuple(p.strip() for p in head.group(3).decode("utf-8", "replace").split(",") if p.strip())
+    body_offset = head.end()
+    body = source[body_offset:end].decode("utf-8", "replace")
     # Keep the body's shape (same length) so that positions map back.
     body = re.sub(r"\\(?=[ \t\r]*\n)", " ", body)
     return Define(name, params, body, line_no, body_offset, guard)
@@ -336,14 +311,12 @@ def _parse_define(source, line_start, rest_bytes, rest_start, line_no, guard):
 
 def _blank_annotations(out: bytearray) -> None:
     text = bytes(out)
-    for m in _WORD.finditer(text):
-        word = m.group(0).decode()
-        if word in ANNOTATIONS:
-            _blank(out, m.start(), m.end() - m.start())
-        elif word in ANNOTATIONS_WITH_ARGS:
-            end = _balanced_parens_end(text, m.end())
-            if end is not None:
-                _blank(out, m.start(), end - m.start())
+    for m in _ANNOTATION_RE.finditer(text):
+        out[m.start():m.end()] = b" " * (m.end() - m.start())
+    for m in _ANNOTATION_ARGS_RE.finditer(text):
+        end = _balanced_parens_end(text, m.end())
+        if end is not None:
+            _blank(out, m.start(), end)
 
 
 def _balanced_parens_end(text: bytes, pos: int) -> int | None:

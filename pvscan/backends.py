@@ -1,0 +1,110 @@
+"""Which backend a file belongs to: a documented, overridable path mapping.
+
+The first pattern that matches a file's path (relative to the tree) names
+its backend. User patterns (--backend-map FILE, --backend PATTERN=NAME) are
+tried before the defaults below. The initializer in a table's own
+definition is always the 'native' backend, wherever it sits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pvscan.errors import PvscanError
+from pvscan.tomlfile import load_toml
+
+NATIVE = "native"
+UNATTRIBUTED = "unattributed"
+
+DEFAULT_MAP: tuple[tuple[str, str], ...] = (
+    ("arch/*/xen/**", "xen"),
+    ("drivers/xen/**", "xen"),
+    ("include/xen/**", "xen"),
+    ("arch/*/include/asm/xen/**", "xen"),
+    ("arch/*/kernel/kvm*.c", "kvm"),
+    ("arch/*/include/asm/kvm_para.h", "kvm"),
+    ("arch/x86/hyperv/**", "hyperv"),
+    ("arch/x86/kernel/cpu/mshyperv.c", "hyperv"),
+    ("drivers/hv/**", "hyperv"),
+    ("drivers/clocksource/hyperv_timer.c", "hyperv"),
+    ("arch/x86/kernel/cpu/vmware.c", "vmware"),
+    ("arch/x86/coco/tdx/**", "tdx"),
+    ("arch/x86/kernel/tdx.c", "tdx"),
+    ("arch/*/kernel/vmi*.c", "vmi"),
+    ("arch/*/include/asm/vmi*.h", "vmi"),
+    ("include/asm-*/vmi*.h", "vmi"),
+    ("arch/*/lguest/**", "lguest"),
+    ("drivers/lguest/**", "lguest"),
+    ("arch/x86/kernel/cpu/acrn.c", "acrn"),
+    ("arch/x86/kernel/jailhouse.c", "jailhouse"),
+    ("arch/*/kernel/paravirt*.c", NATIVE),
+    ("arch/*/include/asm/**", NATIVE),
+    ("include/asm-*/**", NATIVE),
+)
+
+
+@dataclass(frozen=True)
+class BackendMap:
+    rules: tuple[tuple[str, str], ...]
+
+    def backend_of(self, path: str) -> str:
+        return _lookup(self.rules, path)
+
+
+@lru_cache(maxsize=4096)
+def _lookup(rules, path):
+    for pattern, name in rules:
+        if _glob_regex(pattern).fullmatch(path):
+            return name
+    return UNATTRIBUTED
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str):
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def build_backend_map(map_file: str | None = None, extra: list[str] | None = None) -> BackendMap:
+    rules: list[tuple[str, str]] = []
+    for item in extra or []:
+        pattern, sep, name = item.partition("=")
+        if not sep or not pattern or not name:
+            raise PvscanError(f"--backend wants PATTERN=NAME, got {item!r}")
+        rules.append((pattern, name))
+    if map_file:
+        rules.extend(_read_map_file(map_file))
+    return BackendMap(tuple(rules) + DEFAULT_MAP)
+
+
+def _read_map_file(path: str):
+    data = load_toml(path)
+    unknown = set(data) - {"backend"}
+    if unknown:
+        raise PvscanError(f"unknown key {sorted(unknown)[0]!r} (expected [[backend]] tables)", path)
+    entries = data.get("backend", [])
+    if not isinstance(entries, list):
+        raise PvscanError("'backend' must be an array of tables ([[backend]])", path)
+    rules = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or set(entry) != {"pattern", "name"} \
+                or not all(isinstance(v, str) and v for v in entry.values()):
+            raise PvscanError(f"[[backend]] number {i} needs exactly: pattern = \"...\", name = \"...\"", path)
+        rules.append((entry["pattern"], entry["name"]))
+    return rules

@@ -1,0 +1,82 @@
+"""The command line. Thin on purpose: each command imports its module when it runs.
+
+Exit codes: 0 done (clean), 1 findings at the fail level (check, review),
+2 usage or input error. Every error is one line on stderr, never a traceback
+(PVSCAN_DEBUG=1 shows one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pvscan import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pvscan",
+        description="Static analysis of Linux paravirt_ops: ops tables, call sites, backends.",
+    )
+    p.add_argument("--version", action="version", version=f"pvscan {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("scan", help="inventory of the paravirt ops of a kernel tree",
+                       description="Scan a kernel tree: ops tables, ops, call sites, wrappers, "
+                                   "callers and the implementation each backend gives.")
+    s.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.add_argument("--op", metavar="NAME", help="show one op in full, by its canonical name (mmu.set_pte)")
+    s.add_argument("--arch", metavar="ARCH", help="only this architecture (x86, ia64 ...)")
+    s.add_argument("--callers", action="store_true", help="list every caller of each wrapper")
+    s.add_argument("--no-callers", action="store_true",
+                   help="skip the whole-tree search for callers of the wrappers (faster)")
+    s.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
+    s.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[],
+                   help="attribute files matching PATTERN to backend NAME (repeatable)")
+    s.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    s.set_defaults(func=cmd_scan)
+    return p
+
+
+def cmd_scan(args) -> int:
+    from pvscan.commands.scan import run
+
+    return run(args)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    from pvscan.errors import PvscanError
+
+    try:
+        return args.func(args)
+    except PvscanError as e:
+        print(f"pvscan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pvscan: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (pvscan ... | head): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into one line
+        if os.environ.get("PVSCAN_DEBUG"):
+            raise
+        print(f"pvscan: internal error: {type(e).__name__}: {e} (rerun with PVSCAN_DEBUG=1 "
+              "for a traceback, and please report it)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per subcommand: argument handling and output, nothing else."""

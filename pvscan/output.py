@@ -1,0 +1,33 @@
+"""Writing results: whole or not at all, and never into the kernel tree."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from pvscan.errors import PvscanError
+
+
+def write_output(text: str, path: str | None, tree=None) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    if tree is not None and tree.contains(os.path.dirname(os.path.abspath(path)) or "."):
+        raise PvscanError("refusing to write into the kernel tree", path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".pvscan-", dir=directory)
+    except OSError as e:
+        raise PvscanError(f"cannot write: {e.strerror}", path) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise PvscanError(f"cannot write: {e.strerror}", path) from None

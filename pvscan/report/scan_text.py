@@ -1,0 +1,124 @@
+"""The scan inventory for a terminal: summary per table, group and backend, then the ops."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def render(result, options) -> str:
+    inv = result.inventory
+    if options.op is not None:
+        return "".join(_op_in_full(o, result, options) for o in inv.ops
+                       if o.name == options.op and options.arch in (None, o.arch))
+    out = []
+    w = out.append
+    ops = [o for o in inv.ops if options.arch in (None, o.arch)]
+    w(f"Linux {result.version}: {len(ops)} paravirt ops in "
+      f"{sum(1 for t in inv.tables if t.ops and options.arch in (None, t.arch))} table(s)\n")
+    w("\nTables\n")
+    for t in inv.tables:
+        if options.arch not in (None, t.arch):
+            continue
+        what = f"{t.ops} ops" + (f" in {', '.join(t.groups)}" if t.generation == "unified" else "")
+        if not t.ops:
+            what = "no ops (data only)"
+        w(f"  {t.arch:<6} {t.name:<18} struct {t.type:<26} {t.generation:<8} {what:<40} "
+          f"{t.file}:{t.line}\n")
+
+    by_group = defaultdict(list)
+    for o in ops:
+        by_group[(o.arch, o.group)].append(o)
+    w("\nGroups                 ops  call sites  wrappers  callers\n")
+    for (arch, group), gops in sorted(by_group.items()):
+        sites = sum(len(o.call_sites) for o in gops)
+        wrappers = sum(len(o.wrappers) for o in gops)
+        callers = _sum_callers(gops)
+        w(f"  {arch:<6} {group:<14} {len(gops):>4}  {sites:>10}  {wrappers:>8}  {callers:>7}\n")
+
+    w("\nBackends               implements  clears  files\n")
+    for (arch, backend), files in sorted(inv.backends.items()):
+        if options.arch not in (None, arch):
+            continue
+        impl = sum(1 for o in ops if o.arch == arch and backend in o.backends)
+        clears = sum(1 for o in ops if o.arch == arch and any(c.backend == backend for c in o.cleared_by))
+        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        w(f"  {arch:<6} {backend:<14} {impl:>10}  {clears:>6}  {shown}\n")
+
+    w("\nOps\n")
+    for o in ops:
+        backends = " ".join(b for b in o.backends) or "-"
+        cleared = "".join(f" !{c}" for c in sorted({c.backend for c in o.cleared_by}))
+        conv = " [callee-save]" if o.convention == "callee_save" else ""
+        guard = f"  if {o.guard}" if o.guard else ""
+        callers = "?" if o.callers is None else o.callers
+        w(f"  {o.arch:<6} {o.name:<40} {_signature(o)}{conv}\n")
+        w(f"         sites {len(o.call_sites)}, callers {callers}, backends: {backends}{cleared}{guard}\n")
+    _warnings_summary(result, w)
+    return "".join(out)
+
+
+def _sum_callers(ops):
+    total = 0
+    for o in ops:
+        if o.callers is None:
+            return "?"
+        total += o.callers
+    return total
+
+
+def _signature(o):
+    if o.params is None:
+        return f"{o.return_type or '?'} (?)"
+    params = ", ".join(_param(p) for p in o.params) or "void"
+    return f"{o.return_type} ({params})"
+
+
+def _param(p):
+    ctype = p.type or "?"
+    if not p.name:
+        return ctype
+    return f"{ctype}{p.name}" if ctype.endswith("*") else f"{ctype} {p.name}"
+
+
+def _op_in_full(o, result, options) -> str:
+    out = []
+    w = out.append
+    w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
+    w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
+    w(f"  convention  {'callee-save (struct paravirt_callee_save)' if o.convention == 'callee_save' else 'plain function pointer'}\n")
+    w(f"  guard       {o.guard or '(unconditional)'}\n")
+    w(f"  declared    {o.file}:{o.line}\n")
+    if o.comment:
+        w(f"  comment     {o.comment}\n")
+    w(f"\n  call sites ({len(o.call_sites)})\n")
+    for c in o.call_sites:
+        extra = ""
+        if c.return_type:
+            extra += f" returns {c.return_type}"
+        if c.alt_condition:
+            extra += f"; ALT {c.alt_replacement} if {c.alt_condition}"
+        where = f" in {c.function}()" if c.function_kind == "function" else (f" in macro {c.function}" if c.function else "")
+        w(f"    {c.file}:{c.line}: {c.kind}{where}{extra}\n")
+    w(f"\n  wrappers ({len(o.wrappers)})\n")
+    for wr in o.wrappers:
+        callers = "?" if wr.callers is None else wr.callers
+        w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} callers\n")
+        if options.list_callers:
+            for c in result.callers.get((o.arch, wr.name), ()):
+                w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
+    w(f"\n  implementations ({len(o.implementations)})\n")
+    for i in o.implementations:
+        wrapped = f" via {' > '.join(i.wrapped_by)}" if i.wrapped_by else ""
+        guard = f"  if {i.guard}" if i.guard else ""
+        w(f"    {i.backend:<10} {i.function}{wrapped}  ({i.via}) {i.file}:{i.line}{guard}\n")
+    for c in o.cleared_by:
+        w(f"    {c.backend:<10} NULL: whole group copied from {c.source}, which does not set it  {c.file}:{c.line}\n")
+    if o.leaves_native:
+        w(f"  leave the native default: {', '.join(o.leaves_native)}\n")
+    w("\n")
+    return "".join(out)
+
+
+def _warnings_summary(result, w):
+    if result.warnings:
+        w(f"\n{len(result.warnings)} warning(s); run with --format json or see stderr for each.\n")

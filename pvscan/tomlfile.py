@@ -1,0 +1,33 @@
+"""Reading user TOML files (backend maps, ABI declarations) with errors that name the line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from pvscan.errors import PvscanError
+
+
+def load_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise PvscanError(f"cannot read: {e.strerror or e}", path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise PvscanError("not UTF-8 text", path, line) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        message = str(e)
+        m = re.search(r"\(at line (\d+), column \d+\)", message)
+        line = int(m.group(1)) if m else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        m2 = re.search(r"\(at end of document\)", message)
+        if m2:
+            line = text.count("\n") + 1
+            message = message.replace(" (at end of document)", "")
+        raise PvscanError(f"not valid TOML: {message}", path, line) from None
