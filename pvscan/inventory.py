@@ -370,7 +370,9 @@ class _Builder:
     def _note_wrapper(self, f, op, name, kind, line):
         if not name or kind == "file":
             return
-        def_line = dict(f.functions).get(name, line) if kind == "function" else line
+        # The definition holding the call: the nearest one of that name above it
+        # (a header may define the name again for another configuration).
+        def_line = max((fl for fn, fl in f.functions if fn == name and fl <= line), default=line)
         key = (op.arch, name, f.path)
         if key not in self.wrappers:
             if kind == "macro":

@@ -70,6 +70,7 @@ class _Extractor:
         self.functions = []
         self.function_spans = []   # (start_byte, end_byte, name)
         self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
+        self.fill_names = frozenset()
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -93,11 +94,14 @@ class _Extractor:
     # -- the walk ---------------------------------------------------------
 
     def run(self) -> None:
+        # Macro bodies first: they tell which macros fill ops, and the
+        # arguments of those (like those of PVOP_*) are not reads of their own.
+        self._defines()
+        self.fill_names = frozenset(f.name for f in self.fill_macros)
         tree = parse_tree(self.text)
         self._walk(tree.root_node, self.text, row_offset=0, macro=None)
         self.function_spans.sort()
-        self._macro_uses()
-        self._defines()
+        self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names)
 
     def _walk(self, root, text, row_offset, macro):
         stack = [root]
@@ -300,6 +304,8 @@ class _Extractor:
         if not TABLE_NAME_RE.match(root):
             return
         path.reverse()
+        if self._is_macro_argument(node, text):
+            return
         row = node.start_point[0] + row_offset
         line = row + 1
         guard = self.pre.guard_at(row)
@@ -321,6 +327,20 @@ class _Extractor:
             # statement calls the op.
             ref_kind = "asm"
         self.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
+
+    def _is_macro_argument(self, node, text) -> bool:
+        """An argument of PVOP_*() or of a fill macro: recorded as that macro's use."""
+        parent = node.parent
+        if parent is None or parent.type != "argument_list":
+            return False
+        call = parent.parent
+        if call is None or call.type != "call_expression":
+            return False
+        fn = call.child_by_field_name("function")
+        if fn is None or fn.type != "identifier":
+            return False
+        name = node_text(fn, text)
+        return bool(PVOP_MACRO_RE.match(name)) or name in self.fill_names
 
     def _whole_table_assignment(self, node, left, text, row_offset, macro) -> None:
         root = node_text(left, text)
@@ -358,9 +378,6 @@ class _Extractor:
         return None, "file"
 
     # -- PVOP_* and fill macro uses -----------------------------------------
-
-    def _macro_uses(self) -> None:
-        self._scan_macro_uses(self.text, 0, 0, None)
 
     def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None):
         regex = _MACRO_USE_RE
@@ -402,15 +419,6 @@ class _Extractor:
             if fill is not None:
                 fills.append(fill)
         self.fill_macros = fills
-        if fills:
-            names = {f.name for f in fills}
-            # Uses of fill macros in the file (outside #define lines, which are blank).
-            before = len(self.macro_calls)
-            self._scan_macro_uses(self.text, 0, 0, None, fill_names=names)
-            # The PVOP_ matches of that second scan are already recorded.
-            seen = set(self.macro_calls[:before])
-            self.macro_calls = self.macro_calls[:before] + [
-                c for c in self.macro_calls[before:] if c.macro in names and c not in seen]
 
     def _define_body(self, d):
         body = bytearray(d.body.encode("utf-8", "replace"))

@@ -102,7 +102,8 @@ def _op_in_full(o, result, options) -> str:
     w(f"\n  wrappers ({len(o.wrappers)})\n")
     for wr in o.wrappers:
         callers = "?" if wr.callers is None else wr.callers
-        w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} callers\n")
+        noun = "caller" if callers == 1 else "callers"
+        w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} {noun}\n")
         if options.list_callers:
             for c in result.callers.get((o.arch, wr.name), ()):
                 w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")

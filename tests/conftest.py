@@ -1,0 +1,77 @@
+"""Shared fixtures: scans of our fixture trees and of Debian's real kernel trees.
+
+Real trees come from scripts/fetch-kernels (cached in ~/.cache/pvscan/kernels).
+When a tree is missing and cannot be fetched here, its tests are skipped with
+the reason; .ci/run fetches both before running the tests, so CI runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+KERNEL_CACHE = Path(os.environ.get("PVSCAN_KERNEL_CACHE")
+                    or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pvscan" / "kernels")
+
+
+def fixture_tree(name: str) -> Path:
+    return FIXTURES / name
+
+
+def op(result, name, arch="x86"):
+    hits = [o for o in result.inventory.ops if o.name == name and o.arch == arch]
+    assert len(hits) == 1, f"{arch} {name}: {len(hits)} ops"
+    return hits[0]
+
+
+def impls(o, backend=None):
+    return sorted((i.backend, i.function) for i in o.implementations if backend in (None, i.backend))
+
+
+def functions(o, backend):
+    return sorted({i.function for i in o.implementations if i.backend == backend})
+
+
+@pytest.fixture(scope="session")
+def gen1():
+    from pvscan.scan import scan
+    return scan(fixture_tree("gen1-single"), jobs=1)
+
+
+@pytest.fixture(scope="session")
+def gen2():
+    from pvscan.scan import scan
+    return scan(fixture_tree("gen2-split"), jobs=1)
+
+
+@pytest.fixture(scope="session")
+def gen3():
+    from pvscan.scan import scan
+    return scan(fixture_tree("gen3-unified"), jobs=1)
+
+
+def kernel_path(version: str) -> Path:
+    path = KERNEL_CACHE / f"linux-source-{version}"
+    if not (path / ".pvscan-fetched").exists():
+        proc = subprocess.run([str(REPO / "scripts" / "fetch-kernels"), version],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not (path / ".pvscan-fetched").exists():
+            pytest.skip(f"linux-source-{version} not available: {proc.stderr.strip()[-200:]}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def linux_6_1():
+    from pvscan.scan import scan
+    return scan(kernel_path("6.1"))
+
+
+@pytest.fixture(scope="session")
+def linux_6_12():
+    from pvscan.scan import scan
+    return scan(kernel_path("6.12"))
