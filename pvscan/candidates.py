@@ -59,8 +59,10 @@ def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> li
 
 
 def _ripgrep_args(rg: str, pattern: str) -> list[str]:
+    # --binary: list binary files that match too, so that read() refuses
+    # them with a warning, as the Python walk does.
     args = [rg, "--no-config", "--files-with-matches", "--null", "--no-messages",
-            "--no-ignore", "--type", "c", "--regexp", pattern]
+            "--no-ignore", "--binary", "--type", "c", "--regexp", pattern]
     for d in EXCLUDED_DIRS:
         args += ["--glob", f"!/{d}/"]
     return args
@@ -95,7 +97,7 @@ def _search_python(tree, pattern, warnings, only_dirs):
             data = tree.read(rel)
         except SkippedFile as e:
             if regex.search(_peek(tree, rel)):
-                warnings.append(Warning_(rel, 0, str(e)))
+                warnings.append(Warning_(rel, 0, f"skipped: {e}"))
             continue
         if regex.search(data):
             out.append(rel)
@@ -103,8 +105,12 @@ def _search_python(tree, pattern, warnings, only_dirs):
 
 
 def _peek(tree, rel) -> bytes:
+    """The head of a file read() refused (too big, binary), to tell whether it would match."""
+    path = tree.root / rel
+    if path.is_symlink():
+        return b""
     try:
-        with open(tree.root / rel, "rb") as f:
+        with open(path, "rb") as f:
             return f.read(1 << 16)
     except OSError:
         return b""

@@ -97,10 +97,10 @@ class KernelTree:
         return data
 
     def walk_sources(self):
-        """Relative paths of every .c/.h file, sorted, symlinked dirs not followed.
+        """Relative paths of every .c/.h file, sorted; symlinks are not followed.
 
         Not following directory symlinks is what keeps a symlink loop from
-        hanging the walk; a symlinked file is listed and read() checks it.
+        hanging the walk; symlinked files are left out as ripgrep leaves them.
         """
         out = []
         root = str(self.root)
@@ -111,7 +111,7 @@ class KernelTree:
                 rel_dir = ""
             dirnames.sort()
             for name in filenames:
-                if name.endswith(SOURCE_SUFFIXES):
+                if name.endswith(SOURCE_SUFFIXES) and not os.path.islink(os.path.join(dirpath, name)):
                     out.append(f"{rel_dir}/{name}" if rel_dir else name)
         out.sort()
         return out

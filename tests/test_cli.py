@@ -1,0 +1,154 @@
+"""The command line as a maintainer or CI meets it: output, exit codes, bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import fixture_tree
+
+GEN3 = str(fixture_tree("gen3-unified"))
+
+
+def pvscan(*args, env=None, cwd=None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd)
+
+
+def test_text_view_summarises_groups_backends_and_ops():
+    proc = pvscan("scan", GEN3)
+    assert proc.returncode == 0, proc.stderr
+    assert "Groups" in proc.stdout and "Backends" in proc.stdout and "Ops" in proc.stdout
+    assert "mmu.lazy_mode.enter" in proc.stdout
+
+
+def test_json_has_the_documented_fields():
+    doc = json.loads(pvscan("scan", GEN3, "--format", "json").stdout)
+    assert doc["schema"] == "pvscan-scan/1"
+    o = next(o for o in doc["ops"] if o["name"] == "mmu.set_pte")
+    for key in ("name", "arch", "group", "return_type", "params", "convention", "guard", "location",
+                "call_sites", "wrappers", "implementations"):
+        assert key in o
+    assert o["location"]["file"] == "arch/x86/include/asm/paravirt_types.h"
+    assert {"backend", "file", "line", "function"} <= set(o["implementations"][0])
+    assert o["wrappers"][0]["callers"] == 1
+
+
+def test_op_in_full():
+    proc = pvscan("scan", GEN3, "--op", "mmu.write_cr3", "--callers")
+    assert proc.returncode == 0
+    assert "PVOP_ALT_VCALL1 in write_cr3()" in proc.stdout
+    assert "arch/x86/mm/tlb.c:6 in switch_mm_irqs_off()" in proc.stdout
+
+
+def test_output_is_byte_identical_across_runs_jobs_and_search_engines(tmp_path):
+    first = pvscan("scan", GEN3, "--format", "json", "--callers").stdout
+    assert pvscan("scan", GEN3, "--format", "json", "--callers", "-j", "1").stdout == first
+    assert pvscan("scan", GEN3, "--format", "json", "--callers", env={"PVSCAN_NO_RIPGREP": "1"}).stdout == first
+
+
+def test_paths_are_relative_to_the_tree(tmp_path):
+    copy = tmp_path / "linux"
+    shutil.copytree(GEN3, copy)
+    assert pvscan("scan", str(copy), "--format", "json").stdout == pvscan("scan", GEN3, "--format", "json").stdout
+
+
+def test_unknown_op_is_a_usage_error_with_a_suggestion():
+    proc = pvscan("scan", GEN3, "--op", "mmu.set_ptee")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith("(did you mean mmu.set_pte, mmu.set_pmd, mmu.set_pgd?)")
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/nonexistent-pvscan", "no such directory"),
+    (str(fixture_tree("gen3-unified") / "arch"), "not a Linux kernel tree"),
+])
+def test_not_a_kernel_tree(path, message):
+    proc = pvscan("scan", path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
+
+
+def test_tree_without_ops_tables(tmp_path):
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "Makefile").write_text("VERSION = 2\nPATCHLEVEL = 6\nSUBLEVEL = 19\n")
+    proc = pvscan("scan", str(tmp_path))
+    assert proc.returncode == 2 and "no paravirt ops table found" in proc.stderr
+
+
+def test_never_writes_into_the_tree(tmp_path):
+    copy = tmp_path / "linux"
+    shutil.copytree(GEN3, copy)
+    before = sorted(p.name for p in copy.rglob("*"))
+    proc = pvscan("scan", str(copy), "-o", str(copy / "inventory.json"))
+    assert proc.returncode == 2 and "refusing to write into the kernel tree" in proc.stderr
+    assert sorted(p.name for p in copy.rglob("*")) == before
+
+
+def test_output_file_is_written_whole(tmp_path):
+    out = tmp_path / "inv.json"
+    assert pvscan("scan", GEN3, "--format", "json", "-o", str(out)).returncode == 0
+    assert json.loads(out.read_text())["schema"] == "pvscan-scan/1"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pvscan-")]
+
+
+def test_malformed_backend_map_names_file_and_line(tmp_path):
+    bad = tmp_path / "map.toml"
+    bad.write_text('[[backend]]\npattern = "arch/x86/foo/**"\nname = \n')
+    proc = pvscan("scan", GEN3, "--backend-map", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"pvscan: error: {bad}:3: not valid TOML")
+
+
+def test_backend_map_overrides_the_defaults(tmp_path):
+    good = tmp_path / "map.toml"
+    good.write_text('[[backend]]\npattern = "arch/x86/coco/tdx/**"\nname = "intel-tdx"\n')
+    doc = json.loads(pvscan("scan", GEN3, "--format", "json", "--backend-map", str(good)).stdout)
+    safe_halt = next(o for o in doc["ops"] if o["name"] == "irq.safe_halt")
+    assert "intel-tdx" in {i["backend"] for i in safe_halt["implementations"]}
+    doc = json.loads(pvscan("scan", GEN3, "--format", "json", "--backend", "arch/x86/kernel/kvm.c=kvm-guest").stdout)
+    assert any(b["name"] == "kvm-guest" for b in doc["backends"])
+
+
+@pytest.fixture
+def hostile_tree(tmp_path):
+    tree = tmp_path / "linux"
+    shutil.copytree(GEN3, tree)
+    k = tree / "arch/x86/kernel"
+    (k / "latin1.c").write_bytes(b"/* caf\xe9 */\nvoid f(void) { pv_ops.cpu.io_delay = latin_delay; }\n")
+    (k / "blob.h").write_bytes(b"pv_ops\0\0\0binary")
+    (k / "huge.c").write_bytes(b"/* pv_ops */\n" + b"int a;\n" * 1_300_000)
+    os.symlink("../..", tree / "arch/x86/loop")
+    os.symlink("/etc/passwd", k / "escape.h")
+    os.symlink("../../../../outside.c", k / "outside.c")
+    (tmp_path / "outside.c").write_text("void g(void) { pv_ops.cpu.io_delay = outside_delay; }\n")
+    return tree
+
+
+@pytest.mark.parametrize("engine", ["rg", "python"])
+def test_hostile_files_warn_and_the_scan_goes_on(hostile_tree, engine):
+    env = {"PVSCAN_NO_RIPGREP": "1"} if engine == "python" else {}
+    proc = pvscan("scan", str(hostile_tree), "--format", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "arch/x86/kernel/blob.h: skipped: binary file" in proc.stderr
+    assert "arch/x86/kernel/huge.c: skipped: file is" in proc.stderr
+    assert "arch/x86/kernel/latin1.c:1: not UTF-8" in proc.stderr
+    doc = json.loads(proc.stdout)
+    io_delay = next(o for o in doc["ops"] if o["name"] == "cpu.io_delay")
+    functions = {i["function"] for i in io_delay["implementations"]}
+    assert "latin_delay" in functions
+    assert "outside_delay" not in functions
+
+
+def test_help_and_version_are_quick_and_clean():
+    assert pvscan("--version").stdout.startswith("pvscan ")
+    proc = pvscan()
+    assert proc.returncode == 2 and "scan" in proc.stderr
