@@ -58,10 +58,39 @@ def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> li
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def _ripgrep_args(rg: str, pattern: str) -> list[str]:
+def search_lines(tree: KernelTree, pattern: str, warnings: list) -> dict[str, tuple[int, ...]]:
+    """{relative path: 1-based lines that match}, for the .c/.h files that match."""
+    rg = shutil.which("rg")
+    if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
+        args = _ripgrep_args(rg, pattern, lines=True) + ["--", "."]
+        proc = subprocess.run(args, cwd=tree.root, capture_output=True)
+        if proc.returncode not in (0, 1, 2):
+            raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
+        found: dict[str, set[int]] = {}
+        for raw in proc.stdout.split(b"\n"):
+            path, sep, rest = raw.partition(b"\0")
+            if not sep:
+                continue
+            rel = os.fsdecode(path)
+            rel = rel[2:] if rel.startswith("./") else rel
+            rows = found.setdefault(rel, set())
+            number, colon, _ = rest.partition(b":")
+            if colon and number.isdigit():
+                rows.add(int(number))
+        return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
+    regex = re.compile(pattern.encode())
+    out = {}
+    for rel in _search_python(tree, pattern, warnings, None):
+        data = tree.read(rel)
+        out[rel] = tuple(sorted({data.count(b"\n", 0, m.start()) + 1 for m in regex.finditer(data)}))
+    return out
+
+
+def _ripgrep_args(rg: str, pattern: str, lines: bool = False) -> list[str]:
     # --binary: list binary files that match too, so that read() refuses
     # them with a warning, as the Python walk does.
-    args = [rg, "--no-config", "--files-with-matches", "--null", "--no-messages",
+    mode = ["--line-number", "--no-heading"] if lines else ["--files-with-matches"]
+    args = [rg, "--no-config", *mode, "--null", "--no-messages",
             "--no-ignore", "--binary", "--type", "c", "--regexp", pattern]
     for d in EXCLUDED_DIRS:
         args += ["--glob", f"!/{d}/"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Kernel annotation macros that carry no meaning for the ops and that
 # tree-sitter cannot place. Bare ones are blanked as words, the ones with an
@@ -51,8 +52,8 @@ _DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)((?:[^\n]*\\[ \t\r]*\n)*[^\n]*
 _BLOCK_COMMENT = re.compile(rb"/\*.*?(?:\*/|\Z)", re.S)
 _LINE_COMMENT_OR_STRING = re.compile(rb'//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
 _NOT_NEWLINE = re.compile(rb"[^\n]")
-_ANNOTATION_RE = re.compile(rb"\b(?:" + b"|".join(sorted((a.encode() for a in ANNOTATIONS), key=len, reverse=True)) + rb")\b")
-_ANNOTATION_ARGS_RE = re.compile(rb"\b(?:" + b"|".join(sorted((a.encode() for a in ANNOTATIONS_WITH_ARGS), key=len, reverse=True)) + rb")\b(?=\s*\()")
+_ANNOTATIONS_BYTES = tuple(sorted((a.encode() for a in ANNOTATIONS), key=len, reverse=True))
+_ANNOTATIONS_WITH_ARGS_BYTES = tuple(sorted((a.encode() for a in ANNOTATIONS_WITH_ARGS), key=len, reverse=True))
 # Names whose tests separate C from assembler, not one configuration from another.
 _NON_CONFIG = re.compile(r"^!?defined\((__ASSEMBLY__|__ASSEMBLER__)\)$")
 
@@ -311,12 +312,24 @@ def _parse_define(source, m, end, line_no, guard):
 
 def _blank_annotations(out: bytearray) -> None:
     text = bytes(out)
-    for m in _ANNOTATION_RE.finditer(text):
-        out[m.start():m.end()] = b" " * (m.end() - m.start())
-    for m in _ANNOTATION_ARGS_RE.finditer(text):
-        end = _balanced_parens_end(text, m.end())
-        if end is not None:
-            _blank(out, m.start(), end)
+    # A substring test per name is far cheaper than one big alternation over
+    # the whole text; the regex then only names what the file has.
+    bare = tuple(a for a in _ANNOTATIONS_BYTES if a in text)
+    with_args = tuple(a for a in _ANNOTATIONS_WITH_ARGS_BYTES if a in text)
+    if bare:
+        for m in _annotation_regex(bare, False).finditer(text):
+            out[m.start():m.end()] = b" " * (m.end() - m.start())
+    if with_args:
+        for m in _annotation_regex(with_args, True).finditer(text):
+            end = _balanced_parens_end(text, m.end())
+            if end is not None:
+                _blank(out, m.start(), end)
+
+
+@lru_cache(maxsize=512)
+def _annotation_regex(names: tuple[bytes, ...], with_args: bool):
+    tail = rb"\b(?=\s*\()" if with_args else rb"\b"
+    return re.compile(rb"\b(?:" + b"|".join(names) + rb")" + tail)
 
 
 def _balanced_parens_end(text: bytes, pos: int) -> int | None:

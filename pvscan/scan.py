@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from pvscan.backends import BackendMap, build_backend_map
-from pvscan.candidates import calls_pattern, find_table_candidates, search
+from pvscan.candidates import calls_pattern, find_table_candidates, search_lines
 from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory import Inventory, build_inventory
 from pvscan.tree import KernelTree, KernelVersion, SkippedFile, arch_of
@@ -75,7 +75,7 @@ def _parse_one(args):
 
 
 def _calls_one(args):
-    root, rel, names = args
+    root, rel, names, rows = args
     from pvscan.callers import calls_in_file
 
     tree = KernelTree.__new__(KernelTree)
@@ -84,7 +84,7 @@ def _calls_one(args):
         data = tree.read(rel)
     except SkippedFile as e:
         return Warning_(rel, 0, f"skipped: {e}")
-    return calls_in_file(rel, data, names)
+    return calls_in_file(rel, data, names, rows)
 
 
 def _callers(tree, inventory: Inventory, warnings, jobs):
@@ -100,10 +100,10 @@ def _callers(tree, inventory: Inventory, warnings, jobs):
     if not names:
         return inventory, {}, 0
     arches = set(wrappers_by_arch)
-    files = [rel for rel in search(tree, calls_pattern(names), warnings)
-             if arch_of(rel) in arches or arch_of(rel) == "generic"]
+    matches = search_lines(tree, calls_pattern(names), warnings)
+    files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
     calls = []
-    for r in _map(_calls_one, [(str(tree.root), rel, names) for rel in files], jobs):
+    for r in _map(_calls_one, [(str(tree.root), rel, names, matches[rel]) for rel in files], jobs):
         if isinstance(r, Warning_):
             warnings.append(r)
         else:

@@ -61,7 +61,10 @@ def kernel_path(version: str) -> Path:
         proc = subprocess.run([str(REPO / "scripts" / "fetch-kernels"), version],
                               capture_output=True, text=True)
         if proc.returncode != 0 or not (path / ".pvscan-fetched").exists():
-            pytest.skip(f"linux-source-{version} not available: {proc.stderr.strip()[-200:]}")
+            reason = f"linux-source-{version} not available: {proc.stderr.strip()[-200:]}"
+            if os.environ.get("PVSCAN_REQUIRE_KERNELS"):
+                pytest.fail(reason)
+            pytest.skip(reason)
     return path
 
 
