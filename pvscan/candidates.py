@@ -58,11 +58,12 @@ def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> li
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def search_lines(tree: KernelTree, pattern: str, warnings: list) -> dict[str, tuple[int, ...]]:
+def search_lines(tree: KernelTree, pattern: str, warnings: list,
+                 only_dirs=None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
     rg = shutil.which("rg")
     if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
-        args = _ripgrep_args(rg, pattern, lines=True) + ["--", "."]
+        args = _ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
         proc = subprocess.run(args, cwd=tree.root, capture_output=True)
         if proc.returncode not in (0, 1, 2):
             raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
@@ -80,9 +81,26 @@ def search_lines(tree: KernelTree, pattern: str, warnings: list) -> dict[str, tu
         return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
     regex = re.compile(pattern.encode())
     out = {}
-    for rel in _search_python(tree, pattern, warnings, None):
+    for rel in _search_python(tree, pattern, warnings, only_dirs):
         data = tree.read(rel)
         out[rel] = tuple(sorted({data.count(b"\n", 0, m.start()) + 1 for m in regex.finditer(data)}))
+    return out
+
+
+def dirs_for_arches(tree: KernelTree, arches) -> list[str]:
+    """The top-level directories, with arch/ narrowed to the given architectures.
+
+    Code under arch/other/ never calls another architecture's wrappers, so a
+    search for callers need not read it.
+    """
+    out = []
+    for entry in sorted(os.listdir(tree.root)):
+        full = tree.root / entry
+        if entry in EXCLUDED_DIRS or full.is_symlink() or not full.is_dir():
+            continue
+        if entry != "arch":
+            out.append(entry)
+    out += [f"arch/{a}" for a in sorted(arches) if (tree.root / "arch" / a).is_dir()]
     return out
 
 

@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from pvscan.backends import BackendMap, build_backend_map
-from pvscan.candidates import calls_pattern, find_table_candidates, search_lines
+from pvscan.candidates import calls_pattern, dirs_for_arches, find_table_candidates, search_lines
 from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory import Inventory, build_inventory
 from pvscan.tree import KernelTree, KernelVersion, SkippedFile, arch_of
@@ -100,7 +100,7 @@ def _callers(tree, inventory: Inventory, warnings, jobs):
     if not names:
         return inventory, {}, 0
     arches = set(wrappers_by_arch)
-    matches = search_lines(tree, calls_pattern(names), warnings)
+    matches = search_lines(tree, calls_pattern(names), warnings, only_dirs=dirs_for_arches(tree, arches))
     files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
     calls = []
     for r in _map(_calls_one, [(str(tree.root), rel, names, matches[rel]) for rel in files], jobs):
