@@ -554,10 +554,16 @@ class _Builder:
         for root, root_ops, _ in tables:
             if root_ops:
                 arch_roots[root.arch].append(root)
+        arch_generation = {}
+        for root, root_ops, gen in tables:
+            if root_ops:
+                arch_generation[root.arch] = gen or ("split" if len(arch_roots[root.arch]) > 1 else "single")
         out_tables = []
         for root, root_ops, gen in tables:
             if gen is None:
-                gen = "split" if len(arch_roots[root.arch]) > 1 else "single"
+                # A data-only table (pv_info) belongs to its architecture's generation.
+                gen = arch_generation.get(root.arch) if not root_ops else None
+                gen = gen or ("split" if len(arch_roots[root.arch]) > 1 else "single")
             groups = tuple(sorted({o.group for o in root_ops}))
             out_tables.append(Table(root.name, root.type, root.arch, gen, root.file, root.line,
                                     guard_expression(root.guard), groups, len(root_ops)))

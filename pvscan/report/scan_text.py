@@ -107,7 +107,8 @@ def _op_in_full(o, result, options) -> str:
         if options.list_callers:
             for c in result.callers.get((o.arch, wr.name), ()):
                 w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
-    w(f"\n  implementations ({len(o.implementations)})\n")
+    cleared = f", {len(o.cleared_by)} NULL" if o.cleared_by else ""
+    w(f"\n  implementations ({len(o.implementations)}{cleared})\n")
     for i in o.implementations:
         wrapped = f" via {' > '.join(i.wrapped_by)}" if i.wrapped_by else ""
         guard = f"  if {i.guard}" if i.guard else ""
