@@ -1,0 +1,245 @@
+"""Declared hypercall ABIs: the TOML format (docs/abi-format.md), loaded and validated.
+
+Every error names the file and the line. tomllib gives no positions for
+the values it returns, so _Locator reads the text once more for the lines
+of tables and keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from pvscan.errors import PvscanError
+from pvscan.tomlfile import load_toml
+
+KINDS = ("hypercall", "native", "trap", "unsupported")
+TARGETS = ("i386", "i386-pae", "x86_64")
+
+
+@dataclass(frozen=True)
+class Hypercall:
+    name: str
+    number: int
+    args: tuple[int, ...]          # width in bits of each argument
+    clobbers: bool                 # clobbers caller-saved registers
+    batchable: bool                # can be batched (Xen multicall, VMI lazy mode)
+    gates: tuple[str, ...]
+    source: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Mapping:
+    op: str
+    to: str                        # one of KINDS
+    hypercalls: tuple[str, ...]
+    arg_map: tuple[str, ...] | None    # what goes into each hypercall argument
+    split: tuple[str, ...]         # params (or "return") carried in two words
+    thunk: bool                    # a register-saving thunk stands between op and hypercall
+    signature: str | None          # the op signature the mapping was written against
+    reason: str | None
+    source: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Abi:
+    name: str
+    title: str
+    version: str
+    arch: str
+    target: str
+    word_bits: int
+    register_args: int
+    description: str
+    backend: str | None
+    sources: tuple[str, ...]
+    config: dict = field(default_factory=dict)   # symbol -> bool | int
+    hypercalls: tuple[Hypercall, ...] = ()
+    mappings: tuple[Mapping, ...] = ()
+    path: str = ""                 # as shown in findings
+    line: int = 1
+
+    def hypercall(self, name: str) -> Hypercall | None:
+        return next((h for h in self.hypercalls if h.name == name), None)
+
+
+# -- bundled ABIs --------------------------------------------------------------
+
+def bundled_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("pvscan.abi").iterdir() if p.name.endswith(".toml"))
+
+
+def load_abi(name_or_path: str) -> Abi:
+    """A bundled ABI by name ('xen-pv'), or an ABI file by path."""
+    if name_or_path in bundled_names():
+        ref = resources.files("pvscan.abi").joinpath(f"{name_or_path}.toml")
+        with resources.as_file(ref) as real:
+            return parse_abi(str(real), shown_as=f"<bundled>/{name_or_path}.toml")
+    if not Path(name_or_path).exists():
+        raise PvscanError(f"no such ABI: not a bundled name ({', '.join(bundled_names())}) nor a file",
+                          name_or_path)
+    return parse_abi(name_or_path)
+
+
+# -- parsing and validation ----------------------------------------------------------
+
+_ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
+             "register_args": int, "description": str, "backend": str, "sources": list, "config": dict}
+_ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
+_HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
+            "source": str}
+_HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
+_MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": list, "split": list, "thunk": bool,
+             "signature": str, "reason": str, "source": str}
+_MAP_REQUIRED = ("op", "to", "source")
+
+
+class _Locator:
+    """Lines of '[abi]', '[[hypercall]]' number i, and of keys inside them."""
+
+    def __init__(self, text: str):
+        self.tables: dict[tuple[str, int], int] = {}
+        self.keys: dict[tuple[str, int, str], int] = {}
+        counts: dict[str, int] = {}
+        current = ("", 0)
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            m = re.match(r"^\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]", line)
+            if m:
+                name = m.group(1)
+                index = counts.get(name, 0)
+                counts[name] = index + 1
+                current = (name, index)
+                self.tables[current] = number
+                continue
+            m = re.match(r"^\[\s*([A-Za-z0-9_.\-]+)\s*\]", line)
+            if m:
+                current = (m.group(1), 0)
+                self.tables[current] = number
+                continue
+            m = re.match(r'^("?)([A-Za-z0-9_\-]+)\1\s*=', line)
+            if m:
+                self.keys.setdefault((current[0], current[1], m.group(2)), number)
+
+    def table(self, name, index=0) -> int | None:
+        return self.tables.get((name, index))
+
+    def key(self, table, index, key) -> int | None:
+        return self.keys.get((table, index, key)) or self.table(table, index)
+
+
+def parse_abi(path: str, shown_as: str | None = None) -> Abi:
+    data = load_toml(path)
+    shown = shown_as or path
+    text = Path(path).read_text(encoding="utf-8")
+    loc = _Locator(text)
+
+    def fail(message, line=None):
+        raise PvscanError(message, shown, line)
+
+    unknown = sorted(set(data) - {"abi", "hypercall", "mapping"})
+    if unknown:
+        fail(f"unknown table or key {unknown[0]!r} (expected [abi], [[hypercall]], [[mapping]])",
+             loc.table(unknown[0]) or loc.key("", 0, unknown[0]))
+    if "abi" not in data or not isinstance(data["abi"], dict):
+        fail("missing [abi] table", 1)
+    head = data["abi"]
+    _check_keys(head, _ABI_KEYS, _ABI_REQUIRED, "[abi]", lambda k: loc.key("abi", 0, k), fail)
+    if head["target"] not in TARGETS:
+        fail(f"[abi] target must be one of {', '.join(TARGETS)}", loc.key("abi", 0, "target"))
+    if head["word_bits"] not in (32, 64):
+        fail("[abi] word_bits must be 32 or 64", loc.key("abi", 0, "word_bits"))
+    if head["register_args"] < 0:
+        fail("[abi] register_args must not be negative", loc.key("abi", 0, "register_args"))
+    if not all(isinstance(s, str) for s in head["sources"]) or not head["sources"]:
+        fail("[abi] sources must be a non-empty list of strings", loc.key("abi", 0, "sources"))
+    config = head.get("config", {})
+    for symbol, value in config.items():
+        if not isinstance(value, (bool, int)):
+            fail(f"[abi.config] {symbol} must be true, false or an integer",
+                 loc.key("abi.config", 0, symbol))
+
+    hypercalls = []
+    seen_names, seen_numbers = {}, {}
+    raw_hcs = data.get("hypercall", [])
+    if not isinstance(raw_hcs, list):
+        fail("'hypercall' must be an array of tables ([[hypercall]])", loc.table("hypercall"))
+    for i, h in enumerate(raw_hcs):
+        where = f"[[hypercall]] {h.get('name', i + 1)!s}" if isinstance(h, dict) else "[[hypercall]]"
+        _check_keys(h, _HC_KEYS, _HC_REQUIRED, where, lambda k, i=i: loc.key("hypercall", i, k), fail)
+        line = loc.table("hypercall", i)
+        if not all(isinstance(a, int) and a in (8, 16, 32, 64, 128) for a in h["args"]):
+            fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64)", loc.key("hypercall", i, "args"))
+        if h["name"] in seen_names:
+            fail(f"{where}: hypercall {h['name']} declared twice (first at line {seen_names[h['name']]})", line)
+        if h["number"] in seen_numbers:
+            fail(f"{where}: number {h['number']} already used by {seen_numbers[h['number']]}",
+                 loc.key("hypercall", i, "number"))
+        seen_names[h["name"]] = line
+        seen_numbers[h["number"]] = h["name"]
+        hypercalls.append(Hypercall(h["name"], h["number"], tuple(h["args"]), h["clobbers"],
+                                    h.get("batchable", False), tuple(h.get("gates", [])), h["source"], line or 0))
+
+    mappings = []
+    seen_ops = {}
+    raw_maps = data.get("mapping", [])
+    if not isinstance(raw_maps, list):
+        fail("'mapping' must be an array of tables ([[mapping]])", loc.table("mapping"))
+    for i, m in enumerate(raw_maps):
+        where = f"[[mapping]] {m.get('op', i + 1)!s}" if isinstance(m, dict) else "[[mapping]]"
+        _check_keys(m, _MAP_KEYS, _MAP_REQUIRED, where, lambda k, i=i: loc.key("mapping", i, k), fail)
+        line = loc.table("mapping", i)
+        if m["op"] in seen_ops:
+            fail(f"{where}: op {m['op']} mapped twice (first at line {seen_ops[m['op']]})", line)
+        seen_ops[m["op"]] = line
+        if m["to"] not in KINDS:
+            fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", loc.key("mapping", i, "to"))
+        hcs = m.get("hypercalls", [])
+        if m["to"] == "hypercall" and not hcs:
+            fail(f"{where}: a mapping to hypercalls must name them in 'hypercalls'", line)
+        if m["to"] != "hypercall" and hcs:
+            fail(f"{where}: 'hypercalls' only goes with to = \"hypercall\"", loc.key("mapping", i, "hypercalls"))
+        for name in hcs:
+            if name not in seen_names:
+                fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
+        if m["to"] == "unsupported" and not m.get("reason"):
+            fail(f"{where}: an unsupported op needs a 'reason'", line)
+        for key in ("hypercalls", "arg_map", "split"):
+            if not all(isinstance(x, str) for x in m.get(key, [])):
+                fail(f"{where}: {key} must be a list of strings", loc.key("mapping", i, key))
+        mappings.append(Mapping(
+            m["op"], m["to"], tuple(hcs), tuple(m["arg_map"]) if "arg_map" in m else None,
+            tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
+            m["source"], line or 0))
+
+    return Abi(
+        name=head["name"], title=head.get("title", head["name"]), version=head["version"],
+        arch=head["arch"], target=head["target"], word_bits=head["word_bits"],
+        register_args=head["register_args"], description=head["description"],
+        backend=head.get("backend"), sources=tuple(head["sources"]), config=dict(config),
+        hypercalls=tuple(hypercalls), mappings=tuple(mappings), path=shown,
+        line=loc.table("abi") or 1,
+    )
+
+
+def _check_keys(table, allowed, required, where, line_of, fail):
+    if not isinstance(table, dict):
+        fail(f"{where} must be a table")
+    for key in table:
+        if key not in allowed:
+            fail(f"{where}: unknown key {key!r}", line_of(key))
+    for key in required:
+        if key not in table:
+            fail(f"{where}: missing key {key!r}", line_of(next(iter(table), key)) if table else None)
+    for key, value in table.items():
+        want = allowed[key]
+        if want is int and isinstance(value, bool) or not isinstance(value, want):
+            fail(f"{where}: {key} must be {_type_name(want)}", line_of(key))
+
+
+def _type_name(t):
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}[t]
