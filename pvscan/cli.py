@@ -38,11 +38,65 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
     s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     s.set_defaults(func=cmd_scan)
+
+    c = sub.add_parser("check", help="check the ops against declared hypercall ABIs",
+                       description="Cross-check the operation inventory against one or more declared "
+                                   "hypercall ABIs and report what they leave unmapped or constrain.")
+    c.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    c.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
+                   help="a bundled ABI (pvscan abi list) or an ABI file; repeatable")
+    c.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    c.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
+                   help="exit 1 when a finding reaches this severity (default: error)")
+    c.add_argument("--baseline", metavar="FILE", help="do not report the findings recorded in FILE")
+    c.add_argument("--write-baseline", metavar="FILE", help="record every finding of this run in FILE")
+    c.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
+    c.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
+    c.add_argument("-j", "--jobs", type=int, metavar="N")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    c.set_defaults(func=cmd_check)
+
+    a = sub.add_parser("abi", help="list or show the declared ABIs")
+    asub = a.add_subparsers(dest="abi_command", metavar="list|show")
+    al = asub.add_parser("list", help="the bundled ABIs")
+    al.set_defaults(func=cmd_abi_list)
+    ash = asub.add_parser("show", help="one ABI in full")
+    ash.add_argument("abi", metavar="NAME|FILE")
+    ash.set_defaults(func=cmd_abi_show)
+
+    r = sub.add_parser("rules", help="the checks and their documentation")
+    r.add_argument("code", nargs="?", metavar="CODE", help="one rule in full, e.g. PV002")
+    r.add_argument("--markdown", action="store_true", help="all rules as Markdown (docs/rules.md)")
+    r.set_defaults(func=cmd_rules)
     return p
 
 
 def cmd_scan(args) -> int:
     from pvscan.commands.scan import run
+
+    return run(args)
+
+
+def cmd_check(args) -> int:
+    from pvscan.commands.check import run
+
+    return run(args)
+
+
+def cmd_abi_list(args) -> int:
+    from pvscan.commands.abi import run_list
+
+    return run_list(args)
+
+
+def cmd_abi_show(args) -> int:
+    from pvscan.commands.abi import run_show
+
+    return run_show(args)
+
+
+def cmd_rules(args) -> int:
+    from pvscan.commands.rules import run
 
     return run(args)
 

@@ -1,0 +1,74 @@
+"""Stage 4: the inventory against declared ABIs -> findings and coverage.
+
+For each ABI, every op of its architecture meets its mapping (or none),
+every mapping its op (or none), and each rule looks at the pair.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pvscan.guards import evaluate
+from pvscan.rules import Context, all_rules
+
+COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
+# Rules whose findings mean the mapping exists but the ABI constrains the op.
+CONSTRAINING = {"PV002", "PV003", "PV004"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    findings: tuple                 # sorted Finding
+    coverage: dict                  # abi -> {group -> {kind: count}}
+    abis: tuple                     # the Abi objects, in the order given
+
+
+def alias_names(name: str) -> list[str]:
+    """The same op in the other generation's naming: 'pv_mmu_ops.set_pte' <-> 'mmu.set_pte'."""
+    head, _, rest = name.partition(".")
+    if not rest:
+        return []
+    if head.startswith("pv_") and head.endswith("_ops") and len(head) > 7:
+        return [f"{head[3:-4]}.{rest}"]
+    return [f"pv_{head}_ops.{rest}"]
+
+
+def check(inventory, abis) -> CheckResult:
+    rules = [r() for r in all_rules()]
+    findings = []
+    coverage = {}
+    for abi in abis:
+        ops = {o.name: o for o in inventory.ops if o.arch == abi.arch}
+        mapping_of = {}
+        stale = []
+        for m in abi.mappings:
+            op = ops.get(m.op) or next((ops[a] for a in alias_names(m.op) if a in ops), None)
+            if op is None:
+                stale.append(m)
+            elif op.name in mapping_of:
+                # Two mappings reach one op through renaming: the exact name wins.
+                if m.op == op.name:
+                    mapping_of[op.name] = m
+            else:
+                mapping_of[op.name] = m
+        present = frozenset(b for (arch, b) in inventory.backends if arch == abi.arch)
+        per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
+        for name in sorted(ops):
+            op = ops[name]
+            exists, missing = evaluate(op.guard, abi.config)
+            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present)
+            got = [f for r in rules for f in r.check(ctx)]
+            findings.extend(got)
+            if exists is False and ctx.mapping is None:
+                continue   # outside the ABI's configuration: not its business
+            kind = "unmapped" if ctx.mapping is None else ctx.mapping.to
+            if kind == "hypercall":
+                kind = "constrained" if any(f.code in CONSTRAINING for f in got) else "mapped"
+            per_group[op.group][kind] += 1
+        for m in stale:
+            ctx = Context(abi, None, m, None, set(), present)
+            findings.extend(f for r in rules for f in r.check(ctx))
+        coverage[abi.name] = {g: dict(c) for g, c in sorted(per_group.items())}
+    findings.sort(key=lambda f: f.sort_key())
+    return CheckResult(tuple(findings), coverage, tuple(abis))

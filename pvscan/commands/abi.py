@@ -1,0 +1,42 @@
+"""pvscan abi list | show NAME|FILE: the declared ABIs."""
+
+from __future__ import annotations
+
+import sys
+
+from pvscan.abi import bundled_names, load_abi
+
+
+def run_list(args) -> int:
+    print(f"{'name':<8} {'arch':<5} {'target':<9} {'word':>4} {'regs':>4} {'calls':>5} {'ops':>4}  title")
+    for name in bundled_names():
+        a = load_abi(name)
+        print(f"{a.name:<8} {a.arch:<5} {a.target:<9} {a.word_bits:>4} {a.register_args:>4} "
+              f"{len(a.hypercalls):>5} {len(a.mappings):>4}  {a.title}")
+    return 0
+
+
+def run_show(args) -> int:
+    a = load_abi(args.abi)
+    w = sys.stdout.write
+    w(f"{a.name}: {a.title}\n  version   {a.version}\n  arch      {a.arch} ({a.target}), "
+      f"{a.word_bits}-bit words, {a.register_args} arguments in registers\n")
+    if a.backend:
+        w(f"  backend   {a.backend}\n")
+    w(f"  file      {a.path}\n\n{a.description}\n\nSources:\n")
+    for s in a.sources:
+        w(f"  - {s}\n")
+    if a.config:
+        w("\nConfiguration covered:\n")
+        for k, v in sorted(a.config.items()):
+            w(f"  {k} = {str(v).lower() if isinstance(v, bool) else v}\n")
+    w(f"\nHypercalls ({len(a.hypercalls)}):\n")
+    for h in a.hypercalls:
+        flags = ", ".join(x for x, on in (("clobbers", h.clobbers), ("batchable", h.batchable)) if on)
+        widths = ", ".join(map(str, h.args)) or "none"
+        w(f"  {h.number:>4}  {h.name:<32} args [{widths}]" + (f"  {flags}" if flags else "") + "\n")
+    w(f"\nMappings ({len(a.mappings)}):\n")
+    for m in sorted(a.mappings, key=lambda m: m.op):
+        what = ", ".join(m.hypercalls) if m.to == "hypercall" else m.to
+        w(f"  {m.op:<40} {what}" + (f"  ({m.reason})" if m.reason else "") + "\n")
+    return 0

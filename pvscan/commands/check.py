@@ -1,0 +1,60 @@
+"""pvscan check PATH --abi NAME|FILE ...: the inventory against declared hypercall ABIs."""
+
+from __future__ import annotations
+
+import sys
+
+from pvscan.abi import bundled_names, load_abi
+from pvscan.backends import build_backend_map
+from pvscan.errors import PvscanError, print_warnings
+from pvscan.findings import severity_rank
+from pvscan.output import write_output
+from pvscan.tree import KernelTree
+
+FAIL_LEVELS = ("error", "warning", "never")
+
+
+def run(args) -> int:
+    from pvscan.baseline import baseline_text, read_baseline
+    from pvscan.check import check
+    from pvscan.report.findings import FORMATS
+    from pvscan.rules import all_rules
+    from pvscan.scan import scan
+
+    if not args.abi:
+        raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")
+    abis = [load_abi(a) for a in args.abi]
+    names = [a.name for a in abis]
+    if len(set(names)) != len(names):
+        raise PvscanError(f"the same ABI is named twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+    tree = KernelTree(args.tree)
+    for path in (args.output, args.write_baseline):
+        if path and path != "-" and tree.contains(_dir_of(path)):
+            raise PvscanError("refusing to write into the kernel tree", path)
+    accepted = read_baseline(args.baseline) if args.baseline else set()
+
+    result_scan = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend),
+                       jobs=args.jobs, callers=False)
+    result = check(result_scan.inventory, abis)
+    findings = [f for f in result.findings if f.fingerprint not in accepted]
+
+    reporter = FORMATS[args.format]()
+    reporter.start({"version": str(result_scan.version), "rules": [r for r in all_rules()],
+                    "suppressed": len(result.findings) - len(findings)})
+    for f in findings:
+        reporter.handle(f)
+    text = reporter.stop(result)
+    print_warnings(result_scan.warnings, sys.stderr)
+    if args.write_baseline:
+        write_output(baseline_text(result.findings), args.write_baseline, tree=tree)
+    write_output(text, args.output, tree=tree)
+    if args.fail_on == "never":
+        return 0
+    level = severity_rank(args.fail_on)
+    return 1 if any(severity_rank(f.severity) >= level for f in findings) else 0
+
+
+def _dir_of(path):
+    import os
+
+    return os.path.dirname(os.path.abspath(path)) or "."

@@ -1,0 +1,147 @@
+"""Evaluating a guard under a configuration, in three values.
+
+An ABI declares the configuration it covers ([abi.config]: CONFIG_X = true,
+CONFIG_PGTABLE_LEVELS = 4). A guard is true, false, or unknown when it
+names a symbol the configuration does not give. The grammar is the C
+preprocessor's: defined(X), !, &&, ||, comparisons, +, -, integers.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(r"\s*(defined|\d+[uUlL]*|[A-Za-z_][A-Za-z0-9_]*|&&|\|\||==|!=|<=|>=|<<|>>|[!()<>+\-*/])")
+
+UNKNOWN = None
+
+
+def evaluate(expr: str | None, config: dict):
+    """True, False or None (unknown), and the symbols that made it unknown."""
+    if expr is None:
+        return True, set()
+    tokens = _tokens(expr)
+    if tokens is None:
+        return UNKNOWN, {expr}
+    parser = _Parser(tokens, config)
+    try:
+        value = parser.expr()
+    except (IndexError, ValueError):
+        return UNKNOWN, {expr}
+    if parser.pos != len(tokens):
+        return UNKNOWN, {expr}
+    if value is UNKNOWN:
+        return UNKNOWN, parser.missing
+    return bool(value), set()
+
+
+def _truth(value):
+    return UNKNOWN if value is UNKNOWN else bool(value)
+
+
+def _tokens(expr):
+    out = []
+    pos = 0
+    while pos < len(expr):
+        if expr[pos].isspace():
+            pos += 1
+            continue
+        m = _TOKEN.match(expr, pos)
+        if not m:
+            return None
+        out.append(m.group(1))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens, config):
+        self.t = tokens
+        self.pos = 0
+        self.config = config
+        self.missing = set()
+
+    def peek(self):
+        return self.t[self.pos] if self.pos < len(self.t) else None
+
+    def take(self, expected=None):
+        tok = self.t[self.pos]
+        if expected is not None and tok != expected:
+            raise ValueError(tok)
+        self.pos += 1
+        return tok
+
+    def expr(self):
+        left = self.conj()
+        while self.peek() == "||":
+            self.take()
+            right = self.conj()
+            a, b = _truth(left), _truth(right)
+            left = True if (a or b) else (UNKNOWN if UNKNOWN in (a, b) else False)
+        return left
+
+    def conj(self):
+        left = self.compare()
+        while self.peek() == "&&":
+            self.take()
+            right = self.compare()
+            a, b = _truth(left), _truth(right)
+            left = False if (a is False or b is False) else (UNKNOWN if UNKNOWN in (a, b) else True)
+        return left
+
+    def compare(self):
+        left = self.additive()
+        while self.peek() in ("==", "!=", "<", ">", "<=", ">="):
+            op = self.take()
+            right = self.additive()
+            if left is UNKNOWN or right is UNKNOWN:
+                left = UNKNOWN
+                continue
+            a, b = int(left), int(right)
+            left = {"==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+        return left
+
+    def additive(self):
+        left = self.unary()
+        while self.peek() in ("+", "-"):
+            op = self.take()
+            right = self.unary()
+            left = UNKNOWN if UNKNOWN in (left, right) else (int(left) + int(right) if op == "+" else int(left) - int(right))
+        return left
+
+    def unary(self):
+        tok = self.peek()
+        if tok == "!":
+            self.take()
+            v = self.unary()
+            return UNKNOWN if v is UNKNOWN else (not v)
+        if tok == "(":
+            self.take()
+            v = self.expr()
+            self.take(")")
+            return v
+        if tok == "defined":
+            self.take()
+            paren = self.peek() == "("
+            if paren:
+                self.take("(")
+            name = self.take()
+            if paren:
+                self.take(")")
+            return self.symbol(name, defined=True)
+        tok = self.take()
+        if tok[0].isdigit():
+            return int(re.match(r"\d+", tok).group(0))
+        return self.symbol(tok, defined=False)
+
+    def symbol(self, name, defined):
+        if name not in self.config:
+            self.missing.add(name)
+            return UNKNOWN
+        value = self.config[name]
+        if defined:
+            return value is not False
+        if value is True:
+            return 1
+        if value is False:
+            return 0
+        return value

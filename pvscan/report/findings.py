@@ -1,0 +1,145 @@
+"""Reporters for findings, one small interface like flake8's BaseFormatter.
+
+    reporter = FORMATS[name](options)
+    reporter.start(run)           # run: tree, ABIs, rules
+    for f in findings: reporter.handle(f)
+    text = reporter.stop(result)  # the whole output
+
+They format only; every number they print comes from the result.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from pvscan import __version__
+from pvscan.findings import SEVERITIES
+
+
+class Reporter:
+    def __init__(self, options=None):
+        self.options = options or {}
+        self.out: list[str] = []
+        self.findings = []
+
+    def start(self, run) -> None:
+        self.run = run
+
+    def handle(self, finding) -> None:
+        self.findings.append(finding)
+
+    def stop(self, result) -> str:
+        return "".join(self.out)
+
+
+def _counts(findings):
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return counts
+
+
+class TextReporter(Reporter):
+    """gcc/checkpatch style: 'file:line: severity: PVnnn message', then coverage."""
+
+    def handle(self, finding):
+        super().handle(finding)
+        self.out.append(f"{finding.file}:{finding.line}: {finding.severity}: {finding.code} {finding.message}\n")
+
+    def stop(self, result):
+        out = self.out
+        out.append("\nCoverage             mapped  constrained  unmapped  native  trap  unsupported\n")
+        for abi in result.abis:
+            for group, c in result.coverage[abi.name].items():
+                out.append(f"  {abi.name:<8} {group:<11} {c['mapped']:>6}  {c['constrained']:>11}  "
+                           f"{c['unmapped']:>8}  {c['native']:>6}  {c['trap']:>4}  {c['unsupported']:>11}\n")
+        counts = _counts(self.findings)
+        suppressed = self.run.get("suppressed", 0)
+        tail = f" ({suppressed} in the baseline not shown)" if suppressed else ""
+        out.append(f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s){tail}\n")
+        return "".join(out)
+
+
+class JsonReporter(Reporter):
+    """Schema 'pvscan-check/1' (docs/check-json.md)."""
+
+    def stop(self, result):
+        doc = {
+            "schema": "pvscan-check/1",
+            "pvscan": __version__,
+            "kernel": {"version": self.run["version"]},
+            "abis": [{"name": a.name, "version": a.version, "file": a.path} for a in result.abis],
+            "findings": [
+                {"code": f.code, "severity": f.severity, "abi": f.abi, "op": f.op,
+                 "file": f.file, "line": f.line, "message": f.message, "evidence": list(f.evidence),
+                 "fingerprint": f.fingerprint}
+                for f in self.findings
+            ],
+            "coverage": result.coverage,
+            "summary": {**_counts(self.findings), "suppressed": self.run.get("suppressed", 0)},
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+class SarifReporter(Reporter):
+    """SARIF 2.1.0: one run, the rules in tool.driver.rules, partialFingerprints per result."""
+
+    LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+
+    def stop(self, result):
+        rules = self.run["rules"]
+        index = {r.code: i for i, r in enumerate(rules)}
+        results = []
+        for f in self.findings:
+            location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f.file)},
+                                             "region": {"startLine": max(1, f.line)}}}
+            if f.in_tree:
+                location["physicalLocation"]["artifactLocation"]["uriBaseId"] = "SRCROOT"
+            entry = {
+                "ruleId": f.code,
+                "ruleIndex": index[f.code],
+                "level": self.LEVEL[f.severity],
+                "message": {"text": f.message},
+                "locations": [location],
+                "partialFingerprints": {"pvscan/v1": f.fingerprint},
+                "properties": {"abi": f.abi, "op": f.op},
+            }
+            if f.evidence:
+                entry["relatedLocations"] = [
+                    {"id": i + 1, "message": {"text": e}} for i, e in enumerate(f.evidence)]
+            results.append(entry)
+        doc = {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "pvscan",
+                    "version": __version__,
+                    "informationUri": "https://pypi.org/project/pvscan/",
+                    "rules": [_sarif_rule(r) for r in rules],
+                }},
+                "columnKind": "utf16CodeUnits",
+                "results": results,
+            }],
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_rule(r):
+    doc = r.doc()
+    return {
+        "id": r.code,
+        "name": r.name,
+        "shortDescription": {"text": r.summary()},
+        "fullDescription": {"text": doc},
+        "help": {"text": doc, "markdown": doc},
+        "defaultConfiguration": {"level": r.severity},
+    }
+
+
+def _uri(path: str) -> str:
+    return quote(path.replace("\\", "/"), safe="/._-~")
+
+
+FORMATS = {"text": TextReporter, "json": JsonReporter, "sarif": SarifReporter}

@@ -1,0 +1,35 @@
+from pvscan.rules import Rule
+
+
+class Unmapped(Rule):
+    """The tree has an op that the ABI neither maps nor declares native, trap or unsupported.
+
+    ## What it does
+    Reports every op of the ABI's architecture that can exist in the ABI's
+    configuration (its guard is not false there) and that no [[mapping]] names.
+
+    ## Why it matters
+    An op the ABI does not mention is one the hypervisor was never asked
+    about: a backend for it has to fall back to native code or to trapping,
+    and nobody has said whether either works.
+
+    ## Example
+    Linux 6.12 adds `mmu.enter_mmap`; an ABI written for 6.1 maps
+    `mmu.activate_mm` and `mmu.dup_mmap` but not it.
+
+    ## How to fix
+    Add a [[mapping]] for the op: the hypercalls it ends in, or
+    `to = "native"`, `"trap"` or `"unsupported"` with a reason.
+    """
+
+    code = "PV001"
+    name = "unmapped"
+    severity = "warning"
+    message = "{op} is not mapped by ABI {abi}"
+
+    def check(self, ctx):
+        if ctx.mapping is None and ctx.op is not None and ctx.exists is not False:
+            yield self.finding(ctx)
+
+
+RULE = Unmapped

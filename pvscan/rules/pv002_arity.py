@@ -1,0 +1,72 @@
+from pvscan.rules import Rule
+
+
+class Arity(Rule):
+    """An op passes more arguments than the hypercall carries, or than the ABI passes in registers.
+
+    ## What it does
+    For an op mapped to hypercalls, counts what reaches the hypercall: the
+    entries of the mapping's `arg_map`, or else one argument per op
+    parameter. It reports when that is more than the hypercall declares
+    (`args`), or when the register slots it takes (an argument wider than
+    the ABI word takes two) are more than `register_args`.
+
+    ## Why it matters
+    Arguments that do not fit are passed in memory, or need a new
+    hypercall: a frozen ABI then limits adding a parameter to the op.
+
+    ## Example
+    VMI's SetPxELong takes a 64-bit PTE, its address and flags: four
+    32-bit register slots where i386 regparm passes three.
+
+    ## How to fix
+    Map the op to a hypercall that carries its arguments (or pass a
+    pointer to a block), and state the mapping in `arg_map`.
+    """
+
+    code = "PV002"
+    name = "arity"
+    severity = "error"
+    message = ("{op} needs {need} {unit} for hypercall {hypercall}, which carries {have} "
+               "(ABI {abi})")
+
+    def check(self, ctx):
+        if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
+            return
+        from pvscan.typesizes import size_bits
+
+        abi = ctx.abi
+        params = ctx.op.params or ()
+        for name in ctx.mapping.hypercalls:
+            hc = abi.hypercall(name)
+            if ctx.mapping.arg_map is not None:
+                count = len(ctx.mapping.arg_map)
+                widths = [_width_of(entry, params, abi, hc, i) for i, entry in enumerate(ctx.mapping.arg_map)]
+            else:
+                count = len(params)
+                widths = [size_bits(p.type, abi.target) for p in params]
+            if count > len(hc.args):
+                yield self.finding(ctx, need=count, unit="arguments", hypercall=name, have=len(hc.args),
+                                   evidence=(f"hypercall {name}: {hc.source}",))
+                continue
+            slots = sum(max(1, -(-(w or abi.word_bits) // abi.word_bits)) for w in widths)
+            if slots > abi.register_args:
+                yield self.finding(ctx, need=slots, unit="register slots", hypercall=name,
+                                   have=f"{abi.register_args} in registers",
+                                   evidence=(f"ABI {abi.name}: register_args = {abi.register_args}, "
+                                             f"word_bits = {abi.word_bits}",))
+
+
+def _width_of(entry, params, abi, hc, index):
+    from pvscan.typesizes import size_bits
+
+    base = entry.split(".")[0]
+    for p in params:
+        if p.name == base and not entry.endswith((".lo", ".hi")):
+            return size_bits(p.type, abi.target)
+    if index < len(hc.args):
+        return hc.args[index]
+    return abi.word_bits
+
+
+RULE = Arity

@@ -1,0 +1,61 @@
+from pvscan.rules import Rule
+
+
+class Width(Rule):
+    """An argument or the return value is wider than what the ABI carries for it.
+
+    ## What it does
+    Sizes each op parameter and the return type for the ABI's target from
+    the documented type table (docs/abi-format.md), and compares it with the
+    width of the hypercall argument it goes to, or with the ABI word when
+    the hypercall declares none for it. A parameter or "return" listed in
+    the mapping's `split` is carried in two words and is not reported.
+    Types the table does not know are not reported.
+
+    ## Why it matters
+    A 64-bit `pte_t` through a 32-bit ABI is cut in half unless the ABI
+    says how to split it; growing a type (PAE, 5-level paging) then needs
+    a new hypercall.
+
+    ## Example
+    lguest's LHCALL_SET_PMD passes 32-bit words; `pmd_t` is 64 bits with PAE.
+
+    ## How to fix
+    Map to a hypercall whose argument is wide enough, or list the
+    parameter in `split` when the ABI passes it in two words.
+    """
+
+    code = "PV003"
+    name = "width"
+    severity = "error"
+    message = "{op}: {what} ({ctype}) is {bits} bits; ABI {abi} carries {have} for it"
+
+    def check(self, ctx):
+        if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
+            return
+        from pvscan.typesizes import size_bits
+
+        abi, mapping, op = ctx.abi, ctx.mapping, ctx.op
+        hc = abi.hypercall(mapping.hypercalls[0])
+        for index, p in enumerate(op.params or ()):
+            if p.name in mapping.split or not p.type:
+                continue
+            bits = size_bits(p.type, abi.target)
+            position = index
+            if mapping.arg_map is not None:
+                position = mapping.arg_map.index(p.name) if p.name in mapping.arg_map else None
+                if position is None:
+                    continue   # not passed as it is
+            have = hc.args[position] if position < len(hc.args) else abi.word_bits
+            if bits is not None and bits > have:
+                yield self.finding(ctx, what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have,
+                                   evidence=(f"{p.type} is {bits} bits on {abi.target}",))
+        if op.return_type and "return" not in mapping.split:
+            bits = size_bits(op.return_type, abi.target)
+            if bits is not None and bits > abi.word_bits:
+                yield self.finding(ctx, what="the return value", ctype=op.return_type, bits=bits,
+                                   have=abi.word_bits,
+                                   evidence=(f"{op.return_type} is {bits} bits on {abi.target}",))
+
+
+RULE = Width

@@ -1,0 +1,45 @@
+from pvscan.rules import Rule
+
+
+class Config(Rule):
+    """The op's configuration guard and the ABI's configuration do not agree.
+
+    ## What it does
+    Evaluates the op's guard under the ABI's [abi.config]. It reports a
+    warning when the ABI maps an op that cannot exist in that configuration
+    (the guard is false there), and a note when the guard names symbols the
+    ABI does not declare, so that nobody knows whether the ABI covers the
+    configurations the op exists in.
+
+    ## Why it matters
+    An ABI is frozen for a set of configurations. An op that appears only
+    under another option (5-level paging, IOPL emulation) is outside what
+    the ABI promises, whatever its mapping says.
+
+    ## Example
+    `mmu.set_pgd` exists only when `CONFIG_PGTABLE_LEVELS >= 5`; an ABI
+    that does not declare CONFIG_PGTABLE_LEVELS gets a note.
+
+    ## How to fix
+    Declare the symbols in [abi.config], or drop the mapping of an op the
+    configuration cannot have.
+    """
+
+    code = "PV005"
+    name = "config"
+    severity = "warning"
+    message = "{op} exists only if {guard}; {detail} (ABI {abi})"
+
+    def check(self, ctx):
+        if ctx.op is None:
+            return
+        if ctx.exists is False and ctx.mapping is not None and ctx.mapping.to != "unsupported":
+            yield self.finding(ctx, guard=ctx.op.guard,
+                               detail="ABI maps it, but its configuration excludes that")
+        elif ctx.exists is None:
+            symbols = ", ".join(sorted(ctx.missing_symbols))
+            yield self.finding(ctx, severity="note", guard=ctx.op.guard,
+                               detail=f"the ABI's configuration does not set {symbols}")
+
+
+RULE = Config

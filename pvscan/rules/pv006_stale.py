@@ -1,0 +1,35 @@
+from pvscan.rules import Rule
+
+
+class Stale(Rule):
+    """The ABI maps an op that the tree does not have.
+
+    ## What it does
+    Reports each [[mapping]] whose op names no op of the ABI's architecture
+    in the tree, after the documented renaming between generations
+    (`pv_mmu_ops.set_pte` is `mmu.set_pte` in a unified tree and back).
+    The finding points at the mapping in the ABI file.
+
+    ## Why it matters
+    The kernel removed or renamed the op: the ABI describes an interface
+    that no longer exists, which is exactly how a frozen ABI falls behind.
+
+    ## Example
+    An ABI written for 6.1 maps `mmu.activate_mm`, which 6.12 replaced
+    with `mmu.enter_mmap`.
+
+    ## How to fix
+    Remove the mapping, or rename it after the op that replaced it.
+    """
+
+    code = "PV006"
+    name = "stale"
+    severity = "warning"
+    message = "ABI {abi} maps {op}, which this tree does not have"
+
+    def check(self, ctx):
+        if ctx.op is None and ctx.mapping is not None:
+            yield self.finding(ctx, at_abi=True, evidence=(ctx.mapping.source,))
+
+
+RULE = Stale
