@@ -29,7 +29,7 @@ from pvscan.candidates import TABLE_NAME_RE
 from pvscan.errors import Warning_
 from pvscan.facts import FileFacts, Param
 from pvscan.parse import PVOP_MACRO_RE
-from pvscan.preprocess import guard_expression
+from pvscan.preprocess import _closing_paren, guard_expression
 
 CALLEE_SAVE_STRUCT = "paravirt_callee_save"
 
@@ -623,7 +623,7 @@ def unwrap_value(value: str, aliases: dict) -> tuple[str, tuple[str, ...]]:
             v = v[1:].strip()
             continue
         if v.startswith("("):
-            close = _matching(v, 0)
+            close = _closing_paren(v, 0)
             if close == len(v) - 1:
                 v = v[1:-1].strip()
                 continue
@@ -634,24 +634,12 @@ def unwrap_value(value: str, aliases: dict) -> tuple[str, tuple[str, ...]]:
                 continue
             break
         m = _WRAPPER_MACRO.fullmatch(v)
-        if m and _matching(v, m.start(2) - 1) == len(v) - 1 and "," not in _top_level(m.group(2)):
+        if m and _closing_paren(v, m.start(2) - 1) == len(v) - 1 and "," not in _top_level(m.group(2)):
             wrapped.append(m.group(1))
             v = m.group(2).strip()
             continue
         break
     return v, tuple(wrapped)
-
-
-def _matching(text, start):
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "(":
-            depth += 1
-        elif text[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
 
 
 def _top_level(text):

@@ -71,6 +71,7 @@ class _Extractor:
         self.function_spans = []   # (start_byte, end_byte, name)
         self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
         self.fill_names = frozenset()
+        self._fill_target = None   # set while walking a macro body: (root, param index, value node, text)
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -172,7 +173,7 @@ class _Extractor:
                 name_node, params_node, stars = fn
                 prefix = fold(self.text[decl.start_byte:d.start_byte].decode("utf-8", "replace"))
                 rettype = (prefix + " " + "*" * stars).strip() if stars else prefix
-                rettype = rettype.replace(" *", " *").replace("* ", "*")
+                rettype = rettype.replace("* ", "*")
                 out.append(Member(node_text(name_node, self.text), line, guard, "fnptr",
                                   rettype, self._params(params_node), comment))
                 continue
@@ -411,9 +412,9 @@ class _Extractor:
             body = d.body.strip()
             if d.params is None and body and len(body) < 200 and "\n" not in body:
                 self.aliases.append(Alias(d.name, fold(body)))
-            if not mentions.search(d.body) and d.params is None:
-                continue
-            if not mentions.search(d.body) and not d.params:
+            # Bodies that name a table or a PVOP_* macro may hold wrappers;
+            # any function-like macro may be a fill macro ('opname = ...').
+            if not d.params and not mentions.search(d.body):
                 continue
             fill = self._define_body(d)
             if fill is not None:

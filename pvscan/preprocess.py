@@ -114,6 +114,7 @@ def _is_atom(term: str) -> bool:
 
 
 def _closing_paren(text: str, start: int) -> int:
+    """Index of the ')' that closes the '(' at or after start, or -1."""
     depth = 0
     for i in range(start, len(text)):
         if text[i] == "(":

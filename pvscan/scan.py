@@ -55,16 +55,21 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
     return ScanResult(tree.display, tree.version, inventory, caller_map, parsed, all_warnings)
 
 
+def _read_in_worker(root: str, rel: str):
+    """The file's bytes, or the warning that says why it was skipped."""
+    try:
+        return KernelTree.trusted(root).read(rel)
+    except SkippedFile as e:
+        return Warning_(rel, 0, f"skipped: {e}")
+
+
 def _parse_one(args):
     root, rel = args
     from pvscan.parse import parse_file
 
-    tree = KernelTree.__new__(KernelTree)
-    tree.root = __import__("pathlib").Path(root)
-    try:
-        data = tree.read(rel)
-    except SkippedFile as e:
-        return Warning_(rel, 0, f"skipped: {e}")
+    data = _read_in_worker(root, rel)
+    if isinstance(data, Warning_):
+        return data
     extra = []
     try:
         data.decode("utf-8")
@@ -78,12 +83,9 @@ def _calls_one(args):
     root, rel, names, rows = args
     from pvscan.callers import calls_in_file
 
-    tree = KernelTree.__new__(KernelTree)
-    tree.root = __import__("pathlib").Path(root)
-    try:
-        data = tree.read(rel)
-    except SkippedFile as e:
-        return Warning_(rel, 0, f"skipped: {e}")
+    data = _read_in_worker(root, rel)
+    if isinstance(data, Warning_):
+        return data
     return calls_in_file(rel, data, names, rows)
 
 

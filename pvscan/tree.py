@@ -52,6 +52,14 @@ class KernelTree:
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
 
+    @classmethod
+    def trusted(cls, root: str) -> "KernelTree":
+        """A tree already checked by the parent process (for worker processes)."""
+        tree = cls.__new__(cls)
+        tree.root = Path(root)
+        tree.display = root
+        return tree
+
     def _read_version(self) -> KernelVersion:
         makefile = self.root / "Makefile"
         try:
