@@ -56,6 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     c.set_defaults(func=cmd_check)
 
+    v = sub.add_parser("review", help="annotate a patch: what it does to pv_ops and to each ABI",
+                       description="Review a patch (unified diff or git format-patch mbox) against a kernel "
+                                   "tree, or a git range, and annotate its lines.")
+    v.add_argument("patch", metavar="PATCH|-|A..B",
+                   help="a patch file, - for standard input, or with --git a revision range")
+    v.add_argument("--tree", metavar="PATH", help="the kernel tree the patch applies to (or already holds)")
+    v.add_argument("--git", metavar="REPO", help="review the range A..B of this git repository, from its objects")
+    v.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
+                   help="also report the ABI findings the patch introduces; repeatable")
+    v.add_argument("--format", default="text",
+                   choices=("text", "checkpatch", "github", "sarif", "gitlab", "rdjson", "patchwork", "reply"))
+    v.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
+    v.add_argument("--backend-map", metavar="FILE")
+    v.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
+    v.add_argument("-o", "--output", metavar="FILE")
+    v.set_defaults(func=cmd_review)
+
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show")
     al = asub.add_parser("list", help="the bundled ABIs")
@@ -79,6 +96,12 @@ def cmd_scan(args) -> int:
 
 def cmd_check(args) -> int:
     from pvscan.commands.check import run
+
+    return run(args)
+
+
+def cmd_review(args) -> int:
+    from pvscan.commands.review import run
 
     return run(args)
 

@@ -26,6 +26,7 @@ class Finding:
     args: tuple             # ((name, value), ...) for the template
     evidence: tuple[str, ...] = ()
     in_tree: bool = True    # False: file is the ABI file, not a tree path
+    side: str = "new"       # review: "new" (a line after the patch) or "old" (a removed line)
 
     @property
     def message(self) -> str:

@@ -65,18 +65,29 @@ def _read_in_worker(root: str, rel: str):
 
 def _parse_one(args):
     root, rel = args
-    from pvscan.parse import parse_file
-
     data = _read_in_worker(root, rel)
     if isinstance(data, Warning_):
         return data
+    return facts_of(rel, data)
+
+
+def facts_of(rel: str, data: bytes):
+    """(FileFacts, warnings) for one file's bytes, from the cache when it has them."""
+    from pvscan.cache import get_facts, put_facts
+    from pvscan.parse import parse_file
+
+    cached = get_facts(rel, data)
+    if cached is not None:
+        return cached
     extra = []
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         extra.append(Warning_(rel, line, "not UTF-8; parsed as bytes"))
-    return parse_file(rel, data), extra
+    result = (parse_file(rel, data), extra)
+    put_facts(rel, data, result)
+    return result
 
 
 def _calls_one(args):

@@ -63,22 +63,10 @@ class KernelTree:
     def _read_version(self) -> KernelVersion:
         makefile = self.root / "Makefile"
         try:
-            head = makefile.read_bytes()[:4096].decode("utf-8", "replace")
+            head = makefile.read_bytes()[:4096]
         except OSError:
             raise PvscanError("not a Linux kernel tree: no top-level Makefile", self.display) from None
-        fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", head, re.M))
-        try:
-            return KernelVersion(
-                int(fields["VERSION"]),
-                int(fields["PATCHLEVEL"]),
-                int(fields.get("SUBLEVEL") or 0),
-                fields.get("EXTRAVERSION", ""),
-            )
-        except (KeyError, ValueError):
-            raise PvscanError(
-                "not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
-                self.display + "/Makefile",
-            ) from None
+        return parse_version(head, self.display + "/Makefile")
 
     def contains(self, path: str | os.PathLike) -> bool:
         """True if path (absolute, or relative to the cwd) lies inside the tree."""
@@ -123,6 +111,17 @@ class KernelTree:
                     out.append(f"{rel_dir}/{name}" if rel_dir else name)
         out.sort()
         return out
+
+
+def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
+    head = makefile_head[:4096].decode("utf-8", "replace")
+    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", head, re.M))
+    try:
+        return KernelVersion(int(fields["VERSION"]), int(fields["PATCHLEVEL"]),
+                             int(fields.get("SUBLEVEL") or 0), fields.get("EXTRAVERSION", ""))
+    except (KeyError, ValueError):
+        raise PvscanError("not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
+                          where) from None
 
 
 def arch_of(rel: str) -> str:

@@ -64,4 +64,7 @@ def all_rules():
 
 
 def rule(code: str):
-    return next((r for r in all_rules() if r.code == code.upper()), None)
+    """A check (PV0nn) or a review change kind (PV1nn) by its code."""
+    from pvscan.changes import CHANGE_KINDS
+
+    return next((r for r in all_rules() + CHANGE_KINDS if r.code == code.upper()), None)

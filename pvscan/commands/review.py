@@ -1,0 +1,60 @@
+"""pvscan review --tree PATH [--abi ...] PATCH|-: what a patch does to pv_ops, on its own lines."""
+
+from __future__ import annotations
+
+import sys
+
+from pvscan.errors import PvscanError, print_warnings
+from pvscan.findings import severity_rank
+from pvscan.output import write_output
+
+MAX_PATCH_BYTES = 256 * 1024 * 1024
+
+
+def run(args) -> int:
+    from pvscan.abi import load_abi
+    from pvscan.backends import build_backend_map
+    from pvscan.patch import read_patch_bytes
+    from pvscan.report.review import REVIEW_FORMATS
+    from pvscan.review import review
+    from pvscan.tree import KernelTree
+
+    if args.git:
+        from pvscan.gittree import GitRange
+
+        rng = GitRange(args.git, args.patch)
+        data, source, tree_path = rng.diff(), f"{args.git} {args.patch}", rng
+    else:
+        if args.tree is None:
+            raise PvscanError("review needs --tree PATH (the kernel tree the patch applies to) or --git REPO")
+        data, source = _read_patch(args.patch), args.patch
+        tree_path = args.tree
+    patches = read_patch_bytes(data, "<stdin>" if source == "-" else source)
+    abis = [load_abi(a) for a in args.abi]
+    if args.output and not args.git:
+        import os
+
+        if KernelTree(args.tree).contains(os.path.dirname(os.path.abspath(args.output)) or "."):
+            raise PvscanError("refusing to write into the kernel tree", args.output)
+    reviews = review(tree_path, patches, abis, build_backend_map(args.backend_map, args.backend), source)
+    text = REVIEW_FORMATS[args.format](reviews, {})
+    print_warnings([w for r in reviews for w in r.warnings], sys.stderr)
+    write_output(text, args.output)
+    if args.fail_on == "never":
+        return 0
+    level = severity_rank(args.fail_on)
+    return 1 if any(severity_rank(f.severity) >= level for r in reviews for f in r.findings) else 0
+
+
+def _read_patch(path: str) -> bytes:
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_PATCH_BYTES + 1)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_PATCH_BYTES + 1)
+        except OSError as e:
+            raise PvscanError(f"cannot read: {e.strerror}", path) from None
+    if len(data) > MAX_PATCH_BYTES:
+        raise PvscanError(f"patch is over {MAX_PATCH_BYTES} bytes", path)
+    return data

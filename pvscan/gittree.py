@@ -1,0 +1,99 @@
+"""A kernel tree as a git revision: files read from the object store, never checked out.
+
+Runs only git itself (git rev-parse, diff, grep, cat-file) on the
+repository; nothing from the repository is run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from pvscan.candidates import CANDIDATE_PATTERN, _LOOSE_PATTERN
+from pvscan.errors import PvscanError
+from pvscan.tree import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
+
+
+class GitRange:
+    """'A..B' of a repository: the tree at A, and the diff from A to B."""
+
+    def __init__(self, repo: str, spec: str):
+        self.repo = repo
+        if not os.path.isdir(repo):
+            raise PvscanError("no such directory", repo)
+        if self._git("rev-parse", "--git-dir", check=False).returncode != 0:
+            raise PvscanError("not a git repository", repo)
+        if ".." not in spec or spec.count("..") != 1 or "..." in spec:
+            raise PvscanError(f"expected a range A..B, got {spec!r}", repo)
+        a, b = spec.split("..")
+        self.a = self._commit(a or "HEAD")
+        self.b = self._commit(b or "HEAD")
+        self.display = f"{repo}@{self.a[:12]}"
+        self.root = Path(f"git:{os.path.realpath(repo)}@{self.a}")   # a cache key, not a path
+        self._cat = None
+        try:
+            self.version = parse_version(self._blob("Makefile"), f"{repo}:{a}:Makefile")
+        except SkippedFile:
+            raise PvscanError(f"not a Linux kernel tree at {a}: no top-level Makefile", repo) from None
+
+    def _git(self, *args, check=True, data=None):
+        proc = subprocess.run(["git", "-C", self.repo, *args], capture_output=True, input=data)
+        if check and proc.returncode != 0:
+            raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
+        return proc
+
+    def _commit(self, rev: str) -> str:
+        proc = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        if proc.returncode != 0:
+            raise PvscanError(f"unknown revision {rev!r}", self.repo)
+        return proc.stdout.decode().strip()
+
+    def diff(self) -> bytes:
+        return self._git("diff", "--no-color", "--no-ext-diff", "-M", self.a, self.b).stdout
+
+    def candidates(self, warnings) -> list[str]:
+        excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
+        proc = self._git("grep", "-l", "-E", "-I", _LOOSE_PATTERN.replace("(?:", "("), self.a, "--",
+                         "*.c", "*.h", *excludes, check=False)
+        if proc.returncode not in (0, 1):
+            raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
+        exact = re.compile(CANDIDATE_PATTERN.encode())
+        out = []
+        prefix = f"{self.a}:"
+        for line in proc.stdout.decode(errors="surrogateescape").splitlines():
+            rel = line[len(prefix):] if line.startswith(prefix) else line
+            try:
+                if exact.search(self.read(rel)):
+                    out.append(rel)
+            except SkippedFile:
+                continue
+        return sorted(out)
+
+    def read(self, rel: str) -> bytes:
+        if rel.startswith("/") or ".." in rel.split("/"):
+            raise SkippedFile("path escapes the tree")
+        data = self._blob(rel)
+        if b"\0" in data:
+            raise SkippedFile("binary file (NUL bytes)")
+        return data
+
+    def _blob(self, rel: str) -> bytes:
+        if self._cat is None:
+            self._cat = subprocess.Popen(["git", "-C", self.repo, "cat-file", "--batch"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._cat.stdin.write(f"{self.a}:{rel}\n".encode())
+        self._cat.stdin.flush()
+        header = self._cat.stdout.readline().decode().split()
+        if len(header) != 3 or header[1] != "blob":
+            raise SkippedFile("not in the revision")
+        size = int(header[2])
+        data = self._cat.stdout.read(size)
+        self._cat.stdout.read(1)
+        if size > MAX_FILE_BYTES:
+            raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        return data
+
+    def contains(self, path) -> bool:
+        return False
