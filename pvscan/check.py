@@ -22,6 +22,7 @@ class CheckResult:
     findings: tuple                 # sorted Finding
     coverage: dict                  # abi -> {group -> {kind: count}}
     abis: tuple                     # the Abi objects, in the order given
+    op_kinds: dict = None           # (abi, arch, op) -> coverage kind, or "excluded" (outside its config)
 
 
 def alias_names(name: str) -> list[str]:
@@ -38,6 +39,7 @@ def check(inventory, abis) -> CheckResult:
     rules = [r() for r in all_rules()]
     findings = []
     coverage = {}
+    op_kinds = {}
     for abi in abis:
         ops = {o.name: o for o in inventory.ops if o.arch == abi.arch}
         mapping_of = {}
@@ -61,14 +63,16 @@ def check(inventory, abis) -> CheckResult:
             got = [f for r in rules for f in r.check(ctx)]
             findings.extend(got)
             if exists is False and ctx.mapping is None:
+                op_kinds[(abi.name, op.arch, op.name)] = "excluded"
                 continue   # outside the ABI's configuration: not its business
             kind = "unmapped" if ctx.mapping is None else ctx.mapping.to
             if kind == "hypercall":
                 kind = "constrained" if any(f.code in CONSTRAINING for f in got) else "mapped"
             per_group[op.group][kind] += 1
+            op_kinds[(abi.name, op.arch, op.name)] = kind
         for m in stale:
             ctx = Context(abi, None, m, None, set(), present)
             findings.extend(f for r in rules for f in r.check(ctx))
         coverage[abi.name] = {g: dict(c) for g, c in sorted(per_group.items())}
     findings.sort(key=lambda f: f.sort_key())
-    return CheckResult(tuple(findings), coverage, tuple(abis))
+    return CheckResult(tuple(findings), coverage, tuple(abis), op_kinds)

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="attribute files matching PATTERN to backend NAME (repeatable)")
     s.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
     s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    s.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="highlight code on a terminal (auto: when standard output is one and NO_COLOR is unset)")
     s.set_defaults(func=cmd_scan)
 
     c = sub.add_parser("check", help="check the ops against declared hypercall ABIs",
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     c.add_argument("-j", "--jobs", type=int, metavar="N")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    c.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="with colour, each finding shows its source line highlighted, as gcc does")
     c.set_defaults(func=cmd_check)
 
     v = sub.add_parser("review", help="annotate a patch: what it does to pv_ops and to each ABI",
@@ -72,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     v.add_argument("-o", "--output", metavar="FILE")
     v.set_defaults(func=cmd_review)
+
+    h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
+                       description="Write one static HTML file: ops per group, backends x ops, ABI coverage, "
+                                   "and per op its definition, call sites and implementations with code.")
+    h.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    h.add_argument("--abi", action="append", default=[], metavar="NAME|FILE")
+    h.add_argument("--source-url", metavar="TEMPLATE",
+                   help="link file:line to a source browser, e.g. "
+                        "'https://elixir.bootlin.com/linux/v6.12/source/{path}#L{line}'")
+    h.add_argument("--backend-map", metavar="FILE")
+    h.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
+    h.add_argument("-j", "--jobs", type=int, metavar="N")
+    h.add_argument("-o", "--output", metavar="FILE", help="the HTML file (default: standard output)")
+    h.set_defaults(func=cmd_report)
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show")
@@ -102,6 +120,12 @@ def cmd_check(args) -> int:
 
 def cmd_review(args) -> int:
     from pvscan.commands.review import run
+
+    return run(args)
+
+
+def cmd_report(args) -> int:
+    from pvscan.commands.report import run
 
     return run(args)
 

@@ -22,6 +22,10 @@ def write_output(text: str, path: str | None, tree=None) -> None:
     except OSError as e:
         raise PvscanError(f"cannot write: {e.strerror}", path) from None
     try:
+        # mkstemp makes the file 0600; an output file gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.replace(tmp, path)

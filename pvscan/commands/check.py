@@ -38,9 +38,16 @@ def run(args) -> int:
     result = check(result_scan.inventory, abis)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
+    from pvscan.color import use_color
+
+    snippets = None
+    if args.format == "text" and args.output in (None, "-") and use_color(args.color):
+        from pvscan.snippets import collect
+
+        snippets = collect(tree, [(f.file, f.line) for f in findings if f.in_tree], context=0)
     reporter = FORMATS[args.format]()
     reporter.start({"version": str(result_scan.version), "rules": [r for r in all_rules()],
-                    "suppressed": len(result.findings) - len(findings)})
+                    "suppressed": len(result.findings) - len(findings), "snippets": snippets})
     for f in findings:
         reporter.handle(f)
     text = reporter.stop(result)

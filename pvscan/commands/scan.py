@@ -28,7 +28,17 @@ def run(args) -> int:
             close = difflib.get_close_matches(args.op, names, n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise PvscanError(f"no op named {args.op}{hint}", args.tree)
-    options = ScanOptions(op=args.op, arch=args.arch, list_callers=args.callers)
+    snippets = None
+    if args.op is not None and args.format == "text":
+        from pvscan.snippets import collect, op_locations
+
+        tree = KernelTree(args.tree)
+        snippets = collect(tree, [loc for o in result.inventory.ops if o.name == args.op
+                                  for loc in op_locations(o)], context=0)
+    from pvscan.color import use_color
+
+    color = args.output in (None, "-") and use_color(args.color)
+    options = ScanOptions(op=args.op, arch=args.arch, list_callers=args.callers, snippets=snippets, color=color)
     text = scan_formats()[args.format](result, options)
     print_warnings(result.warnings, sys.stderr)
     write_output(text, args.output, tree=KernelTree(args.tree))

@@ -14,6 +14,8 @@ class ScanOptions:
     op: str | None = None          # show one op in full
     arch: str | None = None
     list_callers: bool = False
+    snippets: dict | None = None   # (file, line) -> Snippet, for the op shown in full
+    color: bool = False
 
 
 def scan_formats():

@@ -46,6 +46,12 @@ class TextReporter(Reporter):
     def handle(self, finding):
         super().handle(finding)
         self.out.append(f"{finding.file}:{finding.line}: {finding.severity}: {finding.code} {finding.message}\n")
+        snippet = (self.run.get("snippets") or {}).get((finding.file, finding.line))
+        if snippet is not None:
+            from pvscan.color import highlight_c
+
+            line = snippet.text.split("\n")[snippet.focus - snippet.first]
+            self.out.append(f"    | {highlight_c(line)}\n")
 
     def stop(self, result):
         out = self.out

@@ -80,6 +80,19 @@ def _param(p):
     return f"{ctype}{p.name}" if ctype.endswith("*") else f"{ctype} {p.name}"
 
 
+def _source(options, file, line, w) -> None:
+    """The source line of a location, highlighted on a colour terminal."""
+    snip = (options.snippets or {}).get((file, line))
+    if snip is None:
+        return
+    text = snip.text.split("\n")[snip.focus - snip.first]
+    if options.color:
+        from pvscan.color import highlight_c
+
+        text = highlight_c(text)
+    w(f"        | {text}\n")
+
+
 def _op_in_full(o, result, options) -> str:
     out = []
     w = out.append
@@ -88,6 +101,7 @@ def _op_in_full(o, result, options) -> str:
     w(f"  convention  {'callee-save (struct paravirt_callee_save)' if o.convention == 'callee_save' else 'plain function pointer'}\n")
     w(f"  guard       {o.guard or '(unconditional)'}\n")
     w(f"  declared    {o.file}:{o.line}\n")
+    _source(options, o.file, o.line, w)
     if o.comment:
         w(f"  comment     {o.comment}\n")
     w(f"\n  call sites ({len(o.call_sites)})\n")
@@ -99,6 +113,7 @@ def _op_in_full(o, result, options) -> str:
             extra += f"; ALT {c.alt_replacement} if {c.alt_condition}"
         where = f" in {c.function}()" if c.function_kind == "function" else (f" in macro {c.function}" if c.function else "")
         w(f"    {c.file}:{c.line}: {c.kind}{where}{extra}\n")
+        _source(options, c.file, c.line, w)
     w(f"\n  wrappers ({len(o.wrappers)})\n")
     for wr in o.wrappers:
         callers = "?" if wr.callers is None else wr.callers
@@ -113,6 +128,7 @@ def _op_in_full(o, result, options) -> str:
         wrapped = f" via {' > '.join(i.wrapped_by)}" if i.wrapped_by else ""
         guard = f"  if {i.guard}" if i.guard else ""
         w(f"    {i.backend:<10} {i.function}{wrapped}  ({i.via}) {i.file}:{i.line}{guard}\n")
+        _source(options, i.file, i.line, w)
     for c in o.cleared_by:
         w(f"    {c.backend:<10} NULL: whole group copied from {c.source}, which does not set it  {c.file}:{c.line}\n")
     if o.leaves_native:

@@ -1,0 +1,31 @@
+"""Whether to colour terminal output, and highlighting with pygments' terminal formatter.
+
+--color auto (the default) colours only a terminal, and not when NO_COLOR
+is set (https://no-color.org) or TERM is dumb; always and never decide.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def use_color(choice: str, stream=None) -> bool:
+    stream = stream or sys.stdout
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def highlight_c(code: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import TerminalFormatter
+    from pygments.lexers import CLexer
+
+    return highlight(code, CLexer(), TerminalFormatter()).rstrip("\n")

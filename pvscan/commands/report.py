@@ -1,0 +1,36 @@
+"""pvscan report PATH [--abi ...] -o report.html: the evidence as one HTML page."""
+
+from __future__ import annotations
+
+import sys
+
+from pvscan.errors import PvscanError, print_warnings
+from pvscan.output import write_output
+
+
+def run(args) -> int:
+    from pvscan.abi import load_abi
+    from pvscan.backends import build_backend_map
+    from pvscan.check import check
+    from pvscan.report.html import render
+    from pvscan.scan import scan
+    from pvscan.snippets import collect, op_locations
+    from pvscan.tree import KernelTree
+
+    if args.source_url and ("{path}" not in args.source_url):
+        raise PvscanError("--source-url needs a {path} (and may have a {line}) placeholder")
+    tree = KernelTree(args.tree)
+    if args.output and args.output != "-":
+        import os
+
+        if tree.contains(os.path.dirname(os.path.abspath(args.output)) or "."):
+            raise PvscanError("refusing to write into the kernel tree", args.output)
+    abis = [load_abi(a) for a in args.abi]
+    result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+                  callers=False)
+    checked = check(result.inventory, abis) if abis else None
+    snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
+    html = render(result, checked, snippets, {"source_url": args.source_url})
+    print_warnings(result.warnings, sys.stderr)
+    write_output(html, args.output)
+    return 0

@@ -1,0 +1,168 @@
+"""pvscan report (HTML) and colour in the terminal, looked at as a person would."""
+
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, fixture_tree
+from test_cli import pvscan
+
+GEN3 = str(fixture_tree("gen3-unified"))
+ARTIFACTS = Path(os.environ.get("PVSCAN_ARTIFACTS") or FIXTURES.parent / "out" / "artifacts")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class _Dom(HTMLParser):
+    """What the tests read off the rendered DOM."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+        self.group_counts = {}
+        self.backend_rows = 0
+        self.abi_cells = []
+        self.scripts = 0
+        self._table = None
+        self._group_cell = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if tag == "article" and "op" in (a.get("class") or ""):
+            self.ops.append(a.get("data-op"))
+        if tag == "table":
+            self._table = a.get("id")
+        if tag == "tr" and self._table == "backend-matrix" and "data-op" in a:
+            self.backend_rows += 1
+        if tag == "td" and "data-group" in a:
+            self._group_cell = a["data-group"]
+        if tag == "td" and self._table == "abi-matrix" and "data-kind" in a:
+            self.abi_cells.append(a["data-kind"])
+
+    def handle_data(self, data):
+        if self._group_cell is not None:
+            self.group_counts[self._group_cell] = int(data)
+            self._group_cell = None
+
+
+def chromium():
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
+        if os.environ.get("PVSCAN_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def render(html_file: Path, tmp_path: Path, screenshot: str | None = None) -> _Dom:
+    browser = chromium()
+    profile = tmp_path / "profile"
+    args = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+    dom = subprocess.run(args + ["--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-500:]
+    if screenshot:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / screenshot
+        subprocess.run(args + ["--window-size=1400,1000", f"--screenshot={shot}", html_file.as_uri()],
+                       capture_output=True, timeout=120)
+        assert shot.exists() and shot.stat().st_size > 10_000
+    parser = _Dom()
+    parser.feed(dom.stdout)
+    return parser
+
+
+def expected(tree, *abis):
+    doc = json.loads(pvscan("scan", tree, "--format", "json", "--no-callers").stdout)
+    groups = {}
+    for o in doc["ops"]:
+        groups[o["group"]] = groups.get(o["group"], 0) + 1
+    return doc, groups
+
+
+def test_fixture_report_in_chromium_matches_the_inventory(tmp_path):
+    out = tmp_path / "report.html"
+    toy = str(FIXTURES / "abi" / "toy-gen3.toml")
+    assert pvscan("report", GEN3, "--abi", toy, "-o", str(out)).returncode == 0
+    dom = render(out, tmp_path, screenshot="report-gen3.png")
+    doc, groups = expected(GEN3)
+    assert dom.ops == [o["name"] for o in doc["ops"]]
+    assert dom.group_counts == groups
+    assert dom.backend_rows == len(doc["ops"])
+    assert dom.scripts == 0
+    assert "constrained" in dom.abi_cells and "unmapped" in dom.abi_cells
+
+
+@pytest.mark.kernel
+def test_6_12_report_with_every_bundled_abi(tmp_path, linux_6_12):
+    from conftest import kernel_path
+
+    tree = str(kernel_path("6.12"))
+    out = tmp_path / "report.html"
+    abis = ["--abi", "xen-pv", "--abi", "kvm", "--abi", "hyperv", "--abi", "vmi", "--abi", "lguest"]
+    assert pvscan("report", tree, *abis, "-o", str(out)).returncode == 0
+    dom = render(out, tmp_path, screenshot="report-6.12.png")
+    assert len(dom.ops) == 83
+    assert dom.group_counts == {"cpu": 30, "irq": 5, "lock": 5, "mmu": 43}
+    assert len(dom.abi_cells) == 83 * 5
+
+
+def test_hostile_code_and_file_names_cannot_make_markup(tmp_path):
+    tree = tmp_path / "linux"
+    shutil.copytree(GEN3, tree)
+    evil_dir = tree / "arch" / "x86" / 'kvm"<b>x'
+    evil_dir.mkdir()
+    (evil_dir / "evil&.c").write_text(
+        '/* </pre></div><script>alert("pv")</script> & <img src=x onerror=alert(1)> */\n'
+        "void f(void) { pv_ops.cpu.io_delay = evil_delay; }\n")
+    out = tmp_path / "r.html"
+    proc = pvscan("report", str(tree), "--source-url", 'https://x.invalid/{path}?a="b"&l={line}', "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert "<script" not in html and "<img" not in html and "<b>x" not in html
+    assert "&lt;script&gt;" in html or "&lt;/span&gt;" in html or "script" in html
+    assert 'kvm&quot;&lt;b&gt;x/evil&amp;.c' in html
+    assert 'href="https://x.invalid/arch/x86/kvm%22%3Cb%3Ex/evil%26.c?a=&quot;b&quot;&amp;l=2"' in html
+    dom = _Dom()
+    dom.feed(html)
+    assert dom.scripts == 0
+
+
+def test_report_refuses_to_write_into_the_tree(tmp_path):
+    tree = tmp_path / "linux"
+    shutil.copytree(GEN3, tree)
+    proc = pvscan("report", str(tree), "-o", str(tree / "r.html"))
+    assert proc.returncode == 2 and not (tree / "r.html").exists()
+
+
+ESC = "\x1b["
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color():
+    plain = pvscan("scan", GEN3, "--op", "mmu.write_cr3").stdout
+    assert ESC not in plain
+    assert "| \tPVOP_ALT_VCALL1(mmu.write_cr3, x" in plain          # the source line, plain
+    assert ESC in pvscan("scan", GEN3, "--op", "mmu.write_cr3", "--color", "always").stdout
+    # A real terminal: script(1) gives the command a pty.
+    cmd = f"python3 -m pvscan scan {GEN3} --op mmu.write_cr3"
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         env=dict(os.environ, TERM="xterm"))
+    assert ESC in tty.stdout
+    no_color = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                              env=dict(os.environ, TERM="xterm", NO_COLOR="1"))
+    assert ESC not in no_color.stdout
+
+
+def test_check_shows_highlighted_source_lines_with_colour():
+    toy = str(FIXTURES / "abi" / "toy-gen3.toml")
+    coloured = pvscan("check", GEN3, "--abi", toy, "--color", "always").stdout
+    assert ESC in coloured and "\n    | " in coloured
+    plain = pvscan("check", GEN3, "--abi", toy).stdout
+    assert ESC not in plain and "\n    | " not in plain
