@@ -91,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("-o", "--output", metavar="FILE", help="the HTML file (default: standard output)")
     h.set_defaults(func=cmd_report)
 
+    hi = sub.add_parser("history", help="the ops across revisions, and what each ABI could not express",
+                        description="Analyse many revisions (a git repository's, read from its objects, or "
+                                    "unpacked trees in order): each op's changes, and per ABI the interface "
+                                    "changes it could not have expressed.")
+    hi.add_argument("revisions", nargs="*", metavar="REV|A..B|TREE",
+                    help="with --git: revisions or a range A..B; without: kernel trees, oldest first")
+    hi.add_argument("--git", metavar="REPO", help="read the revisions from this git repository")
+    hi.add_argument("--tags", metavar="GLOB", help="with a range: only its tags matching GLOB (e.g. 'v6.*')")
+    hi.add_argument("--abi", action="append", default=[], metavar="NAME|FILE")
+    hi.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    hi.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
+    hi.add_argument("-j", "--jobs", type=int, metavar="N", help="local worker processes (default: all cores)")
+    hi.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
+    hi.add_argument("--backend-map", metavar="FILE")
+    hi.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
+    hi.add_argument("-o", "--output", metavar="FILE")
+    hi.set_defaults(func=cmd_history)
+
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show")
     al = asub.add_parser("list", help="the bundled ABIs")
@@ -126,6 +145,12 @@ def cmd_review(args) -> int:
 
 def cmd_report(args) -> int:
     from pvscan.commands.report import run
+
+    return run(args)
+
+
+def cmd_history(args) -> int:
+    from pvscan.commands.history import run
 
     return run(args)
 

@@ -16,27 +16,34 @@ from pvscan.errors import PvscanError
 from pvscan.tree import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
 
 
-class GitRange:
-    """'A..B' of a repository: the tree at A, and the diff from A to B."""
+def open_repo(repo: str) -> None:
+    if not os.path.isdir(repo):
+        raise PvscanError("no such directory", repo)
+    proc = subprocess.run(["git", "-C", repo, "rev-parse", "--git-dir"], capture_output=True)
+    if proc.returncode != 0:
+        raise PvscanError("not a git repository", repo)
 
-    def __init__(self, repo: str, spec: str):
+
+class GitTree:
+    """The tree of one revision, read blob by blob."""
+
+    def __init__(self, repo: str, rev: str):
+        open_repo(repo)
         self.repo = repo
-        if not os.path.isdir(repo):
-            raise PvscanError("no such directory", repo)
-        if self._git("rev-parse", "--git-dir", check=False).returncode != 0:
-            raise PvscanError("not a git repository", repo)
-        if ".." not in spec or spec.count("..") != 1 or "..." in spec:
-            raise PvscanError(f"expected a range A..B, got {spec!r}", repo)
-        a, b = spec.split("..")
-        self.a = self._commit(a or "HEAD")
-        self.b = self._commit(b or "HEAD")
+        self.a = self._commit(rev)
         self.display = f"{repo}@{self.a[:12]}"
         self.root = Path(f"git:{os.path.realpath(repo)}@{self.a}")   # a cache key, not a path
         self._cat = None
         try:
-            self.version = parse_version(self._blob("Makefile"), f"{repo}:{a}:Makefile")
+            self.version = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
         except SkippedFile:
-            raise PvscanError(f"not a Linux kernel tree at {a}: no top-level Makefile", repo) from None
+            raise PvscanError(f"not a Linux kernel tree at {rev}: no top-level Makefile", repo) from None
+
+    def close(self) -> None:
+        if self._cat is not None:
+            self._cat.stdin.close()
+            self._cat.wait()
+            self._cat = None
 
     def _git(self, *args, check=True, data=None):
         proc = subprocess.run(["git", "-C", self.repo, *args], capture_output=True, input=data)
@@ -49,9 +56,6 @@ class GitRange:
         if proc.returncode != 0:
             raise PvscanError(f"unknown revision {rev!r}", self.repo)
         return proc.stdout.decode().strip()
-
-    def diff(self) -> bytes:
-        return self._git("diff", "--no-color", "--no-ext-diff", "-M", self.a, self.b).stdout
 
     def candidates(self, warnings) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
@@ -97,3 +101,18 @@ class GitRange:
 
     def contains(self, path) -> bool:
         return False
+
+
+class GitRange(GitTree):
+    """'A..B' of a repository: the tree at A, and the diff from A to B."""
+
+    def __init__(self, repo: str, spec: str):
+        open_repo(repo)
+        if ".." not in spec or spec.count("..") != 1 or "..." in spec:
+            raise PvscanError(f"expected a range A..B, got {spec!r}", repo)
+        a, b = spec.split("..")
+        super().__init__(repo, a or "HEAD")
+        self.b = self._commit(b or "HEAD")
+
+    def diff(self) -> bytes:
+        return self._git("diff", "--no-color", "--no-ext-diff", "-M", self.a, self.b).stdout

@@ -1,0 +1,88 @@
+"""History formats: text for people, JSON (pvscan-history/1) and CSV (one row per op per revision)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from pvscan import __version__
+
+
+def _label(summaries, i):
+    return summaries[i].label
+
+
+def text(h, options) -> str:
+    s, out = h["summaries"], []
+    w = out.append
+    w(f"History of {len(s)} revision(s): " + ", ".join(x.label for x in s) + "\n")
+    for x in s:
+        if x.warning:
+            w(f"  {x.label}: {x.warning}\n")
+    indices = [i for i, x in enumerate(s) if x.ops]
+    for a, b in zip(indices, indices[1:]):
+        w(f"\n{_label(s, a)} -> {_label(s, b)}\n")
+        rows = sorted((e.kind, lin.identity, e) for lin in h["lineages"] for e in h["events"][lin.identity]
+                      if e.revision == b)
+        for kind, ident, e in rows:
+            w(f"  {kind:<10} {ident:<44} {e.detail}  {e.file}:{e.line}\n")
+        if not rows:
+            w("  no change to the ops\n")
+        for p in h["pairs"]:
+            if (p.before, p.after) != (a, b):
+                continue
+            w(f"  ABI {p.abi}: {len(p.needing)} of {p.changes} pv_ops interface change(s) needed something "
+              f"the ABI lacks\n")
+            for ident, kind, code, message in p.needing:
+                w(f"    {ident} ({kind}): {code} {message}\n")
+    w("\nOps\n")
+    for lin in h["lineages"]:
+        first, last = min(lin.states), max(lin.states)
+        names = sorted({st.name for st in lin.states.values()})
+        w(f"  {lin.identity:<44} {_label(s, first)} .. {_label(s, last)}"
+          + (f"  (also {', '.join(n for n in names if not lin.identity.endswith(':' + n))})" if len(names) > 1 else "")
+          + "\n")
+    return "".join(out)
+
+
+def to_json(h, options) -> str:
+    s = h["summaries"]
+    doc = {
+        "schema": "pvscan-history/1",
+        "pvscan": __version__,
+        "revisions": [{"label": x.label, "commit": x.commit, "version": x.version, "ops": len(x.ops),
+                       "warning": x.warning} for x in s],
+        "ops": [{
+            "identity": lin.identity,
+            "arch": lin.arch,
+            "first": _label(s, min(lin.states)),
+            "last": _label(s, max(lin.states)),
+            "names": [{"revision": _label(s, i), "name": st.name, "matched_by": lin.matched.get(i)}
+                      for i, st in sorted(lin.states.items())],
+            "events": [{"revision": _label(s, e.revision), "kind": e.kind, "detail": e.detail,
+                        "file": e.file, "line": e.line} for e in h["events"][lin.identity]],
+        } for lin in h["lineages"]],
+        "abis": [{"abi": p.abi, "from": _label(s, p.before), "to": _label(s, p.after),
+                  "interface_changes": p.changes,
+                  "needing": [{"op": ident, "change": kind, "code": code, "message": message}
+                              for ident, kind, code, message in p.needing]} for p in h["pairs"]],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(h, options) -> str:
+    s = h["summaries"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["revision", "version", "identity", "arch", "name", "table", "group", "signature",
+                     "convention", "guard", "backends", "file", "line"])
+    for lin in h["lineages"]:
+        for i, st in sorted(lin.states.items()):
+            writer.writerow([s[i].label, s[i].version, lin.identity, st.arch, st.name, st.table, st.group,
+                             st.signature or "", st.convention, st.guard or "", " ".join(st.backends),
+                             st.file, st.line])
+    return buf.getvalue()
+
+
+HISTORY_FORMATS = {"text": text, "json": to_json, "csv": to_csv}

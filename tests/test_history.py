@@ -1,0 +1,164 @@
+"""pvscan history: one identity per op across generations, ABIs over time, on local cores or Dask."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import fixture_tree
+from test_cli import pvscan
+
+GENS = [("g1", "gen1-single"), ("g2", "gen2-split"), ("g3", "gen3-unified")]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """Our three fixture trees committed one after another, tagged g1, g2, g3."""
+    repo = tmp_path_factory.mktemp("history") / "linux.git"
+    env = dict(os.environ, GIT_DIR=str(repo), GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    for tag, name in GENS:
+        tree = str(fixture_tree(name))
+        subprocess.run(["git", "--work-tree", tree, "add", "-A", "-f", "."], env=env, check=True)
+        subprocess.run(["git", "--work-tree", tree, "commit", "-qm", name], env=env, check=True)
+        subprocess.run(["git", "tag", tag], env=env, check=True)
+    return str(repo)
+
+
+def history_json(*args):
+    proc = pvscan("history", *args, "--format", "json", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc
+
+
+def lineage(doc, identity):
+    (op,) = [o for o in doc["ops"] if o["identity"] == identity]
+    return op
+
+
+def test_one_identity_from_paravirt_ops_to_pv_ops(repo):
+    doc, _ = history_json("--git", repo, "g1", "g2", "g3")
+    set_pte = lineage(doc, "x86:paravirt_ops.set_pte")
+    assert [(n["revision"], n["name"], n["matched_by"]) for n in set_pte["names"]] == [
+        ("g1", "paravirt_ops.set_pte", None),
+        ("g2", "pv_mmu_ops.set_pte", "member"),       # same member, same signature, another table
+        ("g3", "mmu.set_pte", "generation"),          # pv_mmu_ops.x is mmu.x
+    ]
+    assert (set_pte["first"], set_pte["last"]) == ("g1", "g3")
+
+
+def test_changes_are_dated_and_located(repo):
+    doc, _ = history_json("--git", repo, "g1", "g2", "g3")
+    save_fl = lineage(doc, "x86:paravirt_ops.save_fl")
+    conv = [e for e in save_fl["events"] if e["kind"] == "convention"]
+    # gen1 declares 'unsigned long (*save_fl)(void)', gen2 'struct paravirt_callee_save save_fl'.
+    assert conv == [{"revision": "g2", "kind": "convention", "detail": "plain -> callee_save",
+                     "file": "arch/x86/include/asm/paravirt_types.h", "line": 43}]
+    clts = lineage(doc, "x86:paravirt_ops.clts")
+    assert [e["kind"] for e in clts["events"]] == ["added", "removed"] and clts["last"] == "g1"
+
+
+def test_arches_stay_apart(repo):
+    doc, _ = history_json("--git", repo, "g1", "g2", "g3")
+    assert lineage(doc, "ia64:pv_cpu_ops.fc")["first"] == "g2"
+    assert not [o for o in doc["ops"] if o["identity"].startswith("i386:")]   # i386 is x86's past
+
+
+def test_range_with_tags_and_trees_give_the_same_ops(repo):
+    by_range, _ = history_json("--git", repo, "g1..g3", "--tags", "g*")
+    assert [r["label"] for r in by_range["revisions"]] == ["g1", "g2", "g3"]
+    trees, _ = history_json(*[str(fixture_tree(n)) for _, n in GENS])
+    assert [o["identity"] for o in trees["ops"]] == [o["identity"] for o in by_range["ops"]]
+
+
+def test_abi_pairs_name_what_the_abi_lacked(repo):
+    doc, _ = history_json("--git", repo, "g2", "g3", "--abi", "xen-pv")
+    (pair,) = doc["abis"]
+    assert (pair["from"], pair["to"]) == ("g2", "g3")
+    # gen3 adds cpu.write_msr_safe; xen-pv maps it, so only ops it does not map count.
+    lacking = {n["op"] for n in pair["needing"]}
+    assert "x86:cpu.write_msr_safe" not in lacking
+    assert all(n["code"] in ("PV001", "PV002", "PV003", "PV004") for n in pair["needing"])
+
+
+def test_csv_has_one_row_per_op_per_revision(repo):
+    doc, _ = history_json("--git", repo, "g1", "g2", "g3")
+    rows = pvscan("history", "--git", repo, "g1", "g2", "g3", "--format", "csv").stdout.splitlines()
+    assert rows[0].startswith("revision,version,identity,arch,name")
+    assert len(rows) - 1 == sum(len(o["names"]) for o in doc["ops"])
+
+
+def test_dask_local_cluster_gives_byte_identical_output(repo):
+    from distributed import LocalCluster
+
+    serial = pvscan("history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi", "-j", "1", "--format", "json").stdout
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = pvscan("history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi", "--format", "json",
+                         "--scheduler", cluster.scheduler_address)
+        assert on_dask.returncode == 0, on_dask.stderr
+        by_env = subprocess.run(["python3", "-m", "pvscan", "history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi",
+                                 "--format", "json"], capture_output=True, text=True,
+                                env=dict(os.environ, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address))
+    assert on_dask.stdout == serial
+    assert by_env.stdout == serial
+
+
+def test_progress_on_a_terminal_only(repo):
+    cmd = f"python3 -m pvscan history --git {repo} g1 g2 g3 --format csv -o /dev/null"
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
+    assert "3/3 revisions" in tty.stdout
+    piped = pvscan("history", "--git", repo, "g1", "g2", "g3", "--format", "csv")
+    assert "revisions" not in piped.stderr
+
+
+def test_bad_revisions(repo, tmp_path):
+    for args, message in [(["--git", repo, "g1", "nosuch"], "unknown revision 'nosuch'"),
+                          (["--git", repo, "g2..g2"], "holds no revision"),
+                          (["--git", str(tmp_path), "g1"], "not a git repository")]:
+        proc = pvscan("history", *args)
+        assert proc.returncode == 2, args
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_revision_without_ops_table_is_a_warning(repo, tmp_path):
+    empty = tmp_path / "old"
+    (empty / "arch").mkdir(parents=True)
+    (empty / "Makefile").write_text("VERSION = 2\nPATCHLEVEL = 6\nSUBLEVEL = 19\n")
+    proc = pvscan("history", str(empty), str(fixture_tree("gen3-unified")), "--format", "json")
+    assert proc.returncode == 0
+    assert "no paravirt ops table in this revision" in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["revisions"][0]["warning"] == "no paravirt ops table in this revision"
+
+
+@pytest.mark.kernel
+def test_6_1_to_6_12_history():
+    """The Debian trees committed as v6.1 then v6.12 (scripts/make-history-repo).
+
+    Read in both paravirt_types.h: 6.12 declares enter_mmap (line 152) where
+    6.1 declared activate_mm (181) and dup_mmap (183). The xen-pv ABI was
+    written from 6.12 and maps enter_mmap; vmi does not.
+    """
+    from conftest import REPO
+
+    made = subprocess.run([str(REPO / "scripts" / "make-history-repo")], capture_output=True, text=True)
+    if made.returncode != 0:
+        if os.environ.get("PVSCAN_REQUIRE_KERNELS"):
+            pytest.fail(made.stderr[-300:])
+        pytest.skip(f"history repository not available: {made.stderr[-200:]}")
+    repo = made.stdout.strip().splitlines()[-1]
+    doc, _ = history_json("--git", repo, "v6.1", "v6.12", "--abi", "xen-pv", "--abi", "vmi")
+    assert [r["label"] for r in doc["revisions"]] == ["v6.1", "v6.12"]
+    assert [r["version"].split(".")[:2] for r in doc["revisions"]] == [["6", "1"], ["6", "12"]]
+    enter = lineage(doc, "x86:mmu.enter_mmap")
+    assert enter["first"] == "v6.12" and enter["events"][0]["line"] == 152
+    for name, line in (("activate_mm", 181), ("dup_mmap", 183)):
+        op = lineage(doc, f"x86:mmu.{name}")
+        assert op["last"] == "v6.1"
+        assert op["events"][-1] == {"revision": "v6.12", "kind": "removed", "detail": f"mmu.{name}",
+                                    "file": "arch/x86/include/asm/paravirt_types.h", "line": line}
+    pairs = {p["abi"]: p for p in doc["abis"]}
+    assert pairs["xen-pv"]["needing"] == []
+    assert [n["op"] for n in pairs["vmi"]["needing"]] == ["x86:mmu.enter_mmap"]
