@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     s.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight code on a terminal (auto: when standard output is one and NO_COLOR is unset)")
-    s.set_defaults(func=cmd_scan)
+    s.set_defaults(func=_command("pvscan.commands.scan", "run"))
 
     c = sub.add_parser("check", help="check the ops against declared hypercall ABIs",
                        description="Cross-check the operation inventory against one or more declared "
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="with colour, each finding shows its source line highlighted, as gcc does")
-    c.set_defaults(func=cmd_check)
+    c.set_defaults(func=_command("pvscan.commands.check", "run"))
 
     v = sub.add_parser("review", help="annotate a patch: what it does to pv_ops and to each ABI",
                        description="Review a patch (unified diff or git format-patch mbox) against a kernel "
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--backend-map", metavar="FILE")
     v.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     v.add_argument("-o", "--output", metavar="FILE")
-    v.set_defaults(func=cmd_review)
+    v.set_defaults(func=_command("pvscan.commands.review", "run"))
 
     h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
                        description="Write one static HTML file: ops per group, backends x ops, ABI coverage, "
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     h.add_argument("-j", "--jobs", type=int, metavar="N")
     h.add_argument("-o", "--output", metavar="FILE", help="the HTML file (default: standard output)")
-    h.set_defaults(func=cmd_report)
+    h.set_defaults(func=_command("pvscan.commands.report", "run"))
 
     hi = sub.add_parser("history", help="the ops across revisions, and what each ABI could not express",
                         description="Analyse many revisions (a git repository's, read from its objects, or "
@@ -108,69 +108,47 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--backend-map", metavar="FILE")
     hi.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     hi.add_argument("-o", "--output", metavar="FILE")
-    hi.set_defaults(func=cmd_history)
+    hi.set_defaults(func=_command("pvscan.commands.history", "run"))
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show")
+    a.set_defaults(func=_usage(a))
     al = asub.add_parser("list", help="the bundled ABIs")
-    al.set_defaults(func=cmd_abi_list)
+    al.set_defaults(func=_command("pvscan.commands.abi", "run_list"))
     ash = asub.add_parser("show", help="one ABI in full")
     ash.add_argument("abi", metavar="NAME|FILE")
-    ash.set_defaults(func=cmd_abi_show)
+    ash.set_defaults(func=_command("pvscan.commands.abi", "run_show"))
 
     r = sub.add_parser("rules", help="the checks and their documentation")
     r.add_argument("code", nargs="?", metavar="CODE", help="one rule in full, e.g. PV002")
     r.add_argument("--markdown", action="store_true", help="all rules as Markdown (docs/rules.md)")
-    r.set_defaults(func=cmd_rules)
+    r.set_defaults(func=_command("pvscan.commands.rules", "run"))
     return p
 
 
-def cmd_scan(args) -> int:
-    from pvscan.commands.scan import run
-
-    return run(args)
 
 
-def cmd_check(args) -> int:
-    from pvscan.commands.check import run
-
-    return run(args)
 
 
-def cmd_review(args) -> int:
-    from pvscan.commands.review import run
-
-    return run(args)
 
 
-def cmd_report(args) -> int:
-    from pvscan.commands.report import run
-
-    return run(args)
 
 
-def cmd_history(args) -> int:
-    from pvscan.commands.history import run
-
-    return run(args)
-
-
-def cmd_abi_list(args) -> int:
-    from pvscan.commands.abi import run_list
-
-    return run_list(args)
+def _usage(parser):
+    """For a command that needs a subcommand: its own usage, exit 2."""
+    def call(args) -> int:
+        parser.print_usage(sys.stderr)
+        return 2
+    return call
 
 
-def cmd_abi_show(args) -> int:
-    from pvscan.commands.abi import run_show
+def _command(module: str, function: str):
+    """The subcommand's function, imported only when it runs (start-up stays quick)."""
+    def call(args) -> int:
+        import importlib
 
-    return run_show(args)
-
-
-def cmd_rules(args) -> int:
-    from pvscan.commands.rules import run
-
-    return run(args)
+        return getattr(importlib.import_module(module), function)(args)
+    return call
 
 
 def main(argv=None) -> int:
