@@ -35,7 +35,8 @@ def alias_names(name: str) -> list[str]:
     return [f"pv_{head}_ops.{rest}"]
 
 
-def check(inventory, abis) -> CheckResult:
+def check(inventory, abis, glue=None) -> CheckResult:
+    """glue: {backend: {op name: [Reach]}} from pvscan.glue.derive, when traced."""
     rules = [r() for r in all_rules()]
     findings = []
     coverage = {}
@@ -59,7 +60,10 @@ def check(inventory, abis) -> CheckResult:
         for name in sorted(ops):
             op = ops[name]
             exists, missing = evaluate(op.guard, abi.config)
-            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present)
+            reaches = None
+            if glue is not None and abi.backend in glue:
+                reaches = tuple(glue[abi.backend].get(name, ()))
+            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present, reaches)
             got = [f for r in rules for f in r.check(ctx)]
             findings.extend(got)
             if exists is False and ctx.mapping is None:

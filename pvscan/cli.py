@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     c.add_argument("-j", "--jobs", type=int, metavar="N")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    c.add_argument("--trace-glue", action="store_true",
+                   help="follow each backend's glue code down to hypercalls and compare (PV009)")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="with colour, each finding shows its source line highlighted, as gcc does")
     c.set_defaults(func=_command("pvscan.commands.check", "run"))

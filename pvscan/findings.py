@@ -27,6 +27,7 @@ class Finding:
     evidence: tuple[str, ...] = ()
     in_tree: bool = True    # False: file is the ABI file, not a tree path
     side: str = "new"       # review: "new" (a line after the patch) or "old" (a removed line)
+    flow: tuple = ()        # ((file, line, text), ...): a call chain, shown as SARIF codeFlows
 
     @property
     def message(self) -> str:

@@ -182,7 +182,7 @@ def test_sarif_validates_against_the_published_schema():
     doc = json.loads(proc.stdout)
     jsonschema.validate(doc, schema)
     run = doc["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV00{i}" for i in range(1, 9)]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV00{i}" for i in range(1, 10)]
     assert all(r["partialFingerprints"]["pvscan/v1"] for r in run["results"])
 
 
@@ -239,7 +239,7 @@ def test_abi_list_and_show():
 
 def test_rules_list_one_rule_and_docs_in_sync():
     from pvscan.commands.rules import markdown
-    assert len(pvscan("rules").stdout.splitlines()) == 8 + 11   # checks and review change kinds
+    assert len(pvscan("rules").stdout.splitlines()) == 9 + 11   # checks and review change kinds
     assert "## What it does" in pvscan("rules", "pv004").stdout
     assert pvscan("rules", "PV999").returncode == 2
     with open(FIXTURES.parent / "docs" / "rules.md", encoding="utf-8") as f:

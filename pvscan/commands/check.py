@@ -35,7 +35,14 @@ def run(args) -> int:
 
     result_scan = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend),
                        jobs=args.jobs, callers=False)
-    result = check(result_scan.inventory, abis)
+    glue = None
+    if args.trace_glue:
+        from pvscan.glue import derive
+
+        glue = {}
+        for backend in sorted({a.backend for a in abis if a.backend}):
+            glue[backend] = derive(tree, result_scan.inventory, backend)[0]
+    result = check(result_scan.inventory, abis, glue)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
     from pvscan.color import use_color

@@ -114,6 +114,12 @@ class SarifReporter(Reporter):
             if f.evidence:
                 entry["relatedLocations"] = [
                     {"id": i + 1, "message": {"text": e}} for i, e in enumerate(f.evidence)]
+            if f.flow:
+                entry["codeFlows"] = [{"threadFlows": [{"locations": [
+                    {"location": {"physicalLocation": {"artifactLocation": {"uri": _uri(file), "uriBaseId": "SRCROOT"},
+                                                       "region": {"startLine": max(1, line)}},
+                                  "message": {"text": text}}}
+                    for file, line, text in f.flow]}]}]
             results.append(entry)
         doc = {
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -25,6 +25,7 @@ class Context:
     exists: bool | None           # the op's guard under the ABI's config: True, False, None (unknown)
     missing_symbols: set = field(default_factory=set)
     backends: frozenset = frozenset()   # backends the tree has for the ABI's architecture
+    reaches: tuple | None = None        # glue.Reach of the ABI's backend for this op, when traced
 
 
 class Rule:
@@ -36,7 +37,7 @@ class Rule:
     def check(self, ctx: Context):
         raise NotImplementedError
 
-    def finding(self, ctx: Context, severity=None, evidence=(), at_abi=False, **args) -> Finding:
+    def finding(self, ctx: Context, severity=None, evidence=(), at_abi=False, flow=(), **args) -> Finding:
         if at_abi or ctx.op is None:
             file, line, in_tree = ctx.abi.path, (ctx.mapping.line if ctx.mapping else ctx.abi.line), False
         else:
@@ -44,7 +45,7 @@ class Rule:
         op = ctx.op.name if ctx.op is not None else ctx.mapping.op
         args = {"op": op, "abi": ctx.abi.name, **args}
         return Finding(self.code, severity or self.severity, ctx.abi.name, op, file, line,
-                       self.message, tuple(sorted(args.items())), tuple(evidence), in_tree)
+                       self.message, tuple(sorted(args.items())), tuple(evidence), in_tree, flow=tuple(flow))
 
     @classmethod
     def doc(cls) -> str:
@@ -57,10 +58,10 @@ class Rule:
 
 def all_rules():
     from pvscan.rules import (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
-                              pv006_stale, pv007_drift, pv008_backend)
+                              pv006_stale, pv007_drift, pv008_backend, pv009_glue)
 
     return [m.RULE for m in (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
-                             pv006_stale, pv007_drift, pv008_backend)]
+                             pv006_stale, pv007_drift, pv008_backend, pv009_glue)]
 
 
 def rule(code: str):
