@@ -115,8 +115,28 @@ def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
     return graph
 
 
+def _parameters(fn_node, text) -> set[str]:
+    """Names of the function's parameters: a call of one of them goes through a pointer."""
+    from pvscan.parse import _innermost_identifier
+
+    names = set()
+    stack = [fn_node.child_by_field_name("declarator")]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        if node.type == "parameter_declaration":
+            ident = _innermost_identifier(node.child_by_field_name("declarator"))
+            if ident is not None:
+                names.add(node_text(ident, text))
+            continue
+        stack.extend(node.children)
+    return names
+
+
 def _collect(fn_node, name, rel, text) -> _Function:
     f = _Function(name, rel, fn_node.start_point[0] + 1)
+    params = _parameters(fn_node, text)
     stack = [fn_node.child_by_field_name("body")]
     while stack:
         node = stack.pop()
@@ -128,7 +148,7 @@ def _collect(fn_node, name, rel, text) -> _Function:
             first = ""
             if args is not None and args.named_child_count:
                 first = node_text(args.named_children[0], text)
-            if callee is not None and callee.type == "identifier":
+            if callee is not None and callee.type == "identifier" and node_text(callee, text) not in params:
                 f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
             else:
                 f.indirect.append(node.start_point[0] + 1)
