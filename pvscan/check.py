@@ -35,8 +35,9 @@ def alias_names(name: str) -> list[str]:
     return [f"pv_{head}_ops.{rest}"]
 
 
-def check(inventory, abis, glue=None) -> CheckResult:
-    """glue: {backend: {op name: [Reach]}} from pvscan.glue.derive, when traced."""
+def check(inventory, abis, glue=None, precise=None) -> CheckResult:
+    """glue: {backend: {op name: [Reach]}} from pvscan.glue.derive, when traced;
+    precise: {target: precise.PreciseSizes}, in precise mode."""
     rules = [r() for r in all_rules()]
     findings = []
     coverage = {}
@@ -63,7 +64,8 @@ def check(inventory, abis, glue=None) -> CheckResult:
             reaches = None
             if glue is not None and abi.backend in glue:
                 reaches = tuple(glue[abi.backend].get(name, ()))
-            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present, reaches)
+            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present, reaches,
+                          (precise or {}).get(abi.target))
             got = [f for r in rules for f in r.check(ctx)]
             findings.extend(got)
             if exists is False and ctx.mapping is None:

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
     c.add_argument("-j", "--jobs", type=int, metavar="N")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    c.add_argument("--precise", action="store_true",
+                   help="size the ops' types with libclang for each ABI's target (docs/precise.md)")
+    c.add_argument("--config", metavar="FILE", help="with --precise: a kernel .config (default: a documented set)")
     c.add_argument("--trace-glue", action="store_true",
                    help="follow each backend's glue code down to hypercalls and compare (PV009)")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto",

@@ -42,7 +42,10 @@ def run(args) -> int:
         glue = {}
         for backend in sorted({a.backend for a in abis if a.backend}):
             glue[backend] = derive(tree, result_scan.inventory, backend)[0]
-    result = check(result_scan.inventory, abis, glue)
+    precise = None
+    if args.precise:
+        precise = _precise(tree, result_scan.inventory, abis, args.config)
+    result = check(result_scan.inventory, abis, glue, precise)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
     from pvscan.color import use_color
@@ -66,6 +69,29 @@ def run(args) -> int:
         return 0
     level = severity_rank(args.fail_on)
     return 1 if any(severity_rank(f.severity) >= level for f in findings) else 0
+
+
+def _precise(tree, inventory, abis, config):
+    """Sizes from libclang per ABI target; one line on stderr says what they came from."""
+    from pvscan.precise import sizes_for
+
+    out = {}
+    for target in sorted({a.target for a in abis}):
+        arch = next(a.arch for a in abis if a.target == target)
+        tables = [t for t in inventory.tables if t.arch == arch and t.ops]
+        if not tables:
+            continue
+        types = {o.return_type for o in inventory.ops if o.arch == arch}
+        types |= {p.type for o in inventory.ops if o.arch == arch for p in (o.params or ()) if p.type}
+        sizes = sizes_for(tree, tables[0].file, arch, types, target, config)
+        if sizes.problem:
+            print(f"pvscan: precise ({target}): {sizes.problem}; sizes come from the type table",
+                  file=sys.stderr)
+        else:
+            print(f"pvscan: precise ({target}): {len(sizes.sizes)} of {len(types)} type sizes from libclang "
+                  f"({sizes.config} configuration)", file=sys.stderr)
+        out[target] = sizes
+    return out
 
 
 def _dir_of(path):

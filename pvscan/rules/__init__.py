@@ -26,6 +26,19 @@ class Context:
     missing_symbols: set = field(default_factory=set)
     backends: frozenset = frozenset()   # backends the tree has for the ABI's architecture
     reaches: tuple | None = None        # glue.Reach of the ABI's backend for this op, when traced
+    precise: object | None = None       # precise.PreciseSizes for the ABI's target, in precise mode
+
+
+def size_of(ctx: Context, ctype: str | None):
+    """(bits, where the size comes from): libclang in precise mode, else the documented table."""
+    from pvscan.typesizes import size_bits
+
+    if ctx.precise is not None:
+        bits = ctx.precise.get(ctype)
+        if bits is not None:
+            return bits, f"libclang, {ctx.precise.target}, {ctx.precise.config} configuration"
+    bits = size_bits(ctype, ctx.abi.target)
+    return bits, f"type table, {ctx.abi.target}"
 
 
 class Rule:

@@ -33,7 +33,7 @@ class Arity(Rule):
     def check(self, ctx):
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
-        from pvscan.typesizes import size_bits
+        from pvscan.rules import size_of
 
         abi = ctx.abi
         params = ctx.op.params or ()
@@ -41,10 +41,10 @@ class Arity(Rule):
             hc = abi.hypercall(name)
             if ctx.mapping.arg_map is not None:
                 count = len(ctx.mapping.arg_map)
-                widths = [_width_of(entry, params, abi, hc, i) for i, entry in enumerate(ctx.mapping.arg_map)]
+                widths = [_width_of(ctx, entry, params, hc, i) for i, entry in enumerate(ctx.mapping.arg_map)]
             else:
                 count = len(params)
-                widths = [size_bits(p.type, abi.target) for p in params]
+                widths = [size_of(ctx, p.type)[0] for p in params]
             if count > len(hc.args):
                 yield self.finding(ctx, need=count, unit="arguments", hypercall=name, have=len(hc.args),
                                    evidence=(f"hypercall {name}: {hc.source}",))
@@ -57,16 +57,16 @@ class Arity(Rule):
                                              f"word_bits = {abi.word_bits}",))
 
 
-def _width_of(entry, params, abi, hc, index):
-    from pvscan.typesizes import size_bits
+def _width_of(ctx, entry, params, hc, index):
+    from pvscan.rules import size_of
 
     base = entry.split(".")[0]
     for p in params:
         if p.name == base and not entry.endswith((".lo", ".hi")):
-            return size_bits(p.type, abi.target)
+            return size_of(ctx, p.type)[0]
     if index < len(hc.args):
         return hc.args[index]
-    return abi.word_bits
+    return ctx.abi.word_bits
 
 
 RULE = Arity

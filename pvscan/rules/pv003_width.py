@@ -33,14 +33,14 @@ class Width(Rule):
     def check(self, ctx):
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
-        from pvscan.typesizes import size_bits
+        from pvscan.rules import size_of
 
         abi, mapping, op = ctx.abi, ctx.mapping, ctx.op
         hc = abi.hypercall(mapping.hypercalls[0])
         for index, p in enumerate(op.params or ()):
             if p.name in mapping.split or not p.type:
                 continue
-            bits = size_bits(p.type, abi.target)
+            bits, source = size_of(ctx, p.type)
             position = index
             if mapping.arg_map is not None:
                 position = mapping.arg_map.index(p.name) if p.name in mapping.arg_map else None
@@ -49,13 +49,13 @@ class Width(Rule):
             have = hc.args[position] if position < len(hc.args) else abi.word_bits
             if bits is not None and bits > have:
                 yield self.finding(ctx, what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have,
-                                   evidence=(f"{p.type} is {bits} bits on {abi.target}",))
+                                   evidence=(f"{p.type} is {bits} bits ({source})",))
         if op.return_type and "return" not in mapping.split:
-            bits = size_bits(op.return_type, abi.target)
+            bits, source = size_of(ctx, op.return_type)
             if bits is not None and bits > abi.word_bits:
                 yield self.finding(ctx, what="the return value", ctype=op.return_type, bits=bits,
                                    have=abi.word_bits,
-                                   evidence=(f"{op.return_type} is {bits} bits on {abi.target}",))
+                                   evidence=(f"{op.return_type} is {bits} bits ({source})",))
 
 
 RULE = Width

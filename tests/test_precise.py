@@ -1,0 +1,83 @@
+"""Precise mode: type sizes from libclang under a target configuration, or one line and the table."""
+
+import pytest
+
+from conftest import fixture_tree
+from test_cli import pvscan
+
+GEN3 = str(fixture_tree("gen3-unified"))
+
+
+def test_without_kernel_headers_only_resolved_types_count():
+    # The fixture has no include/linux/types.h: builtin types and pointers resolve,
+    # kernel typedefs such as pte_t do not, and keep their table size.
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    got = sizes_for(KernelTree(GEN3), "arch/x86/include/asm/paravirt_types.h", "x86",
+                    ["pte_t", "unsigned long", "u8 *"], "x86_64")
+    assert got.sizes == {"unsigned long": 64, "u8 *": 64}
+    plain = pvscan("check", GEN3, "--abi", "xen-pv", "--fail-on", "never", "--format", "json")
+    precise = pvscan("check", GEN3, "--abi", "xen-pv", "--fail-on", "never", "--format", "json", "--precise")
+    assert precise.returncode == 0 and precise.stdout == plain.stdout
+
+
+def test_without_libclang_one_line_and_the_table(monkeypatch):
+    import sys
+
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    monkeypatch.setitem(sys.modules, "clang.cindex", None)
+    got = sizes_for(KernelTree(GEN3), "arch/x86/include/asm/paravirt_types.h", "x86", ["pte_t"], "x86_64")
+    assert got.sizes == {} and got.problem.startswith("libclang is not installed")
+
+
+# Read in 6.12's arch/x86/include/asm: pgtable_64_types.h 'typedef unsigned long pteval_t',
+# pgtable-2level_types.h 'typedef unsigned long pteval_t', pgtable-3level_types.h
+# 'typedef u64 pteval_t'; desc_defs.h 'typedef struct gate_struct gate_desc' (16 bytes on
+# x86-64); include/linux/types.h: phys_addr_t is u64 with CONFIG_PHYS_ADDR_T_64BIT.
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target, expected", [
+    ("x86_64", {"pte_t": 64, "phys_addr_t": 64, "unsigned long": 64, "gate_desc": 128, "struct desc_struct *": 64}),
+    ("i386-pae", {"pte_t": 64, "phys_addr_t": 64, "unsigned long": 32, "gate_desc": 64, "struct desc_struct *": 32}),
+    ("i386", {"pte_t": 32, "phys_addr_t": 32, "unsigned long": 32, "gate_desc": 64, "struct desc_struct *": 32}),
+])
+def test_6_12_sizes_per_target(target, expected):
+    from conftest import kernel_path
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    got = sizes_for(KernelTree(kernel_path("6.12")), "arch/x86/include/asm/paravirt_types.h", "x86",
+                    list(expected), target)
+    assert got.problem is None
+    assert got.sizes == expected
+
+
+@pytest.mark.kernel
+def test_a_config_file_decides(tmp_path):
+    from conftest import kernel_path
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    config = tmp_path / ".config"
+    config.write_text("CONFIG_X86_32=y\nCONFIG_X86_PAE=y\nCONFIG_PHYS_ADDR_T_64BIT=y\nCONFIG_PGTABLE_LEVELS=3\n"
+                      "CONFIG_PAGE_SHIFT=12\nCONFIG_PARAVIRT=y\nCONFIG_PARAVIRT_XXL=y\nCONFIG_NR_CPUS=8\n"
+                      "# CONFIG_SMP is not set\nCONFIG_X86_L1_CACHE_SHIFT=6\n")
+    got = sizes_for(KernelTree(kernel_path("6.12")), "arch/x86/include/asm/paravirt_types.h", "x86",
+                    ["pte_t", "phys_addr_t"], "i386", str(config))
+    assert got.sizes == {"pte_t": 64, "phys_addr_t": 64} and got.config == str(config)
+
+
+@pytest.mark.kernel
+def test_precise_check_on_6_12_agrees_with_the_table():
+    from conftest import kernel_path
+
+    tree = str(kernel_path("6.12"))
+    args = ("check", tree, "--abi", "vmi", "--abi", "xen-pv", "--fail-on", "never", "--format", "json")
+    precise = pvscan(*args, "--precise")
+    assert "type sizes from libclang (default configuration)" in precise.stderr
+    import json
+    strip = lambda out: [(f["code"], f["op"], f["abi"]) for f in json.loads(out)["findings"]]
+    assert strip(precise.stdout) == strip(pvscan(*args).stdout)
