@@ -6,7 +6,8 @@ from the user's .config or the documented default set for the target
 (DEFAULT_CONFIG). A source tree lacks Kbuild's generated headers; each
 one libclang misses gets a stub in a temporary directory (outside the
 tree): the asm-generic wrapper Kbuild would generate when there is one,
-empty otherwise. A size is used only when libclang resolved the type;
+empty otherwise. A size is used only when libclang resolved the type (its probe line has
+no error: clang would otherwise recover an unknown name as int);
 when it cannot parse at all, one line says why and the type table stays.
 """
 
@@ -109,8 +110,14 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
         if tu is None:
             result.problem = "libclang returned no translation unit"
             return result
+        # clang recovers an unknown type name as int: a probe line with an
+        # error of its own gives no size at all.
+        bad_lines = {d.location.line for d in tu.diagnostics
+                     if d.severity >= 3 and d.location.file is not None and d.location.file.name == src}
         for cursor in tu.cursor.get_children():
             if cursor.kind == ci.CursorKind.TYPEDEF_DECL and cursor.spelling.startswith("__pvscan_t"):
+                if cursor.location.line in bad_lines:
+                    continue
                 canonical = cursor.underlying_typedef_type.get_canonical()
                 size = canonical.get_size()
                 if canonical.kind != ci.TypeKind.INVALID and size > 0:
