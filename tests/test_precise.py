@@ -16,7 +16,7 @@ def test_without_kernel_headers_only_resolved_types_count():
 
     got = sizes_for(KernelTree(GEN3), "arch/x86/include/asm/paravirt_types.h", "x86",
                     ["pte_t", "unsigned long", "u8 *"], "x86_64")
-    assert got.sizes == {"unsigned long": 64, "u8 *": 64}
+    assert got.sizes == {"unsigned long": 64}     # u8 and pte_t are not declared without kernel headers
     plain = pvscan("check", GEN3, "--abi", "xen-pv", "--fail-on", "never", "--format", "json")
     precise = pvscan("check", GEN3, "--abi", "xen-pv", "--fail-on", "never", "--format", "json", "--precise")
     assert precise.returncode == 0 and precise.stdout == plain.stdout
