@@ -32,11 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--callers", action="store_true", help="list every caller of each wrapper")
     s.add_argument("--no-callers", action="store_true",
                    help="skip the whole-tree search for callers of the wrappers (faster)")
-    s.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
-    s.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[],
-                   help="attribute files matching PATTERN to backend NAME (repeatable)")
-    s.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
-    s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    _common(s)
     s.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight code on a terminal (auto: when standard output is one and NO_COLOR is unset)")
     s.set_defaults(func=_command("pvscan.commands.scan", "run"))
@@ -52,10 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a finding reaches this severity (default: error)")
     c.add_argument("--baseline", metavar="FILE", help="do not report the findings recorded in FILE")
     c.add_argument("--write-baseline", metavar="FILE", help="record every finding of this run in FILE")
-    c.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
-    c.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
-    c.add_argument("-j", "--jobs", type=int, metavar="N")
-    c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    _common(c)
     c.add_argument("--precise", action="store_true",
                    help="size the ops' types with libclang for each ABI's target (docs/precise.md)")
     c.add_argument("--config", metavar="FILE", help="with --precise: a kernel .config (default: a documented set)")
@@ -77,9 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--format", default="text",
                    choices=("text", "checkpatch", "github", "sarif", "gitlab", "rdjson", "patchwork", "reply"))
     v.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
-    v.add_argument("--backend-map", metavar="FILE")
-    v.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
-    v.add_argument("-o", "--output", metavar="FILE")
+    _common(v, jobs=False)
     v.set_defaults(func=_command("pvscan.commands.review", "run"))
 
     h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
@@ -90,10 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--source-url", metavar="TEMPLATE",
                    help="link file:line to a source browser, e.g. "
                         "'https://elixir.bootlin.com/linux/v6.12/source/{path}#L{line}'")
-    h.add_argument("--backend-map", metavar="FILE")
-    h.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
-    h.add_argument("-j", "--jobs", type=int, metavar="N")
-    h.add_argument("-o", "--output", metavar="FILE", help="the HTML file (default: standard output)")
+    _common(h)
     h.set_defaults(func=_command("pvscan.commands.report", "run"))
 
     hi = sub.add_parser("history", help="the ops across revisions, and what each ABI could not express",
@@ -108,11 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--format", choices=("text", "json", "csv"), default="text")
     hi.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
-    hi.add_argument("-j", "--jobs", type=int, metavar="N", help="local worker processes (default: all cores)")
     hi.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
-    hi.add_argument("--backend-map", metavar="FILE")
-    hi.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[])
-    hi.add_argument("-o", "--output", metavar="FILE")
+    _common(hi)
     hi.set_defaults(func=_command("pvscan.commands.history", "run"))
 
     d = sub.add_parser("derive-abi", help="a skeleton ABI file from a backend's glue code",
@@ -120,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the result in the ABI format, with numbers from the tree's headers.")
     d.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
     d.add_argument("--backend", required=True, metavar="NAME", help="xen, kvm, hyperv ...")
-    d.add_argument("--backend-map", metavar="FILE")
-    d.add_argument("--backend-rule", metavar="PATTERN=NAME", action="append", default=[])
-    d.add_argument("-o", "--output", metavar="FILE")
+    _common(d, jobs=False, backend_flag="--backend-rule")
     d.set_defaults(func=_command("pvscan.commands.derive", "run"))
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
@@ -147,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+
+
+def _common(parser, jobs: bool = True, backend_flag: str = "--backend") -> None:
+    """The options every command that scans a tree shares."""
+    parser.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
+    parser.add_argument(backend_flag, metavar="PATTERN=NAME", action="append", default=[],
+                        help="attribute files matching PATTERN to backend NAME (repeatable)")
+    if jobs:
+        parser.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
 
 
 def _usage(parser):
