@@ -105,8 +105,10 @@ class Op:
 
     @property
     def callers(self) -> int | None:
-        counts = [w.callers for w in self.wrappers if w.callers is not None]
-        return sum(counts) if len(counts) == len(self.wrappers) and self.wrappers else (0 if not self.wrappers else None)
+        """Callers of all its wrappers; None when they were not counted (--no-callers)."""
+        if any(w.callers is None for w in self.wrappers):
+            return None
+        return sum(w.callers for w in self.wrappers)
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -238,7 +240,9 @@ class _Builder:
             has_groups = any(m.kind == "struct" and self._holds_ops(root.arch, m.type, set())
                              for m in s.members)
             root.unified = has_groups and not direct_ops
-            self._walk(root, root.type, (), root.guard and (), None, set())
+            # The op's guard is the #if nesting around its member and the structs on
+            # its path; the root instance's own declaration is not part of it.
+            self._walk(root, root.type, (), (), None, set())
 
     def _holds_ops(self, arch, tag, seen):
         if tag == CALLEE_SAVE_STRUCT or tag in seen:

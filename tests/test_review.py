@@ -139,7 +139,7 @@ def test_patch_that_does_not_apply(tmp_path):
     patch.write_text(broken)
     proc = review(patch)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert f"p.diff:" in proc.stderr and "does not apply to" in proc.stderr
+    assert "p.diff:" in proc.stderr and "does not apply to" in proc.stderr
 
 
 @pytest.mark.parametrize("content, message", [
