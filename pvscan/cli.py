@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and per op its definition, call sites and implementations with code.")
     h.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
     h.add_argument("--abi", action="append", default=[], metavar="NAME|FILE")
+    h.add_argument("--history", metavar="FILE",
+                   help="add a timeline from 'pvscan history --format json' output")
     h.add_argument("--source-url", metavar="TEMPLATE",
                    help="link file:line to a source browser, e.g. "
                         "'https://elixir.bootlin.com/linux/v6.12/source/{path}#L{line}'")

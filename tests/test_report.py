@@ -166,3 +166,20 @@ def test_check_shows_highlighted_source_lines_with_colour():
     assert ESC in coloured and "\n    | " in coloured
     plain = pvscan("check", GEN3, "--abi", toy).stdout
     assert ESC not in plain and "\n    | " not in plain
+
+
+def test_history_timeline(tmp_path):
+    history = tmp_path / "history.json"
+    trees = [str(fixture_tree(n)) for n in ("gen1-single", "gen2-split", "gen3-unified")]
+    assert pvscan("history", *trees, "--abi", "xen-pv", "--format", "json", "-o", str(history)).returncode == 0
+    out = tmp_path / "r.html"
+    assert pvscan("report", GEN3, "--history", str(history), "-o", str(out)).returncode == 0
+    html = out.read_text()
+    doc = json.loads(history.read_text())
+    import re
+    assert [int(n) for n in re.findall(r'class="rev" data-ops="(\d+)"', html)] == [r["ops"] for r in doc["revisions"]]
+    assert '<svg id="timeline"' in html and "<script" not in html
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something-else"}')
+    proc = pvscan("report", GEN3, "--history", str(bad))
+    assert proc.returncode == 2 and "schema pvscan-history/1" in proc.stderr

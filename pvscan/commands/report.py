@@ -30,7 +30,23 @@ def run(args) -> int:
                   callers=False)
     checked = check(result.inventory, abis) if abis else None
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
-    html = render(result, checked, snippets, {"source_url": args.source_url})
+    history = _read_history(args.history) if args.history else None
+    html = render(result, checked, snippets, {"source_url": args.source_url, "history": history})
     print_warnings(result.warnings, sys.stderr)
     write_output(html, args.output)
     return 0
+
+
+def _read_history(path: str) -> dict:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise PvscanError(f"cannot read: {e.strerror}", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PvscanError(f"not JSON: {e}", path, getattr(e, "lineno", None)) from None
+    if not isinstance(doc, dict) or doc.get("schema") != "pvscan-history/1":
+        raise PvscanError("not the output of 'pvscan history --format json' (schema pvscan-history/1)", path)
+    return doc
