@@ -38,8 +38,9 @@ _MISSING = re.compile(r"'([^']+)' file not found")
 class PreciseSizes:
     target: str
     sizes: dict = field(default_factory=dict)        # C type as written -> bits
-    config: str = "default"                         # "default" or the .config path
+    config: str = "default"                         # "default", the .config path, or compile_commands.json
     problem: str | None = None                      # why libclang gave nothing
+    arities: dict = field(default_factory=dict)     # (file, line) of a function-pointer member -> its arity
 
     def get(self, ctype):
         return self.sizes.get(" ".join((ctype or "").split()))
@@ -67,6 +68,42 @@ def read_config(path: str) -> dict:
     return out
 
 
+def _compile_commands(tree, arch: str):
+    """Flags of a file that includes the ops header, from the tree's compile_commands.json, or None."""
+    import json
+    import shlex
+
+    path = tree.root / "compile_commands.json"
+    if not path.is_file():
+        return None
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = [f"arch/{arch}/kernel/paravirt.c", f"arch/{arch}/kernel/"]
+    for prefix in wanted:
+        for e in entries:
+            if not isinstance(e, dict) or not str(e.get("file", "")).replace(str(tree.root) + "/", "").startswith(prefix):
+                continue
+            argv = e.get("arguments") or shlex.split(e.get("command", ""))
+            directory = e.get("directory", str(tree.root))
+            out, skip = [], False
+            for a in argv[1:]:
+                if skip:
+                    skip = False
+                    continue
+                if a in ("-c", "-MD", "-MMD") or a.endswith(".c"):
+                    continue
+                if a in ("-o", "-MF", "-MT", "-MQ"):
+                    skip = True
+                    continue
+                if a.startswith("-I") and len(a) > 2 and not os.path.isabs(a[2:]):
+                    a = "-I" + os.path.join(directory, a[2:])
+                out.append(a)
+            return out
+    return None
+
+
 def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str | None = None) -> PreciseSizes:
     """Bits of each type in types, as libclang computes them for target."""
     result = PreciseSizes(target, config=config_path or "default")
@@ -91,12 +128,18 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
             for i, t in enumerate(types):
                 f.write(f"typedef {t} __pvscan_t{i};\n")
         root = str(tree.root)
-        args = ["-x", "c", f"--target={CLANG_TARGET[target]}", "-std=gnu11", "-nostdinc", "-D__KERNEL__",
-                f"-I{stub}", f"-I{root}/arch/{arch}/include", f"-I{root}/arch/{arch}/include/generated",
-                f"-I{root}/include", f"-I{root}/arch/{arch}/include/uapi", f"-I{root}/include/uapi",
-                "-include", f"{root}/include/linux/kconfig.h", "-ferror-limit=0", "-Wno-everything"]
-        if target != "x86_64":
-            args.append("-m32")
+        from_build = None if config_path else _compile_commands(tree, arch)
+        if from_build is not None:
+            # The kernel build's own flags (read, never run); stubs only fill what is still missing.
+            args = ["-x", "c", f"-I{stub}", *from_build, "-ferror-limit=0", "-Wno-everything"]
+            result.config = "compile_commands.json"
+        else:
+            args = ["-x", "c", f"--target={CLANG_TARGET[target]}", "-std=gnu11", "-nostdinc", "-D__KERNEL__",
+                    f"-I{stub}", f"-I{root}/arch/{arch}/include", f"-I{root}/arch/{arch}/include/generated",
+                    f"-I{root}/include", f"-I{root}/arch/{arch}/include/uapi", f"-I{root}/include/uapi",
+                    "-include", f"{root}/include/linux/kconfig.h", "-ferror-limit=0", "-Wno-everything"]
+            if target != "x86_64":
+                args.append("-m32")
         index = ci.Index.create()
         tu = None
         for _ in range(40):
@@ -106,7 +149,12 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
             if not missing:
                 break
             for name in missing:
-                _stub(stub, name, root)
+                if os.path.isabs(name) or ".." in name.split("/"):
+                    # A forced -include the tree lacks: drop it. Never a stub at a
+                    # path of its own: that could be inside the tree.
+                    args = _without_include(args, name)
+                else:
+                    _stub(stub, name, root)
         if tu is None:
             result.problem = "libclang returned no translation unit"
             return result
@@ -122,6 +170,7 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
                 size = canonical.get_size()
                 if canonical.kind != ci.TypeKind.INVALID and size > 0:
                     result.sizes[types[int(cursor.spelling[10:])]] = size * 8
+        result.arities = _member_arities(ci, tu, root)
         if not result.sizes:
             errors = [d.spelling for d in tu.diagnostics if d.severity >= 3]
             result.problem = f"libclang resolved none of the types ({len(errors)} errors, first: " \
@@ -133,8 +182,57 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
     return result
 
 
+def _member_arities(ci, tu, root: str) -> dict:
+    """{(file relative to the tree, line): parameter count} of every function-pointer struct member."""
+    out = {}
+    stack = [tu.cursor]
+    prefix = root.rstrip("/") + "/"
+    while stack:
+        cursor = stack.pop()
+        if cursor.kind == ci.CursorKind.FIELD_DECL:
+            t = cursor.type.get_canonical()
+            if t.kind == ci.TypeKind.POINTER:
+                pointee = t.get_pointee()
+                if pointee.kind == ci.TypeKind.FUNCTIONPROTO and cursor.location.file is not None:
+                    name = cursor.location.file.name
+                    if name.startswith(prefix):
+                        out[(name[len(prefix):], cursor.location.line)] = len(list(pointee.argument_types()))
+            continue
+        if cursor.kind in (ci.CursorKind.TRANSLATION_UNIT, ci.CursorKind.STRUCT_DECL):
+            stack.extend(cursor.get_children())
+    return out
+
+
+def signature_mismatches(inventory, precise: PreciseSizes) -> list[tuple]:
+    """(op, arity tree-sitter read, arity libclang computed) wherever the two disagree."""
+    out = []
+    for op in inventory.ops:
+        if op.convention != "plain" or op.params is None:
+            continue
+        got = precise.arities.get((op.file, op.line))
+        if got is not None and got != len(op.params):
+            out.append((op.name, len(op.params), got))
+    return out
+
+
+def _without_include(args, path):
+    out, i = [], 0
+    while i < len(args):
+        if args[i] == "-include" and i + 1 < len(args) and args[i + 1] == path:
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    if out == args:
+        raise RuntimeError(f"{path} not found")
+    return out
+
+
 def _stub(stub: str, name: str, root: str) -> None:
-    path = os.path.join(stub, name)
+    """An empty (or asm-generic wrapper) header for a relative include name, inside stub only."""
+    path = os.path.realpath(os.path.join(stub, name))
+    if not path.startswith(os.path.realpath(stub) + os.sep):
+        raise RuntimeError(f"refusing to stub {name!r} outside the temporary directory")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     body = ""
     if name.startswith("asm/"):

@@ -81,3 +81,58 @@ def test_precise_check_on_6_12_agrees_with_the_table():
     import json
     strip = lambda out: [(f["code"], f["op"], f["abi"]) for f in json.loads(out)["findings"]]
     assert strip(precise.stdout) == strip(pvscan(*args).stdout)
+
+
+def _tree_with_headers(tmp_path):
+    import shutil
+
+    tree = tmp_path / "linux"
+    shutil.copytree(GEN3, tree)
+    (tree / "include" / "linux").mkdir(parents=True, exist_ok=True)
+    (tree / "include" / "linux" / "types.h").write_text(
+        "typedef unsigned long long u64;\n"
+        "#ifdef CONFIG_PHYS_ADDR_T_64BIT\ntypedef u64 phys_addr_t;\n#else\ntypedef unsigned int phys_addr_t;\n#endif\n")
+    (tree / "include" / "linux" / "kconfig.h").write_text("#include <generated/autoconf.h>\n")
+    return tree
+
+
+def test_compile_commands_json_flags_are_used(tmp_path):
+    import json as _json
+
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    tree = _tree_with_headers(tmp_path)
+    default = sizes_for(KernelTree(tree), "arch/x86/include/asm/paravirt_types.h", "x86", ["phys_addr_t"], "i386")
+    assert default.sizes == {"phys_addr_t": 32} and default.config == "default"
+    (tree / "compile_commands.json").write_text(_json.dumps([{
+        "directory": str(tree), "file": str(tree / "arch/x86/kernel/paravirt.c"),
+        "arguments": ["gcc", "-m32", "--target=i386-linux-gnu", "-nostdinc", "-Iinclude", "-Iarch/x86/include",
+                      "-D__KERNEL__", "-DCONFIG_PHYS_ADDR_T_64BIT=1", "-c", "-o", "paravirt.o",
+                      "arch/x86/kernel/paravirt.c"]}]))
+    built = sizes_for(KernelTree(tree), "arch/x86/include/asm/paravirt_types.h", "x86", ["phys_addr_t"], "i386")
+    assert built.config == "compile_commands.json" and built.sizes == {"phys_addr_t": 64}
+
+
+def test_libclang_catches_a_signature_tree_sitter_cannot_see(tmp_path):
+    tree = _tree_with_headers(tmp_path)
+    types_h = tree / "arch/x86/include/asm/paravirt_types.h"
+    types_h.write_text(types_h.read_text().replace(
+        "\tvoid (*flush_tlb_user)(void);",
+        "#define FLUSH_ARGS unsigned long start, unsigned long end\n\tvoid (*flush_tlb_user)(FLUSH_ARGS);"))
+    proc = pvscan("check", str(tree), "--abi", "xen-pv", "--precise", "--fail-on", "never")
+    assert "pvscan: warning: precise (x86_64): mmu.flush_tlb_user: tree-sitter read 1 parameters, libclang 2" \
+        in proc.stderr
+
+
+def test_precise_mode_never_writes_into_the_tree(tmp_path):
+    import shutil
+
+    from pvscan.precise import sizes_for
+    from pvscan.tree import KernelTree
+
+    tree = tmp_path / "linux"
+    shutil.copytree(GEN3, tree)          # no include/linux/kconfig.h: the forced -include is missing
+    before = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
+    sizes_for(KernelTree(tree), "arch/x86/include/asm/paravirt_types.h", "x86", ["unsigned long"], "x86_64")
+    assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*")) == before

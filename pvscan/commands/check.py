@@ -88,8 +88,16 @@ def _precise(tree, inventory, abis, config):
             print(f"pvscan: precise ({target}): {sizes.problem}; sizes come from the type table",
                   file=sys.stderr)
         else:
+            from pvscan.precise import signature_mismatches
+
+            wrong = signature_mismatches(inventory, sizes)
+            checked = sum(1 for o in inventory.ops if (o.file, o.line) in sizes.arities)
             print(f"pvscan: precise ({target}): {len(sizes.sizes)} of {len(types)} type sizes from libclang "
-                  f"({sizes.config} configuration)", file=sys.stderr)
+                  f"({sizes.config} configuration); {checked - len(wrong)} of {checked} signatures confirmed",
+                  file=sys.stderr)
+            for name, ours, theirs in wrong:
+                print(f"pvscan: warning: precise ({target}): {name}: tree-sitter read {ours} parameters, "
+                      f"libclang {theirs}", file=sys.stderr)
         out[target] = sizes
     return out
 
