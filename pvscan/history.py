@@ -104,8 +104,9 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
             data = tree.read(rel)
         except SkippedFile:
             continue
-        hits += get_facts(rel, data) is not None
-        facts.append(facts_of(rel, data)[0])
+        cached = get_facts(rel, data)
+        hits += cached is not None
+        facts.append((cached or facts_of(rel, data))[0])
     if spec.kind == "git":
         tree.close()
     inventory = build_inventory(facts, BackendMap(tuple(spec.backend_rules) + DEFAULT_MAP))
@@ -292,7 +293,15 @@ class AbiPair:
     needing: tuple                     # (identity, change kind, finding code, message)
 
 
-def abi_pairs(abis, lineages, summaries) -> list[AbiPair]:
+def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
+    """events_of: {identity: [Event]}, computed once by the caller (or here)."""
+    if events_of is None:
+        events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    changed_at = {}
+    for lin in lineages:
+        for e in events_of[lin.identity]:
+            if e.kind in INTERFACE_KINDS + ("renamed",):
+                changed_at.setdefault(e.revision, {}).setdefault(lin.identity, e.kind)
     by_name = {}
     for lin in lineages:
         for i, st in lin.states.items():
@@ -309,11 +318,7 @@ def abi_pairs(abis, lineages, summaries) -> list[AbiPair]:
                         res[(lin.identity, code)] = message
                 return res
             before, after = keyed(a), keyed(b)
-            changed = {}
-            for lin in lineages:
-                for e in events(lin, summaries):
-                    if e.revision == b and e.kind in INTERFACE_KINDS + ("renamed",):
-                        changed.setdefault(lin.identity, e.kind)
+            changed = changed_at.get(b, {})
             needing = tuple(sorted((ident, kind, code, after[(ident, code)])
                                    for ident, kind in changed.items()
                                    for (i2, code) in after if i2 == ident and (ident, code) not in before))

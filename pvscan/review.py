@@ -126,7 +126,9 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
                 added[fp.new_path] = res.removed
                 removed[fp.old_path] = res.added
         except DoesNotApply:
-            bad = next((fp for fp in usable if fp.patch_line <= forward.line), usable[0] if usable else None)
+            # The file whose header comes last before the failing hunk holds it.
+            before_hunk = [fp for fp in usable if fp.patch_line <= forward.line]
+            bad = max(before_hunk, key=lambda fp: fp.patch_line) if before_hunk else None
             name = bad.path if bad else "the tree"
             raise PvscanError(f"patch {index} does not apply to {name}: {forward.reason}",
                               source, forward.line) from None

@@ -38,9 +38,9 @@ def run(args) -> int:
         raise PvscanError(f"no revision has a paravirt ops table ({reasons})")
     lineages = link(summaries)
     lineages.sort(key=lambda lin: lin.identity)
-    h = {"summaries": summaries, "lineages": lineages,
-         "events": {lin.identity: events(lin, summaries) for lin in lineages},
-         "pairs": abi_pairs(abis, lineages, summaries)}
+    events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    h = {"summaries": summaries, "lineages": lineages, "events": events_of,
+         "pairs": abi_pairs(abis, lineages, summaries, events_of)}
     print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
     write_output(HISTORY_FORMATS[args.format](h, {}), args.output)
     return 0
