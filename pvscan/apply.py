@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pvscan.errors import PvscanError
 
 
 @dataclass
@@ -80,7 +79,3 @@ def _find(lines, want, start, floor):
         if start - delta < floor and start + delta > len(lines):
             break
     return None
-
-
-def check_applies(reason_file: str, error: DoesNotApply, source: str):
-    raise PvscanError(f"patch does not apply to {reason_file}: {error.reason}", source, error.line)

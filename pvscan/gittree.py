@@ -24,6 +24,15 @@ def open_repo(repo: str) -> None:
         raise PvscanError("not a git repository", repo)
 
 
+def resolve_commit(repo: str, rev: str) -> str:
+    """The commit a revision names, or a one-line error."""
+    proc = subprocess.run(["git", "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise PvscanError(f"unknown revision {rev!r}", repo)
+    return proc.stdout.decode().strip()
+
+
 class GitTree:
     """The tree of one revision, read blob by blob."""
 
@@ -52,10 +61,7 @@ class GitTree:
         return proc
 
     def _commit(self, rev: str) -> str:
-        proc = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-        if proc.returncode != 0:
-            raise PvscanError(f"unknown revision {rev!r}", self.repo)
-        return proc.stdout.decode().strip()
+        return resolve_commit(self.repo, rev)
 
     def candidates(self, warnings) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]

@@ -9,13 +9,21 @@ import tempfile
 from pvscan.errors import PvscanError
 
 
-def write_output(text: str, path: str | None, tree=None) -> None:
+def refuse_writes_into(trees, *paths) -> None:
+    """Before any work: no output path may lie inside a tree pvscan reads."""
+    for path in paths:
+        if not path or path == "-":
+            continue
+        directory = os.path.dirname(os.path.abspath(path)) or "."
+        if any(tree.contains(directory) for tree in trees):
+            raise PvscanError("refusing to write into the kernel tree", path)
+
+
+def write_output(text: str, path: str | None) -> None:
     if path is None or path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if tree is not None and tree.contains(os.path.dirname(os.path.abspath(path)) or "."):
-        raise PvscanError("refusing to write into the kernel tree", path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".pvscan-", dir=directory)

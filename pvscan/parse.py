@@ -363,12 +363,7 @@ class _Extractor:
     def _enclosing(self, node, macro):
         if macro is not None:
             return macro[0], "macro"
-        i = bisect.bisect_right(self.function_spans, (node.start_byte, float("inf"), "")) - 1
-        if i >= 0:
-            start, end, name = self.function_spans[i]
-            if start <= node.start_byte < end:
-                return name, "function"
-        return None, "file"
+        return self._enclosing_at(node.start_byte)
 
     def _enclosing_at(self, offset):
         i = bisect.bisect_right(self.function_spans, (offset, float("inf"), "")) - 1

@@ -162,3 +162,13 @@ def test_6_1_to_6_12_history():
     pairs = {p["abi"]: p for p in doc["abis"]}
     assert pairs["xen-pv"]["needing"] == []
     assert [n["op"] for n in pairs["vmi"]["needing"]] == ["x86:mmu.enter_mmap"]
+
+
+def test_history_never_writes_into_a_tree_it_reads(tmp_path):
+    import shutil
+
+    tree = tmp_path / "linux"
+    shutil.copytree(fixture_tree("gen3-unified"), tree)
+    proc = pvscan("history", str(fixture_tree("gen2-split")), str(tree), "-o", str(tree / "h.json"))
+    assert proc.returncode == 2 and "refusing to write into the kernel tree" in proc.stderr
+    assert not (tree / "h.json").exists()

@@ -8,7 +8,7 @@ from pvscan.abi import bundled_names, load_abi
 from pvscan.backends import build_backend_map
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 from pvscan.tree import KernelTree
 
 FAIL_LEVELS = ("error", "warning", "never")
@@ -28,9 +28,7 @@ def run(args) -> int:
     if len(set(names)) != len(names):
         raise PvscanError(f"the same ABI is named twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
     tree = KernelTree(args.tree)
-    for path in (args.output, args.write_baseline):
-        if path and path != "-" and tree.contains(_dir_of(path)):
-            raise PvscanError("refusing to write into the kernel tree", path)
+    refuse_writes_into([tree], args.output, args.write_baseline)
     accepted = read_baseline(args.baseline) if args.baseline else set()
 
     result_scan = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend),
@@ -63,8 +61,8 @@ def run(args) -> int:
     text = reporter.stop(result)
     print_warnings(result_scan.warnings, sys.stderr)
     if args.write_baseline:
-        write_output(baseline_text(result.findings), args.write_baseline, tree=tree)
-    write_output(text, args.output, tree=tree)
+        write_output(baseline_text(result.findings), args.write_baseline)
+    write_output(text, args.output)
     if args.fail_on == "never":
         return 0
     level = severity_rank(args.fail_on)
@@ -101,8 +99,3 @@ def _precise(tree, inventory, abis, config):
         out[target] = sizes
     return out
 
-
-def _dir_of(path):
-    import os
-
-    return os.path.dirname(os.path.abspath(path)) or "."

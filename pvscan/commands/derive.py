@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 
 
 def run(args) -> int:
@@ -16,6 +16,7 @@ def run(args) -> int:
     from pvscan.tree import KernelTree
 
     tree = KernelTree(args.tree)
+    refuse_writes_into([tree], args.output)
     result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend_rule), callers=False)
     backends = sorted({b for (_, b) in result.inventory.backends})
     if args.backend not in backends:
@@ -23,10 +24,5 @@ def run(args) -> int:
     derived, files = derive(tree, result.inventory, args.backend)
     text = skeleton(tree, result.inventory, args.backend, derived, files)
     print_warnings(result.warnings, sys.stderr)
-    if args.output and args.output != "-":
-        import os
-
-        if tree.contains(os.path.dirname(os.path.abspath(args.output)) or "."):
-            raise PvscanError("refusing to write into the kernel tree", args.output)
     write_output(text, args.output)
     return 0

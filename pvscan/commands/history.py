@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from pvscan.errors import PvscanError, Warning_, print_warnings
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 
 
 def run(args) -> int:
@@ -25,6 +25,9 @@ def run(args) -> int:
     else:
         if not args.revisions:
             raise PvscanError("name two or more trees, or --git REPO with revisions")
+        from pvscan.tree import KernelTree
+
+        refuse_writes_into([KernelTree(p) for p in args.revisions], args.output)
         specs = [RevisionSpec(p, "tree", p, None, tuple(args.abi), extra) for p in args.revisions]
     if len(specs) < 1:
         raise PvscanError("no revision to analyse")
@@ -61,7 +64,7 @@ def _git(repo, *args):
 
 def _revisions(repo, given, tags):
     """[(label, rev)]: the revisions named, or those of a range A..B (its tags with --tags)."""
-    from pvscan.gittree import open_repo
+    from pvscan.gittree import open_repo, resolve_commit
 
     open_repo(repo)
     out = []
@@ -69,9 +72,7 @@ def _revisions(repo, given, tags):
         if ".." in item:
             a, b = item.split("..", 1)
             for rev in (a, b):
-                if subprocess.run(["git", "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                                  capture_output=True).returncode != 0:
-                    raise PvscanError(f"unknown revision {rev!r}", repo)
+                resolve_commit(repo, rev)
             if tags:
                 inside = set(_git(repo, "rev-list", f"{a}..{b}").split())
                 names = [t for t in _git(repo, "tag", "--list", tags, "--sort=v:refname").split()
@@ -83,9 +84,7 @@ def _revisions(repo, given, tags):
                 raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
             out += [(p if not _is_sha(p) else p[:12], p) for p in picked]
         else:
-            if subprocess.run(["git", "-C", repo, "rev-parse", "--verify", "--quiet", f"{item}^{{commit}}"],
-                              capture_output=True).returncode != 0:
-                raise PvscanError(f"unknown revision {item!r}", repo)
+            resolve_commit(repo, item)
             out.append((item, item))
     seen, unique = set(), []
     for label, rev in out:

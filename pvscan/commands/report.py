@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 
 
 def run(args) -> int:
@@ -20,11 +20,7 @@ def run(args) -> int:
     if args.source_url and ("{path}" not in args.source_url):
         raise PvscanError("--source-url needs a {path} (and may have a {line}) placeholder")
     tree = KernelTree(args.tree)
-    if args.output and args.output != "-":
-        import os
-
-        if tree.contains(os.path.dirname(os.path.abspath(args.output)) or "."):
-            raise PvscanError("refusing to write into the kernel tree", args.output)
+    refuse_writes_into([tree], args.output)
     abis = [load_abi(a) for a in args.abi]
     result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
                   callers=False)

@@ -6,7 +6,7 @@ import sys
 
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
@@ -31,11 +31,8 @@ def run(args) -> int:
         tree_path = args.tree
     patches = read_patch_bytes(data, "<stdin>" if source == "-" else source)
     abis = [load_abi(a) for a in args.abi]
-    if args.output and not args.git:
-        import os
-
-        if KernelTree(args.tree).contains(os.path.dirname(os.path.abspath(args.output)) or "."):
-            raise PvscanError("refusing to write into the kernel tree", args.output)
+    if not args.git:
+        refuse_writes_into([KernelTree(args.tree)], args.output)
     reviews = review(tree_path, patches, abis, build_backend_map(args.backend_map, args.backend), source)
     text = REVIEW_FORMATS[args.format](reviews, {})
     print_warnings([w for r in reviews for w in r.warnings], sys.stderr)

@@ -7,7 +7,7 @@ import sys
 
 from pvscan.backends import build_backend_map
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.output import write_output
+from pvscan.output import refuse_writes_into, write_output
 from pvscan.report import ScanOptions, scan_formats
 from pvscan.scan import scan
 from pvscan.tree import KernelTree
@@ -17,9 +17,8 @@ def run(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise PvscanError("--jobs wants a number of at least 1")
     backend_map = build_backend_map(args.backend_map, args.backend)
-    if args.output:
-        # Checked before the scan, so that a refused path costs nothing.
-        write_target_check(args.output, args.tree)
+    # Checked before the scan, so that a refused path costs nothing.
+    refuse_writes_into([KernelTree(args.tree)], args.output)
     want_callers = not args.no_callers
     result = scan(args.tree, backend_map=backend_map, jobs=args.jobs, callers=want_callers)
     if args.op is not None:
@@ -41,13 +40,5 @@ def run(args) -> int:
     options = ScanOptions(op=args.op, arch=args.arch, list_callers=args.callers, snippets=snippets, color=color)
     text = scan_formats()[args.format](result, options)
     print_warnings(result.warnings, sys.stderr)
-    write_output(text, args.output, tree=KernelTree(args.tree))
+    write_output(text, args.output)
     return 0
-
-
-def write_target_check(output: str, tree_path: str) -> None:
-    import os
-
-    tree = KernelTree(tree_path)
-    if output != "-" and tree.contains(os.path.dirname(os.path.abspath(output)) or "."):
-        raise PvscanError("refusing to write into the kernel tree", output)
