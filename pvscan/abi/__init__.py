@@ -165,15 +165,10 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
 
     hypercalls = []
     seen_names, seen_numbers = {}, {}
-    raw_hcs = data.get("hypercall", [])
-    if not isinstance(raw_hcs, list):
-        fail("'hypercall' must be an array of tables ([[hypercall]])", loc.table("hypercall"))
-    for i, h in enumerate(raw_hcs):
-        where = f"[[hypercall]] {h.get('name', i + 1)!s}" if isinstance(h, dict) else "[[hypercall]]"
-        _check_keys(h, _HC_KEYS, _HC_REQUIRED, where, lambda k, i=i: loc.key("hypercall", i, k), fail)
-        line = loc.table("hypercall", i)
+    for i, h, where, line in _entries(data, "hypercall", "name", _HC_KEYS, _HC_REQUIRED, loc, fail):
         if not all(isinstance(a, int) and a in (8, 16, 32, 64, 128) for a in h["args"]):
-            fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64)", loc.key("hypercall", i, "args"))
+            fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64, 128)",
+                 loc.key("hypercall", i, "args"))
         if h["name"] in seen_names:
             fail(f"{where}: hypercall {h['name']} declared twice (first at line {seen_names[h['name']]})", line)
         if h["number"] in seen_numbers:
@@ -186,13 +181,7 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
 
     mappings = []
     seen_ops = {}
-    raw_maps = data.get("mapping", [])
-    if not isinstance(raw_maps, list):
-        fail("'mapping' must be an array of tables ([[mapping]])", loc.table("mapping"))
-    for i, m in enumerate(raw_maps):
-        where = f"[[mapping]] {m.get('op', i + 1)!s}" if isinstance(m, dict) else "[[mapping]]"
-        _check_keys(m, _MAP_KEYS, _MAP_REQUIRED, where, lambda k, i=i: loc.key("mapping", i, k), fail)
-        line = loc.table("mapping", i)
+    for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
         if m["op"] in seen_ops:
             fail(f"{where}: op {m['op']} mapped twice (first at line {seen_ops[m['op']]})", line)
         seen_ops[m["op"]] = line
@@ -224,6 +213,17 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         hypercalls=tuple(hypercalls), mappings=tuple(mappings), path=shown,
         line=loc.table("abi") or 1,
     )
+
+
+def _entries(data, table, label_key, allowed, required, loc, fail):
+    """(index, entry, 'where' label, line) of each [[table]], its keys checked."""
+    raw = data.get(table, [])
+    if not isinstance(raw, list):
+        fail(f"'{table}' must be an array of tables ([[{table}]])", loc.table(table))
+    for i, entry in enumerate(raw):
+        where = f"[[{table}]] {entry.get(label_key, i + 1)!s}" if isinstance(entry, dict) else f"[[{table}]]"
+        _check_keys(entry, allowed, required, where, lambda k, i=i: loc.key(table, i, k), fail)
+        yield i, entry, where, loc.table(table, i)
 
 
 def _check_keys(table, allowed, required, where, line_of, fail):
