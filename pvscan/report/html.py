@@ -170,8 +170,9 @@ def _timeline(w, history):
 
 
 def _ops(w, inv, check_result, snippets, options):
-    from pvscan.rules import rule
+    from pvscan.rules import all_rules
 
+    docs = {r.code: r.doc() for r in all_rules()}
     findings = {}
     for f in (check_result.findings if check_result else ()):
         findings.setdefault(f.op, []).append(f)
@@ -213,7 +214,7 @@ def _ops(w, inv, check_result, snippets, options):
         if fs:
             w(f"<h4>Findings (<span class=\"n-findings\">{len(fs)}</span>)</h4>\n<ul>")
             for f in fs:
-                doc = rule(f.code).doc() if rule(f.code) else ""
+                doc = docs.get(f.code, "")
                 w(f"<li><span class=\"sev-{f.severity}\">{f.severity}</span> {escape(f.code)} "
                   f"{escape(f.message)}<details><summary>{escape(f.code)} explained</summary>"
                   f"<pre>{escape(doc)}</pre></details></li>")
