@@ -39,19 +39,19 @@ def functions(o, backend):
 
 @pytest.fixture(scope="session")
 def gen1():
-    from pvscan.scan import scan
+    from pvscan.pipeline import scan
     return scan(fixture_tree("gen1-single"), jobs=1)
 
 
 @pytest.fixture(scope="session")
 def gen2():
-    from pvscan.scan import scan
+    from pvscan.pipeline import scan
     return scan(fixture_tree("gen2-split"), jobs=1)
 
 
 @pytest.fixture(scope="session")
 def gen3():
-    from pvscan.scan import scan
+    from pvscan.pipeline import scan
     return scan(fixture_tree("gen3-unified"), jobs=1)
 
 
@@ -70,11 +70,11 @@ def kernel_path(version: str) -> Path:
 
 @pytest.fixture(scope="session")
 def linux_6_1():
-    from pvscan.scan import scan
+    from pvscan.pipeline import scan
     return scan(kernel_path("6.1"))
 
 
 @pytest.fixture(scope="session")
 def linux_6_12():
-    from pvscan.scan import scan
+    from pvscan.pipeline import scan
     return scan(kernel_path("6.12"))

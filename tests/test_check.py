@@ -14,7 +14,7 @@ GEN3 = str(fixture_tree("gen3-unified"))
 @pytest.fixture(scope="module")
 def toy(gen3):
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
     return check(gen3.inventory, [load_abi(TOY)])
 
 
@@ -74,7 +74,7 @@ def test_coverage_counts_constrained_apart(toy):
 
 def test_split_names_resolve_in_a_unified_tree_and_back(gen2, gen3, tmp_path):
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
 
     abi = tmp_path / "a.toml"
     abi.write_text("""[abi]
@@ -107,7 +107,7 @@ source = "test"
 @pytest.mark.kernel
 def test_xen_pv_abi_holds_on_6_12_but_for_undeclared_options(linux_6_12):
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
     found = check(linux_6_12.inventory, [load_abi("xen-pv")]).findings
     assert {(f.code, f.severity) for f in found} == {("PV005", "note")}
     assert sorted(f.op for f in found) == ["cpu.invalidate_io_bitmap", "cpu.update_io_bitmap",
@@ -118,7 +118,7 @@ def test_xen_pv_abi_holds_on_6_12_but_for_undeclared_options(linux_6_12):
 def test_xen_pv_abi_of_6_12_against_6_1(linux_6_1):
     # 6.1 has activate_mm and dup_mmap where 6.12 has enter_mmap.
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
     found = check(linux_6_1.inventory, [load_abi("xen-pv")]).findings
     assert sorted((f.code, f.op) for f in found if f.severity != "note") == [
         ("PV001", "mmu.activate_mm"), ("PV001", "mmu.dup_mmap"), ("PV006", "mmu.enter_mmap")]
@@ -130,7 +130,7 @@ def test_vmi_against_6_12(linux_6_12):
     # plain regparm call; set_pte's 64-bit PAE entry plus pointer and flags take
     # four 32-bit register slots where regparm(3) has three.
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
     found = check(linux_6_12.inventory, [load_abi("vmi")]).findings
     assert [f.op for f in found if f.code == "PV004"] == ["mmu.read_cr2"]
     assert "mmu.set_pte" in [f.op for f in found if f.code == "PV002"]
@@ -142,7 +142,7 @@ def test_vmi_against_6_12(linux_6_12):
 @pytest.mark.parametrize("name", ["kvm", "hyperv"])
 def test_kvm_and_hyperv_abis_are_clean_on_6_12(linux_6_12, name):
     from pvscan.abi import load_abi
-    from pvscan.check import check
+    from pvscan.checks.check import check
     assert check(linux_6_12.inventory, [load_abi(name)]).findings == ()
 
 

@@ -11,9 +11,9 @@ GEN3 = str(fixture_tree("gen3-unified"))
 
 
 def chains(tree_path, backend):
-    from pvscan.glue import derive
-    from pvscan.scan import scan
-    from pvscan.tree import KernelTree
+    from pvscan.checks.glue import derive
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
 
     result = scan(tree_path, callers=False, jobs=1)
     derived, _ = derive(KernelTree(tree_path), result.inventory, backend)
@@ -30,8 +30,8 @@ def test_fixture_chains_reach_the_primitives():
 
 
 def test_calls_through_pointers_are_noted_not_followed():
-    from pvscan.glue import call_graph, trace
-    from pvscan.tree import KernelTree
+    from pvscan.checks.glue import call_graph, trace
+    from pvscan.source.directory import KernelTree
 
     graph = call_graph(KernelTree(GEN3), ["arch/x86/xen/mmu_pv.c"])
     reaches, indirect = trace(graph, "xen_halt_through")

@@ -11,8 +11,8 @@ GEN3 = str(fixture_tree("gen3-unified"))
 def test_without_kernel_headers_only_resolved_types_count():
     # The fixture has no include/linux/types.h: builtin types and pointers resolve,
     # kernel typedefs such as pte_t do not, and keep their table size.
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     got = sizes_for(KernelTree(GEN3), "arch/x86/include/asm/paravirt_types.h", "x86",
                     ["pte_t", "unsigned long", "u8 *"], "x86_64")
@@ -25,8 +25,8 @@ def test_without_kernel_headers_only_resolved_types_count():
 def test_without_libclang_one_line_and_the_table(monkeypatch):
     import sys
 
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     monkeypatch.setitem(sys.modules, "clang.cindex", None)
     got = sizes_for(KernelTree(GEN3), "arch/x86/include/asm/paravirt_types.h", "x86", ["pte_t"], "x86_64")
@@ -46,8 +46,8 @@ def test_without_libclang_one_line_and_the_table(monkeypatch):
 ])
 def test_6_12_sizes_per_target(target, expected):
     from conftest import kernel_path
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     got = sizes_for(KernelTree(kernel_path("6.12")), "arch/x86/include/asm/paravirt_types.h", "x86",
                     list(expected), target)
@@ -58,8 +58,8 @@ def test_6_12_sizes_per_target(target, expected):
 @pytest.mark.kernel
 def test_a_config_file_decides(tmp_path):
     from conftest import kernel_path
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     config = tmp_path / ".config"
     config.write_text("CONFIG_X86_32=y\nCONFIG_X86_PAE=y\nCONFIG_PHYS_ADDR_T_64BIT=y\nCONFIG_PGTABLE_LEVELS=3\n"
@@ -99,8 +99,8 @@ def _tree_with_headers(tmp_path):
 def test_compile_commands_json_flags_are_used(tmp_path):
     import json as _json
 
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     tree = _tree_with_headers(tmp_path)
     default = sizes_for(KernelTree(tree), "arch/x86/include/asm/paravirt_types.h", "x86", ["phys_addr_t"], "i386")
@@ -128,8 +128,8 @@ def test_libclang_catches_a_signature_tree_sitter_cannot_see(tmp_path):
 def test_precise_mode_never_writes_into_the_tree(tmp_path):
     import shutil
 
-    from pvscan.precise import sizes_for
-    from pvscan.tree import KernelTree
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
 
     tree = tmp_path / "linux"
     shutil.copytree(GEN3, tree)          # no include/linux/kconfig.h: the forced -include is missing

@@ -1,6 +1,6 @@
 """Directive and annotation blanking: offsets hold, guards follow the #if nesting."""
 
-from pvscan.preprocess import guard_expression, preprocess
+from pvscan.facts.preprocess import guard_expression, preprocess
 
 
 def lines_of(pre):

@@ -177,7 +177,7 @@ def test_patch_from_stdin_and_exit_codes(tmp_path):
 def test_github_commands_escape_hostile_text(tmp_path):
     from pvscan.findings import Finding
     from pvscan.report.review import github
-    from pvscan.review import PatchReview
+    from pvscan.review.review import PatchReview
 
     f = Finding("PV101", "warning", "", "op", "dir/a,b:c%.h", 3, "100% {x}\nline2", (("x", "y"),))
     r = PatchReview(1, "s", None, None, [], [f])

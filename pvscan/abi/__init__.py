@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from pvscan.errors import PvscanError
-from pvscan.tomlfile import load_toml
+from pvscan.abi.tomlfile import load_toml
 
 KINDS = ("hypercall", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64")

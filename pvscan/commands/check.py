@@ -5,21 +5,21 @@ from __future__ import annotations
 import sys
 
 from pvscan.abi import bundled_names, load_abi
-from pvscan.backends import build_backend_map
+from pvscan.inventory.backends import build_backend_map
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.output import refuse_writes_into, write_output
-from pvscan.tree import KernelTree
+from pvscan.commands.output import refuse_writes_into, write_output
+from pvscan.source.directory import KernelTree
 
 FAIL_LEVELS = ("error", "warning", "never")
 
 
 def run(args) -> int:
-    from pvscan.baseline import baseline_text, read_baseline
-    from pvscan.check import check
+    from pvscan.checks.baseline import baseline_text, read_baseline
+    from pvscan.checks.check import check
     from pvscan.report.findings import FORMATS
-    from pvscan.rules import all_rules
-    from pvscan.scan import scan
+    from pvscan.checks.rules import all_rules
+    from pvscan.pipeline import scan
 
     if not args.abi:
         raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")
@@ -35,7 +35,7 @@ def run(args) -> int:
                        jobs=args.jobs, callers=False)
     glue = None
     if args.trace_glue:
-        from pvscan.glue import derive
+        from pvscan.checks.glue import derive
 
         glue = {}
         for backend in sorted({a.backend for a in abis if a.backend}):
@@ -46,11 +46,11 @@ def run(args) -> int:
     result = check(result_scan.inventory, abis, glue, precise)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
-    from pvscan.color import use_color
+    from pvscan.report.color import use_color
 
     snippets = None
     if args.format == "text" and args.output in (None, "-") and use_color(args.color):
-        from pvscan.snippets import collect
+        from pvscan.source.snippets import collect
 
         snippets = collect(tree, [(f.file, f.line) for f in findings if f.in_tree], context=0)
     reporter = FORMATS[args.format]()
@@ -71,7 +71,7 @@ def run(args) -> int:
 
 def _precise(tree, inventory, abis, config):
     """Sizes from libclang per ABI target; one line on stderr says what they came from."""
-    from pvscan.precise import sizes_for
+    from pvscan.checks.precise import sizes_for
 
     out = {}
     for target in sorted({a.target for a in abis}):
@@ -86,7 +86,7 @@ def _precise(tree, inventory, abis, config):
             print(f"pvscan: precise ({target}): {sizes.problem}; sizes come from the type table",
                   file=sys.stderr)
         else:
-            from pvscan.precise import signature_mismatches
+            from pvscan.checks.precise import signature_mismatches
 
             wrong = signature_mismatches(inventory, sizes)
             checked = sum(1 for o in inventory.ops if (o.file, o.line) in sizes.arities)

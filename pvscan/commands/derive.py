@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.output import refuse_writes_into, write_output
+from pvscan.commands.output import refuse_writes_into, write_output
 
 
 def run(args) -> int:
-    from pvscan.backends import build_backend_map
-    from pvscan.derive import skeleton
-    from pvscan.glue import derive
-    from pvscan.scan import scan
-    from pvscan.tree import KernelTree
+    from pvscan.inventory.backends import build_backend_map
+    from pvscan.checks.derive import skeleton
+    from pvscan.checks.glue import derive
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
 
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)

@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 from pvscan.errors import PvscanError, Warning_, print_warnings
-from pvscan.output import refuse_writes_into, write_output
+from pvscan.commands.output import refuse_writes_into, write_output
 
 
 def run(args) -> int:
     from pvscan.abi import load_abi
-    from pvscan.backends import build_backend_map
-    from pvscan.history import RevisionSpec, abi_pairs, events, link, run_revisions
+    from pvscan.inventory.backends import build_backend_map
+    from pvscan.history.run import RevisionSpec, abi_pairs, events, link, run_revisions
     from pvscan.report.history import HISTORY_FORMATS
 
     abis = [load_abi(a).name for a in args.abi]            # fail early on a bad ABI file
@@ -25,7 +25,7 @@ def run(args) -> int:
     else:
         if not args.revisions:
             raise PvscanError("name two or more trees, or --git REPO with revisions")
-        from pvscan.tree import KernelTree
+        from pvscan.source.directory import KernelTree
 
         refuse_writes_into([KernelTree(p) for p in args.revisions], args.output)
         specs = [RevisionSpec(p, "tree", p, None, tuple(args.abi), extra) for p in args.revisions]
@@ -50,7 +50,7 @@ def run(args) -> int:
 
 
 def _defaults():
-    from pvscan.backends import DEFAULT_MAP
+    from pvscan.inventory.backends import DEFAULT_MAP
 
     return set(DEFAULT_MAP)
 
@@ -64,7 +64,7 @@ def _git(repo, *args):
 
 def _revisions(repo, given, tags):
     """[(label, rev)]: the revisions named, or those of a range A..B (its tags with --tags)."""
-    from pvscan.gittree import open_repo, resolve_commit
+    from pvscan.source.git import open_repo, resolve_commit
 
     open_repo(repo)
     out = []

@@ -6,21 +6,21 @@ import sys
 
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.output import refuse_writes_into, write_output
+from pvscan.commands.output import refuse_writes_into, write_output
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
 
 def run(args) -> int:
     from pvscan.abi import load_abi
-    from pvscan.backends import build_backend_map
-    from pvscan.patch import read_patch_bytes
+    from pvscan.inventory.backends import build_backend_map
+    from pvscan.review.patch import read_patch_bytes
     from pvscan.report.review import REVIEW_FORMATS
-    from pvscan.review import review
-    from pvscan.tree import KernelTree
+    from pvscan.review.review import review
+    from pvscan.source.directory import KernelTree
 
     if args.git:
-        from pvscan.gittree import GitRange
+        from pvscan.source.git import GitRange
 
         rng = GitRange(args.git, args.patch)
         data, source, tree_path = rng.diff(), f"{args.git} {args.patch}", rng

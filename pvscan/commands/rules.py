@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pvscan.errors import PvscanError
-from pvscan.rules import all_rules, rule
+from pvscan.checks.rules import all_rules, rule
 
 
 def run(args) -> int:
@@ -24,7 +24,7 @@ def run(args) -> int:
 
 
 def _everything():
-    from pvscan.changes import CHANGE_KINDS
+    from pvscan.review.changes import CHANGE_KINDS
 
     return all_rules() + CHANGE_KINDS
 

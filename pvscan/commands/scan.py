@@ -5,12 +5,12 @@ from __future__ import annotations
 import difflib
 import sys
 
-from pvscan.backends import build_backend_map
+from pvscan.inventory.backends import build_backend_map
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.output import refuse_writes_into, write_output
+from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.report import ScanOptions, scan_formats
-from pvscan.scan import scan
-from pvscan.tree import KernelTree
+from pvscan.pipeline import scan
+from pvscan.source.directory import KernelTree
 
 
 def run(args) -> int:
@@ -29,12 +29,12 @@ def run(args) -> int:
             raise PvscanError(f"no op named {args.op}{hint}", args.tree)
     snippets = None
     if args.op is not None and args.format == "text":
-        from pvscan.snippets import collect, op_locations
+        from pvscan.source.snippets import collect, op_locations
 
         tree = KernelTree(args.tree)
         snippets = collect(tree, [loc for o in result.inventory.ops if o.name == args.op
                                   for loc in op_locations(o)], context=0)
-    from pvscan.color import use_color
+    from pvscan.report.color import use_color
 
     color = args.output in (None, "-") and use_color(args.color)
     options = ScanOptions(op=args.op, arch=args.arch, list_callers=args.callers, snippets=snippets, color=color)

@@ -48,7 +48,7 @@ class TextReporter(Reporter):
         self.out.append(f"{finding.file}:{finding.line}: {finding.severity}: {finding.code} {finding.message}\n")
         snippet = (self.run.get("snippets") or {}).get((finding.file, finding.line))
         if snippet is not None:
-            from pvscan.color import highlight_c
+            from pvscan.report.color import highlight_c
 
             line = snippet.text.split("\n")[snippet.focus - snippet.first]
             self.out.append(f"    | {highlight_c(line)}\n")

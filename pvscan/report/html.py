@@ -170,7 +170,7 @@ def _timeline(w, history):
 
 
 def _ops(w, inv, check_result, snippets, options):
-    from pvscan.rules import all_rules
+    from pvscan.checks.rules import all_rules
 
     docs = {r.code: r.doc() for r in all_rules()}
     findings = {}

@@ -61,9 +61,9 @@ def github(reviews, options) -> str:
 
 
 def sarif(reviews, options) -> str:
-    from pvscan.changes import CHANGE_KINDS
+    from pvscan.review.changes import CHANGE_KINDS
     from pvscan.report.findings import SarifReporter
-    from pvscan.rules import all_rules
+    from pvscan.checks.rules import all_rules
 
     reporter = SarifReporter()
     reporter.start({"rules": all_rules() + CHANGE_KINDS})

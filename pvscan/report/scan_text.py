@@ -87,7 +87,7 @@ def _source(options, file, line, w) -> None:
         return
     text = snip.text.split("\n")[snip.focus - snip.first]
     if options.color:
-        from pvscan.color import highlight_c
+        from pvscan.report.color import highlight_c
 
         text = highlight_c(text)
     w(f"        | {text}\n")

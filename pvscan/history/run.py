@@ -72,19 +72,19 @@ class RevisionSummary:
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     """One revision, start to end: safe to run on any worker that can read spec.location."""
     from pvscan.abi import load_abi
-    from pvscan.backends import DEFAULT_MAP, BackendMap
+    from pvscan.inventory.backends import DEFAULT_MAP, BackendMap
     from pvscan.cache import get_candidates, get_facts, put_candidates
-    from pvscan.candidates import find_table_candidates
-    from pvscan.check import check
+    from pvscan.source.search import find_table_candidates
+    from pvscan.checks.check import check
     from pvscan.errors import PvscanError
-    from pvscan.inventory import build_inventory
-    from pvscan.rules.pv007_drift import signature_of
-    from pvscan.scan import facts_of
-    from pvscan.tree import KernelTree, SkippedFile
+    from pvscan.inventory.build import build_inventory
+    from pvscan.checks.rules.pv007_drift import signature_of
+    from pvscan.pipeline import facts_of
+    from pvscan.source.directory import KernelTree, SkippedFile
 
     try:
         if spec.kind == "git":
-            from pvscan.gittree import GitTree
+            from pvscan.source.git import GitTree
 
             tree = GitTree(spec.location, spec.rev)
             commit = tree.a
@@ -192,7 +192,7 @@ def _member(name: str) -> str:
 
 
 def link(summaries) -> list[Lineage]:
-    from pvscan.check import alias_names
+    from pvscan.checks.check import alias_names
 
     lineages: list[Lineage] = []
     current: dict[tuple[str, str], Lineage] = {}

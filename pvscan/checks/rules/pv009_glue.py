@@ -1,4 +1,4 @@
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 # Xen batches hypercalls in a multicall: reaching 'multicall' is how a
 # batchable hypercall travels, not a hypercall of its own.

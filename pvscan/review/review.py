@@ -14,15 +14,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pvscan.apply import DoesNotApply, apply_file
-from pvscan.candidates import CANDIDATE_PATTERN, find_table_candidates
-from pvscan.changes import (BackendStarts, BackendStops, CallSiteAdded, CallSiteChanged, CallSiteRemoved,
+from pvscan.review.apply import DoesNotApply, apply_file
+from pvscan.source.search import CANDIDATE_PATTERN, find_table_candidates
+from pvscan.review.changes import (BackendStarts, BackendStops, CallSiteAdded, CallSiteChanged, CallSiteRemoved,
                             ConventionChanged, GuardChanged, OpAdded, OpRemoved, OpRenamed, SignatureChanged)
 from pvscan.errors import PvscanError, Warning_
 from pvscan.findings import Finding
-from pvscan.inventory import build_inventory
-from pvscan.rules.pv007_drift import signature_of
-from pvscan.tree import KernelTree, SkippedFile
+from pvscan.inventory.build import build_inventory
+from pvscan.checks.rules.pv007_drift import signature_of
+from pvscan.source.directory import KernelTree, SkippedFile
 
 INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
 _CANDIDATE = re.compile(CANDIDATE_PATTERN.encode())
@@ -150,7 +150,7 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
     anchor = _Anchor(added, removed)
     result.findings = _diff(inv_b, inv_a, anchor)
     if abis:
-        from pvscan.check import check
+        from pvscan.checks.check import check
 
         old = {f.fingerprint for f in check(inv_b, abis).findings}
         for f in check(inv_a, abis).findings:
@@ -171,7 +171,7 @@ def _record(before, after, fp, old_text, new_text):
 
 
 def _facts(base, files, before, after):
-    from pvscan.scan import facts_of
+    from pvscan.pipeline import facts_of
 
     warnings = []
     common = []

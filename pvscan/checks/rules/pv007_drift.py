@@ -1,6 +1,6 @@
 import re
 
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 
 class Drift(Rule):

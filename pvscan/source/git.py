@@ -11,9 +11,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from pvscan.candidates import CANDIDATE_PATTERN, _LOOSE_PATTERN
+from pvscan.source.search import CANDIDATE_PATTERN, _LOOSE_PATTERN
 from pvscan.errors import PvscanError
-from pvscan.tree import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
+from pvscan.source.directory import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
 
 
 def open_repo(repo: str) -> None:

@@ -1,4 +1,4 @@
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 
 class Arity(Rule):
@@ -33,7 +33,7 @@ class Arity(Rule):
     def check(self, ctx):
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
-        from pvscan.rules import size_of
+        from pvscan.checks.rules import size_of
 
         abi = ctx.abi
         params = ctx.op.params or ()
@@ -58,7 +58,7 @@ class Arity(Rule):
 
 
 def _width_of(ctx, entry, params, hc, index):
-    from pvscan.rules import size_of
+    from pvscan.checks.rules import size_of
 
     base = entry.split(".")[0]
     for p in params:

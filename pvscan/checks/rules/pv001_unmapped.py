@@ -1,4 +1,4 @@
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 
 class Unmapped(Rule):

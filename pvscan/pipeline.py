@@ -7,11 +7,11 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from pvscan.backends import BackendMap, build_backend_map
-from pvscan.candidates import calls_pattern, dirs_for_arches, find_table_candidates, search_lines
+from pvscan.inventory.backends import BackendMap, build_backend_map
+from pvscan.source.search import calls_pattern, dirs_for_arches, find_table_candidates, search_lines
 from pvscan.errors import PvscanError, Warning_
-from pvscan.inventory import Inventory, build_inventory
-from pvscan.tree import KernelTree, KernelVersion, SkippedFile, arch_of
+from pvscan.inventory.build import Inventory, build_inventory
+from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile, arch_of
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -74,7 +74,7 @@ def _parse_one(args):
 def facts_of(rel: str, data: bytes):
     """(FileFacts, warnings) for one file's bytes, from the cache when it has them."""
     from pvscan.cache import get_facts, put_facts
-    from pvscan.parse import parse_file
+    from pvscan.facts.parse import parse_file
 
     cached = get_facts(rel, data)
     if cached is not None:
@@ -92,7 +92,7 @@ def facts_of(rel: str, data: bytes):
 
 def _calls_one(args):
     root, rel, names, rows = args
-    from pvscan.callers import calls_in_file
+    from pvscan.facts.calls import calls_in_file
 
     data = _read_in_worker(root, rel)
     if isinstance(data, Warning_):
@@ -101,7 +101,7 @@ def _calls_one(args):
 
 
 def _callers(tree, inventory: Inventory, warnings, jobs):
-    from pvscan.callers import attribute_calls
+    from pvscan.facts.calls import attribute_calls
 
     wrappers_by_arch: dict[str, set[str]] = {}
     defined_in: dict = {}

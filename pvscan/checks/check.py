@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pvscan.guards import evaluate
-from pvscan.rules import Context, all_rules
+from pvscan.checks.guards import evaluate
+from pvscan.checks.rules import Context, all_rules
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
@@ -36,7 +36,7 @@ def alias_names(name: str) -> list[str]:
 
 
 def check(inventory, abis, glue=None, precise=None) -> CheckResult:
-    """glue: {backend: {op name: [Reach]}} from pvscan.glue.derive, when traced;
+    """glue: {backend: {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
     precise: {target: precise.PreciseSizes}, in precise mode."""
     rules = [r() for r in all_rules()]
     findings = []

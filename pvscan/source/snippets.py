@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pvscan.tree import KernelTree, SkippedFile
+from pvscan.source.directory import KernelTree, SkippedFile
 
 
 @dataclass(frozen=True)

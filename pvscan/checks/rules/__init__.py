@@ -31,7 +31,7 @@ class Context:
 
 def size_of(ctx: Context, ctype: str | None):
     """(bits, where the size comes from): libclang in precise mode, else the documented table."""
-    from pvscan.typesizes import size_bits
+    from pvscan.checks.typesizes import size_bits
 
     if ctx.precise is not None:
         bits = ctx.precise.get(ctype)
@@ -70,7 +70,7 @@ class Rule:
 
 
 def all_rules():
-    from pvscan.rules import (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
+    from pvscan.checks.rules import (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
                               pv006_stale, pv007_drift, pv008_backend, pv009_glue)
 
     return [m.RULE for m in (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
@@ -79,6 +79,6 @@ def all_rules():
 
 def rule(code: str):
     """A check (PV0nn) or a review change kind (PV1nn) by its code."""
-    from pvscan.changes import CHANGE_KINDS
+    from pvscan.review.changes import CHANGE_KINDS
 
     return next((r for r in all_rules() + CHANGE_KINDS if r.code == code.upper()), None)

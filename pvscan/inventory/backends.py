@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pvscan.errors import PvscanError
-from pvscan.tomlfile import load_toml
+from pvscan.abi.tomlfile import load_toml
 
 NATIVE = "native"
 UNATTRIBUTED = "unattributed"

@@ -1,4 +1,4 @@
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 
 class Width(Rule):
@@ -33,7 +33,7 @@ class Width(Rule):
     def check(self, ctx):
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
-        from pvscan.rules import size_of
+        from pvscan.checks.rules import size_of
 
         abi, mapping, op = ctx.abi, ctx.mapping, ctx.op
         hc = abi.hypercall(mapping.hypercalls[0])

@@ -6,7 +6,7 @@ and the docs describe review annotations the same way as check findings.
 
 from __future__ import annotations
 
-from pvscan.rules import Rule
+from pvscan.checks.rules import Rule
 
 
 class OpAdded(Rule):

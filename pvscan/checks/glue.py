@@ -15,9 +15,9 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from pvscan.parse import _declarator_name, node_text, parse_tree
-from pvscan.preprocess import preprocess
-from pvscan.tree import KernelTree, SkippedFile
+from pvscan.facts.parse import _declarator_name, node_text, parse_tree
+from pvscan.facts.preprocess import preprocess
+from pvscan.source.directory import KernelTree, SkippedFile
 
 MAX_DEPTH = 6
 
@@ -117,7 +117,7 @@ def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
 
 def _parameters(fn_node, text) -> set[str]:
     """Names of the function's parameters: a call of one of them goes through a pointer."""
-    from pvscan.parse import _innermost_identifier
+    from pvscan.facts.parse import _innermost_identifier
 
     names = set()
     stack = [fn_node.child_by_field_name("declarator")]

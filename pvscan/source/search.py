@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 from pvscan.errors import PvscanError, Warning_
-from pvscan.tree import EXCLUDED_DIRS, KernelTree, SkippedFile
+from pvscan.source.directory import EXCLUDED_DIRS, KernelTree, SkippedFile
 
 # The naming convention of the ops tables in every generation, for their
 # struct types and their global instances alike: paravirt_ops (2.6.20-22),

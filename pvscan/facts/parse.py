@@ -12,11 +12,11 @@ import bisect
 import re
 from functools import lru_cache
 
-from pvscan.candidates import TABLE_NAME_RE
-from pvscan.facts import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry,
+from pvscan.source.search import TABLE_NAME_RE
+from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry,
                           Initializer, MacroCall, Member, Param, Reference, StructDef)
-from pvscan.preprocess import Preprocessed, _blank_annotations, preprocess
-from pvscan.tree import arch_of
+from pvscan.facts.preprocess import Preprocessed, _blank_annotations, preprocess
+from pvscan.source.directory import arch_of
 
 # The call-site macros of every generation: PVOP_CALL0 ... PVOP_VCALLEE4 and
 # their ALT_ forms (5.13 on).

@@ -17,10 +17,10 @@ import re
 from collections import defaultdict
 from functools import lru_cache
 
-from pvscan.facts import Call
-from pvscan.parse import node_text, parse_tree
-from pvscan.preprocess import preprocess
-from pvscan.tree import arch_of
+from pvscan.facts.model import Call
+from pvscan.facts.parse import node_text, parse_tree
+from pvscan.facts.preprocess import preprocess
+from pvscan.source.directory import arch_of
 
 @lru_cache(maxsize=1)
 def _query():
@@ -134,7 +134,7 @@ def _names_regex(names: frozenset[str]):
 
 
 def _function_name(fn):
-    from pvscan.parse import _declarator_name
+    from pvscan.facts.parse import _declarator_name
 
     return _declarator_name(fn.child_by_field_name("declarator"))
 

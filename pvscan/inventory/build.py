@@ -24,12 +24,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pvscan.backends import NATIVE, BackendMap
-from pvscan.candidates import TABLE_NAME_RE
+from pvscan.inventory.backends import NATIVE, BackendMap
+from pvscan.source.search import TABLE_NAME_RE
 from pvscan.errors import Warning_
-from pvscan.facts import FileFacts, Param
-from pvscan.parse import PVOP_MACRO_RE
-from pvscan.preprocess import _closing_paren, guard_expression
+from pvscan.facts.model import FileFacts, Param
+from pvscan.facts.parse import PVOP_MACRO_RE
+from pvscan.facts.preprocess import _closing_paren, guard_expression
 
 CALLEE_SAVE_STRUCT = "paravirt_callee_save"
 
