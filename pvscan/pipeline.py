@@ -7,11 +7,17 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from pvscan.inventory.backends import BackendMap, build_backend_map
-from pvscan.source.search import calls_pattern, dirs_for_arches, find_table_candidates, search_lines
 from pvscan.errors import PvscanError, Warning_
+from pvscan.inventory.backends import BackendMap, build_backend_map
 from pvscan.inventory.build import Inventory, build_inventory
-from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile, arch_of
+from pvscan.naming import arch_of
+from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile
+from pvscan.source.search import (
+    calls_pattern,
+    dirs_for_arches,
+    find_table_candidates,
+    search_lines,
+)
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -101,7 +107,7 @@ def _calls_one(args):
 
 
 def _callers(tree, inventory: Inventory, warnings, jobs):
-    from pvscan.facts.calls import attribute_calls
+    from pvscan.inventory.callers import attribute_calls
 
     wrappers_by_arch: dict[str, set[str]] = {}
     defined_in: dict = {}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from pvscan.errors import PvscanError
 from pvscan.abi.tomlfile import load_toml
+from pvscan.errors import PvscanError
 
 KINDS = ("hypercall", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pvscan.checks.guards import evaluate
 from pvscan.checks.rules import Context, all_rules
+from pvscan.naming import generation_aliases
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
@@ -25,16 +26,6 @@ class CheckResult:
     op_kinds: dict = None           # (abi, arch, op) -> coverage kind, or "excluded" (outside its config)
 
 
-def alias_names(name: str) -> list[str]:
-    """The same op in the other generation's naming: 'pv_mmu_ops.set_pte' <-> 'mmu.set_pte'."""
-    head, _, rest = name.partition(".")
-    if not rest:
-        return []
-    if head.startswith("pv_") and head.endswith("_ops") and len(head) > 7:
-        return [f"{head[3:-4]}.{rest}"]
-    return [f"pv_{head}_ops.{rest}"]
-
-
 def check(inventory, abis, glue=None, precise=None) -> CheckResult:
     """glue: {backend: {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
     precise: {target: precise.PreciseSizes}, in precise mode."""
@@ -47,7 +38,7 @@ def check(inventory, abis, glue=None, precise=None) -> CheckResult:
         mapping_of = {}
         stale = []
         for m in abi.mappings:
-            op = ops.get(m.op) or next((ops[a] for a in alias_names(m.op) if a in ops), None)
+            op = ops.get(m.op) or next((ops[a] for a in generation_aliases(m.op) if a in ops), None)
             if op is None:
                 stale.append(m)
             elif op.name in mapping_of:

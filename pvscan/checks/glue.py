@@ -15,8 +15,13 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from pvscan.facts.parse import _declarator_name, node_text, parse_tree
 from pvscan.facts.preprocess import preprocess
+from pvscan.facts.syntax import (
+    declarator_name,
+    innermost_identifier,
+    node_text,
+    parse_tree,
+)
 from pvscan.source.directory import KernelTree, SkippedFile
 
 MAX_DEPTH = 6
@@ -107,7 +112,7 @@ def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
         while stack:
             node = stack.pop()
             if node.type == "function_definition":
-                name = _declarator_name(node.child_by_field_name("declarator"))
+                name = declarator_name(node.child_by_field_name("declarator"))
                 if name and name not in graph:
                     graph[name] = _collect(node, name, rel, pre.text)
                 continue
@@ -117,8 +122,6 @@ def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
 
 def _parameters(fn_node, text) -> set[str]:
     """Names of the function's parameters: a call of one of them goes through a pointer."""
-    from pvscan.facts.parse import _innermost_identifier
-
     names = set()
     stack = [fn_node.child_by_field_name("declarator")]
     while stack:
@@ -126,7 +129,7 @@ def _parameters(fn_node, text) -> set[str]:
         if node is None:
             continue
         if node.type == "parameter_declaration":
-            ident = _innermost_identifier(node.child_by_field_name("declarator"))
+            ident = innermost_identifier(node.child_by_field_name("declarator"))
             if ident is not None:
                 names.add(node_text(ident, text))
             continue

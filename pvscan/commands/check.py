@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 from pvscan.abi import bundled_names, load_abi
-from pvscan.inventory.backends import build_backend_map
+from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.commands.output import refuse_writes_into, write_output
+from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
 
 FAIL_LEVELS = ("error", "warning", "never")
@@ -17,9 +17,9 @@ FAIL_LEVELS = ("error", "warning", "never")
 def run(args) -> int:
     from pvscan.checks.baseline import baseline_text, read_baseline
     from pvscan.checks.check import check
-    from pvscan.report.findings import FORMATS
     from pvscan.checks.rules import all_rules
     from pvscan.pipeline import scan
+    from pvscan.report.findings import FORMATS
 
     if not args.abi:
         raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from pvscan.errors import PvscanError, print_warnings
 from pvscan.commands.output import refuse_writes_into, write_output
+from pvscan.errors import PvscanError, print_warnings
 
 
 def run(args) -> int:
-    from pvscan.inventory.backends import build_backend_map
     from pvscan.checks.derive import skeleton
     from pvscan.checks.glue import derive
+    from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
 

@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 
-from pvscan.errors import PvscanError, Warning_, print_warnings
 from pvscan.commands.output import refuse_writes_into, write_output
+from pvscan.errors import PvscanError, Warning_, print_warnings
 
 
 def run(args) -> int:
     from pvscan.abi import load_abi
-    from pvscan.inventory.backends import build_backend_map
     from pvscan.history.run import RevisionSpec, abi_pairs, events, link, run_revisions
+    from pvscan.inventory.backends import build_backend_map
     from pvscan.report.history import HISTORY_FORMATS
 
     abis = [load_abi(a).name for a in args.abi]            # fail early on a bad ABI file

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from pvscan.errors import PvscanError, print_warnings
 from pvscan.commands.output import refuse_writes_into, write_output
+from pvscan.errors import PvscanError, print_warnings
 
 
 def run(args) -> int:
     from pvscan.abi import load_abi
-    from pvscan.inventory.backends import build_backend_map
     from pvscan.checks.check import check
-    from pvscan.report.html import render
+    from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
-    from pvscan.source.snippets import collect, op_locations
+    from pvscan.report.html import render
     from pvscan.source.directory import KernelTree
+    from pvscan.source.snippets import collect, op_locations
 
     if args.source_url and ("{path}" not in args.source_url):
         raise PvscanError("--source-url needs a {path} (and may have a {line}) placeholder")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.findings import severity_rank
-from pvscan.commands.output import refuse_writes_into, write_output
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
@@ -14,8 +14,8 @@ MAX_PATCH_BYTES = 256 * 1024 * 1024
 def run(args) -> int:
     from pvscan.abi import load_abi
     from pvscan.inventory.backends import build_backend_map
-    from pvscan.review.patch import read_patch_bytes
     from pvscan.report.review import REVIEW_FORMATS
+    from pvscan.review.patch import read_patch_bytes
     from pvscan.review.review import review
     from pvscan.source.directory import KernelTree
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pvscan.errors import PvscanError
-from pvscan.checks.rules import all_rules, rule
+from pvscan.rulebook import every_rule, rule
 
 
 def run(args) -> int:
@@ -15,18 +15,12 @@ def run(args) -> int:
     if args.code:
         r = rule(args.code)
         if r is None:
-            raise PvscanError(f"no rule {args.code} (rules: {', '.join(x.code for x in _everything())})")
+            raise PvscanError(f"no rule {args.code} (rules: {', '.join(x.code for x in every_rule())})")
         sys.stdout.write(f"{r.code} {r.name} (default severity: {r.severity})\n\n{r.doc()}\n")
         return 0
-    for r in _everything():
+    for r in every_rule():
         print(f"{r.code}  {r.name:<18} {r.severity:<8} {r.summary()}")
     return 0
-
-
-def _everything():
-    from pvscan.review.changes import CHANGE_KINDS
-
-    return all_rules() + CHANGE_KINDS
 
 
 def markdown() -> str:
@@ -36,9 +30,9 @@ def markdown() -> str:
            "PV0nn are the checks of `pvscan check` (and the new findings of `pvscan review --abi`);\n",
            "PV1nn are the changes `pvscan review` reports.\n\n",
            "| code | name | default severity | summary |\n|---|---|---|---|\n"]
-    for r in _everything():
+    for r in every_rule():
         out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | {r.name} | {r.severity} | {r.summary()} |\n")
-    for r in _everything():
+    for r in every_rule():
         doc = r.doc().split("\n", 1)
         out.append(f"\n## {r.code} {r.name}\n\nDefault severity: {r.severity}.\n\n{doc[0]}\n")
         if len(doc) > 1:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import difflib
 import sys
 
-from pvscan.inventory.backends import build_backend_map
-from pvscan.errors import PvscanError, print_warnings
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.report import ScanOptions, scan_formats
+from pvscan.errors import PvscanError, print_warnings
+from pvscan.inventory.backends import build_backend_map
 from pvscan.pipeline import scan
+from pvscan.report import ScanOptions, scan_formats
 from pvscan.source.directory import KernelTree
 
 

@@ -5,6 +5,6 @@ what that file says (struct definitions, table globals, initializers,
 assignments, PVOP_* uses, references, macros), independent of every other
 file, so they can be cached by content and computed on any worker. The
 text is first blanked of what defeats tree-sitter (preprocess), then
-parsed (parse). ctext holds the kernel-C text helpers and naming the
-kernel's naming conventions; both are used by the later stages too.
+parsed (parse). ctext holds the kernel-C text helpers and syntax the
+tree-sitter ones; the later stages use both.
 """

@@ -1,12 +1,10 @@
-"""Stage 3b: who calls the wrappers, across the whole tree.
+"""Calls of the wrappers in one file: the facts the callers pass counts.
 
-A wrapper is the function (or macro) around a call site: write_cr3() for
-mmu.write_cr3. Its callers are the blast radius of changing the op. The
-candidate files come from one text search for all wrapper names; each is
-parsed and only real calls count: a call expression whose callee is the
-bare name, in a file of the wrapper's own architecture or of none, and not
-in a file that defines a function or macro of that name itself (a local
-definition shadows the wrapper).
+The candidate files come from one text search for all wrapper names; each
+is parsed here, and only call expressions whose callee is the bare name
+count, with the function or macro that makes each call, and whether the
+file defines a function of that name itself (pvscan.inventory.callers
+decides what that means).
 """
 
 from __future__ import annotations
@@ -14,13 +12,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
-from collections import defaultdict
 from functools import lru_cache
 
+from pvscan.facts.ctext import chunks_around
 from pvscan.facts.model import Call
-from pvscan.facts.parse import node_text, parse_tree
 from pvscan.facts.preprocess import preprocess
-from pvscan.source.directory import arch_of
+from pvscan.facts.syntax import declarator_name, node_text, parse_tree
+
 
 @lru_cache(maxsize=1)
 def _query():
@@ -33,11 +31,6 @@ def _query():
     return Query(Language(tree_sitter_c.language()), text)
 
 
-# A '}' in column 0 ends a top-level definition, unless the line goes on
-# with a backslash: then it is inside a #define body.
-_TOP_LEVEL_END = re.compile(rb"^\}(?![^\n]*\\[ \t\r]*$)", re.M)
-
-
 def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> list[Call]:
     """Calls of the named functions or macros in one file.
 
@@ -48,7 +41,7 @@ def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> li
     costs three small parses instead of one big one.
     """
     if rows:
-        chunks = _chunks_around(data, rows)
+        chunks = chunks_around(data, rows)
     else:
         chunks = [(0, len(data), 0)]
     out = []
@@ -57,40 +50,6 @@ def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> li
         out.extend(_calls_in_chunk(rel, data[start:end], first_row, names, local))
     return [dataclasses.replace(c, local_definition=c.callee in local) if c.callee in local else c
             for c in out]
-
-
-def _chunks_around(data: bytes, rows) -> list[tuple[int, int, int]]:
-    ends = [m.start() for m in _TOP_LEVEL_END.finditer(data)]
-    line_starts = _line_starts(data)
-    chunks = {}
-    for row in rows:
-        if row - 1 >= len(line_starts):
-            continue
-        pos = line_starts[row - 1]
-        i = bisect.bisect_left(ends, pos)
-        # From just after the previous top-level '}' line to the end of the next one.
-        start = data.find(b"\n", ends[i - 1]) + 1 if i > 0 else 0
-        if i < len(ends):
-            nl = data.find(b"\n", ends[i])
-            end = len(data) if nl < 0 else nl + 1
-        else:
-            end = len(data)
-        chunks[start] = max(chunks.get(start, 0), end)
-    out = []
-    for start in sorted(chunks):
-        first_row = bisect.bisect_right(line_starts, start) - 1
-        out.append((start, chunks[start], first_row))
-    return out
-
-
-def _line_starts(data: bytes) -> list[int]:
-    starts = [0]
-    find = data.find
-    i = find(b"\n")
-    while i >= 0:
-        starts.append(i + 1)
-        i = find(b"\n", i + 1)
-    return starts
 
 
 def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
@@ -134,24 +93,4 @@ def _names_regex(names: frozenset[str]):
 
 
 def _function_name(fn):
-    from pvscan.facts.parse import _declarator_name
-
-    return _declarator_name(fn.child_by_field_name("declarator"))
-
-
-def attribute_calls(calls: list[Call], wrappers_by_arch: dict[str, set[str]], defined_in: dict) -> dict:
-    """{(arch, name): [Call, ...]}: calls of each wrapper that reach it.
-
-    defined_in maps (arch, name) to the files that define the wrapper: a call
-    inside one of them needs no shadowing check (the wrapper is there).
-    """
-    out = defaultdict(list)
-    for c in calls:
-        file_arch = arch_of(c.path)
-        for arch, names in wrappers_by_arch.items():
-            if c.callee not in names or file_arch not in (arch, "generic"):
-                continue
-            if c.local_definition and c.path not in defined_in.get((arch, c.callee), ()):
-                continue
-            out[(arch, c.callee)].append(c)
-    return out
+    return declarator_name(fn.child_by_field_name("declarator"))

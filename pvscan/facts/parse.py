@@ -10,41 +10,38 @@ from __future__ import annotations
 
 import bisect
 import re
-from functools import lru_cache
 
-from pvscan.source.search import TABLE_NAME_RE
-from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry,
-                          Initializer, MacroCall, Member, Param, Reference, StructDef)
-from pvscan.facts.preprocess import Preprocessed, _blank_annotations, preprocess
-from pvscan.source.directory import arch_of
+from pvscan.facts.ctext import blank_annotations, fold, split_args
+from pvscan.facts.model import (
+    Alias,
+    Assignment,
+    FileFacts,
+    FillMacro,
+    GlobalDecl,
+    InitEntry,
+    Initializer,
+    MacroCall,
+    Member,
+    Param,
+    Reference,
+    StructDef,
+)
+from pvscan.facts.preprocess import Preprocessed, preprocess
+from pvscan.facts.syntax import (
+    declarator_name,
+    innermost_identifier,
+    node_text,
+    parse_tree,
+)
+from pvscan.naming import (
+    MENTIONS_TABLE_RE,
+    PVOP_MACRO_RE,
+    PVOP_USE_RE,
+    TABLE_NAME_RE,
+    arch_of,
+)
 
-# The call-site macros of every generation: PVOP_CALL0 ... PVOP_VCALLEE4 and
-# their ALT_ forms (5.13 on).
-PVOP_MACRO_RE = re.compile(r"^PVOP_(ALT_)?(V?)CALL(EE)?([0-9])$")
-_MACRO_USE_RE = re.compile(rb"\b(PVOP_[A-Z0-9_]+)\s*\(")
-_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
-
-
-@lru_cache(maxsize=1)
-def _parser():
-    import tree_sitter_c
-    from tree_sitter import Language, Parser
-
-    return Parser(Language(tree_sitter_c.language()))
-
-
-def parse_tree(text: bytes):
-    return _parser().parse(text)
-
-
-def fold(text: str) -> str:
-    """Comments dropped, whitespace folded: how values and types are shown."""
-    return " ".join(_COMMENT_RE.sub(" ", text).split())
-
-
-def node_text(node, text: bytes) -> str:
-    return text[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
 def parse_file(rel: str, data: bytes) -> FileFacts:
@@ -110,7 +107,7 @@ class _Extractor:
             node = stack.pop()
             t = node.type
             if t == "function_definition" and macro is None:
-                name = _declarator_name(node.child_by_field_name("declarator"))
+                name = declarator_name(node.child_by_field_name("declarator"))
                 if name:
                     self.functions.append((name, node.start_point[0] + 1))
                     self.function_spans.append((node.start_byte, node.end_byte, name))
@@ -177,7 +174,7 @@ class _Extractor:
                 out.append(Member(node_text(name_node, self.text), line, guard, "fnptr",
                                   rettype, self._params(params_node), comment))
                 continue
-            name = _declarator_name(d)
+            name = declarator_name(d)
             if name is None:
                 continue
             if (type_node is not None and type_node.type == "struct_specifier"
@@ -203,7 +200,7 @@ class _Extractor:
                 params.append(Param(fold(node_text(p, self.text)), None))
                 continue
             decl = p.child_by_field_name("declarator")
-            ident = _innermost_identifier(decl) if decl is not None else None
+            ident = innermost_identifier(decl) if decl is not None else None
             full = node_text(p, self.text)
             if ident is not None:
                 a = ident.start_byte - p.start_byte
@@ -234,7 +231,7 @@ class _Extractor:
                     storage = word
         for d in node.children_by_field_name("declarator"):
             if d.type == "init_declarator":
-                name = _declarator_name(d.child_by_field_name("declarator"))
+                name = declarator_name(d.child_by_field_name("declarator"))
                 value = d.child_by_field_name("value")
                 if name is None:
                     continue
@@ -248,7 +245,7 @@ class _Extractor:
                     self.globals.append(GlobalDecl(name, type_name, via_typeof, storage,
                                                    d.start_point[0] + 1, self.guard(node)))
             else:
-                name = _declarator_name(d)
+                name = declarator_name(d)
                 if name is not None and d.type == "identifier":
                     self.globals.append(GlobalDecl(name, type_name, via_typeof, storage,
                                                    d.start_point[0] + 1, self.guard(node)))
@@ -376,7 +373,7 @@ class _Extractor:
     # -- PVOP_* and fill macro uses -----------------------------------------
 
     def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None):
-        regex = _MACRO_USE_RE
+        regex = PVOP_USE_RE
         names = fill_names
         if names:
             alternatives = "|".join(re.escape(n) for n in names)
@@ -386,7 +383,7 @@ class _Extractor:
             if not PVOP_MACRO_RE.match(name) and not (names and name in names):
                 continue
             open_paren = m.end() - 1
-            args, end = _split_args(text, open_paren)
+            args, end = split_args(text, open_paren)
             if args is None:
                 continue
             row = text.count(b"\n", 0, m.start())
@@ -401,7 +398,6 @@ class _Extractor:
     # -- #define bodies ------------------------------------------------------
 
     def _defines(self) -> None:
-        mentions = re.compile(r"\b(?:" + TABLE_NAME_RE.pattern[4:-2] + r"|PVOP_[A-Z0-9_]+)\b")
         fills = []
         for d in self.pre.defines:
             body = d.body.strip()
@@ -409,7 +405,7 @@ class _Extractor:
                 self.aliases.append(Alias(d.name, fold(body)))
             # Bodies that name a table or a PVOP_* macro may hold wrappers;
             # any function-like macro may be a fill macro ('opname = ...').
-            if not d.params and not mentions.search(d.body):
+            if not d.params and not MENTIONS_TABLE_RE.search(d.body):
                 continue
             fill = self._define_body(d)
             if fill is not None:
@@ -418,7 +414,7 @@ class _Extractor:
 
     def _define_body(self, d):
         body = bytearray(d.body.encode("utf-8", "replace"))
-        _blank_annotations(body)
+        blank_annotations(body)
         source = _MACRO_PREFIX + bytes(body) + b";}\n"
         tree = parse_tree(source)
         row_offset = d.line - 1
@@ -427,11 +423,11 @@ class _Extractor:
         n_assign = len(self.assignments)
         self._walk(tree.root_node, source, row_offset, macro)
         # PVOP_ uses inside the macro body: the macro is the wrapper.
-        for m in _MACRO_USE_RE.finditer(source):
+        for m in PVOP_USE_RE.finditer(source):
             name = m.group(1).decode()
             if not PVOP_MACRO_RE.match(name):
                 continue
-            args, _ = _split_args(source, m.end() - 1)
+            args, _ = split_args(source, m.end() - 1)
             if args is None:
                 continue
             row = source.count(b"\n", 0, m.start())
@@ -466,35 +462,6 @@ def _inside_asm(node) -> bool:
     return False
 
 
-def _declarator_name(node):
-    while node is not None:
-        if node.type in ("identifier", "field_identifier"):
-            return node.text.decode() if node.text is not None else None
-        inner = node.child_by_field_name("declarator")
-        if inner is None:
-            for c in node.named_children:
-                if c.type in ("identifier", "field_identifier", "pointer_declarator",
-                              "function_declarator", "parenthesized_declarator", "array_declarator"):
-                    inner = c
-                    break
-        node = inner
-    return None
-
-
-def _innermost_identifier(node):
-    while node is not None:
-        if node.type in ("identifier", "field_identifier"):
-            return node
-        inner = node.child_by_field_name("declarator")
-        if inner is None:
-            inner = next((c for c in node.named_children
-                          if c.type in ("identifier", "field_identifier", "pointer_declarator",
-                                        "function_declarator", "parenthesized_declarator",
-                                        "array_declarator", "abstract_pointer_declarator")), None)
-        node = inner
-    return None
-
-
 def _function_pointer(d):
     """(name node, parameter_list node, return-type pointer depth) of a function-pointer declarator."""
     stars = 0
@@ -511,7 +478,7 @@ def _function_pointer(d):
     target = next((c for c in inner.named_children if c.type == "pointer_declarator"), None)
     if target is None:
         return None
-    name = _innermost_identifier(target)
+    name = innermost_identifier(target)
     if name is None:
         return None
     return name, params, stars
@@ -553,43 +520,3 @@ def _comment_text(raw: str) -> str:
         raw = raw[2:]
     lines = [l.strip().lstrip("*").strip() for l in raw.splitlines()]
     return " ".join(l for l in lines if l)
-
-
-def _split_args(text: bytes, open_paren: int):
-    """Top-level comma-separated arguments of a macro use, and the end offset.
-
-    Textual on purpose: 'PVOP_CALL0(unsigned long, cpu.read_cr0)' has a type
-    as its first argument, which no C expression grammar accepts.
-    """
-    depth = 0
-    i = open_paren
-    n = len(text)
-    args = []
-    start = open_paren + 1
-    quote = 0
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == 0x5C:
-                i += 2
-                continue
-            if c == quote:
-                quote = 0
-        elif c in (0x22, 0x27):
-            quote = c
-        elif c == 0x2F and i + 1 < n and text[i + 1] == 0x2A:
-            end = text.find(b"*/", i + 2)
-            i = n if end < 0 else end + 2
-            continue
-        elif c in (0x28, 0x5B, 0x7B):
-            depth += 1
-        elif c in (0x29, 0x5D, 0x7D):
-            depth -= 1
-            if depth == 0:
-                args.append(text[start:i].decode("utf-8", "replace"))
-                return [a for a in args], i + 1
-        elif c == 0x2C and depth == 1:
-            args.append(text[start:i].decode("utf-8", "replace"))
-            start = i + 1
-        i += 1
-    return None, n

@@ -22,38 +22,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-# Kernel annotation macros that carry no meaning for the ops and that
-# tree-sitter cannot place. Bare ones are blanked as words, the ones with an
-# argument list are blanked together with it.
-ANNOTATIONS = frozenset("""
-__init __exit __initconst __initdata __exitdata __refdata __refconst __ref
-__init_or_module __meminit __meminitdata __cpuinit __cpuinitdata __devinit
-__ro_after_init __read_mostly __no_randomize_layout __randomize_layout
-__always_inline __noinline noinline __noinline_for_stack noinstr __noendbr
-__cpuidle __visible asmlinkage __must_check notrace __maybe_unused __used
-__always_unused __weak __cold __hot __flatten __noreturn __packed __pure
-__percpu __user __iomem __rcu __force __kprobes __nocfi __nostackprotector
-__cacheline_aligned __cacheline_aligned_in_smp ____cacheline_aligned
-____cacheline_aligned_in_smp __page_aligned_data __page_aligned_bss
-__initdata_or_meminit __latent_entropy __bpf_kfunc __attribute_used__
-__init_refok __lockfunc __sched __irq_entry __head __nostackprotector
-fastcall FASTCALL_ATTR __safe __private __must_hold __acquires __releases
-""".split())
-ANNOTATIONS_WITH_ARGS = frozenset("""
-__attribute__ __attribute __aligned __section __alias __printf __scanf
-__alloc_size __diag_ignore __must_hold __acquires __releases __cond_lock
-__counted_by __nonstring __designated_init __malloc __assume_aligned
-__no_sanitize_address __no_kcsan __no_sanitize_or_inline __used_section
-""".split())
+from pvscan.facts.ctext import blank, blank_annotations, closing_paren
 
 _DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)((?:[^\n]*\\[ \t\r]*\n)*[^\n]*)", re.M)
 _BLOCK_COMMENT = re.compile(rb"/\*.*?(?:\*/|\Z)", re.S)
 _LINE_COMMENT_OR_STRING = re.compile(rb'//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
-_NOT_NEWLINE = re.compile(rb"[^\n]")
-_ANNOTATIONS_BYTES = tuple(sorted((a.encode() for a in ANNOTATIONS), key=len, reverse=True))
-_ANNOTATIONS_WITH_ARGS_BYTES = tuple(sorted((a.encode() for a in ANNOTATIONS_WITH_ARGS), key=len, reverse=True))
 # Names whose tests separate C from assembler, not one configuration from another.
 _NON_CONFIG = re.compile(r"^!?defined\((__ASSEMBLY__|__ASSEMBLER__)\)$")
 
@@ -100,7 +74,7 @@ def _parenthesize(term: str) -> str:
 def _is_atom(term: str) -> bool:
     if re.fullmatch(r"!?defined\([A-Za-z0-9_]+\)|[A-Za-z0-9_]+", term):
         return True
-    if term.startswith("!(") and _closing_paren(term, 1) == len(term) - 1:
+    if term.startswith("!(") and closing_paren(term, 1) == len(term) - 1:
         return True
     depth = 0
     for i, ch in enumerate(term):
@@ -113,17 +87,6 @@ def _is_atom(term: str) -> bool:
     return "&&" not in term and "||" not in term and "?" not in term
 
 
-def _closing_paren(text: str, start: int) -> int:
-    """Index of the ')' that closes the '(' at or after start, or -1."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "(":
-            depth += 1
-        elif text[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
 
 
 def negate(term: str) -> str:
@@ -189,7 +152,7 @@ def preprocess(source: bytes) -> Preprocessed:
         while j < len(comments) and comments[j][0] < end:
             end = max(end, comments[j][1])
             j += 1
-        _blank(out, start, end)
+        blank(out, start, end)
         keyword = m.group(1).decode()
         rest = _join_continuations(source[m.start(2):end].decode("utf-8", "replace"))
         was_dead = _dead(stack)
@@ -235,7 +198,7 @@ def preprocess(source: bytes) -> Preprocessed:
         if now_dead and not was_dead:
             dead_start = end
         elif was_dead and not now_dead and dead_start is not None:
-            _blank(out, dead_start, start)
+            blank(out, dead_start, start)
             dead_start = None
 
         # The guard changes on the line after the directive.
@@ -248,11 +211,11 @@ def preprocess(source: bytes) -> Preprocessed:
                 guard_rows.append(drow + 1)
                 guard_terms.append(g)
     if dead_start is not None:
-        _blank(out, dead_start, len(out))
+        blank(out, dead_start, len(out))
     for frame in stack:
         problems.append((frame.line, "#if without #endif"))
 
-    _blank_annotations(out)
+    blank_annotations(out)
     return Preprocessed(bytes(out), tuple(guard_rows), tuple(guard_terms), tuple(defines), tuple(problems))
 
 
@@ -289,8 +252,6 @@ def _join_continuations(text: str) -> str:
     return re.sub(r"\\[ \t\r]*\n", " ", text)
 
 
-def _blank(out: bytearray, start: int, end: int) -> None:
-    out[start:end] = _NOT_NEWLINE.sub(b" ", bytes(out[start:end]))
 
 
 _DEFINE_HEAD = re.compile(rb"[ \t]*([A-Za-z_][A-Za-z0-9_]*)(\(([^)]*)\))?")
@@ -309,45 +270,3 @@ def _parse_define(source, m, end, line_no, guard):
     # Keep the body's shape (same length) so that positions map back.
     body = re.sub(r"\\(?=[ \t\r]*\n)", " ", body)
     return Define(name, params, body, line_no, body_offset, guard)
-
-
-def _blank_annotations(out: bytearray) -> None:
-    text = bytes(out)
-    # A substring test per name is far cheaper than one big alternation over
-    # the whole text; the regex then only names what the file has.
-    bare = tuple(a for a in _ANNOTATIONS_BYTES if a in text)
-    with_args = tuple(a for a in _ANNOTATIONS_WITH_ARGS_BYTES if a in text)
-    if bare:
-        for m in _annotation_regex(bare, False).finditer(text):
-            out[m.start():m.end()] = b" " * (m.end() - m.start())
-    if with_args:
-        for m in _annotation_regex(with_args, True).finditer(text):
-            end = _balanced_parens_end(text, m.end())
-            if end is not None:
-                _blank(out, m.start(), end)
-
-
-@lru_cache(maxsize=512)
-def _annotation_regex(names: tuple[bytes, ...], with_args: bool):
-    tail = rb"\b(?=\s*\()" if with_args else rb"\b"
-    return re.compile(rb"\b(?:" + b"|".join(names) + rb")" + tail)
-
-
-def _balanced_parens_end(text: bytes, pos: int) -> int | None:
-    i = pos
-    n = len(text)
-    while i < n and text[i] in b" \t\n\r":
-        i += 1
-    if i >= n or text[i] != 0x28:
-        return None
-    depth = 0
-    while i < n:
-        c = text[i]
-        if c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None

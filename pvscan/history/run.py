@@ -72,15 +72,15 @@ class RevisionSummary:
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     """One revision, start to end: safe to run on any worker that can read spec.location."""
     from pvscan.abi import load_abi
-    from pvscan.inventory.backends import DEFAULT_MAP, BackendMap
     from pvscan.cache import get_candidates, get_facts, put_candidates
-    from pvscan.source.search import find_table_candidates
     from pvscan.checks.check import check
     from pvscan.errors import PvscanError
+    from pvscan.inventory.backends import DEFAULT_MAP, BackendMap
     from pvscan.inventory.build import build_inventory
-    from pvscan.checks.rules.pv007_drift import signature_of
+    from pvscan.inventory.model import signature_of
     from pvscan.pipeline import facts_of
     from pvscan.source.directory import KernelTree, SkippedFile
+    from pvscan.source.search import find_table_candidates
 
     try:
         if spec.kind == "git":
@@ -192,7 +192,7 @@ def _member(name: str) -> str:
 
 
 def link(summaries) -> list[Lineage]:
-    from pvscan.checks.check import alias_names
+    from pvscan.naming import generation_aliases
 
     lineages: list[Lineage] = []
     current: dict[tuple[str, str], Lineage] = {}
@@ -207,7 +207,7 @@ def link(summaries) -> list[Lineage]:
             key = (arch, op.name)
             lin, how = unmatched_prev.pop(key, None), "name"
             if lin is None:
-                for alias in alias_names(op.name):
+                for alias in generation_aliases(op.name):
                     lin = unmatched_prev.pop((arch, alias), None)
                     if lin is not None:
                         how = "generation"

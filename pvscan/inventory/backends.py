@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pvscan.errors import PvscanError
 from pvscan.abi.tomlfile import load_toml
+from pvscan.errors import PvscanError
 
 NATIVE = "native"
 UNATTRIBUTED = "unattributed"

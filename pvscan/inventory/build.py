@@ -3,7 +3,7 @@
 Discovery, in the order the kernel's own declarations give it:
 
 1. roots: non-static globals whose name follows the table convention
-   (candidates.TABLE_NAME) and whose type is a struct: 'pv_ops',
+   (naming.TABLE_NAME) and whose type is a struct: 'pv_ops',
    'pv_mmu_ops', 'paravirt_ops' ...;
 2. ops: walking each root's struct, every function-pointer member and every
    'struct paravirt_callee_save' member is an op; a member whose struct
@@ -24,120 +24,21 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pvscan.inventory.backends import NATIVE, BackendMap
-from pvscan.source.search import TABLE_NAME_RE
 from pvscan.errors import Warning_
+from pvscan.facts.ctext import closing_paren, outside_parens
 from pvscan.facts.model import FileFacts, Param
-from pvscan.facts.parse import PVOP_MACRO_RE
-from pvscan.facts.preprocess import _closing_paren, guard_expression
-
-CALLEE_SAVE_STRUCT = "paravirt_callee_save"
-
-
-@dataclass(frozen=True)
-class CallSite:
-    file: str
-    line: int
-    kind: str                   # PVOP_* macro name, "call", "asm" or "read"
-    arity: int | None
-    return_type: str | None
-    alt_replacement: str | None
-    alt_condition: str | None
-    function: str | None        # the enclosing function or macro: the wrapper
-    function_kind: str          # "function" | "macro" | "file"
-    guard: str | None
-
-
-@dataclass(frozen=True)
-class Wrapper:
-    name: str
-    kind: str                   # "function" | "macro"
-    file: str
-    line: int
-    callers: int | None = None  # None until the callers pass ran
-
-
-@dataclass(frozen=True)
-class Implementation:
-    backend: str
-    file: str
-    line: int
-    function: str
-    via: str                    # "initializer" | "assignment" | "macro NAME"
-    wrapped_by: tuple[str, ...]  # PV_CALLEE_SAVE, __PV_IS_CALLEE_SAVE, aliases ...
-    guard: str | None
-    copied_by: tuple[str, ...] = ()  # "file:line" of the group copies that install it
-
-
-@dataclass(frozen=True)
-class Clear:
-    """A backend copies a whole group from an initializer that omits this op.
-
-    'pv_ops.mmu = xen_mmu_ops.mmu;' installs the whole struct: an op that
-    xen_mmu_ops does not name becomes NULL, not the native default.
-    """
-
-    backend: str
-    file: str
-    line: int
-    source: str                 # the initializer copied: 'xen_mmu_ops.mmu'
-
-
-@dataclass(frozen=True)
-class Op:
-    name: str
-    arch: str
-    table: str                  # the root instance: pv_ops, pv_mmu_ops, paravirt_ops
-    group: str
-    return_type: str | None
-    params: tuple[Param, ...] | None
-    convention: str             # "plain" | "callee_save"
-    signature_source: str | None  # "declaration" | "call_site" | None
-    guard: str | None
-    file: str
-    line: int
-    comment: str | None
-    call_sites: tuple[CallSite, ...] = ()
-    wrappers: tuple[Wrapper, ...] = ()
-    implementations: tuple[Implementation, ...] = ()
-    cleared_by: tuple[Clear, ...] = ()
-    leaves_native: tuple[str, ...] = ()
-
-    @property
-    def callers(self) -> int | None:
-        """Callers of all its wrappers; None when they were not counted (--no-callers)."""
-        if any(w.callers is None for w in self.wrappers):
-            return None
-        return sum(w.callers for w in self.wrappers)
-
-    @property
-    def backends(self) -> tuple[str, ...]:
-        return tuple(sorted({i.backend for i in self.implementations}))
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    type: str
-    arch: str
-    generation: str             # "single" | "split" | "unified"
-    file: str
-    line: int
-    guard: str | None
-    groups: tuple[str, ...]
-    ops: int
-
-
-@dataclass(frozen=True)
-class Inventory:
-    tables: tuple[Table, ...]
-    ops: tuple[Op, ...]
-    backends: dict = field(default_factory=dict)   # (arch, backend) -> sorted files
-    warnings: tuple[Warning_, ...] = ()
-
-    def op(self, name: str, arch: str | None = None):
-        return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]
-
+from pvscan.facts.preprocess import guard_expression
+from pvscan.inventory.backends import NATIVE, BackendMap
+from pvscan.inventory.model import (
+    CallSite,
+    Clear,
+    Implementation,
+    Inventory,
+    Op,
+    Table,
+    Wrapper,
+)
+from pvscan.naming import CALLEE_SAVE_STRUCT, PVOP_MACRO_RE, TABLE_NAME_RE
 
 # -- building ---------------------------------------------------------------------
 
@@ -627,7 +528,7 @@ def unwrap_value(value: str, aliases: dict) -> tuple[str, tuple[str, ...]]:
             v = v[1:].strip()
             continue
         if v.startswith("("):
-            close = _closing_paren(v, 0)
+            close = closing_paren(v, 0)
             if close == len(v) - 1:
                 v = v[1:-1].strip()
                 continue
@@ -638,22 +539,9 @@ def unwrap_value(value: str, aliases: dict) -> tuple[str, tuple[str, ...]]:
                 continue
             break
         m = _WRAPPER_MACRO.fullmatch(v)
-        if m and _closing_paren(v, m.start(2) - 1) == len(v) - 1 and "," not in _top_level(m.group(2)):
+        if m and closing_paren(v, m.start(2) - 1) == len(v) - 1 and "," not in outside_parens(m.group(2)):
             wrapped.append(m.group(1))
             v = m.group(2).strip()
             continue
         break
     return v, tuple(wrapped)
-
-
-def _top_level(text):
-    out = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)

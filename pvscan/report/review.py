@@ -61,12 +61,11 @@ def github(reviews, options) -> str:
 
 
 def sarif(reviews, options) -> str:
-    from pvscan.review.changes import CHANGE_KINDS
     from pvscan.report.findings import SarifReporter
-    from pvscan.checks.rules import all_rules
+    from pvscan.rulebook import every_rule
 
     reporter = SarifReporter()
-    reporter.start({"rules": all_rules() + CHANGE_KINDS})
+    reporter.start({"rules": every_rule()})
     for _, f in _all(reviews):
         reporter.handle(f)
     return reporter.stop(None)

@@ -10,22 +10,19 @@ on both sides to keep only the findings the patch introduces.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pvscan.review.apply import DoesNotApply, apply_file
-from pvscan.source.search import CANDIDATE_PATTERN, find_table_candidates
-from pvscan.review.changes import (BackendStarts, BackendStops, CallSiteAdded, CallSiteChanged, CallSiteRemoved,
-                            ConventionChanged, GuardChanged, OpAdded, OpRemoved, OpRenamed, SignatureChanged)
 from pvscan.errors import PvscanError, Warning_
 from pvscan.findings import Finding
 from pvscan.inventory.build import build_inventory
-from pvscan.checks.rules.pv007_drift import signature_of
+from pvscan.naming import CANDIDATE_RE
+from pvscan.review.apply import DoesNotApply, apply_file
+from pvscan.review.diff import diff
 from pvscan.source.directory import KernelTree, SkippedFile
+from pvscan.source.search import find_table_candidates
 
 INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
-_CANDIDATE = re.compile(CANDIDATE_PATTERN.encode())
 
 
 @dataclass
@@ -148,7 +145,7 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
     inv_b = build_inventory(facts_b, backend_map)
     inv_a = build_inventory(facts_a, backend_map)
     anchor = _Anchor(added, removed)
-    result.findings = _diff(inv_b, inv_a, anchor)
+    result.findings = diff(inv_b, inv_a, anchor)
     if abis:
         from pvscan.checks.check import check
 
@@ -186,7 +183,7 @@ def _facts(base, files, before, after):
     for side in (before, after):
         facts = list(common)
         for rel, data in sorted((r, d) for r, d in side.items() if r):
-            if data is not None and _CANDIDATE.search(data):
+            if data is not None and CANDIDATE_RE.search(data):
                 f, w = facts_of(rel, data)
                 facts.append(f)
                 warnings.extend(w)
@@ -218,107 +215,3 @@ def _with(f: Finding, line: int, side: str) -> Finding:
     from dataclasses import replace
 
     return replace(f, line=line, side=side)
-
-
-def _finding(change, op, file, line, **args) -> Finding:
-    args = {"op": op.name if hasattr(op, "name") else op, **args}
-    return Finding(change.code, change.severity, "", args["op"], file, line, change.message,
-                   tuple(sorted(args.items())))
-
-
-def _diff(inv_b, inv_a, anchor: _Anchor) -> list[Finding]:
-    out = []
-    ops_b = {(o.arch, o.name): o for o in inv_b.ops}
-    ops_a = {(o.arch, o.name): o for o in inv_a.ops}
-    gone = [ops_b[k] for k in sorted(set(ops_b) - set(ops_a))]
-    new = [ops_a[k] for k in sorted(set(ops_a) - set(ops_b))]
-    renamed = {}
-    for o in gone:
-        twins = [n for n in new if (n.arch, n.table, n.group, n.convention, signature_of(n))
-                 == (o.arch, o.table, o.group, o.convention, signature_of(o)) and signature_of(o)]
-        backs = [g for g in gone if twins and (g.arch, g.table, g.group, g.convention, signature_of(g))
-                 == (o.arch, o.table, o.group, o.convention, signature_of(o))]
-        if len(twins) == 1 and len(backs) == 1:
-            renamed[(o.arch, o.name)] = twins[0]
-    renamed_to = {(n.arch, n.name) for n in renamed.values()}
-    for o in gone:
-        if (o.arch, o.name) in renamed:
-            n = renamed[(o.arch, o.name)]
-            out.append(anchor.place(_finding(OpRenamed, n, n.file, n.line, old=o.name)))
-        else:
-            out.append(anchor.place(_finding(OpRemoved, o, o.file, o.line), side="old"))
-    for n in new:
-        if (n.arch, n.name) not in renamed_to:
-            out.append(anchor.place(_finding(OpAdded, n, n.file, n.line,
-                                             signature=signature_of(n) or n.convention)))
-    for key in sorted(set(ops_b) & set(ops_a)):
-        b, a = ops_b[key], ops_a[key]
-        if signature_of(b) != signature_of(a) and signature_of(b) and signature_of(a):
-            out.append(anchor.place(_finding(SignatureChanged, a, a.file, a.line,
-                                             before=signature_of(b), after=signature_of(a))))
-        if b.convention != a.convention:
-            out.append(anchor.place(_finding(ConventionChanged, a, a.file, a.line,
-                                             before=b.convention, after=a.convention)))
-        if b.guard != a.guard:
-            out.append(anchor.place(_finding(GuardChanged, a, a.file, a.line,
-                                             before=b.guard or "(unconditional)",
-                                             after=a.guard or "(unconditional)"), above=True))
-    for key in sorted(set(ops_b) | set(ops_a)):
-        out.extend(_call_site_changes(ops_b.get(key), ops_a.get(key), anchor))
-        out.extend(_backend_changes(ops_b.get(key), ops_a.get(key), anchor))
-    return out
-
-
-def _site_key(c):
-    return (c.file, c.function, c.kind)
-
-
-def _call_site_changes(b, a, anchor):
-    op = a or b
-    before = Counter((_site_key(c), c.arity, c.alt_replacement, c.alt_condition) for c in (b.call_sites if b else ()))
-    after = Counter((_site_key(c), c.arity, c.alt_replacement, c.alt_condition) for c in (a.call_sites if a else ()))
-    lost = before - after
-    got = after - before
-    out = []
-    by_key_lost = {}
-    for item in sorted(lost.elements()):
-        by_key_lost.setdefault(item[0], []).append(item)
-    sites_a = {(_site_key(c), c.arity, c.alt_replacement, c.alt_condition): c for c in (a.call_sites if a else ())}
-    sites_b = {(_site_key(c), c.arity, c.alt_replacement, c.alt_condition): c for c in (b.call_sites if b else ())}
-    for item in sorted(got.elements()):
-        c = sites_a[item]
-        where = f" in {c.function}()" if c.function else ""
-        if by_key_lost.get(item[0]):
-            old = by_key_lost[item[0]].pop(0)
-            out.append(anchor.place(_finding(CallSiteChanged, op, c.file, c.line, where=where,
-                                             before=_describe(old), after=_describe(item))))
-        else:
-            out.append(anchor.place(_finding(CallSiteAdded, op, c.file, c.line, kind=c.kind, where=where)))
-    for items in by_key_lost.values():
-        for item in items:
-            c = sites_b[item]
-            where = f" in {c.function}()" if c.function else ""
-            out.append(anchor.place(_finding(CallSiteRemoved, op, c.file, c.line, kind=c.kind, where=where),
-                                    side="old"))
-    return out
-
-
-def _describe(item):
-    (file, function, kind), arity, repl, cond = item
-    text = f"{kind}" + (f"/{arity}" if arity is not None else "")
-    return text + (f" ALT {repl} if {cond}" if cond else "")
-
-
-def _backend_changes(b, a, anchor):
-    op = a or b
-    before = {(i.backend, i.function): i for i in (b.implementations if b else ())}
-    after = {(i.backend, i.function): i for i in (a.implementations if a else ())}
-    out = []
-    for key in sorted(set(after) - set(before)):
-        i = after[key]
-        out.append(anchor.place(_finding(BackendStarts, op, i.file, i.line, backend=i.backend, function=i.function)))
-    for key in sorted(set(before) - set(after)):
-        i = before[key]
-        out.append(anchor.place(_finding(BackendStops, op, i.file, i.line, backend=i.backend, function=i.function),
-                                side="old"))
-    return out

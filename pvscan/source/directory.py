@@ -122,13 +122,3 @@ def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
     except (KeyError, ValueError):
         raise PvscanError("not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
                           where) from None
-
-
-def arch_of(rel: str) -> str:
-    """The architecture a file belongs to: arch/X/... or include/asm-X/... (2.6.2x)."""
-    parts = rel.split("/")
-    if len(parts) > 2 and parts[0] == "arch":
-        return parts[1]
-    if len(parts) > 2 and parts[0] == "include" and parts[1].startswith("asm-") and parts[1] != "asm-generic":
-        return parts[1][4:]
-    return "generic"

@@ -7,13 +7,17 @@ repository; nothing from the repository is run.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
-from pvscan.source.search import CANDIDATE_PATTERN, _LOOSE_PATTERN
 from pvscan.errors import PvscanError
-from pvscan.source.directory import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
+from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN_ERE
+from pvscan.source.directory import (
+    EXCLUDED_DIRS,
+    MAX_FILE_BYTES,
+    SkippedFile,
+    parse_version,
+)
 
 
 def open_repo(repo: str) -> None:
@@ -65,17 +69,16 @@ class GitTree:
 
     def candidates(self, warnings) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
-        proc = self._git("grep", "-l", "-E", "-I", _LOOSE_PATTERN.replace("(?:", "("), self.a, "--",
+        proc = self._git("grep", "-l", "-E", "-I", LOOSE_PATTERN_ERE, self.a, "--",
                          "*.c", "*.h", *excludes, check=False)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
-        exact = re.compile(CANDIDATE_PATTERN.encode())
         out = []
         prefix = f"{self.a}:"
         for line in proc.stdout.decode(errors="surrogateescape").splitlines():
             rel = line[len(prefix):] if line.startswith(prefix) else line
             try:
-                if exact.search(self.read(rel)):
+                if CANDIDATE_RE.search(self.read(rel)):
                     out.append(rel)
             except SkippedFile:
                 continue

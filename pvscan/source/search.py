@@ -13,25 +13,12 @@ import shutil
 import subprocess
 
 from pvscan.errors import PvscanError, Warning_
+from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.source.directory import EXCLUDED_DIRS, KernelTree, SkippedFile
-
-# The naming convention of the ops tables in every generation, for their
-# struct types and their global instances alike: paravirt_ops (2.6.20-22),
-# pv_cpu_ops, pv_mmu_ops ... and pv_info (2.6.23-4.19), pv_ops and
-# paravirt_patch_template (4.20 on). This names tables, never ops: the ops
-# are whatever members the code declares in them.
-TABLE_NAME = r"paravirt_ops|paravirt_patch_template|pv_[a-z0-9_]*ops|pv_info"
-TABLE_NAME_RE = re.compile(rf"^(?:{TABLE_NAME})$")
-# PVOP_* call-site macros and the callee-save wrapper type.
-CANDIDATE_PATTERN = rf"\b(?:{TABLE_NAME}|PVOP_[A-Z0-9_]+|paravirt_callee_save)\b"
-# The same without word boundaries, which cost ripgrep seven times the time
-# (Unicode \b): it finds a superset, which CANDIDATE_PATTERN then narrows.
-_LOOSE_PATTERN = rf"(?:{TABLE_NAME}|PVOP_|paravirt_callee_save)"
 
 
 def find_table_candidates(tree: KernelTree, warnings: list) -> list[str]:
-    loose = search(tree, _LOOSE_PATTERN, warnings)
-    exact = re.compile(CANDIDATE_PATTERN.encode())
+    loose = search(tree, LOOSE_PATTERN, warnings)
     out = []
     for rel in loose:
         try:
@@ -39,7 +26,7 @@ def find_table_candidates(tree: KernelTree, warnings: list) -> list[str]:
         except SkippedFile as e:
             warnings.append(Warning_(rel, 0, f"skipped: {e}"))
             continue
-        if exact.search(data):
+        if CANDIDATE_RE.search(data):
             out.append(rel)
     return out
 
@@ -63,7 +50,7 @@ def search_lines(tree: KernelTree, pattern: str, warnings: list,
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
     rg = shutil.which("rg")
     if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
-        args = _ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
+        args = ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
         proc = subprocess.run(args, cwd=tree.root, capture_output=True)
         if proc.returncode not in (0, 1, 2):
             raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
@@ -104,7 +91,7 @@ def dirs_for_arches(tree: KernelTree, arches) -> list[str]:
     return out
 
 
-def _ripgrep_args(rg: str, pattern: str, lines: bool = False) -> list[str]:
+def ripgrep_args(rg: str, pattern: str, lines: bool = False) -> list[str]:
     # --binary: list binary files that match too, so that read() refuses
     # them with a warning, as the Python walk does.
     mode = ["--line-number", "--no-heading"] if lines else ["--files-with-matches"]
@@ -116,7 +103,7 @@ def _ripgrep_args(rg: str, pattern: str, lines: bool = False) -> list[str]:
 
 
 def _search_ripgrep(rg, tree, pattern, only_dirs):
-    args = _ripgrep_args(rg, pattern)
+    args = ripgrep_args(rg, pattern)
     args += ["--"] + (list(only_dirs) if only_dirs else ["."])
     proc = subprocess.run(args, cwd=tree.root, capture_output=True)
     # rg exits 1 when nothing matched, 2 on errors it already skipped past

@@ -1,18 +1,19 @@
 """The checks, one module each, numbered like flake8's and ruff's rules.
 
-A rule is a class with a stable code, a name, a default severity, a
-docstring in four parts (What it does / Why it matters / Example / How to
-fix) from which `pvscan rules` and docs/rules.md are made, and check(ctx),
-which yields findings for one op against one ABI. Adding a rule is adding a
-module here and listing it in RULES.
+A check is a CheckRule (pvscan.rule.Rule: code, name, severity, message,
+four-part docstring) with check(ctx), which yields findings for one op
+against one ABI. Adding a check is adding a module here, named pvNNN_name.py
+with its class as RULE, and one test: all_rules() finds it by its name.
 """
 
 from __future__ import annotations
 
-import inspect
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 
 from pvscan.findings import Finding
+from pvscan.rule import Rule
 
 
 @dataclass
@@ -41,12 +42,7 @@ def size_of(ctx: Context, ctype: str | None):
     return bits, f"type table, {ctx.abi.target}"
 
 
-class Rule:
-    code = "PV000"
-    name = "rule"
-    severity = "warning"
-    message = ""
-
+class CheckRule(Rule):
     def check(self, ctx: Context):
         raise NotImplementedError
 
@@ -60,25 +56,8 @@ class Rule:
         return Finding(self.code, severity or self.severity, ctx.abi.name, op, file, line,
                        self.message, tuple(sorted(args.items())), tuple(evidence), in_tree, flow=tuple(flow))
 
-    @classmethod
-    def doc(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
 
-    @classmethod
-    def summary(cls) -> str:
-        return cls.doc().splitlines()[0] if cls.__doc__ else cls.name
-
-
-def all_rules():
-    from pvscan.checks.rules import (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
-                              pv006_stale, pv007_drift, pv008_backend, pv009_glue)
-
-    return [m.RULE for m in (pv001_unmapped, pv002_arity, pv003_width, pv004_convention, pv005_config,
-                             pv006_stale, pv007_drift, pv008_backend, pv009_glue)]
-
-
-def rule(code: str):
-    """A check (PV0nn) or a review change kind (PV1nn) by its code."""
-    from pvscan.review.changes import CHANGE_KINDS
-
-    return next((r for r in all_rules() + CHANGE_KINDS if r.code == code.upper()), None)
+def all_rules() -> list:
+    """Every check, in code order: the RULE of each pvNNN_*.py module here."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("pv"))
+    return [importlib.import_module(f"{__name__}.{n}").RULE for n in names]

@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Unmapped(Rule):
+class Unmapped(CheckRule):
     """The tree has an op that the ABI neither maps nor declares native, trap or unsupported.
 
     ## What it does

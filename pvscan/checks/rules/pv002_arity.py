@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Arity(Rule):
+class Arity(CheckRule):
     """An op passes more arguments than the hypercall carries, or than the ABI passes in registers.
 
     ## What it does

@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Width(Rule):
+class Width(CheckRule):
     """An argument or the return value is wider than what the ABI carries for it.
 
     ## What it does

@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Convention(Rule):
+class Convention(CheckRule):
     """A callee-save op is mapped to a hypercall that clobbers registers.
 
     ## What it does

@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Config(Rule):
+class Config(CheckRule):
     """The op's configuration guard and the ABI's configuration do not agree.
 
     ## What it does

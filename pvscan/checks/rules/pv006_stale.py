@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Stale(Rule):
+class Stale(CheckRule):
     """The ABI maps an op that the tree does not have.
 
     ## What it does

@@ -1,9 +1,10 @@
 import re
 
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
+from pvscan.inventory.model import signature_of
 
 
-class Drift(Rule):
+class Drift(CheckRule):
     """The signature the mapping was written against is not the op's signature in the tree.
 
     ## What it does
@@ -37,12 +38,6 @@ class Drift(Rule):
         if normalize(ctx.mapping.signature) != normalize(actual):
             yield self.finding(ctx, actual=actual, pinned=ctx.mapping.signature)
 
-
-def signature_of(op):
-    if op.params is None or op.return_type is None:
-        return None
-    params = ", ".join(p.type or "?" for p in op.params) or "void"
-    return f"{op.return_type} ({params})"
 
 
 _TYPE_WORDS = {"int", "long", "short", "char", "unsigned", "signed", "const", "volatile", "void", "bool"}

@@ -1,7 +1,7 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 
-class Backend(Rule):
+class Backend(CheckRule):
     """The tree's backend for the hypervisor disagrees with the ABI.
 
     ## What it does

@@ -1,11 +1,11 @@
-from pvscan.checks.rules import Rule
+from pvscan.checks.rules import CheckRule
 
 # Xen batches hypercalls in a multicall: reaching 'multicall' is how a
 # batchable hypercall travels, not a hypercall of its own.
 TRANSPORT = {"multicall"}
 
 
-class Glue(Rule):
+class Glue(CheckRule):
     """The backend's glue code reaches other hypercalls than the ABI maps the op to.
 
     ## What it does

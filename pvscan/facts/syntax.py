@@ -1,0 +1,50 @@
+"""tree-sitter for kernel C: the parser, and the small questions every walker asks of a node."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def parser():
+    import tree_sitter_c
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_c.language()))
+
+
+def parse_tree(text: bytes):
+    return parser().parse(text)
+
+
+def node_text(node, text: bytes) -> str:
+    return text[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def declarator_name(node):
+    while node is not None:
+        if node.type in ("identifier", "field_identifier"):
+            return node.text.decode() if node.text is not None else None
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            for c in node.named_children:
+                if c.type in ("identifier", "field_identifier", "pointer_declarator",
+                              "function_declarator", "parenthesized_declarator", "array_declarator"):
+                    inner = c
+                    break
+        node = inner
+    return None
+
+
+def innermost_identifier(node):
+    while node is not None:
+        if node.type in ("identifier", "field_identifier"):
+            return node
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            inner = next((c for c in node.named_children
+                          if c.type in ("identifier", "field_identifier", "pointer_declarator",
+                                        "function_declarator", "parenthesized_declarator",
+                                        "array_declarator", "abstract_pointer_declarator")), None)
+        node = inner
+    return None

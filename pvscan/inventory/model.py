@@ -1,0 +1,125 @@
+"""The inventory's values: tables, ops, and what the tree says about each op.
+
+All frozen, sorted by the builder, with paths relative to the tree; they
+pickle to workers and compare across revisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pvscan.errors import Warning_
+from pvscan.facts.model import Param
+
+
+@dataclass(frozen=True)
+class CallSite:
+    file: str
+    line: int
+    kind: str                   # PVOP_* macro name, "call", "asm" or "read"
+    arity: int | None
+    return_type: str | None
+    alt_replacement: str | None
+    alt_condition: str | None
+    function: str | None        # the enclosing function or macro: the wrapper
+    function_kind: str          # "function" | "macro" | "file"
+    guard: str | None
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    name: str
+    kind: str                   # "function" | "macro"
+    file: str
+    line: int
+    callers: int | None = None  # None until the callers pass ran
+
+
+@dataclass(frozen=True)
+class Implementation:
+    backend: str
+    file: str
+    line: int
+    function: str
+    via: str                    # "initializer" | "assignment" | "macro NAME"
+    wrapped_by: tuple[str, ...]  # PV_CALLEE_SAVE, __PV_IS_CALLEE_SAVE, aliases ...
+    guard: str | None
+    copied_by: tuple[str, ...] = ()  # "file:line" of the group copies that install it
+
+
+@dataclass(frozen=True)
+class Clear:
+    """A backend copies a whole group from an initializer that omits this op.
+
+    'pv_ops.mmu = xen_mmu_ops.mmu;' installs the whole struct: an op that
+    xen_mmu_ops does not name becomes NULL, not the native default.
+    """
+
+    backend: str
+    file: str
+    line: int
+    source: str                 # the initializer copied: 'xen_mmu_ops.mmu'
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arch: str
+    table: str                  # the root instance: pv_ops, pv_mmu_ops, paravirt_ops
+    group: str
+    return_type: str | None
+    params: tuple[Param, ...] | None
+    convention: str             # "plain" | "callee_save"
+    signature_source: str | None  # "declaration" | "call_site" | None
+    guard: str | None
+    file: str
+    line: int
+    comment: str | None
+    call_sites: tuple[CallSite, ...] = ()
+    wrappers: tuple[Wrapper, ...] = ()
+    implementations: tuple[Implementation, ...] = ()
+    cleared_by: tuple[Clear, ...] = ()
+    leaves_native: tuple[str, ...] = ()
+
+    @property
+    def callers(self) -> int | None:
+        """Callers of all its wrappers; None when they were not counted (--no-callers)."""
+        if any(w.callers is None for w in self.wrappers):
+            return None
+        return sum(w.callers for w in self.wrappers)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return tuple(sorted({i.backend for i in self.implementations}))
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    type: str
+    arch: str
+    generation: str             # "single" | "split" | "unified"
+    file: str
+    line: int
+    guard: str | None
+    groups: tuple[str, ...]
+    ops: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    tables: tuple[Table, ...]
+    ops: tuple[Op, ...]
+    backends: dict = field(default_factory=dict)   # (arch, backend) -> sorted files
+    warnings: tuple[Warning_, ...] = ()
+
+    def op(self, name: str, arch: str | None = None):
+        return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]
+
+
+def signature_of(op) -> str | None:
+    """An op's signature as types only, 'void (pte_t *, pte_t)'; None when unknown."""
+    if op.params is None or op.return_type is None:
+        return None
+    params = ", ".join(p.type or "?" for p in op.params) or "void"
+    return f"{op.return_type} ({params})"

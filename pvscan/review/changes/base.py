@@ -1,0 +1,88 @@
+"""What every change kind shares: the op on both sides of a patch, and how a change becomes a finding."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from pvscan.findings import Finding
+from pvscan.rule import Rule
+
+
+@dataclass(frozen=True)
+class CallSiteDiff:
+    """An op's call sites before and after, matched by file, function and macro."""
+
+    added: tuple = ()            # CallSite, after only
+    removed: tuple = ()          # CallSite, before only
+    changed: tuple = ()          # (CallSite after, item before, item after): same place, other form
+
+
+@dataclass(frozen=True)
+class OpPair:
+    """One op (by architecture and name) before and after a patch."""
+
+    before: object | None        # pvscan.inventory.model.Op
+    after: object | None
+    renamed_to: object | None = None    # the op a removed one became (PV103)
+    renamed_from: object | None = None  # the op an added one was
+    sites: CallSiteDiff = CallSiteDiff()
+
+    @property
+    def op(self):
+        return self.after or self.before
+
+
+class ChangeKind(Rule):
+    """A PV1nn code: changes(pair) yields its findings for one op."""
+
+    side = "new"           # where its location is: a line after the patch, or a removed one ("old")
+    anchor_above = False   # anchor to the nearest changed line above (the #if that guards it)
+
+    def changes(self, pair: OpPair):
+        raise NotImplementedError
+
+    def finding(self, op, file: str, line: int, **args) -> Finding:
+        args = {"op": op.name if hasattr(op, "name") else op, **args}
+        return Finding(self.code, self.severity, "", args["op"], file, line, self.message,
+                       tuple(sorted(args.items())), side=self.side)
+
+
+def site_item(c):
+    """What identifies a call site across a patch: its place and its form, not its line."""
+    return ((c.file, c.function, c.kind), c.arity, c.alt_replacement, c.alt_condition)
+
+
+def call_site_diff(before, after) -> CallSiteDiff:
+    sites_b = {site_item(c): c for c in (before.call_sites if before else ())}
+    sites_a = {site_item(c): c for c in (after.call_sites if after else ())}
+    lost = (Counter(site_item(c) for c in (before.call_sites if before else ()))
+            - Counter(site_item(c) for c in (after.call_sites if after else ())))
+    got = (Counter(site_item(c) for c in (after.call_sites if after else ()))
+           - Counter(site_item(c) for c in (before.call_sites if before else ())))
+    lost_at: dict = {}
+    for item in sorted(lost.elements()):
+        lost_at.setdefault(item[0], []).append(item)
+    added, changed = [], []
+    for item in sorted(got.elements()):
+        if lost_at.get(item[0]):
+            changed.append((sites_a[item], lost_at[item[0]].pop(0), item))
+        else:
+            added.append(sites_a[item])
+    removed = [sites_b[item] for items in lost_at.values() for item in items]
+    return CallSiteDiff(tuple(added), tuple(removed), tuple(changed))
+
+
+def describe_site(item) -> str:
+    (_file, _function, kind), arity, replacement, condition = item
+    text = f"{kind}" + (f"/{arity}" if arity is not None else "")
+    return text + (f" ALT {replacement} if {condition}" if condition else "")
+
+
+def where(c) -> str:
+    return f" in {c.function}()" if c.function else ""
+
+
+def implementations(op) -> dict:
+    """{(backend, function): Implementation} of an op, or {} for a side where it is absent."""
+    return {(i.backend, i.function): i for i in (op.implementations if op else ())}

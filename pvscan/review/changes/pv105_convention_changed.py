@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import ChangeKind
+
+
+class ConventionChanged(ChangeKind):
+    """The patch changes an op between a plain function pointer and callee-save.
+
+    ## What it does
+    Compares each op's calling convention before and after.
+
+    ## Why it matters
+    Callee-save ops need implementations that keep registers: every backend
+    must add or drop its thunks, and clobbering hypercalls stop fitting.
+
+    ## Example
+    `mmu.read_cr2` became a `struct paravirt_callee_save` in Linux 5.x.
+
+    ## How to fix
+    Review every backend's implementation and the ABIs' `thunk` flags.
+    """
+
+    code, name, severity = "PV105", "convention-changed", "warning"
+    message = "patch changes the calling convention of {op}: {before} -> {after}"
+
+    def changes(self, pair):
+        b, a = pair.before, pair.after
+        if b is not None and a is not None and b.convention != a.convention:
+            yield self.finding(a, a.file, a.line, before=b.convention, after=a.convention)
+
+
+RULE = ConventionChanged

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import ChangeKind
+
+
+class GuardChanged(ChangeKind):
+    """The patch changes the configuration under which an op exists.
+
+    ## What it does
+    Compares each op's guard (the whole #if nesting around it) before and after.
+
+    ## Why it matters
+    An op that moves under a new option appears or disappears for whole
+    configurations, and for the ABIs that cover them.
+
+    ## Example
+    Ops moving under `CONFIG_PARAVIRT_XXL` in Linux 4.18.
+
+    ## How to fix
+    Update the ABIs' [abi.config] or mappings.
+    """
+
+    code, name, severity = "PV106", "guard-changed", "warning"
+    message = "patch changes the guard of {op}: {before} -> {after}"
+
+    anchor_above = True
+
+    def changes(self, pair):
+        b, a = pair.before, pair.after
+        if b is not None and a is not None and b.guard != a.guard:
+            yield self.finding(a, a.file, a.line, before=b.guard or "(unconditional)",
+                               after=a.guard or "(unconditional)")
+
+
+RULE = GuardChanged

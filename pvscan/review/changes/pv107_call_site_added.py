@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import ChangeKind, where
+
+
+class CallSiteAdded(ChangeKind):
+    """The patch adds a call site of an op.
+
+    ## What it does
+    Reports a PVOP_* use, direct call or read of an op that is new.
+
+    ## Why it matters
+    A new caller of an op widens what depends on it.
+
+    ## Example
+    A new wrapper calling `PVOP_VCALL1(mmu.exit_mmap, mm)`.
+
+    ## How to fix
+    Nothing to fix; it is for the reviewer.
+    """
+
+    code, name, severity = "PV107", "call-site-added", "note"
+    message = "patch adds a call site of {op}: {kind}{where}"
+
+    def changes(self, pair):
+        for c in pair.sites.added:
+            yield self.finding(pair.op, c.file, c.line, kind=c.kind, where=where(c))
+
+
+RULE = CallSiteAdded

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import ChangeKind, describe_site, where
+
+
+class CallSiteChanged(ChangeKind):
+    """The patch changes how a call site calls an op (its arity, its ALT_ replacement or condition).
+
+    ## What it does
+    Matches call sites by op, file, function and macro, and compares
+    arity and the ALT_ native replacement and feature condition.
+
+    ## Why it matters
+    An ALT_ call site patched to native code under a feature bypasses
+    every backend when the feature is set.
+
+    ## Example
+    `PVOP_VCALL1(mmu.write_cr3, x)` becoming `PVOP_ALT_VCALL1(mmu.write_cr3, x, "mov %%rdi, %%cr3", ALT_NOT_XEN)`.
+
+    ## How to fix
+    Nothing to fix; it is for the reviewer.
+    """
+
+    code, name, severity = "PV109", "call-site-changed", "note"
+    message = "patch changes a call site of {op}{where}: {before} -> {after}"
+
+    def changes(self, pair):
+        for c, before, after in pair.sites.changed:
+            yield self.finding(pair.op, c.file, c.line, where=where(c), before=describe_site(before),
+                               after=describe_site(after))
+
+
+RULE = CallSiteChanged

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import ChangeKind, implementations
+
+
+class BackendStarts(ChangeKind):
+    """A backend starts implementing an op, or installs another function for it.
+
+    ## What it does
+    Compares the (backend, function) pairs of each op before and after.
+
+    ## Why it matters
+    The backend's hypercall use for that op changes.
+
+    ## Example
+    Xen PV installing `xen_enter_mmap` for `mmu.enter_mmap`.
+
+    ## How to fix
+    Update the backend's ABI mapping if the op now ends in another hypercall.
+    """
+
+    code, name, severity = "PV110", "backend-implements", "note"
+    message = "backend {backend} now implements {op} with {function}"
+
+    def changes(self, pair):
+        before = implementations(pair.before)
+        after = implementations(pair.after)
+        for key in sorted(set(after) - set(before)):
+            i = after[key]
+            yield self.finding(pair.op, i.file, i.line, backend=i.backend, function=i.function)
+
+
+RULE = BackendStarts

@@ -1,0 +1,49 @@
+"""The inventory before and after a patch -> the change kinds' findings, anchored to the patch.
+
+Ops are paired by architecture and name. A removed and an added op of the
+same table, group, convention and signature are one rename when the
+pairing is unambiguous. Each op's call sites are matched once, here; every
+change kind (pvscan.review.changes) then looks at each pair.
+"""
+
+from __future__ import annotations
+
+from pvscan.inventory.model import signature_of
+from pvscan.review.changes import change_kinds
+from pvscan.review.changes.base import OpPair, call_site_diff
+
+
+def _shape(op):
+    return (op.arch, op.table, op.group, op.convention, signature_of(op))
+
+
+def renames(gone, new) -> dict:
+    """{(arch, old name): new op} for each removed op with exactly one twin among the added, and vice versa."""
+    out = {}
+    for o in gone:
+        if not signature_of(o):
+            continue
+        twins = [n for n in new if _shape(n) == _shape(o)]
+        backs = [g for g in gone if _shape(g) == _shape(o)]
+        if len(twins) == 1 and len(backs) == 1:
+            out[(o.arch, o.name)] = twins[0]
+    return out
+
+
+def op_pairs(inv_b, inv_a) -> list[OpPair]:
+    ops_b = {(o.arch, o.name): o for o in inv_b.ops}
+    ops_a = {(o.arch, o.name): o for o in inv_a.ops}
+    gone = [ops_b[k] for k in sorted(set(ops_b) - set(ops_a))]
+    new = [ops_a[k] for k in sorted(set(ops_a) - set(ops_b))]
+    renamed = renames(gone, new)
+    renamed_from = {(n.arch, n.name): ops_b[old] for old, n in renamed.items()}
+    return [OpPair(ops_b.get(key), ops_a.get(key), renamed.get(key), renamed_from.get(key),
+                   call_site_diff(ops_b.get(key), ops_a.get(key)))
+            for key in sorted(set(ops_b) | set(ops_a))]
+
+
+def diff(inv_b, inv_a, anchor) -> list:
+    """Every change kind's findings for every op, each placed on the patch's lines by anchor."""
+    kinds = [k() for k in change_kinds()]
+    return [anchor.place(f, side=k.side, above=k.anchor_above)
+            for pair in op_pairs(inv_b, inv_a) for k in kinds for f in k.changes(pair)]
