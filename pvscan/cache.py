@@ -1,4 +1,4 @@
-"""Caches outside the tree: per-file facts by content hash, and a tree's candidate list.
+"""Caches outside the tree: per-file facts by content hash, and a commit's candidate list.
 
 ~/.cache/pvscan/ (XDG_CACHE_HOME, or PVSCAN_CACHE_DIR). A facts entry is
 keyed by the file's path and bytes and by the source of the modules that
@@ -56,26 +56,27 @@ def put_facts(rel: str, data: bytes, facts) -> None:
     _atomic_write(_facts_path(rel, data), pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _tree_path(root: Path, version: str) -> Path:
-    h = hashlib.sha256(f"{_code_stamp()}\0{root}\0{version}".encode()).hexdigest()
+def _candidates_path(key: str) -> Path:
+    h = hashlib.sha256(f"{_code_stamp()}\0{key}".encode()).hexdigest()
     return cache_root() / "trees" / f"{h}.json"
 
 
-def get_candidates(root: Path, version: str) -> list[str] | None:
+def get_candidates(key: str) -> list[str] | None:
+    """The candidate list of a source whose content key names it (a commit), if cached."""
     if os.environ.get("PVSCAN_NO_CACHE"):
         return None
     try:
-        doc = json.loads(_tree_path(root, version).read_text())
+        doc = json.loads(_candidates_path(key).read_text())
         return list(doc["candidates"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def put_candidates(root: Path, version: str, candidates: list[str]) -> None:
+def put_candidates(key: str, candidates: list[str]) -> None:
     if os.environ.get("PVSCAN_NO_CACHE"):
         return
-    doc = {"tree": str(root), "version": version, "candidates": sorted(candidates)}
-    _atomic_write(_tree_path(root, version), json.dumps(doc).encode())
+    doc = {"source": key, "candidates": sorted(candidates)}
+    _atomic_write(_candidates_path(key), json.dumps(doc).encode())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -1,4 +1,13 @@
-"""The scan pipeline: tree -> candidates -> facts (in parallel) -> inventory -> callers."""
+"""The one way from a tree to an inventory: source -> candidates -> facts -> inventory.
+
+Every command goes through inventory_of(), whatever holds the files (a
+directory, a git revision, either with patches applied in memory), with
+the same caching: per-file facts by content hash (and a commit's candidate
+list, which its source keeps). Files are read in this
+process; only the parse of files the cache does not hold goes to worker
+processes. The callers pass (count_callers) searches a directory tree
+once more for every wrapper's callers; only scan asks for it.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +19,7 @@ from dataclasses import dataclass, field
 from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory.backends import BackendMap, build_backend_map
 from pvscan.inventory.build import Inventory, build_inventory
-from pvscan.naming import arch_of
 from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile
-from pvscan.source.search import (
-    calls_pattern,
-    dirs_for_arches,
-    find_table_candidates,
-    search_lines,
-)
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -30,85 +32,107 @@ class ScanResult:
     inventory: Inventory
     callers: dict = field(default_factory=dict)   # (arch, wrapper) -> tuple[Call]
     files_parsed: int = 0
-    warnings: tuple[Warning_, ...] = ()
+    warnings: tuple[Warning_, ...] = ()           # everything the run survived, sorted
+    read_warnings: tuple[Warning_, ...] = ()      # of those, what reading the files said
+    cache_hits: int = 0
+
+
+def open_tree(path) -> KernelTree:
+    """A directory source; a Source passes through."""
+    return KernelTree(path) if isinstance(path, (str, os.PathLike)) else path
+
+
+def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None) -> ScanResult:
+    """The inventory of a source (pvscan.source.Source), with every warning on the way."""
+    backend_map = backend_map or build_backend_map()
+    read_warnings: list[Warning_] = []
+    facts, hits = _facts(source, source.candidates(read_warnings), read_warnings, jobs)
+    inventory = build_inventory(facts, backend_map)
+    warnings = tuple(sorted(set(read_warnings) | set(inventory.warnings)))
+    return ScanResult(source.display, source.version, dataclasses.replace(inventory, warnings=()), {},
+                      len(facts), warnings, tuple(read_warnings), hits)
 
 
 def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
          callers: bool = True) -> ScanResult:
-    tree = KernelTree(path)
-    backend_map = backend_map or build_backend_map()
-    warnings: list[Warning_] = []
-    candidates = find_table_candidates(tree, warnings)
-    results = _map(_parse_one, [(str(tree.root), rel) for rel in candidates], jobs)
-    facts = []
-    for r in results:
-        if isinstance(r, Warning_):
-            warnings.append(r)
-        else:
-            facts.append(r[0])
-            warnings.extend(r[1])
-    inventory = build_inventory(facts, backend_map)
-    if not inventory.tables:
+    """A directory tree's inventory, which must hold a table, and (callers=True) its wrappers' callers."""
+    tree = open_tree(path)
+    result = require_tables(inventory_of(tree, backend_map, jobs))
+    return count_callers(tree, result, jobs) if callers else result
+
+
+def require_tables(result: ScanResult) -> ScanResult:
+    if not result.inventory.tables:
         raise PvscanError("no paravirt ops table found (is this a kernel with CONFIG_PARAVIRT code, "
-                          "2.6.20 or later?)", tree.display)
-    parsed = len(facts)
-    caller_map = {}
-    if callers:
-        inventory, caller_map, n = _callers(tree, inventory, warnings, jobs)
-        parsed += n
-    all_warnings = tuple(sorted(set(warnings) | set(inventory.warnings)))
-    inventory = dataclasses.replace(inventory, warnings=())
-    return ScanResult(tree.display, tree.version, inventory, caller_map, parsed, all_warnings)
-
-
-def _read_in_worker(root: str, rel: str):
-    """The file's bytes, or the warning that says why it was skipped."""
-    try:
-        return KernelTree.trusted(root).read(rel)
-    except SkippedFile as e:
-        return Warning_(rel, 0, f"skipped: {e}")
-
-
-def _parse_one(args):
-    root, rel = args
-    data = _read_in_worker(root, rel)
-    if isinstance(data, Warning_):
-        return data
-    return facts_of(rel, data)
+                          "2.6.20 or later?)", result.tree)
+    return result
 
 
 def facts_of(rel: str, data: bytes):
     """(FileFacts, warnings) for one file's bytes, from the cache when it has them."""
     from pvscan.cache import get_facts, put_facts
-    from pvscan.facts.parse import parse_file
 
     cached = get_facts(rel, data)
     if cached is not None:
         return cached
+    result = _parse(rel, data)
+    put_facts(rel, data, result)
+    return result
+
+
+def _facts(source, candidates, warnings, jobs):
+    """FileFacts of each readable candidate, and how many came from the cache."""
+    from pvscan.cache import get_facts, put_facts
+
+    out, misses, hits = {}, [], 0
+    for rel in candidates:
+        try:
+            data = source.read(rel)
+        except SkippedFile as e:
+            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
+            continue
+        cached = get_facts(rel, data)
+        if cached is not None:
+            out[rel] = cached
+            hits += 1
+        else:
+            misses.append((rel, data))
+    for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs)):
+        put_facts(rel, data, result)
+        out[rel] = result
+    facts = []
+    for rel in candidates:
+        if rel in out:
+            facts.append(out[rel][0])
+            warnings.extend(out[rel][1])
+    return facts, hits
+
+
+def _parse_item(item):
+    return _parse(*item)
+
+
+def _parse(rel: str, data: bytes):
+    from pvscan.facts.parse import parse_file
+
     extra = []
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         extra.append(Warning_(rel, line, "not UTF-8; parsed as bytes"))
-    result = (parse_file(rel, data), extra)
-    put_facts(rel, data, result)
-    return result
+    return parse_file(rel, data), extra
 
 
-def _calls_one(args):
-    root, rel, names, rows = args
-    from pvscan.facts.calls import calls_in_file
+# -- the callers pass --------------------------------------------------------------
 
-    data = _read_in_worker(root, rel)
-    if isinstance(data, Warning_):
-        return data
-    return calls_in_file(rel, data, names, rows)
-
-
-def _callers(tree, inventory: Inventory, warnings, jobs):
+def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
+    """The result with every wrapper's callers counted, from one search of the tree for all wrapper names."""
     from pvscan.inventory.callers import attribute_calls
+    from pvscan.naming import arch_of
+    from pvscan.source.search import calls_pattern, dirs_for_arches, search_lines
 
+    inventory = result.inventory
     wrappers_by_arch: dict[str, set[str]] = {}
     defined_in: dict = {}
     for op in inventory.ops:
@@ -117,7 +141,8 @@ def _callers(tree, inventory: Inventory, warnings, jobs):
             defined_in.setdefault((op.arch, w.name), set()).add(w.file)
     names = frozenset(n for ns in wrappers_by_arch.values() for n in ns)
     if not names:
-        return inventory, {}, 0
+        return result
+    warnings = list(result.warnings)
     arches = set(wrappers_by_arch)
     matches = search_lines(tree, calls_pattern(names), warnings, only_dirs=dirs_for_arches(tree, arches))
     files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
@@ -134,7 +159,22 @@ def _callers(tree, inventory: Inventory, warnings, jobs):
         ws = tuple(dataclasses.replace(w, callers=len(by_wrapper.get((op.arch, w.name), ())))
                    for w in op.wrappers)
         ops.append(dataclasses.replace(op, wrappers=ws))
-    return dataclasses.replace(inventory, ops=tuple(ops)), dict(sorted(by_wrapper.items())), len(files)
+    return dataclasses.replace(result, inventory=dataclasses.replace(inventory, ops=tuple(ops)),
+                               callers=dict(sorted(by_wrapper.items())),
+                               files_parsed=result.files_parsed + len(files),
+                               warnings=tuple(sorted(set(warnings))))
+
+
+def _calls_one(args):
+    """Calls of the wrappers in one file; the file is read in the worker (thousands of them)."""
+    root, rel, names, rows = args
+    from pvscan.facts.calls import calls_in_file
+
+    try:
+        data = KernelTree.trusted(root).read(rel)
+    except SkippedFile as e:
+        return Warning_(rel, 0, f"skipped: {e}")
+    return calls_in_file(rel, data, names, rows)
 
 
 def _map(fn, items, jobs):

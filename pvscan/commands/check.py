@@ -31,7 +31,7 @@ def run(args) -> int:
     refuse_writes_into([tree], args.output, args.write_baseline)
     accepted = read_baseline(args.baseline) if args.baseline else set()
 
-    result_scan = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend),
+    result_scan = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend),
                        jobs=args.jobs, callers=False)
     glue = None
     if args.trace_glue:

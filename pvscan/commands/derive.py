@@ -17,7 +17,7 @@ def run(args) -> int:
 
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
-    result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend_rule), callers=False)
+    result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend_rule), callers=False)
     backends = sorted({b for (_, b) in result.inventory.backends})
     if args.backend not in backends:
         raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)

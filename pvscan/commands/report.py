@@ -22,7 +22,7 @@ def run(args) -> int:
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
     abis = [load_abi(a) for a in args.abi]
-    result = scan(args.tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+    result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
                   callers=False)
     checked = check(result.inventory, abis) if abis else None
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])

@@ -22,18 +22,19 @@ def run(args) -> int:
     if args.git:
         from pvscan.source.git import GitRange
 
-        rng = GitRange(args.git, args.patch)
-        data, source, tree_path = rng.diff(), f"{args.git} {args.patch}", rng
+        tree = GitRange(args.git, args.patch)
+        data, name = tree.diff(), f"{args.git} {args.patch}"
     else:
         if args.tree is None:
             raise PvscanError("review needs --tree PATH (the kernel tree the patch applies to) or --git REPO")
-        data, source = _read_patch(args.patch), args.patch
-        tree_path = args.tree
-    patches = read_patch_bytes(data, "<stdin>" if source == "-" else source)
+        data, name = _read_patch(args.patch), args.patch
+    patches = read_patch_bytes(data, "<stdin>" if name == "-" else name)
     abis = [load_abi(a) for a in args.abi]
     if not args.git:
-        refuse_writes_into([KernelTree(args.tree)], args.output)
-    reviews = review(tree_path, patches, abis, build_backend_map(args.backend_map, args.backend), source)
+        tree = KernelTree(args.tree)
+        refuse_writes_into([tree], args.output)
+    reviews = review(tree, patches, abis, build_backend_map(args.backend_map, args.backend), name)
+    tree.close()
     text = REVIEW_FORMATS[args.format](reviews, {})
     print_warnings([w for r in reviews for w in r.warnings], sys.stderr)
     write_output(text, args.output)

@@ -18,9 +18,9 @@ def run(args) -> int:
         raise PvscanError("--jobs wants a number of at least 1")
     backend_map = build_backend_map(args.backend_map, args.backend)
     # Checked before the scan, so that a refused path costs nothing.
-    refuse_writes_into([KernelTree(args.tree)], args.output)
-    want_callers = not args.no_callers
-    result = scan(args.tree, backend_map=backend_map, jobs=args.jobs, callers=want_callers)
+    tree = KernelTree(args.tree)
+    refuse_writes_into([tree], args.output)
+    result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers)
     if args.op is not None:
         names = sorted({o.name for o in result.inventory.ops if args.arch in (None, o.arch)})
         if args.op not in names:
@@ -31,7 +31,6 @@ def run(args) -> int:
     if args.op is not None and args.format == "text":
         from pvscan.source.snippets import collect, op_locations
 
-        tree = KernelTree(args.tree)
         snippets = collect(tree, [loc for o in result.inventory.ops if o.name == args.op
                                   for loc in op_locations(o)], context=0)
     from pvscan.report.color import use_color

@@ -72,55 +72,47 @@ class RevisionSummary:
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     """One revision, start to end: safe to run on any worker that can read spec.location."""
     from pvscan.abi import load_abi
-    from pvscan.cache import get_candidates, get_facts, put_candidates
     from pvscan.checks.check import check
     from pvscan.errors import PvscanError
     from pvscan.inventory.backends import DEFAULT_MAP, BackendMap
-    from pvscan.inventory.build import build_inventory
     from pvscan.inventory.model import signature_of
-    from pvscan.pipeline import facts_of
-    from pvscan.source.directory import KernelTree, SkippedFile
-    from pvscan.source.search import find_table_candidates
+    from pvscan.pipeline import inventory_of
 
     try:
-        if spec.kind == "git":
-            from pvscan.source.git import GitTree
-
-            tree = GitTree(spec.location, spec.rev)
-            commit = tree.a
-        else:
-            tree = KernelTree(spec.location)
-            commit = None
+        source = open_revision(spec)
     except PvscanError as e:
         return RevisionSummary(spec.label, None, "?", warning=str(e))
-    warnings: list = []
-    candidates = get_candidates(tree.root, str(tree.version))
-    if candidates is None:
-        candidates = tree.candidates(warnings) if spec.kind == "git" else find_table_candidates(tree, warnings)
-        put_candidates(tree.root, str(tree.version), candidates)
-    facts, hits = [], 0
-    for rel in candidates:
-        try:
-            data = tree.read(rel)
-        except SkippedFile:
-            continue
-        cached = get_facts(rel, data)
-        hits += cached is not None
-        facts.append((cached or facts_of(rel, data))[0])
-    if spec.kind == "git":
-        tree.close()
-    inventory = build_inventory(facts, BackendMap(tuple(spec.backend_rules) + DEFAULT_MAP))
+    commit = source.commit
+    try:
+        # One task per revision already: no pool inside it.
+        result = inventory_of(source, BackendMap(tuple(spec.backend_rules) + DEFAULT_MAP), jobs=1)
+    finally:
+        source.close()
+    inventory = result.inventory
     if not inventory.ops:
-        return RevisionSummary(spec.label, commit, str(tree.version), files=len(facts), cache_hits=hits,
-                               warning="no paravirt ops table in this revision")
+        return RevisionSummary(spec.label, commit, str(source.version), files=result.files_parsed,
+                               cache_hits=result.cache_hits, warning="no paravirt ops table in this revision")
     ops = tuple(OpState(o.arch, o.name, o.table, o.group, signature_of(o), o.convention, o.guard, o.file,
                         o.line, o.backends) for o in inventory.ops)
     found = ()
     if spec.abis:
-        result = check(inventory, [load_abi(a) for a in spec.abis])
+        checked = check(inventory, [load_abi(a) for a in spec.abis])
         arch_of = {o.name: o.arch for o in inventory.ops}
-        found = tuple((f.abi, f.code, arch_of.get(f.op, ""), f.op, f.severity, f.message) for f in result.findings)
-    return RevisionSummary(spec.label, commit, str(tree.version), ops, found, len(facts), hits)
+        found = tuple((f.abi, f.code, arch_of.get(f.op, ""), f.op, f.severity, f.message)
+                      for f in checked.findings)
+    return RevisionSummary(spec.label, commit, str(source.version), ops, found, result.files_parsed,
+                           result.cache_hits)
+
+
+def open_revision(spec: RevisionSpec):
+    """The source of one revision: a git revision's objects, or a directory."""
+    if spec.kind == "git":
+        from pvscan.source.git import GitTree
+
+        return GitTree(spec.location, spec.rev)
+    from pvscan.source.directory import KernelTree
+
+    return KernelTree(spec.location)
 
 
 # -- running the tasks --------------------------------------------------------------

@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.findings import Finding
-from pvscan.inventory.build import build_inventory
-from pvscan.naming import CANDIDATE_RE
 from pvscan.review.apply import DoesNotApply, apply_file
 from pvscan.review.diff import diff
-from pvscan.source.directory import KernelTree, SkippedFile
-from pvscan.source.search import find_table_candidates
+from pvscan.pipeline import inventory_of
+from pvscan.source.patched import PatchedSource
 
 INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
 
@@ -53,46 +51,18 @@ class PatchReview:
         return "changes the pv_ops interface: " + ", ".join(parts)
 
 
-class _Files:
-    """The tree's files as the patches so far left them (in memory only)."""
-
-    def __init__(self, tree: KernelTree):
-        self.tree = tree
-        self.overlay: dict[str, bytes | None] = {}
-
-    def get(self, rel: str | None) -> bytes | None:
-        if rel is None:
-            return None
-        if rel in self.overlay:
-            return self.overlay[rel]
-        try:
-            return self.tree.read(rel)
-        except SkippedFile:
-            return None
-
-
-def review(tree_path, patches, abis, backend_map, source: str) -> list[PatchReview]:
-    from pvscan.cache import get_candidates, put_candidates
-
-    tree = tree_path if hasattr(tree_path, "candidates") else KernelTree(tree_path)
-    warnings: list = []
-    candidates = get_candidates(tree.root, str(tree.version))
-    if candidates is None:
-        if hasattr(tree, "candidates"):
-            candidates = tree.candidates(warnings)      # a git revision
-        else:
-            candidates = find_table_candidates(tree, warnings)
-        put_candidates(tree.root, str(tree.version), candidates)
-    files = _Files(tree)
+def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
+    """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones before it."""
+    state = PatchedSource(source)
     out = []
     for index, patch in enumerate(patches, 1):
-        out.append(_review_one(index, patch, files, candidates, abis, backend_map, source))
-    if out:
-        out[0].warnings = warnings + out[0].warnings
+        result, state = _review_one(index, patch, state, abis, backend_map, patch_name)
+        out.append(result)
     return out
 
 
-def _review_one(index, patch, files, candidates, abis, backend_map, source) -> PatchReview:
+def _review_one(index, patch, state, abis, backend_map, patch_name):
+    """(PatchReview, the files as this patch leaves them)."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
     usable = []
     for fp in patch.files:
@@ -103,7 +73,7 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
     before, after, added, removed, applied = {}, {}, {}, {}, True
     try:
         for fp in usable:
-            old = files.get(fp.old_path)
+            old = state.get(fp.old_path)
             if fp.old_path and old is None:
                 raise DoesNotApply(fp.patch_line, "the file is not in the tree")
             res = apply_file(old, fp)
@@ -114,7 +84,7 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
         before, after, added, removed, applied = {}, {}, {}, {}, False
         try:
             for fp in usable:
-                cur = files.get(fp.new_path)
+                cur = state.get(fp.new_path)
                 if fp.new_path and cur is None:
                     raise DoesNotApply(fp.patch_line, "the file is not in the tree")
                 res = apply_file(cur, fp, reverse=True)
@@ -128,22 +98,15 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
             bad = max(before_hunk, key=lambda fp: fp.patch_line) if before_hunk else None
             name = bad.path if bad else "the tree"
             raise PvscanError(f"patch {index} does not apply to {name}: {forward.reason}",
-                              source, forward.line) from None
+                              patch_name, forward.line) from None
     result.already_applied = not applied
-    if applied:
-        for rel, data in after.items():
-            if rel is not None:
-                files.overlay[rel] = data
-        for fp in usable:
-            if fp.old_path and fp.old_path != fp.new_path:
-                files.overlay[fp.old_path] = None
 
-    touched = {r for r in set(before) | set(after) if r}
-    base = [rel for rel in candidates if rel not in touched]
-    facts_b, facts_a, warnings = _facts(base, files, before, after)
-    result.warnings.extend(warnings)
-    inv_b = build_inventory(facts_b, backend_map)
-    inv_a = build_inventory(facts_a, backend_map)
+    side_b = state.with_overlay({r: d for r, d in before.items() if r})
+    side_a = state.with_overlay({r: d for r, d in after.items() if r})
+    scanned_b = inventory_of(side_b, backend_map)
+    scanned_a = inventory_of(side_a, backend_map)
+    result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
+    inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed)
     result.findings = diff(inv_b, inv_a, anchor)
     if abis:
@@ -154,7 +117,10 @@ def _review_one(index, patch, files, candidates, abis, backend_map, source) -> P
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else f)
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
-    return result
+    if applied:
+        renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
+        state = state.with_overlay({**side_a.overlay, **renamed_away})
+    return result, state
 
 
 def _record(before, after, fp, old_text, new_text):
@@ -165,30 +131,6 @@ def _record(before, after, fp, old_text, new_text):
     if fp.new_path:
         after[fp.new_path] = new_text
         before.setdefault(fp.new_path, None)
-
-
-def _facts(base, files, before, after):
-    from pvscan.pipeline import facts_of
-
-    warnings = []
-    common = []
-    for rel in base:
-        data = files.get(rel)
-        if data is None:
-            continue
-        f, w = facts_of(rel, data)
-        common.append(f)
-        warnings.extend(w)
-    sides = []
-    for side in (before, after):
-        facts = list(common)
-        for rel, data in sorted((r, d) for r, d in side.items() if r):
-            if data is not None and CANDIDATE_RE.search(data):
-                f, w = facts_of(rel, data)
-                facts.append(f)
-                warnings.extend(w)
-        sides.append(facts)
-    return sides[0], sides[1], warnings
 
 
 class _Anchor:

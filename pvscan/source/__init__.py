@@ -1,8 +1,34 @@
 """Where files come from: a kernel tree as a set of files pvscan may read.
 
-Takes a path (a directory), a git revision (read from the object store,
-never checked out), or either one with patches applied in memory; gives a
-Source: its version, the candidate files a text search finds, and each
-file's bytes through one reader that refuses paths escaping the tree,
-binary files and oversized files. Nothing here parses C.
+Takes a path (a directory: directory.KernelTree), a git revision read from
+the object store, never checked out (git.GitTree), or either one with
+patches applied in memory (patched.PatchedSource); gives a Source. Nothing
+here parses C.
 """
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Source(Protocol):
+    """What the pipeline needs of a tree, whatever holds its files."""
+
+    display: str              # how the user named it, for messages
+    version: object           # directory.KernelVersion, from the top-level Makefile
+    commit: str | None        # the git commit it is, if it is one
+
+    cache_key: str | None     # a name for exactly this content (a commit), or None when it can change
+
+    def candidates(self, warnings: list) -> list[str]:
+        """Sorted relative paths of the .c/.h files that name a table, a PVOP_* macro or the
+        callee-save type; computed once per source."""
+
+    def read(self, rel: str) -> bytes:
+        """One file's bytes; raises directory.SkippedFile for a file that cannot be C source."""
+
+    def contains(self, path) -> bool:
+        """True if writing to path would write into the tree."""
+
+    def close(self) -> None:
+        """Release what reading needed (a git reader process)."""

@@ -1,4 +1,4 @@
-"""Stage 0: a kernel checkout, and the only way pvscan reads from it.
+"""A kernel tree in a directory, and the only way pvscan reads from it.
 
 pvscan never writes into the tree and never runs anything from it. Every
 read goes through KernelTree.read(), which refuses paths that leave the tree
@@ -48,6 +48,7 @@ class KernelTree:
             raise PvscanError("not a directory (expected a Linux kernel tree)", str(path))
         self.root = given.resolve()
         self.display = str(path)
+        self._candidates = None
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
@@ -58,6 +59,7 @@ class KernelTree:
         tree = cls.__new__(cls)
         tree.root = Path(root)
         tree.display = root
+        tree._candidates = None
         return tree
 
     def _read_version(self) -> KernelVersion:
@@ -67,6 +69,23 @@ class KernelTree:
         except OSError:
             raise PvscanError("not a Linux kernel tree: no top-level Makefile", self.display) from None
         return parse_version(head, self.display + "/Makefile")
+
+    def close(self) -> None:
+        """Nothing to release (a git source has a reader process to end)."""
+
+    # A directory can change between two runs: its candidate list is never cached.
+    cache_key = None
+    commit = None
+
+    def candidates(self, warnings: list) -> list[str]:
+        """The files a text search finds (source.search), once per tree object."""
+        if self._candidates is None:
+            from pvscan.source.search import find_table_candidates
+
+            self._candidate_warnings = []
+            self._candidates = find_table_candidates(self, self._candidate_warnings)
+            warnings.extend(self._candidate_warnings)
+        return self._candidates
 
     def contains(self, path: str | os.PathLike) -> bool:
         """True if path (absolute, or relative to the cwd) lies inside the tree."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN_ERE
@@ -45,8 +44,11 @@ class GitTree:
         self.repo = repo
         self.a = self._commit(rev)
         self.display = f"{repo}@{self.a[:12]}"
-        self.root = Path(f"git:{os.path.realpath(repo)}@{self.a}")   # a cache key, not a path
+        # A commit's content never changes: its candidate list can be cached.
+        self.cache_key = f"git:{os.path.realpath(repo)}@{self.a}"
+        self.commit = self.a
         self._cat = None
+        self._candidates = None
         try:
             self.version = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
         except SkippedFile:
@@ -68,6 +70,17 @@ class GitTree:
         return resolve_commit(self.repo, rev)
 
     def candidates(self, warnings) -> list[str]:
+        """The text search's files at this commit; a commit never changes, so they are cached."""
+        from pvscan.cache import get_candidates, put_candidates
+
+        if self._candidates is None:
+            self._candidates = get_candidates(self.cache_key)
+        if self._candidates is None:
+            self._candidates = self._search()
+            put_candidates(self.cache_key, self._candidates)
+        return self._candidates
+
+    def _search(self) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
         proc = self._git("grep", "-l", "-E", "-I", LOOSE_PATTERN_ERE, self.a, "--",
                          "*.c", "*.h", *excludes, check=False)

@@ -1,0 +1,55 @@
+"""A source with patches applied in memory: the base tree's files, some replaced or deleted."""
+
+from __future__ import annotations
+
+from pvscan.naming import CANDIDATE_RE
+from pvscan.source.directory import SkippedFile
+
+
+class PatchedSource:
+    """base, with overlay[rel] in place of each changed file (None: deleted).
+
+    A file is a candidate when its text, as patched, names what candidates
+    name: a patch can make a file a candidate or stop it being one.
+    """
+
+    def __init__(self, base, overlay: dict[str, bytes | None] | None = None):
+        self.base = base
+        self.overlay = dict(overlay or {})
+        self.display = base.display
+        self.version = base.version
+        self.cache_key = None
+        self.commit = None
+
+    def with_overlay(self, changes: dict[str, bytes | None]) -> "PatchedSource":
+        return PatchedSource(self.base, {**self.overlay, **changes})
+
+    def get(self, rel: str | None) -> bytes | None:
+        """The file as patched, or None when it is absent (or not readable as source)."""
+        if rel is None:
+            return None
+        if rel in self.overlay:
+            return self.overlay[rel]
+        try:
+            return self.base.read(rel)
+        except SkippedFile:
+            return None
+
+    def candidates(self, warnings: list) -> list[str]:
+        kept = {rel for rel in self.base.candidates(warnings) if rel not in self.overlay}
+        changed = {rel for rel, data in self.overlay.items() if data is not None and CANDIDATE_RE.search(data)}
+        return sorted(kept | changed)
+
+    def read(self, rel: str) -> bytes:
+        if rel in self.overlay:
+            data = self.overlay[rel]
+            if data is None:
+                raise SkippedFile("deleted by the patch")
+            return data
+        return self.base.read(rel)
+
+    def contains(self, path) -> bool:
+        return self.base.contains(path)
+
+    def close(self) -> None:
+        self.base.close()
