@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory.backends import BackendMap, build_backend_map
-from pvscan.inventory.build import Inventory, build_inventory
+from pvscan.inventory.build import build_inventory
+from pvscan.inventory.model import Inventory
 from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile
 
 # Below this many files a worker pool costs more than it saves.

@@ -16,12 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from pvscan.facts.preprocess import preprocess
-from pvscan.facts.syntax import (
-    declarator_name,
-    innermost_identifier,
-    node_text,
-    parse_tree,
-)
+from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
 from pvscan.source.directory import KernelTree, SkippedFile
 
 MAX_DEPTH = 6

@@ -10,38 +10,35 @@ from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import dataclass, field
 
 from pvscan.facts.ctext import blank_annotations, fold, split_args
-from pvscan.facts.model import (
-    Alias,
-    Assignment,
-    FileFacts,
-    FillMacro,
-    GlobalDecl,
-    InitEntry,
-    Initializer,
-    MacroCall,
-    Member,
-    Param,
-    Reference,
-    StructDef,
-)
+from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer, MacroCall,
+                                Member, Param, Reference, StructDef)
 from pvscan.facts.preprocess import Preprocessed, preprocess
-from pvscan.facts.syntax import (
-    declarator_name,
-    innermost_identifier,
-    node_text,
-    parse_tree,
-)
-from pvscan.naming import (
-    MENTIONS_TABLE_RE,
-    PVOP_MACRO_RE,
-    PVOP_USE_RE,
-    TABLE_NAME_RE,
-    arch_of,
-)
+from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
+from pvscan.naming import MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, TABLE_NAME_RE, arch_of
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
+
+
+@dataclass
+class _Uses:
+    """Where a walk puts the uses of tables it finds: the file's own code, or one macro body."""
+
+    references: list = field(default_factory=list)
+    assignments: list = field(default_factory=list)
+    # 'opname = (void *)rel->eip;' in a macro body: (parameter index, value text), last one last.
+    parameter_targets: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _MacroBody:
+    """What one #define body says: its uses of tables, its PVOP_* uses, and whether it fills an op."""
+
+    uses: _Uses
+    macro_calls: tuple
+    fill: FillMacro | None
 
 
 def parse_file(rel: str, data: bytes) -> FileFacts:
@@ -59,8 +56,7 @@ class _Extractor:
         self.structs = []
         self.globals = []
         self.initializers = []
-        self.assignments = []
-        self.references = []
+        self.uses = _Uses()
         self.macro_calls = []
         self.aliases = []
         self.fill_macros = []
@@ -68,7 +64,6 @@ class _Extractor:
         self.function_spans = []   # (start_byte, end_byte, name)
         self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
         self.fill_names = frozenset()
-        self._fill_target = None   # set while walking a macro body: (root, param index, value node, text)
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -77,8 +72,8 @@ class _Extractor:
             structs=tuple(self.structs),
             globals=tuple(self.globals),
             initializers=tuple(self.initializers),
-            assignments=tuple(self.assignments),
-            references=tuple(self.references),
+            assignments=tuple(self.uses.assignments),
+            references=tuple(self.uses.references),
             macro_calls=tuple(sorted(self.macro_calls, key=lambda m: (m.line, m.macro, m.args))),
             aliases=tuple(self.aliases),
             fill_macros=tuple(self.fill_macros),
@@ -94,14 +89,19 @@ class _Extractor:
     def run(self) -> None:
         # Macro bodies first: they tell which macros fill ops, and the
         # arguments of those (like those of PVOP_*) are not reads of their own.
-        self._defines()
+        for body in self._defines():
+            self.uses.references.extend(body.uses.references)
+            self.uses.assignments.extend(body.uses.assignments)
+            self.macro_calls.extend(body.macro_calls)
+            if body.fill is not None:
+                self.fill_macros.append(body.fill)
         self.fill_names = frozenset(f.name for f in self.fill_macros)
         tree = parse_tree(self.text)
-        self._walk(tree.root_node, self.text, row_offset=0, macro=None)
+        self._walk(tree.root_node, self.text, row_offset=0, macro=None, uses=self.uses)
         self.function_spans.sort()
         self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names)
 
-    def _walk(self, root, text, row_offset, macro):
+    def _walk(self, root, text, row_offset, macro, uses: _Uses):
         stack = [root]
         while stack:
             node = stack.pop()
@@ -122,11 +122,11 @@ class _Extractor:
                 parent = node.parent
                 if not (parent is not None and parent.type == "field_expression"
                         and parent.child_by_field_name("argument") == node):
-                    self._field_chain(node, text, row_offset, macro)
+                    self._field_chain(node, text, row_offset, macro, uses)
             elif t == "assignment_expression":
                 left = node.child_by_field_name("left")
                 if left is not None and left.type == "identifier":
-                    self._whole_table_assignment(node, left, text, row_offset, macro)
+                    self._whole_table_assignment(node, left, text, row_offset, macro, uses)
             stack.extend(reversed(node.children))
 
     # -- struct definitions ---------------------------------------------
@@ -282,7 +282,7 @@ class _Extractor:
 
     # -- uses of tables in code ------------------------------------------
 
-    def _field_chain(self, node, text, row_offset, macro) -> None:
+    def _field_chain(self, node, text, row_offset, macro, uses: _Uses) -> None:
         path = []
         cur = node
         while cur is not None and cur.type == "field_expression":
@@ -313,7 +313,7 @@ class _Extractor:
                 and parent.child_by_field_name("left") == node
                 and node_text(parent.child_by_field_name("operator"), text) == "="):
             value = parent.child_by_field_name("right")
-            self.assignments.append(Assignment(
+            uses.assignments.append(Assignment(
                 root, tuple(path), fold(node_text(value, text)) if value is not None else "",
                 line, guard, function, macro[1] if macro else None))
             return
@@ -324,7 +324,7 @@ class _Extractor:
             # '"m" (paravirt_ops.save_fl)' with 'call *%1' (2.6.2x): the asm
             # statement calls the op.
             ref_kind = "asm"
-        self.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
+        uses.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
 
     def _is_macro_argument(self, node, text) -> bool:
         """An argument of PVOP_*() or of a fill macro: recorded as that macro's use."""
@@ -340,7 +340,7 @@ class _Extractor:
         name = node_text(fn, text)
         return bool(PVOP_MACRO_RE.match(name)) or name in self.fill_names
 
-    def _whole_table_assignment(self, node, left, text, row_offset, macro) -> None:
+    def _whole_table_assignment(self, node, left, text, row_offset, macro, uses: _Uses) -> None:
         root = node_text(left, text)
         right = node.child_by_field_name("right")
         op = node.child_by_field_name("operator")
@@ -349,13 +349,13 @@ class _Extractor:
         row = node.start_point[0] + row_offset
         if TABLE_NAME_RE.match(root):
             function, _ = self._enclosing(node, macro)
-            self.assignments.append(Assignment(root, (), fold(node_text(right, text)), row + 1,
+            uses.assignments.append(Assignment(root, (), fold(node_text(right, text)), row + 1,
                                                self.pre.guard_at(row), function,
                                                macro[1] if macro else None))
         elif macro is not None and root in macro[1]:
             # 'opname = (void *)rel->eip;' inside a fill macro whose
             # argument is the whole op reference (VMI, 2.6.23 on).
-            self._fill_target = (None, macro[1].index(root), right, text)
+            uses.parameter_targets.append((macro[1].index(root), fold(node_text(right, text))))
 
     def _enclosing(self, node, macro):
         if macro is not None:
@@ -397,8 +397,9 @@ class _Extractor:
 
     # -- #define bodies ------------------------------------------------------
 
-    def _defines(self) -> None:
-        fills = []
+    def _defines(self) -> list[_MacroBody]:
+        """The bodies of the #defines that may hold wrappers or fill ops, each read on its own."""
+        bodies = []
         for d in self.pre.defines:
             body = d.body.strip()
             if d.params is None and body and len(body) < 200 and "\n" not in body:
@@ -407,22 +408,19 @@ class _Extractor:
             # any function-like macro may be a fill macro ('opname = ...').
             if not d.params and not MENTIONS_TABLE_RE.search(d.body):
                 continue
-            fill = self._define_body(d)
-            if fill is not None:
-                fills.append(fill)
-        self.fill_macros = fills
+            bodies.append(self._define_body(d))
+        return bodies
 
-    def _define_body(self, d):
+    def _define_body(self, d) -> _MacroBody:
         body = bytearray(d.body.encode("utf-8", "replace"))
         blank_annotations(body)
         source = _MACRO_PREFIX + bytes(body) + b";}\n"
         tree = parse_tree(source)
-        row_offset = d.line - 1
         macro = (d.name, d.params or ())
-        self._fill_target = None
-        n_assign = len(self.assignments)
-        self._walk(tree.root_node, source, row_offset, macro)
+        uses = _Uses()
+        self._walk(tree.root_node, source, d.line - 1, macro, uses)
         # PVOP_ uses inside the macro body: the macro is the wrapper.
+        macro_calls = []
         for m in PVOP_USE_RE.finditer(source):
             name = m.group(1).decode()
             if not PVOP_MACRO_RE.match(name):
@@ -431,22 +429,31 @@ class _Extractor:
             if args is None:
                 continue
             row = source.count(b"\n", 0, m.start())
-            self.macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
-                                              self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
-        if not d.params:
-            return None
-        # A fill macro: an assignment whose target is named by a parameter.
-        for a in self.assignments[n_assign:]:
-            if a.macro_params is not None and a.path and a.path[-1] in d.params and len(a.path) == 1:
-                value_param = d.params.index(a.value) if a.value in d.params else None
-                self.assignments.remove(a)
-                return FillMacro(d.name, d.params, a.root, d.params.index(a.path[0]), value_param, d.line)
-        if self._fill_target is not None:
-            _, index, right, text = self._fill_target
-            value = fold(node_text(right, text))
-            value_param = d.params.index(value) if value in d.params else None
-            return FillMacro(d.name, d.params, None, index, value_param, d.line)
-        return None
+            macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
+                                         self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
+        fill, by = _fill_macro(d, uses) if d.params else (None, None)
+        if by is not None:
+            # The assignment that makes it a fill macro is the macro's, not a use of its own.
+            uses = _Uses(uses.references, [a for a in uses.assignments if a is not by])
+        return _MacroBody(uses, tuple(macro_calls), fill)
+
+
+def _fill_macro(d, uses: _Uses):
+    """(FillMacro, the assignment that makes it one), or (None, None).
+
+    A fill macro assigns a table member named by a parameter
+    ('paravirt_ops.opname = ...', 2.6.21) or a parameter that is the whole
+    op reference ('opname = ...', 2.6.23 on).
+    """
+    for a in uses.assignments:
+        if a.macro_params is not None and len(a.path) == 1 and a.path[0] in d.params:
+            value_param = d.params.index(a.value) if a.value in d.params else None
+            return FillMacro(d.name, d.params, a.root, d.params.index(a.path[0]), value_param, d.line), a
+    if uses.parameter_targets:
+        index, value = uses.parameter_targets[-1]
+        value_param = d.params.index(value) if value in d.params else None
+        return FillMacro(d.name, d.params, None, index, value_param, d.line), None
+    return None, None
 
 
 # -- helpers ------------------------------------------------------------------

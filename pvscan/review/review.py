@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.findings import Finding
+from pvscan.pipeline import inventory_of
 from pvscan.review.apply import DoesNotApply, apply_file
 from pvscan.review.diff import diff
-from pvscan.pipeline import inventory_of
 from pvscan.source.patched import PatchedSource
 
 INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}

@@ -1,0 +1,103 @@
+"""Pass 2: call sites and wrappers, from the PVOP_* uses and the references to the tables.
+
+A call site is a PVOP_* use, a direct call through the table, an asm
+reference or a read; the function or macro around a call (not a read) is
+the op's wrapper: write_cr3() for mmu.write_cr3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pvscan.errors import Warning_
+from pvscan.facts.preprocess import guard_expression
+from pvscan.inventory.model import CallSite, Wrapper
+from pvscan.naming import PVOP_MACRO_RE
+
+
+@dataclass(frozen=True)
+class Sites:
+    call_sites: dict             # op key -> tuple[CallSite], in the order found
+    wrappers: dict               # op key -> tuple[Wrapper], sorted
+    warnings: tuple[Warning_, ...]
+
+
+def find_call_sites(facts, model) -> Sites:
+    sites: dict = {}
+    wrapper_of: dict = {}        # (arch, name, file) -> Wrapper: its first sighting defines it
+    op_wrappers: dict = {}       # op key -> {(arch, name, file)}
+    warnings: list[Warning_] = []
+
+    def note_wrapper(f, op, name, kind, line):
+        key = _wrapper(f, op, name, kind, line, wrapper_of)
+        if key is not None:
+            op_wrappers.setdefault(op.key, set()).add(key)
+
+    for f in facts:
+        for mc in f.macro_calls:
+            found = _macro_call_site(f, mc, model, warnings)
+            if found is None:
+                continue
+            op, site = found
+            sites.setdefault(op.key, []).append(site)
+            note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
+        for r in f.references:
+            op, problem = model.resolve(f.arch, r.root, r.path)
+            if problem:
+                warnings.append(Warning_(f.path, r.line or 0, problem))
+            if op is None:
+                continue
+            sites.setdefault(op.key, []).append(CallSite(f.path, r.line, r.kind, None, None, None, None,
+                                                         r.function, r.function_kind, guard_expression(r.guard)))
+            if r.kind in ("call", "asm"):
+                note_wrapper(f, op, r.function, r.function_kind, r.line)
+    wrappers = {key: tuple(sorted((wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
+                for key, keys in op_wrappers.items()}
+    return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings))
+
+
+def _macro_call_site(f, mc, model, warnings):
+    """(op, CallSite) of a PVOP_* use, or None for a macro that is not one or names no op."""
+    m = PVOP_MACRO_RE.match(mc.macro)
+    if not m:
+        return None
+    alt, void, arity = bool(m.group(1)), bool(m.group(2)), int(m.group(4))
+    args = list(mc.args)
+    rettype = None
+    if not void:
+        if not args:
+            return None
+        rettype = args.pop(0)
+    if not args:
+        return None
+    op_text = args.pop(0)
+    replacement = condition = None
+    if alt:
+        if len(args) < 2:
+            warnings.append(Warning_(f.path, mc.line, f"{mc.macro} without its replacement and condition"))
+            return None
+        replacement, condition = args[-2], args[-1]
+        args = args[:-2]
+    op = model.resolve_text(f.arch, op_text)
+    if op is None:
+        return None   # the macro's own definitions ('op'), or a table we do not know
+    if len(args) != arity:
+        warnings.append(Warning_(f.path, mc.line, f"{mc.macro} passes {len(args)} arguments to {op.name}"))
+    return op, CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
+                        mc.function_kind, guard_expression(mc.guard))
+
+
+def _wrapper(f, op, name, kind, line, wrapper_of):
+    """The key of the wrapper around a call, recording it at its first sighting; None outside any."""
+    if not name or kind == "file":
+        return None
+    key = (op.arch, name, f.path)
+    if key not in wrapper_of:
+        # The definition holding the call: the nearest one of that name above it
+        # (a header may define the name again for another configuration).
+        def_line = max((fl for fn, fl in f.functions if fn == name and fl <= line), default=line)
+        if kind == "macro":
+            def_line = min((mc.line for mc in f.macro_calls if mc.function == name), default=line)
+            def_line = min([def_line] + [r.line for r in f.references if r.function == name])
+        wrapper_of[key] = Wrapper(name, kind, f.path, def_line)
+    return key

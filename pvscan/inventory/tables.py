@@ -1,0 +1,252 @@
+"""Pass 1: the tables and their ops, from the struct definitions and table globals of all files.
+
+Discovery, in the order the kernel's own declarations give it:
+
+1. roots: non-static globals whose name follows the table convention
+   (naming.TABLE_NAME) and whose type is a struct: 'pv_ops', 'pv_mmu_ops',
+   'paravirt_ops' ...;
+2. ops: walking each root's struct, every function-pointer member and every
+   'struct paravirt_callee_save' member is an op; a member whose struct
+   type holds ops is a group (or a sub-group, like mmu.lazy_mode).
+
+Names: in the unified generation (a root whose members are all groups,
+'struct paravirt_patch_template pv_ops', 4.20 on) an op is named by its
+member path ('mmu.set_pte'), as PVOP_* macros name it; otherwise by the
+root and the path ('pv_mmu_ops.set_pte', 'paravirt_ops.set_pte').
+
+The result, a TableModel, is what the later passes resolve references
+against: nothing is invented for a member that no struct declares.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pvscan.errors import Warning_
+from pvscan.facts.model import FileFacts, Param
+from pvscan.naming import CALLEE_SAVE_STRUCT, TABLE_NAME_RE
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Root:
+    """A table's global instance: 'struct paravirt_patch_template pv_ops'."""
+
+    name: str
+    type: str
+    arch: str
+    file: str
+    line: int
+    guard: tuple
+    unified: bool = False
+
+
+@dataclass(frozen=True)
+class OpDecl:
+    """An op as its table declares it, before anything else is known of it."""
+
+    name: str
+    arch: str
+    table: str
+    group: str
+    path: tuple[str, ...]        # member path from the root: ('mmu', 'set_pte')
+    return_type: str | None
+    params: tuple[Param, ...] | None
+    convention: str              # "plain" | "callee_save"
+    signature_source: str | None
+    guard: tuple
+    file: str
+    line: int
+    comment: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.arch, self.name)
+
+
+@dataclass(frozen=True)
+class TableModel:
+    """The tables, read-only once built. Mappings are plain dicts that no pass changes."""
+
+    roots: dict                  # (arch, instance) -> Root
+    ops: tuple[OpDecl, ...]      # in declaration order
+    by_path: dict                # (arch, root, path) -> OpDecl
+    groups: dict                 # (arch, root, path) -> struct tag of a group member
+    data_members: frozenset      # (arch, root, path) of members that are not ops
+    type_paths: dict             # (arch, struct tag) -> ((root, path prefix), ...) where it sits
+    warnings: tuple[Warning_, ...]
+
+    def resolve(self, arch, root_name, path, allow_unified=False):
+        """(op or None, warning or None) for (arch, root, path); a generic file tries every arch."""
+        arches = [arch] if arch != "generic" else sorted({a for (a, _) in self.roots})
+        hits = [op for a in arches if (op := self._resolve_in(a, root_name, path, allow_unified)) is not None]
+        if len(hits) > 1:
+            return None, (f"{root_name}.{'.'.join(path)} names an op in several architectures "
+                          f"({', '.join(o.arch for o in hits)}); not attributed")
+        return (hits[0] if hits else None), None
+
+    def resolve_text(self, arch, text):
+        """An op reference as PVOP_* macros write it: 'mmu.set_pte', 'pv_mmu_ops.set_pte'."""
+        parts = [p.strip() for p in text.split(".")]
+        if not parts or not all(_IDENT.fullmatch(p) for p in parts):
+            return None
+        return self.resolve(arch, parts[0], tuple(parts[1:]), allow_unified=True)[0]
+
+    def _resolve_in(self, arch, root_name, path, allow_unified):
+        if (arch, root_name) in self.roots:
+            op = self.by_path.get((arch, root_name, path))
+            if op is None and path and path[-1] == "func":
+                # 'pv_ops.mmu.read_cr2.func': the callee-save op's function pointer.
+                op = self.by_path.get((arch, root_name, path[:-1]))
+                if op is not None and op.convention != "callee_save":
+                    op = None
+            return op
+        if allow_unified:
+            for (a, name), root in self.roots.items():
+                if a == arch and root.unified:
+                    return self._resolve_in(arch, name, (root_name,) + path, False)
+        return None
+
+
+def find_tables(facts: list[FileFacts]) -> TableModel:
+    warnings: list[Warning_] = []
+    structs, duplicates = _structs(facts)
+    roots = _roots(facts, structs)
+    walk = _Walk(structs)
+    unified_roots = {}
+    for key in sorted(roots):
+        root = roots[key]
+        unified_roots[key] = Root(root.name, root.type, root.arch, root.file, root.line, root.guard,
+                                  _is_unified(structs, root))
+        walk.root(unified_roots[key])
+    for arch, tag in sorted(walk.walked):
+        s, file = _struct(structs, arch, tag)
+        for dup_file, dup_line in duplicates.get((arch, tag), ()):
+            warnings.append(Warning_(dup_file, dup_line, f"struct {tag} also defined in {file}:{s.line} "
+                                     "with other members; using that one"))
+    for f in facts:
+        for line, msg in f.warnings:
+            warnings.append(Warning_(f.path, line, msg))
+    return TableModel(unified_roots, tuple(walk.ops), walk.by_path, walk.groups, frozenset(walk.data_members),
+                      {k: tuple(v) for k, v in walk.type_paths.items()}, tuple(warnings + walk.warnings))
+
+
+def _structs(facts):
+    """{(arch, tag): (StructDef, file)}, the first definition of each, and the others that differ."""
+    structs, duplicates = {}, {}
+    for f in facts:
+        for s in f.structs:
+            key = (f.arch, s.name)
+            if key in structs:
+                other, _ = structs[key]
+                if [m.name for m in other.members] != [m.name for m in s.members] and s.members:
+                    duplicates.setdefault(key, []).append((f.path, s.line))
+                continue
+            structs[key] = (s, f.path)
+    return structs, duplicates
+
+
+def _struct(structs, arch, tag):
+    return structs.get((arch, tag)) or structs.get(("generic", tag))
+
+
+def _roots(facts, structs) -> dict:
+    roots = {}
+    for f in facts:
+        decls = [(g.name, g.type_name, g.via_typeof, g.storage, g.line, g.guard) for g in f.globals]
+        decls += [(i.name, i.type_name, i.via_typeof, i.storage, i.line, i.guard) for i in f.initializers]
+        for name, type_name, via_typeof, storage, line, guard in decls:
+            if via_typeof or storage == "static" or not TABLE_NAME_RE.match(name):
+                continue
+            if _struct(structs, f.arch, type_name) is None:
+                continue
+            arch = f.arch if f.arch != "generic" else _struct_arch(structs, type_name)
+            root = roots.get((arch, name))
+            # Prefer the declaration in a header (where the type lives) for the location.
+            if root is None or (root.file.endswith(".c") and f.path.endswith(".h")):
+                roots[(arch, name)] = Root(name, type_name, arch, f.path, line, guard)
+    return roots
+
+
+def _struct_arch(structs, tag):
+    arches = sorted(a for (a, n) in structs if n == tag)
+    return arches[0] if arches else "generic"
+
+
+def holds_ops(structs, arch, tag, seen=frozenset()) -> bool:
+    """Whether struct tag has an op somewhere inside it (callee-save counts as one)."""
+    if tag == CALLEE_SAVE_STRUCT or tag in seen:
+        return tag == CALLEE_SAVE_STRUCT
+    hit = _struct(structs, arch, tag)
+    if hit is None:
+        return False
+    seen = seen | {tag}
+    return any(m.kind == "fnptr" or (m.kind == "struct" and holds_ops(structs, arch, m.type, seen))
+               for m in hit[0].members)
+
+
+def _is_unified(structs, root) -> bool:
+    """A root whose members are groups only: 'struct paravirt_patch_template pv_ops'."""
+    s, _ = _struct(structs, root.arch, root.type)
+    direct_ops = any(m.kind == "fnptr" or (m.kind == "struct" and m.type == CALLEE_SAVE_STRUCT)
+                     for m in s.members)
+    has_groups = any(m.kind == "struct" and holds_ops(structs, root.arch, m.type) for m in s.members)
+    return has_groups and not direct_ops
+
+
+class _Walk:
+    """Collects one walk of the roots' structs; find_tables freezes what it gathered."""
+
+    def __init__(self, structs):
+        self.structs = structs
+        self.ops, self.warnings, self.data_members = [], [], set()
+        self.by_path, self.groups, self.type_paths, self.names = {}, {}, {}, {}
+        self.walked = set()
+
+    def root(self, root: Root) -> None:
+        # The op's guard is the #if nesting around its member and the structs on
+        # its path; the root instance's own declaration is not part of it.
+        self._walk(root, root.type, (), (), None, frozenset())
+
+    def _walk(self, root, tag, prefix, guard, group, seen):
+        s, file = _struct(self.structs, root.arch, tag)
+        self.walked.add((root.arch, tag))
+        self.type_paths.setdefault((root.arch, tag), []).append((root.name, prefix))
+        struct_guard = guard + s.guard
+        for m in s.members:
+            path = prefix + (m.name,)
+            g = merge_guards(struct_guard, m.guard)
+            grp = group or (m.name if root.unified else root.name)
+            if m.kind == "fnptr":
+                self._op(root, path, grp, m.type, m.params, "plain", "declaration", g, file, m)
+            elif m.kind == "struct" and m.type == CALLEE_SAVE_STRUCT:
+                self._op(root, path, grp, None, None, "callee_save", None, g, file, m)
+            elif m.kind == "struct" and m.type not in seen and holds_ops(self.structs, root.arch, m.type):
+                self.groups[(root.arch, root.name, path)] = m.type
+                self._walk(root, m.type, path, g, grp, seen | {tag})
+            else:
+                self.data_members.add((root.arch, root.name, path))
+
+    def _op(self, root, path, group, rettype, params, convention, source, guard, file, m):
+        name = ".".join(path) if root.unified else ".".join((root.name,) + path)
+        first = self.names.get((root.arch, name))
+        if first is not None:
+            self.warnings.append(Warning_(file, m.line, f"op {name} declared twice; keeping {first.file}:{first.line}"))
+            return
+        op = OpDecl(name, root.arch, root.name, group, path, rettype, params, convention, source, guard, file,
+                    m.line, m.comment)
+        self.names[op.key] = op
+        self.ops.append(op)
+        self.by_path[(root.arch, root.name, path)] = op
+
+
+def merge_guards(*guards) -> tuple:
+    """The conjunction of guards as one tuple of terms, each once, in order."""
+    out = []
+    for g in guards:
+        for t in g or ():
+            if t not in out:
+                out.append(t)
+    return tuple(out)
