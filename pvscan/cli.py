@@ -1,8 +1,9 @@
 """The command line. Thin on purpose: each command imports its module when it runs.
 
 Exit codes: 0 done (clean), 1 findings at the fail level (check, review),
-2 usage or input error. Every error is one line on stderr, never a traceback
-(PVSCAN_DEBUG=1 shows one for an internal error).
+2 usage or input error, 3 internal error (a bug in pvscan). Every error is
+one line on stderr, never a traceback (--debug, or PVSCAN_DEBUG=1, shows
+the traceback of an internal error).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 
 from pvscan import __version__
+from pvscan.report import format_names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,13 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Static analysis of Linux paravirt_ops: ops tables, call sites, backends.",
     )
     p.add_argument("--version", action="version", version=f"pvscan {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("scan", help="inventory of the paravirt ops of a kernel tree",
                        description="Scan a kernel tree: ops tables, ops, call sites, wrappers, "
                                    "callers and the implementation each backend gives.")
     s.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
-    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.add_argument("--format", choices=format_names("scan"), default="text")
     s.add_argument("--op", metavar="NAME", help="show one op in full, by its canonical name (mmu.set_pte)")
     s.add_argument("--arch", metavar="ARCH", help="only this architecture (x86, ia64 ...)")
     s.add_argument("--callers", action="store_true", help="list every caller of each wrapper")
@@ -43,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
     c.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
                    help="a bundled ABI (pvscan abi list) or an ABI file; repeatable")
-    c.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    c.add_argument("--format", choices=format_names("check"), default="text")
     c.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                    help="exit 1 when a finding reaches this severity (default: error)")
     c.add_argument("--baseline", metavar="FILE", help="do not report the findings recorded in FILE")
@@ -67,8 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--git", metavar="REPO", help="review the range A..B of this git repository, from its objects")
     v.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
                    help="also report the ABI findings the patch introduces; repeatable")
-    v.add_argument("--format", default="text",
-                   choices=("text", "checkpatch", "github", "sarif", "gitlab", "rdjson", "patchwork", "reply"))
+    v.add_argument("--format", choices=format_names("review"), default="text")
     v.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
     _common(v, jobs=False)
     v.set_defaults(func=_command("pvscan.commands.review", "run"))
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--git", metavar="REPO", help="read the revisions from this git repository")
     hi.add_argument("--tags", metavar="GLOB", help="with a range: only its tags matching GLOB (e.g. 'v6.*')")
     hi.add_argument("--abi", action="append", default=[], metavar="NAME|FILE")
-    hi.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    hi.add_argument("--format", choices=format_names("history"), default="text")
     hi.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
     hi.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
@@ -185,11 +187,11 @@ def main(argv=None) -> int:
             pass
         return 0
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into one line
-        if os.environ.get("PVSCAN_DEBUG"):
+        if args.debug or os.environ.get("PVSCAN_DEBUG"):
             raise
-        print(f"pvscan: internal error: {type(e).__name__}: {e} (rerun with PVSCAN_DEBUG=1 "
-              "for a traceback, and please report it)", file=sys.stderr)
-        return 2
+        detail = " ".join(f"{type(e).__name__}: {e}".split())
+        print(f"pvscan: internal error: {detail}; rerun with --debug for the traceback", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

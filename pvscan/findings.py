@@ -44,3 +44,11 @@ class Finding:
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
+
+
+def severity_counts(findings) -> dict:
+    """{severity: how many}, every severity present, in SEVERITIES order."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return counts

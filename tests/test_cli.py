@@ -152,3 +152,19 @@ def test_help_and_version_are_quick_and_clean():
     assert pvscan("--version").stdout.startswith("pvscan ")
     proc = pvscan()
     assert proc.returncode == 2 and "scan" in proc.stderr
+
+
+def test_internal_error_is_one_line_and_exit_3(monkeypatch, capsys):
+    """A bug in pvscan is not the user's mistake: exit 3, one line, the traceback only with --debug."""
+    import pvscan.pipeline
+    from pvscan.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(pvscan.pipeline, "inventory_of", broken)
+    assert main(["scan", str(GEN3)]) == 3
+    err = capsys.readouterr().err
+    assert err == "pvscan: internal error: RuntimeError: a bug over two lines; rerun with --debug for the traceback\n"
+    with pytest.raises(RuntimeError):
+        main(["--debug", "scan", str(GEN3)])

@@ -176,12 +176,12 @@ def test_patch_from_stdin_and_exit_codes(tmp_path):
 
 def test_github_commands_escape_hostile_text(tmp_path):
     from pvscan.findings import Finding
-    from pvscan.report.review import github
+    from pvscan.report import ReviewRun, finding_reporter, report_findings
     from pvscan.review.review import PatchReview
 
     f = Finding("PV101", "warning", "", "op", "dir/a,b:c%.h", 3, "100% {x}\nline2", (("x", "y"),))
     r = PatchReview(1, "s", None, None, [], [f])
-    out = github([r], {})
+    out = report_findings(finding_reporter("review", "github")(ReviewRun((r,), ())), [(r, r.findings)])
     assert out.splitlines()[0] == "::warning file=dir/a%2Cb%3Ac%25.h,line=3,title=PV101::100% y%0Aline2".replace("100% y", "100%25 y")
 
 

@@ -243,3 +243,28 @@ def _stub(stub: str, name: str, root: str) -> None:
                 break
     with open(path, "w") as f:
         f.write(body)
+
+
+def sizes_for_abis(tree, inventory, abis, config) -> tuple[dict, list[str]]:
+    """({target: PreciseSizes}, lines to tell the user): libclang's sizes for each ABI's target."""
+    out, notes = {}, []
+    for target in sorted({a.target for a in abis}):
+        arch = next(a.arch for a in abis if a.target == target)
+        tables = [t for t in inventory.tables if t.arch == arch and t.ops]
+        if not tables:
+            continue
+        types = {o.return_type for o in inventory.ops if o.arch == arch}
+        types |= {p.type for o in inventory.ops if o.arch == arch for p in (o.params or ()) if p.type}
+        sizes = sizes_for(tree, tables[0].file, arch, types, target, config)
+        if sizes.problem:
+            notes.append(f"precise ({target}): {sizes.problem}; sizes come from the type table")
+        else:
+            wrong = signature_mismatches(inventory, sizes)
+            checked = sum(1 for o in inventory.ops if (o.file, o.line) in sizes.arities)
+            notes.append(f"precise ({target}): {len(sizes.sizes)} of {len(types)} type sizes from libclang "
+                         f"({sizes.config} configuration); {checked - len(wrong)} of {checked} signatures confirmed")
+            for name, ours, theirs in wrong:
+                notes.append(f"warning: precise ({target}): {name}: tree-sitter read {ours} parameters, "
+                             f"libclang {theirs}")
+        out[target] = sizes
+    return out, notes

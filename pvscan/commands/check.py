@@ -7,7 +7,7 @@ import sys
 from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.findings import severity_rank
+from pvscan.findings import severity_counts, severity_rank
 from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
 
@@ -19,7 +19,7 @@ def run(args) -> int:
     from pvscan.checks.check import check
     from pvscan.checks.rules import all_rules
     from pvscan.pipeline import scan
-    from pvscan.report.findings import FORMATS
+    from pvscan.report import CheckRun, finding_reporter, report_findings
 
     if not args.abi:
         raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")
@@ -42,7 +42,11 @@ def run(args) -> int:
             glue[backend] = derive(tree, result_scan.inventory, backend)[0]
     precise = None
     if args.precise:
-        precise = _precise(tree, result_scan.inventory, abis, args.config)
+        from pvscan.checks.precise import sizes_for_abis
+
+        precise, notes = sizes_for_abis(tree, result_scan.inventory, abis, args.config)
+        for note in notes:
+            print(f"pvscan: {note}", file=sys.stderr)
     result = check(result_scan.inventory, abis, glue, precise)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
@@ -53,12 +57,9 @@ def run(args) -> int:
         from pvscan.source.snippets import collect
 
         snippets = collect(tree, [(f.file, f.line) for f in findings if f.in_tree], context=0)
-    reporter = FORMATS[args.format]()
-    reporter.start({"version": str(result_scan.version), "rules": [r for r in all_rules()],
-                    "suppressed": len(result.findings) - len(findings), "snippets": snippets})
-    for f in findings:
-        reporter.handle(f)
-    text = reporter.stop(result)
+    run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, result.coverage,
+                   severity_counts(findings), len(result.findings) - len(findings), snippets)
+    text = report_findings(finding_reporter("check", args.format)(run), [(None, findings)])
     print_warnings(result_scan.warnings, sys.stderr)
     if args.write_baseline:
         write_output(baseline_text(result.findings), args.write_baseline)
@@ -67,35 +68,3 @@ def run(args) -> int:
         return 0
     level = severity_rank(args.fail_on)
     return 1 if any(severity_rank(f.severity) >= level for f in findings) else 0
-
-
-def _precise(tree, inventory, abis, config):
-    """Sizes from libclang per ABI target; one line on stderr says what they came from."""
-    from pvscan.checks.precise import sizes_for
-
-    out = {}
-    for target in sorted({a.target for a in abis}):
-        arch = next(a.arch for a in abis if a.target == target)
-        tables = [t for t in inventory.tables if t.arch == arch and t.ops]
-        if not tables:
-            continue
-        types = {o.return_type for o in inventory.ops if o.arch == arch}
-        types |= {p.type for o in inventory.ops if o.arch == arch for p in (o.params or ()) if p.type}
-        sizes = sizes_for(tree, tables[0].file, arch, types, target, config)
-        if sizes.problem:
-            print(f"pvscan: precise ({target}): {sizes.problem}; sizes come from the type table",
-                  file=sys.stderr)
-        else:
-            from pvscan.checks.precise import signature_mismatches
-
-            wrong = signature_mismatches(inventory, sizes)
-            checked = sum(1 for o in inventory.ops if (o.file, o.line) in sizes.arities)
-            print(f"pvscan: precise ({target}): {len(sizes.sizes)} of {len(types)} type sizes from libclang "
-                  f"({sizes.config} configuration); {checked - len(wrong)} of {checked} signatures confirmed",
-                  file=sys.stderr)
-            for name, ours, theirs in wrong:
-                print(f"pvscan: warning: precise ({target}): {name}: tree-sitter read {ours} parameters, "
-                      f"libclang {theirs}", file=sys.stderr)
-        out[target] = sizes
-    return out
-

@@ -13,7 +13,9 @@ def run(args) -> int:
     from pvscan.checks.check import check
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
-    from pvscan.report.html import render
+    from pvscan.checks.rules import all_rules
+    from pvscan.inventory.summary import summarize
+    from pvscan.report import ReportDocument, document_renderer
     from pvscan.source.directory import KernelTree
     from pvscan.source.snippets import collect, op_locations
 
@@ -27,7 +29,9 @@ def run(args) -> int:
     checked = check(result.inventory, abis) if abis else None
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
     history = _read_history(args.history) if args.history else None
-    html = render(result, checked, snippets, {"source_url": args.source_url, "history": history})
+    doc = ReportDocument(result, summarize(result.inventory), checked, snippets, rules=tuple(all_rules()),
+                         source_url=args.source_url, history=history)
+    html = document_renderer("report", "html")(doc)
     print_warnings(result.warnings, sys.stderr)
     write_output(html, args.output)
     return 0

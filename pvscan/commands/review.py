@@ -14,7 +14,8 @@ MAX_PATCH_BYTES = 256 * 1024 * 1024
 def run(args) -> int:
     from pvscan.abi import load_abi
     from pvscan.inventory.backends import build_backend_map
-    from pvscan.report.review import REVIEW_FORMATS
+    from pvscan.report import ReviewRun, finding_reporter, report_findings
+    from pvscan.rulebook import every_rule
     from pvscan.review.patch import read_patch_bytes
     from pvscan.review.review import review
     from pvscan.source.directory import KernelTree
@@ -35,7 +36,8 @@ def run(args) -> int:
         refuse_writes_into([tree], args.output)
     reviews = review(tree, patches, abis, build_backend_map(args.backend_map, args.backend), name)
     tree.close()
-    text = REVIEW_FORMATS[args.format](reviews, {})
+    run = ReviewRun(tuple(reviews), tuple(every_rule()))
+    text = report_findings(finding_reporter("review", args.format)(run), [(r, r.findings) for r in reviews])
     print_warnings([w for r in reviews for w in r.warnings], sys.stderr)
     write_output(text, args.output)
     if args.fail_on == "never":

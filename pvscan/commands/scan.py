@@ -9,7 +9,7 @@ from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.inventory.backends import build_backend_map
 from pvscan.pipeline import scan
-from pvscan.report import ScanOptions, scan_formats
+from pvscan.report import ScanDocument, document_renderer
 from pvscan.source.directory import KernelTree
 
 
@@ -36,8 +36,11 @@ def run(args) -> int:
     from pvscan.report.color import use_color
 
     color = args.output in (None, "-") and use_color(args.color)
-    options = ScanOptions(op=args.op, arch=args.arch, list_callers=args.callers, snippets=snippets, color=color)
-    text = scan_formats()[args.format](result, options)
+    from pvscan.inventory.summary import summarize
+
+    doc = ScanDocument(result, summarize(result.inventory, args.arch), op=args.op, arch=args.arch,
+                       list_callers=args.callers, snippets=snippets, color=color)
+    text = document_renderer("scan", args.format)(doc)
     print_warnings(result.warnings, sys.stderr)
     write_output(text, args.output)
     return 0

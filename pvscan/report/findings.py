@@ -1,11 +1,6 @@
-"""Reporters for findings, one small interface like flake8's BaseFormatter.
+"""The check formats: finding streams (pvscan.report.FindingReporter) over a CheckRun.
 
-    reporter = FORMATS[name](options)
-    reporter.start(run)           # run: tree, ABIs, rules
-    for f in findings: reporter.handle(f)
-    text = reporter.stop(result)  # the whole output
-
-They format only; every number they print comes from the result.
+They format only; every number they print comes from the run.
 """
 
 from __future__ import annotations
@@ -14,87 +9,75 @@ import json
 from urllib.parse import quote
 
 from pvscan import __version__
-from pvscan.findings import SEVERITIES
+from pvscan.report import FindingReporter
 
 
-class Reporter:
-    def __init__(self, options=None):
-        self.options = options or {}
-        self.out: list[str] = []
-        self.findings = []
-
-    def start(self, run) -> None:
-        self.run = run
-
-    def handle(self, finding) -> None:
-        self.findings.append(finding)
-
-    def stop(self, result) -> str:
-        return "".join(self.out)
-
-
-def _counts(findings):
-    counts = dict.fromkeys(SEVERITIES, 0)
-    for f in findings:
-        counts[f.severity] += 1
-    return counts
-
-
-class TextReporter(Reporter):
+class TextReporter(FindingReporter):
     """gcc/checkpatch style: 'file:line: severity: PVnnn message', then coverage."""
 
     def handle(self, finding):
-        super().handle(finding)
         self.out.append(f"{finding.file}:{finding.line}: {finding.severity}: {finding.code} {finding.message}\n")
-        snippet = (self.run.get("snippets") or {}).get((finding.file, finding.line))
+        snippet = (self.run.snippets or {}).get((finding.file, finding.line))
         if snippet is not None:
             from pvscan.report.color import highlight_c
 
             line = snippet.text.split("\n")[snippet.focus - snippet.first]
             self.out.append(f"    | {highlight_c(line)}\n")
 
-    def stop(self, result):
+    def stop(self):
         out = self.out
         out.append("\nCoverage             mapped  constrained  unmapped  native  trap  unsupported\n")
-        for abi in result.abis:
-            for group, c in result.coverage[abi.name].items():
+        for abi in self.run.abis:
+            for group, c in self.run.coverage[abi.name].items():
                 out.append(f"  {abi.name:<8} {group:<11} {c['mapped']:>6}  {c['constrained']:>11}  "
                            f"{c['unmapped']:>8}  {c['native']:>6}  {c['trap']:>4}  {c['unsupported']:>11}\n")
-        counts = _counts(self.findings)
-        suppressed = self.run.get("suppressed", 0)
+        counts = self.run.counts
+        suppressed = self.run.suppressed
         tail = f" ({suppressed} in the baseline not shown)" if suppressed else ""
         out.append(f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s){tail}\n")
         return "".join(out)
 
 
-class JsonReporter(Reporter):
+class JsonReporter(FindingReporter):
     """Schema 'pvscan-check/1' (docs/check-json.md)."""
 
-    def stop(self, result):
+    def start(self):
+        self.findings = []
+
+    def handle(self, finding):
+        self.findings.append(finding)
+
+    def stop(self):
         doc = {
             "schema": "pvscan-check/1",
             "pvscan": __version__,
-            "kernel": {"version": self.run["version"]},
-            "abis": [{"name": a.name, "version": a.version, "file": a.path} for a in result.abis],
+            "kernel": {"version": self.run.version},
+            "abis": [{"name": a.name, "version": a.version, "file": a.path} for a in self.run.abis],
             "findings": [
                 {"code": f.code, "severity": f.severity, "abi": f.abi, "op": f.op,
                  "file": f.file, "line": f.line, "message": f.message, "evidence": list(f.evidence),
                  "fingerprint": f.fingerprint}
                 for f in self.findings
             ],
-            "coverage": result.coverage,
-            "summary": {**_counts(self.findings), "suppressed": self.run.get("suppressed", 0)},
+            "coverage": self.run.coverage,
+            "summary": {**self.run.counts, "suppressed": self.run.suppressed},
         }
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-class SarifReporter(Reporter):
+class SarifReporter(FindingReporter):
     """SARIF 2.1.0: one run, the rules in tool.driver.rules, partialFingerprints per result."""
 
     LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 
-    def stop(self, result):
-        rules = self.run["rules"]
+    def start(self):
+        self.findings = []
+
+    def handle(self, finding):
+        self.findings.append(finding)
+
+    def stop(self):
+        rules = self.run.rules
         index = {r.code: i for i, r in enumerate(rules)}
         results = []
         for f in self.findings:
@@ -153,5 +136,3 @@ def _sarif_rule(r):
 def _uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/._-~")
 
-
-FORMATS = {"text": TextReporter, "json": JsonReporter, "sarif": SarifReporter}

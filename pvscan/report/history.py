@@ -1,4 +1,7 @@
-"""History formats: text for people, JSON (pvscan-history/1) and CSV (one row per op per revision)."""
+"""History formats: text for people, JSON (pvscan-history/1) and CSV (one row per op per revision).
+
+Each renders a history.lineage.HistoryDocument.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ def _label(summaries, i):
     return summaries[i].label
 
 
-def text(h, options) -> str:
-    s, out = h["summaries"], []
+def text(h) -> str:
+    s, out = h.summaries, []
     w = out.append
     w(f"History of {len(s)} revision(s): " + ", ".join(x.label for x in s) + "\n")
     for x in s:
@@ -23,13 +26,13 @@ def text(h, options) -> str:
     indices = [i for i, x in enumerate(s) if x.ops]
     for a, b in zip(indices, indices[1:]):
         w(f"\n{_label(s, a)} -> {_label(s, b)}\n")
-        rows = sorted((e.kind, lin.identity, e) for lin in h["lineages"] for e in h["events"][lin.identity]
+        rows = sorted((e.kind, lin.identity, e) for lin in h.lineages for e in h.events[lin.identity]
                       if e.revision == b)
         for kind, ident, e in rows:
             w(f"  {kind:<10} {ident:<44} {e.detail}  {e.file}:{e.line}\n")
         if not rows:
             w("  no change to the ops\n")
-        for p in h["pairs"]:
+        for p in h.pairs:
             if (p.before, p.after) != (a, b):
                 continue
             w(f"  ABI {p.abi}: {len(p.needing)} of {p.changes} pv_ops interface change(s) needed something "
@@ -37,7 +40,7 @@ def text(h, options) -> str:
             for ident, kind, code, message in p.needing:
                 w(f"    {ident} ({kind}): {code} {message}\n")
     w("\nOps\n")
-    for lin in h["lineages"]:
+    for lin in h.lineages:
         first, last = min(lin.states), max(lin.states)
         names = sorted({st.name for st in lin.states.values()})
         w(f"  {lin.identity:<44} {_label(s, first)} .. {_label(s, last)}"
@@ -46,8 +49,8 @@ def text(h, options) -> str:
     return "".join(out)
 
 
-def to_json(h, options) -> str:
-    s = h["summaries"]
+def to_json(h) -> str:
+    s = h.summaries
     doc = {
         "schema": "pvscan-history/1",
         "pvscan": __version__,
@@ -61,28 +64,26 @@ def to_json(h, options) -> str:
             "names": [{"revision": _label(s, i), "name": st.name, "matched_by": lin.matched.get(i)}
                       for i, st in sorted(lin.states.items())],
             "events": [{"revision": _label(s, e.revision), "kind": e.kind, "detail": e.detail,
-                        "file": e.file, "line": e.line} for e in h["events"][lin.identity]],
-        } for lin in h["lineages"]],
+                        "file": e.file, "line": e.line} for e in h.events[lin.identity]],
+        } for lin in h.lineages],
         "abis": [{"abi": p.abi, "from": _label(s, p.before), "to": _label(s, p.after),
                   "interface_changes": p.changes,
                   "needing": [{"op": ident, "change": kind, "code": code, "message": message}
-                              for ident, kind, code, message in p.needing]} for p in h["pairs"]],
+                              for ident, kind, code, message in p.needing]} for p in h.pairs],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(h, options) -> str:
-    s = h["summaries"]
+def to_csv(h) -> str:
+    s = h.summaries
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["revision", "version", "identity", "arch", "name", "table", "group", "signature",
                      "convention", "guard", "backends", "file", "line"])
-    for lin in h["lineages"]:
+    for lin in h.lineages:
         for i, st in sorted(lin.states.items()):
             writer.writerow([s[i].label, s[i].version, lin.identity, st.arch, st.name, st.table, st.group,
                              st.signature or "", st.convention, st.guard or "", " ".join(st.backends),
                              st.file, st.line])
     return buf.getvalue()
 
-
-HISTORY_FORMATS = {"text": text, "json": to_json, "csv": to_csv}

@@ -9,28 +9,29 @@ from pvscan import __version__
 SCHEMA = "pvscan-scan/1"
 
 
-def render(result, options) -> str:
+def render(doc) -> str:
+    result = doc.result
     inv = result.inventory
-    ops = [o for o in inv.ops if _selected(o, options)]
+    ops = [o for o in inv.ops if _selected(o, doc)]
     doc = {
         "schema": SCHEMA,
         "pvscan": __version__,
         "kernel": {"version": str(result.version)},
-        "tables": [_table(t) for t in inv.tables if options.arch in (None, t.arch)],
+        "tables": [_table(t) for t in inv.tables if doc.arch in (None, t.arch)],
         "backends": [
             {"arch": arch, "name": name, "files": list(files)}
             for (arch, name), files in sorted(inv.backends.items())
-            if options.arch in (None, arch)
+            if doc.arch in (None, arch)
         ],
-        "ops": [_op(o, result, options) for o in ops],
+        "ops": [_op(o, result, doc) for o in ops],
         "warnings": [{"file": w.path, "line": w.line or None, "message": w.message}
                      for w in result.warnings],
     }
     return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
-def _selected(op, options):
-    return (options.arch in (None, op.arch)) and (options.op in (None, op.name))
+def _selected(op, doc):
+    return (doc.arch in (None, op.arch)) and (doc.op in (None, op.name))
 
 
 def _table(t):
@@ -39,7 +40,7 @@ def _table(t):
             "groups": list(t.groups), "ops": t.ops}
 
 
-def _op(o, result, options):
+def _op(o, result, doc):
     out = {
         "name": o.name,
         "arch": o.arch,
@@ -74,7 +75,7 @@ def _op(o, result, options):
                        for c in o.cleared_by],
         "leaves_native": list(o.leaves_native),
     }
-    if options.list_callers:
+    if doc.list_callers:
         for w, wj in zip(o.wrappers, out["wrappers"]):
             wj["caller_sites"] = [
                 {"file": c.path, "line": c.line, "function": c.function}

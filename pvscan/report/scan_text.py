@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 
-
-def render(result, options) -> str:
+def render(doc) -> str:
+    result, summary = doc.result, doc.summary
     inv = result.inventory
-    if options.op is not None:
-        return "".join(_op_in_full(o, result, options) for o in inv.ops
-                       if o.name == options.op and options.arch in (None, o.arch))
+    if doc.op is not None:
+        return "".join(_op_in_full(o, result, doc) for o in inv.ops
+                       if o.name == doc.op and doc.arch in (None, o.arch))
     out = []
     w = out.append
-    ops = [o for o in inv.ops if options.arch in (None, o.arch)]
-    w(f"Linux {result.version}: {len(ops)} paravirt ops in "
-      f"{sum(1 for t in inv.tables if t.ops and options.arch in (None, t.arch))} table(s)\n")
+    ops = [o for o in inv.ops if doc.arch in (None, o.arch)]
+    w(f"Linux {result.version}: {summary.ops} paravirt ops in {summary.tables} table(s)\n")
     w("\nTables\n")
     for t in inv.tables:
-        if options.arch not in (None, t.arch):
+        if doc.arch not in (None, t.arch):
             continue
         what = f"{t.ops} ops" + (f" in {', '.join(t.groups)}" if t.generation == "unified" else "")
         if not t.ops:
@@ -25,24 +23,16 @@ def render(result, options) -> str:
         w(f"  {t.arch:<6} {t.name:<18} struct {t.type:<26} {t.generation:<8} {what:<40} "
           f"{t.file}:{t.line}\n")
 
-    by_group = defaultdict(list)
-    for o in ops:
-        by_group[(o.arch, o.group)].append(o)
     w("\nGroups                 ops  call sites  wrappers  callers\n")
-    for (arch, group), gops in sorted(by_group.items()):
-        sites = sum(len(o.call_sites) for o in gops)
-        wrappers = sum(len(o.wrappers) for o in gops)
-        callers = _sum_callers(gops)
-        w(f"  {arch:<6} {group:<14} {len(gops):>4}  {sites:>10}  {wrappers:>8}  {callers:>7}\n")
+    for (arch, group), g in sorted(summary.by_group().items()):
+        callers = "?" if g.callers is None else g.callers
+        w(f"  {arch:<6} {group:<14} {g.ops:>4}  {g.call_sites:>10}  {g.wrappers:>8}  {callers:>7}\n")
 
     w("\nBackends               implements  clears  files\n")
-    for (arch, backend), files in sorted(inv.backends.items()):
-        if options.arch not in (None, arch):
-            continue
-        impl = sum(1 for o in ops if o.arch == arch and backend in o.backends)
-        clears = sum(1 for o in ops if o.arch == arch and any(c.backend == backend for c in o.cleared_by))
+    for b in summary.backends:
+        files = b.files
         shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
-        w(f"  {arch:<6} {backend:<14} {impl:>10}  {clears:>6}  {shown}\n")
+        w(f"  {b.arch:<6} {b.backend:<14} {b.implements:>10}  {b.clears:>6}  {shown}\n")
 
     w("\nOps\n")
     for o in ops:
@@ -56,14 +46,6 @@ def render(result, options) -> str:
     _warnings_summary(result, w)
     return "".join(out)
 
-
-def _sum_callers(ops):
-    total = 0
-    for o in ops:
-        if o.callers is None:
-            return "?"
-        total += o.callers
-    return total
 
 
 def _signature(o):
@@ -80,20 +62,20 @@ def _param(p):
     return f"{ctype}{p.name}" if ctype.endswith("*") else f"{ctype} {p.name}"
 
 
-def _source(options, file, line, w) -> None:
+def _source(doc, file, line, w) -> None:
     """The source line of a location, highlighted on a colour terminal."""
-    snip = (options.snippets or {}).get((file, line))
+    snip = (doc.snippets or {}).get((file, line))
     if snip is None:
         return
     text = snip.text.split("\n")[snip.focus - snip.first]
-    if options.color:
+    if doc.color:
         from pvscan.report.color import highlight_c
 
         text = highlight_c(text)
     w(f"        | {text}\n")
 
 
-def _op_in_full(o, result, options) -> str:
+def _op_in_full(o, result, doc) -> str:
     out = []
     w = out.append
     w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
@@ -101,7 +83,7 @@ def _op_in_full(o, result, options) -> str:
     w(f"  convention  {'callee-save (struct paravirt_callee_save)' if o.convention == 'callee_save' else 'plain function pointer'}\n")
     w(f"  guard       {o.guard or '(unconditional)'}\n")
     w(f"  declared    {o.file}:{o.line}\n")
-    _source(options, o.file, o.line, w)
+    _source(doc, o.file, o.line, w)
     if o.comment:
         w(f"  comment     {o.comment}\n")
     w(f"\n  call sites ({len(o.call_sites)})\n")
@@ -113,13 +95,13 @@ def _op_in_full(o, result, options) -> str:
             extra += f"; ALT {c.alt_replacement} if {c.alt_condition}"
         where = f" in {c.function}()" if c.function_kind == "function" else (f" in macro {c.function}" if c.function else "")
         w(f"    {c.file}:{c.line}: {c.kind}{where}{extra}\n")
-        _source(options, c.file, c.line, w)
+        _source(doc, c.file, c.line, w)
     w(f"\n  wrappers ({len(o.wrappers)})\n")
     for wr in o.wrappers:
         callers = "?" if wr.callers is None else wr.callers
         noun = "caller" if callers == 1 else "callers"
         w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} {noun}\n")
-        if options.list_callers:
+        if doc.list_callers:
             for c in result.callers.get((o.arch, wr.name), ()):
                 w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
     cleared = f", {len(o.cleared_by)} NULL" if o.cleared_by else ""
@@ -128,7 +110,7 @@ def _op_in_full(o, result, options) -> str:
         wrapped = f" via {' > '.join(i.wrapped_by)}" if i.wrapped_by else ""
         guard = f"  if {i.guard}" if i.guard else ""
         w(f"    {i.backend:<10} {i.function}{wrapped}  ({i.via}) {i.file}:{i.line}{guard}\n")
-        _source(options, i.file, i.line, w)
+        _source(doc, i.file, i.line, w)
     for c in o.cleared_by:
         w(f"    {c.backend:<10} NULL: whole group copied from {c.source}, which does not set it  {c.file}:{c.line}\n")
     if o.leaves_native:

@@ -1,0 +1,195 @@
+"""Ops keep one identity across revisions; their changes, and what each ABI could not have expressed.
+
+In order, an op of one revision is the op of the one before with: the same
+name; the other generation's name (pv_mmu_ops.set_pte <-> mmu.set_pte); a
+member of the same name and signature found in another table
+(paravirt_ops.x -> pv_cpu_ops.x); or the documented RENAMES table. What
+matches none of these is a removal plus an addition: nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pvscan.history.run import OpState
+
+# Renames no rule above can see, each a fact of kernel history (docs/history.md).
+RENAMES = {
+    "load_esp0": "load_sp0",            # 2.6.25, i386 and x86_64 unified
+    "alloc_pt": "alloc_pte",            # 2.6.25
+    "alloc_pd": "alloc_pmd",            # 2.6.25
+    "release_pt": "release_pte",        # 2.6.25
+    "release_pd": "release_pmd",        # 2.6.25
+    "flush_tlb_single": "flush_tlb_one_user",  # 4.16
+}
+# arch/i386 and arch/x86_64 became arch/x86 in 2.6.24.
+ARCH_IDENTITY = {"i386": "x86", "x86_64": "x86"}
+INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
+NEEDS = {"PV001", "PV002", "PV003", "PV004"}
+
+
+@dataclass
+class Lineage:
+    """One op across revisions."""
+
+    identity: str                      # arch:name where it was first seen
+    arch: str
+    states: dict = field(default_factory=dict)   # revision index -> OpState
+    matched: dict = field(default_factory=dict)  # revision index -> how it was matched to the one before
+
+
+def _member(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def link(summaries) -> list[Lineage]:
+    from pvscan.naming import generation_aliases
+
+    lineages: list[Lineage] = []
+    current: dict[tuple[str, str], Lineage] = {}
+    for i, s in enumerate(summaries):
+        if s.warning and not s.ops:
+            continue
+        unmatched_prev = dict(current)
+        nxt = {}
+        pending = []
+        for op in s.ops:
+            arch = ARCH_IDENTITY.get(op.arch, op.arch)
+            key = (arch, op.name)
+            lin, how = unmatched_prev.pop(key, None), "name"
+            if lin is None:
+                for alias in generation_aliases(op.name):
+                    lin = unmatched_prev.pop((arch, alias), None)
+                    if lin is not None:
+                        how = "generation"
+                        break
+            if lin is None:
+                pending.append(op)
+                continue
+            lin.states[i], lin.matched[i] = op, how
+            nxt[key] = lin
+        for op in pending:
+            arch = ARCH_IDENTITY.get(op.arch, op.arch)
+            same = [k for k, l in unmatched_prev.items() if k[0] == arch and _member(k[1]) == _member(op.name)
+                    and _last(l).signature == op.signature]
+            how = "member"
+            if len(same) != 1:
+                old = [m for m, new in RENAMES.items() if new == _member(op.name)]
+                same = [k for k in unmatched_prev if k[0] == arch and _member(k[1]) in old]
+                how = "table"
+            if len(same) == 1:
+                lin = unmatched_prev.pop(same[0])
+                lin.states[i], lin.matched[i] = op, how
+            else:
+                lin = Lineage(f"{arch}:{op.name}", arch)
+                lin.states[i] = op
+                lineages.append(lin)
+            nxt[(arch, op.name)] = lin
+        current = nxt
+    return lineages
+
+
+def _last(lin: Lineage) -> OpState:
+    return lin.states[max(lin.states)]
+
+
+@dataclass(frozen=True)
+class Event:
+    revision: int
+    kind: str          # added | removed | renamed | signature | convention | guard | backends
+    detail: str
+    file: str
+    line: int
+
+
+def events(lineage: Lineage, summaries) -> list[Event]:
+    out = []
+    indices = [i for i, s in enumerate(summaries) if s.ops]
+    prev = None
+    for i in indices:
+        st = lineage.states.get(i)
+        if st is None:
+            if prev is not None:
+                out.append(Event(i, "removed", prev.name, prev.file, prev.line))
+                prev = None
+            continue
+        if prev is None:
+            out.append(Event(i, "added", f"{st.name} {st.signature or st.convention}", st.file, st.line))
+        else:
+            if prev.name != st.name:
+                out.append(Event(i, "renamed", f"{prev.name} -> {st.name} (by {lineage.matched.get(i)})",
+                                 st.file, st.line))
+            if prev.signature != st.signature and prev.signature and st.signature:
+                out.append(Event(i, "signature", f"{prev.signature} -> {st.signature}", st.file, st.line))
+            if prev.convention != st.convention:
+                out.append(Event(i, "convention", f"{prev.convention} -> {st.convention}", st.file, st.line))
+            if prev.guard != st.guard:
+                out.append(Event(i, "guard", f"{prev.guard or '(unconditional)'} -> {st.guard or '(unconditional)'}",
+                                 st.file, st.line))
+            if prev.backends != st.backends:
+                gone = sorted(set(prev.backends) - set(st.backends))
+                new = sorted(set(st.backends) - set(prev.backends))
+                detail = " ".join([f"+{b}" for b in new] + [f"-{b}" for b in gone])
+                out.append(Event(i, "backends", detail, st.file, st.line))
+        prev = st
+    return out
+
+
+@dataclass(frozen=True)
+class AbiPair:
+    abi: str
+    before: int
+    after: int
+    changes: int                       # interface changes between the two revisions
+    needing: tuple                     # (identity, change kind, finding code, message)
+
+
+def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
+    """events_of: {identity: [Event]}, computed once by the caller (or here)."""
+    if events_of is None:
+        events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    changed_at = {}
+    for lin in lineages:
+        for e in events_of[lin.identity]:
+            if e.kind in INTERFACE_KINDS + ("renamed",):
+                changed_at.setdefault(e.revision, {}).setdefault(lin.identity, e.kind)
+    by_name = {}
+    for lin in lineages:
+        for i, st in lin.states.items():
+            by_name[(i, lin.arch, st.name)] = lin
+    indices = [i for i, s in enumerate(summaries) if s.ops]
+    out = []
+    for abi in abis:
+        for a, b in zip(indices, indices[1:]):
+            def keyed(i):
+                res = {}
+                for (name, code, arch, op, sev, message) in summaries[i].findings:
+                    lin = by_name.get((i, ARCH_IDENTITY.get(arch, arch), op))
+                    if name == abi and lin is not None and code in NEEDS and sev != "note":
+                        res[(lin.identity, code)] = message
+                return res
+            before, after = keyed(a), keyed(b)
+            changed = changed_at.get(b, {})
+            needing = tuple(sorted((ident, kind, code, after[(ident, code)])
+                                   for ident, kind in changed.items()
+                                   for (i2, code) in after if i2 == ident and (ident, code) not in before))
+            out.append(AbiPair(abi, a, b, len(changed), needing))
+    return out
+
+
+@dataclass(frozen=True)
+class HistoryDocument:
+    """What `pvscan history` reports: the revisions, each op's lineage and events, and the ABI pairs."""
+
+    summaries: tuple                 # RevisionSummary, in the order given
+    lineages: tuple                  # Lineage, sorted by identity
+    events: dict                     # identity -> [Event]
+    pairs: tuple                     # AbiPair
+
+
+def history_of(summaries, abis) -> HistoryDocument:
+    """Link the revisions' ops and find each ABI's pairs: everything the history formats print."""
+    lineages = sorted(link(summaries), key=lambda lin: lin.identity)
+    events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    return HistoryDocument(tuple(summaries), tuple(lineages), events_of,
+                           tuple(abi_pairs(abis, lineages, summaries, events_of)))

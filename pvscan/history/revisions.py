@@ -1,0 +1,53 @@
+"""Which revisions a history covers: the ones named, or those of a range A..B (its tags with a glob).
+
+Runs only git itself on the repository (rev-parse, rev-list, tag).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from pvscan.errors import PvscanError
+
+
+def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
+    """[(label, rev)]: each named revision, or a range's first-parent line (or its tags matching the glob)."""
+    from pvscan.source.git import open_repo, resolve_commit
+
+    open_repo(repo)
+    out = []
+    for item in given:
+        if ".." in item:
+            a, b = item.split("..", 1)
+            for rev in (a, b):
+                resolve_commit(repo, rev)
+            if tags:
+                inside = set(_git(repo, "rev-list", f"{a}..{b}").split())
+                names = [t for t in _git(repo, "tag", "--list", tags, "--sort=v:refname").split()
+                         if _git(repo, "rev-list", "-n", "1", t).strip() in inside]
+                picked = [a] + names
+            else:
+                picked = [a] + _git(repo, "rev-list", "--first-parent", "--reverse", f"{a}..{b}").split()
+            if len(picked) < 2:
+                raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
+            out += [(p if not _is_sha(p) else p[:12], p) for p in picked]
+        else:
+            resolve_commit(repo, item)
+            out.append((item, item))
+    seen, unique = set(), []
+    for label, rev in out:
+        if label not in seen:
+            seen.add(label)
+            unique.append((label, rev))
+    return unique
+
+
+def _git(repo, *args):
+    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PvscanError(f"git {args[0]}: {proc.stderr.strip()}", repo)
+    return proc.stdout
+
+
+def _is_sha(text):
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
