@@ -20,7 +20,8 @@ from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory.backends import BackendMap, build_backend_map
 from pvscan.inventory.build import build_inventory
 from pvscan.inventory.model import Inventory
-from pvscan.source.directory import KernelTree, KernelVersion, SkippedFile
+from pvscan.source.directory import KernelTree
+from pvscan.source.files import KernelVersion, SkippedFile
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pvscan.source.directory import SkippedFile
+from pvscan.source.files import SkippedFile
 
 # Where each hypervisor's hypercall numbers are defined, in the tree: a documented table.
 NUMBER_SOURCES = (

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from pvscan.facts.preprocess import preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
-from pvscan.source.directory import KernelTree, SkippedFile
+from pvscan.source.directory import KernelTree
+from pvscan.source.files import SkippedFile
 
 MAX_DEPTH = 6
 

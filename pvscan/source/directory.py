@@ -8,36 +8,12 @@ read goes through KernelTree.read(), which refuses paths that leave the tree
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from pvscan.errors import PvscanError
-
-# Directories that hold no kernel C built into the image: userspace copies of
-# kernel headers live under tools/ (objtool, perf) and would otherwise show up
-# as a second definition of every ops struct.
-EXCLUDED_DIRS = ("tools", "Documentation", "samples", "scripts", "usr", "LICENSES", ".git")
-
-SOURCE_SUFFIXES = (".c", ".h")
-
-MAX_FILE_BYTES = 8 * 1024 * 1024
-
-
-class SkippedFile(Exception):
-    """A file that cannot be read as C source; the run goes on without it."""
-
-
-@dataclass(frozen=True)
-class KernelVersion:
-    version: int
-    patchlevel: int
-    sublevel: int
-    extraversion: str
-
-    def __str__(self) -> str:
-        return f"{self.version}.{self.patchlevel}.{self.sublevel}{self.extraversion}"
-
+from pvscan.source.search import find_table_candidates
+from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile,
+                                 parse_version)
 
 class KernelTree:
     def __init__(self, path: str | os.PathLike):
@@ -80,8 +56,6 @@ class KernelTree:
     def candidates(self, warnings: list) -> list[str]:
         """The files a text search finds (source.search), once per tree object."""
         if self._candidates is None:
-            from pvscan.source.search import find_table_candidates
-
             self._candidate_warnings = []
             self._candidates = find_table_candidates(self, self._candidate_warnings)
             warnings.extend(self._candidate_warnings)
@@ -130,14 +104,3 @@ class KernelTree:
                     out.append(f"{rel_dir}/{name}" if rel_dir else name)
         out.sort()
         return out
-
-
-def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
-    head = makefile_head[:4096].decode("utf-8", "replace")
-    fields = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=[ \t]*(\S*)", head, re.M))
-    try:
-        return KernelVersion(int(fields["VERSION"]), int(fields["PATCHLEVEL"]),
-                             int(fields.get("SUBLEVEL") or 0), fields.get("EXTRAVERSION", ""))
-    except (KeyError, ValueError):
-        raise PvscanError("not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
-                          where) from None

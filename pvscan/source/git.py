@@ -11,7 +11,7 @@ import subprocess
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN_ERE
-from pvscan.source.directory import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
+from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
 
 
 def open_repo(repo: str) -> None:

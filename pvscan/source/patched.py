@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pvscan.naming import CANDIDATE_RE
-from pvscan.source.directory import SkippedFile
+from pvscan.source.files import SkippedFile
 
 
 class PatchedSource:

@@ -1,4 +1,4 @@
-"""Stage 1: the files that can matter, found by a fast text search.
+"""The files of a directory tree that can matter, found by a fast text search.
 
 Only these files are parsed. ripgrep does the search when it is installed;
 otherwise a Python walk gives the same file list (same exclusions, same
@@ -14,10 +14,10 @@ import subprocess
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.directory import EXCLUDED_DIRS, KernelTree, SkippedFile
+from pvscan.source.files import EXCLUDED_DIRS, SkippedFile
 
 
-def find_table_candidates(tree: KernelTree, warnings: list) -> list[str]:
+def find_table_candidates(tree, warnings: list) -> list[str]:
     loose = search(tree, LOOSE_PATTERN, warnings)
     out = []
     for rel in loose:
@@ -37,7 +37,7 @@ def calls_pattern(names) -> str:
     return rf"\b(?:{alternatives})\s*\("
 
 
-def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
+def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     """Sorted relative paths of the .c/.h files whose text matches pattern."""
     rg = shutil.which("rg")
     if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
@@ -45,7 +45,7 @@ def search(tree: KernelTree, pattern: str, warnings: list, only_dirs=None) -> li
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def search_lines(tree: KernelTree, pattern: str, warnings: list,
+def search_lines(tree, pattern: str, warnings: list,
                  only_dirs=None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
     rg = shutil.which("rg")
@@ -74,7 +74,7 @@ def search_lines(tree: KernelTree, pattern: str, warnings: list,
     return out
 
 
-def dirs_for_arches(tree: KernelTree, arches) -> list[str]:
+def dirs_for_arches(tree, arches) -> list[str]:
     """The top-level directories, with arch/ narrowed to the given architectures.
 
     Code under arch/other/ never calls another architecture's wrappers, so a

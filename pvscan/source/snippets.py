@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pvscan.source.directory import KernelTree, SkippedFile
+from pvscan.source.directory import KernelTree
+from pvscan.source.files import SkippedFile
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""The package's shape: stages in folders, data flowing one way, no side doors between modules."""
+
+import ast
+import collections
+import pathlib
+import subprocess
+import sys
+
+import pvscan
+
+PACKAGE = pathlib.Path(pvscan.__file__).parent
+STAGES = ("source", "facts", "inventory", "checks", "review", "history", "report", "commands")
+
+
+def _modules():
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(("pvscan",) + path.relative_to(PACKAGE).with_suffix("").parts)
+        out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def _imports(modules):
+    """{module: {(imported module, name)}} for every 'from pvscan... import name', lazy ones too."""
+    out = collections.defaultdict(set)
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pvscan"):
+                out[name] |= {(node.module, a.name) for a in node.names}
+    return out
+
+
+def test_every_stage_folder_says_what_it_takes_and_gives():
+    for stage in STAGES:
+        init = PACKAGE / stage / "__init__.py"
+        assert ast.get_docstring(ast.parse(init.read_text())), f"pvscan/{stage}/__init__.py has no docstring"
+
+
+def test_no_module_imports_another_modules_private_name():
+    private = [(m, f"{src}.{n}") for m, names in _imports(_modules()).items()
+               for src, n in names if n.startswith("_") and not n.startswith("__")]
+    assert private == []
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {m: {f"{src}.{n}" if f"{src}.{n}" in modules else src for src, n in names}
+             for m, names in _imports(modules).items()}
+    cycles = []
+
+    def visit(node, path):
+        for nxt in graph.get(node, ()):
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif len(path) < 40:
+                visit(nxt, path + [nxt])
+
+    for m in graph:
+        visit(m, [m])
+    assert cycles == []
+
+
+def test_reporters_never_import_a_stage_that_computes():
+    """Reporters format what the stages computed: they import no pipeline, inventory pass or check."""
+    computing = ("pvscan.pipeline", "pvscan.inventory.build", "pvscan.checks.check", "pvscan.review.review",
+                 "pvscan.history.lineage", "pvscan.history.run")
+    for m, names in _imports(_modules()).items():
+        if m.startswith("pvscan.report"):
+            assert not [src for src, _ in names if src.startswith(computing)], m
+
+
+def test_help_imports_no_heavy_module():
+    """pvscan is run per patch by b4 and per commit by pre-commit: --help must stay quick."""
+    code = ("import sys; from pvscan.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tree_sitter', 'clang', 'distributed', 'dask', 'pygments')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
