@@ -34,6 +34,18 @@ class Fills:
     warnings: tuple[Warning_, ...]
 
 
+@dataclass(frozen=True)
+class _Fill:
+    """One value a file puts in an op, before it is unwrapped."""
+
+    op: object
+    backend: str
+    line: int
+    value: str
+    via: str
+    guard: tuple
+
+
 def find_implementations(facts, model, backend_map) -> Fills:
     impls: dict = {}
     clears: dict = {}
@@ -43,48 +55,63 @@ def find_implementations(facts, model, backend_map) -> Fills:
         for init in f.initializers:
             initializers.setdefault((f.path, init.name), (f, init))
             initializers.setdefault((None, init.name), (f, init))
-
-    def fill(op, backend, file, line, value, via, aliases, guard, copied_by=()):
-        function, wrapped = unwrap_value(value, aliases)
-        if function in ("NULL", "0"):
-            clears.setdefault(op.key, []).append(Clear(backend, file, line, value))
-        else:
-            impls.setdefault(op.key, []).append(Implementation(backend, file, line, function, via, wrapped,
-                                                               guard_expression(guard), copied_by))
-
     for f in facts:
         aliases = {a.name: a.value for a in f.aliases}
         backend = backend_map.backend_of(f.path)
-        for init in f.initializers:
-            for op, line, value, guard, init_backend in _initializer(f, init, model, backend, warnings):
-                fill(op, init_backend, f.path, line, value, "initializer", aliases, guard)
-        for a in f.assignments:
-            if a.macro_params is not None:
-                continue
-            op, problem = model.resolve(f.arch, a.root, a.path)
-            if problem:
-                warnings.append(Warning_(f.path, a.line or 0, problem))
-            if op is not None:
-                fill(op, backend, f.path, a.line, a.value, "assignment", aliases, a.guard)
-                continue
+        direct, copies = _assignments(f, model, backend, warnings)
+        fills = [*_initializer_fills(f, model, backend, warnings), *direct, *_macro_fills(f, model, backend)]
+        for fill in fills:
+            function, wrapped = unwrap_value(fill.value, aliases)
+            if function in ("NULL", "0"):
+                clears.setdefault(fill.op.key, []).append(Clear(fill.backend, f.path, fill.line, fill.value))
+            else:
+                impls.setdefault(fill.op.key, []).append(Implementation(
+                    fill.backend, f.path, fill.line, function, fill.via, wrapped, guard_expression(fill.guard)))
+        for a in copies:
             for op_key, clear in _group_copy(f, a, model, backend, initializers, warnings):
                 clears.setdefault(op_key, []).append(clear)
-        fill_macros = {m.name: m for m in f.fill_macros}
-        for mc in f.macro_calls:
-            macro = fill_macros.get(mc.macro)
-            if macro is None or macro.target_param >= len(mc.args):
-                continue
-            target = mc.args[macro.target_param]
-            op = model.resolve_text(f.arch, f"{macro.target_root}.{target}" if macro.target_root else target)
-            if op is None:
-                continue
-            if macro.value_param is not None and macro.value_param < len(mc.args):
-                value = mc.args[macro.value_param]
-            else:
-                value = f"{mc.macro}({', '.join(mc.args)})"
-            fill(op, backend, f.path, mc.line, value, f"macro {mc.macro}", aliases, mc.guard)
     return Fills({k: tuple(v) for k, v in impls.items()}, {k: tuple(v) for k, v in clears.items()},
                  tuple(warnings))
+
+
+def _initializer_fills(f, model, backend, warnings):
+    for init in f.initializers:
+        for op, line, value, guard, init_backend in _initializer(f, init, model, backend, warnings):
+            yield _Fill(op, init_backend, line, value, "initializer", guard)
+
+
+def _assignments(f, model, backend, warnings):
+    """([_Fill] of 'pv_ops.mmu.set_pte = xen_set_pte;', [the assignments that name no op: group copies?])."""
+    fills, others = [], []
+    for a in f.assignments:
+        if a.macro_params is not None:
+            continue
+        op, problem = model.resolve(f.arch, a.root, a.path)
+        if problem:
+            warnings.append(Warning_(f.path, a.line or 0, problem))
+        if op is not None:
+            fills.append(_Fill(op, backend, a.line, a.value, "assignment", a.guard))
+        else:
+            others.append(a)
+    return fills, others
+
+
+def _macro_fills(f, model, backend):
+    """Uses of the file's own fill macros: VMI's 'para_fill(pv_cpu_ops.cpuid, CPUID);'."""
+    fill_macros = {m.name: m for m in f.fill_macros}
+    for mc in f.macro_calls:
+        macro = fill_macros.get(mc.macro)
+        if macro is None or macro.target_param >= len(mc.args):
+            continue
+        target = mc.args[macro.target_param]
+        op = model.resolve_text(f.arch, f"{macro.target_root}.{target}" if macro.target_root else target)
+        if op is None:
+            continue
+        if macro.value_param is not None and macro.value_param < len(mc.args):
+            value = mc.args[macro.value_param]
+        else:
+            value = f"{mc.macro}({', '.join(mc.args)})"
+        yield _Fill(op, backend, mc.line, value, f"macro {mc.macro}", mc.guard)
 
 
 def initializer_root(f, init, model, warnings):

@@ -44,7 +44,6 @@ class Implementation:
     via: str                    # "initializer" | "assignment" | "macro NAME"
     wrapped_by: tuple[str, ...]  # PV_CALLEE_SAVE, __PV_IS_CALLEE_SAVE, aliases ...
     guard: str | None
-    copied_by: tuple[str, ...] = ()  # "file:line" of the group copies that install it
 
 
 @dataclass(frozen=True)

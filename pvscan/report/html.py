@@ -74,59 +74,61 @@ def _link(doc, path, line, text=None) -> str:
 
 
 def _overview(w, inv, summary, check_result):
-    w("<section id=\"overview\"><h2>Overview</h2>\n<h3>Ops per group</h3>\n<table id=\"ops-per-group\">"
+    w("<section id=\"overview\"><h2>Overview</h2>\n")
+    _groups(w, summary)
+    _backend_matrix(w, inv, summary)
+    if check_result:
+        _abi_tables(w, inv, check_result)
+    w("</section>\n")
+
+
+def _groups(w, summary):
+    w("<h3>Ops per group</h3>\n<table id=\"ops-per-group\">"
       "<tr><th>arch</th><th>table</th><th>group</th><th>ops</th></tr>\n")
     for g in summary.groups:
         w(f"<tr><td>{escape(g.arch)}</td><td>{escape(g.table)}</td><td>{escape(g.group)}</td>"
           f"<td class=\"num\" data-group=\"{escape(g.group, quote=True)}\">{g.ops}</td></tr>\n")
     w("</table>\n")
 
-    backends = summary.backend_names
+
+_CELL = {"impl": None, "null": "<td class=\"k-null\">NULL</td>", "default": "<td class=\"k-default\">default</td>",
+         "": "<td></td>"}
+
+
+def _backend_matrix(w, inv, summary):
     w("<h3>Backends and ops</h3>\n<p>Each cell names the function a backend installs; <em>default</em> "
       "means it leaves the native default, <em>NULL</em> that a group copy leaves the op empty.</p>\n"
       "<table id=\"backend-matrix\" class=\"matrix\"><tr><th>op</th>")
-    for b in backends:
+    for b in summary.backend_names:
         w(f"<th>{escape(b)}</th>")
     w("</tr>\n")
     for o in inv.ops:
         w(f"<tr data-op=\"{escape(o.name, quote=True)}\"><td><a href=\"#{_anchor(o.arch, o.name)}\">"
           f"{escape(o.name)}</a></td>")
-        for b in backends:
+        for b in summary.backend_names:
             cell = summary.cells[(o.arch, o.name, b)]
-            if cell.kind == "impl":
-                w(f"<td class=\"k-impl\">{escape(', '.join(cell.functions))}</td>")
-            elif cell.kind == "null":
-                w("<td class=\"k-null\">NULL</td>")
-            elif cell.kind == "default":
-                w("<td class=\"k-default\">default</td>")
-            else:
-                w("<td></td>")
+            w(_CELL[cell.kind] or f"<td class=\"k-impl\">{escape(', '.join(cell.functions))}</td>")
         w("</tr>\n")
     w("</table>\n")
 
-    if check_result:
-        w("<h3>ABI coverage</h3>\n<table id=\"abi-summary\"><tr><th>ABI</th><th>group</th>"
-          + "".join(f"<th>{k}</th>" for k in ("mapped", "constrained", "unmapped", "native", "trap", "unsupported"))
-          + "</tr>\n")
+
+def _abi_tables(w, inv, check_result):
+    kinds = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
+    w("<h3>ABI coverage</h3>\n<table id=\"abi-summary\"><tr><th>ABI</th><th>group</th>"
+      + "".join(f"<th>{k}</th>" for k in kinds) + "</tr>\n")
+    for abi in check_result.abis:
+        for group, c in check_result.coverage[abi.name].items():
+            w(f"<tr><td>{escape(abi.name)}</td><td>{escape(group)}</td>"
+              + "".join(f"<td class=\"num k-{k}\">{c[k]}</td>" for k in kinds) + "</tr>\n")
+    w("</table>\n<table id=\"abi-matrix\" class=\"matrix\"><tr><th>op</th>"
+      + "".join(f"<th>{escape(a.name)}</th>" for a in check_result.abis) + "</tr>\n")
+    for o in inv.ops:
+        w(f"<tr data-op=\"{escape(o.name, quote=True)}\"><td>{escape(o.name)}</td>")
         for abi in check_result.abis:
-            for group, c in check_result.coverage[abi.name].items():
-                w(f"<tr><td>{escape(abi.name)}</td><td>{escape(group)}</td>"
-                  + "".join(f"<td class=\"num k-{k}\">{c[k]}</td>" for k in
-                            ("mapped", "constrained", "unmapped", "native", "trap", "unsupported"))
-                  + "</tr>\n")
-        w("</table>\n<table id=\"abi-matrix\" class=\"matrix\"><tr><th>op</th>"
-          + "".join(f"<th>{escape(a.name)}</th>" for a in check_result.abis) + "</tr>\n")
-        for o in inv.ops:
-            w(f"<tr data-op=\"{escape(o.name, quote=True)}\"><td>{escape(o.name)}</td>")
-            for abi in check_result.abis:
-                kind = check_result.op_kinds.get((abi.name, o.arch, o.name))
-                if kind is None:
-                    w("<td></td>")
-                else:
-                    w(f"<td class=\"k-{kind}\" data-kind=\"{kind}\">{KIND_LABEL[kind]}</td>")
-            w("</tr>\n")
-        w("</table>\n")
-    w("</section>\n")
+            kind = check_result.op_kinds.get((abi.name, o.arch, o.name))
+            w("<td></td>" if kind is None else f"<td class=\"k-{kind}\" data-kind=\"{kind}\">{KIND_LABEL[kind]}</td>")
+        w("</tr>\n")
+    w("</table>\n")
 
 
 def _timeline(w, history):

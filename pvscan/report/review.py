@@ -159,38 +159,7 @@ def _reply(r) -> str:
     placed = set()
     for fp in r.files:
         for hunk in fp.hunks:
-            notes = []
-            old, new = hunk.old_start, hunk.new_start
-            for i, (tag, textline) in enumerate(hunk.lines):
-                keys = []
-                if tag in " -":
-                    keys.append((fp.old_path, "old", old))
-                if tag in " +":
-                    keys.append((fp.new_path, "new", new))
-                for key in keys:
-                    if key in by_place and key not in placed:
-                        notes.append((i, key))
-                old += tag in " -"
-                new += tag in " +"
-            if not notes:
-                continue
-            out.append(f"> diff --git a/{fp.old_path or fp.new_path} b/{fp.new_path or fp.old_path}\n")
-            out.append(f"> @@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@\n")
-            shown = 0
-            for i, key in notes:
-                if i - 3 > shown:
-                    out.append("> [...]\n")
-                    shown = i - 3
-                for tag, textline in hunk.lines[shown:i + 1]:
-                    out.append(f"> {tag}{textline}\n")
-                shown = i + 1
-                placed.add(key)
-                out.append("\n")
-                for f in by_place[key]:
-                    out.append(f"{f.code}: {f.message}\n")
-                out.append("\n")
-            if shown < len(hunk.lines):
-                out.append("> [...]\n")
+            out.extend(_quoted_hunk(fp, hunk, by_place, placed))
     rest = [f for key, fs in sorted(by_place.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][2]))
             if key not in placed for f in fs]
     if rest:
@@ -199,3 +168,42 @@ def _reply(r) -> str:
             out.append(f"  {f.file}:{f.line}: {f.code}: {f.message}\n")
     out.append(f"\npvscan: this patch {r.summary()}.\n\n")
     return "".join(out)
+
+
+def _commented_lines(fp, hunk, by_place, placed):
+    """[(index in the hunk, place)] of the hunk's lines that have comments not yet placed."""
+    notes = []
+    old, new = hunk.old_start, hunk.new_start
+    for i, (tag, _text) in enumerate(hunk.lines):
+        keys = []
+        if tag in " -":
+            keys.append((fp.old_path, "old", old))
+        if tag in " +":
+            keys.append((fp.new_path, "new", new))
+        notes += [(i, key) for key in keys if key in by_place and key not in placed]
+        old += tag in " -"
+        new += tag in " +"
+    return notes
+
+
+def _quoted_hunk(fp, hunk, by_place, placed) -> list[str]:
+    """The hunk quoted up to each commented line (three lines of context), each comment under its line."""
+    notes = _commented_lines(fp, hunk, by_place, placed)
+    if not notes:
+        return []
+    out = [f"> diff --git a/{fp.old_path or fp.new_path} b/{fp.new_path or fp.old_path}\n",
+           f"> @@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@\n"]
+    shown = 0
+    for i, key in notes:
+        if i - 3 > shown:
+            out.append("> [...]\n")
+            shown = i - 3
+        out += [f"> {tag}{text}\n" for tag, text in hunk.lines[shown:i + 1]]
+        shown = i + 1
+        placed.add(key)
+        out.append("\n")
+        out += [f"{f.code}: {f.message}\n" for f in by_place[key]]
+        out.append("\n")
+    if shown < len(hunk.lines):
+        out.append("> [...]\n")
+    return out

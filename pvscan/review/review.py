@@ -61,6 +61,35 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
     return out
 
 
+@dataclass
+class _Applied:
+    """Both sides of every file a patch touches, and the lines it adds and removes, per file."""
+
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    added: dict = field(default_factory=dict)
+    removed: dict = field(default_factory=dict)
+
+
+def _apply(files, state, reverse: bool) -> _Applied:
+    """Apply forward to the files as they are, or (reverse) take the patch back out of them."""
+    out = _Applied()
+    for fp in files:
+        path = fp.new_path if reverse else fp.old_path
+        text = state.get(path)
+        if path and text is None:
+            raise DoesNotApply(fp.patch_line, "the file is not in the tree")
+        res = apply_file(text, fp, reverse=reverse)
+        if reverse:
+            _record(out.before, out.after, fp, res.text, text)
+            # Taken back out: what the reversal added are the patch's removed lines.
+            out.added[fp.new_path], out.removed[fp.old_path] = res.removed, res.added
+        else:
+            _record(out.before, out.after, fp, text, res.text)
+            out.added[fp.new_path], out.removed[fp.old_path] = res.added, res.removed
+    return out
+
+
 def _review_one(index, patch, state, abis, backend_map, patch_name):
     """(PatchReview, the files as this patch leaves them)."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
@@ -70,28 +99,11 @@ def _review_one(index, patch, state, abis, backend_map, patch_name):
             result.warnings.append(Warning_(fp.path, 0, fp.problem))
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
-    before, after, added, removed, applied = {}, {}, {}, {}, True
     try:
-        for fp in usable:
-            old = state.get(fp.old_path)
-            if fp.old_path and old is None:
-                raise DoesNotApply(fp.patch_line, "the file is not in the tree")
-            res = apply_file(old, fp)
-            _record(before, after, fp, old, res.text)
-            added[fp.new_path] = res.added
-            removed[fp.old_path] = res.removed
+        change, applied = _apply(usable, state, reverse=False), True
     except DoesNotApply as forward:
-        before, after, added, removed, applied = {}, {}, {}, {}, False
         try:
-            for fp in usable:
-                cur = state.get(fp.new_path)
-                if fp.new_path and cur is None:
-                    raise DoesNotApply(fp.patch_line, "the file is not in the tree")
-                res = apply_file(cur, fp, reverse=True)
-                _record(before, after, fp, res.text, cur)
-                # Taken back out: what the reversal added are the patch's removed lines.
-                added[fp.new_path] = res.removed
-                removed[fp.old_path] = res.added
+            change, applied = _apply(usable, state, reverse=True), False
         except DoesNotApply:
             # The file whose header comes last before the failing hunk holds it.
             before_hunk = [fp for fp in usable if fp.patch_line <= forward.line]
@@ -99,6 +111,7 @@ def _review_one(index, patch, state, abis, backend_map, patch_name):
             name = bad.path if bad else "the tree"
             raise PvscanError(f"patch {index} does not apply to {name}: {forward.reason}",
                               patch_name, forward.line) from None
+    before, after, added, removed = change.before, change.after, change.added, change.removed
     result.already_applied = not applied
 
     side_b = state.with_overlay({r: d for r, d in before.items() if r})
