@@ -1,14 +1,18 @@
 """pvscan: static analysis of Linux paravirt_ops.
 
-Stages, one module each, data flowing one way:
+Data flows one way, one folder per stage (each __init__ says what it takes
+and gives):
 
-    tree.py        a kernel checkout, read safely
-    candidates.py  the files that can matter (text prefilter)
-    preprocess.py  directives and annotation macros blanked, guards computed
-    parse.py       tree-sitter -> per-file facts (facts.py)
-    inventory.py   facts -> ops, call sites, wrappers, implementations
-    callers.py     callers of the wrappers across the tree
-    report/        formatting only
+    source/      a tree: a directory, a git commit, or either with patches applied
+    facts/       one file's bytes -> FileFacts (preprocess, tree-sitter)
+    inventory/   every file's facts -> the Inventory, by pure passes
+    checks/      the inventory against declared ABIs (abi/) -> findings
+    review/      a patch -> what it changes, as findings on its lines
+    history/     many revisions -> each op's lineage, and what each ABI lacked
+    report/      formatting only
+    commands/    the command line, one thin module per command
+
+pipeline.py is the one way from a source to an inventory.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Per-file facts: what one file says, independent of every other file.
 
-parse.py produces a FileFacts per candidate file; inventory.py joins them.
+parse.py produces a FileFacts per candidate file; pvscan.inventory joins them.
 All are frozen and hold only strings, ints and tuples, so they pickle to
 worker processes, hash for caches and sort for output.
 """
