@@ -73,3 +73,22 @@ def check(inventory, abis, glue=None, precise=None) -> CheckResult:
         coverage[abi.name] = {g: dict(c) for g, c in sorted(per_group.items())}
     findings.sort(key=lambda f: f.sort_key())
     return CheckResult(tuple(findings), coverage, tuple(abis), op_kinds)
+
+
+def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
+               config: str | None = None) -> tuple[CheckResult, list[str]]:
+    """check() with what it can draw from the tree itself: each ABI backend's glue traced to
+    hypercalls (trace_glue), libclang's type sizes (precise, with a .config); and the lines
+    to tell the user about the latter."""
+    glue = None
+    if trace_glue:
+        from pvscan.checks.glue import derive
+
+        glue = {backend: derive(tree, inventory, backend)[0]
+                for backend in sorted({a.backend for a in abis if a.backend})}
+    sizes, notes = None, []
+    if precise:
+        from pvscan.checks.precise import sizes_for_abis
+
+        sizes, notes = sizes_for_abis(tree, inventory, abis, config)
+    return check(inventory, abis, glue, sizes), notes

@@ -11,12 +11,9 @@ from pvscan.findings import severity_counts, severity_rank
 from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
 
-FAIL_LEVELS = ("error", "warning", "never")
-
-
 def run(args) -> int:
     from pvscan.checks.baseline import baseline_text, read_baseline
-    from pvscan.checks.check import check
+    from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
     from pvscan.pipeline import scan
     from pvscan.report import CheckRun, finding_reporter, report_findings
@@ -33,21 +30,9 @@ def run(args) -> int:
 
     result_scan = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend),
                        jobs=args.jobs, callers=False)
-    glue = None
-    if args.trace_glue:
-        from pvscan.checks.glue import derive
-
-        glue = {}
-        for backend in sorted({a.backend for a in abis if a.backend}):
-            glue[backend] = derive(tree, result_scan.inventory, backend)[0]
-    precise = None
-    if args.precise:
-        from pvscan.checks.precise import sizes_for_abis
-
-        precise, notes = sizes_for_abis(tree, result_scan.inventory, abis, args.config)
-        for note in notes:
-            print(f"pvscan: {note}", file=sys.stderr)
-    result = check(result_scan.inventory, abis, glue, precise)
+    result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config)
+    for note in notes:
+        print(f"pvscan: {note}", file=sys.stderr)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
     from pvscan.report.color import use_color
