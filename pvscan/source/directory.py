@@ -54,11 +54,10 @@ class KernelTree:
     commit = None
 
     def candidates(self, warnings: list) -> list[str]:
-        """The files a text search finds (source.search), once per tree object."""
+        """The files a text search finds (source.search), searched once per tree object:
+        what the search warns about goes to the first caller's warnings."""
         if self._candidates is None:
-            self._candidate_warnings = []
-            self._candidates = find_table_candidates(self, self._candidate_warnings)
-            warnings.extend(self._candidate_warnings)
+            self._candidates = find_table_candidates(self, warnings)
         return self._candidates
 
     def contains(self, path: str | os.PathLike) -> bool:
