@@ -2,8 +2,15 @@
 
 ~/.cache/pvscan/ (XDG_CACHE_HOME, or PVSCAN_CACHE_DIR). A facts entry is
 keyed by the file's path and bytes and by the source of the modules that
-make facts, so a change to the parser never reads stale facts. Writes are
-atomic; a cache that cannot be written is silently not used.
+make facts, so a change to the parser never reads stale facts.
+
+The cache is safe to share between CI jobs and branches: entries are
+plain JSON (pvscan.facts.codec), versioned, and validated field by field
+on every read. An entry that is not a regular file, is too big, or does
+not decode to exactly what pvscan writes is a miss: it is recomputed,
+the run says so once, and nothing in it is trusted or executed. Writes
+are atomic; a cache that cannot be written is not used. A cache directory
+that lies inside the tree being read is not used at all.
 """
 
 from __future__ import annotations
@@ -11,10 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
+import stat
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from pvscan.errors import Warning_
+
+FORMAT = "pvscan-cache/2"
+_told: set[str] = set()
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
 def cache_root() -> Path:
@@ -29,62 +43,152 @@ def _code_stamp() -> str:
     # Every module that makes facts or lists candidates: a change to any of
     # them must never read what an older version wrote.
     here = Path(__file__).parent
-    h = hashlib.sha256()
+    h = hashlib.sha256(FORMAT.encode())
     for path in sorted((here / "facts").glob("*.py")) + sorted((here / "source").glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _facts_path(rel: str, data: bytes) -> Path:
-    h = hashlib.sha256(_code_stamp().encode() + b"\0" + rel.encode() + b"\0" + data).hexdigest()
-    return cache_root() / "facts" / h[:2] / f"{h}.pickle"
+class Cache:
+    """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
+    def __init__(self, root: Path | None, problem: str | None = None):
+        self.root = root
+        self.problem = problem          # the first thing wrong with it, said once per run
 
-def get_facts(rel: str, data: bytes):
-    if os.environ.get("PVSCAN_NO_CACHE"):
+    @classmethod
+    def for_source(cls, source) -> "Cache":
+        """The user's cache, unless it is turned off or lies inside the tree being read."""
+        if os.environ.get("PVSCAN_NO_CACHE"):
+            return cls(None)
+        root = cache_root()
+        if source is not None and source.contains(root):
+            return cls(None, f"the cache directory {root} is inside the tree; not used")
+        return cls(root)
+
+    def tell(self) -> None:
+        """Say on stderr, once per process, what was wrong with the cache. Not a warning about
+        the tree: the output must not depend on what a cache held, so it never reaches it."""
+        if self.problem and self.problem not in _told:
+            _told.add(self.problem)
+            print(f"pvscan: warning: cache: {self.problem}", file=sys.stderr)
+
+    # -- per-file facts -------------------------------------------------------
+
+    def get_facts(self, rel: str, data: bytes):
+        """(FileFacts, warnings) as put_facts stored them, or None."""
+        from pvscan.facts.codec import DecodeError, decode
+        from pvscan.facts.model import FileFacts
+
+        if self.root is None:
+            return None
+        path = self._facts_path(rel, data)
+        raw = self._read(path)
+        if raw is None:
+            return None
+        try:
+            facts, warnings = decode(raw, tuple[FileFacts, tuple[Warning_, ...]])
+        except DecodeError as e:
+            return self._bad(path, str(e))
+        if facts.path != rel:
+            return self._bad(path, f"holds the facts of {facts.path!r}")
+        return facts, list(warnings)
+
+    def put_facts(self, rel: str, data: bytes, value) -> None:
+        from pvscan.facts.codec import encode
+
+        if self.root is not None:
+            _atomic_write(self._facts_path(rel, data), encode(value))
+
+    def _facts_path(self, rel: str, data: bytes) -> Path:
+        h = hashlib.sha256(_code_stamp().encode() + b"\0" + os.fsencode(rel) + b"\0" + data).hexdigest()
+        return self.root / "facts" / h[:2] / f"{h}.json"
+
+    # -- a commit's candidate list ------------------------------------------------
+
+    def get_candidates(self, key: str) -> list[str] | None:
+        path = self._candidates_path(key)
+        raw = self._read(path) if path is not None else None
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return self._bad(path, "not JSON")
+        found = doc.get("candidates") if isinstance(doc, dict) and doc.get("source") == key else None
+        if not isinstance(found, list) or not all(_tree_path(x) for x in found):
+            return self._bad(path, "not a candidate list of that source")
+        return list(found)
+
+    def put_candidates(self, key: str, candidates: list[str]) -> None:
+        path = self._candidates_path(key)
+        if path is not None:
+            doc = {"source": key, "candidates": sorted(candidates)}
+            _atomic_write(path, json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+
+    def _candidates_path(self, key: str) -> Path | None:
+        if self.root is None:
+            return None
+        h = hashlib.sha256(f"{_code_stamp()}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / "trees" / f"{h}.json"
+
+    # -- reading an entry -----------------------------------------------------------
+
+    def _read(self, path: Path) -> bytes | None:
+        """An entry's bytes; None for a miss. Only a regular file, never followed through a
+        symlink, never waited on (a FIFO), never read past MAX_ENTRY_BYTES."""
+        if self.root is None:
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            return self._bad(path, f"cannot be opened ({e.strerror})")
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return self._bad(path, "is not a regular file")
+            if st.st_size > MAX_ENTRY_BYTES:
+                return self._bad(path, f"is over {MAX_ENTRY_BYTES} bytes")
+            chunks, left = [], MAX_ENTRY_BYTES + 1
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            data = b"".join(chunks)
+            if len(data) > MAX_ENTRY_BYTES:
+                return self._bad(path, f"is over {MAX_ENTRY_BYTES} bytes")
+            return data
+        except OSError as e:
+            return self._bad(path, f"cannot be read ({e.strerror})")
+        finally:
+            os.close(fd)
+
+    def _bad(self, path: Path, why: str):
+        if self.problem is None:
+            self.problem = f"entry {path} {why}; ignored and recomputed"
         return None
-    try:
-        with open(_facts_path(rel, data), "rb") as f:
-            return pickle.load(f)
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError):
-        return None
 
 
-def put_facts(rel: str, data: bytes, facts) -> None:
-    if os.environ.get("PVSCAN_NO_CACHE"):
-        return
-    _atomic_write(_facts_path(rel, data), pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _candidates_path(key: str) -> Path:
-    h = hashlib.sha256(f"{_code_stamp()}\0{key}".encode()).hexdigest()
-    return cache_root() / "trees" / f"{h}.json"
-
-
-def get_candidates(key: str) -> list[str] | None:
-    """The candidate list of a source whose content key names it (a commit), if cached."""
-    if os.environ.get("PVSCAN_NO_CACHE"):
-        return None
-    try:
-        doc = json.loads(_candidates_path(key).read_text())
-        return list(doc["candidates"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def put_candidates(key: str, candidates: list[str]) -> None:
-    if os.environ.get("PVSCAN_NO_CACHE"):
-        return
-    doc = {"source": key, "candidates": sorted(candidates)}
-    _atomic_write(_candidates_path(key), json.dumps(doc).encode())
+def _tree_path(rel) -> bool:
+    """A relative path inside a tree: what a candidate list may hold."""
+    return (isinstance(rel, str) and rel != "" and not rel.startswith("/") and "\0" not in rel
+            and ".." not in rel.split("/"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except OSError:
+            os.unlink(tmp)
+            raise
     except OSError:
         pass

@@ -70,22 +70,11 @@ def require_tables(result: ScanResult) -> ScanResult:
     return result
 
 
-def facts_of(rel: str, data: bytes):
-    """(FileFacts, warnings) for one file's bytes, from the cache when it has them."""
-    from pvscan.cache import get_facts, put_facts
-
-    cached = get_facts(rel, data)
-    if cached is not None:
-        return cached
-    result = _parse(rel, data)
-    put_facts(rel, data, result)
-    return result
-
-
 def _facts(source, candidates, warnings, jobs):
     """FileFacts of each readable candidate, and how many came from the cache."""
-    from pvscan.cache import get_facts, put_facts
+    from pvscan.cache import Cache
 
+    cache = Cache.for_source(source)
     out, misses, hits = {}, [], 0
     for rel in candidates:
         try:
@@ -93,20 +82,21 @@ def _facts(source, candidates, warnings, jobs):
         except SkippedFile as e:
             warnings.append(Warning_(rel, 0, f"skipped: {e}"))
             continue
-        cached = get_facts(rel, data)
+        cached = cache.get_facts(rel, data)
         if cached is not None:
             out[rel] = cached
             hits += 1
         else:
             misses.append((rel, data))
     for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs)):
-        put_facts(rel, data, result)
+        cache.put_facts(rel, data, result)
         out[rel] = result
     facts = []
     for rel in candidates:
         if rel in out:
             facts.append(out[rel][0])
             warnings.extend(out[rel][1])
+    cache.tell()
     return facts, hits
 
 

@@ -44,6 +44,7 @@ class GitTree:
         self.commit = self.a
         self._cat = None
         self._candidates = None
+        self._place_cache = None
         try:
             self.version = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
         except SkippedFile:
@@ -66,13 +67,15 @@ class GitTree:
 
     def candidates(self, warnings) -> list[str]:
         """The text search's files at this commit; a commit never changes, so they are cached."""
-        from pvscan.cache import get_candidates, put_candidates
+        from pvscan.cache import Cache
 
         if self._candidates is None:
-            self._candidates = get_candidates(self.cache_key)
-        if self._candidates is None:
-            self._candidates = self._search()
-            put_candidates(self.cache_key, self._candidates)
+            cache = Cache.for_source(self)
+            self._candidates = cache.get_candidates(self.cache_key)
+            if self._candidates is None:
+                self._candidates = self._search()
+                cache.put_candidates(self.cache_key, self._candidates)
+            cache.tell()
         return self._candidates
 
     def _search(self) -> list[str]:
@@ -110,14 +113,30 @@ class GitTree:
         if len(header) != 3 or header[1] != "blob":
             raise SkippedFile("not in the revision")
         size = int(header[2])
+        if size > MAX_FILE_BYTES:
+            # Skip it without holding it: a blob can be as big as the repository allows.
+            left = size + 1          # the blob and its trailing newline
+            while left > 0:
+                chunk = self._cat.stdout.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
         data = self._cat.stdout.read(size)
         self._cat.stdout.read(1)
-        if size > MAX_FILE_BYTES:
-            raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
         return data
 
     def contains(self, path) -> bool:
-        return False
+        """True if path lies in the repository: its work tree or its git directory."""
+        real = os.path.realpath(path)
+        return any(real == place or real.startswith(place.rstrip("/") + "/") for place in self._places())
+
+    def _places(self) -> list[str]:
+        if self._place_cache is None:
+            proc = self._git("rev-parse", "--absolute-git-dir", "--show-toplevel", check=False)
+            lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines() if proc.returncode == 0 else []
+            self._place_cache = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(self.repo)]
+        return self._place_cache
 
 
 class GitRange(GitTree):

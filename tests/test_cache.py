@@ -1,0 +1,126 @@
+"""The facts cache is shared between CI jobs and branches: whatever it holds is untrusted input."""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+
+from conftest import fixture_tree
+from test_cli import pvscan
+
+GEN3 = fixture_tree("gen3-unified")
+
+
+def scan_json(cache, tree=GEN3, **env):
+    proc = pvscan("scan", str(tree), "--format", "json", "-j", "1",
+                  env={"PVSCAN_CACHE_DIR": str(cache), **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def entries(cache):
+    return sorted((cache / "facts").rglob("*.json"))
+
+
+class _RunsCode:
+    """What a poisoned pickle would carry: unpickling it creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_poisoned_entry_is_never_executed_and_is_recomputed(tmp_path):
+    cache = tmp_path / "cache"
+    clean = scan_json(cache).stdout
+    assert entries(cache)
+    marker = tmp_path / "ran"
+    for entry in entries(cache):
+        entry.write_bytes(pickle.dumps(_RunsCode(marker)))
+    again = scan_json(cache)
+    assert not marker.exists()
+    assert again.stdout == clean
+    cache_warnings = [line for line in again.stderr.splitlines() if "cache: entry" in line]
+    assert len(cache_warnings) == 1 and "ignored and recomputed" in cache_warnings[0]
+    # Recomputed entries are good again: the next run says nothing.
+    assert "cache" not in scan_json(cache).stderr
+
+
+def test_an_entry_of_the_wrong_shape_is_a_miss(tmp_path):
+    cache = tmp_path / "cache"
+    clean = scan_json(cache).stdout
+    for i, entry in enumerate(entries(cache)):
+        doc = json.loads(entry.read_text())
+        # a string where a line number goes, a list too short, a number too big, deep nesting
+        bad = [["x", "y"], doc[:1], [[10 ** 30]], [[[[[[[[]]]]]]]]][i % 4]
+        entry.write_text(json.dumps(bad))
+    assert scan_json(cache).stdout == clean
+
+
+def test_a_fifo_in_place_of_an_entry_is_not_waited_on(tmp_path):
+    cache = tmp_path / "cache"
+    clean = scan_json(cache).stdout
+    for entry in entries(cache):
+        entry.unlink()
+        os.mkfifo(entry)
+    proc = pvscan("scan", str(GEN3), "--format", "json", "-j", "1", env={"PVSCAN_CACHE_DIR": str(cache)},
+                  timeout=60)
+    assert proc.stdout == clean and "is not a regular file" in proc.stderr
+
+
+def test_a_symlinked_entry_is_not_followed(tmp_path):
+    cache = tmp_path / "cache"
+    clean = scan_json(cache).stdout
+    target = tmp_path / "elsewhere.json"
+    first = entries(cache)[0]
+    shutil.copy(first, target)
+    first.unlink()
+    first.symlink_to(target)
+    proc = scan_json(cache)
+    assert proc.stdout == clean and "cache: entry" in proc.stderr
+
+
+def test_a_cache_inside_the_tree_is_not_used(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    before = sorted(p.relative_to(tree) for p in tree.rglob("*"))
+    proc = scan_json(tree / "cache", tree=tree)
+    assert "is inside the tree; not used" in proc.stderr
+    assert sorted(p.relative_to(tree) for p in tree.rglob("*")) == before
+
+
+def test_a_candidate_list_with_foreign_items_is_a_miss(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+    cache = tmp_path / "cache"
+    history = ["history", "--git", str(repo), "HEAD", "--format", "json", "-j", "1"]
+    clean = pvscan(*history, env={"PVSCAN_CACHE_DIR": str(cache)}).stdout
+    (tree_list,) = (cache / "trees").glob("*.json")
+    doc = json.loads(tree_list.read_text())
+    doc["candidates"] = [1, {"a": 2}, "../../etc/passwd"]
+    tree_list.write_text(json.dumps(doc))
+    proc = pvscan(*history, env={"PVSCAN_CACHE_DIR": str(cache)})
+    assert proc.stdout == clean and "not a candidate list of that source" in proc.stderr
+
+
+def test_facts_survive_the_cache_format_exactly():
+    """Every fixture file's facts decode to the very values that were encoded."""
+    from pvscan.errors import Warning_
+    from pvscan.facts.codec import decode, encode
+    from pvscan.facts.model import FileFacts
+    from pvscan.facts.parse import parse_file
+
+    checked = 0
+    for path in sorted(fixture_tree("").rglob("*.[ch]")):
+        rel = str(path.relative_to(fixture_tree("")))
+        value = (parse_file(rel, path.read_bytes()), (Warning_(rel, 3, "not UTF-8; parsed as bytes"),))
+        assert decode(encode(value), tuple[FileFacts, tuple[Warning_, ...]]) == value, rel
+        checked += 1
+    assert checked > 30
