@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from pvscan.abi.tomlfile import load_toml
+from pvscan.abi.tomlfile import parse_toml
+from pvscan.source.files import read_input
 from pvscan.errors import PvscanError
 
 KINDS = ("hypercall", "native", "trap", "unsupported")
@@ -133,9 +134,10 @@ class _Locator:
 
 
 def parse_abi(path: str, shown_as: str | None = None) -> Abi:
-    data = load_toml(path)
+    raw = read_input(path, "the ABI file")
+    data = parse_toml(raw, path)
     shown = shown_as or path
-    text = Path(path).read_text(encoding="utf-8")
+    text = raw.decode("utf-8")
     loc = _Locator(text)
 
     def fail(message, line=None):

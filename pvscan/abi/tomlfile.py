@@ -6,14 +6,14 @@ import re
 import tomllib
 
 from pvscan.errors import PvscanError
+from pvscan.source.files import read_input
 
 
-def load_toml(path: str) -> dict:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise PvscanError(f"cannot read: {e.strerror or e}", path) from None
+def load_toml(path: str, what: str = "the file") -> dict:
+    return parse_toml(read_input(path, what), path)
+
+
+def parse_toml(raw: bytes, path: str) -> dict:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pvscan.errors import PvscanError
+from pvscan.source.files import read_input
 
 SCHEMA = "pvscan-baseline/1"
 
@@ -19,10 +20,7 @@ def baseline_text(findings) -> str:
 
 def read_baseline(path: str) -> set[str]:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise PvscanError(f"cannot read baseline: {e.strerror}", path) from None
+        text = read_input(path, "baseline").decode("utf-8")
     except UnicodeDecodeError:
         raise PvscanError("baseline is not UTF-8 text", path) from None
     try:

@@ -47,13 +47,11 @@ class PreciseSizes:
 
 
 def read_config(path: str) -> dict:
-    from pvscan.errors import PvscanError
+
+    from pvscan.source.files import read_input
 
     out = {}
-    try:
-        lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
-    except OSError as e:
-        raise PvscanError(f"cannot read .config: {e.strerror}", path) from None
+    lines = read_input(path, ".config").decode("utf-8", "replace").splitlines()
     for number, line in enumerate(lines, 1):
         m = re.match(r"^(CONFIG_\w+)=(.*)$", line.strip())
         if not m:

@@ -46,9 +46,10 @@ def run(args) -> int:
                    severity_counts(findings), len(result.findings) - len(findings), snippets)
     text = report_findings(finding_reporter("check", args.format)(run), [(None, findings)])
     print_warnings(result_scan.warnings, sys.stderr)
+    # The baseline only once the output is written: a run that fails records nothing.
+    write_output(text, args.output)
     if args.write_baseline:
         write_output(baseline_text(result.findings), args.write_baseline)
-    write_output(text, args.output)
     if args.fail_on == "never":
         return 0
     level = severity_rank(args.fail_on)

@@ -20,6 +20,9 @@ def run(args) -> int:
     abis = [load_abi(a).name for a in args.abi]            # fail early on a bad ABI file
     extra = tuple(r for r in build_backend_map(args.backend_map, args.backend).rules if r not in set(DEFAULT_MAP))
     if args.git:
+        from pvscan.source.git import Repository
+
+        refuse_writes_into([Repository(args.git)], args.output)
         specs = [RevisionSpec(label, "git", args.git, rev, tuple(args.abi), extra)
                  for label, rev in revisions(args.git, args.revisions, args.tags)]
     else:

@@ -38,15 +38,31 @@ def run(args) -> int:
 
 
 def _read_history(path: str) -> dict:
+    """A 'pvscan history --format json' document, checked for the fields the timeline draws."""
     import json
 
+    from pvscan.source.files import read_input
+
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as e:
-        raise PvscanError(f"cannot read: {e.strerror}", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PvscanError(f"not JSON: {e}", path, getattr(e, "lineno", None)) from None
+        doc = json.loads(read_input(path, "the history").decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PvscanError("not UTF-8 text", path) from None
+    except json.JSONDecodeError as e:
+        raise PvscanError(f"not JSON: {e.msg}", path, e.lineno) from None
+    except RecursionError:
+        raise PvscanError("not JSON pvscan would write: nested too deep", path) from None
     if not isinstance(doc, dict) or doc.get("schema") != "pvscan-history/1":
         raise PvscanError("not the output of 'pvscan history --format json' (schema pvscan-history/1)", path)
+    revisions, abis = doc.get("revisions"), doc.get("abis")
+    if not (isinstance(revisions, list) and all(
+            isinstance(r, dict) and isinstance(r.get("label"), str) and _count(r.get("ops")) for r in revisions)):
+        raise PvscanError("history 'revisions' must be a list of {label, ops}", path)
+    if not (isinstance(abis, list) and all(
+            isinstance(p, dict) and all(isinstance(p.get(k), str) for k in ("abi", "from", "to"))
+            and _count(p.get("interface_changes")) and isinstance(p.get("needing"), list) for p in abis)):
+        raise PvscanError("history 'abis' must be a list of {abi, from, to, interface_changes, needing}", path)
     return doc
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 32

@@ -24,6 +24,7 @@ def run(args) -> int:
         from pvscan.source.git import GitRange
 
         tree = GitRange(args.git, args.patch)
+        refuse_writes_into([tree], args.output)
         data, name = tree.diff(), f"{args.git} {args.patch}"
     else:
         if args.tree is None:
@@ -47,14 +48,11 @@ def run(args) -> int:
 
 
 def _read_patch(path: str) -> bytes:
-    if path == "-":
-        data = sys.stdin.buffer.read(MAX_PATCH_BYTES + 1)
-    else:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_PATCH_BYTES + 1)
-        except OSError as e:
-            raise PvscanError(f"cannot read: {e.strerror}", path) from None
+    if path != "-":
+        from pvscan.source.files import read_input
+
+        return read_input(path, "the patch", MAX_PATCH_BYTES)
+    data = sys.stdin.buffer.read(MAX_PATCH_BYTES + 1)
     if len(data) > MAX_PATCH_BYTES:
         raise PvscanError(f"patch is over {MAX_PATCH_BYTES} bytes", path)
     return data

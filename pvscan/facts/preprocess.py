@@ -39,20 +39,44 @@ class Define:
     body: str                       # continuation backslashes blanked, comments kept
     line: int                       # 1-based line of the '#define'
     body_offset: int                # byte offset of the body in the file
-    guard: tuple[str, ...]
+
+
+class _Guard:
+    """One #if nesting as a chain of terms, each level pointing at the one around it.
+
+    A file with N nested #ifs has N guards of up to N terms: kept as a chain,
+    they cost O(N) to build, and a guard becomes a tuple only when a line
+    under it is asked for (guard_at), in O(its depth).
+    """
+
+    __slots__ = ("parent", "term", "_terms")
+
+    def __init__(self, parent: "_Guard | None", term: str):
+        self.parent, self.term, self._terms = parent, term, None
+
+    def terms(self) -> tuple[str, ...]:
+        if self._terms is None:
+            out, node = [], self
+            while node is not None and node._terms is None:
+                out.append(node.term)
+                node = node.parent
+            self._terms = (node._terms if node is not None else ()) + tuple(reversed(out))
+        return self._terms
 
 
 @dataclass(frozen=True)
 class Preprocessed:
     text: bytes                      # same length as the source, directives blanked
     guard_rows: tuple[int, ...]      # first 0-based row of each guard segment
-    guard_terms: tuple[tuple[str, ...], ...]
+    guards: tuple                    # the _Guard (or None: unconditional) of each segment
     defines: tuple[Define, ...]
     problems: tuple[tuple[int, str], ...]  # (line, message): unbalanced #if/#endif
 
     def guard_at(self, row: int) -> tuple[str, ...]:
+        """The conjunction of conditions around a 0-based row, outermost first."""
         i = bisect.bisect_right(self.guard_rows, row) - 1
-        return self.guard_terms[i] if i >= 0 else ()
+        g = self.guards[i] if i >= 0 else None
+        return g.terms() if g is not None else ()
 
 
 def guard_expression(terms) -> str | None:
@@ -111,15 +135,28 @@ def _normalize_condition(expr: str) -> str:
 
 
 class _Frame:
-    __slots__ = ("branch_conds", "term", "dead", "transparent", "line", "dead_from")
+    """One open #if: its branches so far, and the guard and deadness of the text under it."""
 
-    def __init__(self, cond: str, line: int, transparent: bool = False):
+    __slots__ = ("branch_conds", "term", "dead", "transparent", "line", "outer", "outer_dead", "guard")
+
+    def __init__(self, cond: str, line: int, outer: "_Frame | None"):
         self.branch_conds = [cond]
         self.term = cond
         self.dead = cond == "0"
-        self.transparent = transparent
+        self.transparent = False
         self.line = line
-        self.dead_from = None
+        self.outer = outer.guard if outer else None
+        self.outer_dead = outer.in_dead() if outer else False
+        self.guard = None
+        self.settle()
+
+    def settle(self) -> None:
+        """Recompute the guard under this frame after its term (or transparency) changed."""
+        counts = not self.transparent and self.term != "1" and not _NON_CONFIG.match(self.term)
+        self.guard = _Guard(self.outer, self.term) if counts else self.outer
+
+    def in_dead(self) -> bool:
+        return self.dead or self.outer_dead
 
 
 def preprocess(source: bytes) -> Preprocessed:
@@ -129,7 +166,7 @@ def preprocess(source: bytes) -> Preprocessed:
     comment_starts = [c[0] for c in comments]
 
     guard_rows = [0]
-    guard_terms: list[tuple[str, ...]] = [()]
+    guards: list = [None]
     defines: list[Define] = []
     problems: list[tuple[int, str]] = []
     stack: list[_Frame] = []
@@ -155,7 +192,7 @@ def preprocess(source: bytes) -> Preprocessed:
         blank(out, start, end)
         keyword = m.group(1).decode()
         rest = _join_continuations(source[m.start(2):end].decode("utf-8", "replace"))
-        was_dead = _dead(stack)
+        was_dead = bool(stack) and stack[-1].in_dead()
 
         if keyword in ("if", "ifdef", "ifndef"):
             if keyword == "ifdef":
@@ -164,9 +201,10 @@ def preprocess(source: bytes) -> Preprocessed:
                 cond = f"!defined({_first_word(rest)})"
             else:
                 cond = _normalize_condition(rest)
-            frame = _Frame(cond, row + 1)
+            frame = _Frame(cond, row + 1, stack[-1] if stack else None)
             if first and keyword == "ifndef" and _next_is_define_of(source, end, _first_word(rest)):
-                frame.transparent = True
+                frame.transparent = True   # the include guard
+                frame.settle()
             stack.append(frame)
         elif keyword in ("elif", "else"):
             if not stack:
@@ -182,19 +220,20 @@ def preprocess(source: bytes) -> Preprocessed:
                 else:
                     frame.term = guard_expression([c for c in previous if c != "1"]) or "1"
                     frame.dead = "1" in frame.branch_conds
+                frame.settle()
         elif keyword == "endif":
             if not stack:
                 problems.append((row + 1, "#endif without #if"))
             else:
                 stack.pop()
         elif keyword == "define" and not was_dead:
-            d = _parse_define(source, m, end, row + 1, _current_guard(stack))
+            d = _parse_define(source, m, end, row + 1)
             if d is not None:
                 defines.append(d)
         first = False
 
         # Dead code (#if 0 and the like) is blanked whole.
-        now_dead = _dead(stack)
+        now_dead = bool(stack) and stack[-1].in_dead()
         if now_dead and not was_dead:
             dead_start = end
         elif was_dead and not now_dead and dead_start is not None:
@@ -203,20 +242,20 @@ def preprocess(source: bytes) -> Preprocessed:
 
         # The guard changes on the line after the directive.
         drow = row + source.count(b"\n", start, end)
-        g = _current_guard(stack)
-        if g != guard_terms[-1]:
+        g = stack[-1].guard if stack else None
+        if g is not guards[-1]:
             if guard_rows[-1] == drow + 1:
-                guard_terms[-1] = g
+                guards[-1] = g
             else:
                 guard_rows.append(drow + 1)
-                guard_terms.append(g)
+                guards.append(g)
     if dead_start is not None:
         blank(out, dead_start, len(out))
     for frame in stack:
         problems.append((frame.line, "#if without #endif"))
 
     blank_annotations(out)
-    return Preprocessed(bytes(out), tuple(guard_rows), tuple(guard_terms), tuple(defines), tuple(problems))
+    return Preprocessed(bytes(out), tuple(guard_rows), tuple(guards), tuple(defines), tuple(problems))
 
 
 def _inside_string_or_line_comment(source: bytes, pos: int) -> bool:
@@ -232,15 +271,6 @@ def _next_is_define_of(source: bytes, pos: int, name: str) -> bool:
     return m is not None
 
 
-def _current_guard(stack) -> tuple[str, ...]:
-    return tuple(
-        f.term for f in stack
-        if not f.transparent and f.term != "1" and not _NON_CONFIG.match(f.term)
-    )
-
-
-def _dead(stack) -> bool:
-    return any(f.dead for f in stack)
 
 
 def _first_word(text: str) -> str:
@@ -257,7 +287,7 @@ def _join_continuations(text: str) -> str:
 _DEFINE_HEAD = re.compile(rb"[ \t]*([A-Za-z_][A-Za-z0-9_]*)(\(([^)]*)\))?")
 
 
-def _parse_define(source, m, end, line_no, guard):
+def _parse_define(source, m, end, line_no):
     head = _DEFINE_HEAD.match(source, m.start(2), end)
     if not head:
         return None
@@ -269,4 +299,4 @@ def _parse_define(source, m, end, line_no, guard):
     body = source[body_offset:end].decode("utf-8", "replace")
     # Keep the body's shape (same length) so that positions map back.
     body = re.sub(r"\\(?=[ \t\r]*\n)", " ", body)
-    return Define(name, params, body, line_no, body_offset, guard)
+    return Define(name, params, body, line_no, body_offset)

@@ -94,7 +94,7 @@ def build_backend_map(map_file: str | None = None, extra: list[str] | None = Non
 
 
 def _read_map_file(path: str):
-    data = load_toml(path)
+    data = load_toml(path, "the backend map")
     unknown = set(data) - {"backend"}
     if unknown:
         raise PvscanError(f"unknown key {sorted(unknown)[0]!r} (expected [[backend]] tables)", path)

@@ -244,9 +244,4 @@ class _Walk:
 
 def merge_guards(*guards) -> tuple:
     """The conjunction of guards as one tuple of terms, each once, in order."""
-    out = []
-    for g in guards:
-        for t in g or ():
-            if t not in out:
-                out.append(t)
-    return tuple(out)
+    return tuple(dict.fromkeys(t for g in guards for t in g or ()))

@@ -8,12 +8,13 @@ read goes through KernelTree.read(), which refuses paths that leave the tree
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from pvscan.errors import PvscanError
 from pvscan.source.search import find_table_candidates
 from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile,
-                                 parse_version)
+                                 parse_version, read_regular)
 
 class KernelTree:
     def __init__(self, path: str | os.PathLike):
@@ -39,12 +40,25 @@ class KernelTree:
         return tree
 
     def _read_version(self) -> KernelVersion:
-        makefile = self.root / "Makefile"
+        """From the head of the top-level Makefile: read as any tree file is (a regular file,
+        inside the tree), but only its first 4 KiB, where VERSION and PATCHLEVEL are."""
+        where = self.display + "/Makefile"
+        real = Path(os.path.realpath(self.root / "Makefile"))
+        if self.root not in real.parents:
+            raise PvscanError("not a Linux kernel tree: the top-level Makefile points outside the tree", where)
         try:
-            head = makefile.read_bytes()[:4096]
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             raise PvscanError("not a Linux kernel tree: no top-level Makefile", self.display) from None
-        return parse_version(head, self.display + "/Makefile")
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PvscanError("not a Linux kernel tree: the top-level Makefile is not a regular file", where)
+            head = os.read(fd, 4096)
+        except OSError as e:
+            raise PvscanError(f"cannot read: {e.strerror}", where) from None
+        finally:
+            os.close(fd)
+        return parse_version(head, where)
 
     def close(self) -> None:
         """Nothing to release (a git source has a reader process to end)."""
@@ -73,33 +87,34 @@ class KernelTree:
         real = Path(os.path.realpath(full))
         if self.root not in real.parents:
             raise SkippedFile("symlink points outside the tree")
-        try:
-            size = real.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-            data = real.read_bytes()
-        except OSError as e:
-            raise SkippedFile(f"cannot read: {e.strerror or e}") from None
+        data = read_regular(real, MAX_FILE_BYTES)
         if b"\0" in data:
             raise SkippedFile("binary file (NUL bytes)")
         return data
 
     def walk_sources(self):
-        """Relative paths of every .c/.h file, sorted; symlinks are not followed.
+        """Relative paths of every regular .c/.h file, sorted; symlinks are not followed.
 
         Not following directory symlinks is what keeps a symlink loop from
-        hanging the walk; symlinked files are left out as ripgrep leaves them.
+        hanging the walk; symlinked files, FIFOs, devices and sockets are
+        left out as ripgrep leaves them, so both searches list the same files.
+        Names that are not UTF-8 are kept as the file system has them
+        (surrogate escapes), as os.fsdecode gives ripgrep's output.
         """
         out = []
-        root = str(self.root)
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            rel_dir = os.path.relpath(dirpath, root)
-            if rel_dir == ".":
-                dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
-                rel_dir = ""
-            dirnames.sort()
-            for name in filenames:
-                if name.endswith(SOURCE_SUFFIXES) and not os.path.islink(os.path.join(dirpath, name)):
-                    out.append(f"{rel_dir}/{name}" if rel_dir else name)
+        stack = [("", str(self.root))]
+        while stack:
+            rel_dir, full = stack.pop()
+            try:
+                entries = list(os.scandir(full))
+            except OSError:
+                continue
+            for e in entries:
+                rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+                if e.is_dir(follow_symlinks=False):
+                    if rel_dir or e.name not in EXCLUDED_DIRS:
+                        stack.append((rel, e.path))
+                elif e.name.endswith(SOURCE_SUFFIXES) and e.is_file(follow_symlinks=False):
+                    out.append(rel)
         out.sort()
         return out

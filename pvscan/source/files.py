@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -41,3 +42,51 @@ def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
     except (KeyError, ValueError):
         raise PvscanError("not a Linux kernel tree: the top-level Makefile sets no VERSION/PATCHLEVEL",
                           where) from None
+
+
+def read_regular(path, limit: int) -> bytes:
+    """A tree file's bytes: only a regular file, never waited on (a FIFO) or read without end
+    (a device), never past limit; SkippedFile says why not."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise SkippedFile(f"cannot read: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SkippedFile("not a regular file (a FIFO, device or socket)")
+        if st.st_size > limit:
+            raise SkippedFile(f"file is {st.st_size} bytes, over the {limit}-byte limit")
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise SkippedFile(f"cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise SkippedFile(f"file grew over the {limit}-byte limit while read")
+    return data
+
+
+# User-named inputs (ABI files, backend maps, baselines, .config, history JSON, patches) are
+# small text files; anything bigger is not what the option wants.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file named on the command line: a regular file (symlinks followed),
+    read without waiting on a FIFO or a device and never past limit; else one clear error."""
+    if os.path.isdir(path):
+        raise PvscanError(f"cannot read {what}: is a directory", path)
+    try:
+        return read_regular(path, limit)
+    except SkippedFile as e:
+        raise PvscanError(f"cannot read {what}: {e}", path) from None

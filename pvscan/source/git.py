@@ -31,6 +31,22 @@ def resolve_commit(repo: str, rev: str) -> str:
     return proc.stdout.decode().strip()
 
 
+class Repository:
+    """A git repository as a place on disk: its work tree (if any) and its git directory."""
+
+    def __init__(self, repo: str):
+        open_repo(repo)
+        proc = subprocess.run(["git", "-C", repo, "rev-parse", "--absolute-git-dir", "--show-toplevel"],
+                              capture_output=True)
+        lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+        self.places = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(repo)]
+
+    def contains(self, path) -> bool:
+        """True if path lies in the repository: writing there would change it."""
+        real = os.path.realpath(path)
+        return any(real == place or real.startswith(place.rstrip("/") + "/") for place in self.places)
+
+
 class GitTree:
     """The tree of one revision, read blob by blob."""
 
@@ -44,7 +60,7 @@ class GitTree:
         self.commit = self.a
         self._cat = None
         self._candidates = None
-        self._place_cache = None
+        self._repository = None
         try:
             self.version = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
         except SkippedFile:
@@ -127,16 +143,9 @@ class GitTree:
         return data
 
     def contains(self, path) -> bool:
-        """True if path lies in the repository: its work tree or its git directory."""
-        real = os.path.realpath(path)
-        return any(real == place or real.startswith(place.rstrip("/") + "/") for place in self._places())
-
-    def _places(self) -> list[str]:
-        if self._place_cache is None:
-            proc = self._git("rev-parse", "--absolute-git-dir", "--show-toplevel", check=False)
-            lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines() if proc.returncode == 0 else []
-            self._place_cache = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(self.repo)]
-        return self._place_cache
+        if self._repository is None:
+            self._repository = Repository(self.repo)
+        return self._repository.contains(path)
 
 
 class GitRange(GitTree):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 
 from pvscan.errors import PvscanError, Warning_
@@ -139,12 +140,15 @@ def _search_python(tree, pattern, warnings, only_dirs):
 
 
 def _peek(tree, rel) -> bytes:
-    """The head of a file read() refused (too big, binary), to tell whether it would match."""
-    path = tree.root / rel
-    if path.is_symlink():
-        return b""
+    """The head of a file read() refused (too big, binary), to tell whether it would match;
+    nothing for a symlink or anything but a regular file."""
     try:
-        with open(path, "rb") as f:
-            return f.read(1 << 16)
+        fd = os.open(tree.root / rel, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:
         return b""
+    try:
+        return os.read(fd, 1 << 16) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
