@@ -124,7 +124,7 @@ class Cache:
         path = self._candidates_path(key)
         if path is not None:
             doc = {"source": key, "candidates": sorted(candidates)}
-            _atomic_write(path, json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+            _atomic_write(path, json.dumps(doc, ensure_ascii=True).encode("ascii"))
 
     def _candidates_path(self, key: str) -> Path | None:
         if self.root is None:

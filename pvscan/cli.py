@@ -16,14 +16,32 @@ from pvscan import __version__
 from pvscan.report import format_names
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with pvscan's one-line errors: 'pvscan scan: error: ...', exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _jobs(text: str) -> int:
+    """-j N: a whole number of at least 1 (more than the cores or the work is capped where used)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number of worker processes, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"wants at least 1 worker process, not {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pvscan",
         description="Static analysis of Linux paravirt_ops: ops tables, call sites, backends.",
     )
     p.add_argument("--version", action="version", version=f"pvscan {__version__}")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("scan", help="inventory of the paravirt ops of a kernel tree",
                        description="Scan a kernel tree: ops tables, ops, call sites, wrappers, "
@@ -113,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_command("pvscan.commands.derive", "run"))
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
-    asub = a.add_subparsers(dest="abi_command", metavar="list|show")
+    asub = a.add_subparsers(dest="abi_command", metavar="list|show", parser_class=_Parser)
     a.set_defaults(func=_usage(a))
     al = asub.add_parser("list", help="the bundled ABIs")
     al.set_defaults(func=_command("pvscan.commands.abi", "run_list"))
@@ -142,7 +160,8 @@ def _common(parser, jobs: bool = True, backend_flag: str = "--backend") -> None:
     parser.add_argument(backend_flag, metavar="PATTERN=NAME", action="append", default=[],
                         help="attribute files matching PATTERN to backend NAME (repeatable)")
     if jobs:
-        parser.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+        parser.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                            help="worker processes (default and most: the cores, and no more than the work)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
 
 

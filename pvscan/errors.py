@@ -6,6 +6,7 @@ line it is about; the CLI catches it once and prints one line.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
@@ -24,11 +25,22 @@ class PvscanError(Exception):
 
 
 def format_location(path: str | None, line: int | None, message: str) -> str:
+    """'path:line: message', always one line: a control character in a file name (or a
+    message quoting one) is shown escaped, and bytes that are not UTF-8 as \\xNN."""
     if path is None:
-        return message
-    if line is None:
-        return f"{path}: {message}"
-    return f"{path}:{line}: {message}"
+        text = message
+    elif line is None:
+        text = f"{path}: {message}"
+    else:
+        text = f"{path}:{line}: {message}"
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, order=True)

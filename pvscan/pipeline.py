@@ -169,13 +169,31 @@ def _calls_one(args):
     return calls_in_file(rel, data, names, rows)
 
 
+def workers(jobs: int | None, work: int) -> int:
+    """Worker processes for this much work: as asked (default: the cores), never more than
+    the cores or the work. -j 256 on two cores and 28 files forks two."""
+    cores = os.cpu_count() or 1
+    return max(1, min(jobs or cores, cores, work))
+
+
 def _map(fn, items, jobs):
-    jobs = jobs or os.cpu_count() or 1
+    jobs = workers(jobs, len(items))
     if jobs <= 1 or len(items) < _POOL_THRESHOLD:
         return [fn(i) for i in items]
     import multiprocessing
 
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(items) // (jobs * 4))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        return list(pool.map(fn, items, chunksize=chunk))
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            return list(pool.map(fn, items, chunksize=chunk))
+    except BrokenProcessPool:
+        raise pool_failure() from None
+
+
+def pool_failure() -> PvscanError:
+    """A worker process died under us (the OOM killer, a signal): the run cannot go on."""
+    return PvscanError("a worker process was killed (out of memory, or by a signal); "
+                       "rerun with fewer workers (-j 1 uses none)")

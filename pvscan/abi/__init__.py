@@ -168,9 +168,12 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
     hypercalls = []
     seen_names, seen_numbers = {}, {}
     for i, h, where, line in _entries(data, "hypercall", "name", _HC_KEYS, _HC_REQUIRED, loc, fail):
-        if not all(isinstance(a, int) and a in (8, 16, 32, 64, 128) for a in h["args"]):
+        if not all(isinstance(a, int) and not isinstance(a, bool) and a in (8, 16, 32, 64, 128)
+                   for a in h["args"]):
             fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64, 128)",
                  loc.key("hypercall", i, "args"))
+        if not all(isinstance(g, str) for g in h.get("gates", [])):
+            fail(f"{where}: gates must be a list of strings", loc.key("hypercall", i, "gates"))
         if h["name"] in seen_names:
             fail(f"{where}: hypercall {h['name']} declared twice (first at line {seen_names[h['name']]})", line)
         if h["number"] in seen_numbers:
@@ -189,6 +192,9 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         seen_ops[m["op"]] = line
         if m["to"] not in KINDS:
             fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", loc.key("mapping", i, "to"))
+        for key in ("hypercalls", "arg_map", "split"):
+            if not all(isinstance(x, str) for x in m.get(key, [])):
+                fail(f"{where}: {key} must be a list of strings", loc.key("mapping", i, key))
         hcs = m.get("hypercalls", [])
         if m["to"] == "hypercall" and not hcs:
             fail(f"{where}: a mapping to hypercalls must name them in 'hypercalls'", line)
@@ -199,9 +205,6 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                 fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
         if m["to"] == "unsupported" and not m.get("reason"):
             fail(f"{where}: an unsupported op needs a 'reason'", line)
-        for key in ("hypercalls", "arg_map", "split"):
-            if not all(isinstance(x, str) for x in m.get(key, [])):
-                fail(f"{where}: {key} must be a list of strings", loc.key("mapping", i, key))
         mappings.append(Mapping(
             m["op"], m["to"], tuple(hcs), tuple(m["arg_map"]) if "arg_map" in m else None,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),

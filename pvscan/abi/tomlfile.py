@@ -21,6 +21,8 @@ def parse_toml(raw: bytes, path: str) -> dict:
         raise PvscanError("not UTF-8 text", path, line) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise PvscanError("not a file pvscan reads: arrays or tables nested too deep", path) from None
     except tomllib.TOMLDecodeError as e:
         message = str(e)
         m = re.search(r"\(at line (\d+), column \d+\)", message)

@@ -27,6 +27,9 @@ def read_baseline(path: str) -> set[str]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise PvscanError(f"baseline is not JSON: {e.msg}", path, e.lineno) from None
+    except (ValueError, RecursionError):
+        # a number of thousands of digits, or arrays nested thousands deep: not ours
+        raise PvscanError("not a pvscan baseline: numbers too long or nesting too deep", path) from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("findings"), list):
         raise PvscanError(f"not a pvscan baseline (expected schema {SCHEMA!r}; write one with --write-baseline)",
                           path)

@@ -44,10 +44,20 @@ def refuse_writes_into(trees, *paths) -> None:
 
 
 def write_output(text: str, path: str | None) -> None:
-    """The whole text to standard output (None or '-'), or atomically to the real target of path."""
+    """The whole text to standard output (None or '-'), or atomically to the real target of path.
+
+    Always UTF-8: a file name that is not (held as surrogate escapes) is written as the
+    escape '\\udcff', which is also what JSON reads back as the same name.
+    """
+    data = text.encode("utf-8", "backslashreplace")
     if path is None or path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            sys.stdout.flush()
+            out.write(data)
+            out.flush()
         return
     real = os.path.realpath(path)
     try:
@@ -59,8 +69,8 @@ def write_output(text: str, path: str | None) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, real)
     except OSError as e:
         try:

@@ -14,8 +14,6 @@ from pvscan.source.directory import KernelTree
 
 
 def run(args) -> int:
-    if args.jobs is not None and args.jobs < 1:
-        raise PvscanError("--jobs wants a number of at least 1")
     backend_map = build_backend_map(args.backend_map, args.backend)
     # Checked before the scan, so that a refused path costs nothing.
     tree = KernelTree(args.tree)

@@ -25,7 +25,8 @@ class DecodeError(ValueError):
 
 
 def encode(value) -> bytes:
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII: a file name that is not UTF-8 (surrogate escapes) survives as a JSON escape.
+    return json.dumps(_plain(value), ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def decode(data: bytes, tp):

@@ -10,6 +10,8 @@ frozen data, so the three give the same output.
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 
 
@@ -101,10 +103,10 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
     """Summaries in the order of specs: on a Dask cluster, local cores, or in-process."""
     if scheduler:
         return _run_dask(specs, scheduler, progress)
-    import os
+    from pvscan.pipeline import pool_failure, workers
 
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(specs) == 1:
+    jobs = workers(jobs, len(specs))
+    if jobs == 1:
         out = []
         for s in specs:
             out.append(scan_revision(s))
@@ -114,26 +116,62 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(specs)),
-                             mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
-        out = [None] * len(specs)
-        for fut in as_completed(futures):
-            out[futures[fut]] = fut.result()
-            if progress:
-                progress(out[futures[fut]])
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
+            out = [None] * len(specs)
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                if progress:
+                    progress(out[futures[fut]])
+    except BrokenProcessPool:
+        raise pool_failure() from None
     return out
 
 
-def _run_dask(specs, address, progress):
-    from distributed import Client, as_completed
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
+CONNECT_SECONDS = 20
 
+
+def connect(address: str):
+    """A Dask client of the scheduler at address, or one clear error within CONNECT_SECONDS.
+
+    distributed's own timeout does not cover a peer that accepts the
+    connection and never answers the handshake: the client is made in a
+    daemon thread, and a thread still waiting is left behind.
+    """
     from pvscan.errors import PvscanError
 
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as e:
-        raise PvscanError(f"cannot reach the Dask scheduler: {e}", address) from None
+    if not _SCHEDULER.match(address):
+        raise PvscanError("not a scheduler address: expected tcp://HOST:PORT (or tls://, ws://, HOST:PORT)",
+                          address)
+    from distributed import Client
+
+    box = {}
+
+    def make():
+        try:
+            box["client"] = Client(address, timeout=f"{CONNECT_SECONDS // 2}s")
+        except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to see, in one line
+            box["error"] = e
+
+    thread = threading.Thread(target=make, daemon=True, name="pvscan-dask-connect")
+    thread.start()
+    thread.join(CONNECT_SECONDS)
+    if thread.is_alive():
+        raise PvscanError(f"the Dask scheduler did not answer within {CONNECT_SECONDS} s", address)
+    if "error" in box:
+        detail = " ".join(f"{type(box['error']).__name__}: {box['error']}".split())
+        raise PvscanError(f"cannot reach the Dask scheduler: {detail}", address)
+    return box["client"]
+
+
+def _run_dask(specs, address, progress):
+    from distributed import as_completed
+
+    client = connect(address)
     try:
         futures = client.map(scan_revision, specs, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}

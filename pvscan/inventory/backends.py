@@ -78,7 +78,7 @@ def _glob_regex(pattern: str):
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    return re.compile("".join(out), re.DOTALL)   # a file name may hold a newline
 
 
 def build_backend_map(map_file: str | None = None, extra: list[str] | None = None) -> BackendMap:

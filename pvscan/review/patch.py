@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pvscan.errors import PvscanError
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_DIFF_GIT = re.compile(r"^diff --git (\S+) (\S+)")
+_DIFF_GIT = re.compile(r'^diff --git ("(?:[^"\\]|\\.)*"|\S+) ("(?:[^"\\]|\\.)*"|\S+)$')
+_C_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
 
 @dataclass
@@ -46,6 +47,7 @@ class FilePatch:
     rename: bool = False
     problem: str | None = None  # why this file cannot be reviewed (a per-file warning)
     patch_line: int = 0
+    created: bool = False       # 'new file mode': the file must not exist yet
 
     @property
     def path(self) -> str:
@@ -106,14 +108,24 @@ def _parse_one(lines, first, source) -> Patch:
     while i < len(lines):
         line = lines[i]
         number = first + i
-        m = _DIFF_GIT.match(line)
-        if m:
-            current = FilePatch(_strip_prefix(m.group(1)), _strip_prefix(m.group(2)), patch_line=number)
+        if hunk is not None and not hunk.full:
+            # Inside a hunk its counts rule, as in 'git apply': '--- x' is a removed line here.
+            if line[:1] in (" ", "-", "+"):
+                hunk.add(line[0], line[1:])
+            elif line == "":
+                hunk.add(" ", "")   # a blank context line whose space was stripped
+            elif not line.startswith("\\"):   # '\ No newline at end of file' belongs to the hunk
+                raise _short_hunk(hunk, source, number)
+            i += 1
+            continue
+        if line.startswith("diff --git "):
+            a, b = _git_paths(line, source, number)
+            current = FilePatch(_strip_prefix(a), _strip_prefix(b), patch_line=number)
             patch.files.append(current)
             hunk = None
         elif line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
-            old = _header_path(line[4:])
-            new = _header_path(lines[i + 1][4:])
+            old = _header_path(line[4:], source, number)
+            new = _header_path(lines[i + 1][4:], source, number + 1)
             if (current is None or current.hunks or current.binary
                     or (current.patch_line < number - 8 and not _in_git_header(lines, i))):
                 current = FilePatch(old, new, patch_line=number)
@@ -125,28 +137,23 @@ def _parse_one(lines, first, source) -> Patch:
         elif current is not None and line.startswith(("new file mode", "deleted file mode")):
             if line.startswith("new"):
                 current.old_path = None
+                current.created = True
             else:
                 current.new_path = None
         elif current is not None and line.startswith("rename from "):
-            current.old_path = line[12:].strip()
+            current.old_path = _unquote(line[12:].strip(), source, number)
             current.rename = True
         elif current is not None and line.startswith("rename to "):
-            current.new_path = line[10:].strip()
+            current.new_path = _unquote(line[10:].strip(), source, number)
             current.rename = True
         elif current is not None and (line.startswith("Binary files ") or line == "GIT binary patch"):
             current.binary = True
-        elif current is not None and _HUNK.match(line):
-            m = _HUNK.match(line)
-            hunk = Hunk(int(m.group(1)), int(m.group(2) if m.group(2) is not None else 1),
-                        int(m.group(3)), int(m.group(4) if m.group(4) is not None else 1), patch_line=number)
+        elif current is not None and line.startswith("@@"):
+            hunk = _hunk(line, source, number)
             current.hunks.append(hunk)
-        elif hunk is not None and line[:1] in (" ", "-", "+") and not hunk.full:
-            hunk.add(line[0], line[1:])
-        elif hunk is not None and line == "" and not hunk.full:
-            hunk.add(" ", "")   # a blank context line whose space was stripped
-        elif line.startswith("\\ No newline"):
-            pass
         i += 1
+    if hunk is not None and not hunk.full:
+        raise _short_hunk(hunk, source, first + len(lines) - 1)
     for f in patch.files:
         # 'diff -N' names an absent file and gives it an empty side.
         if f.hunks and all(h.old_start == 0 and h.old_len == 0 for h in f.hunks):
@@ -171,11 +178,71 @@ def _strip_prefix(path: str) -> str:
     return path.split("/", 1)[1] if "/" in path else path
 
 
-def _header_path(text: str) -> str | None:
-    path = text.split("\t")[0].strip()
+def _header_path(text: str, source: str, number: int) -> str | None:
+    text = text.strip()
+    path = _unquote(text, source, number) if text.startswith('"') else text.split("\t")[0].strip()
     if path == "/dev/null":
         return None
     return _strip_prefix(path)
+
+
+def _git_paths(line: str, source: str, number: int) -> tuple[str, str]:
+    """The two paths of 'diff --git A B': quoted, plain, or plain with spaces ('a/x y b/x y')."""
+    m = _DIFF_GIT.match(line)
+    if m:
+        return _unquote(m.group(1), source, number), _unquote(m.group(2), source, number)
+    rest = line[len("diff --git "):]
+    half = (len(rest) - 1) // 2
+    if len(rest) % 2 == 1 and rest[half] == " " and rest[2:half] == rest[half + 3:]:
+        return rest[:half], rest[half + 1:]
+    raise PvscanError("malformed 'diff --git' line: expected two paths", source, number)
+
+
+def _hunk(line: str, source: str, number: int) -> Hunk:
+    """A hunk from its '@@ -a,b +c,d @@' header; anything else there is an error naming the line."""
+    if line.startswith("@@@"):
+        raise PvscanError("a combined diff (of a merge) is not a patch review can apply", source, number)
+    m = _HUNK.match(line)
+    if not m:
+        raise PvscanError(f"malformed hunk header {line[:40]!r}: expected '@@ -A,B +C,D @@'", source, number)
+    old_start, new_start = int(m.group(1)), int(m.group(3))
+    old_len = int(m.group(2)) if m.group(2) is not None else 1
+    new_len = int(m.group(4)) if m.group(4) is not None else 1
+    if old_len == 0 and new_len == 0:
+        raise PvscanError("hunk header counts no line on either side", source, number)
+    return Hunk(old_start, old_len, new_start, new_len, patch_line=number)
+
+
+def _short_hunk(hunk: Hunk, source: str, number: int) -> PvscanError:
+    return PvscanError(f"the hunk at line {hunk.patch_line} ends after {hunk.old_seen} of its {hunk.old_len} "
+                       f"old and {hunk.new_seen} of its {hunk.new_len} new lines (corrupt patch)", source, number)
+
+
+def _unquote(path: str, source: str, number: int) -> str:
+    """A path as git writes it: plain, or C-quoted with octal escapes for bytes outside ASCII."""
+    if not path.startswith('"'):
+        return path
+    if len(path) < 2 or not path.endswith('"'):
+        raise PvscanError("malformed quoted path", source, number)
+    raw = path[1:-1].encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        c = raw[i:i + 1]
+        if c != b"\\":
+            out += c
+            i += 1
+            continue
+        nxt = raw[i + 1:i + 2]
+        if nxt in _C_ESCAPES:
+            out.append(_C_ESCAPES[nxt])
+            i += 2
+        elif re.fullmatch(rb"[0-3][0-7][0-7]", raw[i + 1:i + 4]):
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 4
+        else:
+            raise PvscanError(f"malformed escape in quoted path {path[:40]!r}", source, number)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _path_problem(f: FilePatch) -> str | None:

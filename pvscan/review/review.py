@@ -79,6 +79,8 @@ def _apply(files, state, reverse: bool) -> _Applied:
         text = state.get(path)
         if path and text is None:
             raise DoesNotApply(fp.patch_line, "the file is not in the tree")
+        if fp.created and not reverse and state.get(fp.new_path) is not None:
+            raise DoesNotApply(fp.patch_line, "the patch creates a file the tree already has")
         res = apply_file(text, fp, reverse=reverse)
         if reverse:
             _record(out.before, out.after, fp, res.text, text)

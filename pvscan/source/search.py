@@ -54,7 +54,7 @@ def search_lines(tree, pattern: str, warnings: list,
         args = ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
         proc = subprocess.run(args, cwd=tree.root, capture_output=True)
         if proc.returncode not in (0, 1, 2):
-            raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
+            raise _ripgrep_failed(proc, tree)
         found: dict[str, set[int]] = {}
         for raw in proc.stdout.split(b"\n"):
             path, sep, rest = raw.partition(b"\0")
@@ -110,7 +110,7 @@ def _search_ripgrep(rg, tree, pattern, only_dirs):
     # rg exits 1 when nothing matched, 2 on errors it already skipped past
     # (unreadable files); anything else means it did not run.
     if proc.returncode not in (0, 1, 2):
-        raise PvscanError(f"ripgrep failed: {proc.stderr.decode(errors='replace').strip()}", tree.display)
+        raise _ripgrep_failed(proc, tree)
     paths = []
     for raw in proc.stdout.split(b"\0"):
         if not raw:
@@ -120,6 +120,20 @@ def _search_ripgrep(rg, tree, pattern, only_dirs):
             rel = rel[2:]
         paths.append(rel)
     return sorted(set(paths))
+
+
+def _ripgrep_failed(proc, tree) -> PvscanError:
+    """ripgrep did not run to its end: say why, in one line."""
+    if proc.returncode < 0:
+        import signal
+
+        try:
+            why = f"killed by {signal.Signals(-proc.returncode).name}"
+        except ValueError:
+            why = f"killed by signal {-proc.returncode}"
+    else:
+        why = " ".join(proc.stderr.decode(errors="replace").split()) or f"exit status {proc.returncode}"
+    return PvscanError(f"ripgrep failed: {why}", tree.display)
 
 
 def _search_python(tree, pattern, warnings, only_dirs):
