@@ -167,3 +167,162 @@ def test_deeply_nested_ifdefs_around_an_op_keep_their_whole_guard(tree):
     (op,) = [o for o in json.loads(proc.stdout)["ops"] if o["name"] == "pv_deep_ops.f"]
     assert op["guard"].count("defined(CONFIG_X") == n
     assert op["guard"].startswith("defined(CONFIG_X0) && ") and op["guard"].endswith("defined(CONFIG_X19999)")
+
+
+# -- patches: strict where git apply is ---------------------------------------------------------
+
+PATCH_HEAD = ("diff --git a/arch/x86/include/asm/paravirt_types.h b/arch/x86/include/asm/paravirt_types.h\n"
+              "--- a/arch/x86/include/asm/paravirt_types.h\n+++ b/arch/x86/include/asm/paravirt_types.h\n")
+
+
+def review_text(tmp_path, text, *args, tree=GEN3):
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
+    return pvscan("review", "--tree", str(tree), *args, str(patch))
+
+
+@pytest.mark.parametrize("header, words", [
+    ("@@ -x69,7 +69,8 @@", "malformed hunk header"),
+    ("@@ -69,-7 +69,8 @@", "malformed hunk header"),
+    ("@@@ -69,7 -69,7 +69,8 @@@", "combined diff"),
+    ("@@ -69,0 +69,0 @@", "counts no line"),
+    ("@@ -69,7 +69,8 @@", "corrupt patch"),      # no lines at all
+], ids=["letter", "negative", "combined", "empty", "no-lines"])
+def test_a_malformed_hunk_is_an_error_naming_its_line(tmp_path, header, words):
+    proc = review_text(tmp_path, PATCH_HEAD + header + "\n")
+    one_error(proc, words, "p.diff:")
+
+
+def test_a_hunk_with_fewer_lines_than_it_counts_is_an_error(tmp_path):
+    proc = review_text(tmp_path, PATCH_HEAD + "@@ -66,4 +66,4 @@\n context\n-old\n+new\n" + PATCH_HEAD)
+    one_error(proc, "ends after", "corrupt patch")
+
+
+def test_dashes_inside_a_hunk_are_removed_lines_not_a_new_file(tmp_path):
+    """'--- x' in a hunk body is the removal of a line '-- x' (a comment, say), as git apply reads it."""
+    types = (GEN3 / TYPES).read_text().splitlines()
+    at = next(i for i, line in enumerate(types) if "(*set_pte)(" in line)
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    lines = types[:at] + ["/*", "-- x", "*/"] + types[at:]
+    (tree / TYPES).write_text("\n".join(lines) + "\n")
+    # In a comment, '-- x' becomes '++ y', and the set_pte line goes. Read as file headers,
+    # '--- x'/'+++ y' would start a new file and the hunk would be lost.
+    body = f"@@ -{at + 2},3 +{at + 2},2 @@\n--- x\n+++ y\n */\n-{types[at]}\n"
+    proc = review_text(tmp_path, PATCH_HEAD + body, "--format", "checkpatch", tree=tree)
+    assert proc.returncode == 0, proc.stderr
+    assert "PV102 patch removes op mmu.set_pte" in proc.stdout
+
+
+def test_git_quoted_paths_are_read(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    name = "arch/x86/xen/\u00fc.c"
+    (tree / name).write_text("void xen_u(void) { }\n")
+    new = "void xen_u(void) { }\nvoid __init xen_u_init(void) { pv_ops.cpu.io_delay = xen_u; }\n"
+    q = '"a/arch/x86/xen/\\303\\274.c"', '"b/arch/x86/xen/\\303\\274.c"'
+    patch = (f"diff --git {q[0]} {q[1]}\n--- {q[0]}\n+++ {q[1]}\n@@ -1 +1,2 @@\n void xen_u(void) {{ }}\n"
+             "+void __init xen_u_init(void) { pv_ops.cpu.io_delay = xen_u; }\n")
+    proc = review_text(tmp_path, patch, "--format", "checkpatch", tree=tree)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{name}:2: CHECK: PV110 backend xen now implements cpu.io_delay with xen_u" in proc.stdout
+    assert new == "void xen_u(void) { }\n" + new.split("\n", 1)[1]
+
+
+def test_a_new_file_over_an_existing_one_does_not_apply_forward(tmp_path):
+    text = (GEN3 / "arch/x86/kernel/paravirt.c").read_text()
+    added = "".join(f"+{line}\n" for line in text.splitlines())
+    patch = ("diff --git a/arch/x86/kernel/paravirt.c b/arch/x86/kernel/paravirt.c\nnew file mode 100644\n"
+             "--- /dev/null\n+++ b/arch/x86/kernel/paravirt.c\n"
+             f"@@ -0,0 +1,{len(text.splitlines())} @@\n{added}")
+    proc = review_text(tmp_path, patch)
+    # The tree already holds exactly that file: it is the patch taken back out, not 'no change'.
+    assert proc.returncode == 0, proc.stderr
+    assert "the tree already holds this patch" in proc.stdout and "PV110" in proc.stdout
+
+
+# -- options and odd names ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["scan", str(GEN3), "-j", "0"], ["scan", str(GEN3), "-j", "-1"], ["check", str(GEN3), "--abi", "vmi", "-j", "x"],
+    ["history", str(GEN3), "-j", "-1"], ["report", str(GEN3), "-j", "0", "-o", "/tmp/pvscan-never.html"],
+], ids=["scan-0", "scan-minus-1", "check-letter", "history-minus-1", "report-0"])
+def test_every_command_checks_jobs_the_same_way(args):
+    proc = pvscan(*args)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "worker process" in proc.stderr
+
+
+def test_more_jobs_than_cores_or_files_is_capped_not_refused():
+    assert pvscan("scan", str(GEN3), "-j", "256", "--format", "json").returncode == 0
+
+
+@pytest.mark.parametrize("address, words", [("not a url", "not a scheduler address"),
+                                            ("inproc://nope", "not a scheduler address")])
+def test_a_bad_scheduler_address_is_one_line(address, words):
+    one_error(pvscan("history", str(GEN3), "--scheduler", address), words)
+
+
+def test_a_killed_ripgrep_says_so(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "rg").write_text("#!/bin/sh\nkill -9 $$\n")
+    (fake / "rg").chmod(0o755)
+    proc = pvscan("scan", str(GEN3), env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    one_error(proc, "ripgrep failed: killed by SIGKILL")
+
+
+def test_odd_file_names_are_attributed_and_written_as_valid_json(tree):
+    import json
+
+    src = "void __init xen_{0}(void) {{ pv_ops.cpu.io_delay = xen_{0}; }}\n"
+    (tree / "arch/x86/xen/new\nline.c").write_text(src.format("nl"))
+    with open(os.fsencode(tree / "arch/x86/xen") + b"/\xff.c", "w") as f:
+        f.write(src.format("ff"))
+    proc = subprocess.run(["python3", "-m", "pvscan", "scan", str(tree), "--format", "json"], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout.decode("utf-8"))
+    (io_delay,) = [o for o in doc["ops"] if o["name"] == "cpu.io_delay"]
+    files = {i["function"]: (i["backend"], i["file"]) for i in io_delay["implementations"]}
+    assert files["xen_nl"] == ("xen", "arch/x86/xen/new\nline.c")
+    assert files["xen_ff"] == ("xen", "arch/x86/xen/\udcff.c")
+
+
+def test_a_tree_path_with_a_newline_gives_a_one_line_error(tmp_path):
+    odd = tmp_path / "a\nb"
+    odd.mkdir()
+    one_error(pvscan("scan", str(odd)), "a\\nb")
+
+
+# -- ABI files, baselines and history documents --------------------------------------------------
+
+TOY = (FIXTURES / "abi" / "toy-gen3.toml").read_text()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda t: t.replace('hypercalls = ["msr"]', 'hypercalls = [["msr"]]', 1), "must be a list of strings"),
+    (lambda t: t.replace("args = [32, 32]", "args = " + "[" * 500 + "]" * 500, 1), "nested too deep"),
+    (lambda t: t.replace('clobbers = true\nsource = "toy"', 'clobbers = true\ngates = [1, {a = 1}]\nsource = "toy"', 1),
+     "gates must be a list of strings"),
+], ids=["hypercalls-of-lists", "args-500-deep", "gates-mistyped"])
+def test_a_mistyped_abi_file_is_one_error(tmp_path, edit, words):
+    abi = tmp_path / "abi.toml"
+    abi.write_text(edit(TOY))
+    assert abi.read_text() != TOY
+    one_error(pvscan("check", str(GEN3), "--abi", str(abi)), words, str(abi))
+
+
+@pytest.mark.parametrize("text", ['{"schema": "pvscan-baseline/1", "findings": ' + "[" * 100000 + "]" * 100000 + "}",
+                                  '{"schema": "pvscan-baseline/1", "findings": [' + "9" * 5000 + "]}"],
+                         ids=["nested-100000-deep", "number-of-5000-digits"])
+def test_a_hostile_baseline_is_one_error(tmp_path, text):
+    base = tmp_path / "base.json"
+    base.write_text(text)
+    one_error(pvscan("check", str(GEN3), "--abi", "xen-pv", "--baseline", str(base)), "not a pvscan baseline")
+
+
+def test_a_history_document_holding_only_its_schema_is_one_error(tmp_path):
+    doc = tmp_path / "h.json"
+    doc.write_text('{"schema": "pvscan-history/1"}')
+    one_error(pvscan("report", str(GEN3), "--history", str(doc), "-o", str(tmp_path / "r.html")), "revisions")
+    assert not (tmp_path / "r.html").exists()
