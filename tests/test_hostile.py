@@ -326,3 +326,48 @@ def test_a_history_document_holding_only_its_schema_is_one_error(tmp_path):
     doc.write_text('{"schema": "pvscan-history/1"}')
     one_error(pvscan("report", str(GEN3), "--history", str(doc), "-o", str(tmp_path / "r.html")), "revisions")
     assert not (tmp_path / "r.html").exists()
+
+
+# -- a tree full of hostile files ---------------------------------------------------------------------
+
+def test_a_tree_full_of_hostile_files_scans_with_warnings_the_right_result_and_no_change(tree, tmp_path):
+    """Every kind of bad file at once: the scan finishes, warns, finds what the clean tree has, changes nothing."""
+    import json
+
+    clean = json.loads(pvscan("scan", str(GEN3), "--format", "json", "-j", "1").stdout)
+    x86 = tree / "arch" / "x86"
+    os.mkfifo(x86 / "kernel" / "fifo.c")
+    (x86 / "kernel" / "loop").symlink_to(x86 / "kernel")                       # a directory symlink loop
+    (x86 / "kernel" / "outside.c").symlink_to("/etc/hostname")                 # a file link out of the tree
+    (x86 / "xen" / "binary.c").write_bytes(b"pv_ops\0\x01\x02" * 100)          # binary
+    (x86 / "xen" / "huge.c").write_bytes(b"/* pv_ops */\n" + b" " * (9 * 1024 * 1024))   # over the limit
+    (x86 / "xen" / "latin1.c").write_bytes(b"/* caf\xe9 */ struct pv_odd_ops { int x; };\n")   # not UTF-8
+    with open(os.fsencode(x86 / "xen") + b"/\xfe.c", "wb") as f:               # a name that is not UTF-8
+        f.write(b"int pv_ops_named;\n")
+    (x86 / "xen" / "broken.c").write_text("struct paravirt_patch_template pv_ops = { .mmu = { .set_pte = (((\n")
+    (x86 / "xen" / "nested.h").write_text("#ifdef A\n" * 3000 + "int pv_ops_deep;\n" + "#endif\n" * 3000)
+    before = snapshot(tree)
+    for env in ({}, {"PVSCAN_NO_RIPGREP": "1"}):
+        proc = pvscan("scan", str(tree), "--format", "json", "-j", "1", env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert [o["name"] for o in doc["ops"]] == [o["name"] for o in clean["ops"]]
+        skipped = {w["file"]: w["message"] for w in doc["warnings"]}
+        assert "binary" in skipped["arch/x86/xen/binary.c"]
+        assert "over the" in skipped["arch/x86/xen/huge.c"]
+        assert "not UTF-8" in skipped["arch/x86/xen/latin1.c"]
+    assert snapshot(tree) == before
+
+
+def test_a_worker_killed_under_the_pool_is_one_error(monkeypatch):
+    """What the OOM killer does to a worker: the run stops with one line, not a BrokenProcessPool traceback."""
+    from pvscan import pipeline
+    from pvscan.errors import PvscanError
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with pytest.raises(PvscanError, match="worker process was killed"):
+        pipeline._map(_die, list(range(pipeline._POOL_THRESHOLD + 1)), jobs=2)
+
+
+def _die(item):
+    os.kill(os.getpid(), 9)
