@@ -169,3 +169,18 @@ def test_internal_error_is_one_line_and_exit_3(monkeypatch, capsys):
     assert err == "pvscan: internal error: RuntimeError: a bug over two lines; rerun with --debug for the traceback\n"
     with pytest.raises(RuntimeError):
         main(["--debug", "scan", str(GEN3)])
+
+
+def test_without_ripgrep_the_python_search_says_so_once_and_finds_the_same(monkeypatch, tmp_path, capsys):
+    import sysconfig
+
+    from pvscan.source import search
+    from pvscan.source.directory import KernelTree
+
+    fast = search.find_table_candidates(KernelTree(GEN3), [])
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(search, "_told_slow", False)
+    assert search.ripgrep() is None and search.ripgrep() is None
+    assert capsys.readouterr().err.count("ripgrep (rg) not found") == 1
+    assert search.find_table_candidates(KernelTree(GEN3), []) == fast

