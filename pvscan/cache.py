@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from pathlib import Path
 from pvscan.errors import Warning_
 
 FORMAT = "pvscan-cache/2"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _told: set[str] = set()
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
@@ -131,6 +133,36 @@ class Cache:
             return None
         h = hashlib.sha256(f"{_code_stamp()}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / "trees" / f"{h}.json"
+
+    # -- a tree's wrapper names, remembered for the next scan's single search ----------------
+
+    def get_wrappers(self, key: str) -> frozenset:
+        """The wrapper names the last scan of this tree found; empty when unknown. Only a hint:
+        a name missing here is searched for afterwards, a name too many costs a little time."""
+        path = self._hint_path(key)
+        raw = self._read(path) if path is not None else None
+        if raw is None:
+            return frozenset()
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return self._bad(path, "not JSON") or frozenset()
+        names = doc.get("wrappers") if isinstance(doc, dict) and doc.get("tree") == key else None
+        if not isinstance(names, list) or len(names) > 100_000 or not all(
+                isinstance(n, str) and _IDENT.fullmatch(n) for n in names):
+            return self._bad(path, "not a list of wrapper names of that tree") or frozenset()
+        return frozenset(names)
+
+    def put_wrappers(self, key: str, names) -> None:
+        path = self._hint_path(key)
+        if path is not None:
+            _atomic_write(path, json.dumps({"tree": key, "wrappers": sorted(names)}, ensure_ascii=True).encode())
+
+    def _hint_path(self, key: str) -> Path | None:
+        if self.root is None:
+            return None
+        h = hashlib.sha256(f"{FORMAT}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / "wrappers" / f"{h}.json"
 
     # -- reading an entry -----------------------------------------------------------
 

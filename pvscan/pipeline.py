@@ -59,6 +59,14 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
          callers: bool = True) -> ScanResult:
     """A directory tree's inventory, which must hold a table, and (callers=True) its wrappers' callers."""
     tree = open_tree(path)
+    if callers:
+        # The wrappers of the last scan of this tree: their callers are found by the same
+        # search as the tables, so a rescan searches the tree once.
+        from pvscan.cache import Cache
+
+        cache = Cache.for_source(tree)
+        tree.wrapper_hint = cache.get_wrappers(str(tree.root))
+        cache.tell()
     result = require_tables(inventory_of(tree, backend_map, jobs))
     return count_callers(tree, result, jobs) if callers else result
 
@@ -119,10 +127,10 @@ def _parse(rel: str, data: bytes):
 # -- the callers pass --------------------------------------------------------------
 
 def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
-    """The result with every wrapper's callers counted, from one search of the tree for all wrapper names."""
+    """The result with every wrapper's callers counted (a scan of the tree found most in its one search)."""
     from pvscan.inventory.callers import attribute_calls
     from pvscan.naming import arch_of
-    from pvscan.source.search import calls_pattern, dirs_for_arches, search_lines
+    from pvscan.source.search import dirs_for_arches
 
     inventory = result.inventory
     wrappers_by_arch: dict[str, set[str]] = {}
@@ -136,7 +144,7 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
         return result
     warnings = list(result.warnings)
     arches = set(wrappers_by_arch)
-    matches = search_lines(tree, calls_pattern(names), warnings, only_dirs=dirs_for_arches(tree, arches))
+    matches = _calls_of(tree, names, dirs_for_arches(tree, arches), warnings)
     files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
     calls = []
     for r in _map(_calls_one, [(str(tree.root), rel, names, matches[rel]) for rel in files], jobs):
@@ -155,6 +163,30 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
                                callers=dict(sorted(by_wrapper.items())),
                                files_parsed=result.files_parsed + len(files),
                                warnings=tuple(sorted(set(warnings))))
+
+
+def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
+    """{path: lines} calling one of names, in dirs: from the first search for the names it was
+    given (tree.wrapper_hint), from a second search for the others, which it remembers next."""
+    import re
+
+    from pvscan.cache import Cache
+    from pvscan.source.search import calls_pattern, search_lines
+
+    exact = re.compile(calls_pattern(names).encode())
+    inside = tuple(d.rstrip("/") + "/" for d in dirs)
+    found: dict = {}
+    for rel, lines in tree.calls_found.items():
+        rows = {row for row, text in lines if exact.search(text)}
+        if rows and rel.startswith(inside):
+            found[rel] = rows
+    missing = names - tree.wrapper_hint
+    if missing:
+        for rel, rows in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
+            found.setdefault(rel, set()).update(rows)
+    if names != tree.wrapper_hint:
+        Cache.for_source(tree).put_wrappers(str(tree.root), names)
+    return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 
 
 def _calls_one(args):

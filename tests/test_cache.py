@@ -124,3 +124,19 @@ def test_facts_survive_the_cache_format_exactly():
         assert decode(encode(value), tuple[FileFacts, tuple[Warning_, ...]]) == value, rel
         checked += 1
     assert checked > 30
+
+
+def test_remembered_wrappers_change_the_work_never_the_callers(tmp_path):
+    """The one search finds the callers of the wrappers the last scan found; any other hint gives the same scan."""
+    cache = tmp_path / "cache"
+    cold = scan_json(cache, PVSCAN_NO_CACHE="").stdout        # no hint: a second search for every wrapper
+    (hint,) = (cache / "wrappers").glob("*.json")
+    doc = json.loads(hint.read_text())
+    assert "write_cr3" in doc["wrappers"]
+    assert scan_json(cache).stdout == cold                     # all remembered: one search
+    for names in (["write_cr3"], ["no_such_wrapper", "x"], []):   # a few, stale, none
+        hint.write_text(json.dumps({**doc, "wrappers": names}))
+        assert scan_json(cache).stdout == cold
+    hint.write_text('{"tree": 1, "wrappers": [["x"]]}')          # garbage: a miss
+    proc = scan_json(cache)
+    assert proc.stdout == cold and "not a list of wrapper names" in proc.stderr

