@@ -118,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--format", choices=format_names("history"), default="text")
     hi.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
-    hi.add_argument("--no-progress", action="store_true", help="no progress line, even on a terminal")
     _common(hi)
     hi.set_defaults(func=_command("pvscan.commands.history", "run"))
 
@@ -162,6 +161,8 @@ def _common(parser, jobs: bool = True, backend_flag: str = "--backend") -> None:
     if jobs:
         parser.add_argument("-j", "--jobs", type=_jobs, metavar="N",
                             help="worker processes (default and most: the cores, and no more than the work)")
+        parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                            help="a progress line on stderr (default: when stderr is a terminal)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
 
 

@@ -20,6 +20,7 @@ from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory.backends import BackendMap, build_backend_map
 from pvscan.inventory.build import build_inventory
 from pvscan.inventory.model import Inventory
+from pvscan.progress import NONE, Progress
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import KernelVersion, SkippedFile
 
@@ -44,11 +45,14 @@ def open_tree(path) -> KernelTree:
     return KernelTree(path) if isinstance(path, (str, os.PathLike)) else path
 
 
-def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None) -> ScanResult:
+def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None,
+                 progress: Progress = NONE) -> ScanResult:
     """The inventory of a source (pvscan.source.Source), with every warning on the way."""
     backend_map = backend_map or build_backend_map()
     read_warnings: list[Warning_] = []
-    facts, hits = _facts(source, source.candidates(read_warnings), read_warnings, jobs)
+    progress.show("searching the tree")
+    candidates = source.candidates(read_warnings)
+    facts, hits = _facts(source, candidates, read_warnings, jobs, progress)
     inventory = build_inventory(facts, backend_map)
     warnings = tuple(sorted(set(read_warnings) | set(inventory.warnings)))
     return ScanResult(source.display, source.version, dataclasses.replace(inventory, warnings=()), {},
@@ -56,7 +60,7 @@ def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None
 
 
 def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
-         callers: bool = True) -> ScanResult:
+         callers: bool = True, progress: Progress = NONE) -> ScanResult:
     """A directory tree's inventory, which must hold a table, and (callers=True) its wrappers' callers."""
     tree = open_tree(path)
     if callers:
@@ -67,8 +71,8 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
         cache = Cache.for_source(tree)
         tree.wrapper_hint = cache.get_wrappers(str(tree.root))
         cache.tell()
-    result = require_tables(inventory_of(tree, backend_map, jobs))
-    return count_callers(tree, result, jobs) if callers else result
+    result = require_tables(inventory_of(tree, backend_map, jobs, progress))
+    return count_callers(tree, result, jobs, progress) if callers else result
 
 
 def require_tables(result: ScanResult) -> ScanResult:
@@ -78,7 +82,7 @@ def require_tables(result: ScanResult) -> ScanResult:
     return result
 
 
-def _facts(source, candidates, warnings, jobs):
+def _facts(source, candidates, warnings, jobs, progress: Progress = NONE):
     """FileFacts of each readable candidate, and how many came from the cache."""
     from pvscan.cache import Cache
 
@@ -96,7 +100,7 @@ def _facts(source, candidates, warnings, jobs):
             hits += 1
         else:
             misses.append((rel, data))
-    for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs)):
+    for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs, progress, "parsing")):
         cache.put_facts(rel, data, result)
         out[rel] = result
     facts = []
@@ -126,7 +130,7 @@ def _parse(rel: str, data: bytes):
 
 # -- the callers pass --------------------------------------------------------------
 
-def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
+def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress = NONE) -> ScanResult:
     """The result with every wrapper's callers counted (a scan of the tree found most in its one search)."""
     from pvscan.inventory.callers import attribute_calls
     from pvscan.naming import arch_of
@@ -147,7 +151,8 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs) -> ScanResult:
     matches = _calls_of(tree, names, dirs_for_arches(tree, arches), warnings)
     files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
     calls = []
-    for r in _map(_calls_one, [(str(tree.root), rel, names, matches[rel]) for rel in files], jobs):
+    items = [(str(tree.root), rel, names, matches[rel]) for rel in files]
+    for r in _map(_calls_one, items, jobs, progress, "reading the wrappers' callers in"):
         if isinstance(r, Warning_):
             warnings.append(r)
         else:
@@ -208,10 +213,15 @@ def workers(jobs: int | None, work: int) -> int:
     return max(1, min(jobs or cores, cores, work))
 
 
-def _map(fn, items, jobs):
+def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
+    """fn over items, in order: here, or on worker processes when there is enough work."""
     jobs = workers(jobs, len(items))
+    out = []
     if jobs <= 1 or len(items) < _POOL_THRESHOLD:
-        return [fn(i) for i in items]
+        for i, item in enumerate(items, 1):
+            out.append(fn(item))
+            progress.show(f"{doing} {i}/{len(items)} files")
+        return out
     import multiprocessing
 
     from concurrent.futures.process import BrokenProcessPool
@@ -220,7 +230,10 @@ def _map(fn, items, jobs):
     chunk = max(1, len(items) // (jobs * 4))
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            return list(pool.map(fn, items, chunksize=chunk))
+            for i, result in enumerate(pool.map(fn, items, chunksize=chunk), 1):
+                out.append(result)
+                progress.show(f"{doing} {i}/{len(items)} files")
+        return out
     except BrokenProcessPool:
         raise pool_failure() from None
 

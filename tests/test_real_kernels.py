@@ -183,3 +183,26 @@ def test_wrappers_and_callers(linux_6_12):
 
 def test_no_warnings_on_real_trees(linux_6_1, linux_6_12):
     assert linux_6_1.warnings == () and linux_6_12.warnings == ()
+
+
+def test_a_long_scan_shows_progress_on_a_terminal_and_nowhere_else(tmp_path):
+    """On a terminal a whole-tree scan (over a second) draws one progress line and erases it; piped, nothing."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import kernel_path
+
+    if not shutil.which("script"):
+        pytest.skip("script(1) is needed to give pvscan a terminal")
+    tree = kernel_path("6.12")
+    out = tmp_path / "scan.json"
+    cmd = f"python3 -m pvscan scan {tree} --format json -o {out}"
+    env = {**os.environ, "PVSCAN_CACHE_DIR": str(tmp_path / "cache")}
+    # Bytes: text mode would turn each '\r' into a newline.
+    screen = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, env=env).stdout.decode()
+    assert "\rpvscan: parsing" in screen or "\rpvscan: reading the wrappers' callers in" in screen
+    assert re.search(r"\r {10,}\r\s*$", screen), "the progress line is erased at the end"
+    piped = subprocess.run(cmd.split(), capture_output=True, text=True, env=env)
+    assert piped.returncode == 0 and piped.stderr == ""

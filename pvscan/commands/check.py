@@ -16,6 +16,7 @@ def run(args) -> int:
     from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
     from pvscan.pipeline import scan
+    from pvscan.progress import Progress
     from pvscan.report import CheckRun, finding_reporter, report_findings
 
     if not args.abi:
@@ -28,8 +29,12 @@ def run(args) -> int:
     refuse_writes_into([tree], args.output, args.write_baseline)
     accepted = read_baseline(args.baseline) if args.baseline else set()
 
-    result_scan = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend),
-                       jobs=args.jobs, callers=False)
+    line = Progress.for_terminal(args.progress)
+    try:
+        result_scan = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend),
+                           jobs=args.jobs, callers=False, progress=line)
+    finally:
+        line.done()
     result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config)
     for note in notes:
         print(f"pvscan: {note}", file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, Warning_, print_warnings
+from pvscan.progress import Progress
 
 
 def run(args) -> int:
@@ -35,10 +36,21 @@ def run(args) -> int:
     if len(specs) < 1:
         raise PvscanError("no revision to analyse")
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
-    progress = _Progress(len(specs)) if sys.stderr.isatty() and not args.no_progress else None
-    summaries = run_revisions(specs, scheduler=scheduler, jobs=args.jobs, progress=progress)
-    if progress:
-        progress.done()
+    line = Progress.for_terminal(args.progress)
+    done = {"revisions": 0, "files": 0, "hits": 0}
+
+    def tell(summary):
+        done["revisions"] += 1
+        done["files"] += summary.files
+        done["hits"] += summary.cache_hits
+        # A revision is a long unit of work: each one is shown as it ends.
+        line.show(f"history: {done['revisions']}/{len(specs)} revisions, {done['files']} files, "
+                  f"{done['hits']} from cache", force=True)
+
+    try:
+        summaries = run_revisions(specs, scheduler=scheduler, jobs=args.jobs, progress=tell)
+    finally:
+        line.done()
     if not any(s.ops for s in summaries):
         reasons = "; ".join(f"{s.label}: {s.warning}" for s in summaries if s.warning)
         raise PvscanError(f"no revision has a paravirt ops table ({reasons})")
@@ -46,21 +58,3 @@ def run(args) -> int:
     print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
     write_output(document_renderer("history", args.format)(doc), args.output)
     return 0
-
-
-class _Progress:
-    """revisions done of total, files parsed, cache hits: on a terminal only."""
-
-    def __init__(self, total):
-        self.total, self.done_count, self.files, self.hits = total, 0, 0, 0
-
-    def __call__(self, summary):
-        self.done_count += 1
-        self.files += summary.files
-        self.hits += summary.cache_hits
-        sys.stderr.write(f"\rpvscan history: {self.done_count}/{self.total} revisions, "
-                         f"{self.files} files, {self.hits} from cache")
-        sys.stderr.flush()
-
-    def done(self):
-        sys.stderr.write("\n")

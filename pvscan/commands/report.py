@@ -13,6 +13,7 @@ def run(args) -> int:
     from pvscan.checks.check import check
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
+    from pvscan.progress import Progress
     from pvscan.checks.rules import all_rules
     from pvscan.inventory.summary import summarize
     from pvscan.report import ReportDocument, document_renderer
@@ -24,8 +25,12 @@ def run(args) -> int:
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
     abis = [load_abi(a) for a in args.abi]
-    result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
-                  callers=False)
+    line = Progress.for_terminal(args.progress)
+    try:
+        result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+                      callers=False, progress=line)
+    finally:
+        line.done()
     checked = check(result.inventory, abis) if abis else None
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
     history = _read_history(args.history) if args.history else None

@@ -9,6 +9,7 @@ from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.inventory.backends import build_backend_map
 from pvscan.pipeline import scan
+from pvscan.progress import Progress
 from pvscan.report import ScanDocument, document_renderer
 from pvscan.source.directory import KernelTree
 
@@ -18,7 +19,11 @@ def run(args) -> int:
     # Checked before the scan, so that a refused path costs nothing.
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
-    result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers)
+    line = Progress.for_terminal(args.progress)
+    try:
+        result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers, progress=line)
+    finally:
+        line.done()
     if args.op is not None:
         names = sorted({o.name for o in result.inventory.ops if args.arch in (None, o.arch)})
         if args.op not in names:
