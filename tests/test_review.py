@@ -133,13 +133,42 @@ def test_mbox_of_two_patches_applies_in_order(tmp_path):
             "void (struct mm_struct *, int)") in out
 
 
-def test_patch_that_does_not_apply(tmp_path):
-    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*x)(void);")})
+def test_a_hunk_that_does_not_apply_is_a_finding_and_the_rest_is_reviewed(tmp_path):
+    """As GNU patch reports a failed hunk and applies the others: PV120 on the hunk, a partial summary."""
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*x)(void);"),
+                                     "arch/x86/xen/mmu_pv.c": (".set_pmd = xen_set_pmd_hyper,", "")})
     broken = patch.read_text().replace(SET_PMD, SET_PMD.replace("pmdval", "pmd_value"))
     patch.write_text(broken)
-    proc = review(patch)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "p.diff:" in proc.stderr and "does not apply to" in proc.stderr
+    proc = review(patch, "--format", "text")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert f"{TYPES}:67: WARNING: PV120 hunk @@ -67,6 +67,7 @@ of {TYPES} does not apply" in proc.stdout
+    assert "PV111 backend xen no longer implements mmu.set_pmd with xen_set_pmd_hyper" in proc.stdout
+    assert "1 hunk(s) did not apply, so this covers the rest" in proc.stdout
+
+
+def test_hunks_apply_at_an_offset_and_with_fuzz_as_gnu_patch_does(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    patch, _ = make_patch(tmp_path / "p", {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    lines = (tree / TYPES).read_text().splitlines()
+    # Three lines more above the hunk, and the hunk's first context line (line 67) changed: offset 3, fuzz 1.
+    lines[66] += " /* changed */"
+    (tree / TYPES).write_text("\n".join(["/* a */", "/* b */", "/* c */"] + lines) + "\n")
+    out = review(patch, "--format", "checkpatch", tree=tree).stdout
+    assert "PV101 patch adds op mmu.enter_mmap" in out
+    assert "PV122 hunk @@ -67,6 +67,7 @@ applied at line 70 with fuzz 1 (offset 3 lines)" in out
+
+
+def test_a_hunk_the_tree_already_holds_is_left_out_and_said(tmp_path):
+    patch, patched = make_patch(tmp_path / "p", {
+        TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"),
+        "arch/x86/xen/mmu_pv.c": (".set_pmd = xen_set_pmd_hyper,", "")})
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    shutil.copy(patched / TYPES, tree / TYPES)          # the first file's hunk is there already
+    out = review(patch, "--format", "checkpatch", tree=tree).stdout
+    assert f"{TYPES}:67: CHECK: PV121 hunk @@ -67,6 +67,7 @@ is already in the tree at line 67; left out" in out
+    assert "PV111 backend xen no longer implements mmu.set_pmd" in out and "PV101" not in out
 
 
 @pytest.mark.parametrize("content, message", [
@@ -273,3 +302,18 @@ def test_the_6_1_to_6_12_interface_change(tmp_path):
                "ALT_NOT(X86_FEATURE_XENPV) -> " in l for l in out)
     summary = pvscan("review", "--tree", str(k1), str(patch)).stdout
     assert "this patch changes the pv_ops interface: 1 op(s) added, 2 op(s) removed" in summary
+
+
+def test_a_call_whose_arity_changes_is_one_changed_call_site(tmp_path):
+    patch, _ = make_patch(tmp_path, {"arch/x86/include/asm/paravirt.h": (
+        "PVOP_VCALL2(mmu.set_pmd, pmdp, native_pmd_val(pmd));", "PVOP_VCALL1(mmu.set_pmd, pmdp);")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert out == ["arch/x86/include/asm/paravirt.h:83: CHECK: PV109 patch changes a call site of mmu.set_pmd "
+                   "in set_pmd(): PVOP_VCALL2/2 -> PVOP_VCALL1/1"]
+
+
+def test_a_quilt_patch_is_titled_by_its_subject(tmp_path):
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    patch.write_text("From: A Developer <a@example.org>\nSubject: x86/paravirt: add enter_mmap\n\n"
+                     "Longer text.\n---\n" + patch.read_text())
+    assert review(patch).stdout.splitlines()[0] == "[1/1] x86/paravirt: add enter_mmap"

@@ -1,14 +1,31 @@
-"""Applying a file's hunks in memory, never on disk.
+"""Applying a file's hunks in memory, never on disk, as GNU patch would, hunk by hunk.
 
-Strict like 'git apply': every context and removed line must match, at the
-stated position or, failing that, at the nearest position where all of
-the hunk matches. The result keeps which new lines the patch added and
-which old lines it removed, so annotations can be anchored to them.
+Each hunk is looked for where its header says, then at the nearest offset
+(the file may have moved around it); failing that, with fuzz, as GNU patch
+does by default: up to FUZZ lines of context at each end of the hunk are
+not required to match. A hunk that cannot be placed is either already in
+the file (its new side is there: the tree holds it) or does not apply;
+each hunk's outcome is kept, with its offset and fuzz, so that review can
+say so. The result keeps which new lines the patch added and which old
+lines it removed, so annotations can be anchored to them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+FUZZ = 2   # GNU patch's default fuzz factor
+
+
+@dataclass(frozen=True)
+class HunkOutcome:
+    patch_line: int              # the '@@' line in the patch
+    header: str                  # '@@ -a,b +c,d @@'
+    status: str                  # "applied" | "already" | "failed"
+    at: int = 0                  # 1-based line of the file where it applied (or was found)
+    offset: int = 0              # lines from where its header said
+    fuzz: int = 0                # context lines at each end it did without
+    reason: str = ""             # for "failed"
 
 
 @dataclass
@@ -16,6 +33,17 @@ class Applied:
     text: bytes
     added: set = field(default_factory=set)      # 1-based lines of the new text the patch added
     removed: set = field(default_factory=set)    # 1-based lines of the old text the patch removed
+    hunks: list = field(default_factory=list)    # HunkOutcome per hunk, in order
+
+    @property
+    def complete(self) -> bool:
+        """Every hunk applied (offsets and fuzz allowed)."""
+        return all(h.status == "applied" for h in self.hunks)
+
+    @property
+    def present(self) -> bool:
+        """Nothing applied because every hunk is already in the file."""
+        return bool(self.hunks) and all(h.status == "already" for h in self.hunks)
 
 
 class DoesNotApply(Exception):
@@ -25,23 +53,36 @@ class DoesNotApply(Exception):
         self.reason = reason
 
 
-def apply_file(old: bytes | None, fp, reverse: bool = False) -> Applied:
+def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -> Applied:
+    """The file with every hunk of fp that can be placed applied; the others are outcomes, not errors."""
     old_lines = [] if not old else old.decode("utf-8", "surrogateescape").split("\n")
     trailing = bool(old_lines) and old_lines[-1] == ""
     if trailing:
         old_lines.pop()
     out: list[str] = []
-    added, removed = set(), set()
-    pos = 0   # index into old_lines
+    added, removed, outcomes = set(), set(), []
+    pos = 0          # index into old_lines: what is before it is already copied
+    drift = 0        # the offset of the last hunk placed: the next one likely moved as much
     for hunk in fp.hunks:
         lines = [(_swap(t) if reverse else t, s) for t, s in hunk.lines]
+        header = f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
         start = (hunk.new_start if reverse else hunk.old_start) - 1
         if (hunk.new_len if reverse else hunk.old_len) == 0:
             start += 1   # '@@ -N,0' inserts after line N
-        want = [s for t, s in lines if t in " -"]
-        at = _find(old_lines, want, max(start, 0), pos)
-        if at is None:
-            raise DoesNotApply(hunk.patch_line, f"hunk at line {max(start, 0) + 1} does not match the file")
+        start = max(start, 0)
+        placed = _place(old_lines, lines, start + drift, pos, fuzz)
+        if placed is None:
+            new_side = [s for t, s in lines if t in " +"]
+            seen = _find(old_lines, new_side, start + drift, pos) if new_side else None
+            if seen is not None:
+                outcomes.append(HunkOutcome(hunk.patch_line, header, "already", seen + 1, seen - start))
+            else:
+                outcomes.append(HunkOutcome(hunk.patch_line, header, "failed",
+                                            reason=f"its lines are not in the file near line {start + 1}"))
+            continue
+        at, lines, top, used = placed
+        drift = at - top - start
+        outcomes.append(HunkOutcome(hunk.patch_line, header, "applied", at - top + 1, drift, fuzz=used))
         out.extend(old_lines[pos:at])
         pos = at
         for tag, s in lines:
@@ -56,7 +97,41 @@ def apply_file(old: bytes | None, fp, reverse: bool = False) -> Applied:
                 added.add(len(out))
     out.extend(old_lines[pos:])
     text = "\n".join(out) + ("\n" if out and (trailing or not old_lines) else "")
-    return Applied(text.encode("utf-8", "surrogateescape"), added, removed)
+    return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes)
+
+
+def _place(old_lines, lines, start, floor, fuzz):
+    """(index where the hunk's old side matches, its lines as applied, context lines trimmed at the
+    top, fuzz used) at the least fuzz, then the nearest place; None if it matches nowhere."""
+    for f in range(fuzz + 1):
+        trimmed = _trim(lines, f)
+        if trimmed is None:
+            break
+        kept, top = trimmed
+        want = [s for t, s in kept if t in " -"]
+        if not want and f:
+            break
+        at = _find(old_lines, want, max(start + top, 0), floor)
+        if at is not None:
+            return at, kept, top, f
+    return None
+
+
+def _trim(lines, f):
+    """The hunk without up to f context lines at each end (GNU patch's fuzz), or None if f is
+    more than the context there is."""
+    if f == 0:
+        return lines, 0
+    lead = 0
+    while lead < len(lines) and lines[lead][0] == " ":
+        lead += 1
+    tail = 0
+    while tail < len(lines) - lead and lines[len(lines) - 1 - tail][0] == " ":
+        tail += 1
+    if lead < f and tail < f:
+        return None
+    top, bottom = min(lead, f), min(tail, f)
+    return lines[top:len(lines) - bottom], top
 
 
 def _swap(tag: str) -> str:

@@ -47,3 +47,11 @@ def diff(inv_b, inv_a, anchor) -> list:
     kinds = [k() for k in change_kinds()]
     return [anchor.place(f, side=k.side, above=k.anchor_above)
             for pair in op_pairs(inv_b, inv_a) for k in kinds for f in k.changes(pair)]
+
+
+def hunk_findings(outcomes, applied: bool) -> list:
+    """What the hunk kinds (PV120-PV122) say of each hunk's outcome; applied: forward, not taken out."""
+    from pvscan.review.changes.base import HunkKind
+
+    kinds = [k() for k in change_kinds() if issubclass(k, HunkKind)]
+    return [f for fp, hunk in outcomes for k in kinds for f in k.outcome(fp, hunk, applied)]

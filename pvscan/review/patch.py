@@ -87,7 +87,9 @@ def _split_mbox(lines):
 def _parse_one(lines, first, source) -> Patch:
     subject, author, date = "", None, None
     i = 0
-    in_headers = bool(lines) and lines[0].startswith("From ")
+    # An mbox mail ('From <sha> <date>'), or a quilt or plain mail patch that starts with its headers.
+    in_headers = bool(lines) and (lines[0].startswith("From ")
+                                  or re.match(r"(?i)(from|subject|date):", lines[0]) is not None)
     while in_headers and i < len(lines):
         line = lines[i]
         if line == "":

@@ -13,11 +13,11 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pvscan.errors import PvscanError, Warning_
+from pvscan.errors import Warning_
 from pvscan.findings import Finding
 from pvscan.pipeline import inventory_of
-from pvscan.review.apply import DoesNotApply, apply_file
-from pvscan.review.diff import diff
+from pvscan.review.apply import HunkOutcome, apply_file
+from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
 
 INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
@@ -40,15 +40,18 @@ class PatchReview:
 
     def summary(self) -> str:
         counts = Counter(f.code for f in self.findings)
+        # A hunk left out makes every statement about the patch a statement about the rest of it.
+        partial = (f"; {counts['PV120']} hunk(s) did not apply, so this covers the rest"
+                   if counts["PV120"] else "")
         if not self.changes_interface:
             touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111"))
             tail = f" ({touched} call site or backend change(s))" if touched else ""
-            return f"does not change the pv_ops interface{tail}"
+            return f"does not change the pv_ops interface{tail}{partial}"
         parts = [f"{counts[code]} {what}" for code, what in (
             ("PV101", "op(s) added"), ("PV102", "op(s) removed"), ("PV103", "op(s) renamed"),
             ("PV104", "signature change(s)"), ("PV105", "convention change(s)"),
             ("PV106", "guard change(s)")) if counts[code]]
-        return "changes the pv_ops interface: " + ", ".join(parts)
+        return "changes the pv_ops interface: " + ", ".join(parts) + partial
 
 
 def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
@@ -56,32 +59,49 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
     state = PatchedSource(source)
     out = []
     for index, patch in enumerate(patches, 1):
-        result, state = _review_one(index, patch, state, abis, backend_map, patch_name)
+        result, state = _review_one(index, patch, state, abis, backend_map)
         out.append(result)
     return out
 
 
 @dataclass
 class _Applied:
-    """Both sides of every file a patch touches, and the lines it adds and removes, per file."""
+    """Both sides of every file a patch touches, the lines it adds and removes, and each hunk's outcome."""
 
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
     added: dict = field(default_factory=dict)
     removed: dict = field(default_factory=dict)
+    hunks: list = field(default_factory=list)    # (FilePatch, HunkOutcome)
+
+    def count(self, status: str) -> int:
+        return sum(1 for _, h in self.hunks if h.status == status)
 
 
 def _apply(files, state, reverse: bool) -> _Applied:
-    """Apply forward to the files as they are, or (reverse) take the patch back out of them."""
+    """Apply forward to the files as they are, or (reverse) take the patch back out of them,
+    hunk by hunk: a hunk that cannot be placed is an outcome, never an error."""
     out = _Applied()
     for fp in files:
         path = fp.new_path if reverse else fp.old_path
         text = state.get(path)
         if path and text is None:
-            raise DoesNotApply(fp.patch_line, "the file is not in the tree")
-        if fp.created and not reverse and state.get(fp.new_path) is not None:
-            raise DoesNotApply(fp.patch_line, "the patch creates a file the tree already has")
+            why = "the file is not in the tree"
+        elif fp.created and not reverse and state.get(fp.new_path) is not None:
+            why = "the patch creates a file the tree already has"
+        else:
+            why = None
+        if why is not None:
+            # Unless the file the patch creates is there already, exactly: then it is present.
+            present = why.startswith("the patch creates") and \
+                apply_file(state.get(fp.new_path), fp, reverse=True).complete
+            out.hunks += [(fp, HunkOutcome(h.patch_line, _header(h), "already" if present else "failed",
+                                           reason=why)) for h in fp.hunks]
+            continue
         res = apply_file(text, fp, reverse=reverse)
+        out.hunks += [(fp, h) for h in res.hunks]
+        if not any(h.status == "applied" for h in res.hunks):
+            continue
         if reverse:
             _record(out.before, out.after, fp, res.text, text)
             # Taken back out: what the reversal added are the patch's removed lines.
@@ -92,7 +112,11 @@ def _apply(files, state, reverse: bool) -> _Applied:
     return out
 
 
-def _review_one(index, patch, state, abis, backend_map, patch_name):
+def _header(h) -> str:
+    return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
+
+
+def _review_one(index, patch, state, abis, backend_map):
     """(PatchReview, the files as this patch leaves them)."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
     usable = []
@@ -101,18 +125,11 @@ def _review_one(index, patch, state, abis, backend_map, patch_name):
             result.warnings.append(Warning_(fp.path, 0, fp.problem))
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
-    try:
-        change, applied = _apply(usable, state, reverse=False), True
-    except DoesNotApply as forward:
-        try:
-            change, applied = _apply(usable, state, reverse=True), False
-        except DoesNotApply:
-            # The file whose header comes last before the failing hunk holds it.
-            before_hunk = [fp for fp in usable if fp.patch_line <= forward.line]
-            bad = max(before_hunk, key=lambda fp: fp.patch_line) if before_hunk else None
-            name = bad.path if bad else "the tree"
-            raise PvscanError(f"patch {index} does not apply to {name}: {forward.reason}",
-                              patch_name, forward.line) from None
+    change, applied = _apply(usable, state, reverse=False), True
+    if not change.count("applied") and change.count("already"):
+        # Nothing applies and some of it is there: the tree holds the patch (b4 prep, a staged
+        # change). Review it taken back out.
+        change, applied = _apply(usable, state, reverse=True), False
     before, after, added, removed = change.before, change.after, change.added, change.removed
     result.already_applied = not applied
 
@@ -123,7 +140,7 @@ def _review_one(index, patch, state, abis, backend_map, patch_name):
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed)
-    result.findings = diff(inv_b, inv_a, anchor)
+    result.findings = diff(inv_b, inv_a, anchor) + hunk_findings(change.hunks, applied)
     if abis:
         from pvscan.checks.check import check
 

@@ -49,8 +49,14 @@ class ChangeKind(Rule):
 
 
 def site_item(c):
-    """What identifies a call site across a patch: its place and its form, not its line."""
-    return ((c.file, c.function, c.kind), c.arity, c.alt_replacement, c.alt_condition)
+    """What identifies a call site across a patch: its place and its form, not its line. The
+    place names the macro without its arity (PVOP_VCALL3 -> PVOP_VCALL), so that a call whose
+    arguments change is one changed call site, not one removed and one added."""
+    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement, c.alt_condition, c.kind)
+
+
+def _family(kind: str) -> str:
+    return kind.rstrip("0123456789") if kind.startswith("PVOP_") else kind
 
 
 def call_site_diff(before, after) -> CallSiteDiff:
@@ -74,7 +80,7 @@ def call_site_diff(before, after) -> CallSiteDiff:
 
 
 def describe_site(item) -> str:
-    (_file, _function, kind), arity, replacement, condition = item
+    (_file, _function, _), arity, replacement, condition, kind = item
     text = f"{kind}" + (f"/{arity}" if arity is not None else "")
     return text + (f" ALT {replacement} if {condition}" if condition else "")
 
@@ -86,3 +92,17 @@ def where(c) -> str:
 def implementations(op) -> dict:
     """{(backend, function): Implementation} of an op, or {} for a side where it is absent."""
     return {(i.backend, i.function): i for i in (op.implementations if op else ())}
+
+
+class HunkKind(ChangeKind):
+    """A code about how a hunk of the patch applied, not about an op: outcome(file patch, HunkOutcome)."""
+
+    def changes(self, pair):
+        return ()
+
+    def outcome(self, fp, hunk, applied: bool):
+        """Findings for one hunk's outcome; applied: the patch was applied forward (not taken back out)."""
+        raise NotImplementedError
+
+    def hunk_finding(self, fp, hunk, line: int, **args):
+        return self.finding("", fp.new_path or fp.old_path, line, hunk=hunk.header, **args)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pvscan.review.changes.base import HunkKind
+
+
+class HunkNotApplied(HunkKind):
+    """A hunk of the patch does not apply to the tree and is not in it either.
+
+    ## What it does
+    Reports each hunk that cannot be placed in its file, at its line, at
+    any offset, or with up to two lines of fuzz at each end (as GNU patch
+    applies), and whose result is not in the file already. The rest of the
+    patch is reviewed without it.
+
+    ## Why it matters
+    The review is partial: whatever that hunk does to pv_ops is not in the
+    annotations. The patch was made against another tree.
+
+    ## Example
+    A patch from the list archive, made against a newer tree, whose
+    context around `PVOP_VCALL1(mmu.write_cr3, x)` has since changed.
+
+    ## How to fix
+    Review against the tree the patch was made for (its `base-commit:`),
+    or rebase the patch.
+    """
+
+    code, name, severity = "PV120", "hunk-not-applied", "warning"
+    message = "hunk {hunk} of {path} does not apply ({reason}); the review leaves it out"
+
+    def outcome(self, fp, hunk, applied):
+        if hunk.status == "failed" or (not applied and hunk.status == "already"):
+            reason = hunk.reason or "it is neither in the file nor applies to it"
+            yield self.hunk_finding(fp, hunk, _new_start(hunk), path=fp.new_path or fp.old_path, reason=reason)
+
+
+def _new_start(hunk) -> int:
+    numbers = hunk.header.split("+", 1)[1].split(" ", 1)[0].split(",")
+    return max(1, int(numbers[0]))
+
+
+RULE = HunkNotApplied
