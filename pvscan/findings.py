@@ -26,12 +26,17 @@ class Finding:
     args: tuple             # ((name, value), ...) for the template
     evidence: tuple[str, ...] = ()
     in_tree: bool = True    # False: file is the ABI file, not a tree path
-    side: str = "new"       # review: "new" (a line after the patch) or "old" (a removed line)
+    side: str = "new"       # review: "new" (a line after the patch) or "old" (about a removed line)
     flow: tuple = ()        # ((file, line, text), ...): a call chain, shown as SARIF codeFlows
+    old_line: int | None = None   # review, side "old": the removed line, in the file before the patch
 
     @property
     def message(self) -> str:
-        return self.template.format(**dict(self.args))
+        text = self.template.format(**dict(self.args))
+        if self.old_line is not None:
+            # Placed on a line of the new file; what it is about was removed from the old one.
+            text += f" (line {self.old_line} before the patch, removed)"
+        return text
 
     @property
     def fingerprint(self) -> str:

@@ -50,10 +50,11 @@ def test_op_added_and_signature_changed_on_their_new_lines(tmp_path):
     assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in out
 
 
-def test_op_removed_is_anchored_to_the_removed_line(tmp_path):
+def test_op_removed_is_anchored_to_the_nearest_line_the_new_file_keeps(tmp_path):
+    """set_pmd was line 69; the new file keeps line 68 (set_pte): the annotation sits there, naming 69."""
     patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD + "\n", "")})
     out = review(patch).stdout
-    assert f"{TYPES}:69: WARNING: PV102 patch removes op mmu.set_pmd (removed line)" in out
+    assert f"{TYPES}:68: WARNING: PV102 patch removes op mmu.set_pmd (line 69 before the patch, removed)" in out
     assert "PV111 backend native no longer implements mmu.set_pmd with native_set_pmd" in out
 
 
@@ -279,8 +280,10 @@ def test_the_6_1_to_6_12_interface_change(tmp_path):
     """diff -ruN of arch/x86 and include between Debian's 6.1 and 6.12, reviewed against 6.1.
 
     Checked by reading both trees: 6.12's paravirt_types.h:152 adds enter_mmap;
-    6.1's :181 and :183 declare activate_mm and dup_mmap, which 6.12 drops;
-    6.1's arch/x86/xen/mmu_pv.c:2208 '.activate_mm = xen_activate_mm' goes;
+    6.1's :181 and :183 declare activate_mm and dup_mmap, which 6.12 drops (the
+    nearest lines 6.12 keeps are the blank lines :150 and :153 around enter_mmap);
+    6.1's arch/x86/xen/mmu_pv.c:2208 '.activate_mm = xen_activate_mm' goes (6.12
+    keeps the blank line before it, now :2230, above '.enter_mmap' at :2231);
     6.12's paravirt.h:175 write_cr3 uses ALT_NOT_XEN where 6.1 had
     ALT_NOT(X86_FEATURE_XENPV).
     """
@@ -294,10 +297,10 @@ def test_the_6_1_to_6_12_interface_change(tmp_path):
     proc = pvscan("review", "--tree", str(k1), "--format", "checkpatch", str(patch))
     out = proc.stdout.splitlines()
     assert f"{TYPES}:152: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in out
-    assert f"{TYPES}:181: WARNING: PV102 patch removes op mmu.activate_mm" in out
-    assert f"{TYPES}:183: WARNING: PV102 patch removes op mmu.dup_mmap" in out
-    assert ("arch/x86/xen/mmu_pv.c:2208: WARNING: PV111 backend xen no longer implements mmu.activate_mm "
-            "with xen_activate_mm") in out
+    assert f"{TYPES}:150: WARNING: PV102 patch removes op mmu.activate_mm (line 181 before the patch, removed)" in out
+    assert f"{TYPES}:153: WARNING: PV102 patch removes op mmu.dup_mmap (line 183 before the patch, removed)" in out
+    assert ("arch/x86/xen/mmu_pv.c:2230: WARNING: PV111 backend xen no longer implements mmu.activate_mm "
+            "with xen_activate_mm (line 2208 before the patch, removed)") in out
     assert any("PV109 patch changes a call site of mmu.write_cr3 in write_cr3()" in l and
                "ALT_NOT(X86_FEATURE_XENPV) -> " in l for l in out)
     summary = pvscan("review", "--tree", str(k1), str(patch)).stdout
@@ -317,3 +320,14 @@ def test_a_quilt_patch_is_titled_by_its_subject(tmp_path):
     patch.write_text("From: A Developer <a@example.org>\nSubject: x86/paravirt: add enter_mmap\n\n"
                      "Longer text.\n---\n" + patch.read_text())
     assert review(patch).stdout.splitlines()[0] == "[1/1] x86/paravirt: add enter_mmap"
+
+
+def test_an_abi_finding_sits_on_the_patch_line_that_causes_it(tmp_path):
+    """Removing set_pmd makes every ABI's mapping of it stale: PV006 goes on the removed line, not in the ABI file."""
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD + "\n", "")})
+    out = lines(review(patch, "--abi", "xen-pv", "--abi", "vmi", "--format", "checkpatch"))
+    assert (f"{TYPES}:68: WARNING: PV006 ABI xen-pv maps mmu.set_pmd, which this tree does not have "
+            "(line 69 before the patch, removed)") in out
+    assert (f"{TYPES}:68: WARNING: PV006 ABI vmi maps pv_mmu_ops.set_pmd, which this tree does not have "
+            "(line 69 before the patch, removed)") in out
+    assert not any(line.startswith("<bundled>") for line in out)

@@ -37,8 +37,7 @@ class TextReview(FindingReporter):
             self.out.append("  (the tree already holds this patch; reviewed against the tree without it)\n")
 
     def handle(self, f):
-        side = " (removed line)" if f.side == "old" else ""
-        self.out.append(f"{f.file}:{f.line}: {CHECKPATCH_LEVEL[f.severity]}: {f.code} {_one_line(f.message)}{side}\n")
+        self.out.append(f"{f.file}:{f.line}: {CHECKPATCH_LEVEL[f.severity]}: {f.code} {_one_line(f.message)}\n")
 
     def finished(self, r):
         self.out.append(f"pvscan: this patch {r.summary()}\n\n")
@@ -155,7 +154,9 @@ def _reply(r) -> str:
     out.append(f"On {r.date}, {who} wrote:\n" if r.date else f"{who} wrote:\n")
     by_place = {}
     for f in r.findings:
-        by_place.setdefault((f.file, f.side, f.line), []).append(f)
+        # A finding about a removed line sits under that line of the quoted hunk (the old side).
+        place = (f.file, "new", f.line) if f.old_line is None else (f.file, "old", f.old_line)
+        by_place.setdefault(place, []).append(f)
     placed = set()
     for fp in r.files:
         for hunk in fp.hunks:
@@ -177,7 +178,7 @@ def _commented_lines(fp, hunk, by_place, placed):
     for i, (tag, _text) in enumerate(hunk.lines):
         keys = []
         if tag in " -":
-            keys.append((fp.old_path, "old", old))
+            keys.append((fp.new_path or fp.old_path, "old", old))
         if tag in " +":
             keys.append((fp.new_path, "new", new))
         notes += [(i, key) for key in keys if key in by_place and key not in placed]

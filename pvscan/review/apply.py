@@ -34,6 +34,7 @@ class Applied:
     added: set = field(default_factory=set)      # 1-based lines of the new text the patch added
     removed: set = field(default_factory=set)    # 1-based lines of the old text the patch removed
     hunks: list = field(default_factory=list)    # HunkOutcome per hunk, in order
+    kept: list = field(default_factory=list)     # (old line, new line) of every line the patch keeps, in order
 
     @property
     def complete(self) -> bool:
@@ -60,7 +61,7 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
     if trailing:
         old_lines.pop()
     out: list[str] = []
-    added, removed, outcomes = set(), set(), []
+    added, removed, outcomes, kept = set(), set(), [], []
     pos = 0          # index into old_lines: what is before it is already copied
     drift = 0        # the offset of the last hunk placed: the next one likely moved as much
     for hunk in fp.hunks:
@@ -83,11 +84,13 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
         at, lines, top, used = placed
         drift = at - top - start
         outcomes.append(HunkOutcome(hunk.patch_line, header, "applied", at - top + 1, drift, fuzz=used))
+        kept += [(k + 1, len(out) + k - pos + 1) for k in range(pos, at)]
         out.extend(old_lines[pos:at])
         pos = at
         for tag, s in lines:
             if tag == " ":
                 out.append(old_lines[pos])
+                kept.append((pos + 1, len(out)))
                 pos += 1
             elif tag == "-":
                 removed.add(pos + 1)
@@ -95,9 +98,10 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
             else:
                 out.append(s)
                 added.add(len(out))
+    kept += [(k + 1, len(out) + k - pos + 1) for k in range(pos, len(old_lines))]
     out.extend(old_lines[pos:])
     text = "\n".join(out) + ("\n" if out and (trailing or not old_lines) else "")
-    return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes)
+    return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes, kept)
 
 
 def _place(old_lines, lines, start, floor, fuzz):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pvscan.errors import Warning_
 from pvscan.findings import Finding
@@ -73,6 +73,7 @@ class _Applied:
     added: dict = field(default_factory=dict)
     removed: dict = field(default_factory=dict)
     hunks: list = field(default_factory=list)    # (FilePatch, HunkOutcome)
+    kept: dict = field(default_factory=dict)     # old path -> (new path, [(old line, new line)] sorted)
 
     def count(self, status: str) -> int:
         return sum(1 for _, h in self.hunks if h.status == status)
@@ -106,9 +107,13 @@ def _apply(files, state, reverse: bool) -> _Applied:
             _record(out.before, out.after, fp, res.text, text)
             # Taken back out: what the reversal added are the patch's removed lines.
             out.added[fp.new_path], out.removed[fp.old_path] = res.removed, res.added
+            kept = sorted((before, now) for now, before in res.kept)
         else:
             _record(out.before, out.after, fp, text, res.text)
             out.added[fp.new_path], out.removed[fp.old_path] = res.added, res.removed
+            kept = res.kept
+        if fp.old_path and fp.new_path:
+            out.kept[fp.old_path] = (fp.new_path, kept)
     return out
 
 
@@ -139,20 +144,50 @@ def _review_one(index, patch, state, abis, backend_map):
     scanned_a = inventory_of(side_a, backend_map)
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
-    anchor = _Anchor(added, removed)
+    anchor = _Anchor(added, removed, change.kept)
     result.findings = diff(inv_b, inv_a, anchor) + hunk_findings(change.hunks, applied)
     if abis:
         from pvscan.checks.check import check
 
         old = {f.fingerprint for f in check(inv_b, abis).findings}
+        changed = _op_changes(result.findings)
         for f in check(inv_a, abis).findings:
             if f.fingerprint not in old:
-                result.findings.append(anchor.place(f) if f.in_tree else f)
+                result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
     if applied:
         renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
         state = state.with_overlay({**side_a.overlay, **renamed_away})
     return result, state
+
+
+_OP_CHANGES = ("PV101", "PV102", "PV103", "PV104", "PV105", "PV106")
+
+
+def _op_changes(findings) -> dict:
+    """{op name, in either generation's spelling: the first interface change of it in the patch}."""
+    from pvscan.naming import generation_aliases
+
+    out = {}
+    for f in sorted(findings, key=lambda f: (f.code, f.file, f.line)):
+        if f.code in _OP_CHANGES:
+            names = [f.op, *generation_aliases(f.op)]
+            old = dict(f.args).get("old")
+            if old:
+                names += [old, *generation_aliases(old)]
+            for name in names:
+                out.setdefault(name, f)
+    return out
+
+
+def _on_patch_line(f: Finding, changed: dict) -> Finding:
+    """An ABI finding the patch causes, moved from the ABI file to the patch line that causes it
+    (the op's addition, removal, rename or change); the ABI file's line stays as evidence."""
+    cause = changed.get(f.op)
+    if cause is None:
+        return f
+    return replace(f, file=cause.file, line=cause.line, side=cause.side, old_line=cause.old_line, in_tree=True,
+                   evidence=f.evidence + (f"declared in {f.file}:{f.line}",))
 
 
 def _record(before, after, fp, old_text, new_text):
@@ -166,26 +201,38 @@ def _record(before, after, fp, old_text, new_text):
 
 
 class _Anchor:
-    """Moves a location onto the nearest line the patch added (or removed, for the old side)."""
+    """Moves a location onto the nearest line the patch added, or, for what it removed, onto the
+    nearest line of the new file that survives, with the removed line kept in the finding."""
 
-    def __init__(self, added, removed):
+    def __init__(self, added, removed, kept):
         self.added = {k: sorted(v) for k, v in added.items() if k}
         self.removed = {k: sorted(v) for k, v in removed.items() if k}
+        self.kept = kept
 
     def place(self, f: Finding, side: str = "new", above: bool = False) -> Finding:
         """above: prefer the nearest changed line before the location (the #if that guards it)."""
         lines = (self.added if side == "new" else self.removed).get(f.file)
-        if not lines:
-            return _with(f, f.line, side)
-        i = bisect.bisect_right(lines, f.line)
-        if above and i > 0:
-            return _with(f, lines[i - 1], side)
-        near = [lines[j] for j in (i - 1, i) if 0 <= j < len(lines)]
-        best = min(near, key=lambda n: (abs(n - f.line), n > f.line))
-        return _with(f, best, side)
+        line = f.line
+        if lines:
+            i = bisect.bisect_right(lines, f.line)
+            if above and i > 0:
+                line = lines[i - 1]
+            else:
+                near = [lines[j] for j in (i - 1, i) if 0 <= j < len(lines)]
+                line = min(near, key=lambda n: (abs(n - f.line), n > f.line))
+        if side == "old" and lines:
+            return self._surviving(f, line)
+        # About a file the patch does not touch (a call site whose op went): the line is the same
+        # before and after.
+        return replace(f, line=line, side=side if lines else "new")
 
-
-def _with(f: Finding, line: int, side: str) -> Finding:
-    from dataclasses import replace
-
-    return replace(f, line=line, side=side)
+    def _surviving(self, f: Finding, old_line: int) -> Finding:
+        """A removed line's finding, placed where a reviewer of the new file can click: the new
+        line of the nearest old line the patch keeps (a deleted file has none: its old line)."""
+        new_path, kept = self.kept.get(f.file, (None, []))
+        if not kept:
+            return replace(f, line=old_line, side="old", old_line=old_line)
+        i = bisect.bisect_right(kept, (old_line, float("inf")))
+        near = [kept[j] for j in (i - 1, i) if 0 <= j < len(kept)]
+        _, new_line = min(near, key=lambda p: (abs(p[0] - old_line), p[0] > old_line))
+        return replace(f, file=new_path, line=new_line, side="old", old_line=old_line)
