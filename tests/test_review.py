@@ -272,7 +272,9 @@ def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
     out = subprocess.run(["b4", "prep", "--check"], cwd=repo, env=env, capture_output=True, text=True)
     report = out.stdout + out.stderr
     assert f"pvscan: {TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap" in report
-    assert "Warning: 1" in report
+    # Xen copies the whole mmu group from xen_mmu_ops (fixture mmu_pv.c), which does not name it.
+    assert "PV112 backend xen now leaves mmu.enter_mmap NULL (its copy of xen_mmu_ops.mmu does not name it)" in report
+    assert "Warning: 2" in report
 
 
 @pytest.mark.kernel
@@ -331,3 +333,26 @@ def test_an_abi_finding_sits_on_the_patch_line_that_causes_it(tmp_path):
     assert (f"{TYPES}:68: WARNING: PV006 ABI vmi maps pv_mmu_ops.set_pmd, which this tree does not have "
             "(line 69 before the patch, removed)") in out
     assert not any(line.startswith("<bundled>") for line in out)
+
+
+def test_a_backend_that_stops_copying_a_group_whole_gives_its_null_ops_the_native_default(tmp_path):
+    """The fixture's Xen copies pv_ops.mmu whole from xen_mmu_ops (mmu_pv.c:63), which names neither
+    set_pgd nor p4d_val: both are NULL under Xen. Dropping the copy makes them native again."""
+    patch, _ = make_patch(tmp_path, {"arch/x86/xen/mmu_pv.c": ("\tpv_ops.mmu = xen_mmu_ops.mmu;\n", "")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    for op in ("mmu.p4d_val", "mmu.set_pgd"):
+        assert any(f"PV113 backend xen no longer leaves {op} NULL: it gets the native default" in l for l in out)
+    assert "does not change the pv_ops interface" in review(patch).stdout
+
+
+def test_an_implementation_and_a_call_site_moving_under_a_guard_are_changes(tmp_path):
+    kvm = (GEN3 / "arch/x86/kernel/kvm.c").read_text()
+    call = "PVOP_VCALL2(mmu.set_pmd, pmdp, native_pmd_val(pmd));"
+    line = next(l for l in kvm.splitlines() if "pv_ops." in l and "=" in l)
+    patch, _ = make_patch(tmp_path, {
+        "arch/x86/kernel/kvm.c": (line, f"#ifdef CONFIG_KVM_X\n{line}\n#endif"),
+        "arch/x86/include/asm/paravirt.h": (call, f"#ifdef CONFIG_Y\n\t{call}\n#endif")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert any("PV114 the guard of kvm's" in l and "-> " in l and "defined(CONFIG_KVM_X)" in l for l in out)
+    assert any("PV109 patch changes a call site of mmu.set_pmd in set_pmd()" in l and
+               "&& defined(CONFIG_Y)" in l for l in out)

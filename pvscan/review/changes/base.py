@@ -52,7 +52,8 @@ def site_item(c):
     """What identifies a call site across a patch: its place and its form, not its line. The
     place names the macro without its arity (PVOP_VCALL3 -> PVOP_VCALL), so that a call whose
     arguments change is one changed call site, not one removed and one added."""
-    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement, c.alt_condition, c.kind)
+    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement, c.alt_condition, c.kind,
+            c.guard or "")
 
 
 def _family(kind: str) -> str:
@@ -79,10 +80,12 @@ def call_site_diff(before, after) -> CallSiteDiff:
     return CallSiteDiff(tuple(added), tuple(removed), tuple(changed))
 
 
-def describe_site(item) -> str:
-    (_file, _function, _), arity, replacement, condition, kind = item
+def describe_site(item, with_guard: bool = False) -> str:
+    """'PVOP_VCALL2/2 ALT ... if ...', and the call site's guard when that is what changed."""
+    (_file, _function, _), arity, replacement, condition, kind, guard = item
     text = f"{kind}" + (f"/{arity}" if arity is not None else "")
-    return text + (f" ALT {replacement} if {condition}" if condition else "")
+    text += f" ALT {replacement} if {condition}" if condition else ""
+    return text + (f" under {guard or '(unconditional)'}" if with_guard else "")
 
 
 def where(c) -> str:
@@ -106,3 +109,8 @@ class HunkKind(ChangeKind):
 
     def hunk_finding(self, fp, hunk, line: int, **args):
         return self.finding("", fp.new_path or fp.old_path, line, hunk=hunk.header, **args)
+
+
+def clears(op) -> dict:
+    """{backend: Clear} of the backends whose group copy leaves an op NULL; {} for a side where it is absent."""
+    return {c.backend: c for c in (op.cleared_by if op else ())}

@@ -4,11 +4,12 @@ from pvscan.review.changes.base import ChangeKind, describe_site, where
 
 
 class CallSiteChanged(ChangeKind):
-    """The patch changes how a call site calls an op (its arity, its ALT_ replacement or condition).
+    """The patch changes how a call site calls an op (its arity, its ALT_ replacement or condition, its guard).
 
     ## What it does
-    Matches call sites by op, file, function and macro, and compares
-    arity and the ALT_ native replacement and feature condition.
+    Matches call sites by op, file, function and macro (whatever its
+    arity), and compares arity, the ALT_ native replacement and feature
+    condition, and the `#if` guard around the call.
 
     ## Why it matters
     An ALT_ call site patched to native code under a feature bypasses
@@ -26,8 +27,9 @@ class CallSiteChanged(ChangeKind):
 
     def changes(self, pair):
         for c, before, after in pair.sites.changed:
-            yield self.finding(pair.op, c.file, c.line, where=where(c), before=describe_site(before),
-                               after=describe_site(after))
+            guarded = before[-1] != after[-1]
+            yield self.finding(pair.op, c.file, c.line, where=where(c), before=describe_site(before, guarded),
+                               after=describe_site(after, guarded))
 
 
 RULE = CallSiteChanged
