@@ -24,6 +24,9 @@ class CallSite:
     function: str | None        # the enclosing function or macro: the wrapper
     function_kind: str          # "function" | "macro" | "file"
     guard: str | None
+    # The condition with the tree's object-like macros expanded: ALT_NOT_XEN and
+    # ALT_NOT(X86_FEATURE_XENPV) are one condition where the tree defines the one as the other.
+    alt_condition_means: str | None = None
 
 
 @dataclass(frozen=True)

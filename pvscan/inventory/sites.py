@@ -23,6 +23,7 @@ class Sites:
 
 
 def find_call_sites(facts, model) -> Sites:
+    macros = _object_macros(facts)
     sites: dict = {}
     wrapper_of: dict = {}        # (arch, name, file) -> Wrapper: its first sighting defines it
     op_wrappers: dict = {}       # op key -> {(arch, name, file)}
@@ -35,7 +36,7 @@ def find_call_sites(facts, model) -> Sites:
 
     for f in facts:
         for mc in f.macro_calls:
-            found = _macro_call_site(f, mc, model, warnings)
+            found = _macro_call_site(f, mc, model, warnings, macros.get(f.arch, {}))
             if found is None:
                 continue
             op, site = found
@@ -56,7 +57,31 @@ def find_call_sites(facts, model) -> Sites:
     return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings))
 
 
-def _macro_call_site(f, mc, model, warnings):
+def _object_macros(facts) -> dict:
+    """{arch: {name: value}} of the object-like macros the files define, a generic file's for every
+    arch; a name defined with two values is left out (which one holds depends on the configuration)."""
+    values: dict = {}
+    for f in facts:
+        for a in f.aliases:
+            values.setdefault((f.arch, a.name), set()).add(a.value)
+    out: dict = {}
+    for (arch, name), found in values.items():
+        if len(found) == 1:
+            out.setdefault(arch, {})[name] = next(iter(found))
+    generic = out.pop("generic", {})
+    return {arch: {**generic, **names} for arch, names in out.items()} | {"generic": generic}
+
+
+def _expand(text: str | None, macros: dict) -> str | None:
+    """text with a macro it names whole replaced by its value, a few levels deep."""
+    for _ in range(8):
+        if text is None or text not in macros or macros[text] == text:
+            return text
+        text = macros[text]
+    return text
+
+
+def _macro_call_site(f, mc, model, warnings, macros):
     """(op, CallSite) of a PVOP_* use, or None for a macro that is not one or names no op."""
     m = PVOP_MACRO_RE.match(mc.macro)
     if not m:
@@ -84,7 +109,8 @@ def _macro_call_site(f, mc, model, warnings):
     if len(args) != arity:
         warnings.append(Warning_(f.path, mc.line, f"{mc.macro} passes {len(args)} arguments to {op.name}"))
     return op, CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
-                        mc.function_kind, guard_expression(mc.guard))
+                        mc.function_kind, guard_expression(mc.guard),
+                        alt_condition_means=_expand(condition, macros))
 
 
 def _wrapper(f, op, name, kind, line, wrapper_of):

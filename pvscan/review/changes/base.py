@@ -15,7 +15,7 @@ class CallSiteDiff:
 
     added: tuple = ()            # CallSite, after only
     removed: tuple = ()          # CallSite, before only
-    changed: tuple = ()          # (CallSite after, item before, item after): same place, other form
+    changed: tuple = ()          # (CallSite after, CallSite before): same place, other form
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def site_item(c):
     """What identifies a call site across a patch: its place and its form, not its line. The
     place names the macro without its arity (PVOP_VCALL3 -> PVOP_VCALL), so that a call whose
     arguments change is one changed call site, not one removed and one added."""
-    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement, c.alt_condition, c.kind,
-            c.guard or "")
+    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement,
+            c.alt_condition_means or c.alt_condition, c.kind, c.guard or "")
 
 
 def _family(kind: str) -> str:
@@ -73,19 +73,18 @@ def call_site_diff(before, after) -> CallSiteDiff:
     added, changed = [], []
     for item in sorted(got.elements()):
         if lost_at.get(item[0]):
-            changed.append((sites_a[item], lost_at[item[0]].pop(0), item))
+            changed.append((sites_a[item], sites_b[lost_at[item[0]].pop(0)]))
         else:
             added.append(sites_a[item])
     removed = [sites_b[item] for items in lost_at.values() for item in items]
     return CallSiteDiff(tuple(added), tuple(removed), tuple(changed))
 
 
-def describe_site(item, with_guard: bool = False) -> str:
-    """'PVOP_VCALL2/2 ALT ... if ...', and the call site's guard when that is what changed."""
-    (_file, _function, _), arity, replacement, condition, kind, guard = item
-    text = f"{kind}" + (f"/{arity}" if arity is not None else "")
-    text += f" ALT {replacement} if {condition}" if condition else ""
-    return text + (f" under {guard or '(unconditional)'}" if with_guard else "")
+def describe_site(c, with_guard: bool = False) -> str:
+    """'PVOP_VCALL2/2 ALT ... if ...' as the code writes it, and its guard when that is what changed."""
+    text = f"{c.kind}" + (f"/{c.arity}" if c.arity is not None else "")
+    text += f" ALT {c.alt_replacement} if {c.alt_condition}" if c.alt_condition else ""
+    return text + (f" under {c.guard or '(unconditional)'}" if with_guard else "")
 
 
 def where(c) -> str:

@@ -26,10 +26,10 @@ class CallSiteChanged(ChangeKind):
     message = "patch changes a call site of {op}{where}: {before} -> {after}"
 
     def changes(self, pair):
-        for c, before, after in pair.sites.changed:
-            guarded = before[-1] != after[-1]
+        for c, before in pair.sites.changed:
+            guarded = (before.guard or "") != (c.guard or "")
             yield self.finding(pair.op, c.file, c.line, where=where(c), before=describe_site(before, guarded),
-                               after=describe_site(after, guarded))
+                               after=describe_site(c, guarded))
 
 
 RULE = CallSiteChanged
