@@ -374,3 +374,27 @@ def test_a_renamed_op_keeps_its_abi_findings(tmp_path):
     out = lines(review(patch, "--abi", toy, "--format", "checkpatch"))
     assert any("PV103 patch renames op mmu.flush_tlb_user to mmu.flush_tlb_one_user" in l for l in out)
     assert not any("PV001" in l for l in out), out
+
+
+def test_a_patch_is_reviewed_against_its_base_commit_when_the_checkout_has_it(tmp_path):
+    """git format-patch --base writes 'base-commit:'; a checkout that moved on still has that commit."""
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True,
+                                    text=True).stdout
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    base = git("rev-parse", "HEAD").strip()
+    patch, _ = make_patch(tmp_path / "p", {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    # The checkout moves on: the lines around set_pmd change, so the patch no longer applies to it.
+    types = repo / TYPES
+    types.write_text(types.read_text().replace(SET_PMD, "\t/* moved on */\n" + SET_PMD + " /* here */"))
+    git("commit", "-qam", "moved on")
+    patch.write_text(patch.read_text() + f"\nbase-commit: {base}\n")
+    proc = pvscan("review", "--tree", str(repo), "--format", "checkpatch", str(patch))
+    assert f"reviewing against the patches' base-commit {base[:12]}" in proc.stderr
+    assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
+    assert "PV120" not in proc.stdout

@@ -35,6 +35,7 @@ def run(args) -> int:
     if not args.git:
         tree = KernelTree(args.tree)
         refuse_writes_into([tree], args.output)
+        tree = _at_base_commit(tree, args.tree, patches)
     reviews = review(tree, patches, abis, build_backend_map(args.backend_map, args.backend), name)
     tree.close()
     run = ReviewRun(tuple(reviews), tuple(every_rule()))
@@ -45,6 +46,28 @@ def run(args) -> int:
         return 0
     level = severity_rank(args.fail_on)
     return 1 if any(severity_rank(f.severity) >= level for r in reviews for f in r.findings) else 0
+
+
+def _at_base_commit(tree, path: str, patches):
+    """The tree to apply to: the commit the patches name as their base ('base-commit:', as
+    git format-patch --base writes it) when --tree is a git checkout that has it, read from its
+    objects; else the tree as it is."""
+    import os
+
+    from pvscan.source.git import GitTree, Repository, resolve_commit
+
+    base = next((p.base_commit for p in patches if p.base_commit), None)
+    if base is None:
+        return tree
+    try:
+        if os.path.realpath(path) not in Repository(path).places:
+            return tree         # a directory inside some repository, not a kernel checkout's top
+        commit = resolve_commit(path, base)
+    except PvscanError:
+        return tree
+    print(f"pvscan: note: reviewing against the patches' base-commit {commit[:12]}, read from {path}'s objects",
+          file=sys.stderr)
+    return GitTree(path, commit)
 
 
 def _read_patch(path: str) -> bytes:

@@ -60,6 +60,7 @@ class Patch:
     author: str | None
     date: str | None
     files: list = field(default_factory=list)
+    base_commit: str | None = None   # the 'base-commit:' trailer git format-patch --base writes
 
 
 def read_patch_bytes(data: bytes, source: str) -> list[Patch]:
@@ -153,6 +154,8 @@ def _parse_one(lines, first, source) -> Patch:
         elif current is not None and line.startswith("@@"):
             hunk = _hunk(line, source, number)
             current.hunks.append(hunk)
+        elif line.startswith("base-commit: ") and re.fullmatch(r"[0-9a-f]{7,64}", line[13:].strip()):
+            patch.base_commit = line[13:].strip()
         i += 1
     if hunk is not None and not hunk.full:
         raise _short_hunk(hunk, source, first + len(lines) - 1)
