@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from pvscan.errors import Warning_
+from pvscan.source.files import SkippedFile, read_regular
 
 FORMAT = "pvscan-cache/2"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -172,32 +172,11 @@ class Cache:
         if self.root is None:
             return None
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            return read_regular(path, MAX_ENTRY_BYTES, follow=False)
         except FileNotFoundError:
             return None
-        except OSError as e:
-            return self._bad(path, f"cannot be opened ({e.strerror})")
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return self._bad(path, "is not a regular file")
-            if st.st_size > MAX_ENTRY_BYTES:
-                return self._bad(path, f"is over {MAX_ENTRY_BYTES} bytes")
-            chunks, left = [], MAX_ENTRY_BYTES + 1
-            while left > 0:
-                chunk = os.read(fd, min(left, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            data = b"".join(chunks)
-            if len(data) > MAX_ENTRY_BYTES:
-                return self._bad(path, f"is over {MAX_ENTRY_BYTES} bytes")
-            return data
-        except OSError as e:
-            return self._bad(path, f"cannot be read ({e.strerror})")
-        finally:
-            os.close(fd)
+        except SkippedFile as e:
+            return self._bad(path, f"cannot be used: {e}")
 
     def _bad(self, path: Path, why: str):
         if self.problem is None:

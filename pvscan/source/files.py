@@ -44,13 +44,16 @@ def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
                           where) from None
 
 
-def read_regular(path, limit: int) -> bytes:
-    """A tree file's bytes: only a regular file, never waited on (a FIFO) or read without end
-    (a device), never past limit; SkippedFile says why not."""
+def read_regular(path, limit: int, follow: bool = True) -> bytes:
+    """A file's bytes: only a regular file, never waited on (a FIFO) or read without end (a
+    device), never past limit, and (follow=False) never through a symlink; SkippedFile says
+    why not, FileNotFoundError when there is none."""
     import stat
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+    except FileNotFoundError:
+        raise
     except OSError as e:
         raise SkippedFile(f"cannot read: {e.strerror or e}") from None
     try:
