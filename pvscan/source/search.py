@@ -106,16 +106,14 @@ def tree_search(tree, wrappers: frozenset, warnings: list) -> tuple[list[str], d
     the tables. A wrapper not named here is searched for afterwards
     (pipeline.count_callers), so a wrong guess costs time, never a caller.
     """
-    pattern = LOOSE_PATTERN + (f"|{_loose_calls(wrappers)}" if wrappers else "")
-    lines = matching_lines(tree, pattern, warnings)
+    if not wrappers:
+        # Files alone are what is needed: ripgrep lists them far faster than it prints lines.
+        return _narrow(tree, search(tree, LOOSE_PATTERN, warnings), warnings), {}
+    lines = matching_lines(tree, f"{LOOSE_PATTERN}|{_loose_calls(wrappers)}", warnings)
     loose = [rel for rel, found in lines.items() if any(_LOOSE_RE.search(text) for _, text in found)]
-    calls = {}
-    if wrappers:
-        exact = re.compile(calls_pattern(wrappers).encode())
-        calls = {rel: tuple((row, text) for row, text in found if exact.search(text))
-                 for rel, found in lines.items()}
-        calls = {rel: found for rel, found in calls.items() if found}
-    return _narrow(tree, loose, warnings), calls
+    exact = re.compile(calls_pattern(wrappers).encode())
+    calls = {rel: tuple((row, text) for row, text in found if exact.search(text)) for rel, found in lines.items()}
+    return _narrow(tree, loose, warnings), {rel: found for rel, found in calls.items() if found}
 
 
 def _loose_calls(names) -> str:
