@@ -171,8 +171,8 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress
 
 
 def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
-    """{path: lines} calling one of names, in dirs: from the first search for the names it was
-    given (tree.wrapper_hint), from a second search for the others, which it remembers next."""
+    """{path: lines} calling one of names, in dirs: from the tree's first search for the names it
+    looked for (tree.searched_wrappers), from a second search for the others; remembered next."""
     import re
 
     from pvscan.cache import Cache
@@ -185,11 +185,11 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
         rows = {row for row, text in lines if exact.search(text)}
         if rows and rel.startswith(inside):
             found[rel] = rows
-    missing = names - tree.wrapper_hint
+    missing = names - tree.searched_wrappers
     if missing:
         for rel, rows in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
             found.setdefault(rel, set()).update(rows)
-    if names != tree.wrapper_hint:
+    if names != tree.searched_wrappers:
         Cache.for_source(tree).put_wrappers(str(tree.root), names)
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 

@@ -140,3 +140,17 @@ def test_remembered_wrappers_change_the_work_never_the_callers(tmp_path):
     hint.write_text('{"tree": 1, "wrappers": [["x"]]}')          # garbage: a miss
     proc = scan_json(cache)
     assert proc.stdout == cold and "not a list of wrapper names" in proc.stderr
+
+
+def test_a_tree_searched_before_its_hint_was_set_still_counts_every_caller(tmp_path, monkeypatch):
+    """The hint only counts for the search that used it: a tree object searched earlier searches again."""
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    fresh = scan(GEN3, jobs=1)                       # remembers the wrappers
+    tree = KernelTree(GEN3)
+    scan(tree, jobs=1, callers=False)                # searched without a hint
+    again = scan(tree, jobs=1)                       # now a hint is set, but the search is done
+    assert [o.callers for o in again.inventory.ops] == [o.callers for o in fresh.inventory.ops]
+    assert again.callers == fresh.callers

@@ -27,6 +27,7 @@ class KernelTree:
         self.display = str(path)
         self._candidates = None
         self.wrapper_hint: frozenset = frozenset()   # names whose calls the first search also finds
+        self.searched_wrappers: frozenset = frozenset()   # the names it did look for
         self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
@@ -39,7 +40,7 @@ class KernelTree:
         tree.root = Path(root)
         tree.display = root
         tree._candidates = None
-        tree.wrapper_hint, tree.calls_found = frozenset(), {}
+        tree.wrapper_hint, tree.searched_wrappers, tree.calls_found = frozenset(), frozenset(), {}
         return tree
 
     def _read_version(self) -> KernelVersion:
@@ -76,6 +77,7 @@ class KernelTree:
         finds the calls of the names in wrapper_hint (set before it runs): calls_found."""
         if self._candidates is None:
             self._candidates, self.calls_found = tree_search(self, self.wrapper_hint, warnings)
+            self.searched_wrappers = self.wrapper_hint
         return self._candidates
 
     def contains(self, path: str | os.PathLike) -> bool:
