@@ -169,12 +169,10 @@ class Cache:
     def _read(self, path: Path) -> bytes | None:
         """An entry's bytes; None for a miss. Only a regular file, never followed through a
         symlink, never waited on (a FIFO), never read past MAX_ENTRY_BYTES."""
-        if self.root is None:
+        if self.root is None or not os.path.lexists(path):
             return None
         try:
             return read_regular(path, MAX_ENTRY_BYTES, follow=False)
-        except FileNotFoundError:
-            return None
         except SkippedFile as e:
             return self._bad(path, f"cannot be used: {e}")
 

@@ -47,13 +47,11 @@ def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
 def read_regular(path, limit: int, follow: bool = True) -> bytes:
     """A file's bytes: only a regular file, never waited on (a FIFO) or read without end (a
     device), never past limit, and (follow=False) never through a symlink; SkippedFile says
-    why not, FileNotFoundError when there is none."""
+    why not (a missing file too)."""
     import stat
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
-    except FileNotFoundError:
-        raise
     except OSError as e:
         raise SkippedFile(f"cannot read: {e.strerror or e}") from None
     try:
