@@ -84,3 +84,24 @@ def test_local_definition_in_a_c_file_shadows_the_wrapper(gen2):
 
 def test_header_definition_for_the_other_config_does_not_shadow(gen2):
     assert [w.callers for w in op(gen2, "pv_cpu_ops.load_gdt").wrappers] == [1]
+
+
+def test_a_file_shared_by_architectures_fills_each_architectures_table(tmp_path):
+    """drivers/xen/time.c is built for x86, arm and arm64 alike: 'pv_time_ops.steal_clock = ...' there
+    fills the op of every architecture that declares it (our own minimal tree)."""
+    from pvscan.pipeline import scan
+
+    (tmp_path / "Makefile").write_text("VERSION = 5\nPATCHLEVEL = 4\nSUBLEVEL = 0\n")
+    for arch in ("x86", "arm64"):
+        inc = tmp_path / "arch" / arch / "include" / "asm"
+        inc.mkdir(parents=True)
+        (inc / "paravirt.h").write_text("struct pv_time_ops {\n\tunsigned long long (*steal_clock)(int cpu);\n};\n"
+                                        "extern struct pv_time_ops pv_time_ops;\n")
+    (tmp_path / "drivers" / "xen").mkdir(parents=True)
+    (tmp_path / "drivers" / "xen" / "time.c").write_text(
+        "#include <asm/paravirt.h>\nvoid __init xen_time_setup_guest(void)\n{\n"
+        "\tpv_time_ops.steal_clock = xen_steal_clock;\n}\n")
+    result = scan(tmp_path, jobs=1, callers=False)
+    for arch in ("x86", "arm64"):
+        assert impls(op(result, "pv_time_ops.steal_clock", arch)) == [("xen", "xen_steal_clock")]
+    assert not [w for w in result.warnings if "several architectures" in w.message]

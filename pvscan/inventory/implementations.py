@@ -86,12 +86,9 @@ def _assignments(f, model, backend, warnings):
     for a in f.assignments:
         if a.macro_params is not None:
             continue
-        op, problem = model.resolve(f.arch, a.root, a.path)
-        if problem:
-            warnings.append(Warning_(f.path, a.line or 0, problem))
-        if op is not None:
-            fills.append(_Fill(op, backend, a.line, a.value, "assignment", a.guard))
-        else:
+        ops = model.resolve(f.arch, a.root, a.path)
+        fills += [_Fill(op, backend, a.line, a.value, "assignment", a.guard) for op in ops]
+        if not ops:
             others.append(a)
     return fills, others
 
@@ -104,14 +101,13 @@ def _macro_fills(f, model, backend):
         if macro is None or macro.target_param >= len(mc.args):
             continue
         target = mc.args[macro.target_param]
-        op = model.resolve_text(f.arch, f"{macro.target_root}.{target}" if macro.target_root else target)
-        if op is None:
-            continue
+        ops = model.resolve_text(f.arch, f"{macro.target_root}.{target}" if macro.target_root else target)
         if macro.value_param is not None and macro.value_param < len(mc.args):
             value = mc.args[macro.value_param]
         else:
             value = f"{mc.macro}({', '.join(mc.args)})"
-        yield _Fill(op, backend, mc.line, value, f"macro {mc.macro}", mc.guard)
+        for op in ops:
+            yield _Fill(op, backend, mc.line, value, f"macro {mc.macro}", mc.guard)
 
 
 def initializer_root(f, init, model, warnings):

@@ -36,22 +36,15 @@ def find_call_sites(facts, model) -> Sites:
 
     for f in facts:
         for mc in f.macro_calls:
-            found = _macro_call_site(f, mc, model, warnings, macros.get(f.arch, {}))
-            if found is None:
-                continue
-            op, site = found
-            sites.setdefault(op.key, []).append(site)
-            note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
+            for op, site in _macro_call_sites(f, mc, model, warnings, macros.get(f.arch, {})):
+                sites.setdefault(op.key, []).append(site)
+                note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
         for r in f.references:
-            op, problem = model.resolve(f.arch, r.root, r.path)
-            if problem:
-                warnings.append(Warning_(f.path, r.line or 0, problem))
-            if op is None:
-                continue
-            sites.setdefault(op.key, []).append(CallSite(f.path, r.line, r.kind, None, None, None, None,
-                                                         r.function, r.function_kind, guard_expression(r.guard)))
-            if r.kind in ("call", "asm"):
-                note_wrapper(f, op, r.function, r.function_kind, r.line)
+            for op in model.resolve(f.arch, r.root, r.path):
+                sites.setdefault(op.key, []).append(CallSite(f.path, r.line, r.kind, None, None, None, None,
+                                                             r.function, r.function_kind, guard_expression(r.guard)))
+                if r.kind in ("call", "asm"):
+                    note_wrapper(f, op, r.function, r.function_kind, r.line)
     wrappers = {key: tuple(sorted((wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
                 for key, keys in op_wrappers.items()}
     return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings))
@@ -81,36 +74,34 @@ def _expand(text: str | None, macros: dict) -> str | None:
     return text
 
 
-def _macro_call_site(f, mc, model, warnings, macros):
-    """(op, CallSite) of a PVOP_* use, or None for a macro that is not one or names no op."""
+def _macro_call_sites(f, mc, model, warnings, macros):
+    """[(op, CallSite)] of a PVOP_* use: none for a macro that is not one or names no op."""
     m = PVOP_MACRO_RE.match(mc.macro)
     if not m:
-        return None
+        return []
     alt, void, arity = bool(m.group(1)), bool(m.group(2)), int(m.group(4))
     args = list(mc.args)
     rettype = None
     if not void:
         if not args:
-            return None
+            return []
         rettype = args.pop(0)
     if not args:
-        return None
+        return []
     op_text = args.pop(0)
     replacement = condition = None
     if alt:
         if len(args) < 2:
             warnings.append(Warning_(f.path, mc.line, f"{mc.macro} without its replacement and condition"))
-            return None
+            return []
         replacement, condition = args[-2], args[-1]
         args = args[:-2]
-    op = model.resolve_text(f.arch, op_text)
-    if op is None:
-        return None   # the macro's own definitions ('op'), or a table we do not know
-    if len(args) != arity:
-        warnings.append(Warning_(f.path, mc.line, f"{mc.macro} passes {len(args)} arguments to {op.name}"))
-    return op, CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
-                        mc.function_kind, guard_expression(mc.guard),
-                        alt_condition_means=_expand(condition, macros))
+    ops = model.resolve_text(f.arch, op_text)   # none: the macro's own definitions ('op'), or no table we know
+    if ops and len(args) != arity:
+        warnings.append(Warning_(f.path, mc.line, f"{mc.macro} passes {len(args)} arguments to {ops[0].name}"))
+    site = CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
+                    mc.function_kind, guard_expression(mc.guard), alt_condition_means=_expand(condition, macros))
+    return [(op, site) for op in ops]
 
 
 def _wrapper(f, op, name, kind, line, wrapper_of):

@@ -78,21 +78,19 @@ class TableModel:
     type_paths: dict             # (arch, struct tag) -> ((root, path prefix), ...) where it sits
     warnings: tuple[Warning_, ...]
 
-    def resolve(self, arch, root_name, path, allow_unified=False):
-        """(op or None, warning or None) for (arch, root, path); a generic file tries every arch."""
+    def resolve(self, arch, root_name, path, allow_unified=False) -> list:
+        """The ops (arch, root, path) names: one in an architecture's file; in a generic file
+        (drivers/xen/time.c filling pv_time_ops.steal_clock for x86, arm and arm64), the op of
+        every architecture that has it, since the file is built for each of them."""
         arches = [arch] if arch != "generic" else sorted({a for (a, _) in self.roots})
-        hits = [op for a in arches if (op := self._resolve_in(a, root_name, path, allow_unified)) is not None]
-        if len(hits) > 1:
-            return None, (f"{root_name}.{'.'.join(path)} names an op in several architectures "
-                          f"({', '.join(o.arch for o in hits)}); not attributed")
-        return (hits[0] if hits else None), None
+        return [op for a in arches if (op := self._resolve_in(a, root_name, path, allow_unified)) is not None]
 
-    def resolve_text(self, arch, text):
+    def resolve_text(self, arch, text) -> list:
         """An op reference as PVOP_* macros write it: 'mmu.set_pte', 'pv_mmu_ops.set_pte'."""
         parts = [p.strip() for p in text.split(".")]
         if not parts or not all(_IDENT.fullmatch(p) for p in parts):
-            return None
-        return self.resolve(arch, parts[0], tuple(parts[1:]), allow_unified=True)[0]
+            return []
+        return self.resolve(arch, parts[0], tuple(parts[1:]), allow_unified=True)
 
     def _resolve_in(self, arch, root_name, path, allow_unified):
         if (arch, root_name) in self.roots:
