@@ -239,7 +239,7 @@ def test_abi_list_and_show():
 
 def test_rules_list_one_rule_and_docs_in_sync():
     from pvscan.commands.rules import markdown
-    assert len(pvscan("rules").stdout.splitlines()) == 9 + 17   # checks, review change kinds and hunk outcomes
+    assert len(pvscan("rules").stdout.splitlines()) == 9 + 18   # checks, review change kinds and hunk outcomes
     assert "## What it does" in pvscan("rules", "pv004").stdout
     assert pvscan("rules", "PV999").returncode == 2
     with open(FIXTURES.parent / "docs" / "rules.md", encoding="utf-8") as f:

@@ -398,3 +398,34 @@ def test_a_patch_is_reviewed_against_its_base_commit_when_the_checkout_has_it(tm
     assert f"reviewing against the patches' base-commit {base[:12]}" in proc.stderr
     assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
     assert "PV120" not in proc.stdout
+
+
+def test_a_hunk_whose_middle_moved_on_applies_by_three_way_merge_from_its_blob(tmp_path):
+    """As git apply --3way: the patch's 'index' blob is in the checkout's repository, the hunk's middle
+    context changed since (fuzz trims only its ends), and the change merges cleanly."""
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True,
+                                    text=True).stdout
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    types = repo / TYPES
+    base = types.read_text()
+    make_pte = "\tstruct paravirt_callee_save make_pte;"
+    types.write_text(base.replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")
+                     .replace(make_pte, make_pte + "\n\tvoid (*exit_mmap)(struct mm_struct *mm);"))
+    patch = tmp_path / "p.diff"
+    patch.write_text(git("diff"))
+    assert "\nindex " in patch.read_text()
+    # The checkout moves on in the middle of that hunk, between the two changes.
+    pte_val = "\tstruct paravirt_callee_save pte_val;"
+    types.write_text(base.replace(pte_val, pte_val + " /* moved on */"))
+    git("commit", "-qam", "moved on")
+    out = lines(review(patch, "--format", "checkpatch", tree=repo))
+    assert any("PV101 patch adds op mmu.enter_mmap" in l for l in out)
+    assert any("PV101 patch adds op mmu.exit_mmap" in l for l in out)
+    assert any("PV123 hunk @@" in l and "applied by a three-way merge from blob" in l for l in out)
+    assert not any("PV120" in l for l in out)

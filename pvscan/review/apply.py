@@ -27,6 +27,11 @@ class HunkOutcome:
     fuzz: int = 0                # context lines at each end it did without
     reason: str = ""             # for "failed"
 
+    @property
+    def new_start(self) -> int:
+        """The line its header gives on the new side (where the patch's author saw it)."""
+        return max(1, int(self.header.split("+", 1)[1].split(" ", 1)[0].split(",")[0]))
+
 
 @dataclass
 class Applied:

@@ -48,6 +48,7 @@ class FilePatch:
     problem: str | None = None  # why this file cannot be reviewed (a per-file warning)
     patch_line: int = 0
     created: bool = False       # 'new file mode': the file must not exist yet
+    blobs: tuple | None = None  # 'index <old>..<new>': the git blob ids of the two sides
 
     @property
     def path(self) -> str:
@@ -149,6 +150,8 @@ def _parse_one(lines, first, source) -> Patch:
         elif current is not None and line.startswith("rename to "):
             current.new_path = _unquote(line[10:].strip(), source, number)
             current.rename = True
+        elif current is not None and re.match(r"index [0-9a-f]{7,64}\.\.[0-9a-f]{7,64}( [0-7]+)?$", line):
+            current.blobs = tuple(line[6:].split(" ")[0].split(".."))
         elif current is not None and (line.startswith("Binary files ") or line == "GIT binary patch"):
             current.binary = True
         elif current is not None and line.startswith("@@"):

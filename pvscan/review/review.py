@@ -100,8 +100,10 @@ def _apply(files, state, reverse: bool) -> _Applied:
                                            reason=why)) for h in fp.hunks]
             continue
         res = apply_file(text, fp, reverse=reverse)
+        if not reverse and any(h.status == "failed" for h in res.hunks):
+            res = _merged(state, fp, text, res) or res
         out.hunks += [(fp, h) for h in res.hunks]
-        if not any(h.status == "applied" for h in res.hunks):
+        if not any(h.status in ("applied", "merged") for h in res.hunks):
             continue
         if reverse:
             _record(out.before, out.after, fp, res.text, text)
@@ -115,6 +117,27 @@ def _apply(files, state, reverse: bool) -> _Applied:
         if fp.old_path and fp.new_path:
             out.kept[fp.old_path] = (fp.new_path, kept)
     return out
+
+
+def _merged(state, fp, text, res):
+    """The file patched through a three-way merge from the blob the patch names, as
+    'git apply --3way' would: an Applied whose failed hunks are 'merged', or None."""
+    from pvscan.review.apply import Applied
+    from pvscan.review.merge import line_changes, three_way
+
+    base = state.blob(fp.blobs[0]) if fp.blobs and text is not None else None
+    if base is None:
+        return None
+    theirs = apply_file(base, fp, fuzz=0)
+    if not theirs.complete:
+        return None
+    merged = three_way(text, base, theirs.text)
+    if merged is None:
+        return None
+    added, removed, kept = line_changes(text, merged)
+    outcomes = [replace(h, status="merged", reason=f"three-way merge from blob {fp.blobs[0]}")
+                if h.status == "failed" else h for h in res.hunks]
+    return Applied(merged, added, removed, outcomes, kept)
 
 
 def _header(h) -> str:
@@ -131,7 +154,7 @@ def _review_one(index, patch, state, abis, backend_map):
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
     change, applied = _apply(usable, state, reverse=False), True
-    if not change.count("applied") and change.count("already"):
+    if not change.count("applied") and not change.count("merged") and change.count("already"):
         # Nothing applies and some of it is there: the tree holds the patch (b4 prep, a staged
         # change). Review it taken back out.
         change, applied = _apply(usable, state, reverse=True), False

@@ -26,6 +26,7 @@ class KernelTree:
         self.root = given.resolve()
         self.display = str(path)
         self._candidates = None
+        self._repository = None
         self.wrapper_hint: frozenset = frozenset()   # names whose calls the first search also finds
         self.searched_wrappers: frozenset = frozenset()   # the names it did look for
         self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
@@ -40,6 +41,7 @@ class KernelTree:
         tree.root = Path(root)
         tree.display = root
         tree._candidates = None
+        tree._repository = None
         tree.wrapper_hint, tree.searched_wrappers, tree.calls_found = frozenset(), frozenset(), {}
         return tree
 
@@ -79,6 +81,23 @@ class KernelTree:
             self._candidates, self.calls_found = tree_search(self, self.wrapper_hint, warnings)
             self.searched_wrappers = self.wrapper_hint
         return self._candidates
+
+    def blob(self, oid: str) -> bytes | None:
+        """A git blob by its id (a patch's 'index' line names them) when the tree is the top of a
+        git checkout that has it; None otherwise. Runs only git cat-file on the repository."""
+        if self._repository is None:
+            from pvscan.source.git import Repository
+
+            try:
+                repo = Repository(str(self.root))
+                self._repository = repo if str(self.root) in repo.places else False
+            except PvscanError:
+                self._repository = False
+        if not self._repository:
+            return None
+        from pvscan.source.git import read_blob
+
+        return read_blob(str(self.root), oid)
 
     def contains(self, path: str | os.PathLike) -> bool:
         """True if path (absolute, or relative to the cwd) lies inside the tree."""

@@ -7,6 +7,7 @@ repository; nothing from the repository is run.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 from pvscan.errors import PvscanError
@@ -29,6 +30,18 @@ def resolve_commit(repo: str, rev: str) -> str:
     if proc.returncode != 0:
         raise PvscanError(f"unknown revision {rev!r}", repo)
     return proc.stdout.decode().strip()
+
+
+def read_blob(repo: str, oid: str) -> bytes | None:
+    """The blob oid (possibly abbreviated) of the repository, if it has it and it is not over the
+    size limit; None otherwise."""
+    if not re.fullmatch(r"[0-9a-f]{7,64}", oid):
+        return None
+    size = subprocess.run(["git", "-C", repo, "cat-file", "-s", f"{oid}^{{blob}}"], capture_output=True)
+    if size.returncode != 0 or not size.stdout.strip().isdigit() or int(size.stdout) > MAX_FILE_BYTES:
+        return None
+    proc = subprocess.run(["git", "-C", repo, "cat-file", "blob", f"{oid}^{{blob}}"], capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
 
 
 class Repository:
@@ -146,6 +159,9 @@ class GitTree:
         if self._repository is None:
             self._repository = Repository(self.repo)
         return self._repository.contains(path)
+
+    def blob(self, oid: str) -> bytes | None:
+        return read_blob(self.repo, oid)
 
 
 class GitRange(GitTree):

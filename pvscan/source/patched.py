@@ -48,6 +48,9 @@ class PatchedSource:
             return data
         return self.base.read(rel)
 
+    def blob(self, oid: str) -> bytes | None:
+        return self.base.blob(oid)
+
     def contains(self, path) -> bool:
         return self.base.contains(path)
 

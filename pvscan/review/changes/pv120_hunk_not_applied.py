@@ -31,12 +31,7 @@ class HunkNotApplied(HunkKind):
     def outcome(self, fp, hunk, applied):
         if hunk.status == "failed" or (not applied and hunk.status == "already"):
             reason = hunk.reason or "it is neither in the file nor applies to it"
-            yield self.hunk_finding(fp, hunk, _new_start(hunk), path=fp.new_path or fp.old_path, reason=reason)
-
-
-def _new_start(hunk) -> int:
-    numbers = hunk.header.split("+", 1)[1].split(" ", 1)[0].split(",")
-    return max(1, int(numbers[0]))
+            yield self.hunk_finding(fp, hunk, hunk.new_start, path=fp.new_path or fp.old_path, reason=reason)
 
 
 RULE = HunkNotApplied
