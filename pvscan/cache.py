@@ -1,4 +1,5 @@
-"""Caches outside the tree: per-file facts by content hash, and a commit's candidate list.
+"""Caches outside the tree: per-file facts and wrapper calls by content, a commit's candidate list,
+and the wrapper names of a tree's last scan.
 
 ~/.cache/pvscan/ (XDG_CACHE_HOME, or PVSCAN_CACHE_DIR). A facts entry is
 keyed by the file's path and bytes and by the source of the modules that
@@ -105,6 +106,38 @@ class Cache:
     def _facts_path(self, rel: str, data: bytes) -> Path:
         h = hashlib.sha256(_code_stamp().encode() + b"\0" + os.fsencode(rel) + b"\0" + data).hexdigest()
         return self.root / "facts" / h[:2] / f"{h}.json"
+
+    # -- the calls of the wrappers in one file --------------------------------------------------
+
+    def get_calls(self, rel: str, data: bytes, names, rows):
+        """The calls put_calls stored for these bytes, wrapper names and lines, or None."""
+        from pvscan.facts.codec import DecodeError, decode
+        from pvscan.facts.model import Call
+
+        if self.root is None:
+            return None
+        path = self._calls_path(rel, data, names, rows)
+        raw = self._read(path)
+        if raw is None:
+            return None
+        try:
+            calls = decode(raw, tuple[Call, ...])
+        except DecodeError as e:
+            return self._bad(path, str(e))
+        if any(c.path != rel or c.callee not in names for c in calls):
+            return self._bad(path, "holds calls of another file or wrapper")
+        return list(calls)
+
+    def put_calls(self, rel: str, data: bytes, names, rows, calls) -> None:
+        from pvscan.facts.codec import encode
+
+        if self.root is not None:
+            _atomic_write(self._calls_path(rel, data, names, rows), encode(tuple(calls)))
+
+    def _calls_path(self, rel: str, data: bytes, names, rows) -> Path:
+        h = hashlib.sha256(_code_stamp().encode() + b"\0" + os.fsencode(rel) + b"\0"
+                           + " ".join(sorted(names)).encode() + b"\0" + repr(tuple(rows)).encode() + b"\0" + data)
+        return self.root / "calls" / h.hexdigest()[:2] / f"{h.hexdigest()}.json"
 
     # -- a commit's candidate list ------------------------------------------------
 

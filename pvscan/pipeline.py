@@ -150,13 +150,7 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress
     arches = set(wrappers_by_arch)
     matches = _calls_of(tree, names, dirs_for_arches(tree, arches), warnings)
     files = [rel for rel in matches if arch_of(rel) in arches or arch_of(rel) == "generic"]
-    calls = []
-    items = [(str(tree.root), rel, names, matches[rel]) for rel in files]
-    for r in _map(_calls_one, items, jobs, progress, "reading the wrappers' callers in"):
-        if isinstance(r, Warning_):
-            warnings.append(r)
-        else:
-            calls.extend(r)
+    calls = _calls_in(tree, files, names, matches, warnings, jobs, progress)
     by_wrapper = attribute_calls(calls, wrappers_by_arch, defined_in)
     by_wrapper = {k: tuple(sorted(set(v), key=lambda c: (c.path, c.line, c.callee))) for k, v in by_wrapper.items()}
     ops = []
@@ -194,16 +188,36 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 
 
-def _calls_one(args):
-    """Calls of the wrappers in one file; the file is read in the worker (thousands of them)."""
-    root, rel, names, rows = args
+def _calls_in(tree, files, names, matches, warnings, jobs, progress) -> list:
+    """The calls of the wrappers in these files: from the cache when it holds this file's bytes with
+    these names and lines, else parsed (on workers when there are many)."""
+    from pvscan.cache import Cache
+
+    cache = Cache.for_source(tree)
+    calls, misses = [], []
+    for rel in files:
+        try:
+            data = tree.read(rel)
+        except SkippedFile as e:
+            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
+            continue
+        cached = cache.get_calls(rel, data, names, matches[rel])
+        if cached is None:
+            misses.append((rel, data, names, matches[rel]))
+        else:
+            calls.extend(cached)
+    for (rel, data, _, rows), found in zip(misses, _map(_calls_one, misses, jobs, progress,
+                                                        "reading the wrappers' callers in")):
+        cache.put_calls(rel, data, names, rows, found)
+        calls.extend(found)
+    cache.tell()
+    return calls
+
+
+def _calls_one(item):
     from pvscan.facts.calls import calls_in_file
 
-    try:
-        data = KernelTree.trusted(root).read(rel)
-    except SkippedFile as e:
-        return Warning_(rel, 0, f"skipped: {e}")
-    return calls_in_file(rel, data, names, rows)
+    return calls_in_file(*item)
 
 
 def workers(jobs: int | None, work: int) -> int:

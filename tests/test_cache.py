@@ -154,3 +154,16 @@ def test_a_tree_searched_before_its_hint_was_set_still_counts_every_caller(tmp_p
     again = scan(tree, jobs=1)                       # now a hint is set, but the search is done
     assert [o.callers for o in again.inventory.ops] == [o.callers for o in fresh.inventory.ops]
     assert again.callers == fresh.callers
+
+
+def test_cached_calls_give_the_same_callers_and_a_poisoned_one_is_recomputed(tmp_path):
+    cache = tmp_path / "cache"
+    cold = scan_json(cache).stdout
+    warm = scan_json(cache).stdout
+    assert warm == cold
+    entries_of_calls = sorted((cache / "calls").rglob("*.json"))
+    assert entries_of_calls
+    for entry in entries_of_calls:
+        entry.write_text('[["write_cr3", "elsewhere.c", 1, null, false]]')
+    proc = scan_json(cache)
+    assert proc.stdout == cold and "holds calls of another file or wrapper" in proc.stderr
