@@ -139,6 +139,27 @@ class Cache:
                            + " ".join(sorted(names)).encode() + b"\0" + repr(tuple(rows)).encode() + b"\0" + data)
         return self.root / "calls" / h.hexdigest()[:2] / f"{h.hexdigest()}.json"
 
+    # -- what the last search of a git checkout found ------------------------------------------------
+
+    def get_checkout(self, root: str) -> dict | None:
+        """The last search of the checkout at root (source.checkout), checked field by field."""
+        path = self._hint_path(f"checkout\0{root}")
+        raw = self._read(path) if path is not None else None
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return self._bad(path, "not JSON")
+        if not _checkout_state(doc, root):
+            return self._bad(path, "not the search of that checkout")
+        return doc
+
+    def put_checkout(self, root: str, state: dict) -> None:
+        path = self._hint_path(f"checkout\0{root}")
+        if path is not None:
+            _atomic_write(path, json.dumps({"tree": root, **state}, ensure_ascii=True).encode())
+
     # -- a commit's candidate list ------------------------------------------------
 
     def get_candidates(self, key: str) -> list[str] | None:
@@ -213,6 +234,24 @@ class Cache:
         if self.problem is None:
             self.problem = f"entry {path} {why}; ignored and recomputed"
         return None
+
+
+def _checkout_state(doc, root: str) -> bool:
+    def paths(x):
+        return isinstance(x, list) and all(_tree_path(p) for p in x)
+
+    return (isinstance(doc, dict) and doc.get("tree") == root
+            and isinstance(doc.get("tree_id"), str) and re.fullmatch(r"[0-9a-f]{40,64}", doc["tree_id"]) is not None
+            and paths(doc.get("dirty")) and paths(doc.get("candidates"))
+            and isinstance(doc.get("wrappers"), list) and all(isinstance(n, str) and _IDENT.fullmatch(n)
+                                                              for n in doc["wrappers"])
+            and isinstance(doc.get("calls"), dict) and all(
+                _tree_path(p) and isinstance(lines, list) and all(
+                    isinstance(x, list) and len(x) == 2 and isinstance(x[0], int) and not isinstance(x[0], bool)
+                    and isinstance(x[1], str) for x in lines)
+                for p, lines in doc["calls"].items())
+            and isinstance(doc.get("skipped"), dict) and all(
+                _tree_path(p) and isinstance(m, str) for p, m in doc["skipped"].items()))
 
 
 def _tree_path(rel) -> bool:

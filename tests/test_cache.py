@@ -167,3 +167,48 @@ def test_cached_calls_give_the_same_callers_and_a_poisoned_one_is_recomputed(tmp
         entry.write_text('[["write_cr3", "elsewhere.c", 1, null, false]]')
     proc = scan_json(cache)
     assert proc.stdout == cold and "holds calls of another file or wrapper" in proc.stderr
+
+
+def test_a_git_checkout_rescan_equals_a_whole_tree_scan_after_edits_additions_deletions_and_renames(tmp_path):
+    """The second scan of a checkout searches only what git says changed; it must say what a scan
+    from nothing says, byte for byte, whatever changed in commits or in the work tree."""
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    cache = tmp_path / "cache"
+
+    def same_as_from_nothing():
+        args = ("scan", str(repo), "--format", "json", "--callers", "-j", "1")
+        incremental = pvscan(*args, env={"PVSCAN_CACHE_DIR": str(cache)})
+        whole = pvscan(*args, env={"PVSCAN_CACHE_DIR": str(tmp_path / "fresh"), "PVSCAN_NO_CACHE": "1"})
+        assert incremental.returncode == 0, incremental.stderr
+        assert incremental.stdout == whole.stdout
+        return json.loads(incremental.stdout)
+
+    same_as_from_nothing()                                    # remembers the whole search
+    assert list((cache / "wrappers").glob("*.json"))
+    types = repo / "arch/x86/include/asm/paravirt_types.h"
+    set_pmd = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
+    # An edit in the work tree: a new op.
+    types.write_text(types.read_text().replace(set_pmd, set_pmd + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
+    assert any(o["name"] == "mmu.enter_mmap" for o in same_as_from_nothing()["ops"])
+    # A new untracked backend file, and a new caller of a wrapper.
+    (repo / "arch/x86/xen/new.c").write_text("void __init xen_n(void) { pv_ops.cpu.io_delay = xen_n_delay; }\n")
+    (repo / "mm/new_caller.c").write_text("void f(void) { write_cr3(0); }\n")
+    doc = same_as_from_nothing()
+    assert any(i["function"] == "xen_n_delay" for o in doc["ops"] for i in o["implementations"])
+    # Committed, then a deletion and a rename committed, then a revert of the edit left in the work tree.
+    git("add", "-A")
+    git("commit", "-qm", "more")
+    git("rm", "-q", "arch/x86/kernel/kvm.c")
+    git("mv", "arch/x86/xen/mmu_pv.c", "arch/x86/xen/mmu_renamed.c")
+    git("commit", "-qm", "less")
+    doc = same_as_from_nothing()
+    assert "kvm" not in {b["name"] for b in doc["backends"]}
+    types.write_text(types.read_text().replace("\n\tvoid (*enter_mmap)(struct mm_struct *mm);", ""))
+    assert not any(o["name"] == "mmu.enter_mmap" for o in same_as_from_nothing()["ops"])

@@ -78,13 +78,17 @@ class KernelTree:
         what the search warns about goes to the first caller's warnings. The same search
         finds the calls of the names in wrapper_hint (set before it runs): calls_found."""
         if self._candidates is None:
-            self._candidates, self.calls_found = tree_search(self, self.wrapper_hint, warnings)
+            found = None
+            if self.is_checkout():
+                from pvscan.source.checkout import search_checkout
+
+                found = search_checkout(self, self.wrapper_hint, warnings)
+            self._candidates, self.calls_found = found or tree_search(self, self.wrapper_hint, warnings)
             self.searched_wrappers = self.wrapper_hint
         return self._candidates
 
-    def blob(self, oid: str) -> bytes | None:
-        """A git blob by its id (a patch's 'index' line names them) when the tree is the top of a
-        git checkout that has it; None otherwise. Runs only git cat-file on the repository."""
+    def is_checkout(self) -> bool:
+        """Whether the tree is the top of a git checkout (its search can then be incremental)."""
         if self._repository is None:
             from pvscan.source.git import Repository
 
@@ -93,7 +97,12 @@ class KernelTree:
                 self._repository = repo if str(self.root) in repo.places else False
             except PvscanError:
                 self._repository = False
-        if not self._repository:
+        return bool(self._repository)
+
+    def blob(self, oid: str) -> bytes | None:
+        """A git blob by its id (a patch's 'index' line names them) when the tree is the top of a
+        git checkout that has it; None otherwise. Runs only git cat-file on the repository."""
+        if not self.is_checkout():
             return None
         from pvscan.source.git import read_blob
 

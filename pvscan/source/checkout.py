@@ -1,0 +1,131 @@
+"""A directory that is a git checkout: its search redone only for the files that changed.
+
+A scan of a checkout remembers, in the cache, what its search found: the
+candidate files, the lines calling the wrappers it looked for, the files
+it skipped, and which commit tree and which work-tree changes it saw.
+The next scan asks git what differs since (`git diff-tree` between the
+two commit trees, `git status` for the work tree now and then, ignored
+and untracked files included) and searches only those files, the rest
+coming from the remembered result. What it gives is what a whole-tree
+search gives (tested after edits, additions, deletions and renames).
+
+Only git runs (rev-parse, status, diff-tree), with the work tree's file
+system monitor turned off, so nothing configured in the tree is run. When
+anything is unusual (no commit, a remembered result for other wrapper
+names, too many changed files), the whole tree is searched instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+from pvscan.errors import Warning_
+from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
+from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile
+
+# Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
+MAX_CHANGED = 3000
+_LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
+_GIT = ["git", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
+
+
+def search_checkout(tree, wrappers: frozenset, warnings: list):
+    """(candidates, calls_found) as source.search.tree_search gives them, reusing the last scan of
+    this checkout for the files git says did not change; None when the tree is no checkout."""
+    from pvscan.cache import Cache
+    from pvscan.source.search import calls_pattern, tree_search
+
+    root = str(tree.root)
+    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
+    dirty = _dirty(root) if tree_id else None
+    if not tree_id or dirty is None:
+        return None
+    tree_id = tree_id.strip().decode()
+    cache = Cache.for_source(tree)
+    seen = cache.get_checkout(root)
+    changed = None
+    if seen is not None and seen["wrappers"] == sorted(wrappers):
+        changed = _changed(root, seen["tree_id"], tree_id, dirty | set(seen["dirty"]))
+    if changed is None or len(changed) > MAX_CHANGED:
+        found_warnings: list = []
+        candidates, calls = tree_search(tree, wrappers, found_warnings)
+        skipped = {w.path: w.message for w in found_warnings if w.line == 0}
+    else:
+        exact = re.compile(calls_pattern(wrappers).encode()) if wrappers else None
+        kept = set(seen["candidates"]) - changed
+        calls = {p: tuple((row, text.encode("utf-8", "surrogateescape")) for row, text in lines)
+                 for p, lines in seen["calls"].items() if p not in changed}
+        skipped = {p: m for p, m in seen["skipped"].items() if p not in changed}
+        for rel in sorted(changed):
+            is_candidate, lines, problem = _search_file(tree, rel, exact)
+            if is_candidate:
+                kept.add(rel)
+            if lines:
+                calls[rel] = lines
+            if problem:
+                skipped[rel] = problem
+        candidates = sorted(kept)
+        found_warnings = [Warning_(p, 0, m) for p, m in sorted(skipped.items())]
+    cache.put_checkout(root, {
+        "tree_id": tree_id, "dirty": sorted(dirty), "wrappers": sorted(wrappers), "candidates": candidates,
+        "calls": {p: [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
+                  for p, lines in sorted(calls.items())},
+        "skipped": dict(sorted(skipped.items()))})
+    cache.tell()
+    warnings.extend(found_warnings)
+    return candidates, {p: tuple(lines) for p, lines in sorted(calls.items())}
+
+
+def _search_file(tree, rel, exact):
+    """(is a candidate, ((line, text) calling a wrapper), why it was skipped) for one file,
+    judged as ripgrep and the candidate check judge it over the whole tree."""
+    full = tree.root / rel
+    if os.path.islink(full) or not os.path.isfile(full):
+        return False, (), None          # gone, or not a file ripgrep would read
+    try:
+        data = tree.read(rel)
+    except SkippedFile as e:
+        from pvscan.source.search import _peek
+
+        return False, (), (f"skipped: {e}" if _LOOSE_RE.search(_peek(tree, rel)) else None)
+    lines = ()
+    if exact is not None:
+        lines = tuple((n, line) for n, line in enumerate(data.split(b"\n"), 1) if exact.search(line))
+    return bool(_LOOSE_RE.search(data) and CANDIDATE_RE.search(data)), lines, None
+
+
+def _dirty(root: str) -> set[str] | None:
+    """The source files the work tree has differently from HEAD, untracked and ignored ones too."""
+    out = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+               "--no-renames")
+    if out is None:
+        return None
+    paths = set()
+    for record in out.split(b"\0"):
+        if len(record) > 3:
+            paths.add(os.fsdecode(record[3:]))
+    return {p for p in paths if _searched(p)}
+
+
+def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | None:
+    changed = set(dirty)
+    if old_tree != new_tree:
+        out = _git(root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", old_tree, new_tree)
+        if out is None:
+            return None
+        changed |= {p for p in (os.fsdecode(r) for r in out.split(b"\0") if r) if _searched(p)}
+    return changed
+
+
+def _searched(rel: str) -> bool:
+    """A path the whole-tree search reads: a .c/.h file, in no excluded or hidden directory."""
+    parts = rel.split("/")
+    return (rel.endswith(SOURCE_SUFFIXES) and parts[0] not in EXCLUDED_DIRS
+            and not any(p.startswith(".") for p in parts))
+
+
+def _git(root: str, *args) -> bytes | None:
+    proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
