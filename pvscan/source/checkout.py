@@ -87,9 +87,9 @@ def _search_file(tree, rel, exact):
     try:
         data = tree.read(rel)
     except SkippedFile as e:
-        from pvscan.source.search import _peek
+        from pvscan.source.search import peek
 
-        return False, (), (f"skipped: {e}" if _LOOSE_RE.search(_peek(tree, rel)) else None)
+        return False, (), (f"skipped: {e}" if _LOOSE_RE.search(peek(tree, rel)) else None)
     lines = ()
     if exact is not None:
         lines = tuple((n, line) for n, line in enumerate(data.split(b"\n"), 1) if exact.search(line))

@@ -228,7 +228,7 @@ def _search_python(tree, pattern, warnings, only_dirs):
         try:
             data = tree.read(rel)
         except SkippedFile as e:
-            if regex.search(_peek(tree, rel)):
+            if regex.search(peek(tree, rel)):
                 warnings.append(Warning_(rel, 0, f"skipped: {e}"))
             continue
         if regex.search(data):
@@ -236,7 +236,7 @@ def _search_python(tree, pattern, warnings, only_dirs):
     return out
 
 
-def _peek(tree, rel) -> bytes:
+def peek(tree, rel) -> bytes:
     """The head of a file read() refused (too big, binary), to tell whether it would match;
     nothing for a symlink or anything but a regular file."""
     try:
