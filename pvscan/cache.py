@@ -143,44 +143,22 @@ class Cache:
 
     def get_checkout(self, root: str) -> dict | None:
         """The last search of the checkout at root (source.checkout), checked field by field."""
-        path = self._hint_path(f"checkout\0{root}")
-        raw = self._read(path) if path is not None else None
-        if raw is None:
-            return None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            return self._bad(path, "not JSON")
-        if not _checkout_state(doc, root):
-            return self._bad(path, "not the search of that checkout")
-        return doc
+        return self._read_json(self._hint_path(f"checkout\0{root}"), lambda doc: _checkout_state(doc, root),
+                               "not the search of that checkout")
 
     def put_checkout(self, root: str, state: dict) -> None:
-        path = self._hint_path(f"checkout\0{root}")
-        if path is not None:
-            _atomic_write(path, json.dumps({"tree": root, **state}, ensure_ascii=True).encode())
+        self._write_json(self._hint_path(f"checkout\0{root}"), {"tree": root, **state})
 
     # -- a commit's candidate list ------------------------------------------------
 
     def get_candidates(self, key: str) -> list[str] | None:
-        path = self._candidates_path(key)
-        raw = self._read(path) if path is not None else None
-        if raw is None:
-            return None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            return self._bad(path, "not JSON")
-        found = doc.get("candidates") if isinstance(doc, dict) and doc.get("source") == key else None
-        if not isinstance(found, list) or not all(_tree_path(x) for x in found):
-            return self._bad(path, "not a candidate list of that source")
-        return list(found)
+        doc = self._read_json(self._candidates_path(key), lambda doc: (
+            isinstance(doc, dict) and doc.get("source") == key and isinstance(doc.get("candidates"), list)
+            and all(_tree_path(x) for x in doc["candidates"])), "not a candidate list of that source")
+        return None if doc is None else list(doc["candidates"])
 
     def put_candidates(self, key: str, candidates: list[str]) -> None:
-        path = self._candidates_path(key)
-        if path is not None:
-            doc = {"source": key, "candidates": sorted(candidates)}
-            _atomic_write(path, json.dumps(doc, ensure_ascii=True).encode("ascii"))
+        self._write_json(self._candidates_path(key), {"source": key, "candidates": sorted(candidates)})
 
     def _candidates_path(self, key: str) -> Path | None:
         if self.root is None:
@@ -193,24 +171,15 @@ class Cache:
     def get_wrappers(self, key: str) -> frozenset:
         """The wrapper names the last scan of this tree found; empty when unknown. Only a hint:
         a name missing here is searched for afterwards, a name too many costs a little time."""
-        path = self._hint_path(key)
-        raw = self._read(path) if path is not None else None
-        if raw is None:
-            return frozenset()
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            return self._bad(path, "not JSON") or frozenset()
-        names = doc.get("wrappers") if isinstance(doc, dict) and doc.get("tree") == key else None
-        if not isinstance(names, list) or len(names) > 100_000 or not all(
-                isinstance(n, str) and _IDENT.fullmatch(n) for n in names):
-            return self._bad(path, "not a list of wrapper names of that tree") or frozenset()
-        return frozenset(names)
+        doc = self._read_json(self._hint_path(key), lambda doc: (
+            isinstance(doc, dict) and doc.get("tree") == key and isinstance(doc.get("wrappers"), list)
+            and len(doc["wrappers"]) <= 100_000
+            and all(isinstance(n, str) and _IDENT.fullmatch(n) for n in doc["wrappers"])),
+            "not a list of wrapper names of that tree")
+        return frozenset() if doc is None else frozenset(doc["wrappers"])
 
     def put_wrappers(self, key: str, names) -> None:
-        path = self._hint_path(key)
-        if path is not None:
-            _atomic_write(path, json.dumps({"tree": key, "wrappers": sorted(names)}, ensure_ascii=True).encode())
+        self._write_json(self._hint_path(key), {"tree": key, "wrappers": sorted(names)})
 
     def _hint_path(self, key: str) -> Path | None:
         if self.root is None:
@@ -229,6 +198,21 @@ class Cache:
             return read_regular(path, MAX_ENTRY_BYTES, follow=False)
         except SkippedFile as e:
             return self._bad(path, f"cannot be used: {e}")
+
+    def _read_json(self, path: Path | None, valid, why: str):
+        """A JSON entry that valid() accepts; None for a miss (why is said once for a bad one)."""
+        raw = self._read(path) if path is not None else None
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return self._bad(path, "not JSON")
+        return doc if valid(doc) else self._bad(path, why)
+
+    def _write_json(self, path: Path | None, doc) -> None:
+        if path is not None:
+            _atomic_write(path, json.dumps(doc, ensure_ascii=True).encode("ascii"))
 
     def _bad(self, path: Path, why: str):
         if self.problem is None:

@@ -22,7 +22,7 @@ from pvscan.inventory.build import build_inventory
 from pvscan.inventory.model import Inventory
 from pvscan.progress import NONE, Progress
 from pvscan.source.directory import KernelTree
-from pvscan.source.files import KernelVersion, SkippedFile
+from pvscan.source.files import KernelVersion, readable
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -88,12 +88,7 @@ def _facts(source, candidates, warnings, jobs, progress: Progress = NONE):
 
     cache = Cache.for_source(source)
     out, misses, hits = {}, [], 0
-    for rel in candidates:
-        try:
-            data = source.read(rel)
-        except SkippedFile as e:
-            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
-            continue
+    for rel, data in readable(source, candidates, warnings):
         cached = cache.get_facts(rel, data)
         if cached is not None:
             out[rel] = cached
@@ -195,12 +190,7 @@ def _calls_in(tree, files, names, matches, warnings, jobs, progress) -> list:
 
     cache = Cache.for_source(tree)
     calls, misses = [], []
-    for rel in files:
-        try:
-            data = tree.read(rel)
-        except SkippedFile as e:
-            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
-            continue
+    for rel, data in readable(tree, files, warnings):
         cached = cache.get_calls(rel, data, names, matches[rel])
         if cached is None:
             misses.append((rel, data, names, matches[rel]))

@@ -78,3 +78,22 @@ def linux_6_1():
 def linux_6_12():
     from pvscan.pipeline import scan
     return scan(kernel_path("6.12"))
+
+
+def git_checkout(path: Path, tree: Path | None = None):
+    """A copy of a fixture tree (gen3 by default) at path, committed as 'base' in a new git repository;
+    returns git(*args) -> its standard output, run in that repository."""
+    import shutil
+
+    shutil.copytree(tree or fixture_tree("gen3-unified"), path)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", str(path), *args], env=env, check=True, capture_output=True,
+                              text=True).stdout
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    return git

@@ -4,9 +4,8 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 
-from conftest import fixture_tree
+from conftest import fixture_tree, git_checkout
 from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
@@ -94,11 +93,7 @@ def test_a_cache_inside_the_tree_is_not_used(tmp_path):
 
 def test_a_candidate_list_with_foreign_items_is_a_miss(tmp_path):
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
-        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+    git_checkout(repo)
     cache = tmp_path / "cache"
     history = ["history", "--git", str(repo), "HEAD", "--format", "json", "-j", "1"]
     clean = pvscan(*history, env={"PVSCAN_CACHE_DIR": str(cache)}).stdout
@@ -173,13 +168,7 @@ def test_a_git_checkout_rescan_equals_a_whole_tree_scan_after_edits_additions_de
     """The second scan of a checkout searches only what git says changed; it must say what a scan
     from nothing says, byte for byte, whatever changed in commits or in the work tree."""
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
-    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True)
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-qm", "base")
+    git = git_checkout(repo)
     cache = tmp_path / "cache"
 
     def same_as_from_nothing():

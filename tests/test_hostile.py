@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, fixture_tree
+from conftest import FIXTURES, fixture_tree, git_checkout
 from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
@@ -84,11 +84,7 @@ def test_no_baseline_is_written_when_the_output_cannot_be(tmp_path):
 
 def test_git_commands_refuse_outputs_inside_the_repository(tmp_path):
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "a"], ["commit", "-q", "--allow-empty", "-m", "b"]):
-        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+    git_checkout(repo)("commit", "-q", "--allow-empty", "-m", "b")
     before = snapshot(repo)
     one_error(pvscan("history", "--git", str(repo), "HEAD~1", "HEAD", "-o", str(repo / "h.json")),
               "refusing to write")

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIXTURES, fixture_tree
+from conftest import FIXTURES, fixture_tree, git_checkout
 from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
@@ -379,14 +379,7 @@ def test_a_renamed_op_keeps_its_abi_findings(tmp_path):
 def test_a_patch_is_reviewed_against_its_base_commit_when_the_checkout_has_it(tmp_path):
     """git format-patch --base writes 'base-commit:'; a checkout that moved on still has that commit."""
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
-    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True,
-                                    text=True).stdout
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-qm", "base")
+    git = git_checkout(repo)
     base = git("rev-parse", "HEAD").strip()
     patch, _ = make_patch(tmp_path / "p", {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
     # The checkout moves on: the lines around set_pmd change, so the patch no longer applies to it.
@@ -404,14 +397,7 @@ def test_a_hunk_whose_middle_moved_on_applies_by_three_way_merge_from_its_blob(t
     """As git apply --3way: the patch's 'index' blob is in the checkout's repository, the hunk's middle
     context changed since (fuzz trims only its ends), and the change merges cleanly."""
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
-    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], env=env, check=True, capture_output=True,
-                                    text=True).stdout
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-qm", "base")
+    git = git_checkout(repo)
     types = repo / TYPES
     base = types.read_text()
     make_pte = "\tstruct paravirt_callee_save make_pte;"

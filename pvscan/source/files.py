@@ -91,3 +91,14 @@ def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
         return read_regular(path, limit)
     except SkippedFile as e:
         raise PvscanError(f"cannot read {what}: {e}", path) from None
+
+
+def readable(source, rels, warnings: list):
+    """(rel, bytes) of each file the source can read as C; each one it cannot is a 'skipped' warning."""
+    from pvscan.errors import Warning_
+
+    for rel in rels:
+        try:
+            yield rel, source.read(rel)
+        except SkippedFile as e:
+            warnings.append(Warning_(rel, 0, f"skipped: {e}"))

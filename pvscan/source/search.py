@@ -19,7 +19,7 @@ import sysconfig
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SkippedFile
+from pvscan.source.files import EXCLUDED_DIRS, SkippedFile, readable
 
 
 def find_table_candidates(tree, warnings: list) -> list[str]:
@@ -124,16 +124,7 @@ def _loose_calls(names) -> str:
 
 def _narrow(tree, loose, warnings) -> list[str]:
     """The loose matches that really name a table, a PVOP_* macro or the callee-save type."""
-    out = []
-    for rel in loose:
-        try:
-            data = tree.read(rel)
-        except SkippedFile as e:
-            warnings.append(Warning_(rel, 0, f"skipped: {e}"))
-            continue
-        if CANDIDATE_RE.search(data):
-            out.append(rel)
-    return out
+    return [rel for rel, data in readable(tree, loose, warnings) if CANDIDATE_RE.search(data)]
 
 
 _told_slow = False
