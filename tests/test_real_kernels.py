@@ -206,3 +206,11 @@ def test_a_long_scan_shows_progress_on_a_terminal_and_nowhere_else(tmp_path):
     assert re.search(r"\r {10,}\r\s*$", screen), "the progress line is erased at the end"
     piped = subprocess.run(cmd.split(), capture_output=True, text=True, env=env)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_asm_site_in_an_assembler_macro(linux_6_12):
+    # paravirt.h:738-741: '.macro PARA_IRQ_save_fl ... call PARA_INDIRECT(pv_ops+PV_IRQ_save_fl)',
+    # and asm-offsets_64.c:17 makes OFFSET(PV_IRQ_save_fl, paravirt_patch_template, irq.save_fl).
+    o = op(linux_6_12, "irq.save_fl")
+    assert ("arch/x86/include/asm/paravirt.h", 740, "asm", "PARA_IRQ_save_fl") in [
+        (c.file, c.line, c.kind, c.function) for c in o.call_sites]

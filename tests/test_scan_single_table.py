@@ -59,3 +59,20 @@ def test_callers_skip_other_arches_and_comments(gen1):
     o = op(gen1, "paravirt_ops.set_pte", "i386")
     assert [(w.name, w.callers) for w in o.wrappers] == [("set_pte", 1)]
     assert [(c.path, c.function) for c in gen1.callers[("i386", "set_pte")]] == [("mm/memory.c", "install_pte")]
+
+
+def test_bare_op_name_in_pvop_macro_is_a_call_site(gen1):
+    # 2.6.22: 'PVOP_VCALL1(set_lazy_mode, mode)', the op a member of the struct
+    # that PARAVIRT_PATCH() takes offsets in.
+    o = op(gen1, "paravirt_ops.set_lazy_mode", "i386")
+    assert [(c.kind, c.function) for c in o.call_sites] == [("PVOP_VCALL1", "set_lazy_mode")]
+
+
+def test_paravirt_type_operand_and_asm_offsets_symbol_are_asm_sites(gen1):
+    o = op(gen1, "paravirt_ops.irq_disable", "i386")
+    assert sorted((c.kind, c.function) for c in o.call_sites) == [
+        ("asm", "DISABLE_INTERRUPTS"), ("asm", "raw_local_irq_disable")]
+
+
+def test_data_member_offset_symbol_is_no_call_site(gen1):
+    assert not [o for o in gen1.inventory.ops if o.name.endswith("paravirt_enabled")]

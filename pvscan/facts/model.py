@@ -111,6 +111,18 @@ class MacroCall:
 
 
 @dataclass(frozen=True)
+class SymbolRef:
+    """An op reached from assembly: 'call PARA_INDIRECT(pv_ops+PV_IRQ_save_fl)' in a macro."""
+
+    root: str
+    symbol: str
+    line: int
+    guard: Guard
+    function: str | None
+    function_kind: str
+
+
+@dataclass(frozen=True)
 class FillMacro:
     """A function-like macro that assigns an op from its arguments.
 
@@ -149,6 +161,19 @@ class FileFacts:
     aliases: tuple[Alias, ...] = ()
     fill_macros: tuple[FillMacro, ...] = ()
     functions: tuple[tuple[str, int], ...] = ()   # (name, line) of definitions
+    # Struct tags a function-like macro takes an op's offset in, by parameter:
+    # 'PARAVIRT_PATCH(x) (offsetof(struct paravirt_ops, x) / ...)'. What a
+    # PVOP_* call passes as its op is a member path of that struct: a bare
+    # 'write_cr0' in 2.6.20-22, 'pv_cpu_ops.write_cr0' in 2.6.23 on.
+    op_offset_structs: tuple[str, ...] = ()
+    # The function-like macros of this file that name an op by an argument, through
+    # offsetof, directly or by passing it on: (('PARAVIRT_PATCH', 0), ('paravirt_type', 0)).
+    # Their uses ('paravirt_type(save_fl)' in an asm operand list) are in macro_calls.
+    op_offset_macros: tuple[tuple[str, int], ...] = ()
+    # asm-offsets: 'OFFSET(PV_IRQ_save_fl, paravirt_patch_template, irq.save_fl)' makes
+    # the assembler symbol the op's offset in that struct: (symbol, struct tag, path, line).
+    offset_symbols: tuple[tuple[str, str, str, int], ...] = ()
+    symbol_refs: tuple["SymbolRef", ...] = ()
     warnings: tuple[tuple[int, str], ...] = ()
 
 

@@ -14,12 +14,17 @@ from dataclasses import dataclass, field
 
 from pvscan.facts.ctext import blank_annotations, fold, split_args
 from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer, MacroCall,
-                                Member, Param, Reference, StructDef)
+                                Member, Param, Reference, StructDef, SymbolRef)
 from pvscan.facts.preprocess import Preprocessed, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
-from pvscan.naming import MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, TABLE_NAME_RE, arch_of
+from pvscan.naming import MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, TABLE_NAME, TABLE_NAME_RE, arch_of
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
+_IDENT_CALL_RE = re.compile(rb"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_ASM_OFFSET_RE = re.compile(rb"\bOFFSET\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+                            rb"\s*([A-Za-z_][A-Za-z0-9_.\s]*?)\s*\)")
+_SYMBOL_REF_RE = re.compile(rf"\b({TABLE_NAME})\s*\+\s*([A-Za-z_][A-Za-z0-9_]*)\b".encode())
+_OFFSETOF_RE = re.compile(r"\boffsetof\s*\(\s*struct\s+([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
 
 
 @dataclass
@@ -64,6 +69,10 @@ class _Extractor:
         self.function_spans = []   # (start_byte, end_byte, name)
         self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
         self.fill_names = frozenset()
+        self.op_offset_structs = []
+        self.offset_macros = {}      # name -> index of the parameter that names the op
+        self.offset_symbols = []
+        self.symbol_refs = []
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -78,6 +87,10 @@ class _Extractor:
             aliases=tuple(self.aliases),
             fill_macros=tuple(self.fill_macros),
             functions=tuple(sorted(set(self.functions))),
+            op_offset_structs=tuple(sorted(set(self.op_offset_structs))),
+            op_offset_macros=tuple(sorted(self.offset_macros.items())),
+            offset_symbols=tuple(sorted(set(self.offset_symbols))),
+            symbol_refs=tuple(sorted(set(self.symbol_refs), key=lambda r: (r.line, r.root, r.symbol))),
             warnings=tuple(sorted(set(self.warnings))),
         )
 
@@ -99,7 +112,23 @@ class _Extractor:
         tree = parse_tree(self.text)
         self._walk(tree.root_node, self.text, row_offset=0, macro=None, uses=self.uses)
         self.function_spans.sort()
-        self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names)
+        self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names | set(self.offset_macros))
+        for m in _ASM_OFFSET_RE.finditer(self.text):
+            if TABLE_NAME_RE.match(m.group(2).decode()):
+                self.offset_symbols.append((m.group(1).decode(), m.group(2).decode(),
+                                            re.sub(r"\s+", "", m.group(3).decode()),
+                                            self.text.count(b"\n", 0, m.start()) + 1))
+        self._symbol_refs(self.text, 0, None)
+
+    def _symbol_refs(self, text: bytes, base_row: int, macro) -> None:
+        """'pv_cpu_ops+PV_CPU_iret': assembly reaching an op by its asm-offsets symbol."""
+        for m in _SYMBOL_REF_RE.finditer(text):
+            row = text.count(b"\n", 0, m.start())
+            function, kind = (macro, "macro") if macro is not None else self._enclosing_at(m.start())
+            if function is None:
+                function, kind = _gas_macro_at(text, m.start())
+            self.symbol_refs.append(SymbolRef(m.group(1).decode(), m.group(2).decode(), base_row + row + 1,
+                                              self.pre.guard_at(base_row + row), function, kind))
 
     def _walk(self, root, text, row_offset, macro, uses: _Uses):
         stack = [root]
@@ -400,16 +429,54 @@ class _Extractor:
     def _defines(self) -> list[_MacroBody]:
         """The bodies of the #defines that may hold wrappers or fill ops, each read on its own."""
         bodies = []
+        self._find_offset_macros()
         for d in self.pre.defines:
             body = d.body.strip()
             if d.params is None and body and len(body) < 200 and "\n" not in body:
                 self.aliases.append(Alias(d.name, fold(body)))
             # Bodies that name a table or a PVOP_* macro may hold wrappers;
             # any function-like macro may be a fill macro ('opname = ...').
-            if not d.params and not MENTIONS_TABLE_RE.search(d.body):
+            if not d.params and not MENTIONS_TABLE_RE.search(d.body) and not self._uses_offset_macro(d.body):
                 continue
             bodies.append(self._define_body(d))
         return bodies
+
+    def _find_offset_macros(self) -> None:
+        """The macros that name an op by a parameter: 'PARAVIRT_PATCH(x) (offsetof(struct
+        paravirt_ops, x) / sizeof(void *))', and those that pass a parameter on to one,
+        'paravirt_type(type) [paravirt_typenum] "i" (PARAVIRT_PATCH(type))'."""
+        defines = [d for d in self.pre.defines if d.params]
+        for d in defines:
+            for m in _OFFSETOF_RE.finditer(d.body):
+                if m.group(2) in d.params and TABLE_NAME_RE.match(m.group(1)):
+                    self.op_offset_structs.append(m.group(1))
+                    self.offset_macros.setdefault(d.name, d.params.index(m.group(2)))
+        changed = bool(self.offset_macros)
+        while changed:
+            changed = False
+            for d in defines:
+                if d.name in self.offset_macros:
+                    continue
+                for name, arg in self._offset_macro_args(d.body.encode("utf-8", "replace")):
+                    if arg in d.params:
+                        self.offset_macros[d.name] = d.params.index(arg)
+                        changed = True
+                        break
+
+    def _offset_macro_args(self, text: bytes):
+        """(macro, the argument naming the op) of each use of an offset macro in text."""
+        if not self.offset_macros:
+            return
+        for m in _IDENT_CALL_RE.finditer(text):
+            name = m.group(1).decode()
+            if name not in self.offset_macros:
+                continue
+            args, _ = split_args(text, m.end() - 1)
+            if args is not None and len(args) > self.offset_macros[name]:
+                yield name, fold(args[self.offset_macros[name]])
+
+    def _uses_offset_macro(self, body: str) -> bool:
+        return any(True for _ in self._offset_macro_args(body.encode("utf-8", "replace")))
 
     def _define_body(self, d) -> _MacroBody:
         body = bytearray(d.body.encode("utf-8", "replace"))
@@ -431,11 +498,37 @@ class _Extractor:
             row = source.count(b"\n", 0, m.start())
             macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
                                          self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
+        # Uses of an offset macro naming an op ('PARAVIRT_PATCH(irq_disable)'); one passing
+        # on a parameter of this macro is part of its definition, not a use.
+        for m in _IDENT_CALL_RE.finditer(source):
+            name = m.group(1).decode()
+            if name not in self.offset_macros or name == d.name:
+                continue
+            args, _ = split_args(source, m.end() - 1)
+            if args is None or len(args) <= self.offset_macros[name]:
+                continue
+            if fold(args[self.offset_macros[name]]) in (d.params or ()):
+                continue
+            row = source.count(b"\n", 0, m.start())
+            macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
+                                         self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
+        self._symbol_refs(d.body.encode("utf-8", "replace"), d.line - 1, d.name)
         fill, by = _fill_macro(d, uses) if d.params else (None, None)
         if by is not None:
             # The assignment that makes it a fill macro is the macro's, not a use of its own.
             uses = _Uses(uses.references, [a for a in uses.assignments if a is not by])
         return _MacroBody(uses, tuple(macro_calls), fill)
+
+
+_GAS_MACRO_RE = re.compile(rb"^[ \t]*\.(macro[ \t]+([A-Za-z_][A-Za-z0-9_]*)|endm)\b", re.M)
+
+
+def _gas_macro_at(text: bytes, offset: int):
+    """(name, "macro") of the assembler '.macro NAME ... .endm' around offset, else (None, "file")."""
+    name = None
+    for m in _GAS_MACRO_RE.finditer(text, 0, offset):
+        name = m.group(2).decode() if m.group(2) else None
+    return (name, "macro") if name else (None, "file")
 
 
 def _fill_macro(d, uses: _Uses):

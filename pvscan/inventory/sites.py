@@ -34,7 +34,14 @@ def find_call_sites(facts, model) -> Sites:
         if key is not None:
             op_wrappers.setdefault(op.key, set()).add(key)
 
+    symbols = _offset_symbols(facts)
     for f in facts:
+        for ref in f.symbol_refs:
+            for op in _resolve_symbol(model, symbols, f.arch, ref):
+                sites.setdefault(op.key, []).append(CallSite(f.path, ref.line, "asm", None, None, None, None,
+                                                             ref.function, ref.function_kind,
+                                                             guard_expression(ref.guard)))
+                note_wrapper(f, op, ref.function, ref.function_kind, ref.line)
         for mc in f.macro_calls:
             for op, site in _macro_call_sites(f, mc, model, warnings, macros.get(f.arch, {})):
                 sites.setdefault(op.key, []).append(site)
@@ -48,6 +55,30 @@ def find_call_sites(facts, model) -> Sites:
     wrappers = {key: tuple(sorted((wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
                 for key, keys in op_wrappers.items()}
     return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings))
+
+
+def _offset_symbols(facts) -> dict:
+    """{(arch, symbol): (struct tag, member path)} from the asm-offsets files: the
+    assembler's name for an op's slot. A symbol given two meanings is left out."""
+    found: dict = {}
+    for f in facts:
+        for symbol, tag, path, _line in f.offset_symbols:
+            found.setdefault((f.arch, symbol), set()).add((tag, tuple(path.split("."))))
+    return {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
+
+
+def _resolve_symbol(model, symbols, arch, ref) -> list:
+    """The op 'pv_ops+PV_IRQ_save_fl' reaches: the symbol's member path in the root named,
+    when the root's struct is the one the symbol was taken in."""
+    arches = [arch] if arch != "generic" else sorted({a for (a, _) in model.roots})
+    out = []
+    for a in arches:
+        meaning = symbols.get((a, ref.symbol))
+        root = model.roots.get((a, ref.root))
+        if meaning is None or root is None or root.type != meaning[0]:
+            continue
+        out.extend(model.resolve(a, ref.root, meaning[1]))
+    return out
 
 
 def _object_macros(facts) -> dict:
@@ -78,7 +109,7 @@ def _macro_call_sites(f, mc, model, warnings, macros):
     """[(op, CallSite)] of a PVOP_* use: none for a macro that is not one or names no op."""
     m = PVOP_MACRO_RE.match(mc.macro)
     if not m:
-        return []
+        return _offset_macro_sites(f, mc, model)
     alt, void, arity = bool(m.group(1)), bool(m.group(2)), int(m.group(4))
     args = list(mc.args)
     rettype = None
@@ -102,6 +133,17 @@ def _macro_call_sites(f, mc, model, warnings, macros):
     site = CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
                     mc.function_kind, guard_expression(mc.guard), alt_condition_means=_expand(condition, macros))
     return [(op, site) for op in ops]
+
+
+def _offset_macro_sites(f, mc, model):
+    """[(op, CallSite)] of 'paravirt_type(save_fl)' in an asm operand list (2.6.22): the
+    patch-site number of the op, so the asm around it calls the op."""
+    index = dict(f.op_offset_macros).get(mc.macro)
+    if index is None or index >= len(mc.args):
+        return []
+    site = CallSite(f.path, mc.line, "asm", None, None, None, None, mc.function, mc.function_kind,
+                    guard_expression(mc.guard))
+    return [(op, site) for op in model.resolve_text(f.arch, mc.args[index])]
 
 
 def _wrapper(f, op, name, kind, line, wrapper_of):

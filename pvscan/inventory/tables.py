@@ -77,6 +77,7 @@ class TableModel:
     data_members: frozenset      # (arch, root, path) of members that are not ops
     type_paths: dict             # (arch, struct tag) -> ((root, path prefix), ...) where it sits
     warnings: tuple[Warning_, ...]
+    offset_roots: dict = None    # arch -> roots whose struct PARAVIRT_PATCH() takes offsets in
 
     def resolve(self, arch, root_name, path, allow_unified=False) -> list:
         """The ops (arch, root, path) names: one in an architecture's file; in a generic file
@@ -90,7 +91,14 @@ class TableModel:
         parts = [p.strip() for p in text.split(".")]
         if not parts or not all(_IDENT.fullmatch(p) for p in parts):
             return []
-        return self.resolve(arch, parts[0], tuple(parts[1:]), allow_unified=True)
+        found = self.resolve(arch, parts[0], tuple(parts[1:]), allow_unified=True)
+        if not found and self.offset_roots:
+            # 'PVOP_VCALL1(write_cr0, x)' (2.6.22): a member path of the struct that
+            # PARAVIRT_PATCH() takes the offset in, which is the type of one root.
+            arches = [arch] if arch != "generic" else sorted(self.offset_roots)
+            found = [op for a in arches for root in self.offset_roots.get(a, ())
+                     if (op := self._resolve_in(a, root, tuple(parts), False)) is not None]
+        return found
 
     def _resolve_in(self, arch, root_name, path, allow_unified):
         if (arch, root_name) in self.roots:
@@ -128,7 +136,23 @@ def find_tables(facts: list[FileFacts]) -> TableModel:
         for line, msg in f.warnings:
             warnings.append(Warning_(f.path, line, msg))
     return TableModel(unified_roots, tuple(walk.ops), walk.by_path, walk.groups, frozenset(walk.data_members),
-                      {k: tuple(v) for k, v in walk.type_paths.items()}, tuple(warnings + walk.warnings))
+                      {k: tuple(v) for k, v in walk.type_paths.items()}, tuple(warnings + walk.warnings),
+                      _offset_roots(facts, unified_roots))
+
+
+def _offset_roots(facts, roots) -> dict:
+    """{arch: (root, ...)}: the non-unified roots whose struct a PARAVIRT_PATCH()-like macro of
+    that arch (or a generic file) takes op offsets in; only those make a bare op name an op."""
+    tags: dict = {}
+    for f in facts:
+        for tag in f.op_offset_structs:
+            tags.setdefault(f.arch, set()).add(tag)
+    generic = tags.pop("generic", set())
+    out = {}
+    for (arch, name), root in sorted(roots.items()):
+        if not root.unified and root.type in (tags.get(arch, set()) | generic):
+            out.setdefault(arch, []).append(name)
+    return {arch: tuple(names) for arch, names in out.items()}
 
 
 def _structs(facts):

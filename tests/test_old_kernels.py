@@ -1,0 +1,47 @@
+"""The 2.6.2x/3x generations on the real trees (scripts/unpack-mirror; skipped in CI).
+
+Each fact was read in the tree itself: include/asm-i386/paravirt.h of
+2.6.22.19 and arch/x86/include/asm/paravirt.h of 2.6.32.
+"""
+
+from __future__ import annotations
+
+from conftest import op
+
+
+def sites(o):
+    return sorted((c.file, c.line, c.kind, c.function) for c in o.call_sites)
+
+
+def test_2_6_22_pvop_macro_names_the_op_bare(linux_2_6_22):
+    # paravirt.h:460-463: write_cr0() { PVOP_VCALL1(write_cr0, x); }
+    assert sites(op(linux_2_6_22, "paravirt_ops.write_cr0", "i386")) == [
+        ("include/asm-i386/paravirt.h", 462, "PVOP_VCALL1", "write_cr0")]
+
+
+def test_2_6_22_asm_sites_through_paravirt_type(linux_2_6_22):
+    # paravirt.h:936-948: __raw_local_save_flags(), 'paravirt_type(save_fl)' in its asm.
+    assert sites(op(linux_2_6_22, "paravirt_ops.save_fl", "i386")) == [
+        ("include/asm-i386/paravirt.h", 944, "asm", "__raw_local_save_flags")]
+
+
+def test_2_6_22_asm_sites_through_asm_offsets(linux_2_6_22):
+    # paravirt.h:1042-1044: INTERRUPT_RETURN jumps through paravirt_ops+PARAVIRT_iret,
+    # which asm-offsets.c:115 makes OFFSET(PARAVIRT_iret, paravirt_ops, iret).
+    assert sites(op(linux_2_6_22, "paravirt_ops.iret", "i386")) == [
+        ("include/asm-i386/paravirt.h", 1044, "asm", "INTERRUPT_RETURN")]
+
+
+def test_2_6_22_halt_has_no_call_site(linux_2_6_22):
+    # paravirt.h:504-507: halt() calls PVOP_VCALL0(safe_halt), not halt.
+    assert sites(op(linux_2_6_22, "paravirt_ops.halt", "i386")) == []
+
+
+def test_2_6_32_asm_sites_through_asm_offsets(linux_2_6_32):
+    # paravirt.h:1034-1037: SWAPGS calls through pv_cpu_ops+PV_CPU_swapgs;
+    # 1045-1047: PARAVIRT_ADJUST_EXCEPTION_FRAME through pv_irq_ops+PV_IRQ_adjust_exception_frame.
+    assert sites(op(linux_2_6_32, "pv_cpu_ops.swapgs", "x86")) == [
+        ("arch/x86/include/asm/paravirt.h", 1036, "asm", "SWAPGS")]
+    assert [c.function for c in op(linux_2_6_32, "pv_irq_ops.adjust_exception_frame", "x86").call_sites] == [
+        "PARAVIRT_ADJUST_EXCEPTION_FRAME"]
+
