@@ -45,3 +45,19 @@ def test_2_6_32_asm_sites_through_asm_offsets(linux_2_6_32):
     assert [c.function for c in op(linux_2_6_32, "pv_irq_ops.adjust_exception_frame", "x86").call_sites] == [
         "PARAVIRT_ADJUST_EXCEPTION_FRAME"]
 
+
+def test_vmi_abi_of_the_split_era_checks_2_6_22(linux_2_6_22):
+    # The bundled vmi ABI names the 2.6.23-36 ops: pv_cpu_ops.cpuid is 2.6.22's
+    # paravirt_ops.cpuid, pv_mmu_ops.alloc_pte its alloc_pt (paravirt.h:176).
+    # read_tsc is 'u64 (*read_tsc)(void)' (paravirt.h:117), filled straight with
+    # the RDTSC ROM call (vmi.c:769): edx:eax carry it (return_words = 2).
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+    found = check(linux_2_6_22.inventory, [load_abi("vmi")])
+    kinds = found.op_kinds
+    assert kinds[("vmi", "i386", "paravirt_ops.cpuid")] == "mapped"
+    assert kinds[("vmi", "i386", "paravirt_ops.alloc_pt")] == "mapped"
+    assert kinds[("vmi", "i386", "paravirt_ops.read_tsc")] == "mapped"
+    assert not [f for f in found.findings if f.severity == "error"]
+    stale = {f.op for f in found.findings if f.code == "PV006"}
+    assert "pv_cpu_ops.cpuid" not in stale and "pv_mmu_ops.alloc_pte" not in stale

@@ -63,6 +63,11 @@ class Abi:
     mappings: tuple[Mapping, ...] = ()
     path: str = ""                 # as shown in findings
     line: int = 1
+    # The calling convention beyond the register words: arguments that do not fit
+    # go on the stack (VMI: i386 regparm(3)) or nowhere (hypercalls: registers
+    # only); a return value may take this many words (edx:eax on i386).
+    stack_args: bool = False
+    return_words: int = 1
 
     def hypercall(self, name: str) -> Hypercall | None:
         return next((h for h in self.hypercalls if h.name == name), None)
@@ -89,7 +94,7 @@ def load_abi(name_or_path: str) -> Abi:
 # -- parsing and validation ----------------------------------------------------------
 
 _ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
-             "register_args": int, "description": str, "backend": str, "sources": list, "config": dict}
+             "register_args": int, "stack_args": bool, "return_words": int, "description": str, "backend": str, "sources": list, "config": dict}
 _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
 _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
             "source": str}
@@ -157,6 +162,8 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         fail("[abi] word_bits must be 32 or 64", loc.key("abi", 0, "word_bits"))
     if head["register_args"] < 0:
         fail("[abi] register_args must not be negative", loc.key("abi", 0, "register_args"))
+    if head.get("return_words", 1) not in (1, 2):
+        fail("[abi] return_words must be 1 or 2", loc.key("abi", 0, "return_words"))
     if not all(isinstance(s, str) for s in head["sources"]) or not head["sources"]:
         fail("[abi] sources must be a non-empty list of strings", loc.key("abi", 0, "sources"))
     config = head.get("config", {})
@@ -217,6 +224,7 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         backend=head.get("backend"), sources=tuple(head["sources"]), config=dict(config),
         hypercalls=tuple(hypercalls), mappings=tuple(mappings), path=shown,
         line=loc.table("abi") or 1,
+        stack_args=head.get("stack_args", False), return_words=head.get("return_words", 1),
     )
 
 

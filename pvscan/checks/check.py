@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pvscan.checks.guards import evaluate
 from pvscan.checks.rules import Context, all_rules
-from pvscan.naming import generation_aliases
+from pvscan.identity import OpIndex, ops_for_arch, same_arch
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
@@ -34,20 +34,18 @@ def check(inventory, abis, glue=None, precise=None) -> CheckResult:
     coverage = {}
     op_kinds = {}
     for abi in abis:
-        ops = {o.name: o for o in inventory.ops if o.arch == abi.arch}
-        mapping_of = {}
+        index = OpIndex(ops_for_arch(inventory.ops, abi.arch))
+        ops = index.by_name
+        mapping_of, how_of = {}, {}
         stale = []
         for m in abi.mappings:
-            op = ops.get(m.op) or next((ops[a] for a in generation_aliases(m.op) if a in ops), None)
+            op, how = index.find(m.op)
             if op is None:
                 stale.append(m)
-            elif op.name in mapping_of:
-                # Two mappings reach one op through renaming: the exact name wins.
-                if m.op == op.name:
-                    mapping_of[op.name] = m
-            else:
-                mapping_of[op.name] = m
-        present = frozenset(b for (arch, b) in inventory.backends if arch == abi.arch)
+            elif op.name not in mapping_of or _closer(how, how_of[op.name]):
+                # Two mappings reach one op through renaming: the closer name wins.
+                mapping_of[op.name], how_of[op.name] = m, how
+        present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch))
         per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
         for name in sorted(ops):
             op = ops[name]
@@ -73,6 +71,13 @@ def check(inventory, abis, glue=None, precise=None) -> CheckResult:
         coverage[abi.name] = {g: dict(c) for g, c in sorted(per_group.items())}
     findings.sort(key=lambda f: f.sort_key())
     return CheckResult(tuple(findings), coverage, tuple(abis), op_kinds)
+
+
+_HOW_ORDER = ("name", "generation", "member", "renamed")
+
+
+def _closer(how: str, than: str) -> bool:
+    return _HOW_ORDER.index(how) < _HOW_ORDER.index(than)
 
 
 def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,

@@ -12,18 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pvscan.history.run import OpState
-
-# Renames no rule above can see, each a fact of kernel history (docs/history.md).
-RENAMES = {
-    "load_esp0": "load_sp0",            # 2.6.25, i386 and x86_64 unified
-    "alloc_pt": "alloc_pte",            # 2.6.25
-    "alloc_pd": "alloc_pmd",            # 2.6.25
-    "release_pt": "release_pte",        # 2.6.25
-    "release_pd": "release_pmd",        # 2.6.25
-    "flush_tlb_single": "flush_tlb_one_user",  # 4.16
-}
-# arch/i386 and arch/x86_64 became arch/x86 in 2.6.24.
-ARCH_IDENTITY = {"i386": "x86", "x86_64": "x86"}
+from pvscan.identity import ARCH_IDENTITY, RENAMES
 INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
 NEEDS = {"PV001", "PV002", "PV003", "PV004"}
 

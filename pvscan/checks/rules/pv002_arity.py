@@ -9,15 +9,18 @@ class Arity(CheckRule):
     entries of the mapping's `arg_map`, or else one argument per op
     parameter. It reports when that is more than the hypercall declares
     (`args`), or when the register slots it takes (an argument wider than
-    the ABI word takes two) are more than `register_args`.
+    the ABI word takes two) are more than `register_args` and the ABI has
+    no `stack_args` to carry the rest (VMI's regparm(3) calls do; Xen's
+    and KVM's hypercalls pass registers only).
 
     ## Why it matters
     Arguments that do not fit are passed in memory, or need a new
     hypercall: a frozen ABI then limits adding a parameter to the op.
 
     ## Example
-    VMI's SetPxELong takes a 64-bit PTE, its address and flags: four
-    32-bit register slots where i386 regparm passes three.
+    lguest's LHCALL_SET_PTE passes four 32-bit words in registers; a
+    PAE op passing a pointer, a 64-bit pte_t and the mm needs five. (VMI's
+    SetPxELong also needs four slots, but VMI declares `stack_args`.)
 
     ## How to fix
     Map the op to a hypercall that carries its arguments (or pass a
@@ -50,7 +53,7 @@ class Arity(CheckRule):
                                    evidence=(f"hypercall {name}: {hc.source}",))
                 continue
             slots = sum(max(1, -(-(w or abi.word_bits) // abi.word_bits)) for w in widths)
-            if slots > abi.register_args:
+            if slots > abi.register_args and not abi.stack_args:
                 yield self.finding(ctx, need=slots, unit="register slots", hypercall=name,
                                    have=f"{abi.register_args} in registers",
                                    evidence=(f"ABI {abi.name}: register_args = {abi.register_args}, "

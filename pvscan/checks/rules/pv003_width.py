@@ -8,7 +8,9 @@ class Width(CheckRule):
     Sizes each op parameter and the return type for the ABI's target from
     the documented type table (docs/abi-format.md), and compares it with the
     width of the hypercall argument it goes to, or with the ABI word when
-    the hypercall declares none for it. A parameter or "return" listed in
+    the hypercall declares none for it; a return value with the ABI word
+    times `return_words` (2 on i386, where edx:eax carry 64 bits). A
+    parameter or "return" listed in
     the mapping's `split` is carried in two words and is not reported.
     Types the table does not know are not reported.
 
@@ -52,9 +54,9 @@ class Width(CheckRule):
                                    evidence=(f"{p.type} is {bits} bits ({source})",))
         if op.return_type and "return" not in mapping.split:
             bits, source = size_of(ctx, op.return_type)
-            if bits is not None and bits > abi.word_bits:
-                yield self.finding(ctx, what="the return value", ctype=op.return_type, bits=bits,
-                                   have=abi.word_bits,
+            have = abi.word_bits * abi.return_words
+            if bits is not None and bits > have:
+                yield self.finding(ctx, what="the return value", ctype=op.return_type, bits=bits, have=have,
                                    evidence=(f"{op.return_type} is {bits} bits ({source})",))
 
 

@@ -1,0 +1,89 @@
+"""One op across the generations of the interface, for every stage that meets an op by name.
+
+An ABI file, a patch or an older revision names an op as its own era did:
+'pv_cpu_ops.cpuid' (2.6.23-4.19), 'cpu.cpuid' (4.20 on), 'paravirt_ops.cpuid'
+(2.6.20-22). In a tree, that name means, in order:
+
+1. the op of that very name;
+2. the op of the other split/unified spelling ('pv_mmu_ops.set_pte' <-> 'mmu.set_pte');
+3. the one op whose member path below its table is the same ('cpuid' in
+   paravirt_ops and in pv_cpu_ops; 'lazy_mode.enter' must be unique to match);
+4. the same through RENAMES, the renames no rule above can see.
+
+Anything else is no op of this tree: nothing is guessed. Architectures follow
+ARCH_IDENTITY: i386 and x86_64 became x86 in 2.6.24.
+"""
+
+from __future__ import annotations
+
+from pvscan.naming import generation_aliases
+
+# Renames no rule above can see, each a fact of kernel history (docs/history.md).
+RENAMES = {
+    "load_esp0": "load_sp0",            # 2.6.25, i386 and x86_64 unified
+    "alloc_pt": "alloc_pte",            # 2.6.25
+    "alloc_pd": "alloc_pmd",            # 2.6.25
+    "release_pt": "release_pte",        # 2.6.25
+    "release_pd": "release_pmd",        # 2.6.25
+    "flush_tlb_single": "flush_tlb_one_user",  # 4.16
+}
+ARCH_IDENTITY = {"i386": "x86", "x86_64": "x86"}
+
+
+def arch_identity(arch: str) -> str:
+    return ARCH_IDENTITY.get(arch, arch)
+
+
+def same_arch(a: str, b: str) -> bool:
+    return arch_identity(a) == arch_identity(b)
+
+
+def member(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def tail(name: str) -> str:
+    """The member path below the table: 'pv_cpu_ops.lazy_mode.enter' -> 'lazy_mode.enter'."""
+    return name.split(".", 1)[1] if "." in name else name
+
+
+def renamed(name: str) -> list[str]:
+    """name with its last member renamed either way through RENAMES: alloc_pt <-> alloc_pte."""
+    head, _, last = name.rpartition(".")
+    others = [new for old, new in RENAMES.items() if old == last] + [old for old, new in RENAMES.items() if new == last]
+    return [f"{head}.{o}" if head else o for o in others]
+
+
+class OpIndex:
+    """The ops of one architecture family, to find by any era's name."""
+
+    def __init__(self, ops):
+        self.by_name = {}
+        for o in ops:
+            self.by_name.setdefault(o.name, o)
+        self.by_tail: dict = {}
+        for o in self.by_name.values():
+            self.by_tail.setdefault(tail(o.name), []).append(o)
+
+    def find(self, name: str):
+        """(op, how) with how one of 'name', 'generation', 'member', 'renamed'; (None, None) if none."""
+        for candidate, how in [(name, "name")] + [(a, "generation") for a in generation_aliases(name)]:
+            if candidate in self.by_name:
+                return self.by_name[candidate], how
+        same = self.by_tail.get(tail(name), [])
+        if len(same) == 1:
+            return same[0], "member"
+        for other in renamed(name):
+            for candidate in [other, *generation_aliases(other)]:
+                if candidate in self.by_name:
+                    return self.by_name[candidate], "renamed"
+            same = self.by_tail.get(tail(other), [])
+            if len(same) == 1:
+                return same[0], "renamed"
+        return None, None
+
+
+def ops_for_arch(ops, arch: str) -> list:
+    """The ops of arch's family, those of arch itself first (so its names win)."""
+    family = [o for o in ops if same_arch(o.arch, arch)]
+    return [o for o in family if o.arch == arch] + [o for o in family if o.arch != arch]
