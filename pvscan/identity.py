@@ -6,8 +6,10 @@ An ABI file, a patch or an older revision names an op as its own era did:
 
 1. the op of that very name;
 2. the op of the other split/unified spelling ('pv_mmu_ops.set_pte' <-> 'mmu.set_pte');
-3. the one op whose member path below its table is the same ('cpuid' in
-   paravirt_ops and in pv_cpu_ops; 'lazy_mode.enter' must be unique to match);
+3. when the tree has no table of that name in either spelling (another
+   generation's layout), the one op whose member path below its table is
+   the same ('cpuid' in paravirt_ops and in pv_cpu_ops; 'lazy_mode.enter',
+   which two split tables have, never matches this way);
 4. the same through RENAMES, the renames no rule above can see.
 
 Anything else is no op of this tree: nothing is guessed. Architectures follow
@@ -62,22 +64,29 @@ class OpIndex:
         for o in ops:
             self.by_name.setdefault(o.name, o)
         self.by_tail: dict = {}
+        self.tables = set()
         for o in self.by_name.values():
             self.by_tail.setdefault(tail(o.name), []).append(o)
+            self.tables.add(o.name.split(".", 1)[0])
+
+    def _has_table_of(self, name: str) -> bool:
+        return any(n.split(".", 1)[0] in self.tables for n in [name, *generation_aliases(name)])
 
     def find(self, name: str):
         """(op, how) with how one of 'name', 'generation', 'member', 'renamed'; (None, None) if none."""
         for candidate, how in [(name, "name")] + [(a, "generation") for a in generation_aliases(name)]:
             if candidate in self.by_name:
                 return self.by_name[candidate], how
-        same = self.by_tail.get(tail(name), [])
+        # Another layout's table: the member path alone says which op, if only one has it.
+        other_layout = not self._has_table_of(name)
+        same = self.by_tail.get(tail(name), []) if other_layout else []
         if len(same) == 1:
             return same[0], "member"
         for other in renamed(name):
             for candidate in [other, *generation_aliases(other)]:
                 if candidate in self.by_name:
                     return self.by_name[candidate], "renamed"
-            same = self.by_tail.get(tail(other), [])
+            same = self.by_tail.get(tail(other), []) if other_layout else []
             if len(same) == 1:
                 return same[0], "renamed"
         return None, None

@@ -13,6 +13,17 @@ GEN3 = str(fixture_tree("gen3-unified"))
 
 @pytest.fixture(scope="module")
 def toy(gen3):
+    # Without its backend: the rules in isolation, no witness from the fixture's xen.
+    import dataclasses
+
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+    return check(gen3.inventory, [dataclasses.replace(load_abi(TOY), backend=None)])
+
+
+@pytest.fixture(scope="module")
+def toy_witnessed(gen3):
+    # As written: backend = "xen", which the fixture has (arch/x86/xen).
     from pvscan.abi import load_abi
     from pvscan.checks.check import check
     return check(gen3.inventory, [load_abi(TOY)])
@@ -51,10 +62,28 @@ def test_drift_pv007(toy):
     assert codes(toy, "PV007") == ["mmu.set_pmd"]
 
 
-def test_backend_pv008_both_ways(toy):
-    messages = {f.op: f.message for f in toy.findings if f.code == "PV008"}
+def test_backend_pv008_both_ways(toy_witnessed):
+    messages = {f.op: f.message for f in toy_witnessed.findings if f.code == "PV008"}
     assert "leaves it NULL" in messages["mmu.set_pgd"]
     assert "implements it with xen_io_delay" in messages["cpu.io_delay"]
+
+
+def test_the_backend_in_the_tree_contradicts_pv010_instead_of_pv002(toy_witnessed):
+    # The fixture's xen fills cpu.write_msr_safe (xen_write_msr_safe) and mmu.set_pte:
+    # what the toy file says its hypercalls cannot carry, the tree carries.
+    found = toy_witnessed.findings
+    assert not [f for f in found if f.code in ("PV002", "PV003")]
+    (f,) = [f for f in found if f.code == "PV010" and f.op == "cpu.write_msr_safe"]
+    assert (f.file, f.in_tree, f.severity) == (TOY, False, "warning")
+    assert "PV002" in f.message and "xen_write_msr_safe" in f.message
+    assert [f.op for f in found if f.code == "PV010"] == ["cpu.write_msr_safe", "mmu.set_pte"]
+
+
+def test_ops_the_backend_leaves_native_need_nothing_from_the_abi(toy, toy_witnessed):
+    # irq.halt: the fixture's xen leaves it at the native default (only native and tdx fill it).
+    assert "irq.halt" in codes(toy, "PV001")
+    assert "irq.halt" not in codes(toy_witnessed, "PV001")
+    assert toy_witnessed.op_kinds[("toy", "x86", "irq.halt")] == "native"
 
 
 def test_unmapped_pv001_skips_mapped_and_excluded(toy):
@@ -161,12 +190,18 @@ def test_renames_table_reaches_the_old_name():
     class O:
         def __init__(self, name):
             self.name = name
-    index = OpIndex([O("paravirt_ops.alloc_pt"), O("pv_cpu_ops.lazy_mode.enter"), O("pv_mmu_ops.lazy_mode.enter")])
-    assert index.find("mmu.alloc_pte")[0].name == "paravirt_ops.alloc_pt"
-    assert index.find("pv_mmu_ops.alloc_pte")[1] == "renamed"
+    single = OpIndex([O("paravirt_ops.alloc_pt"), O("paravirt_ops.set_lazy_mode")])
+    assert single.find("mmu.alloc_pte")[0].name == "paravirt_ops.alloc_pt"
+    assert single.find("pv_mmu_ops.alloc_pte")[1] == "renamed"
+    index = OpIndex([O("pv_cpu_ops.lazy_mode.enter"), O("pv_mmu_ops.lazy_mode.enter")])
     # A member path two tables share is never guessed.
     assert index.find("paravirt_ops.lazy_mode.enter") == (None, None)
     assert index.find("cpu.lazy_mode.enter")[0].name == "pv_cpu_ops.lazy_mode.enter"
+    # A table the tree has is where its ops are: 2.6.32's pv_cpu_ops has no lazy_mode
+    # (start/end_context_switch instead), and pv_mmu_ops.lazy_mode is no stand-in.
+    split = OpIndex([O("pv_cpu_ops.start_context_switch"), O("pv_mmu_ops.lazy_mode.enter")])
+    assert split.find("pv_cpu_ops.lazy_mode.enter") == (None, None)
+    assert split.find("paravirt_ops.start_context_switch")[0].name == "pv_cpu_ops.start_context_switch"
 
 
 @pytest.mark.parametrize("head, errors", [("", 1), ("stack_args = true", 0)])
@@ -185,6 +220,31 @@ source = "test"
 """)
     found = check(gen1.inventory, [abi])
     assert len([f for f in found.findings if f.code == "PV002"]) == errors
+
+
+@pytest.mark.parametrize("text, want", [
+    ("2.6.20-2.6.22", ((2, 6, 20), (2, 6, 22))), ("2.6.23-", ((2, 6, 23), None)), ("-4.19", (None, (4, 19))),
+    ("2.6.23", None), ("-", None), ("4.19-2.6", None), ("v2.6-", None)])
+def test_kernel_ranges_of_mappings(text, want):
+    from pvscan.abi import parse_kernel_range
+    assert parse_kernel_range(text) == want
+
+
+def test_stale_mapping_outside_its_kernels_is_a_note(gen1, tmp_path):
+    # The mapping is for 2.6.23 on, and gen1 has no read_pmc: stale, a note for a 2.6.22 tree.
+    from pvscan.checks.check import check
+    from pvscan.source.files import KernelVersion
+    abi = _abi(tmp_path, mappings="""
+[[mapping]]
+op = "pv_cpu_ops.read_pmc"
+to = "native"
+kernels = "2.6.23-"
+source = "test"
+""")
+    for version, severity in [(KernelVersion(2, 6, 22, ""), "note"), (KernelVersion(2, 6, 25, ""), "warning"),
+                              (None, "warning")]:
+        (f,) = [f for f in check(gen1.inventory, [abi], version=version).findings if f.code == "PV006"]
+        assert f.severity == severity
 
 
 def test_return_words_must_be_one_or_two(tmp_path):
@@ -243,7 +303,7 @@ def test_kvm_and_hyperv_abis_are_clean_on_6_12(linux_6_12, name):
 def test_text_lines_are_gcc_style_and_exit_follows_fail_on():
     proc = pvscan("check", GEN3, "--abi", TOY)
     assert proc.returncode == 1
-    assert "arch/x86/include/asm/paravirt_types.h:45: error: PV002 cpu.write_msr_safe" in proc.stdout
+    assert f"{TOY}:53: warning: PV010 cpu.write_msr_safe: ABI toy says PV002" in proc.stdout
     assert "Coverage" in proc.stdout
     assert pvscan("check", GEN3, "--abi", TOY, "--fail-on", "never").returncode == 0
 
@@ -261,8 +321,8 @@ def test_json_and_determinism():
     assert a.stdout == b.stdout
     doc = json.loads(a.stdout)
     assert doc["schema"] == "pvscan-check/1"
-    assert {f["code"] for f in doc["findings"]} >= {"PV001", "PV002", "PV003", "PV004", "PV005", "PV006",
-                                                   "PV007", "PV008"}
+    assert {f["code"] for f in doc["findings"]} >= {"PV001", "PV004", "PV005", "PV006", "PV007", "PV008",
+                                                   "PV010"}
 
 
 def test_sarif_validates_against_the_published_schema():
@@ -274,7 +334,7 @@ def test_sarif_validates_against_the_published_schema():
     doc = json.loads(proc.stdout)
     jsonschema.validate(doc, schema)
     run = doc["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV00{i}" for i in range(1, 10)]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV{i:03}" for i in range(1, 11)]
     assert all(r["partialFingerprints"]["pvscan/v1"] for r in run["results"])
 
 
@@ -331,7 +391,7 @@ def test_abi_list_and_show():
 
 def test_rules_list_one_rule_and_docs_in_sync():
     from pvscan.commands.rules import markdown
-    assert len(pvscan("rules").stdout.splitlines()) == 9 + 18   # checks, review change kinds and hunk outcomes
+    assert len(pvscan("rules").stdout.splitlines()) == 10 + 18   # checks, review change kinds and hunk outcomes
     assert "## What it does" in pvscan("rules", "pv004").stdout
     assert pvscan("rules", "PV999").returncode == 2
     with open(FIXTURES.parent / "docs" / "rules.md", encoding="utf-8") as f:

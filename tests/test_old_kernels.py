@@ -61,3 +61,31 @@ def test_vmi_abi_of_the_split_era_checks_2_6_22(linux_2_6_22):
     assert not [f for f in found.findings if f.severity == "error"]
     stale = {f.op for f in found.findings if f.code == "PV006"}
     assert "pv_cpu_ops.cpuid" not in stale and "pv_mmu_ops.alloc_pte" not in stale
+
+
+def test_vmi_abi_checks_clean_on_the_trees_that_carry_vmi(linux_2_6_22, linux_2_6_32):
+    # Both trees hold VMware's backend (arch/i386/kernel/vmi.c, arch/x86/kernel/vmi_32.c):
+    # what it fills, the bundled ABI maps; what it leaves native needs nothing.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+    for result in (linux_2_6_22, linux_2_6_32):
+        found = check(result.inventory, [load_abi("vmi")], version=result.version).findings
+        assert [(f.code, f.op) for f in found if f.severity != "note"] == []
+
+
+def test_vmi_leaves_spinlocks_native_in_2_6_32(linux_2_6_32):
+    # vmi_32.c activate_vmi never touches pv_lock_ops: the native default stays.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+    kinds = check(linux_2_6_32.inventory, [load_abi("vmi")], version=linux_2_6_32.version).op_kinds
+    locks = {k[2]: v for k, v in kinds.items() if k[2].startswith("pv_lock_ops.")}
+    assert locks and set(locks.values()) == {"native"}
+
+
+def test_2_6_32_vmi_fills_through_para_wrap_and_vmi_ops(linux_2_6_32):
+    # vmi_32.c:710: para_wrap(pv_cpu_ops.write_ldt_entry, vmi_write_ldt_entry, ...);
+    # 405-409: vmi_pte_clear, set under CONFIG_X86_PAE when vmi_ops.set_pte exists.
+    assert ("vmi", "vmi_write_ldt_entry") in [
+        (i.backend, i.function) for i in op(linux_2_6_32, "pv_cpu_ops.write_ldt_entry", "x86").implementations]
+    assert ("vmi", "vmi_pte_clear") in [
+        (i.backend, i.function) for i in op(linux_2_6_32, "pv_mmu_ops.pte_clear", "x86").implementations]

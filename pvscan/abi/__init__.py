@@ -44,6 +44,17 @@ class Mapping:
     reason: str | None
     source: str
     line: int
+    # The kernels whose op this is, 'A-B', 'A-' or '-B' (versions like 2.6.22): an ABI
+    # that spans an era maps ops that only part of it had.
+    kernels: tuple | None = None    # (low, high) version tuples, either may be None
+
+    def covers(self, version) -> bool | None:
+        """Whether a kernel of version (a (major, minor, sub) tuple) is in the mapping's
+        range; None when the mapping states no range."""
+        if self.kernels is None:
+            return None
+        low, high = self.kernels
+        return (low is None or version >= low) and (high is None or version[:len(high)] <= high)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchab
             "source": str}
 _HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
 _MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": list, "split": list, "thunk": bool,
-             "signature": str, "reason": str, "source": str}
+             "signature": str, "reason": str, "source": str, "kernels": str}
 _MAP_REQUIRED = ("op", "to", "source")
 
 
@@ -212,10 +223,16 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                 fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
         if m["to"] == "unsupported" and not m.get("reason"):
             fail(f"{where}: an unsupported op needs a 'reason'", line)
+        kernels = None
+        if "kernels" in m:
+            kernels = parse_kernel_range(m["kernels"])
+            if kernels is None:
+                fail(f"{where}: kernels must be a range of versions like '2.6.20-2.6.22', '2.6.23-' or '-4.19'",
+                     loc.key("mapping", i, "kernels"))
         mappings.append(Mapping(
             m["op"], m["to"], tuple(hcs), tuple(m["arg_map"]) if "arg_map" in m else None,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
-            m["source"], line or 0))
+            m["source"], line or 0, kernels))
 
     return Abi(
         name=head["name"], title=head.get("title", head["name"]), version=head["version"],
@@ -226,6 +243,27 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         line=loc.table("abi") or 1,
         stack_args=head.get("stack_args", False), return_words=head.get("return_words", 1),
     )
+
+
+_VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+){1,2}$")
+
+
+def parse_kernel_range(text: str):
+    """'2.6.20-2.6.22' -> ((2, 6, 20), (2, 6, 22)); an open end is None; None if malformed."""
+    low, sep, high = text.strip().partition("-")
+    if not sep or not (low or high):
+        return None
+    ends = []
+    for end in (low.strip(), high.strip()):
+        if not end:
+            ends.append(None)
+        elif _VERSION_RE.match(end):
+            ends.append(tuple(int(x) for x in end.split(".")))
+        else:
+            return None
+    if ends[0] is not None and ends[1] is not None and ends[0] > ends[1]:
+        return None
+    return tuple(ends)
 
 
 def _entries(data, table, label_key, allowed, required, loc, fail):

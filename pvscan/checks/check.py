@@ -26,9 +26,10 @@ class CheckResult:
     op_kinds: dict = None           # (abi, arch, op) -> coverage kind, or "excluded" (outside its config)
 
 
-def check(inventory, abis, glue=None, precise=None) -> CheckResult:
+def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult:
     """glue: {backend: {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
-    precise: {target: precise.PreciseSizes}, in precise mode."""
+    precise: {target: precise.PreciseSizes}, in precise mode; version: the tree's KernelVersion."""
+    version = (version.version, version.patchlevel, version.sublevel) if version is not None else None
     rules = [r() for r in all_rules()]
     findings = []
     coverage = {}
@@ -53,20 +54,23 @@ def check(inventory, abis, glue=None, precise=None) -> CheckResult:
             reaches = None
             if glue is not None and abi.backend in glue:
                 reaches = tuple(glue[abi.backend].get(name, ()))
+            witness = None
+            if abi.backend and abi.backend in present:
+                witness = tuple(i for i in op.implementations if i.backend == abi.backend)
             ctx = Context(abi, op, mapping_of.get(name), exists, missing, present, reaches,
-                          (precise or {}).get(abi.target))
+                          (precise or {}).get(abi.target), witness, version)
             got = [f for r in rules for f in r.check(ctx)]
             findings.extend(got)
             if exists is False and ctx.mapping is None:
                 op_kinds[(abi.name, op.arch, op.name)] = "excluded"
                 continue   # outside the ABI's configuration: not its business
-            kind = "unmapped" if ctx.mapping is None else ctx.mapping.to
+            kind = ctx.mapping.to if ctx.mapping is not None else "native" if ctx.witnessed_native else "unmapped"
             if kind == "hypercall":
                 kind = "constrained" if any(f.code in CONSTRAINING for f in got) else "mapped"
             per_group[op.group][kind] += 1
             op_kinds[(abi.name, op.arch, op.name)] = kind
         for m in stale:
-            ctx = Context(abi, None, m, None, set(), present)
+            ctx = Context(abi, None, m, None, set(), present, version=version)
             findings.extend(f for r in rules for f in r.check(ctx))
         coverage[abi.name] = {g: dict(c) for g, c in sorted(per_group.items())}
     findings.sort(key=lambda f: f.sort_key())
@@ -81,7 +85,7 @@ def _closer(how: str, than: str) -> bool:
 
 
 def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
-               config: str | None = None) -> tuple[CheckResult, list[str]]:
+               config: str | None = None, version=None) -> tuple[CheckResult, list[str]]:
     """check() with what it can draw from the tree itself: each ABI backend's glue traced to
     hypercalls (trace_glue), libclang's type sizes (precise, with a .config); and the lines
     to tell the user about the latter."""
@@ -96,4 +100,4 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
         from pvscan.checks.precise import sizes_for_abis
 
         sizes, notes = sizes_for_abis(tree, inventory, abis, config)
-    return check(inventory, abis, glue, sizes), notes
+    return check(inventory, abis, glue, sizes, version), notes

@@ -35,7 +35,8 @@ def run(args) -> int:
                            jobs=args.jobs, callers=False, progress=line)
     finally:
         line.done()
-    result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config)
+    result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config,
+                               result_scan.version)
     for note in notes:
         print(f"pvscan: {note}", file=sys.stderr)
     findings = [f for f in result.findings if f.fingerprint not in accepted]

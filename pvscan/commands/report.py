@@ -31,7 +31,7 @@ def run(args) -> int:
                       callers=False, progress=line)
     finally:
         line.done()
-    checked = check(result.inventory, abis) if abis else None
+    checked = check(result.inventory, abis, version=result.version) if abis else None
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
     history = _read_history(args.history) if args.history else None
     doc = ReportDocument(result, summarize(result.inventory), checked, snippets, rules=tuple(all_rules()),

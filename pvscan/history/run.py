@@ -78,7 +78,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
                         o.line, o.backends) for o in inventory.ops)
     found = ()
     if spec.abis:
-        checked = check(inventory, [load_abi(a) for a in spec.abis])
+        checked = check(inventory, [load_abi(a) for a in spec.abis], version=source.version)
         arch_of = {o.name: o.arch for o in inventory.ops}
         found = tuple((f.abi, f.code, arch_of.get(f.op, ""), f.op, f.severity, f.message)
                       for f in checked.findings)

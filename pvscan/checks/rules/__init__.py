@@ -28,6 +28,17 @@ class Context:
     backends: frozenset = frozenset()   # backends the tree has for the ABI's architecture
     reaches: tuple | None = None        # glue.Reach of the ABI's backend for this op, when traced
     precise: object | None = None       # precise.PreciseSizes for the ABI's target, in precise mode
+    # The ABI's own backend as witness, when the tree has it (docs/check.md):
+    # its implementations of this op; empty when it leaves the native default.
+    witness: tuple | None = None
+    version: tuple | None = None        # the tree's (major, minor, sub), when known
+
+    @property
+    def witnessed_native(self) -> bool:
+        """The tree's backend for the ABI leaves the op at the native default (neither fills
+        nor clears it): the ABI needs nothing for it, whatever the file says or omits."""
+        return (self.witness is not None and not self.witness and self.op is not None
+                and not any(c.backend == self.abi.backend for c in self.op.cleared_by))
 
 
 def size_of(ctx: Context, ctype: str | None):

@@ -6,7 +6,10 @@ class Unmapped(CheckRule):
 
     ## What it does
     Reports every op of the ABI's architecture that can exist in the ABI's
-    configuration (its guard is not false there) and that no [[mapping]] names.
+    configuration (its guard is not false there) and that no [[mapping]] names,
+    unless the tree holds the ABI's own backend and that backend leaves the
+    op at the native default: the kernel shipped it that way, so the op
+    needs nothing from the ABI (it counts as native).
 
     ## Why it matters
     An op the ABI does not mention is one the hypervisor was never asked
@@ -28,7 +31,7 @@ class Unmapped(CheckRule):
     message = "{op} is not mapped by ABI {abi}"
 
     def check(self, ctx):
-        if ctx.mapping is None and ctx.op is not None and ctx.exists is not False:
+        if ctx.mapping is None and ctx.op is not None and ctx.exists is not False and not ctx.witnessed_native:
             yield self.finding(ctx)
 
 

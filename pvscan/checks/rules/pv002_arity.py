@@ -34,6 +34,13 @@ class Arity(CheckRule):
                "(ABI {abi})")
 
     def check(self, ctx):
+        if ctx.witness:
+            return   # the tree's backend carries it: PV010 if the file says it cannot
+        for args, evidence in self.violations(ctx):
+            yield self.finding(ctx, evidence=evidence, **args)
+
+    def violations(self, ctx):
+        """(message arguments, evidence) of each way the mapping cannot carry the op."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
         from pvscan.checks.rules import size_of
@@ -49,15 +56,14 @@ class Arity(CheckRule):
                 count = len(params)
                 widths = [size_of(ctx, p.type)[0] for p in params]
             if count > len(hc.args):
-                yield self.finding(ctx, need=count, unit="arguments", hypercall=name, have=len(hc.args),
-                                   evidence=(f"hypercall {name}: {hc.source}",))
+                yield (dict(need=count, unit="arguments", hypercall=name, have=len(hc.args)),
+                       (f"hypercall {name}: {hc.source}",))
                 continue
             slots = sum(max(1, -(-(w or abi.word_bits) // abi.word_bits)) for w in widths)
             if slots > abi.register_args and not abi.stack_args:
-                yield self.finding(ctx, need=slots, unit="register slots", hypercall=name,
-                                   have=f"{abi.register_args} in registers",
-                                   evidence=(f"ABI {abi.name}: register_args = {abi.register_args}, "
-                                             f"word_bits = {abi.word_bits}",))
+                yield (dict(need=slots, unit="register slots", hypercall=name,
+                            have=f"{abi.register_args} in registers"),
+                       (f"ABI {abi.name}: register_args = {abi.register_args}, word_bits = {abi.word_bits}",))
 
 
 def _width_of(ctx, entry, params, hc, index):

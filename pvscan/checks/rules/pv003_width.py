@@ -33,6 +33,13 @@ class Width(CheckRule):
     message = "{op}: {what} ({ctype}) is {bits} bits; ABI {abi} carries {have} for it"
 
     def check(self, ctx):
+        if ctx.witness:
+            return   # the tree's backend carries it: PV010 if the file says it cannot
+        for args, evidence in self.violations(ctx):
+            yield self.finding(ctx, evidence=evidence, **args)
+
+    def violations(self, ctx):
+        """(message arguments, evidence) of each value the mapping is too narrow for."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
         from pvscan.checks.rules import size_of
@@ -50,14 +57,14 @@ class Width(CheckRule):
                     continue   # not passed as it is
             have = hc.args[position] if position < len(hc.args) else abi.word_bits
             if bits is not None and bits > have:
-                yield self.finding(ctx, what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have,
-                                   evidence=(f"{p.type} is {bits} bits ({source})",))
+                yield (dict(what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have),
+                       (f"{p.type} is {bits} bits ({source})",))
         if op.return_type and "return" not in mapping.split:
             bits, source = size_of(ctx, op.return_type)
             have = abi.word_bits * abi.return_words
             if bits is not None and bits > have:
-                yield self.finding(ctx, what="the return value", ctype=op.return_type, bits=bits, have=have,
-                                   evidence=(f"{op.return_type} is {bits} bits ({source})",))
+                yield (dict(what="the return value", ctype=op.return_type, bits=bits, have=have),
+                       (f"{op.return_type} is {bits} bits ({source})",))
 
 
 RULE = Width

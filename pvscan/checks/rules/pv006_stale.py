@@ -7,8 +7,12 @@ class Stale(CheckRule):
     ## What it does
     Reports each [[mapping]] whose op names no op of the ABI's architecture
     in the tree, after the documented renaming between generations
-    (`pv_mmu_ops.set_pte` is `mmu.set_pte` in a unified tree and back).
-    The finding points at the mapping in the ABI file.
+    (docs/abi-format.md: `pv_mmu_ops.set_pte` is `mmu.set_pte` in a unified
+    tree, `paravirt_ops.cpuid` in 2.6.22). The finding points at the mapping
+    in the ABI file. A mapping that states the kernels it is for
+    (`kernels = "2.6.20-2.6.22"`) and whose range leaves out the tree's
+    version is only a note: an ABI that spans an era maps ops that only part
+    of the era had.
 
     ## Why it matters
     The kernel removed or renamed the op: the ABI describes an interface
@@ -25,11 +29,18 @@ class Stale(CheckRule):
     code = "PV006"
     name = "stale"
     severity = "warning"
-    message = "ABI {abi} maps {op}, which this tree does not have"
+    message = "ABI {abi} maps {op}, which this tree does not have{era}"
 
     def check(self, ctx):
         if ctx.op is None and ctx.mapping is not None:
-            yield self.finding(ctx, at_abi=True, evidence=(ctx.mapping.source,))
+            covers = ctx.mapping.covers(ctx.version) if ctx.version else None
+            if covers is False:
+                low, high = ctx.mapping.kernels
+                span = "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
+                yield self.finding(ctx, severity="note", at_abi=True, evidence=(ctx.mapping.source,),
+                                   era=f" (the mapping is for kernels {span})")
+            else:
+                yield self.finding(ctx, at_abi=True, evidence=(ctx.mapping.source,), era="")
 
 
 RULE = Stale
