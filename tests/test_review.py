@@ -313,6 +313,14 @@ def test_the_6_1_to_6_12_interface_change(tmp_path):
             "PVOP_VCALL0/0 under defined(CONFIG_PARAVIRT)") in out
     assert any(l.startswith("arch/x86/include/asm/paravirt.h:117: CHECK: PV109 patch changes a call site of "
                             "irq.halt in halt()") for l in out)
+    # 6.12 wraps paravirt_types.h in '#ifdef CONFIG_PARAVIRT' (:5): the 62 ops under
+    # CONFIG_PARAVIRT_XXL keep their configurations, since arch/x86/Kconfig lets only XEN_PV
+    # select PARAVIRT_XXL, and XEN_PV needs XEN, which depends on PARAVIRT.
+    assert not [l for l in out if "PV106" in l and "defined(CONFIG_PARAVIRT_XXL) -> defined(CONFIG_PARAVIRT) && "
+                "defined(CONFIG_PARAVIRT_XXL)" in l]
+    # io_delay was unconditional in 6.1 and needs CONFIG_PARAVIRT in 6.12 (as text, a change).
+    assert any("PV106 patch changes the guard of cpu.io_delay: (unconditional) -> defined(CONFIG_PARAVIRT)" in l
+               for l in out)
     summary = pvscan("review", "--tree", str(k1), str(patch)).stdout
     assert "this patch changes the pv_ops interface: 1 op(s) added, 2 op(s) removed" in summary
 

@@ -30,7 +30,7 @@ def renames(gone, new) -> dict:
     return out
 
 
-def op_pairs(inv_b, inv_a) -> list[OpPair]:
+def op_pairs(inv_b, inv_a, guards=None) -> list[OpPair]:
     ops_b = {(o.arch, o.name): o for o in inv_b.ops}
     ops_a = {(o.arch, o.name): o for o in inv_a.ops}
     gone = [ops_b[k] for k in sorted(set(ops_b) - set(ops_a))]
@@ -38,15 +38,16 @@ def op_pairs(inv_b, inv_a) -> list[OpPair]:
     renamed = renames(gone, new)
     renamed_from = {(n.arch, n.name): ops_b[old] for old, n in renamed.items()}
     return [OpPair(ops_b.get(key), ops_a.get(key), renamed.get(key), renamed_from.get(key),
-                   call_site_diff(ops_b.get(key), ops_a.get(key)))
+                   call_site_diff(ops_b.get(key), ops_a.get(key)), guards)
             for key in sorted(set(ops_b) | set(ops_a))]
 
 
-def diff(inv_b, inv_a, anchor) -> list:
-    """Every change kind's findings for every op, each placed on the patch's lines by anchor."""
+def diff(inv_b, inv_a, anchor, guards=None) -> list:
+    """Every change kind's findings for every op, each placed on the patch's lines by anchor;
+    guards (pvscan.kconfig.LazyGuardLogic) says which guards Kconfig makes equal."""
     kinds = [k() for k in change_kinds()]
     return [anchor.place(f, side=k.side, above=k.anchor_above)
-            for pair in op_pairs(inv_b, inv_a) for k in kinds for f in k.changes(pair)]
+            for pair in op_pairs(inv_b, inv_a, guards) for k in kinds for f in k.changes(pair)]
 
 
 def hunk_findings(outcomes, applied: bool) -> list:

@@ -56,10 +56,17 @@ class PatchReview:
 
 def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones before it."""
+    from pvscan.kconfig import LazyGuardLogic
+    from pvscan.source.directory import KernelTree
+
     state = PatchedSource(source)
+    # The Kconfig of a tree on disk says which guards are equal; a git range's is not read.
+    guards = LazyGuardLogic(source if isinstance(source, KernelTree) else None)
     out = []
     for index, patch in enumerate(patches, 1):
-        result, state = _review_one(index, patch, state, abis, backend_map)
+        told = len(guards.problems)
+        result, state = _review_one(index, patch, state, abis, backend_map, guards)
+        result.warnings.extend(Warning_("Kconfig", 0, p) for p in guards.problems[told:])
         out.append(result)
     return out
 
@@ -144,7 +151,7 @@ def _header(h) -> str:
     return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
 
 
-def _review_one(index, patch, state, abis, backend_map):
+def _review_one(index, patch, state, abis, backend_map, guards=None):
     """(PatchReview, the files as this patch leaves them)."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
     usable = []
@@ -168,7 +175,7 @@ def _review_one(index, patch, state, abis, backend_map):
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
-    result.findings = diff(inv_b, inv_a, anchor) + hunk_findings(change.hunks, applied)
+    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied)
     if abis:
         from pvscan.checks.check import check
 

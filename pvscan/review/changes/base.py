@@ -27,10 +27,18 @@ class OpPair:
     renamed_to: object | None = None    # the op a removed one became (PV103)
     renamed_from: object | None = None  # the op an added one was
     sites: CallSiteDiff = CallSiteDiff()
+    guards: object | None = None        # pvscan.kconfig.LazyGuardLogic: guards equal under Kconfig
 
     @property
     def op(self):
         return self.after or self.before
+
+    def same_guard(self, before: str | None, after: str | None) -> bool:
+        """Whether two guards hold in the same configurations: equal text, or equal under the
+        tree's Kconfig ('CONFIG_PARAVIRT && CONFIG_PARAVIRT_XXL' is 'CONFIG_PARAVIRT_XXL')."""
+        if before == after:
+            return True
+        return self.guards is not None and self.guards.equivalent(before, after, self.op.arch)
 
 
 class ChangeKind(Rule):

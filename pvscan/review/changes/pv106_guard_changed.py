@@ -8,6 +8,10 @@ class GuardChanged(ChangeKind):
 
     ## What it does
     Compares each op's guard (the whole #if nesting around it) before and after.
+    Guards that differ as text but hold in the same configurations under the
+    tree's Kconfig (read with kconfiglib) are equal: wrapping
+    `#ifdef CONFIG_PARAVIRT_XXL` in `#ifdef CONFIG_PARAVIRT` changes nothing,
+    since PARAVIRT_XXL can only be set with PARAVIRT.
 
     ## Why it matters
     An op that moves under a new option appears or disappears for whole
@@ -27,7 +31,7 @@ class GuardChanged(ChangeKind):
 
     def changes(self, pair):
         b, a = pair.before, pair.after
-        if b is not None and a is not None and b.guard != a.guard:
+        if b is not None and a is not None and not pair.same_guard(b.guard, a.guard):
             yield self.finding(a, a.file, a.line, before=b.guard or "(unconditional)",
                                after=a.guard or "(unconditional)")
 

@@ -27,9 +27,16 @@ class CallSiteChanged(ChangeKind):
 
     def changes(self, pair):
         for c, before in pair.sites.changed:
-            guarded = (before.guard or "") != (c.guard or "")
+            guarded = not pair.same_guard(before.guard, c.guard)
+            if not guarded and _same_form(before, c):
+                continue   # only the guard's spelling changed
             yield self.finding(pair.op, c.file, c.line, where=where(c), before=describe_site(before, guarded),
                                after=describe_site(c, guarded))
+
+
+def _same_form(a, b) -> bool:
+    return (a.kind, a.arity, a.return_type, a.alt_replacement, a.alt_condition_means or a.alt_condition) == \
+        (b.kind, b.arity, b.return_type, b.alt_replacement, b.alt_condition_means or b.alt_condition)
 
 
 RULE = CallSiteChanged

@@ -8,7 +8,8 @@ class ImplementationGuardChanged(ChangeKind):
 
     ## What it does
     Compares the `#if` guard around each (backend, function) that fills
-    an op, before and after the patch.
+    an op, before and after the patch; guards equal under the tree's
+    Kconfig are equal (see PV106).
 
     ## Why it matters
     Under the configurations the implementation leaves, the backend falls
@@ -29,7 +30,7 @@ class ImplementationGuardChanged(ChangeKind):
         before, after = implementations(pair.before), implementations(pair.after)
         for key in sorted(set(before) & set(after)):
             b, a = before[key], after[key]
-            if b.guard != a.guard:
+            if not pair.same_guard(b.guard, a.guard):
                 yield self.finding(pair.op, a.file, a.line, backend=a.backend, function=a.function,
                                    before=b.guard or "(unconditional)", after=a.guard or "(unconditional)")
 

@@ -1,0 +1,273 @@
+"""The tree's Kconfig, read with kconfiglib: which options imply which, to compare guards.
+
+'#if defined(CONFIG_PARAVIRT) && defined(CONFIG_PARAVIRT_XXL)' and
+'#ifdef CONFIG_PARAVIRT_XXL' differ as text, but PARAVIRT_XXL can only be
+set by XEN_PV, which depends on XEN and so on PARAVIRT: under the kernel's
+Kconfig the two guards hold in the same configurations. GuardLogic says so.
+
+What is read: the Kconfig files of the tree, through KernelTree.read (bounded,
+never out of the tree). What is never done: running anything. The kernel's
+Kconfig asks the compiler through '$(shell,...)' (cc-option, as-instr ...);
+here every '$(shell,...)' expands to 'n', as for a compiler that has nothing,
+which only decides toolchain options that no pv_ops guard tests.
+
+kconfiglib 14.1 predates some syntax that newer kernels use ('modules' as a
+bare option since 5.13) and rejects some that older ones tolerated (a ';'
+after a prompt in 2.6.32, 'depends X' without 'on' in 2.6.22): each file
+is adjusted for those as it is read.
+A tree whose Kconfig still cannot be read gets one warning, and its guards
+are compared as text, as before.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from pvscan.checks.guards import evaluate
+from pvscan.source.files import SkippedFile
+
+_CONFIG = re.compile(r"\bCONFIG_([A-Za-z0-9_]+)\b")
+_BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
+_DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
+_PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
+MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
+_lock = threading.Lock()
+
+
+class GuardLogic:
+    """Which options a set option needs, from one tree's Kconfig (or none: text comparison)."""
+
+    def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None):
+        self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
+        self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
+        self.problem = problem        # why the Kconfig could not be read
+
+    def complete(self, config: dict, wanted) -> dict:
+        """{CONFIG_X: False} for each wanted option that config (CONFIG_X -> bool) rules out:
+        one that needs an option the config unsets, or excludes one it sets. X86_64 sets
+        64BIT, which X86_32 excludes; X86_PAE needs X86_32: so X86_PAE is off on x86_64."""
+        known = {k[len("CONFIG_"):]: bool(v) for k, v in config.items() if k.startswith("CONFIG_")}
+        changed = True
+        while changed:
+            changed = False
+            for name, value in list(known.items()):
+                if not value:
+                    continue
+                for other in self.needs.get(name, ()):
+                    if other not in known:
+                        known[other], changed = True, True
+                for other in self.excludes.get(name, ()):
+                    if other not in known:
+                        known[other], changed = False, True
+            for name in self.needs.keys() | self.excludes.keys():
+                if name in known:
+                    continue
+                if any(known.get(o) is False for o in self.needs.get(name, ())) or \
+                        any(known.get(o) is True for o in self.excludes.get(name, ())):
+                    known[name], changed = False, True
+        return {f"CONFIG_{n}": False for n in sorted(set(wanted)) if n in known and not known[n]
+                and f"CONFIG_{n}" not in config}
+
+    def equivalent(self, a: str | None, b: str | None) -> bool:
+        """Whether guards a and b hold in the same configurations the Kconfig allows."""
+        if a == b:
+            return True
+        names = sorted(set(_CONFIG.findall(a or "")) | set(_CONFIG.findall(b or "")))
+        if not self.needs or not names or len(names) > MAX_SYMBOLS:
+            return False
+        for values in itertools.product((False, True), repeat=len(names)):
+            chosen = dict(zip(names, values))
+            if any(chosen[n] and not all(chosen.get(m, True) for m in self.needs.get(n, ())) for n in names):
+                continue   # a configuration Kconfig does not allow
+            config = {f"CONFIG_{n}": v for n, v in chosen.items()}
+            va, _ = evaluate(a, config)
+            vb, _ = evaluate(b, config)
+            if va is None or vb is None or va != vb:
+                return False
+        return True
+
+
+class LazyGuardLogic:
+    """GuardLogic for each architecture of one tree, read only when two guards differ as text:
+    most patches change no guard, and reading a Kconfig takes seconds."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.logic: dict = {}        # SRCARCH -> GuardLogic
+        self.problems: list = []     # one line each, for the user
+
+    def equivalent(self, a: str | None, b: str | None, arch: str = "x86") -> bool:
+        if a == b:
+            return True
+        logic = self.for_arch(arch)
+        return logic is not None and logic.equivalent(a, b)
+
+    def for_arch(self, arch: str) -> GuardLogic | None:
+        """The architecture's GuardLogic, read at the first question; None without a tree on disk."""
+        if self.tree is None or not hasattr(self.tree, "root"):
+            return None
+        srcarch = arch
+        if arch in ("i386", "x86_64") and (self.tree.root / "arch/x86").is_dir():
+            srcarch = "x86"
+        if arch == "x86" and not (self.tree.root / "arch/x86").is_dir():
+            srcarch = "i386"
+        if srcarch not in self.logic:
+            self.logic[srcarch] = load(self.tree, srcarch)
+            if self.logic[srcarch].problem:
+                self.problems.append(f"{self.tree.root}: {self.logic[srcarch].problem}")
+        return self.logic[srcarch]
+
+
+def load(tree, arch: str) -> GuardLogic:
+    """GuardLogic from tree's Kconfig for the architecture's SRCARCH (x86, arm64 ...)."""
+    try:
+        import kconfiglib
+    except ImportError:
+        return GuardLogic(problem="kconfiglib is not installed (pip install kconfiglib)")
+    top = "Kconfig" if (tree.root / "Kconfig").is_file() else f"arch/{arch}/Kconfig"
+    if not (tree.root / top).is_file():
+        return GuardLogic()   # a tree without a Kconfig (a fixture, a subset): guards as text
+    try:
+        with _never_run_anything(kconfiglib), _kconfig_environment(tree.root, arch):
+            kconf = _reader(kconfiglib, tree)(top, warn=False)
+    except (kconfiglib.KconfigError, OSError, SkippedFile, RecursionError) as e:
+        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        return GuardLogic(problem=f"its Kconfig could not be read ({first}); guards compared as text")
+    return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf))
+
+
+def _reader(kconfiglib, tree):
+    class TreeKconfig(kconfiglib.Kconfig):
+        def _open(self, filename, mode):
+            if mode != "r":
+                raise OSError(f"pvscan reads the Kconfig only, never writes ({filename})")
+            rel = os.path.relpath(filename, tree.root)
+            text = tree.read(rel).decode("utf-8", "replace")
+            text = _BARE_MODULES.sub(r"\1option modules", text)
+            text = _DEPENDS_WITHOUT_ON.sub(r"\1depends on\2", text)
+            return io.StringIO(_PROMPT_SEMICOLON.sub(r"\1", text))
+    return TreeKconfig
+
+
+@contextmanager
+def _never_run_anything(kconfiglib):
+    with _lock:
+        shell = kconfiglib._shell_fn
+        kconfiglib._shell_fn = lambda kconf, _name, command: "n"
+        try:
+            yield
+        finally:
+            kconfiglib._shell_fn = shell
+
+
+@contextmanager
+def _kconfig_environment(root: Path, arch: str):
+    """The variables the kernel's Kconfig reads, set for the read and restored after. KCONFIG_FUNCTIONS
+    names no module, so kconfiglib imports none (its default, kconfigfunctions, could be anywhere)."""
+    values = {"srctree": str(root), "SRCARCH": arch, "ARCH": arch, "KERNELVERSION": "pvscan",
+              "CC": "cc", "LD": "ld", "HOSTCC": "cc", "HOSTCXX": "c++", "CC_VERSION_TEXT": "pvscan",
+              "RUSTC": "rustc", "BINDGEN": "bindgen", "PAHOLE": "pahole", "KCONFIG_FUNCTIONS": "pvscan._no_kconfig_functions",
+              "KCONFIG_WARN_UNDEF": "", "KCONFIG_STRICT": ""}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _conjuncts(kconfiglib, expr) -> set:
+    """The symbols an expression needs whatever else holds: those of its top-level '&&' chain."""
+    if isinstance(expr, tuple):
+        if expr[0] == kconfiglib.AND:
+            return _conjuncts(kconfiglib, expr[1]) | _conjuncts(kconfiglib, expr[2])
+        return set()
+    if isinstance(expr, kconfiglib.Symbol) and not expr.is_constant and expr.name not in ("y", "m", "n"):
+        return {expr.name}
+    return set()
+
+
+def _negated(kconfiglib, expr) -> set:
+    """The symbols an expression needs unset whatever else holds: the '!X' of its '&&' chain."""
+    if isinstance(expr, tuple):
+        if expr[0] == kconfiglib.AND:
+            return _negated(kconfiglib, expr[1]) | _negated(kconfiglib, expr[2])
+        if expr[0] == kconfiglib.NOT and isinstance(expr[1], kconfiglib.Symbol) and not expr[1].is_constant:
+            return {expr[1].name}
+    return set()
+
+
+def _only_default(kconf, sym):
+    """What an option without a prompt is, when nothing selects it and one unconditional default
+    gives its value: 'config X86_32 def_bool !64BIT' is set exactly when !64BIT holds."""
+    if any(node.prompt for node in sym.nodes) or sym.rev_dep is not kconf.n or len(sym.defaults) != 1:
+        return kconf.n
+    value, cond = sym.defaults[0]
+    return value if cond is kconf.y else kconf.n
+
+
+def _excludes(kconfiglib, kconf) -> dict:
+    """{symbol: symbols unset whenever it is set}, from the '!X' in its 'depends on'."""
+    out = {}
+    for name, sym in kconf.syms.items():
+        if sym.type in (kconfiglib.BOOL, kconfiglib.TRISTATE) and sym.nodes:
+            negated = _negated(kconfiglib, sym.direct_dep) | _negated(kconfiglib, _only_default(kconf, sym))
+            if negated:
+                out[name] = frozenset(negated)
+    return out
+
+
+def _disjuncts(kconfiglib, expr) -> list:
+    """The alternatives of a top-level '||' chain (the selectors in a rev_dep)."""
+    if isinstance(expr, tuple) and expr[0] == kconfiglib.OR:
+        return _disjuncts(kconfiglib, expr[1]) + _disjuncts(kconfiglib, expr[2])
+    return [expr]
+
+
+def _needs(kconfiglib, kconf) -> dict:
+    """{symbol: symbols set whenever it is}. A symbol needs its 'depends on'; one without a
+    prompt and with one unconditional default also needs what that default needs; one without
+    either can only be selected, so it also needs what every one of its selectors needs."""
+    direct = {}
+    selectable_only = {}
+    for name, sym in kconf.syms.items():
+        if sym.type not in (kconfiglib.BOOL, kconfiglib.TRISTATE) or not sym.nodes:
+            continue
+        direct[name] = _conjuncts(kconfiglib, sym.direct_dep) | _conjuncts(kconfiglib, _only_default(kconf, sym))
+        has_prompt = any(node.prompt for node in sym.nodes)
+        has_default = any(d[0] is not kconf.n for d in sym.defaults)
+        if not has_prompt and not has_default and sym.rev_dep is not kconf.n:
+            selectable_only[name] = _disjuncts(kconfiglib, sym.rev_dep)
+    memo: dict = {}
+
+    def needs(name, seen):
+        if name in memo:
+            return memo[name]
+        if name in seen or name not in direct:
+            return set()
+        seen = seen | {name}
+        out = set(direct[name])
+        for other in list(out):
+            out |= needs(other, seen)
+        if name in selectable_only:
+            common = None
+            for alternative in selectable_only[name]:
+                required = _conjuncts(kconfiglib, alternative)
+                for other in list(required):
+                    required |= needs(other, seen)
+                common = required if common is None else common & required
+            out |= common or set()
+        memo[name] = out
+        return out
+
+    return {name: frozenset(needs(name, frozenset())) for name in sorted(direct)}

@@ -1,0 +1,105 @@
+"""Guards compared under the tree's Kconfig (pvscan.kconfig), on small Kconfig trees of our own."""
+
+from __future__ import annotations
+
+import pytest
+
+KCONFIG = """\
+mainmenu "pvscan test"
+
+config PARAVIRT
+\tbool "Enable paravirtualization code"
+
+config XEN
+\tbool "Xen guest support"
+\tdepends on PARAVIRT
+
+config XEN_PV
+\tbool "Xen PV guest support"
+\tdepends on XEN
+\tselect PARAVIRT_XXL
+
+# No prompt and no default: only XEN_PV can set it.
+config PARAVIRT_XXL
+\tbool
+
+config X86_PAE
+\tbool "PAE" ;
+\tdepends X86_32
+
+config 64BIT
+\tbool "64-bit kernel"
+
+# 2.6.32's arch/x86/Kconfig: no prompt, one default.
+config X86_32
+\tdef_bool !64BIT
+
+config X86_64
+\tdef_bool 64BIT
+
+config GCC_PLUGINS
+\tdef_bool $(shell,touch {marker} && echo y)
+
+config MODULES
+\tbool "Enable loadable module support"
+\tmodules
+"""
+
+
+@pytest.fixture
+def tree(tmp_path):
+    from pvscan.source.directory import KernelTree
+
+    root = tmp_path / "linux"
+    (root / "arch" / "x86").mkdir(parents=True)
+    (root / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n")
+    (root / "Kconfig").write_text(KCONFIG.format(marker=tmp_path / "ran"))
+    return KernelTree(root)
+
+
+def test_an_option_only_a_selector_sets_needs_what_the_selector_needs(tree):
+    from pvscan.kconfig import load
+
+    logic = load(tree, "x86")
+    assert logic.problem is None
+    assert logic.needs["PARAVIRT_XXL"] >= {"XEN_PV", "XEN", "PARAVIRT"}
+    assert logic.equivalent("defined(CONFIG_PARAVIRT_XXL)", "defined(CONFIG_PARAVIRT) && defined(CONFIG_PARAVIRT_XXL)")
+    assert not logic.equivalent("defined(CONFIG_XEN)", "defined(CONFIG_PARAVIRT)")
+    # Symbols that are not options stay unknown: never equal unless the text is.
+    assert not logic.equivalent("PAGETABLE_LEVELS >= 3", "defined(CONFIG_PARAVIRT) && PAGETABLE_LEVELS >= 3")
+
+
+def test_old_syntax_is_read(tree):
+    # 'depends X' without 'on' (2.6.22), a ';' after the prompt (2.6.32), 'modules' (5.13 on).
+    from pvscan.kconfig import load
+
+    assert load(tree, "x86").needs["X86_PAE"] == {"X86_32"}
+
+
+def test_an_abi_config_is_completed_with_what_kconfig_rules_out(tree):
+    # X86_64 needs 64BIT; X86_32 is !64BIT; X86_PAE depends on X86_32: off on x86_64.
+    from pvscan.kconfig import load
+
+    logic = load(tree, "x86")
+    assert logic.complete({"CONFIG_X86_64": True}, ["X86_PAE", "XEN"]) == {"CONFIG_X86_PAE": False}
+    assert logic.complete({"CONFIG_X86_64": False}, ["X86_PAE"]) == {}
+
+
+def test_reading_the_kconfig_runs_nothing_from_the_tree(tree, tmp_path, monkeypatch):
+    # $(shell,...) expands to 'n', and no kconfigfunctions module in the working directory is imported.
+    from pvscan.kconfig import load
+
+    (tmp_path / "kconfigfunctions.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w')\nfunctions = {{}}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load(tree, "x86").problem is None
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "imported").exists()
+
+
+def test_an_unreadable_kconfig_compares_guards_as_text(tree):
+    from pvscan.kconfig import load
+
+    (tree.root / "Kconfig").write_text("config A\n\tbool \"a\"\n\tthis is not kconfig\n")
+    logic = load(tree, "x86")
+    assert "could not be read" in logic.problem
+    assert not logic.equivalent("defined(CONFIG_A)", "defined(CONFIG_A) && 1")
