@@ -89,3 +89,29 @@ def test_2_6_32_vmi_fills_through_para_wrap_and_vmi_ops(linux_2_6_32):
         (i.backend, i.function) for i in op(linux_2_6_32, "pv_cpu_ops.write_ldt_entry", "x86").implementations]
     assert ("vmi", "vmi_pte_clear") in [
         (i.backend, i.function) for i in op(linux_2_6_32, "pv_mmu_ops.pte_clear", "x86").implementations]
+
+
+def test_target_macros_and_kconfig_complete_the_abi_config(linux_2_6_32):
+    # pgtable_32_types.h:9-14 includes pgtable-3level_types.h (:27 PAGETABLE_LEVELS 3) under
+    # CONFIG_X86_PAE; pgtable_64_types.h:21 says 4. arch/x86/Kconfig: X86_32 is 'def_bool !64BIT',
+    # X86_64 'def_bool 64BIT', X86_PAE 'depends on X86_32'.
+    from pvscan.abi import load_abi
+    from pvscan.checks.target import complete_config
+    from pvscan.kconfig import LazyGuardLogic
+    from pvscan.source.directory import KernelTree
+    from conftest import old_kernel_path
+
+    tree = KernelTree(old_kernel_path("2.6.32"))
+    vmi, _ = complete_config(tree, linux_2_6_32.inventory, load_abi("vmi"), LazyGuardLogic(tree))
+    assert vmi.config["PAGETABLE_LEVELS"] == 3
+    kvm, notes = complete_config(tree, linux_2_6_32.inventory, load_abi("kvm"), LazyGuardLogic(tree))
+    assert kvm.config["PAGETABLE_LEVELS"] == 4 and kvm.config["CONFIG_X86_PAE"] is False
+    assert any("pgtable_64_types.h:21" in n for n in notes)
+
+
+def test_lguest_abi_checks_clean_on_2_6_32(linux_2_6_32):
+    # arch/x86/lguest/boot.c lguest_init fills 42 ops; the bundled ABI maps each.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+    found = check(linux_2_6_32.inventory, [load_abi("lguest")], version=linux_2_6_32.version).findings
+    assert [(f.code, f.op) for f in found if f.severity != "note"] == []

@@ -105,7 +105,7 @@ def load_abi(name_or_path: str) -> Abi:
 # -- parsing and validation ----------------------------------------------------------
 
 _ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
-             "register_args": int, "stack_args": bool, "return_words": int, "description": str, "backend": str, "sources": list, "config": dict}
+             "register_args": int, "stack_args": bool, "return_words": int, "kernels": str, "description": str, "backend": str, "sources": list, "config": dict}
 _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
 _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
             "source": str}
@@ -183,6 +183,13 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
             fail(f"[abi.config] {symbol} must be true, false or an integer",
                  loc.key("abi.config", 0, symbol))
 
+    abi_kernels = None
+    if "kernels" in head:
+        abi_kernels = parse_kernel_range(head["kernels"])
+        if abi_kernels is None:
+            fail("[abi] kernels must be a range of versions like '2.6.21-2.6.36' or '6.1-'",
+                 loc.key("abi", 0, "kernels"))
+
     hypercalls = []
     seen_names, seen_numbers = {}, {}
     for i, h, where, line in _entries(data, "hypercall", "name", _HC_KEYS, _HC_REQUIRED, loc, fail):
@@ -223,7 +230,7 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                 fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
         if m["to"] == "unsupported" and not m.get("reason"):
             fail(f"{where}: an unsupported op needs a 'reason'", line)
-        kernels = None
+        kernels = abi_kernels   # a mapping's own range narrows the ABI's
         if "kernels" in m:
             kernels = parse_kernel_range(m["kernels"])
             if kernels is None:

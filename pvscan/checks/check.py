@@ -86,18 +86,31 @@ def _closer(how: str, than: str) -> bool:
 
 def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
                config: str | None = None, version=None) -> tuple[CheckResult, list[str]]:
-    """check() with what it can draw from the tree itself: each ABI backend's glue traced to
+    """check() with what it can draw from the tree itself: the values of the non-CONFIG macros
+    its guards test for each ABI's target (checks.target), each ABI backend's glue traced to
     hypercalls (trace_glue), libclang's type sizes (precise, with a .config); and the lines
-    to tell the user about the latter."""
+    to tell the user about the first and the last."""
+    from pvscan.checks.target import complete_config
+    from pvscan.kconfig import LazyGuardLogic
+
+    completed, notes = [], []
+    kconfig = LazyGuardLogic(tree)
+    for abi in abis:
+        abi, said = complete_config(tree, inventory, abi, kconfig)
+        completed.append(abi)
+        notes.extend(said)
+    notes.extend(kconfig.problems)
+    abis = completed
     glue = None
     if trace_glue:
         from pvscan.checks.glue import derive
 
         glue = {backend: derive(tree, inventory, backend)[0]
                 for backend in sorted({a.backend for a in abis if a.backend})}
-    sizes, notes = None, []
+    sizes = None
     if precise:
         from pvscan.checks.precise import sizes_for_abis
 
-        sizes, notes = sizes_for_abis(tree, inventory, abis, config)
+        sizes, precise_notes = sizes_for_abis(tree, inventory, abis, config)
+        notes.extend(precise_notes)
     return check(inventory, abis, glue, sizes, version), notes

@@ -10,7 +10,7 @@ from pvscan.errors import PvscanError, print_warnings
 
 def run(args) -> int:
     from pvscan.abi import load_abi
-    from pvscan.checks.check import check
+    from pvscan.checks.check import check_tree
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.progress import Progress
@@ -31,7 +31,11 @@ def run(args) -> int:
                       callers=False, progress=line)
     finally:
         line.done()
-    checked = check(result.inventory, abis, version=result.version) if abis else None
+    checked = None
+    if abis:
+        checked, notes = check_tree(tree, result.inventory, abis, version=result.version)
+        for note in notes:
+            print(f"pvscan: {note}", file=sys.stderr)
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
     history = _read_history(args.history) if args.history else None
     doc = ReportDocument(result, summarize(result.inventory), checked, snippets, rules=tuple(all_rules()),

@@ -48,7 +48,8 @@ class Contradicted(CheckRule):
         for rule in (Arity(), Width()):
             for args, evidence in rule.violations(ctx):
                 detail = rule.message.format(op=ctx.op.name, abi=ctx.abi.name, **args)
-                detail = detail.split(": ", 1)[-1] if detail.startswith(ctx.op.name + ":") else detail
+                detail = detail.removeprefix(ctx.op.name + ":").removeprefix(ctx.op.name).strip()
+                detail = detail.removesuffix(f"(ABI {ctx.abi.name})").strip()
                 yield self.finding(
                     ctx, at_abi=True, backend=ctx.abi.backend, detail=f"{rule.code} {detail}",
                     function=impl.function, where=f"{impl.file}:{impl.line}",

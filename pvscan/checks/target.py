@@ -1,0 +1,150 @@
+"""An ABI's configuration completed from the tree: the values of the non-CONFIG macros that guards test.
+
+2.6.3x guards ops with '#if PAGETABLE_LEVELS >= 3', a macro the arch headers
+set per target: pgtable-2level_types.h and pgtable-3level_types.h (chosen
+by '#ifdef CONFIG_X86_PAE' in pgtable_32_types.h) and pgtable_64_types.h.
+Left unset it makes every such op 'unknown' (PV005) under any ABI.
+
+For each such symbol this reads its object-like '#define's in the arch's
+headers, keeps those the ABI's target builds, and binds the symbol when
+they agree on one value. A header is built when its name fits the target
+(x86's '_32'/'_64' suffixes) and, if other headers include it, one of them
+is built and includes it under a guard that is not false for the ABI; a
+define's own guard must not be false either. Anything less certain leaves
+the symbol unset, as before: nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from pvscan.checks.guards import evaluate
+from pvscan.facts.preprocess import guard_expression, preprocess
+from pvscan.identity import same_arch
+from pvscan.source.files import SkippedFile
+
+_IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_NOT_SYMBOLS = {"defined"}
+_INTEGER = re.compile(r"^\(?\s*(\d+)[uUlL]*\s*\)?$")
+MAX_INCLUDE_DEPTH = 3
+
+
+def guard_symbols(inventory, abi) -> list[str]:
+    """The non-CONFIG identifiers that the guards of the ABI's ops test and its config does not set."""
+    found = set()
+    for op in inventory.ops:
+        if op.guard and same_arch(op.arch, abi.arch):
+            found.update(_IDENT.findall(op.guard))
+    return sorted(s for s in found - _NOT_SYMBOLS
+                  if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
+
+
+def kconfig_symbols(inventory, abi) -> list[str]:
+    """The options the guards of the ABI's ops test and its config does not set."""
+    found = set()
+    for op in inventory.ops:
+        if op.guard and same_arch(op.arch, abi.arch):
+            found.update(re.findall(r"\bCONFIG_([A-Za-z0-9_]+)\b", op.guard))
+    return sorted(n for n in found if f"CONFIG_{n}" not in abi.config)
+
+
+def complete_config(tree, inventory, abi, kconfig=None):
+    """(the ABI with its config completed for its target, [notes saying where each value came from]):
+    options the tree's Kconfig rules out under the ABI's config (kconfig: a LazyGuardLogic),
+    then the non-CONFIG macros of the target's headers."""
+    notes = []
+    unset = kconfig_symbols(inventory, abi)
+    if unset and kconfig is not None:
+        logic = kconfig.for_arch(abi.arch)
+        ruled_out = logic.complete(abi.config, unset) if logic is not None else {}
+        if ruled_out:
+            abi = dataclasses.replace(abi, config={**abi.config, **ruled_out})
+            notes.append(f"ABI {abi.name}: {', '.join(f'{k} = n' for k in sorted(ruled_out))}, "
+                         "which the tree's Kconfig rules out under its configuration")
+    abi, said = _complete_macros(tree, inventory, abi)
+    return abi, notes + said
+
+
+def _complete_macros(tree, inventory, abi):
+    from pvscan.source.search import matching_lines
+
+    symbols = guard_symbols(inventory, abi)
+    if not symbols:
+        return abi, []
+    arch_dirs = _arch_dirs(tree, abi)
+    if not arch_dirs:
+        return abi, []
+    warnings: list = []
+    pattern = r"^\s*#\s*define\s+(" + "|".join(map(re.escape, symbols)) + r")\b"
+    values: dict = {}
+    for rel in sorted(matching_lines(tree, pattern, warnings, arch_dirs)):
+        pre = _preprocessed(tree, rel)
+        if pre is None or not _built(tree, rel, abi, arch_dirs, MAX_INCLUDE_DEPTH):
+            continue
+        for d in pre.defines:
+            if d.name not in symbols or d.params is not None:
+                continue
+            m = _INTEGER.match(d.body.strip())
+            ok, _ = evaluate(guard_expression(pre.guard_at(d.line - 1)), abi.config)
+            if m and ok is not False:
+                values.setdefault(d.name, {}).setdefault(int(m.group(1)), []).append(f"{rel}:{d.line}")
+    bound, notes = {}, []
+    for name, by_value in sorted(values.items()):
+        if len(by_value) == 1:
+            (value, where), = by_value.items()
+            bound[name] = value
+            notes.append(f"ABI {abi.name}: {name} = {value} for target {abi.target}, from {', '.join(where)}")
+    if not bound:
+        return abi, []
+    return dataclasses.replace(abi, config={**abi.config, **bound}), notes
+
+
+def _arch_dirs(tree, abi) -> list[str]:
+    arches = ["x86", "i386", "x86_64"] if abi.arch == "x86" else [abi.arch]
+    dirs = [f"arch/{a}/include" for a in arches] + [f"include/asm-{a}" for a in arches]
+    return [d for d in dirs if (tree.root / d).is_dir()]
+
+
+def _preprocessed(tree, rel):
+    try:
+        return preprocess(tree.read(rel))
+    except (SkippedFile, OSError):
+        return None
+
+
+_WORD_SIZE = re.compile(r"_(32|64)(?:_|$)")
+
+
+def _fits_target(rel: str, target: str) -> bool:
+    """x86 names its word-size headers *_32.h, *_64_types.h ..."""
+    m = _WORD_SIZE.search(rel.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    if m is None:
+        return True
+    return (m.group(1) == "64") == (target == "x86_64")
+
+
+def _built(tree, rel, abi, arch_dirs, depth) -> bool:
+    """Whether the ABI's target builds header rel (see the module's docstring)."""
+    from pvscan.source.search import matching_lines
+
+    if not _fits_target(rel, abi.target):
+        return False
+    if depth == 0:
+        return True
+    name = rel.rsplit("/", 1)[-1]
+    pattern = r'^\s*#\s*include\s*[<"](?:asm/)?' + re.escape(name) + r'[>"]'
+    includers = matching_lines(tree, pattern, [], arch_dirs)
+    if not includers:
+        return True
+    for other, lines in includers.items():
+        if other == rel:
+            continue
+        pre = _preprocessed(tree, other)
+        if pre is None:
+            continue
+        for line, _text in lines:
+            ok, _ = evaluate(guard_expression(pre.guard_at(line - 1)), abi.config)
+            if ok is not False and _built(tree, other, abi, arch_dirs, depth - 1):
+                return True
+    return False
