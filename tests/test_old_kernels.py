@@ -115,3 +115,14 @@ def test_lguest_abi_checks_clean_on_2_6_32(linux_2_6_32):
     from pvscan.checks.check import check
     found = check(linux_2_6_32.inventory, [load_abi("lguest")], version=linux_2_6_32.version).findings
     assert [(f.code, f.op) for f in found if f.severity != "note"] == []
+
+
+def test_2_6_22_members_of_both_pae_branches_exist_in_both(linux_2_6_22):
+    # paravirt.h:195-215: pte_val, pgd_val, make_pte, make_pgd in both branches of
+    # '#ifdef CONFIG_X86_PAE'; pmd_val and make_pmd only in the PAE branch.
+    for name in ("pte_val", "pgd_val", "make_pte", "make_pgd"):
+        o = op(linux_2_6_22, f"paravirt_ops.{name}", "i386")
+        assert o.guard == "defined(CONFIG_PARAVIRT)" and len(o.variants) == 2
+    assert [v.line for v in op(linux_2_6_22, "paravirt_ops.pte_val", "i386").variants] == [202, 210]
+    assert "CONFIG_X86_PAE" in op(linux_2_6_22, "paravirt_ops.pmd_val", "i386").guard
+    assert not [w for w in linux_2_6_22.warnings if "declared twice" in w.message]

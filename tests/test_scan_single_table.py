@@ -76,3 +76,14 @@ def test_paravirt_type_operand_and_asm_offsets_symbol_are_asm_sites(gen1):
 
 def test_data_member_offset_symbol_is_no_call_site(gen1):
     assert not [o for o in gen1.inventory.ops if o.name.endswith("paravirt_enabled")]
+
+
+def test_member_in_both_branches_is_one_op_with_a_signature_per_branch(gen1):
+    o = op(gen1, "paravirt_ops.pte_val", "i386")
+    assert o.guard == "defined(CONFIG_PARAVIRT)"
+    assert [(v.guard, v.return_type) for v in o.variants] == [
+        ("defined(CONFIG_PARAVIRT) && defined(CONFIG_X86_PAE)", "unsigned long long"),
+        ("defined(CONFIG_PARAVIRT) && !defined(CONFIG_X86_PAE)", "unsigned long")]
+    # Declared in one branch only: still under it.
+    assert op(gen1, "paravirt_ops.pmd_val", "i386").guard == "defined(CONFIG_PARAVIRT) && defined(CONFIG_X86_PAE)"
+    assert not [w for w in gen1.warnings if "declared twice" in w.message]

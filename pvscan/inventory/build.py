@@ -16,7 +16,7 @@ from pvscan.facts.model import FileFacts, Param
 from pvscan.facts.preprocess import guard_expression
 from pvscan.inventory.backends import NATIVE, BackendMap
 from pvscan.inventory.implementations import Fills, find_implementations
-from pvscan.inventory.model import Inventory, Op, Table
+from pvscan.inventory.model import Inventory, Op, Table, Variant
 from pvscan.inventory.sites import Sites, find_call_sites
 from pvscan.inventory.tables import TableModel, find_tables
 
@@ -62,6 +62,7 @@ def _op(decl, sites: Sites, fills: Fills, arch_backends: set) -> Op:
         call_sites=tuple(sorted(set(call_sites), key=lambda c: (c.file, c.line, c.kind))),
         wrappers=sites.wrappers.get(decl.key, ()), implementations=tuple(impls), cleared_by=tuple(clears),
         leaves_native=leaves,
+        variants=tuple(Variant(guard_expression(g), r, p, line) for g, r, p, line in decl.variants),
     )
 
 

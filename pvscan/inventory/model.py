@@ -64,6 +64,16 @@ class Clear:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One branch's declaration of an op declared in both branches of an #if/#else."""
+
+    guard: str | None
+    return_type: str | None
+    params: tuple[Param, ...] | None
+    line: int
+
+
+@dataclass(frozen=True)
 class Op:
     name: str
     arch: str
@@ -82,6 +92,9 @@ class Op:
     implementations: tuple[Implementation, ...] = ()
     cleared_by: tuple[Clear, ...] = ()
     leaves_native: tuple[str, ...] = ()
+    # Declared in both branches of one conditional: the op exists in both, with the
+    # signature of each (return_type and params above are the first branch's).
+    variants: tuple[Variant, ...] = ()
 
     @property
     def callers(self) -> int | None:

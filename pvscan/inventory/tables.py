@@ -20,6 +20,7 @@ against: nothing is invented for a member that no struct declares.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -60,6 +61,9 @@ class OpDecl:
     file: str
     line: int
     comment: str | None
+    # A member declared in both branches of one #if/#else (2.6.22's pte_val under
+    # CONFIG_X86_PAE and not): each branch's (guard, return type, params, line).
+    variants: tuple = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -255,13 +259,56 @@ class _Walk:
         name = ".".join(path) if root.unified else ".".join((root.name,) + path)
         first = self.names.get((root.arch, name))
         if first is not None:
-            self.warnings.append(Warning_(file, m.line, f"op {name} declared twice; keeping {first.file}:{first.line}"))
+            twin = _twin(first, guard, file, rettype, params, m.line)
+            if twin is None:
+                self.warnings.append(Warning_(file, m.line,
+                                              f"op {name} declared twice; keeping {first.file}:{first.line}"))
+                return
+            self.ops[self.ops.index(first)] = twin
+            self.names[twin.key] = twin
+            self.by_path[(root.arch, root.name, path)] = twin
             return
         op = OpDecl(name, root.arch, root.name, group, path, rettype, params, convention, source, guard, file,
                     m.line, m.comment)
         self.names[op.key] = op
         self.ops.append(op)
         self.by_path[(root.arch, root.name, path)] = op
+
+
+def _twin(first: OpDecl, guard: tuple, file: str, rettype, params, line):
+    """first, declared again in the other branch of the same conditional, as one op under the
+    guard they share, with the signature of each branch; None if the guards are not such."""
+    if file != first.file or first.convention != "plain":
+        return None
+    base = first.guard if not first.variants else first.variants[0][0]
+    common = 0
+    while common < min(len(base), len(guard)) and base[common] == guard[common]:
+        common += 1
+    shared, one, other = base[:common], base[common:], guard[common:]
+    if not one or not other or not _complementary(one, other):
+        return None
+    variants = first.variants or ((base, first.return_type, first.params, first.line),)
+    return dataclasses.replace(first, guard=shared, variants=variants + ((guard, rettype, params, line),))
+
+
+def _complementary(a: tuple, b: tuple) -> bool:
+    """Whether the conjunctions a and b split every configuration between them (#if X / #else)."""
+    import itertools
+
+    from pvscan.checks.guards import evaluate
+    from pvscan.facts.preprocess import guard_expression
+
+    ea, eb = guard_expression(a), guard_expression(b)
+    names = sorted(set(re.findall(r"\bCONFIG_[A-Za-z0-9_]+\b", f"{ea} {eb}")))
+    if not names or len(names) > 8:
+        return False
+    for values in itertools.product((False, True), repeat=len(names)):
+        config = dict(zip(names, values))
+        va, _ = evaluate(ea, config)
+        vb, _ = evaluate(eb, config)
+        if va is None or vb is None or va == vb:
+            return False
+    return True
 
 
 def merge_guards(*guards) -> tuple:

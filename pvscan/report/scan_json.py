@@ -53,6 +53,10 @@ def _op(o, result, doc):
         "guard": o.guard,
         "location": {"file": o.file, "line": o.line},
         "comment": o.comment,
+        "variants": [{"guard": v.guard, "return_type": v.return_type,
+                      "params": None if v.params is None else [{"type": p.type or None, "name": p.name}
+                                                               for p in v.params],
+                      "line": v.line} for v in o.variants],
         "call_sites": [
             {"file": c.file, "line": c.line, "kind": c.kind, "arity": c.arity,
              "return_type": c.return_type,

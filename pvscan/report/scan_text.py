@@ -82,6 +82,8 @@ def _op_in_full(o, result, doc) -> str:
     w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
     w(f"  convention  {'callee-save (struct paravirt_callee_save)' if o.convention == 'callee_save' else 'plain function pointer'}\n")
     w(f"  guard       {o.guard or '(unconditional)'}\n")
+    for v in o.variants:
+        w(f"  variant     {_signature(v)}  if {v.guard or '(unconditional)'}  ({o.file}:{v.line})\n")
     w(f"  declared    {o.file}:{o.line}\n")
     _source(doc, o.file, o.line, w)
     if o.comment:
