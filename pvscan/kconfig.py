@@ -102,11 +102,40 @@ class LazyGuardLogic:
         self.logic: dict = {}        # SRCARCH -> GuardLogic
         self.problems: list = []     # one line each, for the user
 
-    def equivalent(self, a: str | None, b: str | None, arch: str = "x86") -> bool:
+    def equivalent(self, a: str | None, b: str | None, arch: str = "x86", within: str | None = None) -> bool:
+        """Whether guards a and b hold in the same configurations, among those where within
+        holds (the condition under which the op's table is built at all)."""
         if a == b:
             return True
         logic = self.for_arch(arch)
-        return logic is not None and logic.equivalent(a, b)
+        if logic is None:
+            return False
+        if within:
+            a, b = _conjoin(a, within), _conjoin(b, within)
+        return logic.equivalent(a, b)
+
+    def built_when(self, rel: str | None) -> str | None:
+        """The condition Kbuild builds a .c file under: 'obj-$(CONFIG_PARAVIRT) += paravirt.o'
+        in its directory's Makefile gives 'defined(CONFIG_PARAVIRT)'; None when unconditional
+        (obj-y) or unknown."""
+        if not rel or self.tree is None or not hasattr(self.tree, "read"):
+            return None
+        directory, _, name = rel.rpartition("/")
+        obj = re.escape(name.rsplit(".", 1)[0] + ".o")
+        for makefile in ("Makefile", "Kbuild"):
+            try:
+                text = self.tree.read(f"{directory}/{makefile}" if directory else makefile)
+            except (SkippedFile, OSError):
+                continue
+            text = re.sub(r"\\\n", " ", text.decode("utf-8", "replace"))
+            conditions = set()
+            for m in re.finditer(r"^\s*obj-(?:\$\((CONFIG_[A-Za-z0-9_]+)\)|(y))\s*[:+]?=(.*)$", text, re.M):
+                if re.search(rf"(?:^|\s){obj}(?:\s|$)", m.group(3)):
+                    conditions.add(m.group(1))
+            if len(conditions) == 1 and None not in conditions:
+                return f"defined({conditions.pop()})"
+            return None
+        return None
 
     def for_arch(self, arch: str) -> GuardLogic | None:
         """The architecture's GuardLogic, read at the first question; None without a tree on disk."""
@@ -122,6 +151,10 @@ class LazyGuardLogic:
             if self.logic[srcarch].problem:
                 self.problems.append(f"{self.tree.root}: {self.logic[srcarch].problem}")
         return self.logic[srcarch]
+
+
+def _conjoin(guard: str | None, condition: str) -> str:
+    return condition if not guard else f"({guard}) && ({condition})"
 
 
 def load(tree, arch: str) -> GuardLogic:

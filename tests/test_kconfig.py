@@ -103,3 +103,20 @@ def test_an_unreadable_kconfig_compares_guards_as_text(tree):
     logic = load(tree, "x86")
     assert "could not be read" in logic.problem
     assert not logic.equivalent("defined(CONFIG_A)", "defined(CONFIG_A) && 1")
+
+
+def test_guards_compare_among_the_configurations_that_build_the_table(tree):
+    # 6.1 -> 6.12: paravirt_types.h gains a file-wide '#ifdef CONFIG_PARAVIRT'; pv_ops lives in
+    # paravirt.c, which 'obj-$(CONFIG_PARAVIRT) += paravirt.o' builds only with it.
+    from pvscan.kconfig import LazyGuardLogic
+
+    kernel = tree.root / "arch" / "x86" / "kernel"
+    kernel.mkdir(parents=True)
+    (kernel / "Makefile").write_text("obj-y += setup.o \\\n\ttime.o\nobj-$(CONFIG_PARAVIRT)\t\t+= paravirt.o\n")
+    guards = LazyGuardLogic(tree)
+    within = guards.built_when("arch/x86/kernel/paravirt.c")
+    assert within == "defined(CONFIG_PARAVIRT)"
+    assert guards.built_when("arch/x86/kernel/time.c") is None
+    assert guards.equivalent(None, "defined(CONFIG_PARAVIRT)", "x86", within)
+    assert not guards.equivalent(None, "defined(CONFIG_PARAVIRT)", "x86")
+    assert not guards.equivalent("defined(CONFIG_PARAVIRT_XXL)", "defined(CONFIG_PARAVIRT)", "x86", within)

@@ -92,7 +92,8 @@ def _tables(tables: TableModel, ops) -> tuple[Table, ...]:
         else:
             gen = ("unified" if root.unified else None) or arch_generation.get(root.arch) or own_generation(root)
         out.append(Table(root.name, root.type, root.arch, gen, root.file, root.line,
-                         guard_expression(root.guard), tuple(sorted({o.group for o in root_ops})), len(root_ops)))
+                         guard_expression(root.guard), tuple(sorted({o.group for o in root_ops})), len(root_ops),
+                         root.definition))
     return tuple(out)
 
 

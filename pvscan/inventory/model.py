@@ -119,6 +119,7 @@ class Table:
     guard: str | None
     groups: tuple[str, ...]
     ops: int
+    definition: str | None = None   # the .c file that defines the root, when there is one
 
 
 @dataclass(frozen=True)

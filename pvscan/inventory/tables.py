@@ -42,6 +42,7 @@ class Root:
     line: int
     guard: tuple
     unified: bool = False
+    definition: str | None = None    # the .c file that defines it (not 'extern'): what Kbuild builds
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def find_tables(facts: list[FileFacts]) -> TableModel:
     for key in sorted(roots):
         root = roots[key]
         unified_roots[key] = Root(root.name, root.type, root.arch, root.file, root.line, root.guard,
-                                  _is_unified(structs, root))
+                                  _is_unified(structs, root), root.definition)
         walk.root(unified_roots[key])
     for arch, tag in sorted(walk.walked):
         s, file = _struct(structs, arch, tag)
@@ -179,7 +180,7 @@ def _struct(structs, arch, tag):
 
 
 def _roots(facts, structs) -> dict:
-    roots = {}
+    roots, definitions = {}, {}
     for f in facts:
         decls = [(g.name, g.type_name, g.via_typeof, g.storage, g.line, g.guard) for g in f.globals]
         decls += [(i.name, i.type_name, i.via_typeof, i.storage, i.line, i.guard) for i in f.initializers]
@@ -189,11 +190,16 @@ def _roots(facts, structs) -> dict:
             if _struct(structs, f.arch, type_name) is None:
                 continue
             arch = f.arch if f.arch != "generic" else _struct_arch(structs, type_name)
+            if storage != "extern" and f.path.endswith(".c"):
+                definitions.setdefault((arch, name), set()).add(f.path)
             root = roots.get((arch, name))
             # Prefer the declaration in a header (where the type lives) for the location.
             if root is None or (root.file.endswith(".c") and f.path.endswith(".h")):
                 roots[(arch, name)] = Root(name, type_name, arch, f.path, line, guard)
-    return roots
+    # One defining file, or none said: two (per-configuration copies) would need both conditions.
+    return {key: dataclasses.replace(root, definition=next(iter(definitions[key]))
+                                     if len(definitions.get(key, ())) == 1 else None)
+            for key, root in roots.items()}
 
 
 def _struct_arch(structs, tag):

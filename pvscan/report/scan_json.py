@@ -37,7 +37,7 @@ def _selected(op, doc):
 def _table(t):
     return {"name": t.name, "type": t.type, "arch": t.arch, "generation": t.generation,
             "location": {"file": t.file, "line": t.line}, "guard": t.guard,
-            "groups": list(t.groups), "ops": t.ops}
+            "groups": list(t.groups), "ops": t.ops, "definition": t.definition}
 
 
 def _op(o, result, doc):

@@ -37,9 +37,14 @@ def op_pairs(inv_b, inv_a, guards=None) -> list[OpPair]:
     new = [ops_a[k] for k in sorted(set(ops_a) - set(ops_b))]
     renamed = renames(gone, new)
     renamed_from = {(n.arch, n.name): ops_b[old] for old, n in renamed.items()}
-    return [OpPair(ops_b.get(key), ops_a.get(key), renamed.get(key), renamed_from.get(key),
-                   call_site_diff(ops_b.get(key), ops_a.get(key)), guards)
-            for key in sorted(set(ops_b) | set(ops_a))]
+    defined_in = {(t.arch, t.name): t.definition for t in inv_b.tables + inv_a.tables if t.definition}
+    pairs = []
+    for key in sorted(set(ops_b) | set(ops_a)):
+        op = ops_a.get(key) or ops_b[key]
+        pairs.append(OpPair(ops_b.get(key), ops_a.get(key), renamed.get(key), renamed_from.get(key),
+                            call_site_diff(ops_b.get(key), ops_a.get(key)), guards,
+                            defined_in.get((op.arch, op.table))))
+    return pairs
 
 
 def diff(inv_b, inv_a, anchor, guards=None) -> list:

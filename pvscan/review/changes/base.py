@@ -28,6 +28,7 @@ class OpPair:
     renamed_from: object | None = None  # the op an added one was
     sites: CallSiteDiff = CallSiteDiff()
     guards: object | None = None        # pvscan.kconfig.LazyGuardLogic: guards equal under Kconfig
+    table_definition: str | None = None  # the .c file defining the op's table (Kbuild builds it or not)
 
     @property
     def op(self):
@@ -35,10 +36,15 @@ class OpPair:
 
     def same_guard(self, before: str | None, after: str | None) -> bool:
         """Whether two guards hold in the same configurations: equal text, or equal under the
-        tree's Kconfig ('CONFIG_PARAVIRT && CONFIG_PARAVIRT_XXL' is 'CONFIG_PARAVIRT_XXL')."""
+        tree's Kconfig ('CONFIG_PARAVIRT && CONFIG_PARAVIRT_XXL' is 'CONFIG_PARAVIRT_XXL'),
+        among the configurations that build the op's table at all (pv_ops is defined in
+        paravirt.c, which Kbuild builds only with CONFIG_PARAVIRT)."""
         if before == after:
             return True
-        return self.guards is not None and self.guards.equivalent(before, after, self.op.arch)
+        if self.guards is None:
+            return False
+        within = self.guards.built_when(self.table_definition)
+        return self.guards.equivalent(before, after, self.op.arch, within)
 
 
 class ChangeKind(Rule):
