@@ -101,6 +101,36 @@ class LazyGuardLogic:
         self.tree = tree
         self.logic: dict = {}        # SRCARCH -> GuardLogic
         self.problems: list = []     # one line each, for the user
+        self._on_disk = None         # the tree kconfiglib reads: tree itself, or a git revision's copy
+        self._copy = None            # the TemporaryDirectory holding that copy
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.cleanup()
+            self._copy = None
+
+    def _disk_tree(self):
+        """A tree on disk with this tree's Kconfig files: the tree itself, or for a git revision
+        (pvscan.source.git.GitTree) its Kconfig* files and top Makefile copied out of the objects."""
+        if self._on_disk is None:
+            if hasattr(self.tree, "root"):
+                self._on_disk = self.tree
+            elif hasattr(self.tree, "kconfig_files"):
+                import tempfile
+
+                from pvscan.source.directory import KernelTree
+
+                self._copy = tempfile.TemporaryDirectory(prefix="pvscan-kconfig-")
+                root = Path(self._copy.name)
+                for rel in ["Makefile", *self.tree.kconfig_files()]:
+                    try:
+                        data = self.tree.read(rel)
+                    except SkippedFile:
+                        continue
+                    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (root / rel).write_bytes(data)
+                self._on_disk = KernelTree.trusted(str(root))
+        return self._on_disk
 
     def equivalent(self, a: str | None, b: str | None, arch: str = "x86", within: str | None = None) -> bool:
         """Whether guards a and b hold in the same configurations, among those where within
@@ -138,18 +168,19 @@ class LazyGuardLogic:
         return None
 
     def for_arch(self, arch: str) -> GuardLogic | None:
-        """The architecture's GuardLogic, read at the first question; None without a tree on disk."""
-        if self.tree is None or not hasattr(self.tree, "root"):
+        """The architecture's GuardLogic, read at the first question; None without a Kconfig to read."""
+        tree = self._disk_tree() if self.tree is not None else None
+        if tree is None:
             return None
         srcarch = arch
-        if arch in ("i386", "x86_64") and (self.tree.root / "arch/x86").is_dir():
+        if arch in ("i386", "x86_64") and (tree.root / "arch/x86").is_dir():
             srcarch = "x86"
-        if arch == "x86" and not (self.tree.root / "arch/x86").is_dir():
+        if arch == "x86" and not (tree.root / "arch/x86").is_dir():
             srcarch = "i386"
         if srcarch not in self.logic:
-            self.logic[srcarch] = load(self.tree, srcarch)
+            self.logic[srcarch] = load(tree, srcarch)
             if self.logic[srcarch].problem:
-                self.problems.append(f"{self.tree.root}: {self.logic[srcarch].problem}")
+                self.problems.append(f"{getattr(self.tree, 'display', tree.root)}: {self.logic[srcarch].problem}")
         return self.logic[srcarch]
 
 

@@ -162,7 +162,16 @@ def test_6_1_to_6_12_history():
                                     "file": "arch/x86/include/asm/paravirt_types.h", "line": line}
     pairs = {p["abi"]: p for p in doc["abis"]}
     assert pairs["xen-pv"]["needing"] == []
-    assert [n["op"] for n in pairs["vmi"]["needing"]] == ["x86:mmu.enter_mmap"]
+    # Read from each revision's Kconfig (copied out of the objects): 6.12's file-wide
+    # CONFIG_PARAVIRT changes no guard; irq.safe_halt and irq.halt leave CONFIG_PARAVIRT_XXL
+    # (6.12's paravirt_types.h:126-127). With no VMI backend left to witness, enter_mmap,
+    # which vmi.toml does not map, is unknown; halt, which it declares unsupported (vmi_32.c:
+    # 'halt has no VMI equivalent'), needs the ABI.
+    vmi = {v["op"]: v["verdict"] for v in pairs["vmi"]["verdicts"]}
+    assert vmi == {"x86:mmu.enter_mmap": "unknown", "x86:mmu.activate_mm": "absorbed",
+                   "x86:mmu.dup_mmap": "absorbed", "x86:irq.halt": "needs-abi", "x86:irq.safe_halt": "absorbed"}
+    assert pairs["vmi"]["verdict_counts"] == {"absorbed": 3, "native": 0, "needs-abi": 1, "unknown": 1}
+    assert [n["op"] for n in pairs["vmi"]["needing"]] == ["x86:irq.halt"]
 
 
 def test_history_never_writes_into_a_tree_it_reads(tmp_path):
@@ -173,3 +182,23 @@ def test_history_never_writes_into_a_tree_it_reads(tmp_path):
     proc = pvscan("history", str(fixture_tree("gen2-split")), str(tree), "-o", str(tree / "h.json"))
     assert proc.returncode == 2 and "refusing to write into the kernel tree" in proc.stderr
     assert not (tree / "h.json").exists()
+
+
+def test_verdicts_take_the_revisions_backend_as_witness(repo, tmp_path):
+    # gen2 has arch/x86/xen; an ABI for backend xen that maps nothing: each op xen fills in g2
+    # needs it, each op it leaves alone is native, and a removed op asks nothing (absorbed).
+    abi = tmp_path / "bare.toml"
+    abi.write_text('[abi]\nname = "bare"\nversion = "1"\narch = "x86"\ntarget = "x86_64"\nword_bits = 64\n'
+                   'register_args = 5\nbackend = "xen"\ndescription = "maps nothing"\nsources = ["test"]\n')
+    doc, _ = history_json("--git", repo, "g1", "g2", "--abi", str(abi))
+    (pair,) = doc["abis"]
+    verdicts = {v["op"]: v for v in pair["verdicts"]}
+    assert verdicts["x86:paravirt_ops.clts"]["verdict"] == "absorbed"          # gone in g2
+    native = [v for v in pair["verdicts"] if v["verdict"] == "native"]
+    needs = [v for v in pair["verdicts"] if v["verdict"] == "needs-abi"]
+    assert native and needs and not [v for v in pair["verdicts"] if v["verdict"] == "unknown"]
+    assert all("backend xen implements it" in v["evidence"] for v in needs)
+    assert sum(pair["verdict_counts"].values()) == pair["interface_changes"] == len(pair["verdicts"])
+    # Renames are not changes for an ABI: no verdict is for a rename alone.
+    assert all(set(v["change"].split()) <= {"added", "removed", "signature", "convention", "guard"}
+               for v in pair["verdicts"])

@@ -126,3 +126,17 @@ def test_2_6_22_members_of_both_pae_branches_exist_in_both(linux_2_6_22):
     assert [v.line for v in op(linux_2_6_22, "paravirt_ops.pte_val", "i386").variants] == [202, 210]
     assert "CONFIG_X86_PAE" in op(linux_2_6_22, "paravirt_ops.pmd_val", "i386").guard
     assert not [w for w in linux_2_6_22.warnings if "declared twice" in w.message]
+
+
+def test_vmi_absorbed_the_pv_ops_changes_from_2_6_22_to_2_6_32(linux_2_6_22, linux_2_6_32):
+    # VMI stayed at API 3.0 (vmi.h VMI_API_REV_MAJOR 3 in both) while pv_ops split and grew:
+    # with the 2.6.32 backend as witness, no change needed anything VMI lacks.
+    from test_cli import pvscan
+    from conftest import old_kernel_path
+    import json
+
+    proc = pvscan("history", str(old_kernel_path("2.6.22")), str(old_kernel_path("2.6.32")), "--abi", "vmi",
+                  "--format", "json", "--no-progress")
+    (pair,) = json.loads(proc.stdout)["abis"]
+    assert pair["verdict_counts"]["needs-abi"] == 0 and pair["verdict_counts"]["unknown"] == 0
+    assert pair["verdict_counts"]["absorbed"] > 0 and pair["verdict_counts"]["native"] > 0

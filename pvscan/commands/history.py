@@ -54,7 +54,19 @@ def run(args) -> int:
     if not any(s.ops for s in summaries):
         reasons = "; ".join(f"{s.label}: {s.warning}" for s in summaries if s.warning)
         raise PvscanError(f"no revision has a paravirt ops table ({reasons})")
-    doc = history_of(summaries, abis)
+    # Guards equal under a revision's Kconfig are no change there (docs/history.md).
+    from pvscan.history.run import open_revision
+    from pvscan.kconfig import LazyGuardLogic
+
+    guards = {i: LazyGuardLogic(open_revision(spec)) for i, spec in enumerate(specs) if summaries[i].ops}
+    try:
+        doc = history_of(summaries, abis, guards)
+    finally:
+        for g in guards.values():
+            g.close()
+            g.tree.close()
+    kconfig_problems = sorted({p for g in guards.values() for p in g.problems})
+    print_warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems], sys.stderr)
     print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
     write_output(document_renderer("history", args.format)(doc), args.output)
     return 0

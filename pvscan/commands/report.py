@@ -70,6 +70,12 @@ def _read_history(path: str) -> dict:
             isinstance(p, dict) and all(isinstance(p.get(k), str) for k in ("abi", "from", "to"))
             and _count(p.get("interface_changes")) and isinstance(p.get("needing"), list) for p in abis)):
         raise PvscanError("history 'abis' must be a list of {abi, from, to, interface_changes, needing}", path)
+    for p in abis:
+        counts, verdicts = p.get("verdict_counts", {}), p.get("verdicts", [])
+        if not (isinstance(counts, dict) and all(isinstance(k, str) and _count(v) for k, v in counts.items())
+                and isinstance(verdicts, list) and all(isinstance(v, dict) for v in verdicts)):
+            raise PvscanError("history 'verdict_counts' must map verdicts to counts, and 'verdicts' be a list "
+                              "of {op, change, verdict, evidence}", path)
     return doc
 
 

@@ -91,7 +91,9 @@ class Event:
     line: int
 
 
-def events(lineage: Lineage, summaries) -> list[Event]:
+def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
+    """guards: {revision index: pvscan.kconfig.LazyGuardLogic} of the revisions whose Kconfig can
+    be read (trees on disk): there, guards equal under Kconfig are no change."""
     out = []
     indices = [i for i, s in enumerate(summaries) if s.ops]
     prev = None
@@ -112,7 +114,7 @@ def events(lineage: Lineage, summaries) -> list[Event]:
                 out.append(Event(i, "signature", f"{prev.signature} -> {st.signature}", st.file, st.line))
             if prev.convention != st.convention:
                 out.append(Event(i, "convention", f"{prev.convention} -> {st.convention}", st.file, st.line))
-            if prev.guard != st.guard:
+            if prev.guard != st.guard and not _same_guard(guards, summaries, i, st, prev.guard):
                 out.append(Event(i, "guard", f"{prev.guard or '(unconditional)'} -> {st.guard or '(unconditional)'}",
                                  st.file, st.line))
             if prev.backends != st.backends:
@@ -124,24 +126,80 @@ def events(lineage: Lineage, summaries) -> list[Event]:
     return out
 
 
+VERDICTS = ("absorbed", "native", "needs-abi", "unknown")
+
+
+def _same_guard(guards, summaries, i, st, before) -> bool:
+    logic = (guards or {}).get(i)
+    if logic is None:
+        return False
+    definition = dict(((a, t), f) for a, t, f in summaries[i].definitions).get((st.arch, st.table))
+    return logic.equivalent(before, st.guard, st.arch, logic.built_when(definition))
+
+
 @dataclass(frozen=True)
 class AbiPair:
     abi: str
     before: int
     after: int
-    changes: int                       # interface changes between the two revisions
-    needing: tuple                     # (identity, change kind, finding code, message)
+    changes: int                       # interface changes between the two revisions (renames are none)
+    needing: tuple                     # (identity, change kind, finding code, message): the needs-abi ones
+    verdicts: tuple = ()               # (identity, change kinds, verdict, evidence), one per changed op
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for v in self.verdicts if v[2] == verdict)
+
+    def counts(self) -> dict:
+        """{verdict: how many}, every verdict in VERDICTS order."""
+        return {v: self.count(v) for v in VERDICTS}
+
+
+def verdict_of(abi, kinds, st, after, needs) -> tuple[str, str, str] | None:
+    """(verdict, finding code, evidence) for an op changed into state st (None: removed) in
+    the revision after; None when the op is outside the ABI's configuration.
+
+    The revision's own backend for the ABI is the witness: an op it fills is absorbed when the
+    ABI maps it and nothing constrains the mapping, else it needs the ABI; an op it leaves alone
+    is native. With no such backend, the ABI's mapping decides, and its silence is unknown."""
+    if st is None:
+        return "absorbed", "", "removed: the ABI has nothing left to carry for it"
+    kind = dict(((a, ar, o), k) for a, ar, o, k in after.kinds).get((abi, st.arch, st.name))
+    if kind is None or kind == "excluded":
+        return None
+    backend = dict(after.witnesses).get(abi)
+    if backend is not None:
+        if backend not in st.backends:
+            return "native", "", f"backend {backend} leaves it native"
+        if needs:
+            code, message = needs[0]
+            return "needs-abi", code, message
+        if kind == "unmapped":
+            return "needs-abi", "PV001", f"backend {backend} implements it, and ABI {abi} has no mapping for it"
+        if kind == "unsupported":
+            return "needs-abi", "PV008", f"backend {backend} implements it, and ABI {abi} declares it unsupported"
+        return "absorbed", "", f"backend {backend} implements it, and ABI {abi} maps it ({kind})"
+    if needs:
+        code, message = needs[0]
+        return "needs-abi", code, message
+    if kind == "unmapped":
+        return "unknown", "", f"no {abi} backend in this revision, and the ABI does not map it"
+    if kind == "unsupported":
+        return "needs-abi", "", f"ABI {abi} declares it unsupported"
+    if kind in ("native", "trap"):
+        return "native", "", f"ABI {abi} declares it {kind}"
+    return "absorbed", "", f"ABI {abi} maps it ({kind})"
 
 
 def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
     """events_of: {identity: [Event]}, computed once by the caller (or here)."""
     if events_of is None:
         events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    # Renames are not changes for an ABI: the op is the same (pvscan.identity).
     changed_at = {}
     for lin in lineages:
         for e in events_of[lin.identity]:
-            if e.kind in INTERFACE_KINDS + ("renamed",):
-                changed_at.setdefault(e.revision, {}).setdefault(lin.identity, e.kind)
+            if e.kind in INTERFACE_KINDS:
+                changed_at.setdefault(e.revision, {}).setdefault(lin.identity, []).append(e.kind)
     by_name = {}
     for lin in lineages:
         for i, st in lin.states.items():
@@ -157,12 +215,23 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
                     if name == abi and lin is not None and code in NEEDS and sev != "note":
                         res[(lin.identity, code)] = message
                 return res
-            before, after = keyed(a), keyed(b)
+            after = keyed(b)
             changed = changed_at.get(b, {})
-            needing = tuple(sorted((ident, kind, code, after[(ident, code)])
-                                   for ident, kind in changed.items()
-                                   for (i2, code) in after if i2 == ident and (ident, code) not in before))
-            out.append(AbiPair(abi, a, b, len(changed), needing))
+            lineage_of = {lin.identity: lin for lin in lineages}
+            verdicts = []
+            for ident, kinds in sorted(changed.items()):
+                st = lineage_of[ident].states.get(b)
+                # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
+                needs = sorted((code, message) for (i2, code), message in after.items()
+                               if i2 == ident and code != "PV001")
+                v = verdict_of(abi, summaries[b].kinds, st, summaries[b], needs)
+                if v is not None:
+                    verdicts.append((ident, " ".join(dict.fromkeys(kinds)), *v))
+            needing = tuple((ident, kinds, code, evidence) for ident, kinds, verdict, code, evidence in verdicts
+                            if verdict == "needs-abi")
+            out.append(AbiPair(abi, a, b, len(verdicts), needing,
+                               tuple((ident, kinds, verdict, evidence)
+                                     for ident, kinds, verdict, _code, evidence in verdicts)))
     return out
 
 
@@ -176,9 +245,10 @@ class HistoryDocument:
     pairs: tuple                     # AbiPair
 
 
-def history_of(summaries, abis) -> HistoryDocument:
-    """Link the revisions' ops and find each ABI's pairs: everything the history formats print."""
+def history_of(summaries, abis, guards=None) -> HistoryDocument:
+    """Link the revisions' ops and find each ABI's pairs: everything the history formats print.
+    guards: {revision index: LazyGuardLogic}, see events()."""
     lineages = sorted(link(summaries), key=lambda lin: lin.identity)
-    events_of = {lin.identity: events(lin, summaries) for lin in lineages}
+    events_of = {lin.identity: events(lin, summaries, guards) for lin in lineages}
     return HistoryDocument(tuple(summaries), tuple(lineages), events_of,
                            tuple(abi_pairs(abis, lineages, summaries, events_of)))

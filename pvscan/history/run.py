@@ -46,6 +46,9 @@ class RevisionSummary:
     version: str
     ops: tuple[OpState, ...] = ()
     findings: tuple = ()               # (abi, code, arch, op, severity, message)
+    kinds: tuple = ()                  # (abi, arch, op, coverage kind): mapped, native, unmapped ...
+    witnesses: tuple = ()              # (abi, backend): ABIs whose own backend this revision holds
+    definitions: tuple = ()            # (arch, table, .c file that defines it)
     files: int = 0
     cache_hits: int = 0
     warning: str | None = None
@@ -76,14 +79,19 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
                                cache_hits=result.cache_hits, warning="no paravirt ops table in this revision")
     ops = tuple(OpState(o.arch, o.name, o.table, o.group, signature_of(o), o.convention, o.guard, o.file,
                         o.line, o.backends) for o in inventory.ops)
-    found = ()
+    found, kinds, witnesses = (), (), ()
     if spec.abis:
-        checked = check(inventory, [load_abi(a) for a in spec.abis], version=source.version)
+        abis = [load_abi(a) for a in spec.abis]
+        checked = check(inventory, abis, version=source.version)
         arch_of = {o.name: o.arch for o in inventory.ops}
         found = tuple((f.abi, f.code, arch_of.get(f.op, ""), f.op, f.severity, f.message)
                       for f in checked.findings)
-    return RevisionSummary(spec.label, commit, str(source.version), ops, found, result.files_parsed,
-                           result.cache_hits)
+        kinds = tuple(sorted((abi, arch, op, kind) for (abi, arch, op), kind in checked.op_kinds.items()))
+        present = {b for (_arch, b) in inventory.backends}
+        witnesses = tuple(sorted((a.name, a.backend) for a in abis if a.backend in present))
+    definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
+    return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
+                           result.files_parsed, result.cache_hits)
 
 
 def open_revision(spec: RevisionSpec):

@@ -16,6 +16,10 @@ def _label(summaries, i):
     return summaries[i].label
 
 
+def _classes(p) -> str:
+    return ", ".join(f"{n} {v}" for v, n in p.counts().items())
+
+
 def text(h) -> str:
     s, out = h.summaries, []
     w = out.append
@@ -23,6 +27,13 @@ def text(h) -> str:
     for x in s:
         if x.warning:
             w(f"  {x.label}: {x.warning}\n")
+    # The answer first: per ABI, what each step's interface changes asked of it.
+    for p in h.pairs:
+        w(f"  ABI {p.abi}, {_label(s, p.before)} -> {_label(s, p.after)}: {p.changes} interface change(s): "
+          f"{_classes(p)}\n")
+        for ident, kinds, verdict, evidence in p.verdicts:
+            if verdict == "needs-abi":
+                w(f"    needs-abi  {ident} ({kinds}): {evidence}\n")
     indices = [i for i, x in enumerate(s) if x.ops]
     for a, b in zip(indices, indices[1:]):
         w(f"\n{_label(s, a)} -> {_label(s, b)}\n")
@@ -35,10 +46,9 @@ def text(h) -> str:
         for p in h.pairs:
             if (p.before, p.after) != (a, b):
                 continue
-            w(f"  ABI {p.abi}: {len(p.needing)} of {p.changes} pv_ops interface change(s) needed something "
-              f"the ABI lacks\n")
-            for ident, kind, code, message in p.needing:
-                w(f"    {ident} ({kind}): {code} {message}\n")
+            w(f"  ABI {p.abi}: {p.changes} interface change(s): {_classes(p)}\n")
+            for ident, kinds, verdict, evidence in p.verdicts:
+                w(f"    {verdict:<10} {ident} ({kinds}): {evidence}\n")
     w("\nOps\n")
     for lin in h.lineages:
         first, last = min(lin.states), max(lin.states)
@@ -68,6 +78,9 @@ def to_json(h) -> str:
         } for lin in h.lineages],
         "abis": [{"abi": p.abi, "from": _label(s, p.before), "to": _label(s, p.after),
                   "interface_changes": p.changes,
+                  "verdict_counts": p.counts(),
+                  "verdicts": [{"op": ident, "change": kinds, "verdict": verdict, "evidence": evidence}
+                               for ident, kinds, verdict, evidence in p.verdicts],
                   "needing": [{"op": ident, "change": kind, "code": code, "message": message}
                               for ident, kind, code, message in p.needing]} for p in h.pairs],
     }

@@ -160,12 +160,23 @@ def _timeline(w, history):
                 w(f"<rect class=\"needing\" data-abi=\"{escape(abi, quote=True)}\" x=\"{x(i) - 8 + 6 * j:.1f}\" "
                   f"y=\"{height - bottom - 4 * k:.1f}\" width=\"5\" height=\"{4 * k}\" fill=\"#cf222e\">"
                   f"<title>{escape(abi)}: {k} change(s) it could not express</title></rect>\n")
+    verdicts = ("absorbed", "native", "needs-abi", "unknown")
     w("</svg>\n<table id=\"history-abis\"><tr><th>ABI</th><th>from</th><th>to</th><th>interface changes</th>"
-      "<th>needing what the ABI lacks</th></tr>\n")
+      + "".join(f"<th>{v}</th>" for v in verdicts) + "</tr>\n")
     for p in history["abis"]:
+        counts = p.get("verdict_counts") or {"needs-abi": len(p["needing"])}
         w(f"<tr><td>{escape(p['abi'])}</td><td>{escape(p['from'])}</td><td>{escape(p['to'])}</td>"
-          f"<td class=\"num\">{p['interface_changes']}</td><td class=\"num\">{len(p['needing'])}</td></tr>\n")
-    w("</table></section>\n")
+          f"<td class=\"num\">{p['interface_changes']}</td>"
+          + "".join(f"<td class=\"num {v}\">{counts.get(v, '')}</td>" for v in verdicts) + "</tr>\n")
+    w("</table>\n")
+    needs = [(p, v) for p in history["abis"] for v in p.get("verdicts", []) if v.get("verdict") == "needs-abi"]
+    if needs:
+        w("<table id=\"history-needs\"><tr><th>ABI</th><th>to</th><th>op</th><th>change</th><th>evidence</th></tr>\n")
+        for p, v in needs:
+            w(f"<tr><td>{escape(p['abi'])}</td><td>{escape(p['to'])}</td><td>{escape(str(v.get('op')))}</td>"
+              f"<td>{escape(str(v.get('change')))}</td><td>{escape(str(v.get('evidence')))}</td></tr>\n")
+        w("</table>\n")
+    w("</section>\n")
 
 
 def _ops(w, inv, check_result, snippets, doc):

@@ -57,17 +57,16 @@ class PatchReview:
 def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones before it."""
     from pvscan.kconfig import LazyGuardLogic
-    from pvscan.source.directory import KernelTree
-
     state = PatchedSource(source)
-    # The Kconfig of a tree on disk says which guards are equal; a git range's is not read.
-    guards = LazyGuardLogic(source if isinstance(source, KernelTree) else None)
+    # The tree's Kconfig says which guards are equal (a git range's is copied out of its objects).
+    guards = LazyGuardLogic(source)
     out = []
     for index, patch in enumerate(patches, 1):
         told = len(guards.problems)
         result, state = _review_one(index, patch, state, abis, backend_map, guards)
         result.warnings.extend(Warning_("Kconfig", 0, p) for p in guards.problems[told:])
         out.append(result)
+    guards.close()
     return out
 
 

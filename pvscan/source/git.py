@@ -155,6 +155,13 @@ class GitTree:
         self._cat.stdout.read(1)
         return data
 
+    def kconfig_files(self) -> list[str]:
+        """The revision's Kconfig files (Kconfig, Kconfig.debug, scripts/Kconfig.include ...)."""
+        proc = self._git("ls-tree", "-r", "-z", "--name-only", self.a)
+        names = proc.stdout.decode(errors="surrogateescape").split("\0")
+        return sorted(n for n in names if n and n.rsplit("/", 1)[-1].startswith("Kconfig")
+                      and not n.startswith("/") and ".." not in n.split("/"))
+
     def contains(self, path) -> bool:
         if self._repository is None:
             self._repository = Repository(self.repo)
