@@ -144,29 +144,6 @@ class LazyGuardLogic:
             a, b = _conjoin(a, within), _conjoin(b, within)
         return logic.equivalent(a, b)
 
-    def built_when(self, rel: str | None) -> str | None:
-        """The condition Kbuild builds a .c file under: 'obj-$(CONFIG_PARAVIRT) += paravirt.o'
-        in its directory's Makefile gives 'defined(CONFIG_PARAVIRT)'; None when unconditional
-        (obj-y) or unknown."""
-        if not rel or self.tree is None or not hasattr(self.tree, "read"):
-            return None
-        directory, _, name = rel.rpartition("/")
-        obj = re.escape(name.rsplit(".", 1)[0] + ".o")
-        for makefile in ("Makefile", "Kbuild"):
-            try:
-                text = self.tree.read(f"{directory}/{makefile}" if directory else makefile)
-            except (SkippedFile, OSError):
-                continue
-            text = re.sub(r"\\\n", " ", text.decode("utf-8", "replace"))
-            conditions = set()
-            for m in re.finditer(r"^\s*obj-(?:\$\((CONFIG_[A-Za-z0-9_]+)\)|(y))\s*[:+]?=(.*)$", text, re.M):
-                if re.search(rf"(?:^|\s){obj}(?:\s|$)", m.group(3)):
-                    conditions.add(m.group(1))
-            if len(conditions) == 1 and None not in conditions:
-                return f"defined({conditions.pop()})"
-            return None
-        return None
-
     def for_arch(self, arch: str) -> GuardLogic | None:
         """The architecture's GuardLogic, read at the first question; None without a Kconfig to read."""
         tree = self._disk_tree() if self.tree is not None else None
@@ -182,6 +159,45 @@ class LazyGuardLogic:
             if self.logic[srcarch].problem:
                 self.problems.append(f"{getattr(self.tree, 'display', tree.root)}: {self.logic[srcarch].problem}")
         return self.logic[srcarch]
+
+    def built_when(self, rel: str | None) -> str | None:
+        """The condition Kbuild builds a .c file under: 'obj-$(CONFIG_PARAVIRT) += paravirt.o'
+        in its directory's Makefile gives 'defined(CONFIG_PARAVIRT)'; for 'obj-y', the condition
+        its directory is entered under ('obj-$(CONFIG_LGUEST_GUEST) += lguest/' in arch/x86/Kbuild),
+        a few levels up. None when unconditional or unknown."""
+        if not rel or self.tree is None or not hasattr(self.tree, "read"):
+            return None
+        conditions = []
+        path, entry = rel, rel.rpartition("/")[2].rsplit(".", 1)[0] + ".o"
+        for _level in range(3):
+            directory = path.rpartition("/")[0]
+            found, condition = self._kbuild_entry(directory, entry)
+            if not found:
+                break
+            if condition is None:       # obj-y: built whenever its directory is
+                path, entry = directory, directory.rpartition("/")[2] + "/"
+                continue
+            conditions.append(condition)
+            break
+        return " && ".join(f"defined({c})" for c in conditions) or None
+
+    def _kbuild_entry(self, directory: str, entry: str):
+        """(whether directory's Makefile or Kbuild lists entry, the one CONFIG_ it is listed under
+        or None for obj-y); an entry listed under two conditions is not found."""
+        obj = re.escape(entry)
+        for makefile in ("Makefile", "Kbuild"):
+            try:
+                text = self.tree.read(f"{directory}/{makefile}" if directory else makefile)
+            except (SkippedFile, OSError):
+                continue
+            text = re.sub(r"\\\n", " ", text.decode("utf-8", "replace"))
+            conditions = set()
+            for m in re.finditer(r"^\s*obj-(?:\$\((CONFIG_[A-Za-z0-9_]+)\)|(y))\s*[:+]?=(.*)$", text, re.M):
+                if re.search(rf"(?:^|\s){obj}(?:\s|$)", m.group(3)):
+                    conditions.add(m.group(1))
+            if len(conditions) == 1:
+                return True, conditions.pop()
+        return False, None
 
 
 def _conjoin(guard: str | None, condition: str) -> str:

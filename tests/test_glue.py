@@ -115,3 +115,31 @@ def test_bundled_xen_abi_agrees_with_the_6_12_glue():
     out = pvscan("check", str(kernel_path("6.12")), "--abi", "xen-pv", "--abi", "kvm", "--abi", "hyperv",
                  "--trace-glue", "--format", "json").stdout
     assert [f for f in json.loads(out)["findings"] if f["code"] == "PV009"] == []
+
+
+def test_vmi_rom_calls_fill_macros_and_cached_pointers():
+    # gen1's vmi.c: para_fill pastes VMI_CALL_##vmicall; para_wrap also caches the ROM entry in
+    # vmi_ops.cache, which its wrapper calls; vmi_get_function binds vmi_ops.set_pte per PAE.
+    from pvscan.checks.glue import derive
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    tree = KernelTree(fixture_tree("gen1-single"))
+    inventory = scan(tree, jobs=1).inventory
+    reached = {op: sorted(r.hypercall for r in rs) for op, rs in derive(tree, inventory, "vmi")[0].items()}
+    assert reached["paravirt_ops.clts"] == ["Clts"]
+    assert reached["paravirt_ops.set_lazy_mode"] == ["SetLazyMode"]
+    assert reached["paravirt_ops.set_pte"] == ["SetPxE", "SetPxELong"]
+    pae = derive(tree, inventory, "vmi", {"CONFIG_X86_PAE": True})[0]
+    assert [r.hypercall for r in pae["paravirt_ops.set_pte"]] == ["SetPxELong"]
+    chain = [s.function for s in pae["paravirt_ops.set_pte"][0].chain]
+    assert chain == ["vmi_set_pte", "vmi_ops.set_pte"]
+
+
+def test_derive_abi_writes_the_backends_real_target(tmp_path):
+    # The fixture's vmi.c sits in arch/i386 and binds SetPxELong under CONFIG_X86_PAE.
+    out = tmp_path / "vmi.toml"
+    assert pvscan("derive-abi", str(fixture_tree("gen1-single")), "--backend", "vmi", "-o", str(out)).returncode == 0
+    text = out.read_text()
+    assert 'target = "i386-pae"' in text and "word_bits = 32" in text
+    assert 'hypercalls = ["SetPxELong"]' in text and '"SetPxE"' not in text

@@ -140,3 +140,27 @@ def test_vmi_absorbed_the_pv_ops_changes_from_2_6_22_to_2_6_32(linux_2_6_22, lin
     (pair,) = json.loads(proc.stdout)["abis"]
     assert pair["verdict_counts"]["needs-abi"] == 0 and pair["verdict_counts"]["unknown"] == 0
     assert pair["verdict_counts"]["absorbed"] > 0 and pair["verdict_counts"]["native"] > 0
+
+
+def test_traced_glue_agrees_with_the_bundled_vmi_and_lguest_abis():
+    # vmi_32.c's para_fill/para_wrap and vmi_ops pointers, lguest's lazy_hcall/kvm_hypercall
+    # with LHCALL_*: every traced call is the one the bundled ABI names (no PV009). 2.6.32's
+    # vmi_set_pte_atomic ends in vmi_ops.update_pte (UpdatePxELong), lguest_set_pmd under PAE
+    # in LHCALL_SET_PMD (boot.c:680-685; the !PAE twin at :688 uses LHCALL_SET_PGD).
+    from test_cli import pvscan
+    from conftest import old_kernel_path
+
+    for version, abi in (("2.6.22", "vmi"), ("2.6.32", "vmi"), ("2.6.32", "lguest")):
+        proc = pvscan("check", str(old_kernel_path(version)), "--abi", abi, "--trace-glue")
+        assert proc.returncode == 0 and "0 error(s), 0 warning(s)" in proc.stdout, (version, abi, proc.stdout[-500:])
+
+
+def test_derive_abi_reaches_vmi_rom_calls_on_2_6_32():
+    from test_cli import pvscan
+    from conftest import old_kernel_path
+
+    text = pvscan("derive-abi", str(old_kernel_path("2.6.32")), "--backend", "vmi").stdout
+    assert 'target = "i386-pae"' in text       # CONFIG_VMI depends on X86_32; SetPxELong under X86_PAE
+    assert 'op = "pv_cpu_ops.clts"\nto = "hypercall"\nhypercalls = ["CLTS"]' in text
+    assert 'op = "pv_mmu_ops.set_pte"\nto = "hypercall"\nhypercalls = ["SetPxELong"]' in text
+    assert 'name = "SetPxELong"\nnumber = 39' in text          # vmi.h: VMI_CALL_SetPxELong 39

@@ -105,8 +105,11 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
     if trace_glue:
         from pvscan.checks.glue import derive
 
-        glue = {backend: derive(tree, inventory, backend)[0]
-                for backend in sorted({a.backend for a in abis if a.backend})}
+        config_of = {}
+        for a in abis:
+            if a.backend:
+                config_of.setdefault(a.backend, a.config)
+        glue = {backend: derive(tree, inventory, backend, config_of[backend])[0] for backend in sorted(config_of)}
     sizes = None
     if precise:
         from pvscan.checks.precise import sizes_for_abis

@@ -18,6 +18,10 @@ NUMBER_SOURCES = (
     ("include/hyperv/hvgdk_mini.h", r"#define\s+HVCALL_(\w+)\s+(0x[0-9a-fA-F]+|\d+)", str.lower),
     ("include/asm-generic/hyperv-tlfs.h", r"#define\s+HVCALL_(\w+)\s+(0x[0-9a-fA-F]+|\d+)", str.lower),
     ("arch/x86/include/asm/lguest_hcall.h", r"#define\s+LHCALL_(\w+)\s+(\d+)", str.lower),
+    ("arch/x86/include/asm/vmi.h", r"#define\s+VMI_CALL_(\w+)\s+(\d+)", str),
+    ("arch/x86/include/asm/vmi_time.h", r"#define\s+VMI_CALL_(\w+)\s+(\d+)", str),
+    ("include/asm-i386/vmi.h", r"#define\s+VMI_CALL_(\w+)\s+(\d+)", str),
+    ("include/asm-i386/vmi_time.h", r"#define\s+VMI_CALL_(\w+)\s+(\d+)", str),
 )
 XEN_ARITY = ("arch/x86/include/asm/xen/hypercall.h", r"_hypercall(\d)\(\s*[^,]+,\s*(\w+)")
 
@@ -44,15 +48,40 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def skeleton(tree, inventory, backend: str, derived: dict, files: list[str]) -> str:
+def backend_target(tree, inventory, backend: str, pae: bool) -> str:
+    """The target the backend is built for: i386 when Kbuild builds its files under an option
+    the tree's Kconfig lets exist only with X86_32 (CONFIG_VMI, CONFIG_LGUEST_GUEST), or when they
+    sit in arch/i386; i386-pae when its glue binds calls under CONFIG_X86_PAE; else x86_64."""
+    from pvscan.kconfig import LazyGuardLogic
+
+    files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend for f in fs})
+    if any(f.startswith(("arch/i386/", "include/asm-i386/")) for f in files):
+        return "i386-pae" if pae else "i386"
+    guards = LazyGuardLogic(tree)
+    try:
+        arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
+        logic = guards.for_arch(arch)
+        for f in files:
+            built = guards.built_when(f)
+            option = re.match(r"^defined\(CONFIG_(\w+)\)$", built or "")
+            if logic is not None and option and "X86_32" in logic.needs.get(option.group(1), ()):
+                return "i386-pae" if pae else "i386"
+    finally:
+        guards.close()
+    return "x86_64"
+
+
+def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae: bool = False) -> str:
     numbers, arity = _numbers(tree)
     arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
+    target = backend_target(tree, inventory, backend, pae)
+    word_bits = 64 if target == "x86_64" else 32
     used = sorted({r.hypercall for reaches in derived.values() for r in reaches})
     out = [f"# Skeleton ABI derived by pvscan from the {backend} backend of Linux {tree.version}.",
            "# Check every entry against the hypervisor's interface before relying on it:",
            "# lines marked FILL IN are what the tree does not say.", "",
            "[abi]", f'name = "{backend}-derived"', f'version = "derived from Linux {tree.version}"',
-           f'arch = "{arch}"', 'target = "x86_64"', "word_bits = 64",
+           f'arch = "{arch}"', f'target = "{target}"', f"word_bits = {word_bits}",
            "register_args = 0   # FILL IN: how many arguments fit in registers",
            f'backend = "{backend}"',
            f'description = {_q(f"Derived from the call chains of the {backend} backend; see sources.")}',
@@ -69,7 +98,8 @@ def skeleton(tree, inventory, backend: str, derived: dict, files: list[str]) -> 
         else:
             number_line = f"number = {number}"
         n = arity.get(name)
-        args_line = f"args = [{', '.join(['64'] * n)}]" if n is not None else "args = []   # FILL IN: argument widths"
+        args_line = (f"args = [{', '.join([str(word_bits)] * n)}]" if n is not None
+                     else "args = []   # FILL IN: argument widths")
         out += ["[[hypercall]]", f'name = "{name}"', number_line, args_line,
                 "clobbers = true   # FILL IN", f"source = {_q(where or 'derived from the call chains')}", ""]
     declared = {n for n in used if not n.startswith("msr:") and n != "vmcall"}

@@ -5,7 +5,14 @@ backend's own files and the headers they include (tree-sitter, depth
 bounded) until a hypercall primitive: Xen HYPERVISOR_* and MULTI_* (a
 multicall batch), kvm_hypercall*, hv_do_*hypercall*, lguest hcall, writes
 to hypervisor MSRs, or vmcall/vmmcall in inline asm. Calls through function
-pointers are noted and not followed.
+pointers are noted and not followed, except VMI's ROM calls (RomCalls).
+
+VMI has no call instruction of its own: its option ROM exports one entry
+point per call, numbered VMI_CALL_*. The backend either fills an op with
+the entry itself (para_fill(op, CALL), a macro pasting VMI_CALL_##call), or
+keeps it in a pointer its wrapper calls (para_wrap(op, wrapper, cache, CALL)
+sets vmi_ops.cache; 'vmi_ops.set_pte = vmi_get_function(VMI_CALL_SetPxELong)').
+A call through such a pointer reaches that ROM call.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pvscan.facts.preprocess import preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
+from pvscan.naming import is_table_name
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import SkippedFile
 
@@ -54,6 +62,7 @@ class _Function:
     line: int
     calls: list = field(default_factory=list)       # (callee, line, first argument text)
     indirect: list = field(default_factory=list)    # lines of calls through pointers
+    member_calls: list = field(default_factory=list)   # (pointer text 'vmi_ops.set_pte', line)
     asm_vmcall: list = field(default_factory=list)
 
 
@@ -95,8 +104,14 @@ def _included(tree, rel):
     return out
 
 
-def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
+def call_graph(tree: KernelTree, files, config: dict | None = None) -> dict[str, _Function]:
+    """{function name: _Function}. A name defined again under another #if (lguest_set_pmd for
+    PAE and not) is the first definition whose guard the config (an ABI's) does not make false."""
+    from pvscan.checks.guards import evaluate
+    from pvscan.facts.preprocess import guard_expression
+
     graph: dict[str, _Function] = {}
+    ruled_out: set = set()
     for rel in files:
         try:
             data = tree.read(rel)
@@ -109,8 +124,12 @@ def call_graph(tree: KernelTree, files) -> dict[str, _Function]:
             node = stack.pop()
             if node.type == "function_definition":
                 name = declarator_name(node.child_by_field_name("declarator"))
-                if name and name not in graph:
-                    graph[name] = _collect(node, name, rel, pre.text)
+                if name and (name not in graph or name in ruled_out):
+                    guard = guard_expression(pre.guard_at(node.start_point[0]))
+                    out = config is not None and evaluate(guard, config)[0] is False
+                    if name not in graph or not out:
+                        graph[name] = _collect(node, name, rel, pre.text)
+                        (ruled_out.add if out else ruled_out.discard)(name)
                 continue
             stack.extend(node.children)
     return graph
@@ -149,6 +168,8 @@ def _collect(fn_node, name, rel, text) -> _Function:
                 first = node_text(args.named_children[0], text)
             if callee is not None and callee.type == "identifier" and node_text(callee, text) not in params:
                 f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
+            elif callee is not None and callee.type == "field_expression":
+                f.member_calls.append((re.sub(r"\s+", "", node_text(callee, text)), node.start_point[0] + 1))
             else:
                 f.indirect.append(node.start_point[0] + 1)
         elif node.type == "gnu_asm_expression":
@@ -174,7 +195,87 @@ def _primitive(callee: str, first_arg: str):
     return None
 
 
-def trace(graph, function: str, max_depth: int = MAX_DEPTH) -> tuple[list[Reach], list[Step]]:
+@dataclass
+class RomCalls:
+    """VMI's ROM calls as the backend binds them (see the module's docstring)."""
+
+    fill_macros: dict = field(default_factory=dict)   # macro -> index of the argument naming the call
+    pointers: dict = field(default_factory=dict)      # 'vmi_ops.set_pte' -> {(call, guard expression)}
+    config: dict | None = None       # an ABI's configuration: bindings whose guard it makes false drop out
+
+    def calls_of(self, pointer: str) -> list[str]:
+        from pvscan.checks.guards import evaluate
+
+        return sorted({call for call, guard in self.pointers.get(pointer, ())
+                       if self.config is None or evaluate(guard, self.config)[0] is not False})
+
+    def guarded_by(self, symbol: str) -> bool:
+        """Whether some binding exists only under symbol: '#ifdef CONFIG_X86_PAE ... SetPxELong'."""
+        return any(guard and f"defined({symbol})" in guard and f"!defined({symbol})" not in guard
+                   for bindings in self.pointers.values() for _, guard in bindings)
+
+
+_PASTE = re.compile(r"\bVMI_CALL_\s*##\s*(\w+)")
+_MEMBER_SET = re.compile(r"\b(\w+)\.(\w+)\s*=")
+_GETTER = re.compile(r"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
+
+
+def rom_calls(tree, files) -> RomCalls:
+    """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
+    from pvscan.facts.ctext import split_args
+    from pvscan.facts.preprocess import guard_expression
+
+    rom = RomCalls()
+    wraps = {}          # macro -> (index of the call argument, index of the pointer argument, struct)
+    texts = []
+    for rel in files:
+        try:
+            data = tree.read(rel)
+        except SkippedFile:
+            continue
+        if b"VMI_CALL_" not in data:
+            continue
+        pre = preprocess(data)
+        texts.append((rel, pre))
+        for d in pre.defines:
+            m = _PASTE.search(d.body)
+            if not d.params or m is None or m.group(1) not in d.params:
+                continue
+            index = d.params.index(m.group(1))
+            rom.fill_macros[d.name] = index
+            # The pointer it caches the entry in: not the op it fills ('paravirt_ops.opname = wrapper').
+            member = next((mm for mm in _MEMBER_SET.finditer(d.body)
+                           if mm.group(2) in d.params and not is_table_name(mm.group(1))), None)
+            if member is not None:
+                wraps[d.name] = (index, d.params.index(member.group(2)), member.group(1))
+    for rel, pre in texts:
+        for m in _GETTER.finditer(pre.text.decode("utf-8", "replace")):
+            row = pre.text.count(b"\n", 0, m.start())
+            rom.pointers.setdefault(f"{m.group(1)}.{m.group(2)}", set()).add(
+                (m.group(3), guard_expression(pre.guard_at(row))))
+        for name, (call_index, pointer_index, struct) in wraps.items():
+            for m in re.finditer(rf"\b{re.escape(name)}\s*\(".encode(), pre.text):
+                args, _ = split_args(pre.text, m.end() - 1)
+                if args is None or len(args) <= max(call_index, pointer_index):
+                    continue
+                row = pre.text.count(b"\n", 0, m.start())
+                rom.pointers.setdefault(f"{struct}.{args[pointer_index].strip()}", set()).add(
+                    (args[call_index].strip(), guard_expression(pre.guard_at(row))))
+    return rom
+
+
+def filled_rom_call(rom: RomCalls, function: str) -> str | None:
+    """The ROM call of an implementation that is a fill macro's use: 'para_fill(pv_cpu_ops.clts, CLTS)'."""
+    m = re.match(r"^(\w+)\((.*)\)$", function.strip(), re.S)
+    if m is None or m.group(1) not in rom.fill_macros:
+        return None
+    args = [a.strip() for a in m.group(2).split(",")]
+    index = rom.fill_macros[m.group(1)]
+    return args[index] if index < len(args) and re.fullmatch(r"\w+", args[index]) else None
+
+
+def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None = None
+          ) -> tuple[list[Reach], list[Step]]:
     """Every hypercall reachable from function, with its chain; and the indirect calls met."""
     if function not in graph:
         return [], []
@@ -186,6 +287,12 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH) -> tuple[list[Reach]
         fn, chain, depth = queue.popleft()
         for line in fn.indirect:
             indirect.append(Step(fn.name, fn.file, line))
+        for pointer, line in fn.member_calls:
+            calls = rom.calls_of(pointer) if rom is not None else []
+            if not calls:
+                indirect.append(Step(fn.name, fn.file, line))
+            for call in calls:
+                reaches.setdefault((call, False), Reach(call, chain + (Step(pointer, fn.file, line),)))
         for line in fn.asm_vmcall:
             key = ("vmcall", False)
             reaches.setdefault(key, Reach("vmcall", chain + (Step(fn.name, fn.file, line),)))
@@ -202,17 +309,23 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH) -> tuple[list[Reach]
     return sorted(reaches.values(), key=lambda r: (r.hypercall, r.batched, len(r.chain))), indirect
 
 
-def derive(tree: KernelTree, inventory, backend: str):
-    """{op name: [Reach]} for every op the backend implements, and the files read."""
+def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None):
+    """{op name: [Reach]} for every op the backend implements, and the files read. config: the
+    ABI's, when checking against one (a ROM binding under a false guard is not reached)."""
     files = backend_files(tree, inventory, backend)
-    graph = call_graph(tree, files)
+    graph = call_graph(tree, files, config)
+    rom = rom_calls(tree, files)
+    rom.config = config
     out = {}
     for op in inventory.ops:
         reaches = {}
         for impl in op.implementations:
             if impl.backend != backend:
                 continue
-            for r in trace(graph, impl.function)[0]:
+            call = filled_rom_call(rom, impl.function)
+            if call is not None:
+                reaches.setdefault(call, Reach(call, (Step(impl.function, impl.file, impl.line),)))
+            for r in trace(graph, impl.function, rom=rom)[0]:
                 reaches.setdefault(r.hypercall, r)
         if any(i.backend == backend for i in op.implementations):
             out[op.name] = sorted(reaches.values(), key=lambda r: r.hypercall)

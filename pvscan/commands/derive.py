@@ -10,7 +10,7 @@ from pvscan.errors import PvscanError, print_warnings
 
 def run(args) -> int:
     from pvscan.checks.derive import skeleton
-    from pvscan.checks.glue import derive
+    from pvscan.checks.glue import derive, rom_calls
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
@@ -22,7 +22,12 @@ def run(args) -> int:
     if args.backend not in backends:
         raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)
     derived, files = derive(tree, result.inventory, args.backend)
-    text = skeleton(tree, result.inventory, args.backend, derived, files)
+    # Glue that binds calls under CONFIG_X86_PAE (VMI's SetPxELong) is derived for PAE, the
+    # configuration VMware shipped; the non-PAE calls then drop out.
+    pae = rom_calls(tree, files).guarded_by("CONFIG_X86_PAE")
+    if pae:
+        derived, files = derive(tree, result.inventory, args.backend, {"CONFIG_X86_PAE": True})
+    text = skeleton(tree, result.inventory, args.backend, derived, files, pae)
     print_warnings(result.warnings, sys.stderr)
     write_output(text, args.output)
     return 0
