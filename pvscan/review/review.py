@@ -181,9 +181,11 @@ def _review_one(index, patch, state, abis, backend_map, guards=None):
         # An op the patch renames keeps its findings: vmi not mapping flush_tlb_others before is
         # vmi not mapping flush_tlb_multi after, not a new finding.
         renamed = {dict(f.args)["old"]: f.op for f in result.findings if f.code == "PV103"}
-        old = {replace(f, op=renamed.get(f.op, f.op)).fingerprint for f in check(inv_b, abis).findings}
+        version = getattr(state, "version", None)
+        old = {replace(f, op=renamed.get(f.op, f.op)).fingerprint
+               for f in check(inv_b, abis, version=version).findings}
         changed = _op_changes(result.findings)
-        for f in check(inv_a, abis).findings:
+        for f in check(inv_a, abis, version=version).findings:
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
@@ -196,26 +198,31 @@ def _review_one(index, patch, state, abis, backend_map, guards=None):
 _OP_CHANGES = ("PV101", "PV102", "PV103", "PV104", "PV105", "PV106")
 
 
-def _op_changes(findings) -> dict:
-    """{op name, in either generation's spelling: the first interface change of it in the patch}."""
-    from pvscan.naming import generation_aliases
+@dataclass(frozen=True)
+class _Named:
+    name: str
 
+
+def _op_changes(findings) -> dict:
+    """{op name: the first interface change of it in the patch}, its old name (a rename) too."""
     out = {}
     for f in sorted(findings, key=lambda f: (f.code, f.file, f.line)):
         if f.code in _OP_CHANGES:
-            names = [f.op, *generation_aliases(f.op)]
+            out.setdefault(f.op, f)
             old = dict(f.args).get("old")
             if old:
-                names += [old, *generation_aliases(old)]
-            for name in names:
-                out.setdefault(name, f)
+                out.setdefault(old, f)
     return out
 
 
 def _on_patch_line(f: Finding, changed: dict) -> Finding:
     """An ABI finding the patch causes, moved from the ABI file to the patch line that causes it
-    (the op's addition, removal, rename or change); the ABI file's line stays as evidence."""
-    cause = changed.get(f.op)
+    (the op's addition, removal, rename or change); the ABI file's line stays as evidence. The
+    finding names the op as the ABI does; pvscan.identity finds it among the changed ops."""
+    from pvscan.identity import OpIndex
+
+    op, _how = OpIndex([_Named(n) for n in sorted(changed)]).find(f.op)
+    cause = changed.get(op.name) if op is not None else None
     if cause is None:
         return f
     return replace(f, file=cause.file, line=cause.line, side=cause.side, old_line=cause.old_line, in_tree=True,
