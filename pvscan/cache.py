@@ -187,6 +187,27 @@ class Cache:
         h = hashlib.sha256(f"{FORMAT}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / "wrappers" / f"{h}.json"
 
+    # -- what a tree's Kconfig says options need (pvscan.kconfig) ----------------------------
+
+    def get_kconfig(self, key: str):
+        """({option: [options it needs]}, {option: [options it excludes]}) for that Kconfig, or None."""
+        def valid(doc):
+            return (isinstance(doc, dict) and doc.get("kconfig") == key
+                    and all(_option_map(doc.get(k)) for k in ("needs", "excludes")))
+        doc = self._read_json(self._kconfig_path(key), valid, "not the options of that Kconfig")
+        return None if doc is None else (doc["needs"], doc["excludes"])
+
+    def put_kconfig(self, key: str, needs: dict, excludes: dict) -> None:
+        self._write_json(self._kconfig_path(key), {
+            "kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
+            "excludes": {k: sorted(v) for k, v in sorted(excludes.items())}})
+
+    def _kconfig_path(self, key: str) -> Path | None:
+        if self.root is None:
+            return None
+        h = hashlib.sha256(f"{FORMAT}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / "kconfig" / f"{h}.json"
+
     # -- reading an entry -----------------------------------------------------------
 
     def _read(self, path: Path) -> bytes | None:
@@ -218,6 +239,15 @@ class Cache:
         if self.problem is None:
             self.problem = f"entry {path} {why}; ignored and recomputed"
         return None
+
+
+_OPTION = re.compile(r"[A-Za-z0-9_]+")     # a Kconfig option without CONFIG_: 104_QUAD_8 too
+
+
+def _option_map(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _OPTION.fullmatch(k) and isinstance(v, list)
+        and all(isinstance(x, str) and _OPTION.fullmatch(x) for x in v) for k, v in value.items())
 
 
 def _checkout_state(doc, root: str) -> bool:

@@ -36,6 +36,8 @@ _CONFIG = re.compile(r"\bCONFIG_([A-Za-z0-9_]+)\b")
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
+# What the cached Kconfig entries depend on: this module's reading of Kconfig, and kconfiglib's.
+_KCONFIG_VERSION = "pvscan-kconfig/1"
 MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
 _lock = threading.Lock()
 
@@ -103,6 +105,7 @@ class LazyGuardLogic:
         self.problems: list = []     # one line each, for the user
         self._on_disk = None         # the tree kconfiglib reads: tree itself, or a git revision's copy
         self._copy = None            # the TemporaryDirectory holding that copy
+        self._names = None           # a git revision's Kconfig file names
 
     def close(self) -> None:
         if self._copy is not None:
@@ -146,19 +149,62 @@ class LazyGuardLogic:
 
     def for_arch(self, arch: str) -> GuardLogic | None:
         """The architecture's GuardLogic, read at the first question; None without a Kconfig to read."""
-        tree = self._disk_tree() if self.tree is not None else None
-        if tree is None:
+        if self.tree is None or not (hasattr(self.tree, "root") or hasattr(self.tree, "kconfig_files")):
             return None
         srcarch = arch
-        if arch in ("i386", "x86_64") and (tree.root / "arch/x86").is_dir():
+        if arch in ("i386", "x86_64") and self._has("arch/x86/Kconfig"):
             srcarch = "x86"
-        if arch == "x86" and not (tree.root / "arch/x86").is_dir():
+        if arch == "x86" and not self._has("arch/x86/Kconfig"):
             srcarch = "i386"
         if srcarch not in self.logic:
-            self.logic[srcarch] = load(tree, srcarch)
+            self.logic[srcarch] = self._cached(srcarch)
             if self.logic[srcarch].problem:
-                self.problems.append(f"{getattr(self.tree, 'display', tree.root)}: {self.logic[srcarch].problem}")
+                self.problems.append(f"{getattr(self.tree, 'display', '')}: {self.logic[srcarch].problem}")
         return self.logic[srcarch]
+
+    def _has(self, rel: str) -> bool:
+        if hasattr(self.tree, "root"):
+            return (self.tree.root / rel).is_file()
+        if self._names is None:
+            self._names = frozenset(self.tree.kconfig_files())
+        return rel in self._names
+
+    def _cached(self, srcarch: str) -> GuardLogic:
+        """load(), through the pvscan cache: keyed by a git revision's commit, or by the bytes of
+        every Kconfig file of a tree on disk, so that an edit to any of them is always seen."""
+        from pvscan.cache import Cache
+
+        key = self._key(srcarch)
+        cache = Cache.for_source(self.tree) if key else None
+        hit = cache.get_kconfig(key) if cache else None
+        if hit is not None:
+            needs, excludes = hit
+            return GuardLogic({k: frozenset(v) for k, v in needs.items()},
+                              excludes={k: frozenset(v) for k, v in excludes.items()})
+        tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
+        logic = load(tree, srcarch) if tree is not None else GuardLogic()
+        if cache is not None and logic.problem is None and logic.needs:
+            cache.put_kconfig(key, logic.needs, logic.excludes)
+        return logic
+
+    def _key(self, srcarch: str) -> str | None:
+        import hashlib
+
+        from pvscan.source.search import matching_files
+
+        stamp = f"{_KCONFIG_VERSION}\0{srcarch}"
+        if hasattr(self.tree, "kconfig_files") and getattr(self.tree, "commit", None):
+            return f"{stamp}\0git:{self.tree.commit}"
+        if not hasattr(self.tree, "root"):
+            return None
+        h = hashlib.sha256(stamp.encode())
+        for rel in matching_files(self.tree, "Kconfig*"):
+            try:
+                data = self.tree.read(rel)
+            except SkippedFile:
+                continue
+            h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
+        return f"{stamp}\0tree:{h.hexdigest()}"
 
     def built_when(self, rel: str | None) -> str | None:
         """The condition Kbuild builds a .c file under: 'obj-$(CONFIG_PARAVIRT) += paravirt.o'
@@ -252,8 +298,8 @@ def _kconfig_environment(root: Path, arch: str):
     names no module, so kconfiglib imports none (its default, kconfigfunctions, could be anywhere)."""
     values = {"srctree": str(root), "SRCARCH": arch, "ARCH": arch, "KERNELVERSION": "pvscan",
               "CC": "cc", "LD": "ld", "HOSTCC": "cc", "HOSTCXX": "c++", "CC_VERSION_TEXT": "pvscan",
-              "RUSTC": "rustc", "BINDGEN": "bindgen", "PAHOLE": "pahole", "KCONFIG_FUNCTIONS": "pvscan._no_kconfig_functions",
-              "KCONFIG_WARN_UNDEF": "", "KCONFIG_STRICT": ""}
+              "RUSTC": "rustc", "BINDGEN": "bindgen", "PAHOLE": "pahole",
+              "KCONFIG_FUNCTIONS": "pvscan._no_kconfig_functions", "KCONFIG_WARN_UNDEF": "", "KCONFIG_STRICT": ""}
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

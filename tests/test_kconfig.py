@@ -120,3 +120,22 @@ def test_guards_compare_among_the_configurations_that_build_the_table(tree):
     assert guards.equivalent(None, "defined(CONFIG_PARAVIRT)", "x86", within)
     assert not guards.equivalent(None, "defined(CONFIG_PARAVIRT)", "x86")
     assert not guards.equivalent("defined(CONFIG_PARAVIRT_XXL)", "defined(CONFIG_PARAVIRT)", "x86", within)
+
+
+def test_the_cached_kconfig_is_never_stale(tree, tmp_path, monkeypatch):
+    # Keyed by the bytes of every Kconfig file: an edit is always seen; a bad entry is a miss.
+    from pvscan.kconfig import LazyGuardLogic
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("PVSCAN_NO_CACHE", raising=False)
+    assert LazyGuardLogic(tree).for_arch("x86").needs["XEN"] == {"PARAVIRT"}
+    entries = list((tmp_path / "cache" / "kconfig").glob("*.json"))
+    assert len(entries) == 1
+    assert LazyGuardLogic(tree).for_arch("x86").needs["XEN"] == {"PARAVIRT"}      # from the cache
+    kconfig = tree.root / "Kconfig"
+    kconfig.write_text(kconfig.read_text().replace("\tdepends on PARAVIRT\n", "\tdepends on X86_32\n", 1))
+    assert LazyGuardLogic(tree).for_arch("x86").needs["XEN"] == {"X86_32"}
+    for entry in (tmp_path / "cache" / "kconfig").glob("*.json"):
+        entry.write_text('{"kconfig": "x", "needs": {"XEN": ["$(shell,rm -rf /)"]}, "excludes": {}}')
+    logic = LazyGuardLogic(tree)
+    assert logic.for_arch("x86").needs["XEN"] == {"X86_32"}

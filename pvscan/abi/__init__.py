@@ -105,7 +105,8 @@ def load_abi(name_or_path: str) -> Abi:
 # -- parsing and validation ----------------------------------------------------------
 
 _ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
-             "register_args": int, "stack_args": bool, "return_words": int, "kernels": str, "description": str, "backend": str, "sources": list, "config": dict}
+             "register_args": int, "stack_args": bool, "return_words": int, "kernels": str,
+             "description": str, "backend": str, "sources": list, "config": dict}
 _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
 _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
             "source": str}

@@ -1,4 +1,4 @@
-from pvscan.checks.rules import CheckRule
+from pvscan.checks.rules import CheckRule, kernel_span
 
 
 class Config(CheckRule):
@@ -34,6 +34,13 @@ class Config(CheckRule):
         if ctx.op is None:
             return
         if ctx.exists is False and ctx.mapping is not None and ctx.mapping.to != "unsupported":
+            if ctx.version and ctx.mapping.covers(ctx.version) is False:
+                # A mapping for other kernels: there the op is under another guard.
+                span = kernel_span(ctx.mapping.kernels)
+                yield self.finding(ctx, severity="note", guard=ctx.op.guard,
+                                   detail=f"ABI maps it for other kernels ({span}), and its configuration "
+                                          "excludes it here")
+                return
             yield self.finding(ctx, guard=ctx.op.guard,
                                detail="ABI maps it, but its configuration excludes that")
         elif ctx.exists is None:

@@ -1,4 +1,4 @@
-from pvscan.checks.rules import CheckRule
+from pvscan.checks.rules import CheckRule, kernel_span
 
 
 class Stale(CheckRule):
@@ -35,10 +35,8 @@ class Stale(CheckRule):
         if ctx.op is None and ctx.mapping is not None:
             covers = ctx.mapping.covers(ctx.version) if ctx.version else None
             if covers is False:
-                low, high = ctx.mapping.kernels
-                span = "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
                 yield self.finding(ctx, severity="note", at_abi=True, evidence=(ctx.mapping.source,),
-                                   era=f" (the mapping is for kernels {span})")
+                                   era=f" (the mapping is for kernels {kernel_span(ctx.mapping.kernels)})")
             else:
                 yield self.finding(ctx, at_abi=True, evidence=(ctx.mapping.source,), era="")
 
