@@ -190,17 +190,23 @@ class Cache:
     # -- what a tree's Kconfig says options need (pvscan.kconfig) ----------------------------
 
     def get_kconfig(self, key: str):
-        """({option: [options it needs]}, {option: [options it excludes]}) for that Kconfig, or None."""
+        """({option: [options it needs]}, {option: [options it excludes]}, {file: sha256 of
+        what was read}) for that Kconfig, or None."""
         def valid(doc):
+            files = doc.get("files") if isinstance(doc, dict) else None
             return (isinstance(doc, dict) and doc.get("kconfig") == key
-                    and all(_option_map(doc.get(k)) for k in ("needs", "excludes")))
+                    and all(_option_map(doc.get(k)) for k in ("needs", "excludes"))
+                    and isinstance(files, dict) and all(
+                        _tree_path(f) and isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
+                        for f, h in files.items()))
         doc = self._read_json(self._kconfig_path(key), valid, "not the options of that Kconfig")
-        return None if doc is None else (doc["needs"], doc["excludes"])
+        return None if doc is None else (doc["needs"], doc["excludes"], doc["files"])
 
-    def put_kconfig(self, key: str, needs: dict, excludes: dict) -> None:
+    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict) -> None:
         self._write_json(self._kconfig_path(key), {
             "kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
-            "excludes": {k: sorted(v) for k, v in sorted(excludes.items())}})
+            "excludes": {k: sorted(v) for k, v in sorted(excludes.items())},
+            "files": dict(sorted(files.items()))})
 
     def _kconfig_path(self, key: str) -> Path | None:
         if self.root is None:

@@ -37,7 +37,7 @@ _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
 # What the cached Kconfig entries depend on: this module's reading of Kconfig, and kconfiglib's.
-_KCONFIG_VERSION = "pvscan-kconfig/1"
+_KCONFIG_VERSION = "pvscan-kconfig/2"
 MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
 _lock = threading.Lock()
 
@@ -45,36 +45,33 @@ _lock = threading.Lock()
 class GuardLogic:
     """Which options a set option needs, from one tree's Kconfig (or none: text comparison)."""
 
-    def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None):
+    def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None,
+                 files: dict | None = None):
         self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
         self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
         self.problem = problem        # why the Kconfig could not be read
+        self.files = files            # rel -> sha256 of each file read; None: not to be cached
 
     def complete(self, config: dict, wanted) -> dict:
         """{CONFIG_X: False} for each wanted option that config (CONFIG_X -> bool) rules out:
-        one that needs an option the config unsets, or excludes one it sets. X86_64 sets
-        64BIT, which X86_32 excludes; X86_PAE needs X86_32: so X86_PAE is off on x86_64."""
+        one that needs an option the config unsets, or one that needs (or is) an option that
+        excludes one the config sets. X86_64 sets 64BIT, which X86_32 excludes; X86_PAE needs
+        X86_32: so X86_PAE is off on x86_64. ('needs' is already transitive.)"""
         known = {k[len("CONFIG_"):]: bool(v) for k, v in config.items() if k.startswith("CONFIG_")}
-        changed = True
-        while changed:
-            changed = False
-            for name, value in list(known.items()):
-                if not value:
-                    continue
-                for other in self.needs.get(name, ()):
-                    if other not in known:
-                        known[other], changed = True, True
-                for other in self.excludes.get(name, ()):
-                    if other not in known:
-                        known[other], changed = False, True
-            for name in self.needs.keys() | self.excludes.keys():
-                if name in known:
-                    continue
-                if any(known.get(o) is False for o in self.needs.get(name, ())) or \
-                        any(known.get(o) is True for o in self.excludes.get(name, ())):
-                    known[name], changed = False, True
-        return {f"CONFIG_{n}": False for n in sorted(set(wanted)) if n in known and not known[n]
-                and f"CONFIG_{n}" not in config}
+        on = {n for n, v in known.items() if v}
+        for name in list(on):
+            on |= self.needs.get(name, frozenset())
+        off = {n for n, v in known.items() if not v}
+        for name in on:
+            off |= self.excludes.get(name, frozenset())
+        out = {}
+        for name in sorted(set(wanted)):
+            if name in known or f"CONFIG_{name}" in config:
+                continue
+            required = self.needs.get(name, frozenset()) | {name}
+            if required & off or any(self.excludes.get(r, frozenset()) & on for r in required):
+                out[f"CONFIG_{name}"] = False
+        return out
 
     def equivalent(self, a: str | None, b: str | None) -> bool:
         """Whether guards a and b hold in the same configurations the Kconfig allows."""
@@ -170,41 +167,41 @@ class LazyGuardLogic:
         return rel in self._names
 
     def _cached(self, srcarch: str) -> GuardLogic:
-        """load(), through the pvscan cache: keyed by a git revision's commit, or by the bytes of
-        every Kconfig file of a tree on disk, so that an edit to any of them is always seen."""
+        """load(), through the pvscan cache. A git revision's entry is keyed by its commit; a
+        tree on disk's by its path, and holds the hash of every file kconfiglib read, each
+        checked again on use, so that an edit to any of them is always seen (a Kconfig that
+        sources files by a glob, which a new file could match, is not cached)."""
         from pvscan.cache import Cache
 
-        key = self._key(srcarch)
-        cache = Cache.for_source(self.tree) if key else None
-        hit = cache.get_kconfig(key) if cache else None
-        if hit is not None:
-            needs, excludes = hit
+        stamp = f"{_KCONFIG_VERSION}\0{srcarch}"
+        if hasattr(self.tree, "kconfig_files") and getattr(self.tree, "commit", None):
+            key = f"{stamp}\0git:{self.tree.commit}"
+        elif hasattr(self.tree, "root"):
+            key = f"{stamp}\0dir:{self.tree.root}"
+        else:
+            return GuardLogic()
+        cache = Cache.for_source(self.tree)
+        hit = cache.get_kconfig(key)
+        if hit is not None and (key.startswith(f"{stamp}\0git:") or self._unchanged(hit[2])):
+            needs, excludes, _files = hit
             return GuardLogic({k: frozenset(v) for k, v in needs.items()},
                               excludes={k: frozenset(v) for k, v in excludes.items()})
         tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
-        if cache is not None and logic.problem is None and logic.needs:
-            cache.put_kconfig(key, logic.needs, logic.excludes)
+        if logic.problem is None and logic.needs and logic.files is not None:
+            cache.put_kconfig(key, logic.needs, logic.excludes, logic.files)
         return logic
 
-    def _key(self, srcarch: str) -> str | None:
+    def _unchanged(self, files: dict) -> bool:
         import hashlib
 
-        from pvscan.source.search import matching_files
-
-        stamp = f"{_KCONFIG_VERSION}\0{srcarch}"
-        if hasattr(self.tree, "kconfig_files") and getattr(self.tree, "commit", None):
-            return f"{stamp}\0git:{self.tree.commit}"
-        if not hasattr(self.tree, "root"):
-            return None
-        h = hashlib.sha256(stamp.encode())
-        for rel in matching_files(self.tree, "Kconfig*"):
+        for rel, digest in files.items():
             try:
-                data = self.tree.read(rel)
+                if hashlib.sha256(self.tree.read(rel)).hexdigest() != digest:
+                    return False
             except SkippedFile:
-                continue
-            h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
-        return f"{stamp}\0tree:{h.hexdigest()}"
+                return False
+        return bool(files)
 
     def built_when(self, rel: str | None) -> str | None:
         """The condition Kbuild builds a .c file under: 'obj-$(CONFIG_PARAVIRT) += paravirt.o'
@@ -259,22 +256,35 @@ def load(tree, arch: str) -> GuardLogic:
     top = "Kconfig" if (tree.root / "Kconfig").is_file() else f"arch/{arch}/Kconfig"
     if not (tree.root / top).is_file():
         return GuardLogic()   # a tree without a Kconfig (a fixture, a subset): guards as text
+    read: dict = {}
     try:
         with _never_run_anything(kconfiglib), _kconfig_environment(tree.root, arch):
-            kconf = _reader(kconfiglib, tree)(top, warn=False)
+            kconf = _reader(kconfiglib, tree, read)(top, warn=False)
     except (kconfiglib.KconfigError, OSError, SkippedFile, RecursionError) as e:
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         return GuardLogic(problem=f"its Kconfig could not be read ({first}); guards compared as text")
-    return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf))
+    files = None if read.pop(_GLOBBED, False) else read
+    return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files)
 
 
-def _reader(kconfiglib, tree):
+_GLOBBED = "\0globbed"
+_GLOB_SOURCE = re.compile(r'^\s*[or]?source\s+"[^"\n]*[*?[]', re.M)
+
+
+def _reader(kconfiglib, tree, read: dict):
+    """kconfiglib reading through tree.read; read gets {rel: sha256} of every file it opens."""
+    import hashlib
+
     class TreeKconfig(kconfiglib.Kconfig):
         def _open(self, filename, mode):
             if mode != "r":
                 raise OSError(f"pvscan reads the Kconfig only, never writes ({filename})")
             rel = os.path.relpath(filename, tree.root)
-            text = tree.read(rel).decode("utf-8", "replace")
+            data = tree.read(rel)
+            read[rel] = hashlib.sha256(data).hexdigest()
+            text = data.decode("utf-8", "replace")
+            if _GLOB_SOURCE.search(text):
+                read[_GLOBBED] = True
             text = _BARE_MODULES.sub(r"\1option modules", text)
             text = _DEPENDS_WITHOUT_ON.sub(r"\1depends on\2", text)
             return io.StringIO(_PROMPT_SEMICOLON.sub(r"\1", text))

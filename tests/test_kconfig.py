@@ -123,7 +123,8 @@ def test_guards_compare_among_the_configurations_that_build_the_table(tree):
 
 
 def test_the_cached_kconfig_is_never_stale(tree, tmp_path, monkeypatch):
-    # Keyed by the bytes of every Kconfig file: an edit is always seen; a bad entry is a miss.
+    # Each file read is hashed into the entry and checked on use: an edit is always seen; a bad
+    # entry is a miss.
     from pvscan.kconfig import LazyGuardLogic
 
     monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
@@ -139,3 +140,17 @@ def test_the_cached_kconfig_is_never_stale(tree, tmp_path, monkeypatch):
         entry.write_text('{"kconfig": "x", "needs": {"XEN": ["$(shell,rm -rf /)"]}, "excludes": {}}')
     logic = LazyGuardLogic(tree)
     assert logic.for_arch("x86").needs["XEN"] == {"X86_32"}
+
+
+def test_a_kconfig_sourcing_by_glob_is_not_cached(tree, tmp_path, monkeypatch):
+    # A new file could match the glob without any file read before changing.
+    from pvscan.kconfig import LazyGuardLogic
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("PVSCAN_NO_CACHE", raising=False)
+    (tree.root / "drivers").mkdir()
+    (tree.root / "drivers" / "Kconfig.a").write_text('config A\n\tbool "a"\n')
+    kconfig = tree.root / "Kconfig"
+    kconfig.write_text(kconfig.read_text() + 'source "drivers/Kconfig.*"\n')
+    assert "A" in LazyGuardLogic(tree).for_arch("x86").needs
+    assert not list((tmp_path / "cache").glob("kconfig/*.json"))

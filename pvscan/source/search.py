@@ -40,28 +40,6 @@ def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def matching_files(tree, glob: str) -> list[str]:
-    """Sorted relative paths of every regular file whose name matches glob ('Kconfig*'), in the
-    whole tree: ripgrep's file walk when there is one, else os.walk (symlinks not followed)."""
-    import fnmatch
-
-    rg = ripgrep()
-    if rg:
-        proc = subprocess.run([rg, "--no-config", "--files", "--no-ignore", "--hidden", "--null",
-                               "--glob", glob, "."], cwd=tree.root, capture_output=True)
-        if proc.returncode in (0, 1):
-            names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
-            return sorted(n[2:] if n.startswith("./") else n for n in names if n)
-    out = []
-    for directory, dirs, files in os.walk(tree.root):
-        dirs[:] = sorted(d for d in dirs if d != ".git")
-        rel_dir = os.path.relpath(directory, tree.root)
-        for name in files:
-            if fnmatch.fnmatchcase(name, glob) and not os.path.islink(os.path.join(directory, name)):
-                out.append(name if rel_dir == "." else f"{rel_dir}/{name}")
-    return sorted(out)
-
-
 def search_lines(tree, pattern: str, warnings: list,
                  only_dirs=None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
