@@ -32,8 +32,10 @@ CANDIDATE_RE = re.compile(CANDIDATE_PATTERN.encode())
 # The same without word boundaries, which cost ripgrep seven times the time
 # (Unicode \b): it finds a superset, which CANDIDATE_PATTERN then narrows.
 LOOSE_PATTERN = rf"(?:{TABLE_NAME}|PVOP_|{CALLEE_SAVE_STRUCT})"
-# LOOSE_PATTERN as a POSIX extended regular expression (git grep -E).
-LOOSE_PATTERN_ERE = LOOSE_PATTERN.replace("(?:", "(")
+# Fixed strings that every name CANDIDATE_PATTERN matches contains: git grep -F with these
+# reads a revision's blobs 3.5x faster than -E with the alternation (15 s -> 4.3 s on 6.12's
+# objects), and CANDIDATE_RE narrows the superset it finds.
+LOOSE_FIXED = ("paravirt_", "pv_", "PVOP_")
 
 
 def is_table_name(name: str) -> bool:

@@ -202,3 +202,13 @@ def test_verdicts_take_the_revisions_backend_as_witness(repo, tmp_path):
     # Renames are not changes for an ABI: no verdict is for a rename alone.
     assert all(set(v["change"].split()) <= {"added", "removed", "signature", "convention", "guard"}
                for v in pair["verdicts"])
+
+
+def test_the_fixed_strings_git_grep_looks_for_cover_every_candidate_name():
+    # naming.LOOSE_FIXED must find every file CANDIDATE_PATTERN would: each kind of name has one.
+    from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
+    names = [b"paravirt_ops", b"paravirt_patch_template", b"pv_ops", b"pv_mmu_ops", b"pv_info",
+             b"pv_lock_ops", b"PVOP_VCALL1", b"PVOP_ALT_CALLEE0", b"paravirt_callee_save"]
+    for name in names:
+        assert CANDIDATE_RE.search(name)
+        assert any(fixed.encode() in name for fixed in LOOSE_FIXED), name

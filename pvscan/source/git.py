@@ -11,7 +11,7 @@ import re
 import subprocess
 
 from pvscan.errors import PvscanError
-from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN_ERE
+from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
 from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
 
 
@@ -109,8 +109,8 @@ class GitTree:
 
     def _search(self) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
-        proc = self._git("grep", "-l", "-E", "-I", LOOSE_PATTERN_ERE, self.a, "--",
-                         "*.c", "*.h", *excludes, check=False)
+        fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
+        proc = self._git("grep", "-l", "-F", "-I", *fixed, self.a, "--", "*.c", "*.h", *excludes, check=False)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
         out = []
