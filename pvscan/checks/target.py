@@ -1,5 +1,7 @@
-"""An ABI's configuration completed from the tree: the values of the non-CONFIG macros that guards test.
+"""An ABI's configuration completed from the tree: options its Kconfig rules out, and the values
+of the non-CONFIG macros that guards test.
 
+The options come from pvscan.kconfig (X86_PAE is off where the config sets X86_64). The macros:
 2.6.3x guards ops with '#if PAGETABLE_LEVELS >= 3', a macro the arch headers
 set per target: pgtable-2level_types.h and pgtable-3level_types.h (chosen
 by '#ifdef CONFIG_X86_PAE' in pgtable_32_types.h) and pgtable_64_types.h.
