@@ -260,9 +260,9 @@ def load(tree, arch: str) -> GuardLogic:
     try:
         with _never_run_anything(kconfiglib), _kconfig_environment(tree.root, arch):
             kconf = _reader(kconfiglib, tree, read)(top, warn=False)
-    except (kconfiglib.KconfigError, OSError, SkippedFile, RecursionError) as e:
+    except Exception as e:   # noqa: BLE001 - a hostile Kconfig must be a warning, whatever kconfiglib raises
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        return GuardLogic(problem=f"its Kconfig could not be read ({first}); guards compared as text")
+        return GuardLogic(problem=f"its Kconfig could not be read ({first[:200]}); guards compared as text")
     files = None if read.pop(_GLOBBED, False) else read
     return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files)
 

@@ -154,3 +154,27 @@ def test_a_kconfig_sourcing_by_glob_is_not_cached(tree, tmp_path, monkeypatch):
     kconfig.write_text(kconfig.read_text() + 'source "drivers/Kconfig.*"\n')
     assert "A" in LazyGuardLogic(tree).for_arch("x86").needs
     assert not list((tmp_path / "cache").glob("kconfig/*.json"))
+
+
+@pytest.mark.parametrize("hostile", ["escape", "fifo", "binary", "loop"])
+def test_a_hostile_kconfig_is_one_warning_and_reads_nothing_outside(tree, tmp_path, hostile):
+    import os
+
+    from pvscan.kconfig import load
+
+    kconfig = tree.root / "Kconfig"
+    if hostile == "escape":
+        kconfig.write_text('source "../../../../etc/passwd"\n')
+    elif hostile == "fifo":
+        kconfig.unlink()
+        os.mkfifo(kconfig)
+    elif hostile == "binary":
+        kconfig.write_bytes(b"config A\n\x00\x01\x02")
+    else:
+        kconfig.write_text('source "Kconfig"\n')
+    logic = load(tree, "x86")
+    assert not logic.needs
+    if hostile == "fifo":
+        assert logic.problem is None     # not a regular file: no Kconfig, never waited on
+    else:
+        assert "could not be read" in logic.problem and "\n" not in logic.problem
