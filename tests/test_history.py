@@ -212,3 +212,33 @@ def test_the_fixed_strings_git_grep_looks_for_cover_every_candidate_name():
     for name in names:
         assert CANDIDATE_RE.search(name)
         assert any(fixed.encode() in name for fixed in LOOSE_FIXED), name
+
+
+def test_consecutive_revisions_cost_what_changed_between_them(repo, monkeypatch):
+    # g1 -> g2 -> g3: each step adds, changes and deletes files; the lists made from the one
+    # before and git diff-tree equal a full search of each revision.
+    from pvscan.history.run import RevisionSpec, prime_candidates
+    from pvscan.source.git import GitTree
+
+    monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
+    specs = [RevisionSpec(tag, "git", repo, tag) for tag, _ in GENS]
+    primed = prime_candidates(specs)
+    assert all(p.candidates is not None for p in primed)
+    for spec in primed:
+        tree = GitTree(repo, spec.rev)
+        try:
+            assert list(spec.candidates) == tree.candidates([])
+        finally:
+            tree.close()
+    g2, g3 = GitTree(repo, "g2"), GitTree(repo, "g3")
+    statuses = {status for status, _ in g3.changed_sources(g2.commit)}
+    g2.close(), g3.close()
+    assert {"A", "D"} <= statuses
+
+
+def test_a_large_step_leaves_each_revision_to_its_own_search(repo, monkeypatch):
+    from pvscan.history import run
+
+    monkeypatch.setattr(run, "MAX_CHANGED_SOURCES", 0)
+    specs = [run.RevisionSpec(tag, "git", repo, tag) for tag, _ in GENS]
+    assert [p.candidates for p in run.prime_candidates(specs)] == [None, None, None]

@@ -10,6 +10,8 @@ frozen data, so the three give the same output.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import threading
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ class RevisionSpec:
     rev: str | None
     abis: tuple[str, ...] = ()
     backend_rules: tuple = ()
+    candidates: tuple | None = None    # the candidate list, when prime_candidates knew it
 
 
 @dataclass(frozen=True)
@@ -99,16 +102,65 @@ def open_revision(spec: RevisionSpec):
     if spec.kind == "git":
         from pvscan.source.git import GitTree
 
-        return GitTree(spec.location, spec.rev)
+        tree = GitTree(spec.location, spec.rev)
+        if spec.candidates is not None:
+            tree.use_candidates(spec.candidates)
+        return tree
     from pvscan.source.directory import KernelTree
 
     return KernelTree(spec.location)
+
+
+# -- consecutive revisions: what changed between them ---------------------------------------
+
+# A diff of more .c/.h files than this costs more to read blob by blob than git grep
+# costs over the whole revision (6.1 -> 6.12: 40,372 files; git grep -F: about 4 s).
+MAX_CHANGED_SOURCES = 5000
+
+
+def prime_candidates(specs) -> list[RevisionSpec]:
+    """specs with the candidate list of each git revision filled in, when every step between
+    consecutive revisions of one repository changes few enough sources: the first from the
+    cache or one git grep, each later one from the one before and git diff-tree. Otherwise
+    specs as given, for the workers to search each revision in parallel."""
+    from pvscan.cache import Cache
+    from pvscan.errors import PvscanError
+    from pvscan.source.git import GitTree
+
+    git = [i for i, s in enumerate(specs) if s.kind == "git"]
+    if len(git) < 2 or len({specs[i].location for i in git}) != 1:
+        return list(specs)
+    trees = []
+    try:
+        for i in git:
+            trees.append(GitTree(specs[i].location, specs[i].rev))
+        steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
+        if any(step is None or len(step) > MAX_CHANGED_SOURCES for step in steps):
+            return list(specs)
+        lists = [trees[0].candidates([])]
+        for tree, step in zip(trees[1:], steps):
+            cache = Cache.for_source(tree)
+            known = cache.get_candidates(tree.cache_key)
+            if known is None:
+                known = tree.candidates_after(step, lists[-1])
+                cache.put_candidates(tree.cache_key, known)
+            lists.append(known)
+    except PvscanError:
+        return list(specs)          # a bad revision: its worker says so
+    finally:
+        for tree in trees:
+            tree.close()
+    out = list(specs)
+    for i, found in zip(git, lists):
+        out[i] = dataclasses.replace(specs[i], candidates=tuple(found))
+    return out
 
 
 # -- running the tasks --------------------------------------------------------------
 
 def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, progress=None):
     """Summaries in the order of specs: on a Dask cluster, local cores, or in-process."""
+    specs = prime_candidates(specs)
     if scheduler:
         return _run_dask(specs, scheduler, progress)
     from pvscan.pipeline import pool_failure, workers

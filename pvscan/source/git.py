@@ -124,6 +124,38 @@ class GitTree:
                 continue
         return sorted(out)
 
+    def use_candidates(self, candidates) -> None:
+        """This revision's candidate list, known already (pvscan.history primes it)."""
+        self._candidates = sorted(candidates)
+
+    def changed_sources(self, other_commit: str) -> list[tuple[str, str]] | None:
+        """(status, path) of the .c/.h files that differ from other_commit to this revision
+        (git diff-tree, renames as a deletion and an addition), outside EXCLUDED_DIRS."""
+        proc = self._git("diff-tree", "-r", "-z", "--no-renames", "--name-status", other_commit, self.a, check=False)
+        if proc.returncode != 0:
+            return None
+        fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+        out = []
+        for status, path in zip(fields[0::2], fields[1::2]):
+            if path.endswith((".c", ".h")) and path.split("/", 1)[0] not in EXCLUDED_DIRS:
+                out.append((status[:1], path))
+        return out
+
+    def candidates_after(self, changed, previous: list[str]) -> list[str]:
+        """This revision's candidates from an earlier revision's list and the files that changed
+        since: a file that did not change keeps its answer; every changed one is read again."""
+        keep = set(previous)
+        for status, path in changed:
+            keep.discard(path)
+            if status == "D":
+                continue
+            try:
+                if CANDIDATE_RE.search(self.read(path)):
+                    keep.add(path)
+            except SkippedFile:
+                continue
+        return sorted(keep)
+
     def read(self, rel: str) -> bytes:
         if rel.startswith("/") or ".." in rel.split("/"):
             raise SkippedFile("path escapes the tree")
