@@ -86,8 +86,8 @@ def _closer(how: str, than: str) -> bool:
 
 def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
                config: str | None = None, version=None) -> tuple[CheckResult, list[str]]:
-    """check() with what it can draw from the tree itself: the values of the non-CONFIG macros
-    its guards test for each ABI's target (checks.target), each ABI backend's glue traced to
+    """check() with what it can draw from the tree itself: each ABI's configuration completed
+    from the tree's Kconfig and its target's headers (checks.target), each ABI backend's glue traced to
     hypercalls (trace_glue), libclang's type sizes (precise, with a .config); and the lines
     to tell the user about the first and the last."""
     from pvscan.checks.target import complete_config
