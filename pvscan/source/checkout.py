@@ -10,7 +10,9 @@ coming from the remembered result. What it gives is what a whole-tree
 search gives (tested after edits, additions, deletions and renames).
 
 Only git runs (rev-parse, status, diff-tree), with the work tree's file
-system monitor turned off, so nothing configured in the tree is run. When
+system monitor turned off, so nothing configured in the tree is run. The
+command line begins 'git status' as soon as it knows the tree
+(start_status), so that it runs while Python imports the rest. When
 anything is unusual (no commit, a remembered result for other wrapper
 names, too many changed files), the whole tree is searched instead.
 """
@@ -96,10 +98,35 @@ def _search_file(tree, rel, exact):
     return bool(_LOOSE_RE.search(data) and CANDIDATE_RE.search(data)), lines, None
 
 
+_STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching", "--no-renames")
+_early: dict = {}      # root -> the 'git status' start_status began
+
+
+def start_status(path) -> None:
+    """Begin the work tree's 'git status' now, when path is the top of a git checkout, so that
+    it runs while Python imports what the scan needs (it takes 0.2 s on 6.12, as the imports
+    do); _dirty() collects it. Nothing else is started, and nothing from the tree."""
+    root = os.path.realpath(path)
+    if root in _early or not os.path.exists(os.path.join(root, ".git")):
+        return
+    try:
+        _early[root] = subprocess.Popen([*_GIT, "-C", root, *_STATUS], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    except OSError:
+        pass
+
+
+def _status(root: str) -> bytes | None:
+    proc = _early.pop(root, None)
+    if proc is None:
+        return _git(root, *_STATUS)
+    out, _ = proc.communicate()
+    return out if proc.returncode == 0 else None
+
+
 def _dirty(root: str) -> set[str] | None:
     """The source files the work tree has differently from HEAD, untracked and ignored ones too."""
-    out = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-               "--no-renames")
+    out = _status(root)
     if out is None:
         return None
     paths = set()
