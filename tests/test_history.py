@@ -239,6 +239,7 @@ def test_consecutive_revisions_cost_what_changed_between_them(repo, monkeypatch)
 def test_a_large_step_leaves_each_revision_to_its_own_search(repo, monkeypatch):
     from pvscan.history import run
 
+    monkeypatch.setenv("PVSCAN_NO_CACHE", "1")       # nothing remembered: each list has to be made
     monkeypatch.setattr(run, "MAX_CHANGED_SOURCES", 0)
     specs = [run.RevisionSpec(tag, "git", repo, tag) for tag, _ in GENS]
     assert [p.candidates for p in run.prime_candidates(specs)] == [None, None, None]

@@ -134,17 +134,17 @@ def prime_candidates(specs) -> list[RevisionSpec]:
     try:
         for i in git:
             trees.append(GitTree(specs[i].location, specs[i].rev))
-        steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
-        if any(step is None or len(step) > MAX_CHANGED_SOURCES for step in steps):
-            return list(specs)
-        lists = [trees[0].candidates([])]
-        for tree, step in zip(trees[1:], steps):
-            cache = Cache.for_source(tree)
-            known = cache.get_candidates(tree.cache_key)
-            if known is None:
-                known = tree.candidates_after(step, lists[-1])
-                cache.put_candidates(tree.cache_key, known)
-            lists.append(known)
+        known = [Cache.for_source(t).get_candidates(t.cache_key) for t in trees]
+        if any(k is None for k in known):
+            steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
+            if any(step is None or len(step) > MAX_CHANGED_SOURCES for step in steps):
+                return list(specs)
+            known[0] = known[0] if known[0] is not None else trees[0].candidates([])
+            for n, (tree, step) in enumerate(zip(trees[1:], steps), 1):
+                if known[n] is None:
+                    known[n] = tree.candidates_after(step, known[n - 1])
+                    Cache.for_source(tree).put_candidates(tree.cache_key, known[n])
+        lists = known
     except PvscanError:
         return list(specs)          # a bad revision: its worker says so
     finally:
