@@ -154,40 +154,33 @@ class AbiPair:
         return {v: self.count(v) for v in VERDICTS}
 
 
-def verdict_of(abi, kinds, st, after, needs) -> tuple[str, str, str] | None:
-    """(verdict, finding code, evidence) for an op changed into state st (None: removed) in
-    the revision after; None when the op is outside the ABI's configuration.
+def verdict_of(abi, kind, backend, st, needs) -> tuple[str, str, str] | None:
+    """(verdict, finding code, evidence) for an op changed into state st (None: removed), whose
+    coverage kind under the ABI in that revision is kind, when backend (or None) is the ABI's
+    own backend there; None when the op is outside the ABI's configuration.
 
-    The revision's own backend for the ABI is the witness: an op it fills is absorbed when the
-    ABI maps it and nothing constrains the mapping, else it needs the ABI; an op it leaves alone
-    is native. With no such backend, the ABI's mapping decides, and its silence is unknown."""
+    The backend is the witness: an op it leaves alone is native; one it fills is absorbed when
+    the ABI maps it and nothing constrains the mapping, else it needs the ABI. With no such
+    backend, the ABI's mapping decides, and its silence is unknown."""
     if st is None:
         return "absorbed", "", "removed: the ABI has nothing left to carry for it"
-    kind = dict(((a, ar, o), k) for a, ar, o, k in after.kinds).get((abi, st.arch, st.name))
     if kind is None or kind == "excluded":
         return None
-    backend = dict(after.witnesses).get(abi)
-    if backend is not None:
-        if backend not in st.backends:
-            return "native", "", f"backend {backend} leaves it native"
-        if needs:
-            code, message = needs[0]
-            return "needs-abi", code, message
-        if kind == "unmapped":
-            return "needs-abi", "PV001", f"backend {backend} implements it, and ABI {abi} has no mapping for it"
-        if kind == "unsupported":
-            return "needs-abi", "PV008", f"backend {backend} implements it, and ABI {abi} declares it unsupported"
-        return "absorbed", "", f"backend {backend} implements it, and ABI {abi} maps it ({kind})"
+    if backend is not None and backend not in st.backends:
+        return "native", "", f"backend {backend} leaves it native"
     if needs:
         code, message = needs[0]
         return "needs-abi", code, message
+    by = f"backend {backend} implements it, and " if backend is not None else ""
     if kind == "unmapped":
-        return "unknown", "", f"no {abi} backend in this revision, and the ABI does not map it"
+        if backend is None:
+            return "unknown", "", f"no {abi} backend in this revision, and the ABI does not map it"
+        return "needs-abi", "PV001", f"{by}ABI {abi} has no mapping for it"
     if kind == "unsupported":
-        return "needs-abi", "", f"ABI {abi} declares it unsupported"
-    if kind in ("native", "trap"):
+        return "needs-abi", "PV008" if backend else "", f"{by}ABI {abi} declares it unsupported"
+    if kind in ("native", "trap") and backend is None:
         return "native", "", f"ABI {abi} declares it {kind}"
-    return "absorbed", "", f"ABI {abi} maps it ({kind})"
+    return "absorbed", "", f"{by}ABI {abi} maps it ({kind})"
 
 
 def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
@@ -219,12 +212,15 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
             changed = changed_at.get(b, {})
             lineage_of = {lin.identity: lin for lin in lineages}
             verdicts = []
+            kind_of = {(ar, o): k for a2, ar, o, k in summaries[b].kinds if a2 == abi}
+            backend = dict(summaries[b].witnesses).get(abi)
             for ident, kinds in sorted(changed.items()):
                 st = lineage_of[ident].states.get(b)
                 # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
                 needs = sorted((code, message) for (i2, code), message in after.items()
                                if i2 == ident and code != "PV001")
-                v = verdict_of(abi, summaries[b].kinds, st, summaries[b], needs)
+                kind = kind_of.get((st.arch, st.name)) if st is not None else None
+                v = verdict_of(abi, kind, backend, st, needs)
                 if v is not None:
                     verdicts.append((ident, " ".join(dict.fromkeys(kinds)), *v))
             needing = tuple((ident, kinds, code, evidence) for ident, kinds, verdict, code, evidence in verdicts
