@@ -179,7 +179,17 @@ def test_history_timeline(tmp_path):
     import re
     assert [int(n) for n in re.findall(r'class="rev" data-ops="(\d+)"', html)] == [r["ops"] for r in doc["revisions"]]
     assert '<svg id="timeline"' in html and "<script" not in html
+    # The history table leads with the verdicts per ABI and step, as history's JSON counts them.
+    for pair in doc["abis"]:
+        for verdict, count in pair["verdict_counts"].items():
+            assert f'<td class="num {verdict}">{count}</td>' in html
+    needs = [v for p in doc["abis"] for v in p["verdicts"] if v["verdict"] == "needs-abi"]
+    assert ('<table id="history-needs">' in html) == bool(needs)
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "something-else"}')
     proc = pvscan("report", GEN3, "--history", str(bad))
     assert proc.returncode == 2 and "schema pvscan-history/1" in proc.stderr
+    doc["abis"][0]["verdict_counts"] = {"absorbed": "<script>"}
+    bad.write_text(json.dumps(doc))
+    proc = pvscan("report", GEN3, "--history", str(bad))
+    assert proc.returncode == 2 and "verdict_counts" in proc.stderr
