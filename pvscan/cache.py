@@ -161,10 +161,8 @@ class Cache:
         self._write_json(self._candidates_path(key), {"source": key, "candidates": sorted(candidates)})
 
     def _candidates_path(self, key: str) -> Path | None:
-        if self.root is None:
-            return None
-        h = hashlib.sha256(f"{_code_stamp()}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
-        return self.root / "trees" / f"{h}.json"
+        # The code stamp: a candidate list is what this version's search finds.
+        return self._entry_path("trees", _code_stamp(), key)
 
     # -- a tree's wrapper names, remembered for the next scan's single search ----------------
 
@@ -182,10 +180,14 @@ class Cache:
         self._write_json(self._hint_path(key), {"tree": key, "wrappers": sorted(names)})
 
     def _hint_path(self, key: str) -> Path | None:
+        return self._entry_path("wrappers", FORMAT, key)
+
+    def _entry_path(self, folder: str, stamp: str, key: str) -> Path | None:
+        """Where the entry for key lives: named by a hash of the stamp and key, in folder."""
         if self.root is None:
             return None
-        h = hashlib.sha256(f"{FORMAT}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
-        return self.root / "wrappers" / f"{h}.json"
+        h = hashlib.sha256(f"{stamp}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / folder / f"{h}.json"
 
     # -- what a tree's Kconfig says options need (pvscan.kconfig) ----------------------------
 
@@ -209,10 +211,7 @@ class Cache:
             "files": dict(sorted(files.items()))})
 
     def _kconfig_path(self, key: str) -> Path | None:
-        if self.root is None:
-            return None
-        h = hashlib.sha256(f"{FORMAT}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
-        return self.root / "kconfig" / f"{h}.json"
+        return self._entry_path("kconfig", FORMAT, key)
 
     # -- reading an entry -----------------------------------------------------------
 

@@ -22,17 +22,15 @@ are compared as text, as before.
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from pvscan.checks.guards import evaluate
+from pvscan.facts.guards import as_config, config_options, configurations, evaluate
 from pvscan.source.files import SkippedFile
 
-_CONFIG = re.compile(r"\bCONFIG_([A-Za-z0-9_]+)\b")
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
@@ -77,16 +75,14 @@ class GuardLogic:
         """Whether guards a and b hold in the same configurations the Kconfig allows."""
         if a == b:
             return True
-        names = sorted(set(_CONFIG.findall(a or "")) | set(_CONFIG.findall(b or "")))
+        names = config_options(a, b)
         if not self.needs or not names or len(names) > MAX_SYMBOLS:
             return False
-        for values in itertools.product((False, True), repeat=len(names)):
-            chosen = dict(zip(names, values))
+        for chosen in configurations(names):
             if any(chosen[n] and not all(chosen.get(m, True) for m in self.needs.get(n, ())) for n in names):
                 continue   # a configuration Kconfig does not allow
-            config = {f"CONFIG_{n}": v for n, v in chosen.items()}
-            va, _ = evaluate(a, config)
-            vb, _ = evaluate(b, config)
+            va, _ = evaluate(a, as_config(chosen))
+            vb, _ = evaluate(b, as_config(chosen))
             if va is None or vb is None or va != vb:
                 return False
         return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pvscan.checks.guards import evaluate
+from pvscan.facts.guards import evaluate
 from pvscan.checks.rules import Context, all_rules
 from pvscan.identity import OpIndex, ops_for_arch, same_arch
 

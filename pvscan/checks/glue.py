@@ -22,7 +22,8 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from pvscan.facts.preprocess import preprocess
+from pvscan.facts.guards import evaluate
+from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
 from pvscan.naming import is_table_name
 from pvscan.source.directory import KernelTree
@@ -107,9 +108,6 @@ def _included(tree, rel):
 def call_graph(tree: KernelTree, files, config: dict | None = None) -> dict[str, _Function]:
     """{function name: _Function}. A name defined again under another #if (lguest_set_pmd for
     PAE and not) is the first definition whose guard the config (an ABI's) does not make false."""
-    from pvscan.checks.guards import evaluate
-    from pvscan.facts.preprocess import guard_expression
-
     graph: dict[str, _Function] = {}
     ruled_out: set = set()
     for rel in files:
@@ -127,9 +125,13 @@ def call_graph(tree: KernelTree, files, config: dict | None = None) -> dict[str,
                 if name and (name not in graph or name in ruled_out):
                     guard = guard_expression(pre.guard_at(node.start_point[0]))
                     out = config is not None and evaluate(guard, config)[0] is False
-                    if name not in graph or not out:
-                        graph[name] = _collect(node, name, rel, pre.text)
-                        (ruled_out.add if out else ruled_out.discard)(name)
+                    if name in graph and out:
+                        continue            # keep the first, also ruled out, until a kept one comes
+                    graph[name] = _collect(node, name, rel, pre.text)
+                    if out:
+                        ruled_out.add(name)
+                    else:
+                        ruled_out.discard(name)
                 continue
             stack.extend(node.children)
     return graph
@@ -204,8 +206,6 @@ class RomCalls:
     config: dict | None = None       # an ABI's configuration: bindings whose guard it makes false drop out
 
     def calls_of(self, pointer: str) -> list[str]:
-        from pvscan.checks.guards import evaluate
-
         return sorted({call for call, guard in self.pointers.get(pointer, ())
                        if self.config is None or evaluate(guard, self.config)[0] is not False})
 
@@ -223,7 +223,6 @@ _GETTER = re.compile(r"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
 def rom_calls(tree, files) -> RomCalls:
     """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
     from pvscan.facts.ctext import split_args
-    from pvscan.facts.preprocess import guard_expression
 
     rom = RomCalls()
     wraps = {}          # macro -> (index of the call argument, index of the pointer argument, struct)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from pvscan.checks.guards import evaluate
+from pvscan.facts.guards import config_options, evaluate
 from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
@@ -32,23 +32,20 @@ _INTEGER = re.compile(r"^\(?\s*(\d+)[uUlL]*\s*\)?$")
 MAX_INCLUDE_DEPTH = 3
 
 
+def _guards(inventory, abi) -> list[str]:
+    return [op.guard for op in inventory.ops if op.guard and same_arch(op.arch, abi.arch)]
+
+
 def guard_symbols(inventory, abi) -> list[str]:
     """The non-CONFIG identifiers that the guards of the ABI's ops test and its config does not set."""
-    found = set()
-    for op in inventory.ops:
-        if op.guard and same_arch(op.arch, abi.arch):
-            found.update(_IDENT.findall(op.guard))
+    found = {name for guard in _guards(inventory, abi) for name in _IDENT.findall(guard)}
     return sorted(s for s in found - _NOT_SYMBOLS
                   if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
 
 
 def kconfig_symbols(inventory, abi) -> list[str]:
     """The options the guards of the ABI's ops test and its config does not set."""
-    found = set()
-    for op in inventory.ops:
-        if op.guard and same_arch(op.arch, abi.arch):
-            found.update(re.findall(r"\bCONFIG_([A-Za-z0-9_]+)\b", op.guard))
-    return sorted(n for n in found if f"CONFIG_{n}" not in abi.config)
+    return [n for n in config_options(*_guards(inventory, abi)) if f"CONFIG_{n}" not in abi.config]
 
 
 def complete_config(tree, inventory, abi, kconfig=None):

@@ -299,19 +299,16 @@ def _twin(first: OpDecl, guard: tuple, file: str, rettype, params, line):
 
 def _complementary(a: tuple, b: tuple) -> bool:
     """Whether the conjunctions a and b split every configuration between them (#if X / #else)."""
-    import itertools
-
-    from pvscan.checks.guards import evaluate
+    from pvscan.facts.guards import as_config, config_options, configurations, evaluate
     from pvscan.facts.preprocess import guard_expression
 
     ea, eb = guard_expression(a), guard_expression(b)
-    names = sorted(set(re.findall(r"\bCONFIG_[A-Za-z0-9_]+\b", f"{ea} {eb}")))
+    names = config_options(ea, eb)
     if not names or len(names) > 8:
         return False
-    for values in itertools.product((False, True), repeat=len(names)):
-        config = dict(zip(names, values))
-        va, _ = evaluate(ea, config)
-        vb, _ = evaluate(eb, config)
+    for chosen in configurations(names):
+        va, _ = evaluate(ea, as_config(chosen))
+        vb, _ = evaluate(eb, as_config(chosen))
         if va is None or vb is None or va == vb:
             return False
     return True

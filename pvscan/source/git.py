@@ -117,12 +117,16 @@ class GitTree:
         prefix = f"{self.a}:"
         for line in proc.stdout.decode(errors="surrogateescape").splitlines():
             rel = line[len(prefix):] if line.startswith(prefix) else line
-            try:
-                if CANDIDATE_RE.search(self.read(rel)):
-                    out.append(rel)
-            except SkippedFile:
-                continue
+            if self._is_candidate(rel):
+                out.append(rel)
         return sorted(out)
+
+    def _is_candidate(self, rel: str) -> bool:
+        """Whether the file names a table or a PVOP_* macro; not when it cannot be read as C."""
+        try:
+            return CANDIDATE_RE.search(self.read(rel)) is not None
+        except SkippedFile:
+            return False
 
     def use_candidates(self, candidates) -> None:
         """This revision's candidate list, known already (pvscan.history primes it)."""
@@ -147,13 +151,8 @@ class GitTree:
         keep = set(previous)
         for status, path in changed:
             keep.discard(path)
-            if status == "D":
-                continue
-            try:
-                if CANDIDATE_RE.search(self.read(path)):
-                    keep.add(path)
-            except SkippedFile:
-                continue
+            if status != "D" and self._is_candidate(path):
+                keep.add(path)
         return sorted(keep)
 
     def read(self, rel: str) -> bytes:

@@ -34,6 +34,11 @@ class Context:
     version: tuple | None = None        # the tree's (major, minor, sub), when known
 
     @property
+    def other_era(self) -> bool:
+        """The mapping states the kernels it is for, and the tree's version is not among them."""
+        return bool(self.version) and self.mapping is not None and self.mapping.covers(self.version) is False
+
+    @property
     def witnessed_native(self) -> bool:
         """The tree's backend for the ABI leaves the op at the native default (neither fills
         nor clears it): the ABI needs nothing for it, whatever the file says or omits."""

@@ -34,7 +34,7 @@ class Config(CheckRule):
         if ctx.op is None:
             return
         if ctx.exists is False and ctx.mapping is not None and ctx.mapping.to != "unsupported":
-            if ctx.version and ctx.mapping.covers(ctx.version) is False:
+            if ctx.other_era:
                 # A mapping for other kernels: there the op is under another guard.
                 span = kernel_span(ctx.mapping.kernels)
                 yield self.finding(ctx, severity="note", guard=ctx.op.guard,

@@ -33,8 +33,7 @@ class Stale(CheckRule):
 
     def check(self, ctx):
         if ctx.op is None and ctx.mapping is not None:
-            covers = ctx.mapping.covers(ctx.version) if ctx.version else None
-            if covers is False:
+            if ctx.other_era:
                 yield self.finding(ctx, severity="note", at_abi=True, evidence=(ctx.mapping.source,),
                                    era=f" (the mapping is for kernels {kernel_span(ctx.mapping.kernels)})")
             else:

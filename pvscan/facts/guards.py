@@ -1,4 +1,5 @@
-"""Evaluating a guard under a configuration, in three values.
+"""Evaluating a guard under a configuration, in three values; the options a guard names, and
+the configurations of a few options, for the stages that compare guards (tables, kconfig).
 
 An ABI declares the configuration it covers ([abi.config]: CONFIG_X = true,
 CONFIG_PGTABLE_LEVELS = 4). A guard is true, false, or unknown when it
@@ -8,11 +9,29 @@ preprocessor's: defined(X), !, &&, ||, comparisons, +, -, integers.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _TOKEN = re.compile(r"\s*(defined|\d+[uUlL]*|[A-Za-z_][A-Za-z0-9_]*|&&|\|\||==|!=|<=|>=|<<|>>|[!()<>+\-*/])")
 
 UNKNOWN = None
+_OPTION = re.compile(r"\bCONFIG_([A-Za-z0-9_]+)\b")
+
+
+def config_options(*exprs) -> list[str]:
+    """The options the guards name, without CONFIG_, sorted: 'defined(CONFIG_X86_PAE)' -> X86_PAE."""
+    return sorted({name for e in exprs if e for name in _OPTION.findall(e)})
+
+
+def configurations(names):
+    """Every assignment of True/False to the options names, as {name: bool}."""
+    for values in itertools.product((False, True), repeat=len(names)):
+        yield dict(zip(names, values))
+
+
+def as_config(chosen: dict) -> dict:
+    """{X86_PAE: True} -> {CONFIG_X86_PAE: True}, the shape evaluate() takes."""
+    return {f"CONFIG_{n}": v for n, v in chosen.items()}
 
 
 def evaluate(expr: str | None, config: dict):
