@@ -428,3 +428,54 @@ def test_a_hunk_whose_middle_moved_on_applies_by_three_way_merge_from_its_blob(t
     assert any("PV101 patch adds op mmu.exit_mmap" in l for l in out)
     assert any("PV123 hunk @@" in l and "applied by a three-way merge from blob" in l for l in out)
     assert not any("PV120" in l for l in out)
+
+
+def _outcomes(old: str, patch: str):
+    from pvscan.review.apply import apply_file
+    from pvscan.review.patch import read_patch_bytes
+
+    (p,) = read_patch_bytes(patch.encode(), "t.diff")
+    res = apply_file(old.encode(), p.files[0])
+    return [(h.status, h.at, h.fuzz) for h in res.hunks], res.text.decode()
+
+
+END_OF_FILE_HUNK = """--- a/f.h
++++ b/f.h
+@@ -3,5 +3,6 @@
+ a
+ b
+ #endif /* __ASSEMBLY__ */
++#define NEW
+ #endif /* CONFIG_X */
+ #endif /* F_H */
+"""
+
+
+def test_a_hunk_with_less_context_below_matches_only_at_the_end_of_the_file():
+    """GNU patch's rule: such a hunk was made at the end of its file. With the context trimmed
+    alike at both ends, fuzz 2 would put it after any '#endif /* __ASSEMBLY__ */'."""
+    elsewhere = "x\ny\n#endif /* __ASSEMBLY__ */\nz\nw\nv\n#endif /* F_H */\n"
+    assert _outcomes(elsewhere, END_OF_FILE_HUNK)[0] == [("failed", 0, 0)]   # GNU patch: "FAILED at 3"
+    at_end = "x\ny\na\nc\n#endif /* __ASSEMBLY__ */\n#endif /* CONFIG_X */\n#endif /* F_H */\n"
+    outcomes, text = _outcomes(at_end, END_OF_FILE_HUNK)
+    assert outcomes == [("applied", 3, 2)]   # as GNU patch 2.7.6: "Hunk #1 succeeded at 3 with fuzz 2."
+    assert text.endswith("#endif /* __ASSEMBLY__ */\n#define NEW\n#endif /* CONFIG_X */\n#endif /* F_H */\n")
+
+
+def test_a_hunk_whose_result_is_there_is_not_applied_again_with_fuzz():
+    """The file holds the hunk's result (as a stable backport leaves it); fuzz 2 would also
+    place the hunk 5 lines down, where two lines of its context recur."""
+    patch = """--- a/f.c
++++ b/f.c
+@@ -1,6 +1,7 @@
+ one
+ two
+ three
++added
+ four
+ five
+ six
+"""
+    old = "one\ntwo\nthree\nadded\nfour\nfive\nsix\nxx\nthree\nfour\nfive\nyy\n"
+    outcomes, text = _outcomes(old, patch)
+    assert outcomes == [("already", 1, 0)] and text == old

@@ -76,15 +76,21 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
         if (hunk.new_len if reverse else hunk.old_len) == 0:
             start += 1   # '@@ -N,0' inserts after line N
         start = max(start, 0)
-        placed = _place(old_lines, lines, start + drift, pos, fuzz)
+        # As GNU patch: the exact hunk first, then the exact result (the file already has it),
+        # and fuzz only when neither is there. Fuzz tried first would apply a hunk a second
+        # time beside its own result, a few lines away, where the context is alike.
+        at_top = start == 0
+        placed = _place(old_lines, lines, start + drift, pos, 0, at_top)
         if placed is None:
             new_side = [s for t, s in lines if t in " +"]
             seen = _find(old_lines, new_side, start + drift, pos) if new_side else None
             if seen is not None:
                 outcomes.append(HunkOutcome(hunk.patch_line, header, "already", seen + 1, seen - start))
-            else:
-                outcomes.append(HunkOutcome(hunk.patch_line, header, "failed",
-                                            reason=f"its lines are not in the file near line {start + 1}"))
+                continue
+            placed = _place(old_lines, lines, start + drift, pos, fuzz, at_top)
+        if placed is None:
+            outcomes.append(HunkOutcome(hunk.patch_line, header, "failed",
+                                        reason=f"its lines are not in the file near line {start + 1}"))
             continue
         at, lines, top, used = placed
         drift = at - top - start
@@ -109,38 +115,43 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
     return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes, kept)
 
 
-def _place(old_lines, lines, start, floor, fuzz):
+def _place(old_lines, lines, start, floor, fuzz, at_top=False):
     """(index where the hunk's old side matches, its lines as applied, context lines trimmed at the
-    top, fuzz used) at the least fuzz, then the nearest place; None if it matches nowhere."""
-    for f in range(fuzz + 1):
-        trimmed = _trim(lines, f)
-        if trimmed is None:
-            break
-        kept, top = trimmed
-        want = [s for t, s in kept if t in " -"]
+    top, fuzz used) at the least fuzz, then the nearest place; None if it matches nowhere.
+
+    Fuzz is GNU patch's (locate_hunk): with f, the side with the most context may leave f lines
+    unmatched and the other side f less. So a hunk with less context below than above was made at
+    the end of its file, and matches only at the end of the file until the fuzz covers the
+    difference; the same at the top for a hunk starting at line 1 (at_top)."""
+    prefix = next((i for i, (t, _) in enumerate(lines) if t != " "), len(lines))
+    suffix = next((i for i, (t, _) in enumerate(reversed(lines)) if t != " "), len(lines))
+    context = max(prefix, suffix)
+    pattern = [s for t, s in lines if t in " -"]
+    for f in range(min(fuzz, context) + 1):
+        top, bottom = f + prefix - context, f + suffix - context
+        if top < 0 and at_top:
+            if bottom < 0 and pattern != old_lines:
+                continue
+            kept = lines[:len(lines) - max(bottom, 0)]
+            want = pattern[:len(pattern) - max(bottom, 0)]
+            if floor == 0 and old_lines[:len(want)] == want:
+                return 0, kept, 0, f
+            continue
+        top = max(top, 0)
+        if bottom < 0:
+            at = len(old_lines) - len(pattern) + top
+            want = pattern[top:]
+            if at >= floor and old_lines[at:] == want:
+                return at, lines[top:], top, f
+            continue
+        kept = lines[top:len(lines) - bottom]
+        want = pattern[top:len(pattern) - bottom]
         if not want and f:
             break
         at = _find(old_lines, want, max(start + top, 0), floor)
         if at is not None:
             return at, kept, top, f
     return None
-
-
-def _trim(lines, f):
-    """The hunk without up to f context lines at each end (GNU patch's fuzz), or None if f is
-    more than the context there is."""
-    if f == 0:
-        return lines, 0
-    lead = 0
-    while lead < len(lines) and lines[lead][0] == " ":
-        lead += 1
-    tail = 0
-    while tail < len(lines) - lead and lines[len(lines) - 1 - tail][0] == " ":
-        tail += 1
-    if lead < f and tail < f:
-        return None
-    top, bottom = min(lead, f), min(tail, f)
-    return lines[top:len(lines) - bottom], top
 
 
 def _swap(tag: str) -> str:
@@ -156,7 +167,7 @@ def _find(lines, want, start, floor):
     if fits(start):
         return start
     for delta in range(1, max(len(lines), 1) + 1):
-        for at in (start - delta, start + delta):
+        for at in (start + delta, start - delta):   # GNU patch tries later lines first
             if fits(at):
                 return at
         if start - delta < floor and start + delta > len(lines):
