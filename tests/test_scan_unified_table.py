@@ -106,3 +106,36 @@ def test_callers_counted_across_the_tree(gen3):
 
 def test_call_inside_a_macro_body_counts_with_the_macro_as_caller(gen3):
     assert [(c.function, c.line) for c in gen3.callers[("x86", "paravirt_read_msr")]] == [("rdmsrl", 61)]
+
+
+def test_arm64_stolen_time_in_its_paravirt_c_is_kvms_and_xens_is_shared(tmp_path):
+    """The 4.20-5.12 arm64 layout (our own minimal C after it): asm/paravirt.h declares
+    'struct paravirt_patch_template { struct pv_time_ops time; }', kernel/paravirt.c defines pv_ops
+    with no initializer and fills time.steal_clock in pv_time_init() with the SMCCC stolen time
+    KVM provides; drivers/xen/time.c fills it for Xen on x86, arm and arm64 alike. There is no
+    native implementation: the op is NULL until a hypervisor fills it."""
+    from pvscan.pipeline import scan
+
+    (tmp_path / "Makefile").write_text("VERSION = 5\nPATCHLEVEL = 10\nSUBLEVEL = 0\n")
+    asm = tmp_path / "arch" / "arm64" / "include" / "asm"
+    asm.mkdir(parents=True)
+    (asm / "paravirt.h").write_text(
+        "#ifdef CONFIG_PARAVIRT\nstruct pv_time_ops {\n\tunsigned long long (*steal_clock)(int cpu);\n};\n\n"
+        "struct paravirt_patch_template {\n\tstruct pv_time_ops time;\n};\n\n"
+        "extern struct paravirt_patch_template pv_ops;\n\n"
+        "static inline u64 paravirt_steal_clock(int cpu)\n{\n\treturn pv_ops.time.steal_clock(cpu);\n}\n#endif\n")
+    kernel = tmp_path / "arch" / "arm64" / "kernel"
+    kernel.mkdir(parents=True)
+    (kernel / "paravirt.c").write_text(
+        "#include <asm/paravirt.h>\n\nstruct paravirt_patch_template pv_ops;\nEXPORT_SYMBOL_GPL(pv_ops);\n\n"
+        "static u64 pv_steal_clock(int cpu)\n{\n\treturn stolen_time_from_smccc(cpu);\n}\n\n"
+        "int __init pv_time_init(void)\n{\n\tif (!has_pv_steal_clock())\n\t\treturn 0;\n"
+        "\tpv_ops.time.steal_clock = pv_steal_clock;\n\treturn 0;\n}\n")
+    (tmp_path / "drivers" / "xen").mkdir(parents=True)
+    (tmp_path / "drivers" / "xen" / "time.c").write_text(
+        "#include <asm/paravirt.h>\n\nvoid __init xen_time_setup_guest(void)\n{\n"
+        "\tpv_ops.time.steal_clock = xen_steal_clock;\n}\n")
+    result = scan(tmp_path, jobs=1)
+    steal = op(result, "time.steal_clock", "arm64")
+    assert impls(steal) == [("kvm", "pv_steal_clock"), ("xen", "xen_steal_clock")]
+    assert [s.function for s in steal.call_sites] == ["paravirt_steal_clock"]
