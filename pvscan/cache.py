@@ -52,6 +52,17 @@ def _code_stamp() -> str:
     return h.hexdigest()[:16]
 
 
+@lru_cache(maxsize=1)
+def package_stamp() -> str:
+    """Every file of the package and its queries: a whole command's output depends on all of them."""
+    here = Path(__file__).parent
+    h = hashlib.sha256(FORMAT.encode())
+    for path in sorted(here.rglob("*.py")) + sorted(here.rglob("*.toml")) \
+            + sorted((here.parent / "queries").glob("*.scm")):
+        h.update(os.fsencode(path.relative_to(here.parent)) + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 class Cache:
     """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
@@ -188,6 +199,20 @@ class Cache:
             return None
         h = hashlib.sha256(f"{stamp}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / folder / f"{h}.json"
+
+    # -- a command's whole output, for a checkout in a state seen before ------------------------
+
+    def get_output(self, key: str) -> tuple[str, str] | None:
+        """(stdout, stderr) of the run whose inputs key names (source.checkout.run_state); None
+        for a miss."""
+        doc = self._read_json(self._entry_path("outputs", package_stamp(), key), lambda doc: (
+            isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("stdout"), str)
+            and isinstance(doc.get("stderr"), str)), "not the output of that run")
+        return None if doc is None else (doc["stdout"], doc["stderr"])
+
+    def put_output(self, key: str, stdout: str, stderr: str) -> None:
+        self._write_json(self._entry_path("outputs", package_stamp(), key),
+                         {"key": key, "stdout": stdout, "stderr": stderr})
 
     # -- what a tree's Kconfig says options need (pvscan.kconfig) ----------------------------
 

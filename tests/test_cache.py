@@ -201,3 +201,63 @@ def test_a_git_checkout_rescan_equals_a_whole_tree_scan_after_edits_additions_de
     assert "kvm" not in {b["name"] for b in doc["backends"]}
     types.write_text(types.read_text().replace("\n\tvoid (*enter_mmap)(struct mm_struct *mm);", ""))
     assert not any(o["name"] == "mmu.enter_mmap" for o in same_as_from_nothing()["ops"])
+    # A file in a directory .gitignore names whole: git status shows the directory, not the file,
+    # unless asked for every ignored file; the whole-tree search reads it (--no-ignore).
+    (repo / ".gitignore").write_text("/generated/\n")
+    (repo / "generated").mkdir()
+    gen = repo / "generated" / "gen.c"
+    gen.write_text("void f(void) { }\n")
+    same_as_from_nothing()
+    gen.write_text("void __init xen_g(void) { pv_ops.cpu.io_delay = xen_g_delay; }\n")
+    doc = same_as_from_nothing()
+    assert any(i["function"] == "xen_g_delay" for o in doc["ops"] for i in o["implementations"])
+
+
+def test_an_unchanged_checkout_gives_the_last_output_and_any_change_is_a_new_scan(tmp_path):
+    """The output of a scan of a checkout is kept under a digest of its commit tree, its git
+    status, the bytes of every source file the status lists and of the Makefile, and the
+    options. To see a hit, the kept output is replaced by a marker."""
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+
+    def scan(*extra):
+        proc = pvscan("scan", str(repo), "--format", "json", "-j", "1", *extra, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def mark():
+        for entry in (cache / "outputs").glob("*.json"):
+            doc = json.loads(entry.read_text())
+            entry.write_text(json.dumps({**doc, "stdout": "HIT\n"}))
+
+    first = scan()
+    mark()
+    assert scan() == "HIT\n"
+    assert scan("--no-callers") != "HIT\n"                  # other options
+    (repo / ".gitignore").write_text("/generated/\n")
+    assert scan() == first                                   # .gitignore is no source: same output
+    (repo / "generated").mkdir()
+    gen = repo / "generated" / "gen.c"
+    gen.write_text("void f(void) { }\n")                     # an ignored file, new
+    mark()
+    assert scan() != "HIT\n"
+    mark()
+    gen.write_text("void f(void) { int x; }\n")              # an ignored file, changed
+    assert scan() != "HIT\n"
+    mark()
+    makefile = repo / "Makefile"
+    makefile.write_text(makefile.read_text().replace("SUBLEVEL = ", "SUBLEVEL = 9", 1))
+    assert scan() != "HIT\n"                                 # the version
+    git("add", "-A")
+    git("commit", "-qm", "more")
+    mark()
+    (repo / "mm" / "new_caller.c").write_text("void g(void) { write_cr3(0); }\n")
+    assert scan() != "HIT\n"                                 # an untracked file
+    mark()
+    git("add", "-A")
+    git("commit", "-qm", "again")
+    out = scan()
+    assert out != "HIT\n" and out == pvscan("scan", str(repo), "--format", "json", "-j", "1",
+                                           env={"PVSCAN_NO_CACHE": "1"}).stdout

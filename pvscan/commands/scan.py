@@ -3,22 +3,64 @@
 from __future__ import annotations
 
 import difflib
+import io
 import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
-from pvscan.inventory.backends import build_backend_map
-from pvscan.pipeline import scan
-from pvscan.progress import Progress
-from pvscan.report import ScanDocument, document_renderer
 from pvscan.source.directory import KernelTree
+
+# Options that change where or how fast the output is made, not what it says.
+_NOT_IN_OUTPUT = ("func", "jobs", "progress", "output", "debug", "color")
 
 
 def run(args) -> int:
-    backend_map = build_backend_map(args.backend_map, args.backend)
+    from pvscan.report.color import use_color
+
     # Checked before the scan, so that a refused path costs nothing.
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
+    color = args.output in (None, "-") and use_color(args.color)
+    # A checkout in a state a scan has seen: that scan's output, before anything heavy is imported.
+    from pvscan.cache import Cache
+    from pvscan.source import checkout
+
+    cache = Cache.for_source(tree)
+    try:
+        key = checkout.run_state(tree, _options(args, color)) if cache.root is not None else None
+        seen = cache.get_output(key) if key else None
+        if seen is not None:
+            sys.stderr.write(seen[1])
+            write_output(seen[0], args.output)
+            return 0
+        text, warnings = _scan(args, tree, color)
+    finally:
+        checkout.forget(tree)
+    cache.tell()
+    if key:
+        cache.put_output(key, text, warnings)
+    sys.stderr.write(warnings)
+    write_output(text, args.output)
+    return 0
+
+
+def _options(args, color: bool) -> str:
+    """The options that shape the output, with the backend map file's bytes."""
+    from pvscan.source.checkout import file_digest
+
+    fields = sorted((k, str(v)) for k, v in vars(args).items() if k not in _NOT_IN_OUTPUT)
+    mapped = file_digest(args.backend_map).decode() if args.backend_map else ""
+    return repr((fields, color, mapped))
+
+
+def _scan(args, tree, color: bool) -> tuple[str, str]:
+    """(the output, the warnings said on stderr) of a scan."""
+    from pvscan.inventory.backends import build_backend_map
+    from pvscan.pipeline import scan
+    from pvscan.progress import Progress
+    from pvscan.report import ScanDocument, document_renderer
+
+    backend_map = build_backend_map(args.backend_map, args.backend)
     line = Progress.for_terminal(args.progress)
     try:
         result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers, progress=line)
@@ -36,14 +78,10 @@ def run(args) -> int:
 
         snippets = collect(tree, [loc for o in result.inventory.ops if o.name == args.op
                                   for loc in op_locations(o)], context=0)
-    from pvscan.report.color import use_color
-
-    color = args.output in (None, "-") and use_color(args.color)
     from pvscan.inventory.summary import summarize
 
     doc = ScanDocument(result, summarize(result.inventory, args.arch), op=args.op, arch=args.arch,
                        list_callers=args.callers, snippets=snippets, color=color)
-    text = document_renderer("scan", args.format)(doc)
-    print_warnings(result.warnings, sys.stderr)
-    write_output(text, args.output)
-    return 0
+    said = io.StringIO()
+    print_warnings(result.warnings, said)
+    return document_renderer("scan", args.format)(doc), said.getvalue()

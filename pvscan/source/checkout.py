@@ -30,7 +30,8 @@ from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
 MAX_CHANGED = 3000
 _LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
-_GIT = ["git", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
+# --no-optional-locks: git status would otherwise refresh and write the index, inside the tree.
+_GIT = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
 
 
 def search_checkout(tree, wrappers: frozenset, warnings: list):
@@ -98,8 +99,11 @@ def _search_file(tree, rel, exact):
     return bool(_LOOSE_RE.search(data) and CANDIDATE_RE.search(data)), lines, None
 
 
-_STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching", "--no-renames")
+# "traditional" with --untracked-files=all lists every file of an ignored directory; "matching" would
+# list only the directory, and a change inside it would go unseen.
+_STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=traditional", "--no-renames")
 _early: dict = {}      # root -> the 'git status' start_status began
+_collected: dict = {}  # root -> the 'git status' output run_state read, for this run's search
 
 
 def start_status(path) -> None:
@@ -116,7 +120,61 @@ def start_status(path) -> None:
         pass
 
 
+def run_state(tree, options: str) -> str | None:
+    """A digest of what a scan of this checkout reads, with the command's options: the commit's
+    tree id, the work tree's 'git status' (untracked and every ignored file included) and the
+    bytes of each source file it lists and of the top Makefile. Equal digests, equal output.
+    None when the tree is not the top of a git checkout with a commit, or git fails.
+
+    'git status' is kept for this run's search (search_checkout), which then needs no second
+    one; forget() drops it when the run ends without searching."""
+    import hashlib
+
+    root = str(tree.root)
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    status = _status(root)
+    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}") if status is not None else None
+    if status is None or not tree_id:
+        return None
+    _collected[root] = status
+    h = hashlib.sha256(b"pvscan-run-state/1\0" + options.encode("utf-8", "surrogateescape") + b"\0"
+                       + os.fsencode(root) + b"\0" + tree_id.strip() + b"\0" + status)
+    listed = {os.fsdecode(r[3:]) for r in status.split(b"\0") if len(r) > 3}
+    for rel in sorted({p for p in listed if _searched(p)} | {"Makefile"}):
+        h.update(b"\0" + os.fsencode(rel) + b"\0" + file_digest(os.path.join(root, rel)))
+    return h.hexdigest()
+
+
+def forget(tree) -> None:
+    """Drop the 'git status' run_state kept, if this run did not use it."""
+    _collected.pop(str(tree.root), None)
+    proc = _early.pop(str(tree.root), None)
+    if proc is not None:
+        proc.kill()
+        proc.wait()
+
+
+def file_digest(path: str) -> bytes:
+    import hashlib
+
+    try:
+        if os.path.islink(path):
+            return b"link:" + os.fsencode(os.readlink(path))
+        if not os.path.isfile(path):
+            return b"absent" if not os.path.lexists(path) else b"not a regular file"
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest().encode()
+    except OSError as e:
+        return f"unreadable: {e.errno}".encode()
+
+
 def _status(root: str) -> bytes | None:
+    if root in _collected:
+        return _collected.pop(root)
     proc = _early.pop(root, None)
     if proc is None:
         return _git(root, *_STATUS)
