@@ -233,6 +233,7 @@ def test_an_unchanged_checkout_gives_the_last_output_and_any_change_is_a_new_sca
             entry.write_text(json.dumps({**doc, "stdout": "HIT\n"}))
 
     first = scan()
+    assert scan() == first              # kept from here on (see the test below)
     mark()
     assert scan() == "HIT\n"
     assert scan("--no-callers") != "HIT\n"                  # other options
@@ -261,3 +262,19 @@ def test_an_unchanged_checkout_gives_the_last_output_and_any_change_is_a_new_sca
     out = scan()
     assert out != "HIT\n" and out == pvscan("scan", str(repo), "--format", "json", "-j", "1",
                                            env={"PVSCAN_NO_CACHE": "1"}).stdout
+
+
+def test_the_first_scan_of_a_new_checkout_keeps_no_output_until_its_search_is_remembered_whole(tmp_path):
+    """The first scan of a checkout finds the wrapper names only after its search, and looks for
+    their calls in a second one that the checkout's remembered search does not hold. Its output
+    is not kept: a rescan in the same state must run, and remember a search that holds them,
+    or the first change after it would search the whole tree again."""
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+    args = ("scan", str(repo), "--format", "json", "-j", "1")
+    first = pvscan(*args, env=env).stdout
+    assert not list((cache / "outputs").glob("*.json"))
+    assert pvscan(*args, env=env).stdout == first
+    assert len(list((cache / "outputs").glob("*.json"))) == 1

@@ -37,7 +37,9 @@ def run(args) -> int:
     finally:
         checkout.forget(tree)
     cache.tell()
-    if key:
+    # Kept only once the checkout's remembered search covers the wrapper names the next scan will
+    # look for: else a later change would find it unusable and search the whole tree again.
+    if key and cache.get_wrappers(str(tree.root)) == tree.searched_wrappers:
         cache.put_output(key, text, warnings)
     sys.stderr.write(warnings)
     write_output(text, args.output)

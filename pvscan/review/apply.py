@@ -1,13 +1,13 @@
 """Applying a file's hunks in memory, never on disk, as GNU patch would, hunk by hunk.
 
-Each hunk is looked for where its header says, then at the nearest offset
-(the file may have moved around it); failing that, with fuzz, as GNU patch
-does by default: up to FUZZ lines of context at each end of the hunk are
-not required to match. A hunk that cannot be placed is either already in
-the file (its new side is there: the tree holds it) or does not apply;
-each hunk's outcome is kept, with its offset and fuzz, so that review can
-say so. The result keeps which new lines the patch added and which old
-lines it removed, so annotations can be anchored to them.
+Each hunk is looked for exactly, where its header says and then at the
+nearest offset (the file may have moved around it); failing that, its
+result is looked for (the file already holds the hunk: the tree has the
+patch, or a backport of it); failing that, with fuzz, by GNU patch's rule
+(_place). A hunk that cannot be placed does not apply. Each hunk's
+outcome is kept, with its offset and fuzz, so that review can say so. The
+result keeps which new lines the patch added and which old lines it
+removed, so annotations can be anchored to them.
 """
 
 from __future__ import annotations
