@@ -53,48 +53,97 @@ def _fields(cls):
 
 
 def _value(tp, v):
+    return _decoder(tp)(v)
+
+
+@lru_cache(maxsize=None)
+def _decoder(tp):
+    """A function that decodes a value of type tp, made once per type: the type is looked at
+    here, not again for each of the thousands of values a cache entry holds."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
-            try:
-                return _value(option, v)
-            except DecodeError:
-                continue
-        raise DecodeError(f"{_short(v)} is none of {tp}")
+        options = tuple(_decoder(option) for option in typing.get_args(tp))
+
+        def union(v):
+            for option in options:
+                try:
+                    return option(v)
+                except DecodeError:
+                    continue
+            raise DecodeError(f"{_short(v)} is none of {tp}")
+        return union
     if tp is type(None):
-        if v is not None:
-            raise DecodeError(f"{_short(v)} is not null")
-        return None
+        return _null
     if tp is bool:
-        if not isinstance(v, bool):
-            raise DecodeError(f"{_short(v)} is not a boolean")
-        return v
+        return _bool
     if tp is int:
-        if not isinstance(v, int) or isinstance(v, bool) or abs(v) > _MAX_INT:
-            raise DecodeError(f"{_short(v)} is not a line number or index")
-        return v
+        return _int
     if tp is str:
-        if not isinstance(v, str):
-            raise DecodeError(f"{_short(v)} is not a string")
-        return v
+        return _str
     if origin is tuple:
-        return _tuple(typing.get_args(tp), v)
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _tuple_of(args[0])
+        return _fixed_tuple(args)
     if dataclasses.is_dataclass(tp):
-        fields = _fields(tp)
+        return _dataclass(tp)
+
+    def undecodable(v):
+        raise DecodeError(f"no decoding for {tp}")
+    return undecodable
+
+
+def _scalar(accepts, what: str):
+    def scalar(v):
+        if not accepts(v):
+            raise DecodeError(f"{_short(v)} is not {what}")
+        return v
+    return scalar
+
+
+_null = _scalar(lambda v: v is None, "null")
+_bool = _scalar(lambda v: isinstance(v, bool), "a boolean")
+_int = _scalar(lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) <= _MAX_INT,
+               "a line number or index")
+_str = _scalar(lambda v: isinstance(v, str), "a string")
+
+
+def _tuple_of(item_type):
+    item = []      # filled at the first value: a type may contain itself
+
+    def tuple_of(v):
+        if not isinstance(v, list):
+            raise DecodeError(f"{_short(v)} is not a list")
+        if not item:
+            item.append(_decoder(item_type))
+        return tuple(map(item[0], v))
+    return tuple_of
+
+
+def _fixed_tuple(args):
+    items = []
+
+    def fixed(v):
+        if not isinstance(v, list):
+            raise DecodeError(f"{_short(v)} is not a list")
+        if len(v) != len(args):
+            raise DecodeError(f"a list of {len(v)} where {len(args)} were expected")
+        if not items:
+            items.extend(_decoder(a) for a in args)
+        return tuple(d(x) for d, x in zip(items, v))
+    return fixed
+
+
+def _dataclass(cls):
+    fields = []
+
+    def dataclass(v):
+        if not fields:
+            fields.extend(_decoder(ftype) for _, ftype in _fields(cls))
         if not isinstance(v, list) or len(v) != len(fields):
-            raise DecodeError(f"{_short(v)} is not a {tp.__name__}")
-        return tp(*(_value(ftype, x) for (_, ftype), x in zip(fields, v)))
-    raise DecodeError(f"no decoding for {tp}")
-
-
-def _tuple(args, v):
-    if not isinstance(v, list):
-        raise DecodeError(f"{_short(v)} is not a list")
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_value(args[0], x) for x in v)
-    if len(v) != len(args):
-        raise DecodeError(f"a list of {len(v)} where {len(args)} were expected")
-    return tuple(_value(a, x) for a, x in zip(args, v))
+            raise DecodeError(f"{_short(v)} is not a {cls.__name__}")
+        return cls(*[d(x) for d, x in zip(fields, v)])
+    return dataclass
 
 
 def _short(v) -> str:
