@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    if args.command in ("scan", "check", "report") and isinstance(getattr(args, "tree", None), str):
+    if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
         # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
         from pvscan.source.checkout import start_status
 
