@@ -278,3 +278,40 @@ def test_the_first_scan_of_a_new_checkout_keeps_no_output_until_its_search_is_re
     assert not list((cache / "outputs").glob("*.json"))
     assert pvscan(*args, env=env).stdout == first
     assert len(list((cache / "outputs").glob("*.json"))) == 1
+
+
+def test_a_review_of_a_checkout_leaves_the_next_scan_its_incremental_search(tmp_path):
+    """A review asks the checkout's search for no wrapper calls; the remembered search covers the
+    scan's wrappers and must go on covering them, or the scan after the next commit searches the
+    whole tree. Whatever the order, the output is a whole-tree scan's."""
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+    args = ("scan", str(repo), "--format", "json", "--callers", "-j", "1")
+    pvscan(*args, env=env)
+    pvscan(*args, env=env)
+
+    def record():
+        """The checkout's remembered search (the entry with a tree id among the hints)."""
+        docs = [json.loads(p.read_text()) for p in (cache / "wrappers").glob("*.json")]
+        return next(d for d in docs if "tree_id" in d)
+
+    assert record()["wrappers"] and record()["calls"]
+    patch = tmp_path / "p.diff"
+    types = repo / "arch/x86/include/asm/paravirt_types.h"
+    old = types.read_text()
+    new = old.replace("\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);",
+                      "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);\n\tvoid (*enter_mmap)(struct mm_struct *mm);")
+    import difflib
+    patch.write_text("".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                                  "a/arch/x86/include/asm/paravirt_types.h",
+                                                  "b/arch/x86/include/asm/paravirt_types.h")))
+    proc = pvscan("review", "--tree", str(repo), str(patch), env=env)
+    assert "PV101 patch adds op mmu.enter_mmap" in proc.stdout
+    assert record()["wrappers"] and record()["calls"]          # still the scan's names and calls
+    (repo / "mm" / "new_caller.c").write_text("void g(void) { write_cr3(0); }\n")
+    git("add", "-A")
+    git("commit", "-qm", "one file")
+    out = pvscan(*args, env=env).stdout
+    assert out == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout

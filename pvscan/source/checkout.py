@@ -49,14 +49,20 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     cache = Cache.for_source(tree)
     seen = cache.get_checkout(root)
     changed = None
-    if seen is not None and seen["wrappers"] == sorted(wrappers):
+    # The remembered search serves any caller whose wrapper names it covers (a review asks for
+    # none), and keeps covering its own: a review must not leave the next scan a record of
+    # fewer names, which that scan could not use.
+    remembered = frozenset(wrappers)
+    if seen is not None and frozenset(seen["wrappers"]) >= wrappers:
+        remembered = frozenset(seen["wrappers"])
         changed = _changed(root, seen["tree_id"], tree_id, dirty | set(seen["dirty"]))
     if changed is None or len(changed) > MAX_CHANGED:
+        remembered = frozenset(wrappers)
         found_warnings: list = []
         candidates, calls = tree_search(tree, wrappers, found_warnings)
         skipped = {w.path: w.message for w in found_warnings if w.line == 0}
     else:
-        exact = re.compile(calls_pattern(wrappers).encode()) if wrappers else None
+        exact = re.compile(calls_pattern(remembered).encode()) if remembered else None
         kept = set(seen["candidates"]) - changed
         calls = {p: tuple((row, text.encode("utf-8", "surrogateescape")) for row, text in lines)
                  for p, lines in seen["calls"].items() if p not in changed}
@@ -72,12 +78,16 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
         candidates = sorted(kept)
         found_warnings = [Warning_(p, 0, m) for p, m in sorted(skipped.items())]
     cache.put_checkout(root, {
-        "tree_id": tree_id, "dirty": sorted(dirty), "wrappers": sorted(wrappers), "candidates": candidates,
+        "tree_id": tree_id, "dirty": sorted(dirty), "wrappers": sorted(remembered), "candidates": candidates,
         "calls": {p: [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
                   for p, lines in sorted(calls.items())},
         "skipped": dict(sorted(skipped.items()))})
     cache.tell()
     warnings.extend(found_warnings)
+    if remembered != wrappers:
+        asked = re.compile(calls_pattern(wrappers).encode()) if wrappers else None
+        calls = {p: kept for p, lines in calls.items()
+                 if asked and (kept := tuple((row, text) for row, text in lines if asked.search(text)))}
     return candidates, {p: tuple(lines) for p, lines in sorted(calls.items())}
 
 
