@@ -30,6 +30,7 @@ ENTER_MMAP = "20230112152132.4399-1-jgross@suse.com.mbox"
 ALT_NOT_XEN = "20231030142508.1407-4-jgross@suse.com.mbox"
 WBINVD = "20241203071550.26487-1-jgross@suse.com.mbox"
 HALT = "22cc5ca5de52bbfc36a7d4a55323f91fb4492264.patch"
+TLB_CAST = "20230726231139.never.601-kees@kernel.org.mbox"
 TYPES = "arch/x86/include/asm/paravirt_types.h"
 PARAVIRT_H = "arch/x86/include/asm/paravirt.h"
 
@@ -170,6 +171,28 @@ def test_alt_not_xen_on_6_12_changes_no_call_site():
         "review", "--tree", str(kernel_path("6.12")), str(real_patch(ALT_NOT_XEN))).stdout
 
 
+def test_the_native_tlb_remove_table_cast_becomes_a_function_on_6_1():
+    """6.1's paravirt.c:319-320 fills mmu.tlb_remove_table with a cast of tlb_remove_page; Kees
+    Cook's patch puts native_tlb_remove_table() there instead. The op is the same: what changes
+    is the native implementation, one line each way."""
+    proc = review(TLB_CAST, "6.1")
+    out = lines(proc)
+    assert "arch/x86/kernel/paravirt.c:323: WARNING: PV111 backend native no longer implements " \
+           "mmu.tlb_remove_table with tlb_remove_page (line 319 before the patch, removed)" in out
+    assert "arch/x86/kernel/paravirt.c:324: CHECK: PV110 backend native now implements mmu.tlb_remove_table " \
+           "with native_tlb_remove_table" in out
+    assert not any(code in l for l in out for code in ("PV101", "PV102", "PV104", "PV120"))
+
+
+def test_the_tlb_remove_table_fix_is_in_6_12_but_its_first_hunk_met_a_later_change():
+    """6.12's paravirt.c:62 defines native_tlb_remove_table() and :197 uses it; the context of the
+    patch's first hunk, native_pv_lock_init(), has since turned static_branch_disable into
+    static_branch_enable (:59), so that hunk is found neither way, as GNU patch finds it."""
+    proc = pvscan("review", "--tree", str(kernel_path("6.12")), str(real_patch(TLB_CAST)))
+    assert "the tree already holds this patch" in proc.stdout
+    assert "PV120 hunk @@ -79,6 +79,11 @@ of arch/x86/kernel/paravirt.c does not apply" in proc.stdout
+
+
 @pytest.mark.parametrize("fmt", ["sarif", "github", "checkpatch", "gitlab", "rdjson"])
 def test_every_format_is_valid_on_a_partly_applied_real_patch(fmt):
     proc = pvscan("review", "--tree", str(kernel_path("6.12")), "--format", fmt, str(real_patch(WBINVD)))
@@ -207,7 +230,7 @@ def gnu_dry_run(patch: Path, tree: Path) -> dict:
 
 
 @pytest.mark.skipif(not shutil.which("patch"), reason="GNU patch is not installed")
-@pytest.mark.parametrize("name", [ENTER_MMAP, ALT_NOT_XEN, WBINVD, HALT])
+@pytest.mark.parametrize("name", [ENTER_MMAP, ALT_NOT_XEN, WBINVD, HALT, TLB_CAST])
 @pytest.mark.parametrize("version", ["6.1", "6.12"])
 def test_hunks_apply_or_fail_as_with_gnu_patch(name, version):
     from pvscan.review.apply import apply_file
