@@ -166,6 +166,8 @@ def forget(tree) -> None:
 
 
 def file_digest(path: str) -> bytes:
+    """What is at path, for a digest: a regular file's SHA-256, a symlink's target, or what it is
+    instead. Never follows a symlink, never opens anything but a regular file (a FIFO would block)."""
     import hashlib
 
     try:
