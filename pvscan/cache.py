@@ -207,7 +207,9 @@ class Cache:
         for a miss."""
         doc = self._read_json(self._entry_path("outputs", package_stamp(), key), lambda doc: (
             isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("stdout"), str)
-            and isinstance(doc.get("stderr"), str)), "not the output of that run")
+            and isinstance(doc.get("stderr"), str)
+            and not _UNPRINTABLE.search(doc["stdout"]) and not _UNPRINTABLE.search(doc["stderr"])),
+            "not the output of that run")
         return None if doc is None else (doc["stdout"], doc["stderr"])
 
     def put_output(self, key: str, stdout: str, stderr: str) -> None:
@@ -270,6 +272,10 @@ class Cache:
             self.problem = f"entry {path} {why}; ignored and recomputed"
         return None
 
+
+# What a kept output may not hold, as it goes to a terminal unread: control characters but
+# newline and tab, and escape sequences but colours (SGR), which pvscan's colour writes.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]|\x1b(?!\[[0-9;]*m)")
 
 _OPTION = re.compile(r"[A-Za-z0-9_]+")     # a Kconfig option without CONFIG_: 104_QUAD_8 too
 

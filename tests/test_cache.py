@@ -315,3 +315,21 @@ def test_a_review_of_a_checkout_leaves_the_next_scan_its_incremental_search(tmp_
     git("commit", "-qm", "one file")
     out = pvscan(*args, env=env).stdout
     assert out == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout
+
+
+def test_a_kept_output_with_terminal_control_sequences_is_not_replayed(tmp_path):
+    """The cache may be shared and is untrusted: a kept output that holds control characters
+    (beyond newline, tab and colours) is a bad entry, said once, and the scan runs."""
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+    args = ("scan", str(repo), "--format", "json", "-j", "1")
+    pvscan(*args, env=env)
+    real = pvscan(*args, env=env).stdout
+    for entry in (cache / "outputs").glob("*.json"):
+        doc = json.loads(entry.read_text())
+        entry.write_text(json.dumps({**doc, "stdout": "\x1b]0;owned\x07" + doc["stdout"]}))
+    proc = pvscan(*args, env=env)
+    assert proc.stdout == real and "\x1b" not in proc.stdout
+    assert "not the output of that run; ignored and recomputed" in proc.stderr
