@@ -38,8 +38,9 @@ def run(args) -> int:
         checkout.forget(tree)
     cache.tell()
     # Kept only once the checkout's remembered search covers the wrapper names the next scan will
-    # look for: else a later change would find it unusable and search the whole tree again.
-    if key and cache.get_wrappers(str(tree.root)) == tree.searched_wrappers:
+    # look for: else a later change would find it unusable and search the whole tree again. A scan
+    # without callers asks for no names, which any remembered search covers.
+    if key and (args.no_callers or cache.get_wrappers(str(tree.root)) == tree.searched_wrappers):
         cache.put_output(key, text, warnings)
     sys.stderr.write(warnings)
     write_output(text, args.output)
