@@ -75,17 +75,26 @@ class GuardLogic:
         """Whether guards a and b hold in the same configurations the Kconfig allows."""
         if a == b:
             return True
-        names = config_options(a, b)
-        if not self.needs or not names or len(names) > MAX_SYMBOLS:
+        if not self.needs:
             return False
-        for chosen in configurations(names):
-            if any(chosen[n] and not all(chosen.get(m, True) for m in self.needs.get(n, ())) for n in names):
-                continue   # a configuration Kconfig does not allow
-            va, _ = evaluate(a, as_config(chosen))
-            vb, _ = evaluate(b, as_config(chosen))
-            if va is None or vb is None or va != vb:
-                return False
-        return True
+        return equal_where(a, b, lambda chosen: not any(
+            chosen[n] and not all(chosen.get(m, True) for m in self.needs.get(n, ())) for n in chosen))
+
+
+def equal_where(a: str | None, b: str | None, allowed=lambda chosen: True) -> bool:
+    """Whether guards a and b hold alike in every configuration of the options they name that
+    allowed() accepts (all of them by default: then they are equal whatever a Kconfig says)."""
+    names = config_options(a, b)
+    if not names or len(names) > MAX_SYMBOLS:
+        return False
+    for chosen in configurations(names):
+        if not allowed(chosen):
+            continue
+        va, _ = evaluate(a, as_config(chosen))
+        vb, _ = evaluate(b, as_config(chosen))
+        if va is None or vb is None or va != vb:
+            return False
+    return True
 
 
 class LazyGuardLogic:
@@ -133,11 +142,13 @@ class LazyGuardLogic:
         holds (the condition under which the op's table is built at all)."""
         if a == b:
             return True
+        if within:
+            a, b = _conjoin(a, within), _conjoin(b, within)
+        if equal_where(a, b):
+            return True       # equal in every configuration: no Kconfig to read (it takes seconds)
         logic = self.for_arch(arch)
         if logic is None:
             return False
-        if within:
-            a, b = _conjoin(a, within), _conjoin(b, within)
         return logic.equivalent(a, b)
 
     def for_arch(self, arch: str) -> GuardLogic | None:
