@@ -41,25 +41,27 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pvscan"
 
 
+_HERE = Path(__file__).parent
+
+
 @lru_cache(maxsize=1)
 def _code_stamp() -> str:
     # Every module that makes facts or lists candidates: a change to any of
     # them must never read what an older version wrote.
-    here = Path(__file__).parent
-    h = hashlib.sha256(FORMAT.encode())
-    for path in sorted((here / "facts").glob("*.py")) + sorted((here / "source").glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+    return _stamp(sorted((_HERE / "facts").glob("*.py")) + sorted((_HERE / "source").glob("*.py")))
 
 
 @lru_cache(maxsize=1)
 def package_stamp() -> str:
     """Every file of the package and its queries: a whole command's output depends on all of them."""
-    here = Path(__file__).parent
+    return _stamp(sorted(_HERE.rglob("*.py")) + sorted(_HERE.rglob("*.toml"))
+                  + sorted((_HERE.parent / "queries").glob("*.scm")))
+
+
+def _stamp(paths) -> str:
     h = hashlib.sha256(FORMAT.encode())
-    for path in sorted(here.rglob("*.py")) + sorted(here.rglob("*.toml")) \
-            + sorted((here.parent / "queries").glob("*.scm")):
-        h.update(os.fsencode(path.relative_to(here.parent)) + b"\0" + path.read_bytes())
+    for path in paths:
+        h.update(os.fsencode(path.relative_to(_HERE.parent)) + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -41,11 +41,10 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     from pvscan.source.search import calls_pattern, tree_search
 
     root = str(tree.root)
-    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
-    dirty = _dirty(root) if tree_id else None
-    if not tree_id or dirty is None:
+    tree_id, status = _head_and_status(root)
+    if tree_id is None:
         return None
-    tree_id = tree_id.strip().decode()
+    dirty = {p for p in _listed(status) if _searched(p)}
     cache = Cache.for_source(tree)
     seen = cache.get_checkout(root)
     changed = None
@@ -113,13 +112,13 @@ def _search_file(tree, rel, exact):
 # list only the directory, and a change inside it would go unseen.
 _STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=traditional", "--no-renames")
 _early: dict = {}      # root -> the 'git status' start_status began
-_collected: dict = {}  # root -> the 'git status' output run_state read, for this run's search
+_collected: dict = {}  # root -> (tree id, 'git status') run_state read, for this run's search
 
 
 def start_status(path) -> None:
     """Begin the work tree's 'git status' now, when path is the top of a git checkout, so that
     it runs while Python imports what the scan needs (it takes 0.2 s on 6.12, as the imports
-    do); _dirty() collects it. Nothing else is started, and nothing from the tree."""
+    do); _head_and_status() collects it. Nothing else is started, and nothing from the tree."""
     root = os.path.realpath(path)
     if root in _early or not os.path.exists(os.path.join(root, ".git")):
         return
@@ -143,15 +142,13 @@ def run_state(tree, options: str) -> str | None:
     root = str(tree.root)
     if not os.path.exists(os.path.join(root, ".git")):
         return None
-    status = _status(root)
-    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}") if status is not None else None
-    if status is None or not tree_id:
+    tree_id, status = _head_and_status(root)
+    if tree_id is None:
         return None
-    _collected[root] = status
+    _collected[root] = tree_id, status
     h = hashlib.sha256(b"pvscan-run-state/1\0" + options.encode("utf-8", "surrogateescape") + b"\0"
-                       + os.fsencode(root) + b"\0" + tree_id.strip() + b"\0" + status)
-    listed = {os.fsdecode(r[3:]) for r in status.split(b"\0") if len(r) > 3}
-    for rel in sorted({p for p in listed if _searched(p)} | {"Makefile"}):
+                       + os.fsencode(root) + b"\0" + tree_id.encode() + b"\0" + status)
+    for rel in sorted({p for p in _listed(status) if _searched(p)} | {"Makefile"}):
         h.update(b"\0" + os.fsencode(rel) + b"\0" + file_digest(os.path.join(root, rel)))
     return h.hexdigest()
 
@@ -184,26 +181,26 @@ def file_digest(path: str) -> bytes:
         return f"unreadable: {e.errno}".encode()
 
 
-def _status(root: str) -> bytes | None:
+def _head_and_status(root: str) -> tuple[str | None, bytes]:
+    """(the commit's tree id, the work tree's 'git status'), or (None, b"") when git cannot say:
+    what run_state kept for this run, else asked now (collecting start_status's 'git status')."""
     if root in _collected:
         return _collected.pop(root)
     proc = _early.pop(root, None)
+    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
     if proc is None:
-        return _git(root, *_STATUS)
-    out, _ = proc.communicate()
-    return out if proc.returncode == 0 else None
+        status = _git(root, *_STATUS)
+    else:
+        status, _ = proc.communicate()
+        status = status if proc.returncode == 0 else None
+    if not tree_id or status is None:
+        return None, b""
+    return tree_id.strip().decode(), status
 
 
-def _dirty(root: str) -> set[str] | None:
-    """The source files the work tree has differently from HEAD, untracked and ignored ones too."""
-    out = _status(root)
-    if out is None:
-        return None
-    paths = set()
-    for record in out.split(b"\0"):
-        if len(record) > 3:
-            paths.add(os.fsdecode(record[3:]))
-    return {p for p in paths if _searched(p)}
+def _listed(status: bytes) -> set[str]:
+    """The paths of 'git status --porcelain=v1 -z --no-renames' records ('XY path')."""
+    return {os.fsdecode(record[3:]) for record in status.split(b"\0") if len(record) > 3}
 
 
 def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | None:
