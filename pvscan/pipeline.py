@@ -46,13 +46,14 @@ def open_tree(path) -> KernelTree:
 
 
 def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None,
-                 progress: Progress = NONE) -> ScanResult:
-    """The inventory of a source (pvscan.source.Source), with every warning on the way."""
+                 progress: Progress = NONE, parsed: dict | None = None) -> ScanResult:
+    """The inventory of a source (pvscan.source.Source), with every warning on the way.
+    parsed: {path: (bytes, (FileFacts, warnings))} this run already has."""
     backend_map = backend_map or build_backend_map()
     read_warnings: list[Warning_] = []
     progress.show("searching the tree")
     candidates = source.candidates(read_warnings)
-    facts, hits = _facts(source, candidates, read_warnings, jobs, progress)
+    facts, hits = _facts(source, candidates, read_warnings, jobs, progress, parsed)
     inventory = build_inventory(facts, backend_map)
     warnings = tuple(sorted(set(read_warnings) | set(inventory.warnings)))
     return ScanResult(source.display, source.version, dataclasses.replace(inventory, warnings=()), {},
@@ -63,16 +64,41 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
          callers: bool = True, progress: Progress = NONE) -> ScanResult:
     """A directory tree's inventory, which must hold a table, and (callers=True) its wrappers' callers."""
     tree = open_tree(path)
+    backend_map = backend_map or build_backend_map()
+    parsed: dict = {}
     if callers:
-        # The wrappers of the last scan of this tree: their callers are found by the same
-        # search as the tables, so a rescan searches the tree once.
+        # The wrappers' callers are found by the same search as the tables, so that a scan
+        # searches the tree once: the names come from the last scan of this tree, or from
+        # the headers that define them, which a small search finds first.
         from pvscan.cache import Cache
 
         cache = Cache.for_source(tree)
-        tree.wrapper_hint = cache.get_wrappers(str(tree.root))
+        tree.remembered_wrappers = cache.get_wrappers(str(tree.root))
         cache.tell()
-    result = require_tables(inventory_of(tree, backend_map, jobs, progress))
+        tree.wrapper_hint = tree.remembered_wrappers or _likely_wrappers(tree, backend_map, parsed, jobs)
+    result = require_tables(inventory_of(tree, backend_map, jobs, progress, parsed))
     return count_callers(tree, result, jobs, progress) if callers else result
+
+
+def _likely_wrappers(tree: KernelTree, backend_map: BackendMap, parsed: dict, jobs) -> frozenset:
+    """The wrapper names the headers of include/ and arch/*/include/ define: a guess made
+    before the whole-tree search, so that it finds their callers too.
+
+    Every generation defines its wrappers in the paravirt headers (6.12: all 84 in
+    asm/paravirt.h), so the guess is the inventory of those headers alone, plus the
+    macros around their asm references, whose ops only a .c file (asm-offsets) resolves.
+    A name it misses is searched for afterwards, one too many costs a little time: a
+    guess never changes what the scan finds. Its facts are kept in parsed, for the
+    whole-tree pass not to parse the headers again.
+    """
+    from pvscan.source.search import find_table_candidates, header_dirs
+
+    ignored: list = []       # the whole-tree search says the same of these files
+    headers = find_table_candidates(tree, ignored, only_dirs=header_dirs(tree))
+    facts, _ = _facts(tree, headers, ignored, jobs, parsed=parsed)
+    names = {w.name for op in build_inventory(facts, backend_map).ops for w in op.wrappers}
+    names |= {r.function for f in facts for r in f.symbol_refs if r.function and r.function_kind != "file"}
+    return frozenset(names)
 
 
 def require_tables(result: ScanResult) -> ScanResult:
@@ -82,14 +108,16 @@ def require_tables(result: ScanResult) -> ScanResult:
     return result
 
 
-def _facts(source, candidates, warnings, jobs, progress: Progress = NONE):
-    """FileFacts of each readable candidate, and how many came from the cache."""
+def _facts(source, candidates, warnings, jobs, progress: Progress = NONE, parsed: dict | None = None):
+    """FileFacts of each readable candidate, and how many came from the cache (or from parsed,
+    {path: (bytes, (FileFacts, warnings))}, which gets what is parsed here)."""
     from pvscan.cache import Cache
 
     cache = Cache.for_source(source)
+    parsed = {} if parsed is None else parsed
     out, misses, hits = {}, [], 0
     for rel, data in readable(source, candidates, warnings):
-        cached = cache.get_facts(rel, data)
+        cached = parsed[rel][1] if rel in parsed and parsed[rel][0] == data else cache.get_facts(rel, data)
         if cached is not None:
             out[rel] = cached
             hits += 1
@@ -97,6 +125,7 @@ def _facts(source, candidates, warnings, jobs, progress: Progress = NONE):
             misses.append((rel, data))
     for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs, progress, "parsing")):
         cache.put_facts(rel, data, result)
+        parsed[rel] = (data, result)
         out[rel] = result
     facts = []
     for rel in candidates:
@@ -178,7 +207,7 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
     if missing:
         for rel, rows in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
             found.setdefault(rel, set()).update(rows)
-    if names != tree.searched_wrappers:
+    if names != tree.remembered_wrappers:
         Cache.for_source(tree).put_wrappers(str(tree.root), names)
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 

@@ -214,3 +214,21 @@ def test_asm_site_in_an_assembler_macro(linux_6_12):
     o = op(linux_6_12, "irq.save_fl")
     assert ("arch/x86/include/asm/paravirt.h", 740, "asm", "PARA_IRQ_save_fl") in [
         (c.file, c.line, c.kind, c.function) for c in o.call_sites]
+
+
+def test_a_cold_scan_of_6_12_finds_every_caller_in_its_one_search(tmp_path, monkeypatch):
+    # Every call through pv_ops in 6.12 is in arch/x86/include/asm/paravirt.h: its 97 PVOP_*CALL*
+    # lines and 'call PARA_INDIRECT(pv_ops+PV_IRQ_save_fl)' in '.macro PARA_IRQ_save_fl' (740),
+    # and no other .c or .h file holds a PVOP_*CALL or a 'pv_ops.x.y(' call. The guess read from
+    # the headers before the search so names every wrapper, the asm macro included.
+    from conftest import kernel_path
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    tree = KernelTree(kernel_path("6.12"))
+    result = scan(tree)
+    names = {w.name for o in result.inventory.ops for w in o.wrappers}
+    assert {w.file for o in result.inventory.ops for w in o.wrappers} == {"arch/x86/include/asm/paravirt.h"}
+    assert "PARA_IRQ_save_fl" in names and "set_pte" in names
+    assert names <= tree.searched_wrappers

@@ -29,6 +29,7 @@ class KernelTree:
         self._repository = None
         self.wrapper_hint: frozenset = frozenset()   # names whose calls the first search also finds
         self.searched_wrappers: frozenset = frozenset()   # the names it did look for
+        self.remembered_wrappers: frozenset = frozenset()   # the names the cache had from the last scan
         self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
@@ -42,7 +43,8 @@ class KernelTree:
         tree.display = root
         tree._candidates = None
         tree._repository = None
-        tree.wrapper_hint, tree.searched_wrappers, tree.calls_found = frozenset(), frozenset(), {}
+        tree.wrapper_hint = tree.searched_wrappers = tree.remembered_wrappers = frozenset()
+        tree.calls_found = {}
         return tree
 
     def _read_version(self) -> KernelVersion:
@@ -126,8 +128,9 @@ class KernelTree:
             raise SkippedFile("binary file (NUL bytes)")
         return data
 
-    def walk_sources(self):
-        """Relative paths of every regular .c/.h file, sorted; symlinks are not followed.
+    def walk_sources(self, only_dirs=None):
+        """Relative paths of every regular .c/.h file (in only_dirs, relative directories, when
+        given), sorted; symlinks are not followed.
 
         Not following directory symlinks is what keeps a symlink loop from
         hanging the walk; symlinked files, FIFOs, devices and sockets are
@@ -137,6 +140,9 @@ class KernelTree:
         """
         out = []
         stack = [("", str(self.root))]
+        if only_dirs:
+            stack = [(d.strip("/"), str(self.root / d.strip("/"))) for d in only_dirs
+                     if not os.path.islink(self.root / d.strip("/"))]
         while stack:
             rel_dir, full = stack.pop()
             try:

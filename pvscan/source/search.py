@@ -22,8 +22,25 @@ from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.source.files import EXCLUDED_DIRS, SkippedFile, readable
 
 
-def find_table_candidates(tree, warnings: list) -> list[str]:
-    return _narrow(tree, search(tree, LOOSE_PATTERN, warnings), warnings)
+def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
+    return _narrow(tree, search(tree, LOOSE_PATTERN, warnings, only_dirs), warnings)
+
+
+def header_dirs(tree) -> list[str]:
+    """include/ and every arch/*/include/ (2.6.24 on; include/asm-*/ before) that is a real directory."""
+    out = []
+    for rel in ["include"] + [f"arch/{a}/include" for a in _subdirs(tree.root / "arch")]:
+        full = tree.root / rel
+        if full.is_dir() and not full.is_symlink():
+            out.append(rel)
+    return out
+
+
+def _subdirs(path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
 
 
 def calls_pattern(names) -> str:
@@ -213,9 +230,7 @@ def _ripgrep_failed(proc, tree) -> PvscanError:
 def _search_python(tree, pattern, warnings, only_dirs):
     regex = re.compile(pattern.encode())
     out = []
-    for rel in tree.walk_sources():
-        if only_dirs and not any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in only_dirs):
-            continue
+    for rel in tree.walk_sources(only_dirs):
         try:
             data = tree.read(rel)
         except SkippedFile as e:
