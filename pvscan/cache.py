@@ -82,6 +82,17 @@ class Cache:
             return cls(None, f"the cache directory {root} is inside the tree; not used")
         return cls(root)
 
+    @classmethod
+    def for_source_root(cls, tree_root: str) -> "Cache":
+        """for_source() of the directory tree whose real path is tree_root."""
+        class _Root:
+            @staticmethod
+            def contains(path) -> bool:
+                real = os.path.realpath(path)
+                return real == tree_root or real.startswith(tree_root.rstrip("/") + "/")
+
+        return cls.for_source(_Root)
+
     def tell(self) -> None:
         """Say on stderr, once per process, what was wrong with the cache. Not a warning about
         the tree: the output must not depend on what a cache held, so it never reaches it."""
@@ -161,6 +172,19 @@ class Cache:
 
     def put_checkout(self, root: str, state: dict) -> None:
         self._write_json(self._hint_path(f"checkout\0{root}"), {"tree": root, **state})
+
+    def get_worktree(self, root: str) -> dict | None:
+        """The untracked and ignored sources of the checkout at root, with the modification time
+        of each of its directories when they were listed (source.checkout)."""
+        return self._read_json(self._hint_path(f"worktree\0{root}"), lambda doc: (
+            isinstance(doc, dict) and doc.get("tree") == root
+            and isinstance(doc.get("dirs"), dict) and _tree_paths(doc["dirs"])
+            and all(type(t) is int for t in doc["dirs"].values())
+            and isinstance(doc.get("others"), list) and all(_tree_path(p) for p in doc["others"])),
+            "not the listing of that checkout")
+
+    def put_worktree(self, root: str, listing: dict) -> None:
+        self._write_json(self._hint_path(f"worktree\0{root}"), {"tree": root, **listing})
 
     # -- a commit's candidate list ------------------------------------------------
 
@@ -310,6 +334,18 @@ def _tree_path(rel) -> bool:
     """A relative path inside a tree: what a candidate list may hold."""
     return (isinstance(rel, str) and rel != "" and not rel.startswith("/") and "\0" not in rel
             and ".." not in rel.split("/"))
+
+
+# In paths joined by NUL: an empty or absolute one, or a '..' part.
+_NOT_A_TREE_PATH = re.compile(r"^\0|\0$|\0\0|(?:^|\0)/|(?:^|/|\0)\.\.(?:/|\0|$)")
+
+
+def _tree_paths(paths) -> bool:
+    """_tree_path() of each of many paths ('.', the top, too), in one pass of a regular expression."""
+    rest = [p for p in paths if p != "."]
+    if not all(type(p) is str and p and "\0" not in p for p in rest):
+        return False
+    return not _NOT_A_TREE_PATH.search("\0".join(rest))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -240,7 +240,7 @@ def test_an_unchanged_checkout_gives_the_last_output_and_any_change_is_a_new_sca
     mark()
     assert scan("--no-callers") == "HIT\n"                  # kept too: it asks for no wrapper names
     (repo / ".gitignore").write_text("/generated/\n")
-    assert scan() == first                                   # .gitignore is no source: same output
+    assert scan() == "HIT\n"                                 # .gitignore is no source: the same state
     (repo / "generated").mkdir()
     gen = repo / "generated" / "gen.c"
     gen.write_text("void f(void) { }\n")                     # an ignored file, new
@@ -357,3 +357,107 @@ def test_a_kept_output_with_terminal_control_sequences_is_not_replayed(tmp_path)
     proc = pvscan(*args, env=env)
     assert proc.stdout == real and "\x1b" not in proc.stdout
     assert "not the output of that run; ignored and recomputed" in proc.stderr
+
+
+def _age_directories(repo):
+    """Every directory of the work tree as if last changed an hour ago: only then is a listing of
+    its untracked files remembered (a directory changed within two seconds may have changed in
+    the clock tick of its listing)."""
+    import time
+
+    past = time.time() - 3600
+    for where, _, _ in os.walk(repo):
+        if "/.git" not in where[len(str(repo)):] + "/" or where == str(repo):
+            os.utime(where, (past, past))
+
+
+def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_changed(tmp_path, monkeypatch):
+    """Listing untracked and ignored files reads every directory (0.2 s of git status on 6.12);
+    the list is remembered with every directory's time and used again while none changed. A
+    file cannot appear, vanish or be renamed without changing its directory, and a file edited
+    in place is read again because it is listed. Whatever happens, the scan is a whole-tree one."""
+    from pvscan.source import checkout
+
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(cache))
+    (repo / ".gitignore").write_text("/generated/\n")
+    (repo / "generated").mkdir()
+    gen = repo / "generated" / "gen.c"
+    gen.write_text("void f(void) { }\n")
+    (repo / "mm" / "extra.c").write_text("void g(void) { write_cr3(0); }\n")
+    root = str(repo.resolve())
+    listings = []
+    real_list_others = checkout._list_others
+    monkeypatch.setattr(checkout, "_list_others", lambda r: listings.append(r) or real_list_others(r))
+
+    def same_as_from_nothing():
+        args = ("scan", str(repo), "--format", "json", "--callers", "-j", "1")
+        out = pvscan(*args, env={"PVSCAN_CACHE_DIR": str(cache)}).stdout
+        assert out == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout
+        return json.loads(out)
+
+    def status():
+        tree_id, text = checkout._head_and_status(root)
+        return sorted(checkout._listed(text))
+
+    assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 1
+    assert not list((cache / "wrappers").glob("*.json")), "directories changed just now: nothing kept"
+    _age_directories(repo)
+    assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 2
+    assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 2   # remembered
+    same_as_from_nothing()
+    # Edited in place: no directory changes, the listed file is read again.
+    gen.write_text("void __init xen_g(void) { pv_ops.cpu.io_delay = xen_g_delay; }\n")
+    assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 2
+    doc = same_as_from_nothing()
+    assert any(i["function"] == "xen_g_delay" for o in doc["ops"] for i in o["implementations"])
+    # A new file, a deleted one, a new directory: each changes a directory, and is listed.
+    (repo / "mm" / "new_caller.c").write_text("void h(void) { write_cr3(1); }\n")
+    assert "mm/new_caller.c" in status() and len(listings) == 3
+    same_as_from_nothing()
+    _age_directories(repo)
+    (repo / "mm" / "extra.c").unlink()
+    assert "mm/extra.c" not in status() and len(listings) == 4
+    _age_directories(repo)
+    (repo / "generated" / "deeper").mkdir()
+    (repo / "generated" / "deeper" / "more.c").write_text("void k(void) { write_cr3(2); }\n")
+    assert "generated/deeper/more.c" in status()
+    same_as_from_nothing()
+    # Added and committed: the index changes, no directory does; the scan is still a whole-tree one.
+    _age_directories(repo)
+    status()
+    git("add", "mm/new_caller.c")
+    git("commit", "-qm", "a caller")
+    assert "mm/new_caller.c" in status()
+    same_as_from_nothing()
+
+
+def test_a_repository_inside_the_checkout_is_always_searched_whole(tmp_path):
+    """git lists another repository inside the work tree as one directory ('?? sub/') and never
+    looks into it; the whole-tree search reads its files. Such a checkout is searched whole,
+    and its output is not kept, so a change inside the inner repository is always seen."""
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    inner = repo / "drivers" / "inner"
+    inner.mkdir(parents=True)
+    subprocess_run = __import__("subprocess").run
+    subprocess_run(["git", "init", "-q", str(inner)], check=True)
+    caller = inner / "user.c"
+    caller.write_text("void u(void) { write_cr3(0); }\n")
+    cache = tmp_path / "cache"
+    args = ("scan", str(repo), "--format", "json", "--callers", "-j", "1")
+
+    def same_as_from_nothing():
+        out = pvscan(*args, env={"PVSCAN_CACHE_DIR": str(cache)}).stdout
+        assert out == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout
+        return json.loads(out)
+
+    same_as_from_nothing()
+    same_as_from_nothing()
+    caller.write_text("void u(void) { write_cr3(0); write_cr3(1); }\n")
+    doc = same_as_from_nothing()
+    (w,) = [w for o in doc["ops"] if o["name"] == "mmu.write_cr3" for w in o["wrappers"]]
+    assert not list((cache / "outputs").glob("*.json"))
+    assert w["callers"] >= 2

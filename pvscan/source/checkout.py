@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 
 from pvscan.errors import Warning_
@@ -52,7 +53,10 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     # none), and keeps covering its own: a review must not leave the next scan a record of
     # fewer names, which that scan could not use.
     remembered = frozenset(wrappers)
-    if seen is not None and frozenset(seen["wrappers"]) >= wrappers:
+    # A directory git lists whole ('?? sub/') is another repository inside this one; git does not
+    # look into it, the whole-tree search does.
+    nested = any(p.endswith("/") for p in _listed(status))
+    if seen is not None and frozenset(seen["wrappers"]) >= wrappers and not nested:
         remembered = frozenset(seen["wrappers"])
         changed = _changed(root, seen["tree_id"], tree_id, dirty | set(seen["dirty"]))
     if changed is None or len(changed) > MAX_CHANGED:
@@ -108,10 +112,15 @@ def _search_file(tree, rel, exact):
     return bool(_LOOSE_RE.search(data) and CANDIDATE_RE.search(data)), lines, None
 
 
-# "traditional" with --untracked-files=all lists every file of an ignored directory; "matching" would
-# list only the directory, and a change inside it would go unseen.
+# The tracked files' changes: what the index and the work tree say, without the directory walk.
+_TRACKED = ("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames")
+# Every other file as well. "traditional" with --untracked-files=all lists every file of an ignored
+# directory; "matching" would list only the directory, and a change inside it would go unseen.
 _STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=traditional", "--no-renames")
-_early: dict = {}      # root -> the 'git status' start_status began
+_OTHER = (b"??", b"!!")
+# A directory changed this close to its listing may have changed in the same clock tick.
+_RACY_NS = 2_000_000_000
+_early: dict = {}      # root -> the 'git status' of tracked files start_status began
 _collected: dict = {}  # root -> (tree id, 'git status') run_state read, for this run's search
 
 
@@ -122,11 +131,20 @@ def start_status(path) -> None:
     root = os.path.realpath(path)
     if root in _early or not os.path.exists(os.path.join(root, ".git")):
         return
+    _early[root] = _start_git(root, _TRACKED)
+
+
+def _start_git(root: str, args):
     try:
-        _early[root] = subprocess.Popen([*_GIT, "-C", root, *_STATUS], stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        return subprocess.Popen([*_GIT, "-C", root, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     except OSError:
-        pass
+        return None
+
+
+def _output(proc) -> bytes | None:
+    out, _ = proc.communicate()
+    return out if proc.returncode == 0 else None
 
 
 def run_state(tree, options: str) -> str | None:
@@ -146,6 +164,8 @@ def run_state(tree, options: str) -> str | None:
     if tree_id is None:
         return None
     _collected[root] = tree_id, status
+    if any(p.endswith("/") for p in _listed(status)):
+        return None             # a repository inside: what git does not look into is not in the digest
     h = hashlib.sha256(b"pvscan-run-state/1\0" + options.encode("utf-8", "surrogateescape") + b"\0"
                        + os.fsencode(root) + b"\0" + tree_id.encode() + b"\0" + status)
     for rel in sorted({p for p in _listed(status) if _searched(p)} | {"Makefile"}):
@@ -182,20 +202,92 @@ def file_digest(path: str) -> bytes:
 
 
 def _head_and_status(root: str) -> tuple[str | None, bytes]:
-    """(the commit's tree id, the work tree's 'git status'), or (None, b"") when git cannot say:
-    what run_state kept for this run, else asked now (collecting start_status's 'git status')."""
+    """(the commit's tree id, the work tree's status), or (None, b"") when git cannot say: what
+    run_state kept for this run, else asked now (collecting start_status's 'git status').
+
+    The status is 'git status --porcelain=v1 -z' of the tracked files followed by a '?? path'
+    record for each untracked or ignored .c/.h file (sorted; which of the two does not matter
+    to a search that reads both). Listing those means reading every directory (0.2 s on
+    6.12, against 0.08 s for the tracked files alone), so the list is remembered with the
+    modification time of every directory of the work tree, and used again while none has
+    changed: a file cannot appear, vanish or be renamed without changing its directory."""
     if root in _collected:
         return _collected.pop(root)
-    proc = _early.pop(root, None)
-    tree_id = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
-    if proc is None:
-        status = _git(root, *_STATUS)
-    else:
-        status, _ = proc.communicate()
-        status = status if proc.returncode == 0 else None
-    if not tree_id or status is None:
+    proc = _early.pop(root, None) or _start_git(root, _TRACKED)
+    head = _start_git(root, ("rev-parse", "--verify", "--quiet", "HEAD^{tree}"))
+    others = _remembered_others(root)             # while git runs
+    tree_id = _output(head) if head is not None else None
+    tracked = _output(proc) if proc is not None else None
+    if others is None:
+        tracked_now, others = _list_others(root)
+        tracked = tracked if tracked_now is not None else None
+    if not tree_id or tracked is None or others is None:
         return None, b""
-    return tree_id.strip().decode(), status
+    records = [r for r in tracked.split(b"\0") if len(r) > 3]
+    records += [b"?? " + os.fsencode(p) for p in others]
+    return tree_id.strip().decode(), b"".join(r + b"\0" for r in records)
+
+
+def _remembered_others(root: str) -> list[str] | None:
+    """The untracked and ignored sources the last listing found, if no directory changed since."""
+    from pvscan.cache import Cache
+
+    seen = Cache.for_source_root(root).get_worktree(root)
+    if seen is None:
+        return None
+    top = root.rstrip("/") + "/"
+    for rel, mtime in seen["dirs"].items():
+        try:
+            st = os.lstat(top + rel)
+        except OSError:
+            return None
+        if st.st_mtime_ns != mtime or not stat.S_ISDIR(st.st_mode):
+            return None
+    return seen["others"]
+
+
+def _list_others(root: str) -> tuple[bytes | None, list[str] | None]:
+    """(the whole 'git status', the untracked and ignored sources it lists), the list remembered
+    with the modification time of every directory of the work tree, read while git runs.
+
+    A directory changed after git began may or may not be in its listing: one whose time is
+    that recent (or later than now) is remembered as changed, so the next run lists again."""
+    import time
+
+    from pvscan.cache import Cache
+
+    began = time.time_ns()
+    proc = _start_git(root, _STATUS)
+    dirs = _directory_times(root)
+    status = _output(proc) if proc is not None else None
+    if status is None:
+        return None, None
+    others = sorted({p for r in status.split(b"\0") if r[:2] in _OTHER and len(r) > 3
+                     if _searched(p := os.fsdecode(r[3:])) or p.endswith("/")})
+    late = time.time_ns()
+    if dirs is not None and not any(m >= began - _RACY_NS or m > late for m in dirs.values()):
+        Cache.for_source_root(root).put_worktree(root, {"dirs": dirs, "others": others})
+    tracked = b"".join(r + b"\0" for r in status.split(b"\0") if len(r) > 3 and r[:2] not in _OTHER)
+    return tracked, others
+
+
+def _directory_times(root: str) -> dict[str, int] | None:
+    """{relative directory ('.' for the top): st_mtime_ns} of every directory of the work tree but
+    .git, symlinks not followed; None when one cannot be read."""
+    out = {}
+    stack = ["."]
+    while stack:
+        rel = stack.pop()
+        full = root if rel == "." else os.path.join(root, rel)
+        try:
+            out[rel] = os.lstat(full).st_mtime_ns
+            entries = list(os.scandir(full))
+        except OSError:
+            return None
+        for e in entries:
+            if e.is_dir(follow_symlinks=False) and not (rel == "." and e.name == ".git"):
+                stack.append(e.name if rel == "." else f"{rel}/{e.name}")
+    return out
 
 
 def _listed(status: bytes) -> set[str]:
