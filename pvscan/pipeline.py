@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from pvscan.errors import PvscanError, Warning_
@@ -257,6 +256,7 @@ def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
         return out
     import multiprocessing
 
+    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("fork")

@@ -359,16 +359,22 @@ def test_a_kept_output_with_terminal_control_sequences_is_not_replayed(tmp_path)
     assert "not the output of that run; ignored and recomputed" in proc.stderr
 
 
+_aged = [1_600_000_000]
+
+
 def _age_directories(repo):
-    """Every directory of the work tree as if last changed an hour ago: only then is a listing of
-    its untracked files remembered (a directory changed within two seconds may have changed in
-    the clock tick of its listing)."""
+    """Every directory of the work tree changed in the last ten minutes, as if changed long ago:
+    only then is a listing of its untracked files remembered (a directory changed within two
+    seconds may have changed in the clock tick of its listing). Each call gives a time of its
+    own, as a later change would, so that a directory aged again is seen as changed."""
     import time
 
-    past = time.time() - 3600
-    for where, _, _ in os.walk(repo):
-        if "/.git" not in where[len(str(repo)):] + "/" or where == str(repo):
-            os.utime(where, (past, past))
+    _aged[0] += 1
+    for where, dirs, _ in os.walk(repo):
+        if ".git" in dirs and where == str(repo):
+            dirs.remove(".git")
+        if os.lstat(where).st_mtime > time.time() - 600:
+            os.utime(where, (_aged[0], _aged[0]))
 
 
 def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_changed(tmp_path, monkeypatch):
@@ -390,7 +396,9 @@ def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_change
     root = str(repo.resolve())
     listings = []
     real_list_others = checkout._list_others
-    monkeypatch.setattr(checkout, "_list_others", lambda r: listings.append(r) or real_list_others(r))
+    monkeypatch.setattr(checkout, "_list_others",
+                        lambda r, cache, seen=None, where=None: listings.append(where)
+                        or real_list_others(r, cache, seen, where))
 
     def same_as_from_nothing():
         args = ("scan", str(repo), "--format", "json", "--callers", "-j", "1")
@@ -401,6 +409,11 @@ def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_change
     def status():
         tree_id, text = checkout._head_and_status(root)
         return sorted(checkout._listed(text))
+
+    def settle():
+        """What changed in the last minutes is now old, and listed again, and remembered."""
+        _age_directories(repo)
+        status()
 
     assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 1
     assert not list((cache / "wrappers").glob("*.json")), "directories changed just now: nothing kept"
@@ -413,21 +426,30 @@ def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_change
     assert status() == ["generated/gen.c", "mm/extra.c"] and len(listings) == 2
     doc = same_as_from_nothing()
     assert any(i["function"] == "xen_g_delay" for o in doc["ops"] for i in o["implementations"])
-    # A new file, a deleted one, a new directory: each changes a directory, and is listed.
+    # A new file, a deleted one, a new directory: each changes a directory, which alone is
+    # listed again; a change at the top lists the whole tree.
     (repo / "mm" / "new_caller.c").write_text("void h(void) { write_cr3(1); }\n")
-    assert "mm/new_caller.c" in status() and len(listings) == 3
+    assert status() == ["generated/gen.c", "mm/extra.c", "mm/new_caller.c"] and listings[2:] == [["mm"]]
     same_as_from_nothing()
-    _age_directories(repo)
+    settle()
     (repo / "mm" / "extra.c").unlink()
-    assert "mm/extra.c" not in status() and len(listings) == 4
-    _age_directories(repo)
+    assert status() == ["generated/gen.c", "mm/new_caller.c"] and listings[-1] == ["mm"]
+    settle()
     (repo / "generated" / "deeper").mkdir()
     (repo / "generated" / "deeper" / "more.c").write_text("void k(void) { write_cr3(2); }\n")
-    assert "generated/deeper/more.c" in status()
+    assert status() == ["generated/deeper/more.c", "generated/gen.c", "mm/new_caller.c"]
+    assert listings[-1] == ["generated"]
+    settle()
+    shutil.rmtree(repo / "generated" / "deeper")
+    (repo / "arch" / "x86" / "kernel" / "extra.c").write_text("void e(void) { write_cr3(3); }\n")
+    assert status() == ["arch/x86/kernel/extra.c", "generated/gen.c", "mm/new_caller.c"]
+    assert listings[-1] == ["arch/x86/kernel", "generated"]
+    same_as_from_nothing()
+    (repo / "top.c").write_text("void t(void) { write_cr3(4); }\n")
+    assert "top.c" in status() and listings[-1] is None
     same_as_from_nothing()
     # Added and committed: the index changes, no directory does; the scan is still a whole-tree one.
-    _age_directories(repo)
-    status()
+    settle()
     git("add", "mm/new_caller.c")
     git("commit", "-qm", "a caller")
     assert "mm/new_caller.c" in status()

@@ -215,12 +215,9 @@ def _head_and_status(root: str) -> tuple[str | None, bytes]:
         return _collected.pop(root)
     proc = _early.pop(root, None) or _start_git(root, _TRACKED)
     head = _start_git(root, ("rev-parse", "--verify", "--quiet", "HEAD^{tree}"))
-    others = _remembered_others(root)             # while git runs
+    others = _others(root)                        # while git runs
     tree_id = _output(head) if head is not None else None
     tracked = _output(proc) if proc is not None else None
-    if others is None:
-        tracked_now, others = _list_others(root)
-        tracked = tracked if tracked_now is not None else None
     if not tree_id or tracked is None or others is None:
         return None, b""
     records = [r for r in tracked.split(b"\0") if len(r) > 3]
@@ -228,54 +225,95 @@ def _head_and_status(root: str) -> tuple[str | None, bytes]:
     return tree_id.strip().decode(), b"".join(r + b"\0" for r in records)
 
 
-def _remembered_others(root: str) -> list[str] | None:
-    """The untracked and ignored sources the last listing found, if no directory changed since."""
+# Past this many changed directories, one listing of the whole work tree is quicker.
+_MAX_RELISTED = 64
+
+
+def _others(root: str) -> list[str] | None:
+    """The untracked and ignored sources of the work tree (None when git fails): the remembered
+    list while no directory changed, listed again in the directories that did, or listed whole."""
     from pvscan.cache import Cache
 
-    seen = Cache.for_source_root(root).get_worktree(root)
-    if seen is None:
-        return None
+    cache = Cache.for_source_root(root)
+    seen = cache.get_worktree(root)
+    if seen is not None:
+        changed = _changed_directories(root, seen["dirs"])
+        if changed == []:
+            return seen["others"]
+        if changed is not None:
+            return _list_others(root, cache, seen, changed)
+    return _list_others(root, cache)
+
+
+def _changed_directories(root: str, dirs: dict) -> list[str] | None:
+    """The outermost remembered directories whose time changed; None when the top did, when too
+    many did, or when one vanished without its parent changing (then nothing is to be trusted)."""
     top = root.rstrip("/") + "/"
-    for rel, mtime in seen["dirs"].items():
+    changed, gone = set(), []
+    for rel, mtime in dirs.items():
         try:
             st = os.lstat(top + rel)
         except OSError:
-            return None
+            gone.append(rel)
+            continue
         if st.st_mtime_ns != mtime or not stat.S_ISDIR(st.st_mode):
-            return None
-    return seen["others"]
+            changed.add(rel)
+    if "." in changed or len(changed) > _MAX_RELISTED:
+        return None
+    outermost = sorted(d for d in changed if not any(a in changed for a in _ancestors(d)))
+    if any(not any(a in changed for a in _ancestors(g)) for g in gone):
+        return None
+    return outermost
 
 
-def _list_others(root: str) -> tuple[bytes | None, list[str] | None]:
-    """(the whole 'git status', the untracked and ignored sources it lists), the list remembered
-    with the modification time of every directory of the work tree, read while git runs.
+def _ancestors(rel: str):
+    while "/" in rel:
+        rel = rel.rsplit("/", 1)[0]
+        yield rel
+
+
+def _list_others(root: str, cache, seen: dict | None = None, where: list | None = None) -> list[str] | None:
+    """The untracked and ignored sources 'git status' lists (in the directories where, and the
+    rest from seen, when given), remembered with the modification time of every directory,
+    read while git runs.
 
     A directory changed after git began may or may not be in its listing: one whose time is
-    that recent (or later than now) is remembered as changed, so the next run lists again."""
+    that recent (or later than now) is not trusted, and nothing is remembered."""
     import time
 
-    from pvscan.cache import Cache
-
     began = time.time_ns()
-    proc = _start_git(root, _STATUS)
-    dirs = _directory_times(root)
+    proc = _start_git(root, _STATUS + (("--", *(f":(literal){d}/" for d in where)) if where else ()))
+    dirs = {} if where else _directory_times(root, ".")
+    for d in where or ():
+        walked = _directory_times(root, d)
+        if walked is None:
+            dirs = None
+            break
+        dirs.update(walked)
     status = _output(proc) if proc is not None else None
     if status is None:
-        return None, None
-    others = sorted({p for r in status.split(b"\0") if r[:2] in _OTHER and len(r) > 3
-                     if _searched(p := os.fsdecode(r[3:])) or p.endswith("/")})
+        return None
+    others = {p for r in status.split(b"\0") if r[:2] in _OTHER and len(r) > 3
+              if _searched(p := os.fsdecode(r[3:])) or p.endswith("/")}
     late = time.time_ns()
+    if where:
+        def inside(p):
+            return any(p == d or p.startswith(d + "/") for d in where)
+
+        others |= {p for p in seen["others"] if not inside(p)}
+        if dirs is not None:
+            dirs.update((d, t) for d, t in seen["dirs"].items() if not inside(d))
+    others = sorted(others)
     if dirs is not None and not any(m >= began - _RACY_NS or m > late for m in dirs.values()):
-        Cache.for_source_root(root).put_worktree(root, {"dirs": dirs, "others": others})
-    tracked = b"".join(r + b"\0" for r in status.split(b"\0") if len(r) > 3 and r[:2] not in _OTHER)
-    return tracked, others
+        cache.put_worktree(root, {"dirs": dict(sorted(dirs.items())), "others": others})
+    return others
 
 
-def _directory_times(root: str) -> dict[str, int] | None:
-    """{relative directory ('.' for the top): st_mtime_ns} of every directory of the work tree but
-    .git, symlinks not followed; None when one cannot be read."""
+def _directory_times(root: str, start: str) -> dict[str, int] | None:
+    """{relative directory ('.' for the top): st_mtime_ns} of start and every directory below it
+    but the top's .git, symlinks not followed; None when one cannot be read."""
     out = {}
-    stack = ["."]
+    stack = [start]
     while stack:
         rel = stack.pop()
         full = root if rel == "." else os.path.join(root, rel)
