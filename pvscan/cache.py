@@ -1,5 +1,6 @@
 """Caches outside the tree: per-file facts and wrapper calls by content, a commit's candidate list,
-and the wrapper names of a tree's last scan.
+the wrapper names of a tree's last scan, a checkout's last search and untracked files, kept
+scan outputs, Kconfig facts and parsed TOML files.
 
 ~/.cache/pvscan/ (XDG_CACHE_HOME, or PVSCAN_CACHE_DIR). A facts entry is
 keyed by the file's path and bytes and by the source of the modules that
@@ -31,6 +32,11 @@ from pvscan.source.files import SkippedFile, read_regular
 FORMAT = "pvscan-cache/2"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _told: set[str] = set()
+# Facts decoded in this process, by entry: a review reads each unchanged file's facts twice (the
+# tree before and after the patch). Entries are named by a hash of the file's bytes and of the
+# code, so a name always means the same facts.
+_decoded: dict = {}
+_MAX_DECODED = 4096
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
@@ -110,6 +116,9 @@ class Cache:
         if self.root is None:
             return None
         path = self._facts_path(rel, data)
+        if path in _decoded:
+            facts, warnings = _decoded[path]
+            return facts, list(warnings)
         raw = self._read(path)
         if raw is None:
             return None
@@ -119,6 +128,9 @@ class Cache:
             return self._bad(path, str(e))
         if facts.path != rel:
             return self._bad(path, f"holds the facts of {facts.path!r}")
+        if len(_decoded) >= _MAX_DECODED:
+            _decoded.clear()
+        _decoded[path] = facts, warnings
         return facts, list(warnings)
 
     def put_facts(self, rel: str, data: bytes, value) -> None:
@@ -185,6 +197,26 @@ class Cache:
 
     def put_worktree(self, root: str, listing: dict) -> None:
         self._write_json(self._hint_path(f"worktree\0{root}"), {"tree": root, **listing})
+
+    # -- parsed TOML files (ABIs, backend maps) ------------------------------------------
+
+    def get_document(self, raw: bytes) -> dict | None:
+        """The TOML document these bytes parse to, as put_document stored it."""
+        digest = hashlib.sha256(raw).hexdigest()
+        doc = self._read_json(self._entry_path("toml", FORMAT, digest), lambda doc: (
+            isinstance(doc, dict) and doc.get("sha256") == digest and isinstance(doc.get("document"), dict)),
+            "not a parsed TOML document")
+        return None if doc is None else doc["document"]
+
+    def put_document(self, raw: bytes, document: dict) -> None:
+        # Only what JSON gives back unchanged (TOML dates and NaN do not come back equal).
+        try:
+            same = json.loads(json.dumps(document)) == document
+        except (TypeError, ValueError):
+            same = False
+        if same:
+            digest = hashlib.sha256(raw).hexdigest()
+            self._write_json(self._entry_path("toml", FORMAT, digest), {"sha256": digest, "document": document})
 
     # -- a commit's candidate list ------------------------------------------------
 

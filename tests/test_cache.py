@@ -483,3 +483,25 @@ def test_a_repository_inside_the_checkout_is_always_searched_whole(tmp_path):
     (w,) = [w for o in doc["ops"] if o["name"] == "mmu.write_cr3" for w in o["wrappers"]]
     assert not list((cache / "outputs").glob("*.json"))
     assert w["callers"] >= 2
+
+
+def test_a_parsed_abi_file_is_kept_by_its_bytes_and_a_poisoned_one_is_parsed_again(tmp_path, monkeypatch):
+    """tomllib is slow on an ABI file's many strings; its document is kept under the SHA-256 of
+    the file's bytes. A changed file is another entry; a bad entry is parsed again, said once."""
+    from pvscan.abi.tomlfile import parse_toml
+
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+    args = ("check", str(GEN3), "--abi", "xen-pv", "--format", "json", "--fail-on", "never", "-j", "1")
+    first = pvscan(*args, env=env)
+    (entry,) = (cache / "toml").glob("*.json")
+    assert pvscan(*args, env=env).stdout == first.stdout
+    entry.write_text(json.dumps({"sha256": json.loads(entry.read_text())["sha256"], "document": [1]}))
+    proc = pvscan(*args, env=env)
+    assert proc.stdout == first.stdout and "not a parsed TOML document" in proc.stderr
+    # A date does not come back from JSON as it went in: such a document is not kept.
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "other"))
+    assert parse_toml(b"when = 2007-03-13\n", "dated.toml")["when"].year == 2007
+    assert not (tmp_path / "other" / "toml").exists()
+    assert parse_toml(b"a = 1\n", "plain.toml") == {"a": 1}
+    assert len(list((tmp_path / "other" / "toml").glob("*.json"))) == 1

@@ -116,6 +116,11 @@ _MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": list, "split":
 _MAP_REQUIRED = ("op", "to", "source")
 
 
+_ARRAY_TABLE = re.compile(r"^\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]")
+_TABLE = re.compile(r"^\[\s*([A-Za-z0-9_.\-]+)\s*\]")
+_KEY = re.compile(r'^("?)([A-Za-z0-9_\-]+)\1\s*=')
+
+
 class _Locator:
     """Lines of '[abi]', '[[hypercall]]' number i, and of keys inside them."""
 
@@ -126,7 +131,7 @@ class _Locator:
         current = ("", 0)
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
-            m = re.match(r"^\[\[\s*([A-Za-z0-9_.\-]+)\s*\]\]", line)
+            m = _ARRAY_TABLE.match(line)
             if m:
                 name = m.group(1)
                 index = counts.get(name, 0)
@@ -134,12 +139,12 @@ class _Locator:
                 current = (name, index)
                 self.tables[current] = number
                 continue
-            m = re.match(r"^\[\s*([A-Za-z0-9_.\-]+)\s*\]", line)
+            m = _TABLE.match(line)
             if m:
                 current = (m.group(1), 0)
                 self.tables[current] = number
                 continue
-            m = re.match(r'^("?)([A-Za-z0-9_\-]+)\1\s*=', line)
+            m = _KEY.match(line)
             if m:
                 self.keys.setdefault((current[0], current[1], m.group(2)), number)
 
