@@ -12,7 +12,9 @@ on every read. An entry that is not a regular file, is too big, or does
 not decode to exactly what pvscan writes is a miss: it is recomputed,
 the run says so once, and nothing in it is trusted or executed. Writes
 are atomic; a cache that cannot be written is not used. A cache directory
-that lies inside the tree being read is not used at all.
+that lies inside the tree being read is not used at all. Entries unused for a
+month, then the least recently used beyond a size, are pruned once a day
+(prune_used; docs/scan.md).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ _told: set[str] = set()
 # code, so a name always means the same facts.
 _decoded: dict = {}
 _MAX_DECODED = 4096
+_trees_read: list[str] = []    # real paths of the trees and repositories this run reads
+_used: set = set()             # the cache roots this run used
+
+
+def _inside_a_tree_read(root: Path) -> bool:
+    real = os.path.realpath(root)
+    return any(real == t or real.startswith(t.rstrip("/") + "/") for t in _trees_read)
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
@@ -80,13 +89,20 @@ class Cache:
 
     @classmethod
     def for_source(cls, source) -> "Cache":
-        """The user's cache, unless it is turned off or lies inside the tree being read."""
+        """The user's cache, unless it is turned off or lies inside the tree being read (this
+        source, or any tree the command named: reading(), for entries of no source)."""
         if os.environ.get("PVSCAN_NO_CACHE"):
             return cls(None)
         root = cache_root()
-        if source is not None and source.contains(root):
+        if (source is not None and source.contains(root)) or _inside_a_tree_read(root):
             return cls(None, f"the cache directory {root} is inside the tree; not used")
+        _used.add(root)
         return cls(root)
+
+    @staticmethod
+    def reading(path) -> None:
+        """This run reads the tree (or repository) at path: a cache inside it is never written."""
+        _trees_read.append(os.path.realpath(path))
 
     @classmethod
     def for_source_root(cls, tree_root: str) -> "Cache":
@@ -306,9 +322,14 @@ class Cache:
         if self.root is None or not os.path.lexists(path):
             return None
         try:
-            return read_regular(path, MAX_ENTRY_BYTES, follow=False)
+            data = read_regular(path, MAX_ENTRY_BYTES, follow=False)
         except SkippedFile as e:
             return self._bad(path, f"cannot be used: {e}")
+        try:
+            os.utime(path, follow_symlinks=False)   # used now: the last to go when pruning
+        except OSError:
+            pass                                    # a cache shared read-only
+        return data
 
     def _read_json(self, path: Path | None, valid, why: str):
         """A JSON entry that valid() accepts; None for a miss (why is said once for a bad one)."""
@@ -329,6 +350,79 @@ class Cache:
         if self.problem is None:
             self.problem = f"entry {path} {why}; ignored and recomputed"
         return None
+
+
+# -- pruning ---------------------------------------------------------------------------
+
+# The folders of entries: pruning never looks elsewhere (the scripts keep kernels beside them).
+ENTRY_FOLDERS = ("facts", "calls", "trees", "wrappers", "outputs", "kconfig", "toml")
+DEFAULT_MAX_DAYS = 30
+DEFAULT_MAX_MB = 1024
+_PRUNE_EVERY = 24 * 3600
+_PRUNE_STAMP = ".pruned"
+
+
+def prune_used() -> None:
+    """Prune each cache this run used, when its last pruning is a day old (pvscan.cli, at the end)."""
+    for root in sorted(_used):
+        if _inside_a_tree_read(root):
+            continue
+        stamp = root / _PRUNE_STAMP
+        try:
+            if stamp.stat().st_mtime > _now() - _PRUNE_EVERY:
+                continue
+        except OSError:
+            pass
+        _atomic_write(stamp, b"")
+        prune(root, _limit("PVSCAN_CACHE_MAX_DAYS", DEFAULT_MAX_DAYS) * 86400,
+              _limit("PVSCAN_CACHE_MAX_MB", DEFAULT_MAX_MB) * 1024 * 1024)
+
+
+def prune(root: Path, max_age_s: float, max_bytes: int) -> tuple[int, int]:
+    """Remove the entries unused (not read or written) for max_age_s, then the least recently
+    used until the entries take at most max_bytes. (entries removed, bytes left)."""
+    entries = []
+    for folder in ENTRY_FOLDERS:
+        for where, dirs, files in os.walk(root / folder):
+            for name in files:
+                path = os.path.join(where, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                entries.append((st.st_mtime, st.st_size, path))
+    entries.sort()
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    oldest = _now() - max_age_s
+    for mtime, size, path in entries:
+        if mtime >= oldest and total <= max_bytes:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        removed += 1
+    return removed, total
+
+
+def _limit(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.isdigit():
+        return int(value)
+    if name not in _told:
+        _told.add(name)
+        print(f"pvscan: warning: {name}={value!r} is not a whole number; {default} is used", file=sys.stderr)
+    return default
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
 
 
 # What a kept output may not hold, as it goes to a terminal unread: control characters but

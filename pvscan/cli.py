@@ -183,6 +183,14 @@ def _command(module: str, function: str):
     return call
 
 
+def _paths_read(args) -> list[str]:
+    """The trees and repositories the command reads: a cache inside one is never written."""
+    paths = [getattr(args, name, None) for name in ("tree", "git")]
+    if getattr(args, "command", None) == "history" and not getattr(args, "git", None):
+        paths += list(args.revisions)
+    return [p for p in paths if isinstance(p, str) and p != "-"]
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -194,10 +202,15 @@ def main(argv=None) -> int:
         from pvscan.source.checkout import start_status
 
         start_status(args.tree)
+    from pvscan.cache import Cache, prune_used
     from pvscan.errors import PvscanError
 
+    for path in _paths_read(args):
+        Cache.reading(path)
     try:
-        return args.func(args)
+        code = args.func(args)
+        prune_used()
+        return code
     except PvscanError as e:
         print(f"pvscan: error: {e}", file=sys.stderr)
         return 2

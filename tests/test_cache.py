@@ -505,3 +505,63 @@ def test_a_parsed_abi_file_is_kept_by_its_bytes_and_a_poisoned_one_is_parsed_aga
     assert not (tmp_path / "other" / "toml").exists()
     assert parse_toml(b"a = 1\n", "plain.toml") == {"a": 1}
     assert len(list((tmp_path / "other" / "toml").glob("*.json"))) == 1
+
+
+def test_pruning_removes_what_went_unused_longest_and_nothing_but_entries(tmp_path):
+    """Entries unused for the age go first, then the least recently used until the entries fit
+    the size; kernels and patches kept beside them (scripts/fetch-kernels) are never looked at."""
+    import time
+
+    from pvscan.cache import prune
+
+    root = tmp_path / "cache"
+    now = time.time()
+
+    def entry(rel, days_ago, size=1000):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+        os.utime(path, (now - days_ago * 86400,) * 2)
+        return path
+
+    old = entry("facts/ab/old.json", 40)
+    kernel = entry("kernels/linux-source-6.12/Makefile", 400)
+    patch = entry("patches/p.mbox", 400)
+    recent = [entry(f"calls/0{i}/e{i}.json", i) for i in range(1, 6)]     # 1..5 days old
+    removed, left = prune(root, 30 * 86400, 10**9)
+    assert removed == 1 and not old.exists() and kernel.exists() and patch.exists()
+    assert left == 5000 and all(p.exists() for p in recent)
+    removed, left = prune(root, 30 * 86400, 2500)        # room for two: the two used last stay
+    assert removed == 3 and left == 2000
+    assert [p.exists() for p in recent] == [True, True, False, False, False]
+    assert kernel.exists() and patch.exists()
+
+
+def test_a_cache_hit_makes_its_entry_the_last_to_be_pruned(tmp_path):
+    cache = tmp_path / "cache"
+    scan_json(cache)
+    long_ago = 1_500_000_000
+    for path in (cache / "facts").rglob("*.json"):
+        os.utime(path, (long_ago, long_ago))
+    scan_json(cache)                                     # every entry is read again
+    assert all(p.stat().st_mtime > long_ago for p in (cache / "facts").rglob("*.json"))
+
+
+def test_a_run_prunes_its_cache_at_most_once_a_day_and_never_one_inside_the_tree(tmp_path):
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache), "PVSCAN_CACHE_MAX_DAYS": "0"}
+    args = ("scan", str(GEN3), "--format", "json", "-j", "1")
+    first = pvscan(*args, env=env)
+    assert first.returncode == 0 and (cache / ".pruned").exists()
+    assert not list((cache / "facts").rglob("*.json")), "max age 0: all pruned at the end of the run"
+    assert pvscan(*args, env=env).stdout == first.stdout
+    assert list((cache / "facts").rglob("*.json")), "pruned less than a day ago: kept"
+    (cache / ".pruned").unlink()                          # a day later
+    proc = pvscan(*args, env={**env, "PVSCAN_CACHE_MAX_DAYS": "soon"})
+    assert "PVSCAN_CACHE_MAX_DAYS='soon' is not a whole number" in proc.stderr
+    # A cache inside the tree is neither used nor pruned; the ABI files' parse is not kept there.
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    inside = {"PVSCAN_CACHE_DIR": str(tree / ".cache"), "PVSCAN_CACHE_MAX_DAYS": "0"}
+    proc = pvscan("check", str(tree), "--abi", "xen-pv", "--fail-on", "never", "-j", "1", env=inside)
+    assert proc.returncode == 0 and not (tree / ".cache").exists()
