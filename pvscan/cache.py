@@ -206,7 +206,7 @@ class Cache:
         of each of its directories when they were listed (source.checkout)."""
         return self._read_json(self._hint_path(f"worktree\0{root}"), lambda doc: (
             isinstance(doc, dict) and doc.get("tree") == root
-            and isinstance(doc.get("dirs"), dict) and _tree_paths(doc["dirs"])
+            and isinstance(doc.get("dirs"), dict) and "." in doc["dirs"] and _tree_paths(doc["dirs"])
             and all(type(t) is int for t in doc["dirs"].values())
             and isinstance(doc.get("others"), list) and all(_tree_path(p) for p in doc["others"])),
             "not the listing of that checkout")

@@ -565,3 +565,26 @@ def test_a_run_prunes_its_cache_at_most_once_a_day_and_never_one_inside_the_tree
     inside = {"PVSCAN_CACHE_DIR": str(tree / ".cache"), "PVSCAN_CACHE_MAX_DAYS": "0"}
     proc = pvscan("check", str(tree), "--abi", "xen-pv", "--fail-on", "never", "-j", "1", env=inside)
     assert proc.returncode == 0 and not (tree / ".cache").exists()
+
+
+def test_a_poisoned_listing_of_untracked_files_is_listed_again(tmp_path):
+    """The remembered listing must hold the top directory's time (without it a new top-level file
+    would go unseen), relative paths and whole numbers; anything else is listed again, said once."""
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    _age_directories(repo)
+    cache = tmp_path / "cache"
+    env = {"PVSCAN_CACHE_DIR": str(cache)}
+    args = ("scan", str(repo), "--format", "json", "-j", "1")
+    first = pvscan(*args, env=env).stdout
+    docs = {p: json.loads(p.read_text()) for p in (cache / "wrappers").glob("*.json")}
+    (listing,) = [p for p, d in docs.items() if "dirs" in d]
+    doc = docs[listing]
+    (repo / "newdir").mkdir()                                 # only the top's time changes
+    (repo / "newdir" / "c.c").write_text("void t(void) { write_cr3(4); }\n")
+    for poison in ({k: v for k, v in doc["dirs"].items() if k != "."}, {**doc["dirs"], "../x": 1},
+                   {**doc["dirs"], "mm": "soon"}):
+        listing.write_text(json.dumps({**doc, "dirs": poison}))
+        proc = pvscan(*args, env=env)
+        assert "not the listing of that checkout" in proc.stderr
+        assert proc.stdout != first and proc.stdout == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout

@@ -367,3 +367,23 @@ def test_a_worker_killed_under_the_pool_is_one_error(monkeypatch):
 
 def _die(item):
     os.kill(os.getpid(), 9)
+
+
+def test_headers_reached_through_a_symlink_out_of_the_tree_are_not_searched_for_wrappers(tree, tmp_path):
+    """The scan guesses the wrappers from include/ and arch/*/include/ before its search; ripgrep
+    follows the paths it is given, so an include directory that is a symlink out of the tree is
+    left out, as the whole-tree search leaves it, and the scan is what it is without it."""
+    from pvscan.source.directory import KernelTree
+    from pvscan.source.search import header_dirs
+
+    outside = tmp_path / "outside" / "include" / "asm"
+    outside.mkdir(parents=True)
+    (outside / "paravirt.h").write_text(
+        "static inline void outside_wrapper(void)\n{\n\tPVOP_VCALL0(mmu.flush_tlb_user);\n}\n")
+    before = pvscan("scan", str(tree), "--format", "json", "-j", "1", env={"PVSCAN_NO_CACHE": "1"}).stdout
+    os.makedirs(tree / "arch" / "evil")
+    os.symlink(tmp_path / "outside" / "include", tree / "arch" / "evil" / "include")
+    assert "arch/evil/include" not in header_dirs(KernelTree(tree))
+    assert "arch/x86/include" in header_dirs(KernelTree(tree))
+    after = pvscan("scan", str(tree), "--format", "json", "-j", "1", env={"PVSCAN_NO_CACHE": "1"})
+    assert after.stdout == before and "outside_wrapper" not in after.stdout + after.stderr

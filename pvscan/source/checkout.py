@@ -236,6 +236,7 @@ def _others(root: str) -> list[str] | None:
 
     cache = Cache.for_source_root(root)
     seen = cache.get_worktree(root)
+    cache.tell()
     if seen is not None:
         changed = _changed_directories(root, seen["dirs"])
         if changed == []:

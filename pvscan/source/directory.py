@@ -141,8 +141,9 @@ class KernelTree:
         out = []
         stack = [("", str(self.root))]
         if only_dirs:
+            # Only directories of the tree itself: none reached through a symlink.
             stack = [(d.strip("/"), str(self.root / d.strip("/"))) for d in only_dirs
-                     if not os.path.islink(self.root / d.strip("/"))]
+                     if os.path.realpath(self.root / d.strip("/")) == str(self.root / d.strip("/"))]
         while stack:
             rel_dir, full = stack.pop()
             try:

@@ -27,11 +27,12 @@ def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
 
 
 def header_dirs(tree) -> list[str]:
-    """include/ and every arch/*/include/ (2.6.24 on; include/asm-*/ before) that is a real directory."""
+    """include/ and every arch/*/include/ (2.6.24 on; include/asm-*/ before) that is a directory
+    of the tree itself, reached through no symlink (ripgrep follows the paths it is given)."""
     out = []
     for rel in ["include"] + [f"arch/{a}/include" for a in _subdirs(tree.root / "arch")]:
         full = tree.root / rel
-        if full.is_dir() and not full.is_symlink():
+        if full.is_dir() and os.path.realpath(full) == str(full):
             out.append(rel)
     return out
 
