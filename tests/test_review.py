@@ -58,6 +58,31 @@ def test_op_removed_is_anchored_to_the_nearest_line_the_new_file_keeps(tmp_path)
     assert "PV111 backend native no longer implements mmu.set_pmd with native_set_pmd" in out
 
 
+def test_the_kept_lines_are_runs_that_answer_as_the_pairs_did():
+    """A patch's kept lines are held as runs (a million pairs for the whole 6.1 -> 6.12 x86 change
+    took 125 MB); the nearest kept line of an old line is the one a list of pairs gave."""
+    import bisect
+
+    from pvscan.review.apply import KeptLines
+
+    pairs = [(1, 1), (2, 2), (3, 3), (6, 4), (7, 5), (8, 9), (9, 10), (12, 11)]
+    kept = KeptLines()
+    for old, new in pairs:
+        kept.add(old, new)
+    assert kept.runs == [(1, 1, 3), (6, 4, 2), (8, 9, 2), (12, 11, 1)]
+    assert list(kept) == pairs and len(kept) == 8
+
+    def nearest_of_pairs(old_line):
+        i = bisect.bisect_right(pairs, (old_line, float("inf")))
+        near = [pairs[j] for j in (i - 1, i) if 0 <= j < len(pairs)]
+        return min(near, key=lambda p: (abs(p[0] - old_line), p[0] > old_line))
+
+    for old_line in range(0, 15):
+        assert kept.nearest(old_line) == nearest_of_pairs(old_line), old_line
+    assert list(kept.swapped()) == sorted((n, o) for o, n in pairs)
+    assert KeptLines().nearest(5) is None and not KeptLines()
+
+
 def test_rename_is_one_annotation(tmp_path):
     patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, "\tvoid (*set_pmd_entry)(pmd_t *pmdp, pmd_t pmdval);")})
     out = lines(review(patch, "--format", "checkpatch"))

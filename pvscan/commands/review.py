@@ -31,6 +31,7 @@ def run(args) -> int:
             raise PvscanError("review needs --tree PATH (the kernel tree the patch applies to) or --git REPO")
         data, name = _read_patch(args.patch), args.patch
     patches = read_patch_bytes(data, "<stdin>" if name == "-" else name)
+    del data        # the patch's bytes: 18 MB for the whole 6.1 -> 6.12 x86 change
     abis = [load_abi(a) for a in args.abi]
     if not args.git:
         tree = KernelTree(args.tree)

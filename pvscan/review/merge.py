@@ -29,13 +29,15 @@ def three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
 
 
 def line_changes(old: bytes, new: bytes):
-    """(added new lines, removed old lines, [(old line, new line)] kept), all 1-based."""
+    """(added new lines, removed old lines, the lines kept (KeptLines)), all 1-based."""
+    from pvscan.review.apply import KeptLines
+
     a = old.decode("utf-8", "surrogateescape").split("\n")
     b = new.decode("utf-8", "surrogateescape").split("\n")
-    added, removed, kept = set(), set(), []
+    added, removed, kept = set(), set(), KeptLines()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
-            kept += [(i + 1, j1 + (i - i1) + 1) for i in range(i1, i2)]
+            kept.add(i1 + 1, j1 + 1, i2 - i1)
         else:
             removed.update(range(i1 + 1, i2 + 1))
             added.update(range(j1 + 1, j2 + 1))

@@ -74,12 +74,12 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
 class _Applied:
     """Both sides of every file a patch touches, the lines it adds and removes, and each hunk's outcome."""
 
-    before: dict = field(default_factory=dict)
+    before: dict = field(default_factory=dict)   # path -> bytes, None (absent); no entry: as the state has it
     after: dict = field(default_factory=dict)
     added: dict = field(default_factory=dict)
     removed: dict = field(default_factory=dict)
     hunks: list = field(default_factory=list)    # (FilePatch, HunkOutcome)
-    kept: dict = field(default_factory=dict)     # old path -> (new path, [(old line, new line)] sorted)
+    kept: dict = field(default_factory=dict)     # old path -> (new path, KeptLines)
 
     def count(self, status: str) -> int:
         return sum(1 for _, h in self.hunks if h.status == status)
@@ -115,9 +115,11 @@ def _apply(files, state, reverse: bool) -> _Applied:
             _record(out.before, out.after, fp, res.text, text)
             # Taken back out: what the reversal added are the patch's removed lines.
             out.added[fp.new_path], out.removed[fp.old_path] = res.removed, res.added
-            kept = sorted((before, now) for now, before in res.kept)
+            kept = res.kept.swapped()
         else:
-            _record(out.before, out.after, fp, text, res.text)
+            # The file before is the file as the state has it: no copy is kept (the whole 6.1 ->
+            # 6.12 x86 change touches 2,888 files, 35 MB); the tree before reads it there.
+            _record(out.before, out.after, fp, _AS_THE_STATE_HAS_IT, res.text)
             out.added[fp.new_path], out.removed[fp.old_path] = res.added, res.removed
             kept = res.kept
         if fp.old_path and fp.new_path:
@@ -229,14 +231,19 @@ def _on_patch_line(f: Finding, changed: dict) -> Finding:
                    evidence=f.evidence + (f"declared in {f.file}:{f.line}",))
 
 
+_AS_THE_STATE_HAS_IT = object()
+
+
 def _record(before, after, fp, old_text, new_text):
     """Both sides of one file change; a renamed or deleted path is absent after, a new one before."""
     if fp.old_path:
-        before[fp.old_path] = old_text
+        if old_text is not _AS_THE_STATE_HAS_IT:
+            before[fp.old_path] = old_text
         after.setdefault(fp.old_path, None)
     if fp.new_path:
         after[fp.new_path] = new_text
-        before.setdefault(fp.new_path, None)
+        if fp.new_path != fp.old_path:
+            before.setdefault(fp.new_path, None)
 
 
 class _Anchor:
@@ -268,10 +275,8 @@ class _Anchor:
     def _surviving(self, f: Finding, old_line: int) -> Finding:
         """A removed line's finding, placed where a reviewer of the new file can click: the new
         line of the nearest old line the patch keeps (a deleted file has none: its old line)."""
-        new_path, kept = self.kept.get(f.file, (None, []))
-        if not kept:
+        new_path, kept = self.kept.get(f.file, (None, None))
+        nearest = kept.nearest(old_line) if kept else None
+        if nearest is None:
             return replace(f, line=old_line, side="old", old_line=old_line)
-        i = bisect.bisect_right(kept, (old_line, float("inf")))
-        near = [kept[j] for j in (i - 1, i) if 0 <= j < len(kept)]
-        _, new_line = min(near, key=lambda p: (abs(p[0] - old_line), p[0] > old_line))
-        return replace(f, file=new_path, line=new_line, side="old", old_line=old_line)
+        return replace(f, file=new_path, line=nearest[1], side="old", old_line=old_line)
