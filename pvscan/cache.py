@@ -41,12 +41,12 @@ _decoded: dict = {}
 _MAX_DECODED = 4096
 _trees_read: list[str] = []    # real paths of the trees and repositories this run reads
 _used: set = set()             # the cache roots this run used
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
 def _inside_a_tree_read(root: Path) -> bool:
     real = os.path.realpath(root)
     return any(real == t or real.startswith(t.rstrip("/") + "/") for t in _trees_read)
-MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
 def cache_root() -> Path:
@@ -368,14 +368,20 @@ def prune_used() -> None:
         if _inside_a_tree_read(root):
             continue
         stamp = root / _PRUNE_STAMP
-        try:
-            if stamp.stat().st_mtime > _now() - _PRUNE_EVERY:
-                continue
-        except OSError:
-            pass
+        if _fresh(stamp):
+            continue
         _atomic_write(stamp, b"")
+        if not _fresh(stamp):
+            continue        # a cache this run cannot write (shared read-only): not pruned by it
         prune(root, _limit("PVSCAN_CACHE_MAX_DAYS", DEFAULT_MAX_DAYS) * 86400,
               _limit("PVSCAN_CACHE_MAX_MB", DEFAULT_MAX_MB) * 1024 * 1024)
+
+
+def _fresh(stamp: Path) -> bool:
+    try:
+        return stamp.stat().st_mtime > _now() - _PRUNE_EVERY
+    except OSError:
+        return False
 
 
 def prune(root: Path, max_age_s: float, max_bytes: int) -> tuple[int, int]:

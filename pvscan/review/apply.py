@@ -12,6 +12,7 @@ removed, so annotations can be anchored to them.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 FUZZ = 2   # GNU patch's default fuzz factor
@@ -59,8 +60,6 @@ class KeptLines:
 
     def nearest(self, old_line: int) -> tuple[int, int] | None:
         """The kept (old, new) whose old line is nearest old_line (the earlier on a tie)."""
-        import bisect
-
         i = bisect.bisect_right(self.runs, (old_line, float("inf"), 0))
         near = []
         if i > 0:
