@@ -83,8 +83,9 @@ def _likely_wrappers(tree: KernelTree, backend_map: BackendMap, parsed: dict, jo
     """The wrapper names the headers of include/ and arch/*/include/ define: a guess made
     before the whole-tree search, so that it finds their callers too.
 
-    Every generation defines its wrappers in the paravirt headers (6.12: all 84 in
-    asm/paravirt.h), so the guess is the inventory of those headers alone, plus the
+    Every generation defines (nearly) all its wrappers in the paravirt headers (6.1 and 6.12:
+    all, in asm/paravirt.h; 2.6.22: 90 of 94, 2.6.32: 128 of 130, the others in .c files
+    such as alternative.c), so the guess is the inventory of those headers alone, plus the
     macros around their asm references, whose ops only a .c file (asm-offsets) resolves.
     A name it misses is searched for afterwards, one too many costs a little time: a
     guess never changes what the scan finds. Its facts are kept in parsed, for the

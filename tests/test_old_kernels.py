@@ -164,3 +164,25 @@ def test_derive_abi_reaches_vmi_rom_calls_on_2_6_32():
     assert 'op = "pv_cpu_ops.clts"\nto = "hypercall"\nhypercalls = ["CLTS"]' in text
     assert 'op = "pv_mmu_ops.set_pte"\nto = "hypercall"\nhypercalls = ["SetPxELong"]' in text
     assert 'name = "SetPxELong"\nnumber = 39' in text          # vmi.h: VMI_CALL_SetPxELong 39
+
+
+def test_2_6_22_wrappers_defined_in_c_files_get_their_callers_from_a_cold_scan(tmp_path, monkeypatch):
+    # arch/i386/kernel/paravirt.c:48-50 'char *memory_setup(void) { return paravirt_ops.memory_setup(); }',
+    # called by setup.c:555 'print_memory_map(memory_setup());'. The headers' guess before the one
+    # search cannot name it (it is no header's), so a cold scan searches for it afterwards; the
+    # callers are those a scan that remembered the name finds.
+    from conftest import old_kernel_path
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    cold_tree = KernelTree(old_kernel_path("2.6.22"))
+    cold = scan(cold_tree)
+    assert "memory_setup" not in cold_tree.searched_wrappers
+    (w,) = op(cold, "paravirt_ops.memory_setup", "i386").wrappers
+    assert (w.name, w.file, w.line) == ("memory_setup", "arch/i386/kernel/paravirt.c", 48)
+    assert ("arch/i386/kernel/setup.c", 555) in {(c.path, c.line) for c in cold.callers[("i386", "memory_setup")]}
+    warm_tree = KernelTree(old_kernel_path("2.6.22"))
+    warm = scan(warm_tree)
+    assert "memory_setup" in warm_tree.searched_wrappers
+    assert warm.callers == cold.callers

@@ -87,3 +87,13 @@ def test_member_in_both_branches_is_one_op_with_a_signature_per_branch(gen1):
     # Declared in one branch only: still under it.
     assert op(gen1, "paravirt_ops.pmd_val", "i386").guard == "defined(CONFIG_PARAVIRT) && defined(CONFIG_X86_PAE)"
     assert not [w for w in gen1.warnings if "declared twice" in w.message]
+
+
+def test_a_weak_local_definition_does_not_shadow_the_wrapper(gen1):
+    # setup.c's '__attribute__((weak)) memory_setup()' is the default the wrapper in paravirt.c
+    # overrides at link time (2.6.22 setup.c:497-501), so its call in setup_memory_map reaches
+    # the wrapper; a strong local definition would shadow it (test_scan_split_tables.py).
+    (w,) = op(gen1, "paravirt_ops.memory_setup", "i386").wrappers
+    assert (w.name, w.file, w.callers) == ("memory_setup", "arch/i386/kernel/paravirt.c", 1)
+    assert [(c.path, c.function) for c in gen1.callers[("i386", "memory_setup")]] == [
+        ("arch/i386/kernel/setup.c", "setup_memory_map")]

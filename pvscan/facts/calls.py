@@ -62,8 +62,11 @@ def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
     # Only a .c file's own definition shadows a wrapper: a header that
     # defines the same name does so for the other configuration
     # ('#ifndef CONFIG_PARAVIRT_XXL ... load_gs_index()'), not instead of it.
+    # Nor does a weak one, which the wrapper overrides at link time (2.6.22 setup.c:
+    # '__attribute__((weak)) memory_setup(void)', "Overridden in paravirt.c if CONFIG_PARAVIRT").
     if rel.endswith(".c"):
-        local.update(name for _, _, fn in functions if (name := _function_name(fn)) in names)
+        local.update(name for _, _, fn in functions
+                     if (name := _function_name(fn)) in names and not _weak(text, fn))
     starts = [f[0] for f in functions]
     out = []
     for callee in captures.get("callee", []):
@@ -90,6 +93,17 @@ def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
 def _names_regex(names: frozenset[str]):
     alternatives = "|".join(sorted(re.escape(n) for n in names))
     return re.compile(rf"(?<![A-Za-z0-9_.>])({alternatives})\s*\(")
+
+
+_WEAK = re.compile(rb"\b__weak\b|__attribute__\s*\(\(\s*(?:__)?weak(?:__)?\s*\)\)")
+
+
+def _weak(text: bytes, fn) -> bool:
+    """Whether a function definition is weak: its head, from the start of its first line (a
+    blanked '__weak' may sit before the node) to its body, says so."""
+    body = fn.child_by_field_name("body")
+    head_start = text.rfind(b"\n", 0, fn.start_byte) + 1
+    return bool(_WEAK.search(text, head_start, body.start_byte if body is not None else fn.end_byte))
 
 
 def _function_name(fn):

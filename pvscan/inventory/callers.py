@@ -5,7 +5,7 @@ mmu.write_cr3. Its callers are the blast radius of changing the op. Only
 real calls count (pvscan.facts.calls): a call expression whose callee is
 the bare name, in a file of the wrapper's own architecture or of none, and
 not in a file that defines a function or macro of that name itself (a
-local definition shadows the wrapper).
+local definition shadows the wrapper; a weak one does not, pvscan.facts.calls).
 """
 
 from __future__ import annotations
