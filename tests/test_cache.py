@@ -588,3 +588,26 @@ def test_a_poisoned_listing_of_untracked_files_is_listed_again(tmp_path):
         proc = pvscan(*args, env=env)
         assert "not the listing of that checkout" in proc.stderr
         assert proc.stdout != first and proc.stdout == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout
+
+
+def test_a_cache_the_run_cannot_write_is_not_walked_for_pruning(tmp_path, monkeypatch):
+    """Pruning walks every entry; a run marks it done first, in .pruned. A cache shared read-only
+    (the mark cannot be written) would otherwise be walked at the end of every run."""
+    from pvscan import cache
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_used", set())
+    walked = []
+    monkeypatch.setattr(cache, "prune", lambda root, age, size: walked.append(root))
+    cache.Cache.for_source(None)
+    monkeypatch.setattr(cache, "_atomic_write", lambda path, data: None)     # nothing can be written
+    cache.prune_used()
+    assert walked == []
+    monkeypatch.undo()
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_used", set())
+    monkeypatch.setattr(cache, "prune", lambda root, age, size: walked.append(root))
+    cache.Cache.for_source(None)
+    cache.prune_used()
+    cache.prune_used()                                   # marked done: once a day
+    assert walked == [tmp_path / "cache"]
