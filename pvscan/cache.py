@@ -435,13 +435,22 @@ def _now() -> float:
 # newline and tab, and escape sequences but colours (SGR), which pvscan's colour writes.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]|\x1b(?!\[[0-9;]*m)")
 
-_OPTION = re.compile(r"[A-Za-z0-9_]+")     # a Kconfig option without CONFIG_: 104_QUAD_8 too
+# Kconfig options without CONFIG_ (104_QUAD_8 too), joined by newlines.
+_OPTIONS = re.compile(r"(?:[A-Za-z0-9_]+(?:\n[A-Za-z0-9_]+)*)?")
 
 
 def _option_map(value) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and _OPTION.fullmatch(k) and isinstance(v, list)
-        and all(isinstance(x, str) and _OPTION.fullmatch(x) for x in v) for k, v in value.items())
+    """{option: [options]}: 18,000 options for 6.12's x86 Kconfig, checked in one pass of a
+    regular expression over the names joined by newlines (none may hold one)."""
+    if not isinstance(value, dict):
+        return False
+    names = list(value)
+    for v in value.values():
+        if type(v) is not list:
+            return False
+        names += v
+    return (all(type(n) is str and n and "\n" not in n for n in names)
+            and _OPTIONS.fullmatch("\n".join(names)) is not None)
 
 
 def _checkout_state(doc, root: str) -> bool:

@@ -107,7 +107,7 @@ class LazyGuardLogic:
         self.problems: list = []     # one line each, for the user
         self._on_disk = None         # the tree kconfiglib reads: tree itself, or a git revision's copy
         self._copy = None            # the TemporaryDirectory holding that copy
-        self._names = None           # a git revision's Kconfig file names
+        self._names: dict = {}       # path -> whether a git revision has that file
 
     def close(self) -> None:
         if self._copy is not None:
@@ -169,9 +169,9 @@ class LazyGuardLogic:
     def _has(self, rel: str) -> bool:
         if hasattr(self.tree, "root"):
             return (self.tree.root / rel).is_file()
-        if self._names is None:
-            self._names = frozenset(self.tree.kconfig_files())
-        return rel in self._names
+        if rel not in self._names:
+            self._names[rel] = self.tree.has_file(rel)
+        return self._names[rel]
 
     def _cached(self, srcarch: str) -> GuardLogic:
         """load(), through the pvscan cache. A git revision's entry is keyed by its commit; a

@@ -197,8 +197,15 @@ class GitTree:
         """The revision's Kconfig files (Kconfig, Kconfig.debug, scripts/Kconfig.include ...)."""
         proc = self._git("ls-tree", "-r", "-z", "--name-only", self.a)
         names = proc.stdout.decode(errors="surrogateescape").split("\0")
-        return sorted(n for n in names if n and n.rsplit("/", 1)[-1].startswith("Kconfig")
+        return sorted(n for n in names if "Kconfig" in n and n.rsplit("/", 1)[-1].startswith("Kconfig")
                       and not n.startswith("/") and ".." not in n.split("/"))
+
+    def has_file(self, rel: str) -> bool:
+        """Whether the revision holds a file at rel (one 'git ls-tree' of that path, where
+        kconfig_files() lists the 80,000 paths of a whole revision)."""
+        proc = self._git("ls-tree", "-z", self.a, "--", f":(literal){rel}", check=False)
+        head, _, path = proc.stdout.rstrip(b"\0").partition(b"\t")
+        return proc.returncode == 0 and path == os.fsencode(rel) and head.split(b" ")[1:2] == [b"blob"]
 
     def contains(self, path) -> bool:
         if self._repository is None:
