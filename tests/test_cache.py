@@ -611,3 +611,15 @@ def test_a_cache_the_run_cannot_write_is_not_walked_for_pruning(tmp_path, monkey
     cache.prune_used()
     cache.prune_used()                                   # marked done: once a day
     assert walked == [tmp_path / "cache"]
+
+
+def test_a_cached_kconfig_entry_holds_only_option_names():
+    """The Kconfig entry's {option: [options]} is checked in one pass over the names joined by
+    newlines, so a name that holds a newline (or anything but A-Z, a-z, 0-9 and _) must still be
+    refused, as the check of each name alone refused it."""
+    from pvscan.cache import _option_map
+
+    assert _option_map({}) and _option_map({"PARAVIRT_XXL": ["PARAVIRT", "XEN_PV"], "104_QUAD_8": []})
+    for bad in ([], {"A": "B"}, {"A": [1]}, {1: []}, {"": []}, {"A": [""]}, {"A-B": []},
+                {"A": ["B\nC"]}, {"A\nB": []}, {"A": ["B "]}, {"A": [["B"]]}):
+        assert not _option_map(bad), bad
