@@ -44,9 +44,14 @@ _used: set = set()             # the cache roots this run used
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
+def _inside(path, top: str) -> bool:
+    """Whether path (its real path) is top or lies below it."""
+    real = os.path.realpath(path)
+    return real == top or real.startswith(top.rstrip("/") + "/")
+
+
 def _inside_a_tree_read(root: Path) -> bool:
-    real = os.path.realpath(root)
-    return any(real == t or real.startswith(t.rstrip("/") + "/") for t in _trees_read)
+    return any(_inside(root, t) for t in _trees_read)
 
 
 def cache_root() -> Path:
@@ -110,8 +115,7 @@ class Cache:
         class _Root:
             @staticmethod
             def contains(path) -> bool:
-                real = os.path.realpath(path)
-                return real == tree_root or real.startswith(tree_root.rstrip("/") + "/")
+                return _inside(path, tree_root)
 
         return cls.for_source(_Root)
 

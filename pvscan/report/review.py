@@ -175,7 +175,8 @@ def _commented_lines(fp, hunk, by_place, placed):
     """[(index in the hunk, place)] of the hunk's lines that have comments not yet placed."""
     notes = []
     old, new = hunk.old_start, hunk.new_start
-    for i, (tag, _text) in enumerate(hunk.lines):
+    for i, line in enumerate(hunk.raw):
+        tag = line[0]
         keys = []
         if tag in " -":
             keys.append((fp.new_path or fp.old_path, "old", old))
@@ -199,12 +200,12 @@ def _quoted_hunk(fp, hunk, by_place, placed) -> list[str]:
         if i - 3 > shown:
             out.append("> [...]\n")
             shown = i - 3
-        out += [f"> {tag}{text}\n" for tag, text in hunk.lines[shown:i + 1]]
+        out += [f"> {line}\n" for line in hunk.raw[shown:i + 1]]
         shown = i + 1
         placed.add(key)
         out.append("\n")
         out += [f"{f.code}: {f.message}\n" for f in by_place[key]]
         out.append("\n")
-    if shown < len(hunk.lines):
+    if shown < len(hunk.raw):
         out.append("> [...]\n")
     return out

@@ -142,8 +142,8 @@ class KernelTree:
         stack = [("", str(self.root))]
         if only_dirs:
             # Only directories of the tree itself: none reached through a symlink.
-            stack = [(d.strip("/"), str(self.root / d.strip("/"))) for d in only_dirs
-                     if os.path.realpath(self.root / d.strip("/")) == str(self.root / d.strip("/"))]
+            given = [(rel, str(self.root / rel)) for rel in (d.strip("/") for d in only_dirs)]
+            stack = [(rel, full) for rel, full in given if os.path.realpath(full) == full]
         while stack:
             rel_dir, full = stack.pop()
             try:
