@@ -108,6 +108,10 @@ class LazyGuardLogic:
         self._on_disk = None         # the tree kconfiglib reads: tree itself, or a git revision's copy
         self._copy = None            # the TemporaryDirectory holding that copy
         self._names: dict = {}       # path -> whether a git revision has that file
+        # Answers by question: a history's 80 ops that change guard ask a few questions each
+        # many times (every op of a table is built when its one .c file is).
+        self._equivalent: dict = {}  # (a, b, arch, within) -> bool
+        self._built_when: dict = {}  # .c path -> condition
 
     def close(self) -> None:
         if self._copy is not None:
@@ -138,6 +142,12 @@ class LazyGuardLogic:
         holds (the condition under which the op's table is built at all)."""
         if a == b:
             return True
+        question = (a, b, arch, within)
+        if question not in self._equivalent:
+            self._equivalent[question] = self._answer(a, b, arch, within)
+        return self._equivalent[question]
+
+    def _answer(self, a, b, arch, within) -> bool:
         if within:
             a, b = _conjoin(a, within), _conjoin(b, within)
         if equal_where(a, b):
@@ -213,6 +223,11 @@ class LazyGuardLogic:
         a few levels up. None when unconditional or unknown."""
         if not rel or self.tree is None or not hasattr(self.tree, "read"):
             return None
+        if rel not in self._built_when:
+            self._built_when[rel] = self._kbuild_condition(rel)
+        return self._built_when[rel]
+
+    def _kbuild_condition(self, rel: str) -> str | None:
         conditions = []
         path, entry = rel, rel.rpartition("/")[2].rsplit(".", 1)[0] + ".o"
         for _level in range(3):

@@ -122,6 +122,27 @@ def test_guards_compare_among_the_configurations_that_build_the_table(tree):
     assert not guards.equivalent("defined(CONFIG_PARAVIRT_XXL)", "defined(CONFIG_PARAVIRT)", "x86", within)
 
 
+def test_a_history_asks_each_guard_question_once(tree, monkeypatch):
+    """6.1 -> 6.12 has 82 ops whose guard text changes, all in tables one or two .c files build:
+    each Makefile is read, and each pair of guards compared, once (warm history 0.51 -> 0.45 s)."""
+    from pvscan.kconfig import LazyGuardLogic
+
+    kernel = tree.root / "arch" / "x86" / "kernel"
+    kernel.mkdir(parents=True)
+    (kernel / "Makefile").write_text("obj-$(CONFIG_PARAVIRT)\t\t+= paravirt.o\n")
+    guards = LazyGuardLogic(tree)
+    reads, answers = [], []
+    read, answer = tree.read, guards._answer
+    monkeypatch.setattr(tree, "read", lambda rel: reads.append(rel) or read(rel))
+    monkeypatch.setattr(guards, "_answer", lambda *q: answers.append(q) or answer(*q))
+    for _op in range(3):
+        within = guards.built_when("arch/x86/kernel/paravirt.c")
+        assert within == "defined(CONFIG_PARAVIRT)"
+        assert guards.equivalent("defined(CONFIG_PARAVIRT_XXL)",
+                                 "defined(CONFIG_PARAVIRT) && defined(CONFIG_PARAVIRT_XXL)", "x86", within)
+    assert reads == ["arch/x86/kernel/Makefile"] and len(answers) == 1
+
+
 def test_guards_equal_in_every_configuration_need_no_kconfig(tree):
     """'X' and 'defined(CONFIG_PARAVIRT) && X' within the table's 'defined(CONFIG_PARAVIRT)' are
     equal whatever the Kconfig says (80 of the 82 guard differences 6.1 -> 6.12): the Kconfig,
