@@ -22,21 +22,34 @@ GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4
        "-c", "core.deltaBaseCacheLimit=16m"]
 
 
+# What this process has asked git already: history opens each revision three times (its
+# candidates, its scan, its Kconfig), each open was three git runs, and a run sees one
+# answer for a name throughout.
+_REPOSITORIES: set = set()      # paths found to be git repositories
+_COMMITS: dict = {}             # (repo, rev) -> commit
+_VERSIONS: dict = {}            # (repo, commit) -> KernelVersion
+
+
 def open_repo(repo: str) -> None:
+    if repo in _REPOSITORIES:
+        return
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
     proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--git-dir"], capture_output=True)
     if proc.returncode != 0:
         raise PvscanError("not a git repository", repo)
+    _REPOSITORIES.add(repo)
 
 
 def resolve_commit(repo: str, rev: str) -> str:
     """The commit a revision names, or a one-line error."""
-    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                          capture_output=True)
-    if proc.returncode != 0:
-        raise PvscanError(f"unknown revision {rev!r}", repo)
-    return proc.stdout.decode().strip()
+    if (repo, rev) not in _COMMITS:
+        proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                              capture_output=True)
+        if proc.returncode != 0:
+            raise PvscanError(f"unknown revision {rev!r}", repo)
+        _COMMITS[(repo, rev)] = proc.stdout.decode().strip()
+    return _COMMITS[(repo, rev)]
 
 
 def read_blob(repo: str, oid: str) -> bytes | None:
@@ -81,10 +94,12 @@ class GitTree:
         self._cat = None
         self._candidates = None
         self._repository = None
-        try:
-            self.version = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
-        except SkippedFile:
-            raise PvscanError(f"not a Linux kernel tree at {rev}: no top-level Makefile", repo) from None
+        if (repo, self.a) not in _VERSIONS:
+            try:
+                _VERSIONS[(repo, self.a)] = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
+            except SkippedFile:
+                raise PvscanError(f"not a Linux kernel tree at {rev}: no top-level Makefile", repo) from None
+        self.version = _VERSIONS[(repo, self.a)]
 
     def close(self) -> None:
         if self._cat is not None:
