@@ -295,3 +295,20 @@ def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_
                 tree.read(rel)
     finally:
         tree.close()
+
+
+def test_a_revision_opened_again_asks_git_nothing_more(repo, monkeypatch):
+    """History opens each revision three times (candidates, scan, Kconfig); the repository, the
+    commit a name gives and the version are asked of git once a run, which then sees one commit
+    for the name throughout."""
+    from pvscan.source import git as gitsource
+
+    first = gitsource.GitTree(repo, "g2")
+    first.close()
+    runs = []
+    real_run, real_popen = subprocess.run, subprocess.Popen
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: runs.append(a[0]) or real_run(*a, **k))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
+    again = gitsource.GitTree(repo, "g2")
+    again.close()
+    assert runs == [] and (again.commit, again.version) == (first.commit, first.version)
