@@ -277,6 +277,36 @@ def test_git_range_reads_the_object_store(tmp_path):
     assert pvscan("review", "--git", str(repo), "nope..HEAD").returncode == 2
 
 
+def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path):
+    """The range's Kconfig is copied out of its objects: within the file's CONFIG_PARAVIRT_XXL,
+    which only XEN_PV selects and XEN_PV needs XEN, 'X' and 'X && XEN' are one guard; a tree
+    without that Kconfig says the guard changed."""
+    from test_kconfig import KCONFIG
+
+    repo = tmp_path / "repo"
+    shutil.copytree(GEN3, repo)
+    (repo / "Kconfig").write_text(KCONFIG.format(marker=tmp_path / "ran"))
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "base"], check=True)
+    types = repo / TYPES
+    old = "#ifdef CONFIG_X86_IOPL_IOPERM\n"
+    assert old in types.read_text()
+    types.write_text(types.read_text().replace(old, "#if defined(CONFIG_X86_IOPL_IOPERM) && defined(CONFIG_XEN)\n"))
+    subprocess.run(git + ["commit", "-qam", "guard"], check=True)
+    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    assert not (tmp_path / "ran").exists()              # nothing of the Kconfig's $(shell) ran
+    (repo / "Kconfig").unlink()
+    subprocess.run(git + ["commit", "-qam", "no Kconfig"], check=True)
+    proc = pvscan("review", "--git", str(repo), "HEAD~2..HEAD~1", "--format", "checkpatch")
+    assert proc.stdout == ""                             # the range's own objects, not the work tree
+    subprocess.run(git + ["revert", "--no-edit", "HEAD~1"], check=True, capture_output=True)
+    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
+    assert proc.stdout.count("PV106") == 2 and "cpu.update_io_bitmap" in proc.stdout
+
+
 def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
     """b4 from PyPI, 'b4 prep --check' on a prep branch whose patch adds an op."""
     b4 = shutil.which("b4")
