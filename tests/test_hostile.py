@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -387,3 +388,28 @@ def test_headers_reached_through_a_symlink_out_of_the_tree_are_not_searched_for_
     assert "arch/x86/include" in header_dirs(KernelTree(tree))
     after = pvscan("scan", str(tree), "--format", "json", "-j", "1", env={"PVSCAN_NO_CACHE": "1"})
     assert after.stdout == before and "outside_wrapper" not in after.stdout + after.stderr
+
+
+def test_a_repositorys_file_system_monitor_is_never_run(tmp_path):
+    """core.fsmonitor in a repository's config names a program that git diff-tree and git
+    status run in a repository with a work tree; pvscan's git command lines turn it off."""
+    repo = tmp_path / "linux"
+    shutil.copytree(GEN3, repo)
+    marker = tmp_path / "monitor-ran"
+    monitor = tmp_path / "monitor.sh"
+    monitor.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    monitor.chmod(0o755)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    (repo / TYPES).write_text((repo / TYPES).read_text() + "\n/* two */\n")
+    subprocess.run(git + ["commit", "-qam", "two"], check=True)
+    subprocess.run(git + ["config", "core.fsmonitor", str(monitor)], check=True)
+    env = dict(os.environ, PVSCAN_NO_CACHE="1")
+    for args in (["history", "--git", str(repo), "HEAD~1", "HEAD", "--no-progress"],
+                 ["review", "--git", str(repo), "HEAD~1..HEAD"],
+                 ["scan", str(repo)]):
+        proc = subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True, env=env)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert not marker.exists(), args

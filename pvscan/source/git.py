@@ -17,9 +17,10 @@ from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, pars
 
 # git maps pack windows and keeps a cache of delta bases as it reads: a 'git grep' of a whole
 # 6.12 revision from a packed clone peaks at 430 MB that way. Bounded, it stays near 145 MB,
-# 5-10 % slower.
+# 5-10 % slower. core.fsmonitor names a program in the repository's config, which git diff-tree
+# runs in a repository with a work tree: never run it.
 GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4m",
-       "-c", "core.deltaBaseCacheLimit=16m"]
+       "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.fsmonitor=false"]
 
 
 # What this process has asked git already: history opens each revision three times (its
