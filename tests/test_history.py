@@ -312,3 +312,25 @@ def test_a_revision_opened_again_asks_git_nothing_more(repo, monkeypatch):
     again = gitsource.GitTree(repo, "g2")
     again.close()
     assert runs == [] and (again.commit, again.version) == (first.commit, first.version)
+
+
+def test_a_revisions_files_with_odd_names_are_candidates(tmp_path, monkeypatch):
+    """git grep quotes a name that is not plain ASCII unless told -z: such a file named no
+    file, and its table was missed."""
+    from pvscan.source.git import GitTree
+
+    monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
+    work = tmp_path / "linux"
+    (work / "arch" / "x86").mkdir(parents=True)
+    (work / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n")
+    for name in ("pär a.c", "tab\there.c", "plain.c"):
+        (work / "arch" / "x86" / name).write_text("struct pv_cpu_ops pv_cpu_ops;\n")
+    git = ["git", "-C", str(work), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "odd"], check=True)
+    tree = GitTree(str(work), "HEAD")
+    try:
+        assert tree.candidates([]) == sorted(["arch/x86/pär a.c", "arch/x86/plain.c", "arch/x86/tab\there.c"])
+    finally:
+        tree.close()

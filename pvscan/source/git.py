@@ -133,14 +133,17 @@ class GitTree:
     def _search(self) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
         fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
-        proc = self._git("grep", "-l", "-F", "-I", *fixed, self.a, "--", "*.c", "*.h", *excludes, check=False)
+        # -z: without it git quotes a name that is not plain ASCII ("p\303\244r.c"), which then
+        # names no file.
+        proc = self._git("grep", "-l", "-z", "-F", "-I", *fixed, self.a, "--", "*.c", "*.h", *excludes,
+                         check=False)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
         out = []
         prefix = f"{self.a}:"
-        for line in proc.stdout.decode(errors="surrogateescape").splitlines():
-            rel = line[len(prefix):] if line.startswith(prefix) else line
-            if self._is_candidate(rel):
+        for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            rel = name[len(prefix):] if name.startswith(prefix) else name
+            if rel and self._is_candidate(rel):
                 out.append(rel)
         return sorted(out)
 
