@@ -231,18 +231,49 @@ def test_consecutive_revisions_cost_what_changed_between_them(repo, monkeypatch)
         finally:
             tree.close()
     g2, g3 = GitTree(repo, "g2"), GitTree(repo, "g3")
-    statuses = {status for status, _ in g3.changed_sources(g2.commit)}
+    statuses = {status for status, _path, _mode, _oid in g3.changed_sources(g2.commit)}
     g2.close(), g3.close()
     assert {"A", "D"} <= statuses
 
 
-def test_a_large_step_leaves_each_revision_to_its_own_search(repo, monkeypatch):
-    from pvscan.history import run
+def test_a_step_is_searched_in_its_changed_blobs_and_nothing_is_written_into_the_repository(tmp_path, monkeypatch):
+    """The files a step changes are searched by 'git grep --cached' over a temporary index of
+    their blobs: the lists equal full searches, whatever the repository's config says of
+    split indexes and file system monitors, and the repository is left as it was."""
+    import shutil
 
-    monkeypatch.setenv("PVSCAN_NO_CACHE", "1")       # nothing remembered: each list has to be made
-    monkeypatch.setattr(run, "MAX_CHANGED_SOURCES", 0)
-    specs = [run.RevisionSpec(tag, "git", repo, tag) for tag, _ in GENS]
-    assert [p.candidates for p in run.prime_candidates(specs)] == [None, None, None]
+    from pvscan.history.run import RevisionSpec, prime_candidates
+    from pvscan.source.git import GitTree
+
+    monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
+    work = tmp_path / "linux"
+    marker = tmp_path / "fsmonitor-ran"
+    git = ["git", "-C", str(work), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    for n, (tag, name) in enumerate(GENS):
+        if work.exists():
+            shutil.rmtree(work / "arch"), shutil.rmtree(work / "include", ignore_errors=True)
+        shutil.copytree(fixture_tree(name), work, dirs_exist_ok=True)
+        if n == 0:
+            subprocess.run(["git", "init", "-q", str(work)], check=True)
+            monitor = tmp_path / "monitor.sh"
+            monitor.write_text(f"#!/bin/sh\ntouch {marker}\n")
+            monitor.chmod(0o755)
+            subprocess.run(git + ["config", "core.splitIndex", "true"], check=True)
+            subprocess.run(git + ["config", "core.fsmonitor", str(monitor)], check=True)
+        subprocess.run(git + ["add", "-A", "-f", "."], check=True)
+        subprocess.run(git + ["commit", "-qm", name], check=True)
+        subprocess.run(git + ["tag", tag], check=True)
+    marker.unlink(missing_ok=True)
+    before = sorted((p.relative_to(work), p.stat().st_mtime_ns) for p in (work / ".git").rglob("*"))
+    primed = prime_candidates([RevisionSpec(tag, "git", str(work), tag) for tag, _ in GENS])
+    for spec in primed:
+        tree = GitTree(str(work), spec.rev)
+        try:
+            assert spec.candidates is not None and list(spec.candidates) == tree.candidates([])
+        finally:
+            tree.close()
+    assert sorted((p.relative_to(work), p.stat().st_mtime_ns) for p in (work / ".git").rglob("*")) == before
+    assert not marker.exists()
 
 
 def test_a_revision_says_whether_it_has_a_file_without_listing_them_all(repo):

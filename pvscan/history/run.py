@@ -113,16 +113,11 @@ def open_revision(spec: RevisionSpec):
 
 # -- consecutive revisions: what changed between them ---------------------------------------
 
-# A diff of more .c/.h files than this costs more to read blob by blob than git grep
-# costs over the whole revision (6.1 -> 6.12: 40,372 files; git grep -F: about 4 s).
-MAX_CHANGED_SOURCES = 5000
-
-
 def prime_candidates(specs) -> list[RevisionSpec]:
-    """specs with the candidate list of each git revision filled in, when every step between
-    consecutive revisions of one repository changes few enough sources: the first from the
-    cache or one git grep, each later one from the one before and git diff-tree. Otherwise
-    specs as given, for the workers to search each revision in parallel."""
+    """specs with the candidate list of each git revision filled in, when they are revisions of
+    one repository: the first from the cache or one git grep, each later one from the one
+    before, git diff-tree and a search of only the files that changed. Otherwise (or when git
+    cannot say what changed) specs as given, for the workers to search each revision."""
     from pvscan.cache import Cache
     from pvscan.errors import PvscanError
     from pvscan.source.git import GitTree
@@ -137,7 +132,7 @@ def prime_candidates(specs) -> list[RevisionSpec]:
         known = [Cache.for_source(t).get_candidates(t.cache_key) for t in trees]
         if any(k is None for k in known):
             steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
-            if any(step is None or len(step) > MAX_CHANGED_SOURCES for step in steps):
+            if any(step is None for step in steps):
                 return list(specs)
             known[0] = known[0] if known[0] is not None else trees[0].candidates([])
             for n, (tree, step) in enumerate(zip(trees[1:], steps), 1):

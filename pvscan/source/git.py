@@ -21,6 +21,9 @@ from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, pars
 # runs in a repository with a work tree: never run it.
 GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4m",
        "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.fsmonitor=false"]
+# For an index of pvscan's own (a temporary file): a repository's config must not make git
+# write a split index's shared part into the repository.
+_OWN_INDEX = [*GIT, "-c", "core.splitIndex=false", "-c", "core.untrackedCache=false"]
 
 
 # What this process has asked git already: history opens each revision three times (its
@@ -158,28 +161,60 @@ class GitTree:
         """This revision's candidate list, known already (pvscan.history primes it)."""
         self._candidates = sorted(candidates)
 
-    def changed_sources(self, other_commit: str) -> list[tuple[str, str]] | None:
-        """(status, path) of the .c/.h files that differ from other_commit to this revision
-        (git diff-tree, renames as a deletion and an addition), outside EXCLUDED_DIRS."""
-        proc = self._git("diff-tree", "-r", "-z", "--no-renames", "--name-status", other_commit, self.a, check=False)
+    def changed_sources(self, other_commit: str) -> list[tuple[str, str, str, str]] | None:
+        """(status, path, mode, blob id at this revision) of the .c/.h files that differ from
+        other_commit to this revision (git diff-tree, renames as a deletion and an addition),
+        outside EXCLUDED_DIRS."""
+        proc = self._git("diff-tree", "-r", "-z", "--no-renames", other_commit, self.a, check=False)
         if proc.returncode != 0:
             return None
         fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
         out = []
-        for status, path in zip(fields[0::2], fields[1::2]):
+        for meta, path in zip(fields[0::2], fields[1::2]):
+            # ':100644 100644 <old id> <new id> M'
+            parts = meta.lstrip(":").split(" ")
+            if len(parts) != 5:
+                return None
             if path.endswith((".c", ".h")) and path.split("/", 1)[0] not in EXCLUDED_DIRS:
-                out.append((status[:1], path))
+                out.append((parts[4][:1], path, parts[1], parts[3]))
         return out
 
     def candidates_after(self, changed, previous: list[str]) -> list[str]:
         """This revision's candidates from an earlier revision's list and the files that changed
-        since: a file that did not change keeps its answer; every changed one is read again."""
-        keep = set(previous)
-        for status, path in changed:
-            keep.discard(path)
-            if status != "D" and self._is_candidate(path):
-                keep.add(path)
+        since (changed_sources): a file that did not change keeps its answer; the changed ones
+        are searched again, by one 'git grep --cached' over an index of just their blobs."""
+        keep = set(previous) - {path for _status, path, _mode, _oid in changed}
+        present = [(mode, oid, path) for status, path, mode, oid in changed
+                   if status != "D" and mode in ("100644", "100755", "120000")]
+        keep.update(rel for rel in self._grep_blobs(present) if self._is_candidate(rel))
         return sorted(keep)
+
+    def _grep_blobs(self, entries) -> list[str]:
+        """The paths of those (mode, blob id, path) whose blob holds one of LOOSE_FIXED.
+
+        git grep searches a tree or an index: the index here is a temporary file listing only
+        these blobs (GIT_INDEX_FILE; git update-index --index-info writes no object), so the
+        step from 6.1 to 6.12 reads its 40,000 changed blobs in 2.1 s, where a search of the
+        whole revision takes 3.5 s and reading them one by one longer still. Nothing is
+        written into the repository."""
+        if not entries:
+            return []
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pvscan-index-") as tmp:
+            env = dict(os.environ, GIT_INDEX_FILE=os.path.join(tmp, "index"))
+            listing = "".join(f"{mode} {oid}\t{path}\0" for mode, oid, path in entries)
+            made = subprocess.run([*_OWN_INDEX, "-C", self.repo, "update-index", "-z", "--index-info"],
+                                  input=listing.encode("utf-8", "surrogateescape"), capture_output=True, env=env)
+            if made.returncode != 0:
+                raise PvscanError(f"git update-index failed: {made.stderr.decode(errors='replace').strip()}",
+                                  self.repo)
+            fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
+            proc = subprocess.run([*_OWN_INDEX, "-C", self.repo, "grep", "--cached", "-l", "-z", "-F", "-I", *fixed],
+                                  capture_output=True, env=env)
+        if proc.returncode not in (0, 1):
+            raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
+        return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
     def read(self, rel: str) -> bytes:
         if rel.startswith("/") or ".." in rel.split("/"):
