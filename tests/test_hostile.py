@@ -413,3 +413,19 @@ def test_a_repositorys_file_system_monitor_is_never_run(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True, env=env)
         assert proc.returncode in (0, 1), proc.stderr
         assert not marker.exists(), args
+
+
+def test_a_directory_inside_a_work_tree_as_the_repository_is_one_error(tmp_path):
+    """git run there would search only below it and name files from there: history said
+    'no paravirt ops table' of every revision."""
+    repo = tmp_path / "linux"
+    shutil.copytree(GEN3, repo)
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "two"], check=True)
+    inside = str(repo / "arch")
+    one_error(pvscan("history", "--git", inside, "HEAD~1", "HEAD"), "inside a git work tree", "top")
+    one_error(pvscan("review", "--git", inside, "HEAD~1..HEAD"), "inside a git work tree", "top")
+    assert pvscan("history", "--git", str(repo), "HEAD~1", "HEAD", "--no-progress").returncode == 0
