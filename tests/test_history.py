@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -328,21 +329,35 @@ def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_
         tree.close()
 
 
-def test_a_revision_opened_again_asks_git_nothing_more(repo, monkeypatch):
-    """History opens each revision three times (candidates, scan, Kconfig); the repository, the
-    commit a name gives and the version are asked of git once a run, which then sees one commit
-    for the name throughout."""
+def test_a_revision_opened_again_asks_git_only_what_a_name_may_change(tmp_path, monkeypatch):
+    """History opens each revision three times (candidates, scan, Kconfig), pinned to its commit
+    first: the repository, a full commit id and a commit's version are asked of git once a
+    process. A name is asked each time: a Dask worker outlives a branch's tip."""
+    from pvscan.history.revisions import revisions
     from pvscan.source import git as gitsource
 
-    first = gitsource.GitTree(repo, "g2")
+    work = tmp_path / "linux"
+    shutil.copytree(fixture_tree("gen3-unified"), work)
+    git = ["git", "-C", str(work), "-c", "user.email=t@example.org", "-c", "user.name=T"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    first = gitsource.GitTree(str(work), "main")
     first.close()
+    assert revisions(str(work), ["main"], None) == [("main", first.commit)]
     runs = []
     real_run, real_popen = subprocess.run, subprocess.Popen
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: runs.append(a[0]) or real_run(*a, **k))
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
-    again = gitsource.GitTree(repo, "g2")
+    again = gitsource.GitTree(str(work), first.commit)
     again.close()
-    assert runs == [] and (again.commit, again.version) == (first.commit, first.version)
+    assert runs == [], runs
+    assert (again.commit, again.version) == (first.commit, first.version)
+    monkeypatch.undo()
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "two"], check=True)
+    moved = gitsource.GitTree(str(work), "main")
+    moved.close()
+    assert moved.commit != first.commit
 
 
 def test_a_revisions_files_with_odd_names_are_candidates(tmp_path, monkeypatch):

@@ -12,7 +12,9 @@ from pvscan.source.git import GIT
 
 
 def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
-    """[(label, rev)]: each named revision, or a range's first-parent line (or its tags matching the glob)."""
+    """[(label, commit)]: each named revision, or a range's first-parent line (or its tags matching
+    the glob). Each is pinned to its commit here, once: a branch that moves while the revisions
+    are scanned, or before a long-lived Dask worker scans them, changes nothing."""
     from pvscan.source.git import open_repo, resolve_commit
 
     open_repo(repo)
@@ -31,10 +33,9 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
                 picked = [a] + _git(repo, "rev-list", "--first-parent", "--reverse", f"{a}..{b}").split()
             if len(picked) < 2:
                 raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
-            out += [(p if not _is_sha(p) else p[:12], p) for p in picked]
+            out += [(p if not _is_sha(p) else p[:12], resolve_commit(repo, p)) for p in picked]
         else:
-            resolve_commit(repo, item)
-            out.append((item, item))
+            out.append((item, resolve_commit(repo, item)))
     seen, unique = set(), []
     for label, rev in out:
         if label not in seen:

@@ -27,11 +27,14 @@ _OWN_INDEX = [*GIT, "-c", "core.splitIndex=false", "-c", "core.untrackedCache=fa
 
 
 # What this process has asked git already: history opens each revision three times (its
-# candidates, its scan, its Kconfig), each open was three git runs, and a run sees one
-# answer for a name throughout.
+# candidates, its scan, its Kconfig), and each open was three git runs. Only what cannot
+# change is kept: a commit named by its full id, and a commit's version. A name (HEAD, a
+# branch) is asked each time, since a process (a Dask worker) can outlive a branch's tip;
+# history pins its revisions to commits first.
 _REPOSITORIES: set = set()      # paths found to be git repositories
-_COMMITS: dict = {}             # (repo, rev) -> commit
+_COMMITS: dict = {}             # (repo, full commit id) -> commit
 _VERSIONS: dict = {}            # (repo, commit) -> KernelVersion
+_FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def open_repo(repo: str) -> None:
@@ -50,13 +53,17 @@ def open_repo(repo: str) -> None:
 
 def resolve_commit(repo: str, rev: str) -> str:
     """The commit a revision names, or a one-line error."""
-    if (repo, rev) not in _COMMITS:
-        proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                              capture_output=True)
-        if proc.returncode != 0:
-            raise PvscanError(f"unknown revision {rev!r}", repo)
-        _COMMITS[(repo, rev)] = proc.stdout.decode().strip()
-    return _COMMITS[(repo, rev)]
+    if (repo, rev) in _COMMITS:
+        return _COMMITS[(repo, rev)]
+    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise PvscanError(f"unknown revision {rev!r}", repo)
+    commit = proc.stdout.decode().strip()
+    _COMMITS[(repo, commit)] = commit          # what a name gave is itself a full id
+    if _FULL_ID.fullmatch(rev):
+        _COMMITS[(repo, rev)] = commit
+    return commit
 
 
 def read_blob(repo: str, oid: str) -> bytes | None:
