@@ -48,7 +48,8 @@ def run(args) -> int:
                   f"{done['hits']} from cache", force=True)
 
     try:
-        summaries = run_revisions(specs, scheduler=scheduler, jobs=args.jobs, progress=tell)
+        summaries = run_revisions(specs, scheduler=scheduler, jobs=args.jobs, progress=tell,
+                                  say=lambda text: line.show(f"history: {text}", force=True))
     finally:
         line.done()
     if not any(s.ops for s in summaries):

@@ -113,11 +113,12 @@ def open_revision(spec: RevisionSpec):
 
 # -- consecutive revisions: what changed between them ---------------------------------------
 
-def prime_candidates(specs) -> list[RevisionSpec]:
+def prime_candidates(specs, say=None) -> list[RevisionSpec]:
     """specs with the candidate list of each git revision filled in, when they are revisions of
     one repository: the first from the cache or one git grep, each later one from the one
     before, git diff-tree and a search of only the files that changed. Otherwise (or when git
-    cannot say what changed) specs as given, for the workers to search each revision."""
+    cannot say what changed) specs as given, for the workers to search each revision.
+    say(text) hears of each search as it begins: each takes seconds on a kernel."""
     from pvscan.cache import Cache
     from pvscan.errors import PvscanError
     from pvscan.source.git import GitTree
@@ -134,9 +135,16 @@ def prime_candidates(specs) -> list[RevisionSpec]:
             steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
             if any(step is None for step in steps):
                 return list(specs)
-            known[0] = known[0] if known[0] is not None else trees[0].candidates([])
+            labels = [specs[i].label for i in git]
+            if known[0] is None:
+                if say:
+                    say(f"searching {labels[0]} (revision 1/{len(specs)})")
+                known[0] = trees[0].candidates([])
             for n, (tree, step) in enumerate(zip(trees[1:], steps), 1):
                 if known[n] is None:
+                    if say:
+                        say(f"searching the {len(step):,} files changed from {labels[n - 1]} to {labels[n]} "
+                            f"(revision {n + 1}/{len(specs)})")
                     known[n] = tree.candidates_after(step, known[n - 1])
                     Cache.for_source(tree).put_candidates(tree.cache_key, known[n])
         lists = known
@@ -153,9 +161,10 @@ def prime_candidates(specs) -> list[RevisionSpec]:
 
 # -- running the tasks --------------------------------------------------------------
 
-def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, progress=None):
-    """Summaries in the order of specs: on a Dask cluster, local cores, or in-process."""
-    specs = prime_candidates(specs)
+def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, progress=None, say=None):
+    """Summaries in the order of specs: on a Dask cluster, local cores, or in-process.
+    progress(summary) hears of each revision done, say(text) of each search begun."""
+    specs = prime_candidates(specs, say)
     if scheduler:
         return _run_dask(specs, scheduler, progress)
     from pvscan.pipeline import pool_failure, workers
