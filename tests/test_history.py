@@ -405,3 +405,15 @@ def test_a_revisions_files_with_odd_names_are_candidates(tmp_path, monkeypatch):
         assert tree.candidates([]) == sorted(["arch/x86/pär a.c", "arch/x86/plain.c", "arch/x86/tab\there.c"])
     finally:
         tree.close()
+    # The same names as a step's changed files, searched through the temporary index.
+    from pvscan.history.run import RevisionSpec, prime_candidates
+
+    for name in ("pär a.c", "tab\there.c"):
+        (work / "arch" / "x86" / name).write_text("struct pv_cpu_ops pv_cpu_ops; /* changed */\n")
+    (work / "arch" / "x86" / "nouveau\u0301.h").write_text("extern struct pv_cpu_ops pv_cpu_ops;\n")
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "odd step"], check=True)
+    (_, after) = prime_candidates([RevisionSpec("one", "git", str(work), "HEAD~1"),
+                                   RevisionSpec("two", "git", str(work), "HEAD")])
+    assert list(after.candidates) == sorted(["arch/x86/pär a.c", "arch/x86/plain.c", "arch/x86/tab\there.c",
+                                             "arch/x86/nouveau\u0301.h"])
