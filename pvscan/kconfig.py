@@ -180,29 +180,40 @@ class LazyGuardLogic:
         return self._names[rel]
 
     def _cached(self, srcarch: str) -> GuardLogic:
-        """load(), through the pvscan cache. A git revision's entry is keyed by its commit; a
-        tree on disk's by its path, and holds the hash of every file kconfiglib read, each
-        checked again on use, so that an edit to any of them is always seen (a Kconfig that
-        sources files by a glob, which a new file could match, is not cached)."""
+        """load(), through the pvscan cache. A git revision's entry is keyed by its commit, and
+        by the ids of the Kconfig blobs it holds: consecutive commits mostly share their
+        Kconfig, which is then read once (1.6 s on 6.12). A tree on disk's is keyed by its path
+        and holds the hash of every file kconfiglib read, each checked again on use, so that an
+        edit to any of them is always seen (a Kconfig that sources files by a glob, which a new
+        file could match, is not cached)."""
+        import hashlib
+
         from pvscan.cache import Cache
 
         stamp = f"{_KCONFIG_VERSION}\0{srcarch}"
+        keys = []
         if hasattr(self.tree, "kconfig_blobs") and getattr(self.tree, "commit", None):
-            key = f"{stamp}\0git:{self.tree.commit}"
+            keys.append(f"{stamp}\0git:{self.tree.commit}")
         elif hasattr(self.tree, "root"):
-            key = f"{stamp}\0dir:{self.tree.root}"
+            keys.append(f"{stamp}\0dir:{self.tree.root}")
         else:
             return GuardLogic()
         cache = Cache.for_source(self.tree)
-        hit = cache.get_kconfig(key)
-        if hit is not None and (key.startswith(f"{stamp}\0git:") or self._unchanged(hit[2])):
-            needs, excludes, _files = hit
-            return GuardLogic({k: frozenset(v) for k, v in needs.items()},
-                              excludes={k: frozenset(v) for k, v in excludes.items()})
+        hit = cache.get_kconfig(keys[0])
+        if hit is not None and (keys[0].startswith(f"{stamp}\0git:") or self._unchanged(hit[2])):
+            return _from_entry(hit)
+        if hasattr(self.tree, "kconfig_blob_ids"):
+            listing = "".join(f"{rel}\0{oid}\0" for rel, oid in self.tree.kconfig_blob_ids().items())
+            keys.append(f"{stamp}\0blobs:{hashlib.sha256(listing.encode('utf-8', 'surrogateescape')).hexdigest()}")
+            hit = cache.get_kconfig(keys[1])
+            if hit is not None:
+                cache.put_kconfig(keys[0], *hit)
+                return _from_entry(hit)
         tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
         if logic.problem is None and logic.needs and logic.files is not None:
-            cache.put_kconfig(key, logic.needs, logic.excludes, logic.files)
+            for key in keys:
+                cache.put_kconfig(key, logic.needs, logic.excludes, logic.files)
         return logic
 
     def _unchanged(self, files: dict) -> bool:
@@ -259,6 +270,12 @@ class LazyGuardLogic:
             if len(conditions) == 1:
                 return True, conditions.pop()
         return False, None
+
+
+def _from_entry(hit) -> GuardLogic:
+    needs, excludes, _files = hit
+    return GuardLogic({k: frozenset(v) for k, v in needs.items()},
+                      excludes={k: frozenset(v) for k, v in excludes.items()})
 
 
 def _conjoin(guard: str | None, condition: str) -> str:
