@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -261,7 +262,8 @@ def test_reply_quotes_the_hunk_with_the_comment_under_the_line(tmp_path):
     assert "this patch changes the pv_ops interface: 1 op(s) added" in out
 
 
-def test_git_range_reads_the_object_store(tmp_path):
+def enter_mmap_commit(tmp_path, after: str = ""):
+    """A git repository of GEN3 and one commit on it that adds mmu.enter_mmap after set_pmd."""
     repo = tmp_path / "repo"
     shutil.copytree(GEN3, repo)
     git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
@@ -269,12 +271,34 @@ def test_git_range_reads_the_object_store(tmp_path):
     subprocess.run(git + ["add", "-A"], check=True)
     subprocess.run(git + ["commit", "-qm", "base"], check=True)
     types = repo / TYPES
-    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);" + after))
     subprocess.run(git + ["commit", "-qam", "add enter_mmap"], check=True)
-    types.write_text("garbage in the work tree that the git range must not read\n")
+    return repo
+
+
+def test_git_range_reads_the_object_store(tmp_path):
+    repo = enter_mmap_commit(tmp_path)
+    (repo / TYPES).write_text("garbage in the work tree that the git range must not read\n")
     proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
     assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
     assert pvscan("review", "--git", str(repo), "nope..HEAD").returncode == 2
+
+
+def test_a_git_range_is_read_whatever_the_users_git_config_says_of_diffs(tmp_path):
+    """diff.noprefix made 'git diff' write 'arch/x86/...' where a patch has 'a/arch/x86/...': the
+    first directory was taken for a prefix and the hunk applied nowhere (PV120). The diff is
+    now asked for with its prefixes, paths from the top, no text conversion and blank context
+    lines kept."""
+    repo = enter_mmap_commit(tmp_path, after="\n")       # and a blank line, for suppressBlankEmpty
+    config = tmp_path / "gitconfig"
+    config.write_text("[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n\trelative = true\n"
+                      "\tsuppressBlankEmpty = true\n\tcontext = 1\n")
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=str(config))
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "review", "--git", str(repo), "HEAD~1..HEAD",
+                           "--format", "checkpatch"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
+    assert "PV120" not in proc.stdout
 
 
 def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path):

@@ -326,4 +326,12 @@ class GitRange(GitTree):
         self.b = self._commit(b or "HEAD")
 
     def diff(self) -> bytes:
-        return self._git("diff", "--no-color", "--no-ext-diff", "-M", self.a, self.b).stdout
+        """The patch from A to B as git writes it for a mail, whatever the user's config says of
+        prefixes (diff.noprefix), paths (diff.relative), text conversion or blank context
+        lines (diff.suppressBlankEmpty): each of those made a patch that applied nowhere."""
+        proc = subprocess.run([*GIT, "-c", "diff.suppressBlankEmpty=false", "-C", self.repo, "diff", "--no-color",
+                               "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/",
+                               "--dst-prefix=b/", "-M", self.a, self.b], capture_output=True)
+        if proc.returncode != 0:
+            raise PvscanError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
+        return proc.stdout
