@@ -14,6 +14,7 @@ from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
 TYPES = "arch/x86/include/asm/paravirt_types.h"
+SET_PMD = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
 
 
 def snapshot(tree):
@@ -394,18 +395,14 @@ def test_a_repositorys_file_system_monitor_is_never_run(tmp_path):
     """core.fsmonitor in a repository's config names a program that git diff-tree and git
     status run in a repository with a work tree; pvscan's git command lines turn it off."""
     repo = tmp_path / "linux"
-    shutil.copytree(GEN3, repo)
     marker = tmp_path / "monitor-ran"
     monitor = tmp_path / "monitor.sh"
     monitor.write_text(f"#!/bin/sh\ntouch {marker}\n")
     monitor.chmod(0o755)
-    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    git = git_checkout(repo)
     (repo / TYPES).write_text((repo / TYPES).read_text() + "\n/* two */\n")
-    subprocess.run(git + ["commit", "-qam", "two"], check=True)
-    subprocess.run(git + ["config", "core.fsmonitor", str(monitor)], check=True)
+    git("commit", "-qam", "two")
+    git("config", "core.fsmonitor", str(monitor))
     env = dict(os.environ, PVSCAN_NO_CACHE="1")
     for args in (["history", "--git", str(repo), "HEAD~1", "HEAD", "--no-progress"],
                  ["review", "--git", str(repo), "HEAD~1..HEAD"],
@@ -419,13 +416,37 @@ def test_a_directory_inside_a_work_tree_as_the_repository_is_one_error(tmp_path)
     """git run there would search only below it and name files from there: history said
     'no paravirt ops table' of every revision."""
     repo = tmp_path / "linux"
-    shutil.copytree(GEN3, repo)
-    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "one"], check=True)
-    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "two"], check=True)
+    git = git_checkout(repo)
+    git("commit", "-q", "--allow-empty", "-m", "two")
     inside = str(repo / "arch")
     one_error(pvscan("history", "--git", inside, "HEAD~1", "HEAD"), "inside a git work tree", "top")
     one_error(pvscan("review", "--git", inside, "HEAD~1..HEAD"), "inside a git work tree", "top")
     assert pvscan("history", "--git", str(repo), "HEAD~1", "HEAD", "--no-progress").returncode == 0
+
+
+def test_a_hooks_git_variables_never_turn_pvscan_to_another_repository(tmp_path):
+    """git exports GIT_DIR and GIT_INDEX_FILE to its hooks: pvscan run from a hook of another
+    repository read that one (history and review --git said 'unknown revision'), and a
+    checkout's rescan asked the other repository what changed, so an edit could go unseen."""
+    repo = tmp_path / "linux"
+    git = git_checkout(repo)
+    types = repo / TYPES
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
+    git("commit", "-qam", "two")
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    hook = dict(os.environ, GIT_DIR=str(other / ".git"), GIT_WORK_TREE=str(other),
+                GIT_INDEX_FILE=str(other / ".git" / "index"), PVSCAN_CACHE_DIR=str(tmp_path / "cache"))
+    plain = dict(hook)
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        del plain[name]
+
+    def run(env, *args):
+        return subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True, env=env)
+
+    for args in (["history", "--git", str(repo), "HEAD~1", "HEAD", "--no-progress", "--format", "json"],
+                 ["review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch"],
+                 ["scan", str(repo), "--format", "json"]):
+        assert run(hook, *args).stdout == run(plain, *args).stdout != "", args
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*exit_mmap)(struct mm_struct *mm);"))
+    assert "mmu.exit_mmap" in run(hook, "scan", str(repo), "--format", "json").stdout

@@ -265,14 +265,10 @@ def test_reply_quotes_the_hunk_with_the_comment_under_the_line(tmp_path):
 def enter_mmap_commit(tmp_path, after: str = ""):
     """A git repository of GEN3 and one commit on it that adds mmu.enter_mmap after set_pmd."""
     repo = tmp_path / "repo"
-    shutil.copytree(GEN3, repo)
-    git = ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=T"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run(git + ["add", "-A"], check=True)
-    subprocess.run(git + ["commit", "-qm", "base"], check=True)
+    git = git_checkout(repo)
     types = repo / TYPES
     types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);" + after))
-    subprocess.run(git + ["commit", "-qam", "add enter_mmap"], check=True)
+    git("commit", "-qam", "add enter_mmap")
     return repo
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 
 from pvscan.errors import PvscanError
-from pvscan.source.git import GIT
+from pvscan.source.git import GIT, git_environment
 
 
 def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
@@ -45,7 +45,7 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
 
 
 def _git(repo, *args):
-    proc = subprocess.run([*GIT, "-C", repo, *args], capture_output=True, text=True)
+    proc = subprocess.run([*GIT, "-C", repo, *args], capture_output=True, text=True, env=git_environment())
     if proc.returncode != 0:
         raise PvscanError(f"git {args[0]}: {proc.stderr.strip()}", repo)
     return proc.stdout

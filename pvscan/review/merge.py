@@ -18,13 +18,16 @@ from pathlib import Path
 
 def three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
     """ours with the change from base to theirs, or None when they conflict."""
+    from pvscan.source.git import git_environment
+
     with tempfile.TemporaryDirectory(prefix="pvscan-merge-") as tmp:
         paths = []
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
             path = Path(tmp) / name
             path.write_bytes(data)
             paths.append(str(path))
-        proc = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True)
+        proc = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True,
+                              env=git_environment())
     return proc.stdout if proc.returncode == 0 else None
 
 

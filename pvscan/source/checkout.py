@@ -133,9 +133,11 @@ def start_status(path) -> None:
 
 
 def _start_git(root: str, args):
+    from pvscan.source.git import git_environment
+
     try:
         return subprocess.Popen([*_GIT, "-C", root, *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=git_environment())
     except OSError:
         return None
 
@@ -351,5 +353,7 @@ def _searched(rel: str) -> bool:
 
 
 def _git(root: str, *args) -> bytes | None:
-    proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True)
+    from pvscan.source.git import git_environment
+
+    proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True, env=git_environment())
     return proc.stdout if proc.returncode == 0 else None

@@ -25,6 +25,18 @@ GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4
 # write a split index's shared part into the repository.
 _OWN_INDEX = [*GIT, "-c", "core.splitIndex=false", "-c", "core.untrackedCache=false"]
 
+# Variables that name a repository over -C: git exports GIT_DIR and GIT_INDEX_FILE to its
+# hooks, and pvscan run from a hook of another repository read that one instead.
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE")
+
+
+def git_environment(**extra) -> dict:
+    """The environment of every git run: this one, without what names another repository."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
+    env.update(extra)
+    return env
+
 
 # What this process has asked git already: history opens each revision three times (its
 # candidates, its scan, its Kconfig), and each open was three git runs. Only what cannot
@@ -42,7 +54,8 @@ def open_repo(repo: str) -> None:
         return
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
-    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--git-dir", "--show-prefix"], capture_output=True)
+    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--git-dir", "--show-prefix"], capture_output=True,
+                          env=git_environment())
     if proc.returncode != 0:
         raise PvscanError("not a git repository", repo)
     if proc.stdout.decode("utf-8", "surrogateescape").split("\n")[1:2] not in ([], [""]):
@@ -56,7 +69,7 @@ def resolve_commit(repo: str, rev: str) -> str:
     if (repo, rev) in _COMMITS:
         return _COMMITS[(repo, rev)]
     proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                          capture_output=True)
+                          capture_output=True, env=git_environment())
     if proc.returncode != 0:
         raise PvscanError(f"unknown revision {rev!r}", repo)
     commit = proc.stdout.decode().strip()
@@ -71,10 +84,12 @@ def read_blob(repo: str, oid: str) -> bytes | None:
     size limit; None otherwise."""
     if not re.fullmatch(r"[0-9a-f]{7,64}", oid):
         return None
-    size = subprocess.run([*GIT, "-C", repo, "cat-file", "-s", f"{oid}^{{blob}}"], capture_output=True)
+    size = subprocess.run([*GIT, "-C", repo, "cat-file", "-s", f"{oid}^{{blob}}"], capture_output=True,
+                          env=git_environment())
     if size.returncode != 0 or not size.stdout.strip().isdigit() or int(size.stdout) > MAX_FILE_BYTES:
         return None
-    proc = subprocess.run([*GIT, "-C", repo, "cat-file", "blob", f"{oid}^{{blob}}"], capture_output=True)
+    proc = subprocess.run([*GIT, "-C", repo, "cat-file", "blob", f"{oid}^{{blob}}"], capture_output=True,
+                          env=git_environment())
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -84,7 +99,7 @@ class Repository:
     def __init__(self, repo: str):
         open_repo(repo)
         proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--absolute-git-dir", "--show-toplevel"],
-                              capture_output=True)
+                              capture_output=True, env=git_environment())
         lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
         self.places = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(repo)]
 
@@ -123,7 +138,7 @@ class GitTree:
             self._cat = None
 
     def _git(self, *args, check=True, data=None):
-        proc = subprocess.run([*GIT, "-C", self.repo, *args], capture_output=True, input=data)
+        proc = subprocess.run([*GIT, "-C", self.repo, *args], capture_output=True, input=data, env=git_environment())
         if check and proc.returncode != 0:
             raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
         return proc
@@ -213,7 +228,7 @@ class GitTree:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="pvscan-index-") as tmp:
-            env = dict(os.environ, GIT_INDEX_FILE=os.path.join(tmp, "index"))
+            env = git_environment(GIT_INDEX_FILE=os.path.join(tmp, "index"))
             listing = "".join(f"{mode} {oid}\t{path}\0" for mode, oid, path in entries)
             made = subprocess.run([*_OWN_INDEX, "-C", self.repo, "update-index", "-z", "--index-info"],
                                   input=listing.encode("utf-8", "surrogateescape"), capture_output=True, env=env)
@@ -238,7 +253,7 @@ class GitTree:
     def _blob(self, rel: str) -> bytes:
         if self._cat is None:
             self._cat = subprocess.Popen([*GIT, "-C", self.repo, "cat-file", "--batch"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment())
         self._cat.stdin.write(f"{self.a}:{rel}\n".encode())
         self._cat.stdin.flush()
         header = self._cat.stdout.readline().decode().split()
@@ -331,7 +346,8 @@ class GitRange(GitTree):
         lines (diff.suppressBlankEmpty): each of those made a patch that applied nowhere."""
         proc = subprocess.run([*GIT, "-c", "diff.suppressBlankEmpty=false", "-C", self.repo, "diff", "--no-color",
                                "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/",
-                               "--dst-prefix=b/", "-M", self.a, self.b], capture_output=True)
+                               "--dst-prefix=b/", "-M", self.a, self.b], capture_output=True,
+                              env=git_environment())
         if proc.returncode != 0:
             raise PvscanError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
         return proc.stdout
