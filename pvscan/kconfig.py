@@ -131,9 +131,13 @@ class LazyGuardLogic:
 
                 self._copy = tempfile.TemporaryDirectory(prefix="pvscan-kconfig-")
                 root = Path(self._copy.name)
-                for rel, data in self.tree.kconfig_blobs().items():
-                    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                    (root / rel).write_bytes(data)
+                try:
+                    for rel, data in self.tree.kconfig_blobs():
+                        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                        (root / rel).write_bytes(data)
+                except BaseException:
+                    self.close()
+                    raise
                 self._on_disk = KernelTree.trusted(str(root))
         return self._on_disk
 
@@ -209,7 +213,10 @@ class LazyGuardLogic:
             if hit is not None:
                 cache.put_kconfig(keys[0], *hit)
                 return _from_entry(hit)
-        tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
+        try:
+            tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
+        except SkippedFile as e:
+            return GuardLogic(problem=f"its Kconfig could not be read ({e}); guards compared as text")
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
         if logic.problem is None and logic.needs and logic.files is not None:
             for key in keys:

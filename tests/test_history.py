@@ -315,10 +315,11 @@ def test_a_revision_says_whether_it_has_a_file_without_listing_them_all(repo):
     assert not g3.has_file("arch/x86/kernel/*.c")              # a path, never a pattern
 
 
-def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_path, monkeypatch):
+def test_a_revisions_kconfig_files_read_by_blob_id_are_what_reading_each_gives(tmp_path, monkeypatch):
     """The Kconfig files copied out of a revision for kconfiglib come from one ls-tree and
-    two cat-file runs by blob id (0.9 s -> 0.3 s on 6.12): the same bytes as reading each
-    file by its path, and the same refusals (binary, over the size limit)."""
+    two cat-file runs by blob id (0.9 s -> 0.3 s on 6.12), one blob held at a time: the same
+    bytes as reading each file by its path, the same refusals (binary, over the size limit),
+    and none at all past a limit on their sum."""
     from pvscan.source import git as gitsource
     from pvscan.source.files import SkippedFile
 
@@ -342,7 +343,7 @@ def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_
     monkeypatch.setattr(gitsource, "MAX_FILE_BYTES", 100)
     tree = gitsource.GitTree(str(work), "HEAD")
     try:
-        blobs = tree.kconfig_blobs()
+        blobs = dict(tree.kconfig_blobs())
         assert sorted(blobs) == ["Kconfig", "Makefile", "arch/x86/Kconfig", "arch/x86/Kconfig.cpu",
                                  "odd dir/Kconfig", "scripts/Kconfig.include"]
         for rel in blobs:
@@ -350,6 +351,16 @@ def test_a_revisions_kconfig_files_read_at_once_are_what_reading_each_gives(tmp_
         for rel in ("drivers/Kconfig.binary", "drivers/Kconfig.big"):
             with pytest.raises(SkippedFile):
                 tree.read(rel)
+        # Together past MAX_KCONFIG_BYTES: nothing is copied, and guards are compared as text.
+        from pvscan.kconfig import LazyGuardLogic
+
+        monkeypatch.setattr(gitsource, "MAX_KCONFIG_BYTES", 100)
+        with pytest.raises(SkippedFile, match="Kconfig files come to"):
+            dict(tree.kconfig_blobs())
+        monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
+        guards = LazyGuardLogic(tree)
+        assert "could not be read (its Kconfig files come to" in guards.for_arch("x86").problem
+        assert guards._copy is None
     finally:
         tree.close()
 
