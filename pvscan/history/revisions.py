@@ -5,10 +5,8 @@ Runs only git itself on the repository (rev-parse, rev-list, tag).
 
 from __future__ import annotations
 
-import subprocess
-
 from pvscan.errors import PvscanError
-from pvscan.source.git import GIT, git_environment
+from pvscan.source.git import run_git
 
 
 def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
@@ -45,10 +43,10 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
 
 
 def _git(repo, *args):
-    proc = subprocess.run([*GIT, "-C", repo, *args], capture_output=True, text=True, env=git_environment())
+    proc = run_git(repo, *args)
     if proc.returncode != 0:
-        raise PvscanError(f"git {args[0]}: {proc.stderr.strip()}", repo)
-    return proc.stdout
+        raise PvscanError(f"git {args[0]}: {proc.stderr.decode(errors='replace').strip()}", repo)
+    return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 def _is_sha(text):

@@ -27,7 +27,7 @@ MAX_KCONFIG_BYTES = 64 * 1024 * 1024
 
 # For an index of pvscan's own (a temporary file): a repository's config must not make git
 # write a split index's shared part into the repository.
-_OWN_INDEX = [*GIT, "-c", "core.splitIndex=false", "-c", "core.untrackedCache=false"]
+_OWN_INDEX = ("core.splitIndex=false", "core.untrackedCache=false")
 
 # Variables that name a repository over -C: git exports GIT_DIR and GIT_INDEX_FILE to its
 # hooks, and pvscan run from a hook of another repository read that one instead.
@@ -40,6 +40,15 @@ def git_environment(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
     env.update(extra)
     return env
+
+
+def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str | None = None):
+    """git args in repo (its CompletedProcess, output captured), the one way pvscan runs git on a
+    repository it reads: GIT's settings, config ('name=value' each) on top, git_environment(),
+    and index as GIT_INDEX_FILE when given."""
+    settings = [arg for item in config for arg in ("-c", item)]
+    env = git_environment(**({"GIT_INDEX_FILE": index} if index else {}))
+    return subprocess.run([*GIT, *settings, "-C", repo, *args], capture_output=True, input=data, env=env)
 
 
 # What this process has asked git already: history opens each revision three times (its
@@ -58,8 +67,7 @@ def open_repo(repo: str) -> None:
         return
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
-    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--git-dir", "--show-prefix"], capture_output=True,
-                          env=git_environment())
+    proc = run_git(repo, "rev-parse", "--git-dir", "--show-prefix")
     if proc.returncode != 0:
         raise PvscanError("not a git repository", repo)
     if proc.stdout.decode("utf-8", "surrogateescape").split("\n")[1:2] not in ([], [""]):
@@ -72,8 +80,7 @@ def resolve_commit(repo: str, rev: str) -> str:
     """The commit a revision names, or a one-line error."""
     if (repo, rev) in _COMMITS:
         return _COMMITS[(repo, rev)]
-    proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                          capture_output=True, env=git_environment())
+    proc = run_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if proc.returncode != 0:
         raise PvscanError(f"unknown revision {rev!r}", repo)
     commit = proc.stdout.decode().strip()
@@ -88,12 +95,10 @@ def read_blob(repo: str, oid: str) -> bytes | None:
     size limit; None otherwise."""
     if not re.fullmatch(r"[0-9a-f]{7,64}", oid):
         return None
-    size = subprocess.run([*GIT, "-C", repo, "cat-file", "-s", f"{oid}^{{blob}}"], capture_output=True,
-                          env=git_environment())
+    size = run_git(repo, "cat-file", "-s", f"{oid}^{{blob}}")
     if size.returncode != 0 or not size.stdout.strip().isdigit() or int(size.stdout) > MAX_FILE_BYTES:
         return None
-    proc = subprocess.run([*GIT, "-C", repo, "cat-file", "blob", f"{oid}^{{blob}}"], capture_output=True,
-                          env=git_environment())
+    proc = run_git(repo, "cat-file", "blob", f"{oid}^{{blob}}")
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -102,8 +107,7 @@ class Repository:
 
     def __init__(self, repo: str):
         open_repo(repo)
-        proc = subprocess.run([*GIT, "-C", repo, "rev-parse", "--absolute-git-dir", "--show-toplevel"],
-                              capture_output=True, env=git_environment())
+        proc = run_git(repo, "rev-parse", "--absolute-git-dir", "--show-toplevel")
         lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
         self.places = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(repo)]
 
@@ -141,8 +145,8 @@ class GitTree:
             self._cat.wait()
             self._cat = None
 
-    def _git(self, *args, check=True, data=None):
-        proc = subprocess.run([*GIT, "-C", self.repo, *args], capture_output=True, input=data, env=git_environment())
+    def _git(self, *args, check=True, data=None, config=(), index=None):
+        proc = run_git(self.repo, *args, config=config, data=data, index=index)
         if check and proc.returncode != 0:
             raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
         return proc
@@ -165,20 +169,22 @@ class GitTree:
 
     def _search(self) -> list[str]:
         excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
+        return self._grep(where=(self.a, "--", "*.c", "*.h", *excludes))
+
+    def _grep(self, where=(), cached: bool = False, index: str | None = None, config=()) -> list[str]:
+        """The candidates among the files 'git grep -F' of LOOSE_FIXED lists: in where (this
+        commit and pathspecs), or (cached) in the blobs of index."""
         fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
         # -z: without it git quotes a name that is not plain ASCII ("p\303\244r.c"), which then
         # names no file.
-        proc = self._git("grep", "-l", "-z", "-F", "-I", *fixed, self.a, "--", "*.c", "*.h", *excludes,
-                         check=False)
+        proc = self._git("grep", *(["--cached"] if cached else []), "-l", "-z", "-F", "-I", *fixed, *where,
+                         check=False, index=index, config=config)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
-        out = []
         prefix = f"{self.a}:"
-        for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
-            rel = name[len(prefix):] if name.startswith(prefix) else name
-            if rel and self._is_candidate(rel):
-                out.append(rel)
-        return sorted(out)
+        names = [n[len(prefix):] if n.startswith(prefix) else n
+                 for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0")]
+        return sorted(rel for rel in names if rel and self._is_candidate(rel))
 
     def _is_candidate(self, rel: str) -> bool:
         """Whether the file names a table or a PVOP_* macro; not when it cannot be read as C."""
@@ -216,11 +222,11 @@ class GitTree:
         keep = set(previous) - {path for _status, path, _mode, _oid in changed}
         present = [(mode, oid, path) for status, path, mode, oid in changed
                    if status != "D" and mode in ("100644", "100755", "120000")]
-        keep.update(rel for rel in self._grep_blobs(present) if self._is_candidate(rel))
+        keep.update(self._grep_blobs(present))
         return sorted(keep)
 
     def _grep_blobs(self, entries) -> list[str]:
-        """The paths of those (mode, blob id, path) whose blob holds one of LOOSE_FIXED.
+        """The candidates among those (mode, blob id, path).
 
         git grep searches a tree or an index: the index here is a temporary file listing only
         these blobs (GIT_INDEX_FILE; git update-index --index-info writes no object), so the
@@ -232,19 +238,11 @@ class GitTree:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="pvscan-index-") as tmp:
-            env = git_environment(GIT_INDEX_FILE=os.path.join(tmp, "index"))
+            index = os.path.join(tmp, "index")
             listing = "".join(f"{mode} {oid}\t{path}\0" for mode, oid, path in entries)
-            made = subprocess.run([*_OWN_INDEX, "-C", self.repo, "update-index", "-z", "--index-info"],
-                                  input=listing.encode("utf-8", "surrogateescape"), capture_output=True, env=env)
-            if made.returncode != 0:
-                raise PvscanError(f"git update-index failed: {made.stderr.decode(errors='replace').strip()}",
-                                  self.repo)
-            fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
-            proc = subprocess.run([*_OWN_INDEX, "-C", self.repo, "grep", "--cached", "-l", "-z", "-F", "-I", *fixed],
-                                  capture_output=True, env=env)
-        if proc.returncode not in (0, 1):
-            raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
-        return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+            self._git("update-index", "-z", "--index-info", data=listing.encode("utf-8", "surrogateescape"),
+                      index=index, config=_OWN_INDEX)
+            return self._grep(cached=True, index=index, config=_OWN_INDEX)
 
     def read(self, rel: str) -> bytes:
         if rel.startswith("/") or ".." in rel.split("/"):
@@ -362,10 +360,6 @@ class GitRange(GitTree):
         """The patch from A to B as git writes it for a mail, whatever the user's config says of
         prefixes (diff.noprefix), paths (diff.relative), text conversion or blank context
         lines (diff.suppressBlankEmpty): each of those made a patch that applied nowhere."""
-        proc = subprocess.run([*GIT, "-c", "diff.suppressBlankEmpty=false", "-C", self.repo, "diff", "--no-color",
-                               "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/",
-                               "--dst-prefix=b/", "-M", self.a, self.b], capture_output=True,
-                              env=git_environment())
-        if proc.returncode != 0:
-            raise PvscanError(f"git diff failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
-        return proc.stdout
+        return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative",
+                         "--src-prefix=a/", "--dst-prefix=b/", "-M", self.a, self.b,
+                         config=("diff.suppressBlankEmpty=false",)).stdout
