@@ -16,6 +16,8 @@ SEVERITIES = ("note", "warning", "error")
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding of a check (PV001 ...), where it is and why."""
+
     code: str
     severity: str           # "error" | "warning" | "note"
     abi: str

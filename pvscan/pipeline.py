@@ -29,6 +29,8 @@ _POOL_THRESHOLD = 24
 
 @dataclass(frozen=True)
 class ScanResult:
+    """An inventory with what the scan that made it saw on the way."""
+
     tree: str                        # as the user named it
     version: KernelVersion
     inventory: Inventory

@@ -22,6 +22,8 @@ TARGETS = ("i386", "i386-pae", "x86_64")
 
 @dataclass(frozen=True)
 class Hypercall:
+    """One hypercall of an ABI: its number, argument widths and what calling it costs."""
+
     name: str
     number: int
     args: tuple[int, ...]          # width in bits of each argument
@@ -34,6 +36,8 @@ class Hypercall:
 
 @dataclass(frozen=True)
 class Mapping:
+    """How an ABI carries one op: by which hypercalls, or why it does not need to."""
+
     op: str
     to: str                        # one of KINDS
     hypercalls: tuple[str, ...]
@@ -59,6 +63,8 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Abi:
+    """A declared hypercall ABI, as its TOML file describes it."""
+
     name: str
     title: str
     version: str

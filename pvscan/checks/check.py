@@ -20,6 +20,8 @@ CONSTRAINING = {"PV002", "PV003", "PV004"}
 
 @dataclass(frozen=True)
 class CheckResult:
+    """The findings of one check run, with each ABI's coverage of the ops."""
+
     findings: tuple                 # sorted Finding
     coverage: dict                  # abi -> {group -> {kind: count}}
     abis: tuple                     # the Abi objects, in the order given

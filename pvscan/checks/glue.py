@@ -42,6 +42,8 @@ _MSR = re.compile(r"^(MSR_KVM_\w+|HV_X64_MSR_\w+)")
 
 @dataclass(frozen=True)
 class Step:
+    """One function on the way from an op's implementation to a hypercall."""
+
     function: str
     file: str
     line: int
@@ -58,6 +60,8 @@ class Reach:
 
 @dataclass
 class _Function:
+    """A function of the glue code, with the calls it makes."""
+
     name: str
     file: str
     line: int

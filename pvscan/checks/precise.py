@@ -36,6 +36,8 @@ _MISSING = re.compile(r"'([^']+)' file not found")
 
 @dataclass
 class PreciseSizes:
+    """Type sizes libclang gave under one target configuration."""
+
     target: str
     sizes: dict = field(default_factory=dict)        # C type as written -> bits
     config: str = "default"                         # "default", the .config path, or compile_commands.json

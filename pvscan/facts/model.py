@@ -14,6 +14,8 @@ Guard = tuple[str, ...]          # conjunction of preprocessor conditions
 
 @dataclass(frozen=True)
 class Param:
+    """One parameter of an op's signature."""
+
     type: str
     name: str | None
 
@@ -33,6 +35,8 @@ class Member:
 
 @dataclass(frozen=True)
 class StructDef:
+    """A struct definition of the file, with its members."""
+
     name: str
     line: int
     guard: Guard
@@ -53,6 +57,8 @@ class GlobalDecl:
 
 @dataclass(frozen=True)
 class InitEntry:
+    """One designated entry of an initializer: '.mmu.set_pte = xen_set_pte'."""
+
     path: tuple[str, ...]   # designator path: ('mmu', 'lazy_mode', 'enter')
     value: str              # the value's text, whitespace folded
     line: int
@@ -150,6 +156,8 @@ class Alias:
 
 @dataclass(frozen=True)
 class FileFacts:
+    """Everything the parse of one file found that an inventory is built from."""
+
     path: str
     arch: str
     structs: tuple[StructDef, ...] = ()

@@ -34,6 +34,8 @@ _NON_CONFIG = re.compile(r"^!?defined\((__ASSEMBLY__|__ASSEMBLER__)\)$")
 
 @dataclass(frozen=True)
 class Define:
+    """A '#define' of the file, as written."""
+
     name: str
     params: tuple[str, ...] | None  # None for an object-like macro
     body: str                       # continuation backslashes blanked, comments kept
@@ -66,6 +68,8 @@ class _Guard:
 
 @dataclass(frozen=True)
 class Preprocessed:
+    """A file with its directives blanked, and the #if guard of each of its rows."""
+
     text: bytes                      # same length as the source, directives blanked
     guard_rows: tuple[int, ...]      # first 0-based row of each guard segment
     guards: tuple                    # the _Guard (or None: unconditional) of each segment

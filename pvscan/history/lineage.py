@@ -84,6 +84,8 @@ def _last(lin: Lineage) -> OpState:
 
 @dataclass(frozen=True)
 class Event:
+    """One change of an op between a revision and the one before it."""
+
     revision: int
     kind: str          # added | removed | renamed | signature | convention | guard | backends
     detail: str
@@ -139,6 +141,8 @@ def _same_guard(guards, summaries, i, st, before) -> bool:
 
 @dataclass(frozen=True)
 class AbiPair:
+    """What one ABI says of the changes between two revisions."""
+
     abi: str
     before: int
     after: int

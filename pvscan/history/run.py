@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RevisionSpec:
+    """One revision to scan: a git revision or a directory tree."""
+
     label: str
     kind: str                  # "git" | "tree"
     location: str              # repository or tree path
@@ -30,6 +32,8 @@ class RevisionSpec:
 
 @dataclass(frozen=True)
 class OpState:
+    """An op as one revision has it."""
+
     arch: str
     name: str
     table: str
@@ -44,6 +48,8 @@ class OpState:
 
 @dataclass(frozen=True)
 class RevisionSummary:
+    """What the scan and check of one revision leave for the history."""
+
     label: str
     commit: str | None
     version: str

@@ -51,6 +51,8 @@ DEFAULT_MAP: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class BackendMap:
+    """Which backend each file belongs to: (pattern, name) rules, first match wins."""
+
     rules: tuple[tuple[str, str], ...]
 
     def backend_of(self, path: str) -> str:

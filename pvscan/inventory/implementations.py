@@ -29,6 +29,8 @@ _COPY_SOURCE = re.compile(r"\(?\s*([A-Za-z_][A-Za-z0-9_]*)((?:\s*\.\s*[A-Za-z_][
 
 @dataclass(frozen=True)
 class Fills:
+    """What the backends put into each op, and which ops a group copy leaves NULL."""
+
     implementations: dict        # op key -> tuple[Implementation], in the order found
     clears: dict                 # op key -> tuple[Clear]
     warnings: tuple[Warning_, ...]

@@ -14,6 +14,8 @@ from pvscan.facts.model import Param
 
 @dataclass(frozen=True)
 class CallSite:
+    """A place that calls or reads an op through its table."""
+
     file: str
     line: int
     kind: str                   # PVOP_* macro name, "call", "asm" or "read"
@@ -31,6 +33,8 @@ class CallSite:
 
 @dataclass(frozen=True)
 class Wrapper:
+    """The function or macro that encloses an op's call site."""
+
     name: str
     kind: str                   # "function" | "macro"
     file: str
@@ -40,6 +44,8 @@ class Wrapper:
 
 @dataclass(frozen=True)
 class Implementation:
+    """A function a backend puts into an op."""
+
     backend: str
     file: str
     line: int
@@ -75,6 +81,8 @@ class Variant:
 
 @dataclass(frozen=True)
 class Op:
+    """One operation of a table, with everything the tree says of it."""
+
     name: str
     arch: str
     table: str                  # the root instance: pv_ops, pv_mmu_ops, paravirt_ops
@@ -110,6 +118,8 @@ class Op:
 
 @dataclass(frozen=True)
 class Table:
+    """A paravirt ops table: the root variable and its type."""
+
     name: str
     type: str
     arch: str
@@ -124,6 +134,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Inventory:
+    """Every table and op of a tree."""
+
     tables: tuple[Table, ...]
     ops: tuple[Op, ...]
     backends: dict = field(default_factory=dict)   # (arch, backend) -> sorted files

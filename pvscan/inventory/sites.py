@@ -17,6 +17,8 @@ from pvscan.naming import PVOP_MACRO_RE
 
 @dataclass(frozen=True)
 class Sites:
+    """The call sites and wrappers of each op."""
+
     call_sites: dict             # op key -> tuple[CallSite], in the order found
     wrappers: dict               # op key -> tuple[Wrapper], sorted
     warnings: tuple[Warning_, ...]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GroupSummary:
+    """The counts of one group of a table."""
+
     arch: str
     table: str
     group: str
@@ -23,6 +25,8 @@ class GroupSummary:
 
 @dataclass(frozen=True)
 class BackendSummary:
+    """The counts of one backend of an architecture."""
+
     arch: str
     backend: str
     implements: int              # ops it installs a function in
@@ -40,6 +44,8 @@ class BackendCell:
 
 @dataclass(frozen=True)
 class InventorySummary:
+    """The counts the reports print above the ops."""
+
     ops: int
     tables: int                  # tables that hold ops
     groups: tuple[GroupSummary, ...]      # sorted by arch, table, group

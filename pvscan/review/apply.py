@@ -20,6 +20,8 @@ FUZZ = 2   # GNU patch's default fuzz factor
 
 @dataclass(frozen=True)
 class HunkOutcome:
+    """What became of one hunk: applied (with its offset and fuzz), already there, or failed."""
+
     patch_line: int              # the '@@' line in the patch
     header: str                  # '@@ -a,b +c,d @@'
     status: str                  # "applied" | "already" | "failed"
@@ -85,6 +87,8 @@ class KeptLines:
 
 @dataclass
 class Applied:
+    """One file with a patch's hunks applied, and the lines they added, removed and kept."""
+
     text: bytes
     added: set = field(default_factory=set)      # 1-based lines of the new text the patch added
     removed: set = field(default_factory=set)    # 1-based lines of the old text the patch removed

@@ -19,6 +19,8 @@ _C_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13,
 
 @dataclass
 class Hunk:
+    """One '@@' hunk of a file's diff."""
+
     old_start: int
     old_len: int
     new_start: int
@@ -48,6 +50,8 @@ class Hunk:
 
 @dataclass
 class FilePatch:
+    """One file's part of a patch."""
+
     old_path: str | None        # None for a new file
     new_path: str | None        # None for a deleted file
     hunks: list = field(default_factory=list)
@@ -65,6 +69,8 @@ class FilePatch:
 
 @dataclass
 class Patch:
+    """One patch: a mail of an mbox, or a plain diff."""
+
     subject: str
     author: str | None
     date: str | None

@@ -25,6 +25,8 @@ INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
 
 @dataclass
 class PatchReview:
+    """The review of one patch: its findings and what it could not read."""
+
     index: int
     subject: str
     author: str | None
@@ -202,6 +204,8 @@ _OP_CHANGES = ("PV101", "PV102", "PV103", "PV104", "PV105", "PV106")
 
 @dataclass(frozen=True)
 class _Named:
+    """Something with a name, for OpIndex to look up."""
+
     name: str
 
 

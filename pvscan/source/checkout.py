@@ -57,39 +57,54 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     if seen is not None and frozenset(seen["wrappers"]) >= wrappers:
         remembered = frozenset(seen["wrappers"])
         changed = _changed(root, seen["tree_id"], tree_id, dirty | set(seen["dirty"]))
+    # calls, as the cache keeps them: {path: [[line, text], ...]}, the text a str of the bytes
+    # (surrogateescape); turned into bytes only for a caller that asks for wrappers.
     if changed is None or len(changed) > MAX_CHANGED:
         remembered = frozenset(wrappers)
         found_warnings: list = []
-        candidates, calls = tree_search(tree, wrappers, found_warnings)
+        candidates, found = tree_search(tree, wrappers, found_warnings)
+        calls = {p: _kept_lines(lines) for p, lines in found.items()}
         skipped = {w.path: w.message for w in found_warnings if w.line == 0}
     else:
-        exact = re.compile(calls_pattern(remembered).encode()) if remembered else None
+        # Compiled only when a changed file is to be searched (84 names on 6.12: 1 ms).
+        exact = re.compile(calls_pattern(remembered).encode()) if remembered and changed else None
         kept = set(seen["candidates"]) - changed
-        calls = {p: tuple((row, text.encode("utf-8", "surrogateescape")) for row, text in lines)
-                 for p, lines in seen["calls"].items() if p not in changed}
+        calls = {p: lines for p, lines in seen["calls"].items() if p not in changed}
         skipped = {p: m for p, m in seen["skipped"].items() if p not in changed}
         for rel in sorted(changed):
             is_candidate, lines, problem = _search_file(tree, rel, exact)
             if is_candidate:
                 kept.add(rel)
             if lines:
-                calls[rel] = lines
+                calls[rel] = _kept_lines(lines)
             if problem:
                 skipped[rel] = problem
         candidates = sorted(kept)
         found_warnings = [Warning_(p, 0, m) for p, m in sorted(skipped.items())]
-    cache.put_checkout(root, {
-        "tree_id": tree_id, "dirty": sorted(dirty), "wrappers": sorted(remembered), "candidates": candidates,
-        "calls": {p: [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
-                  for p, lines in sorted(calls.items())},
-        "skipped": dict(sorted(skipped.items()))})
+    record = {"tree_id": tree_id, "dirty": sorted(dirty), "wrappers": sorted(remembered),
+              "candidates": candidates, "calls": dict(sorted(calls.items())), "skipped": dict(sorted(skipped.items()))}
+    # Written only when it says something new: a rescan of an unchanged checkout writes nothing
+    # (reading the entry already marked it used, for pruning).
+    if seen is None or record != {k: v for k, v in seen.items() if k != "tree"}:
+        cache.put_checkout(root, record)
     cache.tell()
     warnings.extend(found_warnings)
-    if remembered != wrappers:
-        asked = re.compile(calls_pattern(wrappers).encode()) if wrappers else None
-        calls = {p: kept for p, lines in calls.items()
-                 if asked and (kept := tuple((row, text) for row, text in lines if asked.search(text)))}
-    return candidates, {p: tuple(lines) for p, lines in sorted(calls.items())}
+    if not wrappers:
+        return candidates, {}
+    asked = re.compile(calls_pattern(wrappers).encode()) if remembered != wrappers else None
+    out = {}
+    for p, lines in record["calls"].items():
+        rows = tuple((row, text.encode("utf-8", "surrogateescape")) for row, text in lines)
+        if asked is not None:
+            rows = tuple((row, text) for row, text in rows if asked.search(text))
+        if rows:
+            out[p] = rows
+    return candidates, out
+
+
+def _kept_lines(lines) -> list:
+    """(line, bytes) pairs as the cache keeps them."""
+    return [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
 
 
 def _search_file(tree, rel, exact):

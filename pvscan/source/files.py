@@ -24,6 +24,8 @@ class SkippedFile(Exception):
 
 @dataclass(frozen=True)
 class KernelVersion:
+    """The version the top Makefile gives."""
+
     version: int
     patchlevel: int
     sublevel: int

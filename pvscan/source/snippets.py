@@ -14,6 +14,8 @@ from pvscan.source.files import SkippedFile
 
 @dataclass(frozen=True)
 class Snippet:
+    """The lines of a file around a location, for a report to show."""
+
     file: str
     first: int          # 1-based line of text's first line
     focus: int          # the line the location names
