@@ -410,6 +410,10 @@ def test_rules_list_one_rule_and_docs_in_sync():
     assert len(pvscan("rules").stdout.splitlines()) == 10 + 18   # checks, review change kinds and hunk outcomes
     assert "## What it does" in pvscan("rules", "pv004").stdout
     assert pvscan("rules", "PV999").returncode == 2
+    # The longest names (implementation-guard-changed) keep the severity column in line.
+    import re
+    lines = pvscan("rules").stdout.splitlines()
+    assert len({re.search(r" (error|warning|note) ", line).start() for line in lines}) == 1
     with open(FIXTURES.parent / "docs" / "rules.md", encoding="utf-8") as f:
         assert f.read() == markdown()
 

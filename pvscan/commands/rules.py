@@ -18,8 +18,10 @@ def run(args) -> int:
             raise PvscanError(f"no rule {args.code} (rules: {', '.join(x.code for x in every_rule())})")
         sys.stdout.write(f"{r.code} {r.name} (default severity: {r.severity})\n\n{r.doc()}\n")
         return 0
-    for r in every_rule():
-        print(f"{r.code}  {r.name:<18} {r.severity:<8} {r.summary()}")
+    rules = every_rule()
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        print(f"{r.code}  {r.name:<{width}}  {r.severity:<7}  {r.summary()}")
     return 0
 
 
