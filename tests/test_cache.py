@@ -342,8 +342,8 @@ def test_a_review_of_a_checkout_leaves_the_next_scan_its_incremental_search(tmp_
 
 
 def test_the_search_record_of_an_unchanged_checkout_is_not_written_again(tmp_path):
-    """A rescan or a review of a checkout nothing changed in reads its remembered search and
-    writes nothing (215 KB of JSON on 6.12, each run); a change writes it anew."""
+    """A review of a checkout nothing changed in reads the checkout's remembered search and
+    writes nothing (215 KB of JSON on 6.12, each run); a scan after a change writes it anew."""
     repo = tmp_path / "repo"
     git_checkout(repo)
     cache = tmp_path / "cache"

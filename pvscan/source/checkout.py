@@ -103,7 +103,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
 
 
 def _kept_lines(lines) -> list:
-    """(line, bytes) pairs as the cache keeps them."""
+    """(line, bytes) pairs in the cache's form: [line, the bytes as a str (surrogateescape)]."""
     return [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
 
 
