@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import yaml
 
@@ -17,8 +18,10 @@ SET_PMD = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
 def kernel_repo(tmp_path):
     repo = tmp_path / "linux"
     shutil.copytree(fixture_tree("gen3-unified"), repo)
+    # The hosts run 'pvscan' from PATH: this interpreter's, whose environment need not be on it.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org")
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org", PATH=path)
     run = lambda *a: subprocess.run(a, cwd=repo, env=env, check=True, capture_output=True)
     run("git", "init", "-q", "-b", "master")
     run("git", "add", "-A")

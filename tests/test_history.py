@@ -93,23 +93,36 @@ def test_csv_has_one_row_per_op_per_revision(repo):
 
 
 def test_dask_local_cluster_gives_byte_identical_output(repo):
-    from distributed import LocalCluster
-
     serial = pvscan("history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi", "-j", "1", "--format", "json").stdout
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # The cluster lives in a process of its own: distributed leaves threads behind in the process
+    # that imports it, and every later test that forks a worker pool here would fork with them.
+    cluster = subprocess.Popen(
+        [sys.executable, "-c",
+         "from distributed import LocalCluster\n"
+         "c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)\n"
+         "print(c.scheduler_address, flush=True)\ninput()\nc.close()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address, "the LocalCluster did not start"
         on_dask = pvscan("history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi", "--format", "json",
-                         "--scheduler", cluster.scheduler_address)
+                         "--scheduler", address)
         assert on_dask.returncode == 0, on_dask.stderr
-        by_env = subprocess.run(["python3", "-m", "pvscan", "history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi",
-                                 "--format", "json"], capture_output=True, text=True,
-                                env=dict(os.environ, DASK_SCHEDULER_ADDRESS=cluster.scheduler_address))
+        by_env = pvscan("history", "--git", repo, "g1", "g2", "g3", "--abi", "vmi", "--format", "json",
+                        env={"DASK_SCHEDULER_ADDRESS": address})
+    finally:
+        try:
+            cluster.communicate("\n", timeout=60)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.communicate()
     assert on_dask.stdout == serial
     assert by_env.stdout == serial
 
 
 def test_progress_on_a_terminal_only(repo, tmp_path):
     # The output goes to a file of ours: '-o /dev/null' is refused (as root it once replaced the node).
-    cmd = f"python3 -m pvscan history --git {repo} g1 g2 g3 --format csv -o {tmp_path / 'h.csv'}"
+    cmd = f"{sys.executable} -m pvscan history --git {repo} g1 g2 g3 --format csv -o {tmp_path / 'h.csv'}"
     tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
     assert "3/3 revisions" in tty.stdout
     piped = pvscan("history", "--git", repo, "g1", "g2", "g3", "--format", "csv")

@@ -277,7 +277,7 @@ def test_odd_file_names_are_attributed_and_written_as_valid_json(tree):
     (tree / "arch/x86/xen/new\nline.c").write_text(src.format("nl"))
     with open(os.fsencode(tree / "arch/x86/xen") + b"/\xff.c", "w") as f:
         f.write(src.format("ff"))
-    proc = subprocess.run(["python3", "-m", "pvscan", "scan", str(tree), "--format", "json"], capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "scan", str(tree), "--format", "json"], capture_output=True)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout.decode("utf-8"))
     (io_delay,) = [o for o in doc["ops"] if o["name"] == "cpu.io_delay"]

@@ -191,6 +191,7 @@ def test_a_long_scan_shows_progress_on_a_terminal_and_nowhere_else(tmp_path):
     import re
     import shutil
     import subprocess
+    import sys
 
     from conftest import kernel_path
 
@@ -198,7 +199,7 @@ def test_a_long_scan_shows_progress_on_a_terminal_and_nowhere_else(tmp_path):
         pytest.skip("script(1) is needed to give pvscan a terminal")
     tree = kernel_path("6.12")
     out = tmp_path / "scan.json"
-    cmd = f"python3 -m pvscan scan {tree} --format json -o {out}"
+    cmd = f"{sys.executable} -m pvscan scan {tree} --format json -o {out}"
     env = {**os.environ, "PVSCAN_CACHE_DIR": str(tmp_path / "cache")}
     # Bytes: text mode would turn each '\r' into a newline.
     screen = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, env=env).stdout.decode()

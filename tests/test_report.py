@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color():
     assert "| \tPVOP_ALT_VCALL1(mmu.write_cr3, x" in plain          # the source line, plain
     assert ESC in pvscan("scan", GEN3, "--op", "mmu.write_cr3", "--color", "always").stdout
     # A real terminal: script(1) gives the command a pty.
-    cmd = f"python3 -m pvscan scan {GEN3} --op mmu.write_cr3"
+    cmd = f"{sys.executable} -m pvscan scan {GEN3} --op mmu.write_cr3"
     tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
                          env=dict(os.environ, TERM="xterm"))
     assert ESC in tty.stdout

@@ -225,7 +225,7 @@ def test_crlf_binary_rename_escape_and_non_utf8(tmp_path):
 
 def test_patch_from_stdin_and_exit_codes(tmp_path):
     patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
-    proc = subprocess.run(["python3", "-m", "pvscan", "review", "--tree", str(GEN3), "--fail-on", "warning", "-"],
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "review", "--tree", str(GEN3), "--fail-on", "warning", "-"],
                           stdin=open(patch, "rb"), capture_output=True, text=True)
     assert proc.returncode == 1 and "PV101" in proc.stdout
 
@@ -329,12 +329,14 @@ def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path)
 
 def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
     """b4 from PyPI, 'b4 prep --check' on a prep branch whose patch adds an op."""
-    b4 = shutil.which("b4")
+    # The b4 and pvscan of this interpreter's environment (a venv need not be on PATH).
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    b4 = shutil.which("b4", path=path)
     assert b4, "b4 is a test dependency (pip install -e '.[test]')"
     repo = tmp_path / "linux"
     shutil.copytree(GEN3, repo)
     env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org", HOME=str(tmp_path))
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.org", HOME=str(tmp_path), PATH=path)
     run = lambda *a: subprocess.run(a, cwd=repo, env=env, check=True, capture_output=True, text=True)
     run("git", "init", "-q", "-b", "master")
     run("git", "add", "-A")
