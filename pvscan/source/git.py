@@ -56,24 +56,29 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
 # change is kept: a commit named by its full id, and a commit's version. A name (HEAD, a
 # branch) is asked each time, since a process (a Dask worker) can outlive a branch's tip;
 # history pins its revisions to commits first.
-_REPOSITORIES: set = set()      # paths found to be git repositories
+_PLACES: dict = {}              # repository path -> its git directory and work tree, real paths
 _COMMITS: dict = {}             # (repo, full commit id) -> commit
 _VERSIONS: dict = {}            # (repo, commit) -> KernelVersion
 _FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def open_repo(repo: str) -> None:
-    if repo in _REPOSITORIES:
-        return
+def open_repo(repo: str) -> list[str]:
+    """The real paths of repo's git directory and work tree (none for a bare repository), from
+    one 'git rev-parse'; a one-line error when repo is no repository's top."""
+    if repo in _PLACES:
+        return _PLACES[repo]
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
-    proc = run_git(repo, "rev-parse", "--git-dir", "--show-prefix")
-    if proc.returncode != 0:
+    # --show-toplevel fails in a bare repository, after the lines before it are written.
+    proc = run_git(repo, "rev-parse", "--show-prefix", "--absolute-git-dir", "--show-toplevel")
+    lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
+    if len(lines) < 3 or not lines[1]:
         raise PvscanError("not a git repository", repo)
-    if proc.stdout.decode("utf-8", "surrogateescape").split("\n")[1:2] not in ([], [""]):
+    if lines[0]:
         # git would search only below it and name files from there: no table would be found.
         raise PvscanError("a directory inside a git work tree: give the top of the repository", repo)
-    _REPOSITORIES.add(repo)
+    _PLACES[repo] = [os.path.realpath(p) for p in lines[1:3] if p]
+    return _PLACES[repo]
 
 
 def resolve_commit(repo: str, rev: str) -> str:
@@ -88,6 +93,13 @@ def resolve_commit(repo: str, rev: str) -> str:
     if _FULL_ID.fullmatch(rev):
         _COMMITS[(repo, rev)] = commit
     return commit
+
+
+def _cat_file_batch(repo: str, stdin) -> subprocess.Popen:
+    """'git cat-file --batch' in repo, with GIT's settings and git_environment(), reading the
+    objects' names from stdin (a pipe or a file)."""
+    return subprocess.Popen([*GIT, "-C", repo, "cat-file", "--batch"], stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=git_environment())
 
 
 def read_blob(repo: str, oid: str) -> bytes | None:
@@ -106,10 +118,7 @@ class Repository:
     """A git repository as a place on disk: its work tree (if any) and its git directory."""
 
     def __init__(self, repo: str):
-        open_repo(repo)
-        proc = run_git(repo, "rev-parse", "--absolute-git-dir", "--show-toplevel")
-        lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
-        self.places = [os.path.realpath(p) for p in lines if p] or [os.path.realpath(repo)]
+        self.places = open_repo(repo)
 
     def contains(self, path) -> bool:
         """True if path lies in the repository: writing there would change it."""
@@ -254,8 +263,7 @@ class GitTree:
 
     def _blob(self, rel: str) -> bytes:
         if self._cat is None:
-            self._cat = subprocess.Popen([*GIT, "-C", self.repo, "cat-file", "--batch"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment())
+            self._cat = _cat_file_batch(self.repo, subprocess.PIPE)
         self._cat.stdin.write(f"{self.a}:{rel}\n".encode())
         self._cat.stdin.flush()
         header = self._cat.stdout.readline().decode().split()
@@ -312,8 +320,7 @@ class GitTree:
             # for its answers to be read while pvscan waited for it to read the names.
             names.write("".join(f"{oid}\n" for oid, _size in wanted.values()).encode())
             names.seek(0)
-            proc = subprocess.Popen([*GIT, "-C", self.repo, "cat-file", "--batch"], stdin=names,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_environment())
+            proc = _cat_file_batch(self.repo, names)
             try:
                 for rel in wanted:
                     header = proc.stdout.readline().split()
