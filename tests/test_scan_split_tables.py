@@ -35,6 +35,18 @@ def test_first_initializer_after_ifdef_in_a_static_table(gen2):
     assert functions(op(gen2, "pv_cpu_ops.load_gs_index"), "xen") == ["xen_load_gs_index"]
 
 
+def test_a_backend_filling_callee_save_ops_in_a_function_under_a_bare_defined_guard(gen2):
+    # fixtures' vsmp_64.c, as 2.6.32 and 4.14 arch/x86/kernel/vsmp_64.c: set_vsmp_pv_ops() under
+    # '#if defined CONFIG_PCI && defined CONFIG_PARAVIRT', each op wrapped in PV_CALLEE_SAVE().
+    vsmp = [(o.name, i.function, i.via, i.wrapped_by, i.line, i.guard)
+            for o in gen2.inventory.ops for i in o.implementations if i.backend == "vsmp"]
+    guard = "defined(CONFIG_PCI) && defined(CONFIG_PARAVIRT)"
+    assert sorted(vsmp) == [
+        ("pv_init_ops.patch", "vsmp_patch", "assignment", (), 25, guard),
+        ("pv_irq_ops.irq_disable", "vsmp_irq_disable", "assignment", ("PV_CALLEE_SAVE",), 23, guard),
+        ("pv_irq_ops.save_fl", "vsmp_save_fl", "assignment", ("PV_CALLEE_SAVE",), 24, guard)]
+
+
 def test_callee_save_signature_comes_from_the_call_site(gen2):
     o = op(gen2, "pv_irq_ops.save_fl")
     assert o.convention == "callee_save" and o.signature_source == "call_site"
@@ -74,7 +86,8 @@ def test_vmi_fill_macros_with_whole_op_argument(gen2):
 
 
 def test_backends_that_leave_the_native_default(gen2):
-    assert op(gen2, "pv_cpu_ops.set_debugreg").leaves_native == ("lguest", "vmi")
+    # Every backend of the arch that fills something, but not this op (vsmp fills irq ops only).
+    assert op(gen2, "pv_cpu_ops.set_debugreg").leaves_native == ("lguest", "vmi", "vsmp")
 
 
 def test_local_definition_in_a_c_file_shadows_the_wrapper(gen2):

@@ -39,6 +39,9 @@ DEFAULT_MAP: tuple[tuple[str, str], ...] = (
     ("drivers/lguest/**", "lguest"),
     ("arch/x86/kernel/cpu/acrn.c", "acrn"),
     ("arch/x86/kernel/jailhouse.c", "jailhouse"),
+    # ScaleMP's vSMP Foundation: callee-save irq ops that keep EFLAGS.AC a shadow of IF
+    # (2.6.32 and 4.14 vsmp_64.c, set_vsmp_pv_ops()).
+    ("arch/x86/kernel/vsmp_64.c", "vsmp"),
     # arm64's paravirt.c (4.20-5.12) defines pv_ops without an initializer and fills
     # time.steal_clock at run time with the stolen time the hypervisor reports through SMCCC
     # (ARM DEN0057A), the interface KVM implements: nothing in it is a native default.
