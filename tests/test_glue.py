@@ -117,6 +117,20 @@ def test_bundled_xen_abi_agrees_with_the_6_12_glue():
     assert [f for f in json.loads(out)["findings"] if f["code"] == "PV009"] == []
 
 
+@pytest.mark.kernel
+def test_bundled_xen_abi_maps_irq_enable_to_the_xen_version_that_check_events_makes(linux_6_12):
+    # xen-asm.S: xen_irq_enable_direct calls check_events when an event is pending, which saves
+    # every register around xen_force_evtchn_callback (irq.c:22): HYPERVISOR_xen_version(0, NULL).
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+
+    xen = load_abi("xen-pv")
+    (mapping,) = [m for m in xen.mappings if m.op == "irq.irq_enable"]
+    assert (mapping.to, mapping.hypercalls, mapping.thunk) == ("hypercall", ("xen_version",), True)
+    found = check(linux_6_12.inventory, [xen], version=linux_6_12.version)
+    assert found.op_kinds[("xen-pv", "x86", "irq.irq_enable")] == "mapped"
+
+
 def test_vmi_rom_calls_fill_macros_and_cached_pointers():
     # gen1's vmi.c: para_fill pastes VMI_CALL_##vmicall; para_wrap also caches the ROM entry in
     # vmi_ops.cache, which its wrapper calls; vmi_get_function binds vmi_ops.set_pte per PAE.
