@@ -68,10 +68,12 @@ def kernel_path(version: str) -> Path:
     return path
 
 
-# The 2.6.2x/3x generations: no Debian package; scripts/unpack-mirror exports
-# them from git mirrors that a session brought (github:j0n3lson/linux-2.6.22.19-cs370,
-# github:avsm/linux-2.6.32-xen-oprofile). CI cannot fetch those, so their tests skip.
-OLD_MIRRORS = {"2.6.22": "j0n3lson/linux-2.6.22.19-cs370", "2.6.32": "avsm/linux-2.6.32-xen-oprofile"}
+# The generations before 6.1: no Debian package; scripts/unpack-mirror exports them from
+# git mirrors that a session brought (github:j0n3lson/linux-2.6.22.19-cs370,
+# github:avsm/linux-2.6.32-xen-oprofile, and github:tw-embedded/linux-4.19, whose HEAD is
+# 4.14.219 whatever its name says). CI cannot fetch those, so their tests skip.
+OLD_MIRRORS = {"2.6.22": "j0n3lson/linux-2.6.22.19-cs370", "2.6.32": "avsm/linux-2.6.32-xen-oprofile",
+               "4.14": "tw-embedded/linux-4.19"}
 
 
 def old_kernel_path(version: str) -> Path:
@@ -92,6 +94,12 @@ def linux_2_6_22():
 def linux_2_6_32():
     from pvscan.pipeline import scan
     return scan(old_kernel_path("2.6.32"))
+
+
+@pytest.fixture(scope="session")
+def linux_4_14():
+    from pvscan.pipeline import scan
+    return scan(old_kernel_path("4.14"))
 
 
 @pytest.fixture(scope="session")

@@ -186,3 +186,97 @@ def test_2_6_22_wrappers_defined_in_c_files_get_their_callers_from_a_cold_scan(t
     warm = scan(warm_tree)
     assert "memory_setup" in warm_tree.searched_wrappers
     assert warm.callers == cold.callers
+
+
+# -- 4.14.219 (github:tw-embedded/linux-4.19's HEAD), the last years of the split globals --------
+
+def test_4_14_split_roots_with_lock_and_time_ops_and_the_arm_steal_clock(linux_4_14):
+    # paravirt_types.h:329-335 'extern struct pv_info pv_info; ... extern struct pv_lock_ops
+    # pv_lock_ops;'; arch/arm and arch/arm64 asm/paravirt.h:13 'extern struct pv_time_ops pv_time_ops;'.
+    tables = {(t.arch, t.name): t for t in linux_4_14.inventory.tables}
+    assert set(tables) == {("x86", n) for n in ("pv_info", "pv_init_ops", "pv_time_ops", "pv_cpu_ops",
+                                                "pv_irq_ops", "pv_mmu_ops", "pv_lock_ops")} | {
+        ("arm", "pv_time_ops"), ("arm64", "pv_time_ops")}
+    # One root with ops on arm and on arm64: 'single' by the rule of docs/scan.md.
+    assert {(t.arch, t.generation) for t in tables.values()} == {("x86", "split"), ("arm", "single"),
+                                                                  ("arm64", "single")}
+    # struct pv_lock_ops: queued_spin_lock_slowpath, queued_spin_unlock, wait, kick, vcpu_is_preempted.
+    assert tables[("x86", "pv_lock_ops")].ops == 5
+
+
+def test_4_14_first_entry_after_each_ifdef_in_xen_cpu_ops(linux_4_14):
+    # xen/enlighten_pv.c:1040 'static const struct pv_cpu_ops xen_cpu_ops __initconst = {', then
+    # '#ifdef CONFIG_X86_64' before :1052 .read_cr8, :1068 .usergs_sysret64, :1077 .load_gs_index.
+    for name, function, line in (("pv_cpu_ops.read_cr8", "xen_read_cr8", 1052),
+                                 ("pv_cpu_ops.usergs_sysret64", "xen_sysret64", 1068),
+                                 ("pv_cpu_ops.load_gs_index", "xen_load_gs_index", 1077)):
+        xen = [(i.function, i.file, i.line, i.via, i.guard) for i in op(linux_4_14, name).implementations
+               if i.backend == "xen"]
+        assert xen == [(function, "arch/x86/xen/enlighten_pv.c", line, "initializer", "defined(CONFIG_X86_64)")]
+
+
+def test_4_14_vsmp_is_a_backend_of_its_own(linux_4_14):
+    # vsmp_64.c:32 '#if defined CONFIG_PCI && defined CONFIG_PARAVIRT'; set_vsmp_pv_ops()
+    # :120-124 fills irq_disable, irq_enable, save_fl, restore_fl with PV_CALLEE_SAVE(vsmp_*) and
+    # pv_init_ops.patch with vsmp_patch.
+    vsmp = sorted((o.name, i.function, i.line, i.wrapped_by, i.guard)
+                  for o in linux_4_14.inventory.ops for i in o.implementations if i.backend == "vsmp")
+    guard = "defined(CONFIG_PCI) && defined(CONFIG_PARAVIRT)"
+    assert vsmp == [("pv_init_ops.patch", "vsmp_patch", 124, (), guard),
+                    ("pv_irq_ops.irq_disable", "vsmp_irq_disable", 120, ("PV_CALLEE_SAVE",), guard),
+                    ("pv_irq_ops.irq_enable", "vsmp_irq_enable", 121, ("PV_CALLEE_SAVE",), guard),
+                    ("pv_irq_ops.restore_fl", "vsmp_restore_fl", 123, ("PV_CALLEE_SAVE",), guard),
+                    ("pv_irq_ops.save_fl", "vsmp_save_fl", 122, ("PV_CALLEE_SAVE",), guard)]
+    assert not [i for o in linux_4_14.inventory.ops for i in o.implementations if i.backend == "unattributed"]
+
+
+def test_4_14_backends_filled_by_assignment(linux_4_14):
+    # hyperv/mmu.c:295 and :298: flush_tlb_others is hyperv_flush_tlb_others, or its _ex twin;
+    # kvm.c:651-657 (under CONFIG_PARAVIRT_SPINLOCKS, :566-662) the five lock ops;
+    # cpu/vmware.c:100 'pv_time_ops.sched_clock = vmware_sched_clock;' (under CONFIG_PARAVIRT).
+    assert [(i.function, i.line) for i in op(linux_4_14, "pv_mmu_ops.flush_tlb_others").implementations
+            if i.backend == "hyperv"] == [("hyperv_flush_tlb_others", 295), ("hyperv_flush_tlb_others_ex", 298)]
+    kvm_lock = sorted((o.name, i.function, i.line, i.guard) for o in linux_4_14.inventory.ops
+                      if o.table == "pv_lock_ops" for i in o.implementations if i.backend == "kvm")
+    spin = "defined(CONFIG_PARAVIRT_SPINLOCKS)"
+    assert kvm_lock == [("pv_lock_ops.kick", "kvm_kick_cpu", 654, spin),
+                        ("pv_lock_ops.queued_spin_lock_slowpath", "__pv_queued_spin_lock_slowpath", 651, spin),
+                        ("pv_lock_ops.queued_spin_unlock", "__pv_queued_spin_unlock", 652, spin),
+                        ("pv_lock_ops.vcpu_is_preempted", "__kvm_vcpu_is_preempted", 657, spin),
+                        ("pv_lock_ops.wait", "kvm_wait", 653, spin)]
+    assert [(i.function, i.line, i.guard) for i in op(linux_4_14, "pv_time_ops.sched_clock").implementations
+            if i.backend == "vmware"] == [("vmware_sched_clock", 100, "defined(CONFIG_PARAVIRT)")]
+
+
+def test_4_14_drivers_xen_time_fills_the_steal_clock_of_three_arches(linux_4_14):
+    # drivers/xen/time.c:110 'pv_time_ops.steal_clock = xen_steal_clock;' builds for x86, arm
+    # and arm64, each with its own pv_time_ops.
+    for arch in ("x86", "arm", "arm64"):
+        assert ("drivers/xen/time.c", 110, "xen_steal_clock") in [
+            (i.file, i.line, i.function) for i in op(linux_4_14, "pv_time_ops.steal_clock", arch).implementations]
+
+
+def test_bundled_abis_agree_with_the_backends_of_4_14():
+    # 4.14 carries Xen PV, KVM and Hyper-V: with the split-table ops mapped as it fills them
+    # (xen_iret and xen_sysret64 jump to hypercall_iret, xen_set_iopl_mask makes physdev_op,
+    # kvm_steal_clock reads shared memory, hyperv_flush_tlb_others makes the flush hypercalls)
+    # and the ops 4.14 lacks marked '6.1-', only notes are left.
+    from test_cli import pvscan
+    from conftest import old_kernel_path
+
+    for abi in ("xen-pv", "kvm", "hyperv"):
+        proc = pvscan("check", str(old_kernel_path("4.14")), "--abi", abi, "--trace-glue")
+        assert proc.returncode == 0 and "0 error(s), 0 warning(s)" in proc.stdout, (abi, proc.stdout[-800:])
+
+
+def test_4_14_xen_irq_enable_reaches_xen_version_as_the_bundled_abi_maps_it():
+    # irq.c: xen_irq_enable() -> xen_force_evtchn_callback() -> HYPERVISOR_xen_version(0, NULL)
+    # when an event is pending (6.1 and 6.12 do the same from xen-asm.S's check_events).
+    import json
+
+    from test_cli import pvscan
+    from conftest import old_kernel_path
+
+    out = pvscan("check", str(old_kernel_path("4.14")), "--abi", "xen-pv", "--trace-glue", "--format", "json").stdout
+    found = [f for f in json.loads(out)["findings"] if f["op"] == "pv_irq_ops.irq_enable"]
+    assert [f["code"] for f in found if f["severity"] != "note"] == []
