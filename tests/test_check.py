@@ -247,6 +247,54 @@ source = "test"
         assert f.severity == severity
 
 
+def test_one_op_mapped_once_per_era_and_the_trees_version_chooses(gen1, tmp_path):
+    # As 2.6.32's KVM paravirtual MMU carried set_pte through KVM_HC_MMU_OP and 4.14's KVM
+    # leaves it native: two mappings of one op whose kernels do not overlap.
+    from pvscan.checks.check import check
+    from pvscan.source.files import KernelVersion
+    abi = _abi(tmp_path, mappings="""
+[[mapping]]
+op = "paravirt_ops.clts"
+to = "hypercall"
+hypercalls = ["Wide"]
+kernels = "-2.6.32"
+source = "test"
+
+[[mapping]]
+op = "paravirt_ops.clts"
+to = "native"
+kernels = "4.14-"
+source = "test"
+""")
+    assert [m.kernels for m in abi.mappings] == [(None, (2, 6, 32)), ((4, 14), None)]
+    kind = ("era", "i386", "paravirt_ops.clts")
+    for version, want in [(KernelVersion(2, 6, 22, ""), "mapped"), (KernelVersion(4, 14, 219, ""), "native")]:
+        found = check(gen1.inventory, [abi], version=version)
+        assert found.op_kinds[kind] == want
+        assert not [f for f in found.findings if f.op == "paravirt_ops.clts" and f.severity != "note"]
+
+
+@pytest.mark.parametrize("first, second", [("", ""), ('kernels = "-4.14"', ""), ('kernels = "-4.14"', 'kernels = "4.14-"'),
+                                           ('kernels = "2.6.23-"', 'kernels = "-2.6.32"')])
+def test_one_op_mapped_twice_needs_kernels_apart(tmp_path, first, second):
+    # '-4.14' holds every 4.14.y, so '4.14-' overlaps it.
+    from pvscan.errors import PvscanError
+    with pytest.raises(PvscanError, match=r"a.toml:\d+: .*mapped twice .*'kernels' ranges that do not overlap"):
+        _abi(tmp_path, mappings=f"""
+[[mapping]]
+op = "pv_cpu_ops.clts"
+to = "native"
+{first}
+source = "test"
+
+[[mapping]]
+op = "pv_cpu_ops.clts"
+to = "trap"
+{second}
+source = "test"
+""")
+
+
 def test_return_words_must_be_one_or_two(tmp_path):
     from pvscan.errors import PvscanError
     with pytest.raises(PvscanError, match="return_words"):
@@ -300,13 +348,16 @@ def test_vmi_against_6_12(linux_6_12):
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", ["kvm", "hyperv"])
 def test_kvm_and_hyperv_abis_are_clean_on_6_12(linux_6_12, name):
-    # Nothing but the mappings of 4.14's split-table ops (pv_time_ops, flush_tlb_others),
-    # which 6.12 does not have: notes, since their kernels end at 4.14.
+    # Nothing but notes on the mappings for older kernels: 4.14's split-table ops (pv_time_ops,
+    # flush_tlb_others), which 6.12 does not have (PV006), and kvm's mappings of the page-table
+    # ops for 2.6.32 and 4.14, which 6.12 keeps under CONFIG_PARAVIRT_XXL only (PV005).
     from pvscan.abi import load_abi
     from pvscan.checks.check import check
-    found = check(linux_6_12.inventory, [load_abi(name)], version=linux_6_12.version).findings
-    assert {(f.code, f.severity) for f in found} == {("PV006", "note")}
-    assert all(f.op.startswith("pv_") for f in found)
+    abi = load_abi(name)
+    found = check(linux_6_12.inventory, [abi], version=linux_6_12.version).findings
+    assert {f.severity for f in found} == {"note"} and {f.code for f in found} <= {"PV005", "PV006"}
+    era = {m.op for m in abi.mappings if m.covers((6, 12, 0)) is False}
+    assert {f.op for f in found if f.code == "PV006"} <= era
 
 
 @pytest.mark.kernel

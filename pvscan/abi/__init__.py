@@ -222,11 +222,8 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                                     h.get("batchable", False), tuple(h.get("gates", [])), h["source"], line or 0))
 
     mappings = []
-    seen_ops = {}
+    seen_ops = {}      # op -> [(line, kernels)] of its mappings so far
     for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
-        if m["op"] in seen_ops:
-            fail(f"{where}: op {m['op']} mapped twice (first at line {seen_ops[m['op']]})", line)
-        seen_ops[m["op"]] = line
         if m["to"] not in KINDS:
             fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", loc.key("mapping", i, "to"))
         for key in ("hypercalls", "arg_map", "split"):
@@ -248,6 +245,13 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
             if kernels is None:
                 fail(f"{where}: kernels must be a range of versions like '2.6.20-2.6.22', '2.6.23-' or '-4.19'",
                      loc.key("mapping", i, "kernels"))
+        # One op may be mapped once per era: the same name can mean another thing in another
+        # kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x).
+        for first, other in seen_ops.get(m["op"], []):
+            if not ranges_apart(kernels, other):
+                fail(f"{where}: op {m['op']} mapped twice (first at line {first}); mappings of one op "
+                     "need 'kernels' ranges that do not overlap", line)
+        seen_ops.setdefault(m["op"], []).append((line, kernels))
         mappings.append(Mapping(
             m["op"], m["to"], tuple(hcs), tuple(m["arg_map"]) if "arg_map" in m else None,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
@@ -265,6 +269,17 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
 
 
 _VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+){1,2}$")
+
+
+def ranges_apart(a, b) -> bool:
+    """Whether two kernels ranges ((low, high), an end None when open; None: every kernel)
+    share no version. A high end covers its releases: '-4.14' holds 4.14.219."""
+    if a is None or b is None:
+        return False
+
+    def before(high, low):
+        return high is not None and low is not None and high < low[:len(high)]
+    return before(a[1], b[0]) or before(b[1], a[0])
 
 
 def parse_kernel_range(text: str):

@@ -45,8 +45,7 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
             op, how = index.find(m.op)
             if op is None:
                 stale.append(m)
-            elif op.name not in mapping_of or _closer(how, how_of[op.name]):
-                # Two mappings reach one op through renaming: the closer name wins.
+            elif op.name not in mapping_of or _better(m, how, mapping_of[op.name], how_of[op.name], version):
                 mapping_of[op.name], how_of[op.name] = m, how
         present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch))
         per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
@@ -82,8 +81,16 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
 _HOW_ORDER = ("name", "generation", "member", "renamed")
 
 
-def _closer(how: str, than: str) -> bool:
-    return _HOW_ORDER.index(how) < _HOW_ORDER.index(than)
+def _better(m, how, than, than_how, version) -> bool:
+    """Whether mapping m should stand for an op rather than than, when both reach it: the one
+    whose kernels hold the tree's version, then one that states none, then the one whose name
+    is closer (two names reach one op through renaming)."""
+    return _rank(m, how, version) < _rank(than, than_how, version)
+
+
+def _rank(m, how, version) -> tuple:
+    covers = m.covers(version) if version is not None else None
+    return ({True: 0, None: 1, False: 2}[covers], _HOW_ORDER.index(how))
 
 
 def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
