@@ -142,17 +142,57 @@ def test_vmi_absorbed_the_pv_ops_changes_from_2_6_22_to_2_6_32(linux_2_6_22, lin
     assert pair["verdict_counts"]["absorbed"] > 0 and pair["verdict_counts"]["native"] > 0
 
 
-def test_traced_glue_agrees_with_the_bundled_vmi_and_lguest_abis():
+def test_xen_kvm_and_hyperv_absorbed_the_pv_ops_changes_from_2_6_32_to_6_12(linux_2_6_32, linux_4_14):
+    # 2.6.32 -> 4.14 -> 6.1 -> 6.12: lock ops turned to qspinlock, p4d came, the time ops and
+    # iret left, the tables merged into pv_ops. With each revision's backend as witness and
+    # each era's mappings, no change needed anything the hypercall ABIs lack.
+    import json
+
+    from test_cli import pvscan
+    from conftest import kernel_path, old_kernel_path
+
+    trees = [str(old_kernel_path("2.6.32")), str(old_kernel_path("4.14")), str(kernel_path("6.1")),
+             str(kernel_path("6.12"))]
+    proc = pvscan("history", *trees, "--abi", "xen-pv", "--abi", "kvm", "--abi", "hyperv",
+                  "--format", "json", "--no-progress")
+    pairs = json.loads(proc.stdout)["abis"]
+    assert len(pairs) == 9
+    assert [(p["abi"], p["verdict_counts"]["needs-abi"]) for p in pairs if p["verdict_counts"]["needs-abi"]] == []
+    assert all(p["verdict_counts"]["absorbed"] > 0 for p in pairs)
+
+
+def test_traced_glue_agrees_with_the_bundled_abis_of_the_backends_in_2_6_2x_and_3x():
     # vmi_32.c's para_fill/para_wrap and vmi_ops pointers, lguest's lazy_hcall/kvm_hypercall
     # with LHCALL_*: every traced call is the one the bundled ABI names (no PV009). 2.6.32's
     # vmi_set_pte_atomic ends in vmi_ops.update_pte (UpdatePxELong), lguest_set_pmd under PAE
-    # in LHCALL_SET_PMD (boot.c:680-685; the !PAE twin at :688 uses LHCALL_SET_PGD).
+    # in LHCALL_SET_PMD (boot.c:680-685; the !PAE twin at :688 uses LHCALL_SET_PGD). 2.6.32
+    # also carries Xen PV (xen_clts ends in MULTI_fpu_taskswitch, xen_set_io_bitmap in
+    # physdev_op) and KVM's paravirtual MMU: their bundled ABIs hold there too.
     from test_cli import pvscan
     from conftest import old_kernel_path
 
-    for version, abi in (("2.6.22", "vmi"), ("2.6.32", "vmi"), ("2.6.32", "lguest")):
+    for version, abi in (("2.6.22", "vmi"), ("2.6.32", "vmi"), ("2.6.32", "lguest"), ("2.6.32", "xen-pv"),
+                         ("2.6.32", "kvm")):
         proc = pvscan("check", str(old_kernel_path(version)), "--abi", abi, "--trace-glue")
         assert proc.returncode == 0 and "0 error(s), 0 warning(s)" in proc.stdout, (version, abi, proc.stdout[-500:])
+
+
+def test_the_bundled_abis_map_2_6_32s_own_ops_by_era(linux_2_6_32):
+    # kvm.c:206-228 (KVM_FEATURE_MMU_OP): set_pte is kvm_set_pte -> kvm_mmu_write ->
+    # kvm_hypercall3(KVM_HC_MMU_OP, ...), :53-65; 4.14's kvm.c leaves it native.
+    # xen/mmu.c:2327 '.set_pgd = xen_set_pgd' sets the top of four levels, where 6.x's
+    # set_pgd is a fifth level Xen PV does not have (unsupported).
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check
+
+    kinds = check(linux_2_6_32.inventory, [load_abi("kvm"), load_abi("xen-pv")],
+                  version=linux_2_6_32.version).op_kinds
+    assert kinds[("kvm", "x86", "pv_mmu_ops.set_pte")] == "mapped"
+    assert kinds[("kvm", "x86", "pv_mmu_ops.flush_tlb_user")] == "mapped"
+    assert kinds[("xen-pv", "x86", "pv_mmu_ops.set_pgd")] == "mapped"
+    chosen = {m.op: m for m in load_abi("xen-pv").mappings if m.op in ("mmu.set_pgd", "pv_mmu_ops.set_pgd")}
+    assert chosen["pv_mmu_ops.set_pgd"].hypercalls == ("mmu_update",)
+    assert chosen["mmu.set_pgd"].to == "unsupported"
 
 
 def test_derive_abi_reaches_vmi_rom_calls_on_2_6_32():
