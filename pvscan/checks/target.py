@@ -59,8 +59,9 @@ def complete_config(tree, inventory, abi, kconfig=None):
         ruled_out = logic.complete(abi.config, unset) if logic is not None else {}
         if ruled_out:
             abi = dataclasses.replace(abi, config={**abi.config, **ruled_out})
+            them = "it" if len(ruled_out) == 1 else "them"
             notes.append(f"ABI {abi.name}: {', '.join(f'{k} = n' for k in sorted(ruled_out))}: "
-                         f"the tree's Kconfig rules {'it' if len(ruled_out) == 1 else 'them'} out under the ABI's configuration")
+                         f"the tree's Kconfig rules {them} out under the ABI's configuration")
     abi, said = _complete_macros(tree, inventory, abi)
     return abi, notes + said
 
