@@ -317,6 +317,10 @@ def test_4_14_xen_irq_enable_reaches_xen_version_as_the_bundled_abi_maps_it():
     from test_cli import pvscan
     from conftest import old_kernel_path
 
+    from test_glue import chains
+
+    reaches = chains(str(old_kernel_path("4.14")), "xen")["pv_irq_ops.irq_enable"]
+    assert ("xen_version", False, ["xen_irq_enable", "xen_force_evtchn_callback", "HYPERVISOR_xen_version"]) in reaches
     out = pvscan("check", str(old_kernel_path("4.14")), "--abi", "xen-pv", "--trace-glue", "--format", "json").stdout
     found = [f for f in json.loads(out)["findings"] if f["op"] == "pv_irq_ops.irq_enable"]
     assert [f["code"] for f in found if f["severity"] != "note"] == []
