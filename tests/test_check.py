@@ -461,6 +461,11 @@ def test_abi_list_and_show():
         assert f"\n{name} " in "\n" + listing
     shown = pvscan("abi", "show", "xen-pv").stdout
     assert "   1  mmu_update" in shown and "Sources:" in shown
+    # set_pgd, mapped once per era: 2.6.32's fourth level through mmu_update, 6.x's fifth unsupported.
+    set_pgd = [line.split() for line in pvscan("abi", "show", "xen-pv").stdout.splitlines()
+               if line.split()[:1] in (["mmu.set_pgd"], ["pv_mmu_ops.set_pgd"])]
+    assert [words[:4] for words in set_pgd] == [["mmu.set_pgd", "unsupported", "[kernels", "4.14-]"],
+                                               ["pv_mmu_ops.set_pgd", "mmu_update", "[kernels", "-2.6.32]"]]
 
 
 def test_rules_list_one_rule_and_docs_in_sync():

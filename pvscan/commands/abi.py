@@ -35,8 +35,12 @@ def run_show(args) -> int:
         flags = ", ".join(x for x, on in (("clobbers", h.clobbers), ("batchable", h.batchable)) if on)
         widths = ", ".join(map(str, h.args)) or "none"
         w(f"  {h.number:>4}  {h.name:<32} args [{widths}]" + (f"  {flags}" if flags else "") + "\n")
+    from pvscan.checks.rules import kernel_span
+
     w(f"\nMappings ({len(a.mappings)}):\n")
     for m in sorted(a.mappings, key=lambda m: m.op):
         what = ", ".join(m.hypercalls) if m.to == "hypercall" else m.to
-        w(f"  {m.op:<40} {what}" + (f"  ({m.reason})" if m.reason else "") + "\n")
+        # An op mapped once per era shows each mapping with the kernels it is for.
+        era = f"  [kernels {kernel_span(m.kernels)}]" if m.kernels else ""
+        w(f"  {m.op:<40} {what}{era}" + (f"  ({m.reason})" if m.reason else "") + "\n")
     return 0
