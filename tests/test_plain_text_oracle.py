@@ -90,10 +90,11 @@ def boundary_entries(root) -> list[tuple[str, str, int, str]]:
 ASSIGNMENT = re.compile(r"\b(?:pv_ops|paravirt_ops|pv_\w*ops)\.([\w.]+?)(?:\.func)?\s*=(?!=)")
 
 
-def op_assignments(root) -> list[tuple[str, int, str]]:
-    """(file, 1-based line, text) of each statement that assigns a table member declared as a
-    function pointer or callee-save slot in an ops struct body: an implementation of an op (or a
-    NULL). Macro bodies (fill macros, whose uses are the implementations) are left out."""
+def op_assignments(root) -> list[tuple[str, str, int, str]]:
+    """("initializer", file, 1-based line, text) of each statement that assigns a table member
+    declared as a function pointer or callee-save slot in an ops struct body: an implementation of
+    an op (or a NULL), held as an initializer entry is. Macro bodies (fill macros, whose uses are
+    the implementations) are left out."""
     sources = list(_sources(root))
     members = set()
     for _, lines in sources:
@@ -111,18 +112,20 @@ def op_assignments(root) -> list[tuple[str, int, str]]:
                 continue
             for found in ASSIGNMENT.finditer(line):
                 if found.group(1).rsplit(".", 1)[-1] in members:
-                    out.append((rel, n, text))
+                    out.append(("initializer", rel, n, text))
     return out
 
 
-def _held(result):
-    declared, filled = set(), set()
+def unheld(result, found) -> list:
+    """Those of found ((kind, file, line, ...)) that the inventory does not hold at their line: a
+    declared op or variant for a struct member, an implementation or a clear for an entry."""
+    held = {"struct": set(), "initializer": set()}
     for op in result.inventory.ops:
-        declared.add((op.file, op.line))
-        declared.update((op.file, v.line) for v in op.variants)
-        filled.update((i.file, i.line) for i in op.implementations)
-        filled.update((c.file, c.line) for c in op.cleared_by)
-    return {"struct": declared, "initializer": filled}
+        held["struct"].add((op.file, op.line))
+        held["struct"].update((op.file, v.line) for v in op.variants)
+        held["initializer"].update((i.file, i.line) for i in op.implementations)
+        held["initializer"].update((c.file, c.line) for c in op.cleared_by)
+    return [f for f in found if (f[1], f[2]) not in held[f[0]]]
 
 
 # The number of boundaries the reader finds: a reader that found none would prove nothing.
@@ -134,8 +137,7 @@ def test_the_first_entry_after_every_directive_in_every_table_and_initializer(re
     result = request.getfixturevalue(fixture)
     entries = boundary_entries(result.tree)
     assert len(entries) == count
-    held = _held(result)
-    assert [e for e in entries if (e[1], e[2]) not in held[e[0]]] == []
+    assert unheld(result, entries) == []
 
 
 # Assignments to ops, as the reader finds them ('pv_ops.cpu = xen_cpu_ops.cpu' copies a group, and
@@ -148,5 +150,4 @@ def test_every_assignment_to_an_op_is_an_implementation_at_its_line(request, fix
     result = request.getfixturevalue(fixture)
     assignments = op_assignments(result.tree)
     assert len(assignments) == count
-    held = _held(result)["initializer"]
-    assert [a for a in assignments if (a[0], a[1]) not in held] == []
+    assert unheld(result, assignments) == []

@@ -282,6 +282,12 @@ def ranges_apart(a, b) -> bool:
     return before(a[1], b[0]) or before(b[1], a[0])
 
 
+def kernel_span(kernels) -> str:
+    """A kernels range as written, parse_kernel_range's inverse: '2.6.21-2.6.22', '6.12-'."""
+    low, high = kernels
+    return "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
+
+
 def parse_kernel_range(text: str):
     """'2.6.20-2.6.22' -> ((2, 6, 20), (2, 6, 22)); an open end is None; None if malformed."""
     low, sep, high = text.strip().partition("-")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pvscan.abi import bundled_names, load_abi
+from pvscan.abi import bundled_names, kernel_span, load_abi
 
 
 def run_list(args) -> int:
@@ -35,8 +35,6 @@ def run_show(args) -> int:
         flags = ", ".join(x for x, on in (("clobbers", h.clobbers), ("batchable", h.batchable)) if on)
         widths = ", ".join(map(str, h.args)) or "none"
         w(f"  {h.number:>4}  {h.name:<32} args [{widths}]" + (f"  {flags}" if flags else "") + "\n")
-    from pvscan.checks.rules import kernel_span
-
     w(f"\nMappings ({len(a.mappings)}):\n")
     for m in sorted(a.mappings, key=lambda m: m.op):
         what = ", ".join(m.hypercalls) if m.to == "hypercall" else m.to

@@ -46,12 +46,6 @@ class Context:
                 and not any(c.backend == self.abi.backend for c in self.op.cleared_by))
 
 
-def kernel_span(kernels) -> str:
-    """A mapping's kernels range as written: '2.6.21-2.6.22', '6.12-'."""
-    low, high = kernels
-    return "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
-
-
 def size_of(ctx: Context, ctype: str | None):
     """(bits, where the size comes from): libclang in precise mode, else the documented table."""
     from pvscan.checks.typesizes import size_bits

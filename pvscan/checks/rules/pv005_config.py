@@ -1,4 +1,5 @@
-from pvscan.checks.rules import CheckRule, kernel_span
+from pvscan.abi import kernel_span
+from pvscan.checks.rules import CheckRule
 
 
 class Config(CheckRule):
