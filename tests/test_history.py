@@ -441,3 +441,55 @@ def test_a_revisions_files_with_odd_names_are_candidates(tmp_path, monkeypatch):
                                    RevisionSpec("two", "git", str(work), "HEAD")])
     assert list(after.candidates) == sorted(["arch/x86/pär a.c", "arch/x86/plain.c", "arch/x86/tab\there.c",
                                              "arch/x86/nouveau\u0301.h"])
+
+
+# 2.6.32's arch/x86/Kconfig and header layout, reduced: X86_32 'def_bool !64BIT', X86_64
+# 'def_bool 64BIT', X86_PAE 'depends on X86_32'; pgtable_types.h includes pgtable_32_types.h or
+# pgtable_64_types.h (:21 PAGETABLE_LEVELS 4), and pgtable_32_types.h includes the 3-level
+# header (:27 PAGETABLE_LEVELS 3) under CONFIG_X86_PAE, the 2-level one otherwise.
+TARGET_FILES = {
+    "arch/x86/Kconfig": 'config 64BIT\n\tbool "64-bit kernel"\n\nconfig X86_32\n\tdef_bool !64BIT\n\n'
+                        'config X86_64\n\tdef_bool 64BIT\n\nconfig X86_PAE\n\tbool "PAE"\n\tdepends on X86_32\n',
+    "arch/x86/include/asm/pgtable_types.h": '#ifdef CONFIG_X86_32\n# include "pgtable_32_types.h"\n#else\n'
+                                            '# include "pgtable_64_types.h"\n#endif\n',
+    "arch/x86/include/asm/pgtable_32_types.h": "#ifdef CONFIG_X86_PAE\n# include <asm/pgtable-3level_types.h>\n"
+                                               "#else\n# include <asm/pgtable-2level_types.h>\n#endif\n",
+    "arch/x86/include/asm/pgtable-3level_types.h": "#define PAGETABLE_LEVELS\t3\n",
+    "arch/x86/include/asm/pgtable-2level_types.h": "#define PAGETABLE_LEVELS\t2\n",
+    "arch/x86/include/asm/pgtable_64_types.h": "#define PAGETABLE_LEVELS\t4\n",
+}
+
+
+def test_history_completes_each_abis_configuration_as_check_does(tmp_path):
+    # gen2's set_pte_atomic is under 'PAGETABLE_LEVELS >= 3 && defined(CONFIG_X86_PAE)', set_pud
+    # under 'PAGETABLE_LEVELS >= 3'. An x86-64 ABI that says neither: check takes PAGETABLE_LEVELS
+    # from the target's headers and X86_PAE = n from the Kconfig, and so must history, from a
+    # directory and from a git revision alike (it once judged them under the ABI as written).
+    from conftest import git_checkout
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.history.run import RevisionSpec, scan_revision
+    from pvscan.pipeline import inventory_of
+    from pvscan.source.directory import KernelTree
+
+    root = tmp_path / "linux"
+    shutil.copytree(fixture_tree("gen2-split"), root)
+    for rel, text in TARGET_FILES.items():
+        (root / rel).write_text(text)
+    git_checkout(tmp_path / "repo", root)
+    abi = tmp_path / "x64.toml"
+    abi.write_text('[abi]\nname = "x64"\nversion = "1"\narch = "x86"\ntarget = "x86_64"\nword_bits = 64\n'
+                   'register_args = 6\nbackend = "xen"\ndescription = "maps nothing"\nsources = ["test"]\n'
+                   '[abi.config]\nCONFIG_PARAVIRT = true\nCONFIG_X86_64 = true\n')
+    tree = KernelTree(root)
+    checked, notes = check_tree(tree, inventory_of(tree).inventory, [load_abi(str(abi))])
+    assert any("PAGETABLE_LEVELS = 4" in n and "pgtable_64_types.h:1" in n for n in notes)
+    assert any("CONFIG_X86_PAE = n" in n for n in notes)
+    kinds = sorted((a, arch, o, k) for (a, arch, o), k in checked.op_kinds.items())
+    assert ("x64", "x86", "pv_mmu_ops.set_pte_atomic", "excluded") in kinds
+    assert ("x64", "x86", "pv_mmu_ops.set_pud", "unmapped") in kinds
+    for spec in (RevisionSpec("dir", "tree", str(root), None, (str(abi),)),
+                 RevisionSpec("git", "git", str(tmp_path / "repo"), "HEAD", (str(abi),))):
+        summary = scan_revision(spec)
+        assert summary.warning is None and not summary.kconfig_problems
+        assert list(summary.kinds) == kinds, spec.kind

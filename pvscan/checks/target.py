@@ -14,6 +14,10 @@ they agree on one value. A header is built when its name fits the target
 is built and includes it under a guard that is not false for the ABI; a
 define's own guard must not be false either. Anything less certain leaves
 the symbol unset, as before: nothing is guessed.
+
+A tree on disk is searched with ripgrep; a git revision (history) has its
+arch headers read once from the object store and searched in Python: the
+same lines either way.
 """
 
 from __future__ import annotations
@@ -67,20 +71,18 @@ def complete_config(tree, inventory, abi, kconfig=None):
 
 
 def _complete_macros(tree, inventory, abi):
-    from pvscan.source.search import matching_lines
-
     symbols = guard_symbols(inventory, abi)
     if not symbols:
         return abi, []
     arch_dirs = _arch_dirs(tree, abi)
     if not arch_dirs:
         return abi, []
-    warnings: list = []
+    headers = ArchHeaders(tree, arch_dirs)
     pattern = r"^\s*#\s*define\s+(" + "|".join(map(re.escape, symbols)) + r")\b"
     values: dict = {}
-    for rel in sorted(matching_lines(tree, pattern, warnings, arch_dirs)):
+    for rel in sorted(headers.matching(pattern)):
         pre = _preprocessed(tree, rel)
-        if pre is None or not _built(tree, rel, abi, arch_dirs, MAX_INCLUDE_DEPTH):
+        if pre is None or not _built(headers, rel, abi, MAX_INCLUDE_DEPTH):
             continue
         for d in pre.defines:
             if d.name not in symbols or d.params is not None:
@@ -103,7 +105,38 @@ def _complete_macros(tree, inventory, abi):
 def _arch_dirs(tree, abi) -> list[str]:
     arches = ["x86", "i386", "x86_64"] if abi.arch == "x86" else [abi.arch]
     dirs = [f"arch/{a}/include" for a in arches] + [f"include/asm-{a}" for a in arches]
-    return [d for d in dirs if (tree.root / d).is_dir()]
+    return [d for d in dirs if tree.is_dir(d)]
+
+
+class ArchHeaders:
+    """The lines of an architecture's header directories that match a pattern: ripgrep's on a
+    tree on disk; on a git revision, each header read once and matched in Python."""
+
+    def __init__(self, tree, dirs: list[str]):
+        self.tree = tree
+        self.dirs = dirs
+        self._texts = None        # {rel: lines} of a tree with no directory to search
+
+    def matching(self, pattern: str) -> dict[str, tuple]:
+        """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
+        from pvscan.source.search import matching_lines, ripgrep
+
+        if hasattr(self.tree, "root") and ripgrep():
+            return matching_lines(self.tree, pattern, [], self.dirs)
+        if self._texts is None:
+            self._texts = {}
+            for rel in self.tree.walk_sources(self.dirs):
+                try:
+                    self._texts[rel] = self.tree.read(rel).split(b"\n")
+                except (SkippedFile, OSError):
+                    continue
+        regex = re.compile(pattern.encode())
+        out = {}
+        for rel, lines in self._texts.items():
+            found = tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
+            if found:
+                out[rel] = found
+        return out
 
 
 def _preprocessed(tree, rel):
@@ -124,27 +157,25 @@ def _fits_target(rel: str, target: str) -> bool:
     return (m.group(1) == "64") == (target == "x86_64")
 
 
-def _built(tree, rel, abi, arch_dirs, depth) -> bool:
+def _built(headers, rel, abi, depth) -> bool:
     """Whether the ABI's target builds header rel (see the module's docstring)."""
-    from pvscan.source.search import matching_lines
-
     if not _fits_target(rel, abi.target):
         return False
     if depth == 0:
         return True
     name = rel.rsplit("/", 1)[-1]
     pattern = r'^\s*#\s*include\s*[<"](?:asm/)?' + re.escape(name) + r'[>"]'
-    includers = matching_lines(tree, pattern, [], arch_dirs)
+    includers = headers.matching(pattern)
     if not includers:
         return True
     for other, lines in includers.items():
         if other == rel:
             continue
-        pre = _preprocessed(tree, other)
+        pre = _preprocessed(headers.tree, other)
         if pre is None:
             continue
         for line, _text in lines:
             ok, _ = evaluate(guard_expression(pre.guard_at(line - 1)), abi.config)
-            if ok is not False and _built(tree, other, abi, arch_dirs, depth - 1):
+            if ok is not False and _built(headers, other, abi, depth - 1):
                 return True
     return False

@@ -66,7 +66,8 @@ def run(args) -> int:
         for g in guards.values():
             g.close()
             g.tree.close()
-    kconfig_problems = sorted({p for g in guards.values() for p in g.problems})
+    kconfig_problems = sorted({p for g in guards.values() for p in g.problems}
+                              | {p for s in summaries for p in s.kconfig_problems})
     print_warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems], sys.stderr)
     print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
     write_output(document_renderer("history", args.format)(doc), args.output)

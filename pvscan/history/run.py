@@ -61,15 +61,18 @@ class RevisionSummary:
     files: int = 0
     cache_hits: int = 0
     warning: str | None = None
+    kconfig_problems: tuple = ()       # why its Kconfig could not complete an ABI's configuration
 
 
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     """One revision, start to end: safe to run on any worker that can read spec.location."""
     from pvscan.abi import load_abi
     from pvscan.checks.check import check
+    from pvscan.checks.target import complete_config
     from pvscan.errors import PvscanError
     from pvscan.inventory.backends import DEFAULT_MAP, BackendMap
     from pvscan.inventory.model import signature_of
+    from pvscan.kconfig import LazyGuardLogic
     from pvscan.pipeline import inventory_of
 
     try:
@@ -77,20 +80,24 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     except PvscanError as e:
         return RevisionSummary(spec.label, None, "?", warning=str(e))
     commit = source.commit
+    kconfig = LazyGuardLogic(source)
     try:
         # One task per revision already: no pool inside it.
         result = inventory_of(source, BackendMap(tuple(spec.backend_rules) + DEFAULT_MAP), jobs=1)
+        inventory = result.inventory
+        if not inventory.ops:
+            return RevisionSummary(spec.label, commit, str(source.version), files=result.files_parsed,
+                                   cache_hits=result.cache_hits, warning="no paravirt ops table in this revision")
+        # Each ABI's configuration completed from this revision's Kconfig and headers, as check
+        # completes it: an op the revision's Kconfig rules out is excluded here as there.
+        abis = [complete_config(source, inventory, load_abi(a), kconfig)[0] for a in spec.abis]
     finally:
+        kconfig.close()
         source.close()
-    inventory = result.inventory
-    if not inventory.ops:
-        return RevisionSummary(spec.label, commit, str(source.version), files=result.files_parsed,
-                               cache_hits=result.cache_hits, warning="no paravirt ops table in this revision")
     ops = tuple(OpState(o.arch, o.name, o.table, o.group, signature_of(o), o.convention, o.guard, o.file,
                         o.line, o.backends) for o in inventory.ops)
     found, kinds, witnesses = (), (), ()
-    if spec.abis:
-        abis = [load_abi(a) for a in spec.abis]
+    if abis:
         checked = check(inventory, abis, version=source.version)
         arch_of = {o.name: o.arch for o in inventory.ops}
         found = tuple((f.abi, f.code, arch_of.get(f.op, ""), f.op, f.severity, f.message)
@@ -100,7 +107,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
         witnesses = tuple(sorted((a.name, a.backend) for a in abis if a.backend in present))
     definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
-                           result.files_parsed, result.cache_hits)
+                           result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems))
 
 
 def open_revision(spec: RevisionSpec):

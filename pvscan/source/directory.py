@@ -128,6 +128,13 @@ class KernelTree:
             raise SkippedFile("binary file (NUL bytes)")
         return data
 
+    def is_dir(self, rel: str) -> bool:
+        """Whether rel is a directory of the tree itself, reached through no symlink."""
+        if os.path.isabs(rel) or ".." in Path(rel).parts:
+            return False
+        full = self.root / rel
+        return full.is_dir() and os.path.realpath(full) == str(full)
+
     def walk_sources(self, only_dirs=None):
         """Relative paths of every regular .c/.h file (in only_dirs, relative directories, when
         given), sorted; symlinks are not followed.

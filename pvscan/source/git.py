@@ -12,7 +12,7 @@ import subprocess
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
-from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SkippedFile, parse_version
+from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, SkippedFile, parse_version
 
 
 # git maps pack windows and keeps a cache of delta bases as it reads: a 'git grep' of a whole
@@ -335,6 +335,31 @@ class GitTree:
                     proc.kill()
                 proc.stdout.close()
                 proc.wait()
+
+    def walk_sources(self, only_dirs=None) -> list[str]:
+        """Relative paths of the revision's .c/.h blobs (in only_dirs when given), sorted, as
+        KernelTree.walk_sources lists a directory's: no symlink, no submodule, nothing under
+        EXCLUDED_DIRS at the top."""
+        where = [f":(literal){d.strip('/')}" for d in only_dirs] if only_dirs else []
+        listing = self._git("ls-tree", "-r", "-z", self.a, "--", *where).stdout.decode("utf-8", "surrogateescape")
+        out = []
+        for row in listing.split("\0"):
+            head, _, rel = row.partition("\t")
+            fields = head.split(" ")
+            if (len(fields) != 3 or fields[0] not in ("100644", "100755") or not rel.endswith(SOURCE_SUFFIXES)
+                    or rel.split("/", 1)[0] in EXCLUDED_DIRS or rel.startswith("/") or ".." in rel.split("/")):
+                continue
+            out.append(rel)
+        return sorted(out)
+
+    def is_dir(self, rel: str) -> bool:
+        """Whether the revision holds a directory at rel (one 'git ls-tree' of that path)."""
+        if rel.startswith("/") or ".." in rel.split("/"):
+            return False
+        rel = rel.strip("/")
+        proc = self._git("ls-tree", "-z", self.a, "--", f":(literal){rel}", check=False)
+        head, _, path = proc.stdout.rstrip(b"\0").partition(b"\t")
+        return proc.returncode == 0 and path == os.fsencode(rel) and head.split(b" ")[1:2] == [b"tree"]
 
     def has_file(self, rel: str) -> bool:
         """Whether the revision holds a file at rel (one 'git ls-tree' of that path, where
