@@ -298,22 +298,29 @@ class Cache:
 
     def get_kconfig(self, key: str):
         """({option: [options it needs]}, {option: [options it excludes]}, {file: sha256 of
-        what was read}) for that Kconfig, or None."""
+        what was read}, {int option: [[value, guard], ...]}) for that Kconfig, or None."""
         def valid(doc):
             files = doc.get("files") if isinstance(doc, dict) else None
+            defaults = doc.get("defaults") if isinstance(doc, dict) else None
             return (isinstance(doc, dict) and doc.get("kconfig") == key
                     and all(_option_map(doc.get(k)) for k in ("needs", "excludes"))
                     and isinstance(files, dict) and all(
                         _tree_path(f) and isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
-                        for f, h in files.items()))
+                        for f, h in files.items())
+                    and isinstance(defaults, dict) and all(
+                        isinstance(k, str) and isinstance(rows, list) and all(
+                            isinstance(r, list) and len(r) == 2 and type(r[0]) is int and isinstance(r[1], str)
+                            for r in rows)
+                        for k, rows in defaults.items()))
         doc = self._read_json(self._kconfig_path(key), valid, "not the options of that Kconfig")
-        return None if doc is None else (doc["needs"], doc["excludes"], doc["files"])
+        return None if doc is None else (doc["needs"], doc["excludes"], doc["files"], doc["defaults"])
 
-    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict) -> None:
+    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict, defaults: dict) -> None:
         self._write_json(self._kconfig_path(key), {
             "kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
             "excludes": {k: sorted(v) for k, v in sorted(excludes.items())},
-            "files": dict(sorted(files.items()))})
+            "files": dict(sorted(files.items())),
+            "defaults": {k: [list(row) for row in v] for k, v in sorted(defaults.items())}})
 
     def _kconfig_path(self, key: str) -> Path | None:
         return self._entry_path("kconfig", FORMAT, key)

@@ -35,7 +35,7 @@ _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
 # What the cached Kconfig entries depend on: this module's reading of Kconfig, and kconfiglib's.
-_KCONFIG_VERSION = "pvscan-kconfig/2"
+_KCONFIG_VERSION = "pvscan-kconfig/3"
 MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
 _lock = threading.Lock()
 
@@ -44,11 +44,14 @@ class GuardLogic:
     """Which options a set option needs, from one tree's Kconfig (or none: text comparison)."""
 
     def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None,
-                 files: dict | None = None):
+                 files: dict | None = None, defaults: dict | None = None):
         self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
         self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
         self.problem = problem        # why the Kconfig could not be read
         self.files = files            # rel -> sha256 of each file read; None: not to be cached
+        # int option without a prompt -> ((value, the guard it is the value under), ...) in order:
+        # 'config PGTABLE_LEVELS int default 5 if X86_5LEVEL default 4 if X86_64 ...'
+        self.defaults = defaults or {}
 
     def complete(self, config: dict, wanted) -> dict:
         """{CONFIG_X: False} for each wanted option that config (CONFIG_X -> bool) rules out:
@@ -69,6 +72,32 @@ class GuardLogic:
             required = self.needs.get(name, frozenset()) | {name}
             if required & off or any(self.excludes.get(r, frozenset()) & on for r in required):
                 out[f"CONFIG_{name}"] = False
+        return out
+
+    def values(self, config: dict, wanted) -> dict:
+        """{CONFIG_X: value} for each wanted int option without a prompt that config leaves unset,
+        from its defaults under config (and what complete() rules out): the first default whose
+        guard holds gives it; those before it whose guards are unknown may give it instead, and
+        the value is then the set of them all. Nothing for an option no default surely gives
+        (it may then be unset). X86_64 and no word of X86_5LEVEL: PGTABLE_LEVELS is 4 or 5."""
+        asked = sorted(n for n in set(wanted) & set(self.defaults) if f"CONFIG_{n}" not in config)
+        known = {**config, **self.complete(config, config_options(*(g for n in asked for _v, g in self.defaults[n])))}
+        for name, value in list(known.items()):
+            if value is True and name.startswith("CONFIG_"):
+                for needed in self.needs.get(name[len("CONFIG_"):], ()):
+                    known.setdefault(f"CONFIG_{needed}", True)
+        out = {}
+        for name in asked:
+            possible = []
+            for value, guard in self.defaults[name]:
+                holds, _ = evaluate(guard, known)
+                if holds is not False:
+                    possible.append(value)
+                if holds is True:
+                    break
+            else:
+                continue
+            out[f"CONFIG_{name}"] = possible[0] if len(set(possible)) == 1 else frozenset(possible)
         return out
 
     def equivalent(self, a: str | None, b: str | None) -> bool:
@@ -220,7 +249,7 @@ class LazyGuardLogic:
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
         if logic.problem is None and logic.needs and logic.files is not None:
             for key in keys:
-                cache.put_kconfig(key, logic.needs, logic.excludes, logic.files)
+                cache.put_kconfig(key, logic.needs, logic.excludes, logic.files, logic.defaults)
         return logic
 
     def _unchanged(self, files: dict) -> bool:
@@ -280,9 +309,10 @@ class LazyGuardLogic:
 
 
 def _from_entry(hit) -> GuardLogic:
-    needs, excludes, _files = hit
+    needs, excludes, _files, defaults = hit
     return GuardLogic({k: frozenset(v) for k, v in needs.items()},
-                      excludes={k: frozenset(v) for k, v in excludes.items()})
+                      excludes={k: frozenset(v) for k, v in excludes.items()},
+                      defaults={k: tuple((value, guard) for value, guard in v) for k, v in defaults.items()})
 
 
 def _conjoin(guard: str | None, condition: str) -> str:
@@ -306,7 +336,8 @@ def load(tree, arch: str) -> GuardLogic:
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         return GuardLogic(problem=f"its Kconfig could not be read ({first[:200]}); guards compared as text")
     files = None if read.pop(_GLOBBED, False) else read
-    return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files)
+    return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files,
+                      defaults=_int_defaults(kconfiglib, kconf))
 
 
 _GLOBBED = "\0globbed"
@@ -449,3 +480,46 @@ def _needs(kconfiglib, kconf) -> dict:
         return out
 
     return {name: frozenset(needs(name, frozenset())) for name in sorted(direct)}
+
+
+def _int_defaults(kconfiglib, kconf) -> dict:
+    """{option: ((value, guard), ...)} of the int options that no prompt, no 'depends on' and
+    no condition pvscan cannot write as a guard stand between their defaults and their
+    value: those a configuration decides through their defaults alone."""
+    out = {}
+    for name, sym in kconf.syms.items():
+        if (sym.orig_type is not kconfiglib.INT or not sym.nodes or any(node.prompt for node in sym.nodes)
+                or sym.direct_dep is not kconf.y or not sym.defaults):
+            continue
+        rows = []
+        for value, cond in sym.defaults:
+            guard = _as_guard(kconfiglib, kconf, cond)
+            # kconfiglib reads 'default 5' as a symbol named '5' that nothing defines.
+            if value.nodes or not re.fullmatch(r"-?[0-9]+", value.name) or guard is None:
+                break
+            rows.append((int(value.name), guard))
+        else:
+            out[name] = tuple(rows)
+    return out
+
+
+def _as_guard(kconfiglib, kconf, expr) -> str | None:
+    """A Kconfig condition as a preprocessor guard over CONFIG_ options, or None: only y, n,
+    bool options and !, &&, || are written (a tristate may be m, which no #ifdef sees)."""
+    if expr is kconf.y:
+        return "1"
+    if expr is kconf.n:
+        return "0"
+    if isinstance(expr, kconfiglib.Symbol):
+        # orig_type: kconfiglib calls a tristate bool where MODULES is unset, but a kernel
+        # configuration can set it m.
+        return f"defined(CONFIG_{expr.name})" if expr.orig_type is kconfiglib.BOOL and not expr.is_constant else None
+    if isinstance(expr, tuple) and expr[0] == kconfiglib.NOT:
+        inner = _as_guard(kconfiglib, kconf, expr[1])
+        return None if inner is None else f"!({inner})"
+    if isinstance(expr, tuple) and expr[0] in (kconfiglib.AND, kconfiglib.OR):
+        left, right = (_as_guard(kconfiglib, kconf, e) for e in expr[1:3])
+        if left is None or right is None:
+            return None
+        return f"({left}) {'&&' if expr[0] == kconfiglib.AND else '||'} ({right})"
+    return None

@@ -43,6 +43,33 @@ config GCC_PLUGINS
 config MODULES
 \tbool "Enable loadable module support"
 \tmodules
+
+# 4.14's and 6.12's arch/x86/Kconfig: set by its defaults alone.
+config PGTABLE_LEVELS
+\tint
+\tdefault 5 if X86_5LEVEL
+\tdefault 4 if X86_64
+\tdefault 3 if X86_PAE
+\tdefault 2
+
+config X86_5LEVEL
+\tbool "Enable 5-level page tables support"
+\tdepends on X86_64
+
+# A prompt: whatever the user types, so no default decides it.
+config NR_CPUS
+\tint "Maximum number of CPUs"
+\tdefault 64 if 64BIT
+\tdefault 8
+
+# A tristate condition: 'm' is no #ifdef's to see.
+config LEVELS_BY_MODULE
+\tint
+\tdefault 3 if TRI
+\tdefault 2
+
+config TRI
+\ttristate "a module"
 """
 
 
@@ -255,3 +282,34 @@ def test_a_hostile_kconfig_is_one_warning_and_reads_nothing_outside(tree, tmp_pa
         assert logic.problem is None     # not a regular file: no Kconfig, never waited on
     else:
         assert "could not be read" in logic.problem and "\n" not in logic.problem
+
+
+def test_an_int_option_set_by_its_defaults_alone_takes_every_value_they_may_give(tree):
+    # X86_64 and nothing said of X86_5LEVEL: 4 or 5. X86_32 rules out X86_64 (and so X86_5LEVEL):
+    # 3 or 2, by X86_PAE. A default after one that surely holds is never reached.
+    from pvscan.kconfig import load
+
+    logic = load(tree, "x86")
+    assert logic.defaults["PGTABLE_LEVELS"][:2] == ((5, "defined(CONFIG_X86_5LEVEL)"), (4, "defined(CONFIG_X86_64)"))
+    assert "NR_CPUS" not in logic.defaults and "LEVELS_BY_MODULE" not in logic.defaults
+    values = logic.values
+    assert values({"CONFIG_X86_64": True}, ["PGTABLE_LEVELS"]) == {"CONFIG_PGTABLE_LEVELS": frozenset({4, 5})}
+    assert values({"CONFIG_X86_64": True, "CONFIG_X86_5LEVEL": False}, ["PGTABLE_LEVELS"]) == {
+        "CONFIG_PGTABLE_LEVELS": 4}
+    assert values({"CONFIG_X86_32": True}, ["PGTABLE_LEVELS"]) == {"CONFIG_PGTABLE_LEVELS": frozenset({2, 3})}
+    # What the ABI sets wins; what it does not ask for is not given.
+    assert values({"CONFIG_PGTABLE_LEVELS": 3, "CONFIG_X86_64": True}, ["PGTABLE_LEVELS"]) == {}
+    assert values({"CONFIG_X86_64": True}, ["NR_CPUS", "LEVELS_BY_MODULE"]) == {}
+
+
+def test_a_guard_is_decided_under_a_set_of_values_only_when_each_decides_it_alike():
+    from pvscan.facts.guards import evaluate
+
+    config = {"CONFIG_PGTABLE_LEVELS": frozenset({4, 5}), "CONFIG_PARAVIRT": True}
+    assert evaluate("CONFIG_PGTABLE_LEVELS >= 3 && CONFIG_PGTABLE_LEVELS >= 4", config) == (True, set())
+    assert evaluate("CONFIG_PGTABLE_LEVELS == 3 || !defined(CONFIG_PARAVIRT)", config) == (False, set())
+    assert evaluate("CONFIG_PGTABLE_LEVELS - 1 > 2", config) == (True, set())
+    assert evaluate("defined(CONFIG_PGTABLE_LEVELS)", config) == (True, set())
+    assert evaluate("CONFIG_PGTABLE_LEVELS >= 5", config) == (None, {"CONFIG_PGTABLE_LEVELS"})
+    assert evaluate("CONFIG_PGTABLE_LEVELS >= 5 && defined(CONFIG_XEN)", config)[1] == {
+        "CONFIG_PGTABLE_LEVELS", "CONFIG_XEN"}

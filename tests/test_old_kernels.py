@@ -324,3 +324,22 @@ def test_4_14_xen_irq_enable_reaches_xen_version_as_the_bundled_abi_maps_it():
     out = pvscan("check", str(old_kernel_path("4.14")), "--abi", "xen-pv", "--trace-glue", "--format", "json").stdout
     found = [f for f in json.loads(out)["findings"] if f["op"] == "pv_irq_ops.irq_enable"]
     assert [f["code"] for f in found if f["severity"] != "note"] == []
+
+
+def test_4_14_pgtable_levels_is_4_or_5_for_an_x86_64_abi(linux_4_14):
+    # arch/x86/Kconfig:332-337: 'config PGTABLE_LEVELS int', 'default 5 if X86_5LEVEL',
+    # 'default 4 if X86_64', 'default 3 if X86_PAE', 'default 2'; :1410-1412 X86_5LEVEL is a
+    # prompt 'depends on X86_64'. paravirt_types.h:273-280: pud_val, make_pud and set_p4d under
+    # '#if CONFIG_PGTABLE_LEVELS >= 4', p4d_val and make_p4d under '>= 5' within it.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.source.directory import KernelTree
+    from conftest import old_kernel_path
+
+    tree = KernelTree(old_kernel_path("4.14"))
+    checked, notes = check_tree(tree, linux_4_14.inventory, [load_abi("xen-pv")])
+    assert "ABI xen-pv: CONFIG_PGTABLE_LEVELS = 4 or 5: from the defaults of the tree's Kconfig" in " ".join(notes)
+    pv005 = {f.op: f.message for f in checked.findings if f.code == "PV005" and "PGTABLE" in f.message}
+    assert "pv_mmu_ops.pud_val" not in pv005 and "pv_mmu_ops.set_p4d" not in pv005
+    assert "leaves CONFIG_PGTABLE_LEVELS at 4 or 5" in pv005["pv_mmu_ops.p4d_val"]
+    assert checked.op_kinds[("xen-pv", "x86", "pv_mmu_ops.set_p4d")] != "excluded"

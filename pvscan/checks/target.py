@@ -66,8 +66,18 @@ def complete_config(tree, inventory, abi, kconfig=None):
             them = "it" if len(ruled_out) == 1 else "them"
             notes.append(f"ABI {abi.name}: {', '.join(f'{k} = n' for k in sorted(ruled_out))}: "
                          f"the tree's Kconfig rules {them} out under the ABI's configuration")
+        given = logic.values(abi.config, unset) if logic is not None else {}
+        if given:
+            abi = dataclasses.replace(abi, config={**abi.config, **given})
+            notes.append(f"ABI {abi.name}: {', '.join(f'{k} = {_value_text(v)}' for k, v in sorted(given.items()))}: "
+                         "from the defaults of the tree's Kconfig under the ABI's configuration")
     abi, said = _complete_macros(tree, inventory, abi)
     return abi, notes + said
+
+
+def _value_text(value) -> str:
+    """4, or '4 or 5' for a set of possible values."""
+    return " or ".join(map(str, sorted(value))) if isinstance(value, frozenset) else str(value)
 
 
 def _complete_macros(tree, inventory, abi):

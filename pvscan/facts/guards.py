@@ -5,6 +5,12 @@ An ABI declares the configuration it covers ([abi.config]: CONFIG_X = true,
 CONFIG_PGTABLE_LEVELS = 4). A guard is true, false, or unknown when it
 names a symbol the configuration does not give. The grammar is the C
 preprocessor's: defined(X), !, &&, ||, comparisons, +, -, integers.
+
+A configuration completed from a tree's Kconfig may give an integer
+option a set of possible values (frozenset({4, 5}): PGTABLE_LEVELS on
+x86-64, 5 only with X86_5LEVEL). A guard is then true or false only when it
+is so for every value; each use of the symbol ranges over the set on its
+own, which can leave a guard unknown that is not, never the reverse.
 """
 
 from __future__ import annotations
@@ -48,13 +54,32 @@ def evaluate(expr: str | None, config: dict):
         return UNKNOWN, {expr}
     if parser.pos != len(tokens):
         return UNKNOWN, {expr}
-    if value is UNKNOWN:
-        return UNKNOWN, parser.missing
-    return bool(value), set()
+    truth = _truth(value)
+    if truth is UNKNOWN:
+        return UNKNOWN, parser.missing or {expr}
+    return truth, set()
 
 
 def _truth(value):
+    if isinstance(value, frozenset):
+        truths = {bool(v) for v in value}
+        return truths.pop() if len(truths) == 1 else UNKNOWN
     return UNKNOWN if value is UNKNOWN else bool(value)
+
+
+def _apply(fn, a, b):
+    """fn(a, b) on integers, where either may be a set of possible values: the set of results,
+    or the one result they all give."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    results = frozenset(fn(int(x), int(y)) for x in (a if isinstance(a, frozenset) else (a,))
+                        for y in (b if isinstance(b, frozenset) else (b,)))
+    return next(iter(results)) if len(results) == 1 else results
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
+_ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b}
 
 
 def _tokens(expr):
@@ -111,27 +136,21 @@ class _Parser:
         left = self.additive()
         while self.peek() in ("==", "!=", "<", ">", "<=", ">="):
             op = self.take()
-            right = self.additive()
-            if left is UNKNOWN or right is UNKNOWN:
-                left = UNKNOWN
-                continue
-            a, b = int(left), int(right)
-            left = {"==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+            left = _apply(_COMPARE[op], left, self.additive())
         return left
 
     def additive(self):
         left = self.unary()
         while self.peek() in ("+", "-"):
             op = self.take()
-            right = self.unary()
-            left = UNKNOWN if UNKNOWN in (left, right) else (int(left) + int(right) if op == "+" else int(left) - int(right))
+            left = _apply(_ARITHMETIC[op], left, self.unary())
         return left
 
     def unary(self):
         tok = self.peek()
         if tok == "!":
             self.take()
-            v = self.unary()
+            v = _truth(self.unary())
             return UNKNOWN if v is UNKNOWN else (not v)
         if tok == "(":
             self.take()
@@ -157,6 +176,8 @@ class _Parser:
             self.missing.add(name)
             return UNKNOWN
         value = self.config[name]
+        if isinstance(value, frozenset):
+            self.missing.add(name)     # what leaves the guard unknown, if it stays so
         if defined:
             return value is not False
         if value is True:

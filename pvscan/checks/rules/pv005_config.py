@@ -19,7 +19,10 @@ class Config(CheckRule):
 
     ## Example
     `mmu.set_pgd` exists only when `CONFIG_PGTABLE_LEVELS >= 5`; an ABI
-    that does not declare CONFIG_PGTABLE_LEVELS gets a note.
+    that does not declare CONFIG_PGTABLE_LEVELS gets a note. So does one
+    for x86-64 whose configuration the tree's Kconfig completes to
+    `CONFIG_PGTABLE_LEVELS = 4 or 5` (5 only with X86_5LEVEL, which the
+    ABI does not state).
 
     ## How to fix
     Declare the symbols in [abi.config], or drop the mapping of an op the
@@ -45,9 +48,14 @@ class Config(CheckRule):
             yield self.finding(ctx, guard=ctx.op.guard,
                                detail="ABI maps it, but its configuration excludes that")
         elif ctx.exists is None:
-            symbols = ", ".join(sorted(ctx.missing_symbols))
+            unset = sorted(s for s in ctx.missing_symbols if s not in ctx.abi.config)
+            # Completed from the tree's Kconfig to one of several values, as PGTABLE_LEVELS is
+            # 4 or 5 on x86-64 with nothing said of X86_5LEVEL.
+            ranging = sorted(s for s in ctx.missing_symbols if isinstance(ctx.abi.config.get(s), frozenset))
+            said = ([f"does not set {', '.join(unset)}"] if unset else []) + [
+                f"leaves {s} at {' or '.join(map(str, sorted(ctx.abi.config[s])))}" for s in ranging]
             yield self.finding(ctx, severity="note", guard=ctx.op.guard,
-                               detail=f"the ABI's configuration does not set {symbols}")
+                               detail=f"the ABI's configuration {' and '.join(said) or 'does not decide it'}")
 
 
 RULE = Config
