@@ -556,3 +556,34 @@ def test_a_hunk_whose_result_is_there_is_not_applied_again_with_fuzz():
     old = "one\ntwo\nthree\nadded\nfour\nfive\nsix\nxx\nthree\nfour\nfive\nyy\n"
     outcomes, text = _outcomes(old, patch)
     assert outcomes == [("already", 1, 0)] and text == old
+
+
+# 6.12's arch/x86/Kconfig, reduced: PGTABLE_LEVELS is set by its defaults alone (:414-419),
+# X86_5LEVEL is a prompt that depends on X86_64.
+PGTABLE_KCONFIG = ('config 64BIT\n\tbool "64-bit kernel"\n\nconfig X86_64\n\tdef_bool 64BIT\n\n'
+                   'config X86_5LEVEL\n\tbool "Enable 5-level page tables support"\n\tdepends on X86_64\n\n'
+                   'config PGTABLE_LEVELS\n\tint\n\tdefault 5 if X86_5LEVEL\n\tdefault 4 if X86_64\n\tdefault 2\n')
+
+
+def test_review_judges_an_op_under_the_abis_completed_configuration_as_check_does(tmp_path):
+    # A patch adds set_p4d under '#if CONFIG_PGTABLE_LEVELS >= 4'. The ABI (x86-64) does not set
+    # PGTABLE_LEVELS; the tree's Kconfig makes it 4 or 5, so the op exists and is unmapped:
+    # check of the patched tree says PV001, and so must the review, not a PV005 note.
+    base, after = tmp_path / "a", tmp_path / "b"
+    for root in (base, after):
+        shutil.copytree(GEN3, root)
+        (root / "arch/x86/Kconfig").write_text(PGTABLE_KCONFIG)
+    types = after / TYPES
+    types.write_text(types.read_text().replace(
+        SET_PMD, SET_PMD + "\n#if CONFIG_PGTABLE_LEVELS >= 4\n\tvoid (*set_p4d)(p4d_t *p4dp, p4d_t p4dval);\n#endif", 1))
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout)
+    abi = tmp_path / "x64.toml"
+    abi.write_text((FIXTURES / "abi" / "toy-gen3.toml").read_text().replace(
+        'target = "i386-pae"\nword_bits = 32', 'target = "x86_64"\nword_bits = 64').replace(
+        "CONFIG_PARAVIRT = true\n", "CONFIG_PARAVIRT = true\nCONFIG_X86_64 = true\n", 1))
+    checked = pvscan("check", str(after), "--abi", str(abi), "--format", "json")
+    assert [f["code"] for f in json.loads(checked.stdout)["findings"] if f["op"] == "mmu.set_p4d"] == ["PV001"]
+    out = lines(review(patch, "--abi", str(abi), "--format", "checkpatch", tree=base))
+    assert f"{TYPES}:71: WARNING: PV001 mmu.set_p4d is not mapped by ABI toy" in out
+    assert not [line for line in out if "PV005" in line]

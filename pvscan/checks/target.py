@@ -36,20 +36,26 @@ _INTEGER = re.compile(r"^\(?\s*(\d+)[uUlL]*\s*\)?$")
 MAX_INCLUDE_DEPTH = 3
 
 
-def _guards(inventory, abi) -> list[str]:
-    return [op.guard for op in inventory.ops if op.guard and same_arch(op.arch, abi.arch)]
+def _guards(ops, abi) -> list[str]:
+    return [op.guard for op in ops if op.guard and same_arch(op.arch, abi.arch)]
 
 
-def guard_symbols(inventory, abi) -> list[str]:
-    """The non-CONFIG identifiers that the guards of the ABI's ops test and its config does not set."""
-    found = {name for guard in _guards(inventory, abi) for name in _IDENT.findall(guard)}
+def guard_symbols(ops, abi) -> list[str]:
+    """The non-CONFIG identifiers that the guards of these of the ABI's ops test and its config does not set."""
+    found = {name for guard in _guards(ops, abi) for name in _IDENT.findall(guard)}
     return sorted(s for s in found - _NOT_SYMBOLS
                   if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
 
 
-def kconfig_symbols(inventory, abi) -> list[str]:
-    """The options the guards of the ABI's ops test and its config does not set."""
-    return [n for n in config_options(*_guards(inventory, abi)) if f"CONFIG_{n}" not in abi.config]
+def kconfig_symbols(ops, abi) -> list[str]:
+    """The options the guards of these of the ABI's ops test and its config does not set."""
+    return [n for n in config_options(*_guards(ops, abi)) if f"CONFIG_{n}" not in abi.config]
+
+
+def leaves_unset(ops, abi) -> bool:
+    """Whether the ABI's configuration leaves unset something these ops' guards test: only then
+    can complete_config change how they are judged."""
+    return bool(kconfig_symbols(ops, abi) or guard_symbols(ops, abi))
 
 
 def complete_config(tree, inventory, abi, kconfig=None):
@@ -57,7 +63,7 @@ def complete_config(tree, inventory, abi, kconfig=None):
     options the tree's Kconfig rules out under the ABI's config (kconfig: a LazyGuardLogic),
     then the non-CONFIG macros of the target's headers."""
     notes = []
-    unset = kconfig_symbols(inventory, abi)
+    unset = kconfig_symbols(inventory.ops, abi)
     if unset and kconfig is not None:
         logic = kconfig.for_arch(abi.arch)
         ruled_out = logic.complete(abi.config, unset) if logic is not None else {}
@@ -81,7 +87,7 @@ def _value_text(value) -> str:
 
 
 def _complete_macros(tree, inventory, abi):
-    symbols = guard_symbols(inventory, abi)
+    symbols = guard_symbols(inventory.ops, abi)
     if not symbols:
         return abi, []
     arch_dirs = _arch_dirs(tree, abi)

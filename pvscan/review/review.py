@@ -65,7 +65,7 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
     out = []
     for index, patch in enumerate(patches, 1):
         told = len(guards.problems)
-        result, state = _review_one(index, patch, state, abis, backend_map, guards)
+        result, state = _review_one(index, patch, state, abis, backend_map, guards, source)
         result.warnings.extend(Warning_("Kconfig", 0, p) for p in guards.problems[told:])
         out.append(result)
     guards.close()
@@ -154,8 +154,9 @@ def _header(h) -> str:
     return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
 
 
-def _review_one(index, patch, state, abis, backend_map, guards=None):
-    """(PatchReview, the files as this patch leaves them)."""
+def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
+    """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
+    whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
     usable = []
     for fp in patch.files:
@@ -186,6 +187,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None):
         # vmi not mapping flush_tlb_multi after, not a new finding.
         renamed = {dict(f.args)["old"]: f.op for f in result.findings if f.code == "PV103"}
         version = getattr(state, "version", None)
+        abis = _completed_for(abis, result.findings, inv_b, inv_a, tree, guards)
         old = {replace(f, op=renamed.get(f.op, f.op)).fingerprint
                for f in check(inv_b, abis, version=version).findings}
         changed = _op_changes(result.findings)
@@ -197,6 +199,26 @@ def _review_one(index, patch, state, abis, backend_map, guards=None):
         renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
         state = state.with_overlay({**side_a.overlay, **renamed_away})
     return result, state
+
+
+def _completed_for(abis, findings, inv_b, inv_a, tree, guards) -> list:
+    """The ABIs, each with its configuration completed from the tree as check completes it
+    (checks.target), when the guard of an op the patch changes tests something it leaves
+    unset: what check says of the patched tree, review says of the patch. Only then, since
+    reading the Kconfig costs more than the rest of a one-commit review."""
+    if tree is None or not hasattr(tree, "is_dir"):
+        return abis
+    from pvscan.checks.target import complete_config, leaves_unset
+
+    touched = {f.op for f in findings if f.op}
+    ops = [o for inv in (inv_b, inv_a) for o in inv.ops if o.name in touched]
+    out = []
+    for abi in abis:
+        if leaves_unset(ops, abi):
+            for inventory in (inv_b, inv_a):
+                abi, _notes = complete_config(tree, inventory, abi, guards)
+        out.append(abi)
+    return out
 
 
 _OP_CHANGES = ("PV101", "PV102", "PV103", "PV104", "PV105", "PV106")
