@@ -133,7 +133,13 @@ source = "test"
 
 def _abi(tmp_path, head="", mappings=""):
     path = tmp_path / "a.toml"
-    path.write_text(f"""[abi]
+    path.write_text(_abi_text(head, mappings))
+    from pvscan.abi import load_abi
+    return load_abi(str(path))
+
+
+def _abi_text(head="", mappings=""):
+    return (f"""[abi]
 name = "era"
 version = "1"
 arch = "x86"
@@ -159,8 +165,6 @@ clobbers = true
 source = "test"
 {mappings}
 """)
-    from pvscan.abi import load_abi
-    return load_abi(str(path))
 
 
 def test_split_and_unified_names_reach_the_single_table(gen1, tmp_path):
@@ -220,6 +224,53 @@ source = "test"
 """)
     found = check(gen1.inventory, [abi])
     assert len([f for f in found.findings if f.code == "PV002"]) == errors
+
+
+def test_each_hypercall_of_a_mapping_may_have_its_own_arg_map(gen1, tmp_path):
+    # 2.6.32's xen_set_pte_at makes update_va_mapping(addr, pteval, 0) for the current mm: a
+    # mapping to two hypercalls that take different arguments. 'Four' carries four words, 'Wide'
+    # none: two entries for 'Wide' are too many, whatever 'Four' takes.
+    from pvscan.checks.check import check
+    abi = _abi(tmp_path, mappings="""
+[[mapping]]
+op = "paravirt_ops.set_pte"
+to = "hypercall"
+hypercalls = ["Four", "Wide"]
+arg_map = { Four = ["ptep", "pteval.lo", "pteval.hi"], Wide = ["ptep", "pteval"] }
+source = "test"
+""")
+    (mapping,) = abi.mappings
+    assert mapping.args_for("Four") == ("ptep", "pteval.lo", "pteval.hi") and mapping.arg_map is None
+    found = check(gen1.inventory, [abi]).findings
+    assert [f.message for f in found if f.code == "PV002"] == [
+        "paravirt_ops.set_pte needs 2 arguments for hypercall Wide, which carries 0 (ABI era)"]
+    # Four takes the PAE entry in two words; Wide takes it whole, in one 32-bit word.
+    assert [f.message for f in found if f.code == "PV003"] == [
+        "paravirt_ops.set_pte: parameter pteval (pte_t) is 64 bits; ABI era carries 32 for it"]
+
+
+@pytest.mark.parametrize("arg_map, message", [
+    ('{ Four = ["ptep"] }', "an arg_map table needs one list for each of the mapping's hypercalls (Four, Wide)"),
+    ('{ Four = ["ptep"], Wide = [], Other = [] }', "an arg_map table needs one list"),
+    ('{ Four = ["ptep"], Wide = "ptep" }', "arg_map.Wide must be a list of strings"),
+    ('["ptep", 1]', "arg_map must be a list of strings, or a table of them by hypercall"),
+    ('"ptep"', "arg_map must be a list or a table"),
+])
+def test_a_malformed_arg_map_is_one_line_at_its_key(tmp_path, arg_map, message):
+    text = _abi_text(mappings=f"""
+[[mapping]]
+op = "paravirt_ops.set_pte"
+to = "hypercall"
+hypercalls = ["Four", "Wide"]
+arg_map = {arg_map}
+source = "test"
+""")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    proc = pvscan("check", GEN3, "--abi", str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = text.splitlines().index(f"arg_map = {arg_map}") + 1
+    assert proc.stderr.startswith(f"pvscan: error: {bad}:{line}: ") and message in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("text, want", [

@@ -51,6 +51,14 @@ class Mapping:
     # The kernels whose op this is, 'A-B', 'A-' or '-B' (versions like 2.6.22): an ABI
     # that spans an era maps ops that only part of it had.
     kernels: tuple | None = None    # (low, high) version tuples, either may be None
+    # One arg_map per hypercall, when they take different arguments ('arg_map' as a table):
+    # 2.6.32's xen_set_pte_at makes update_va_mapping(addr, pteval, 0) or mmu_update(...).
+    arg_maps: tuple = ()            # ((hypercall, (entry, ...)), ...)
+
+    def args_for(self, hypercall: str) -> tuple[str, ...] | None:
+        """What goes into each argument of that hypercall: its own arg_map, the one arg_map of
+        every hypercall, or None (the op's parameters one to one)."""
+        return dict(self.arg_maps).get(hypercall, self.arg_map)
 
     def covers(self, version) -> bool | None:
         """Whether a kernel of version (a (major, minor, sub) tuple) is in the mapping's
@@ -117,7 +125,7 @@ _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_arg
 _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
             "source": str}
 _HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
-_MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": list, "split": list, "thunk": bool,
+_MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": (list, dict), "split": list, "thunk": bool,
              "signature": str, "reason": str, "source": str, "kernels": str}
 _MAP_REQUIRED = ("op", "to", "source")
 
@@ -226,10 +234,11 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
     for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
         if m["to"] not in KINDS:
             fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", loc.key("mapping", i, "to"))
-        for key in ("hypercalls", "arg_map", "split"):
+        for key in ("hypercalls", "split"):
             if not all(isinstance(x, str) for x in m.get(key, [])):
                 fail(f"{where}: {key} must be a list of strings", loc.key("mapping", i, key))
         hcs = m.get("hypercalls", [])
+        arg_map, arg_maps = _arg_maps(m.get("arg_map"), hcs, where, loc.key("mapping", i, "arg_map"), fail)
         if m["to"] == "hypercall" and not hcs:
             fail(f"{where}: a mapping to hypercalls must name them in 'hypercalls'", line)
         if m["to"] != "hypercall" and hcs:
@@ -253,9 +262,9 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                      "need 'kernels' ranges that do not overlap", line)
         seen_ops.setdefault(m["op"], []).append((line, kernels))
         mappings.append(Mapping(
-            m["op"], m["to"], tuple(hcs), tuple(m["arg_map"]) if "arg_map" in m else None,
+            m["op"], m["to"], tuple(hcs), arg_map,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
-            m["source"], line or 0, kernels))
+            m["source"], line or 0, kernels, arg_maps))
 
     return Abi(
         name=head["name"], title=head.get("title", head["name"]), version=head["version"],
@@ -306,6 +315,25 @@ def parse_kernel_range(text: str):
     return tuple(ends)
 
 
+def _arg_maps(given, hypercalls, where, line, fail):
+    """(one arg_map for every hypercall, or None; ((hypercall, arg_map), ...) one each) from a
+    mapping's 'arg_map': a list of strings, or a table of them by hypercall, which names each
+    of the mapping's hypercalls and no other."""
+    if given is None:
+        return None, ()
+    if isinstance(given, list):
+        if not all(isinstance(x, str) for x in given):
+            fail(f"{where}: arg_map must be a list of strings, or a table of them by hypercall", line)
+        return tuple(given), ()
+    if sorted(given) != sorted(hypercalls):
+        fail(f"{where}: an arg_map table needs one list for each of the mapping's hypercalls "
+             f"({', '.join(hypercalls) or 'none'}), and no other", line)
+    for name, entries in given.items():
+        if not isinstance(entries, list) or not all(isinstance(x, str) for x in entries):
+            fail(f"{where}: arg_map.{name} must be a list of strings", line)
+    return None, tuple((name, tuple(given[name])) for name in hypercalls)
+
+
 def _entries(data, table, label_key, allowed, required, loc, fail):
     """(index, entry, 'where' label, line) of each [[table]], its keys checked."""
     raw = data.get(table, [])
@@ -333,4 +361,6 @@ def _check_keys(table, allowed, required, where, line_of, fail):
 
 
 def _type_name(t):
+    if isinstance(t, tuple):
+        return " or ".join(map(_type_name, t))
     return {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}[t]

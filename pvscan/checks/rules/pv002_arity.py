@@ -5,13 +5,14 @@ class Arity(CheckRule):
     """An op passes more arguments than the hypercall carries, or than the ABI passes in registers.
 
     ## What it does
-    For an op mapped to hypercalls, counts what reaches the hypercall: the
-    entries of the mapping's `arg_map`, or else one argument per op
-    parameter. It reports when that is more than the hypercall declares
-    (`args`), or when the register slots it takes (an argument wider than
-    the ABI word takes two) are more than `register_args` and the ABI has
-    no `stack_args` to carry the rest (VMI's regparm(3) calls do; Xen's
-    and KVM's hypercalls pass registers only).
+    For an op mapped to hypercalls, counts what reaches each hypercall:
+    the entries of the mapping's `arg_map` (that hypercall's own, when
+    `arg_map` is a table), or else one argument per op parameter. It
+    reports when that is more than the hypercall declares (`args`), or
+    when the register slots it takes (an argument wider than the ABI word
+    takes two) are more than `register_args` and the ABI has no
+    `stack_args` to carry the rest (VMI's regparm(3) calls do; Xen's and
+    KVM's hypercalls pass registers only).
 
     ## Why it matters
     Arguments that do not fit are passed in memory, or need a new
@@ -49,9 +50,10 @@ class Arity(CheckRule):
         params = ctx.op.params or ()
         for name in ctx.mapping.hypercalls:
             hc = abi.hypercall(name)
-            if ctx.mapping.arg_map is not None:
-                count = len(ctx.mapping.arg_map)
-                widths = [_width_of(ctx, entry, params, hc, i) for i, entry in enumerate(ctx.mapping.arg_map)]
+            arg_map = ctx.mapping.args_for(name)
+            if arg_map is not None:
+                count = len(arg_map)
+                widths = [_width_of(ctx, entry, params, hc, i) for i, entry in enumerate(arg_map)]
             else:
                 count = len(params)
                 widths = [size_of(ctx, p.type)[0] for p in params]

@@ -7,8 +7,8 @@ class Width(CheckRule):
     ## What it does
     Sizes each op parameter and the return type for the ABI's target from
     the documented type table (docs/abi-format.md), and compares it with the
-    width of the hypercall argument it goes to, or with the ABI word when
-    the hypercall declares none for it; a return value with the ABI word
+    width of the argument it goes to in each of the mapping's hypercalls,
+    or with the ABI word when the hypercall declares none for it; a return value with the ABI word
     times `return_words` (2 on i386, where edx:eax carry 64 bits). A
     parameter or "return" listed in
     the mapping's `split` is carried in two words and is not reported.
@@ -45,20 +45,24 @@ class Width(CheckRule):
         from pvscan.checks.rules import size_of
 
         abi, mapping, op = ctx.abi, ctx.mapping, ctx.op
-        hc = abi.hypercall(mapping.hypercalls[0])
-        for index, p in enumerate(op.params or ()):
-            if p.name in mapping.split or not p.type:
-                continue
-            bits, source = size_of(ctx, p.type)
-            position = index
-            if mapping.arg_map is not None:
-                position = mapping.arg_map.index(p.name) if p.name in mapping.arg_map else None
-                if position is None:
-                    continue   # not passed as it is
-            have = hc.args[position] if position < len(hc.args) else abi.word_bits
-            if bits is not None and bits > have:
-                yield (dict(what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have),
-                       (f"{p.type} is {bits} bits ({source})",))
+        said = set()
+        for name in mapping.hypercalls:
+            hc = abi.hypercall(name)
+            arg_map = mapping.args_for(name)
+            for index, p in enumerate(op.params or ()):
+                if p.name in mapping.split or not p.type:
+                    continue
+                bits, source = size_of(ctx, p.type)
+                position = index
+                if arg_map is not None:
+                    position = arg_map.index(p.name) if p.name in arg_map else None
+                    if position is None:
+                        continue   # not passed as it is
+                have = hc.args[position] if position < len(hc.args) else abi.word_bits
+                if bits is not None and bits > have and (p.name, index) not in said:
+                    said.add((p.name, index))
+                    yield (dict(what=f"parameter {p.name or index + 1}", ctype=p.type, bits=bits, have=have),
+                           (f"{p.type} is {bits} bits ({source})",))
         if op.return_type and "return" not in mapping.split:
             bits, source = size_of(ctx, op.return_type)
             have = abi.word_bits * abi.return_words
