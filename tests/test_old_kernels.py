@@ -343,3 +343,41 @@ def test_4_14_pgtable_levels_is_4_or_5_for_an_x86_64_abi(linux_4_14):
     assert "pv_mmu_ops.pud_val" not in pv005 and "pv_mmu_ops.set_p4d" not in pv005
     assert "leaves CONFIG_PGTABLE_LEVELS at 4 or 5" in pv005["pv_mmu_ops.p4d_val"]
     assert checked.op_kinds[("xen-pv", "x86", "pv_mmu_ops.set_p4d")] != "excluded"
+
+
+def _chosen(result, abi_name, arch="x86"):
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import chosen_mappings
+    from pvscan.identity import OpIndex, ops_for_arch
+
+    v = result.version
+    return chosen_mappings(load_abi(abi_name), OpIndex(ops_for_arch(result.inventory.ops, arch)),
+                           (v.version, v.patchlevel, v.sublevel))[0]
+
+
+def test_2_6_32_xen_writes_ptes_directly_and_xen_pv_maps_it_as_a_trap(linux_2_6_32):
+    # arch/x86/xen/mmu.c: xen_post_allocator_init:2323 'pv_mmu_ops.set_pte = xen_set_pte', whose
+    # x86-64 branch is '*ptep = pte' (:974), trapped and emulated by Xen. xen_set_pte_at:739-752
+    # makes update_va_mapping(addr, pteval, 0) for the current or init mm, else that write.
+    # xen_set_fixmap:2286 -> __native_set_fixmap -> set_pte_vaddr_pud, which is the ops set_pte
+    # and __flush_tlb_one (arch/x86/mm/init_64.c:167, 173; xen_flush_tlb_single: mmuext_op).
+    chosen = _chosen(linux_2_6_32, "xen-pv")
+    assert chosen["pv_mmu_ops.set_pte"].to == "trap"
+    assert chosen["pv_mmu_ops.set_pte_at"].hypercalls == ("update_va_mapping",)
+    assert chosen["pv_mmu_ops.set_pte_at"].args_for("update_va_mapping") == ("addr", "pteval", "0")
+    assert chosen["pv_mmu_ops.set_fixmap"].hypercalls == ("mmuext_op",)
+
+
+def test_4_14_xen_set_fixmap_goes_through_set_pte_and_a_flush(linux_4_14):
+    # arch/x86/xen/mmu_pv.c:2319 __native_set_fixmap(idx, pte); arch/x86/mm/init_64.c:253, 259:
+    # set_pte (xen_set_pte -> __xen_set_pte -> HYPERVISOR_mmu_update, :260-276) and
+    # __flush_tlb_one_kernel -> flush_tlb_one_user (MMUEXT_INVLPG_LOCAL). 6.1 and 6.12 make
+    # update_va_mapping in xen_set_fixmap itself (mmu_pv.c:2118, 2124).
+    chosen = _chosen(linux_4_14, "xen-pv")
+    assert chosen["pv_mmu_ops.set_fixmap"].hypercalls == ("mmu_update", "mmuext_op")
+    assert chosen["pv_mmu_ops.set_pte"].hypercalls == ("mmu_update",)
+
+
+def test_6_12_xen_set_fixmap_makes_update_va_mapping(linux_6_12):
+    chosen = _chosen(linux_6_12, "xen-pv")
+    assert chosen["mmu.set_fixmap"].hypercalls == ("update_va_mapping",) and chosen["mmu.set_fixmap"].kernels is None

@@ -39,14 +39,7 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
     for abi in abis:
         index = OpIndex(ops_for_arch(inventory.ops, abi.arch))
         ops = index.by_name
-        mapping_of, how_of = {}, {}
-        stale = []
-        for m in abi.mappings:
-            op, how = index.find(m.op)
-            if op is None:
-                stale.append(m)
-            elif op.name not in mapping_of or _better(m, how, mapping_of[op.name], how_of[op.name], version):
-                mapping_of[op.name], how_of[op.name] = m, how
+        mapping_of, stale = chosen_mappings(abi, index, version)
         present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch))
         per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
         for name in sorted(ops):
@@ -79,6 +72,19 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
 
 
 _HOW_ORDER = ("name", "generation", "member", "renamed")
+
+
+def chosen_mappings(abi, index, version) -> tuple[dict, list]:
+    """({op name: the mapping that stands for it}, [mappings that reach no op of index]) of one
+    ABI over an OpIndex of the tree's ops; version: (major, minor, sub) of the tree, or None."""
+    mapping_of, how_of, stale = {}, {}, []
+    for m in abi.mappings:
+        op, how = index.find(m.op)
+        if op is None:
+            stale.append(m)
+        elif op.name not in mapping_of or _better(m, how, mapping_of[op.name], how_of[op.name], version):
+            mapping_of[op.name], how_of[op.name] = m, how
+    return mapping_of, stale
 
 
 def _better(m, how, than, than_how, version) -> bool:
