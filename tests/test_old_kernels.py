@@ -140,6 +140,11 @@ def test_vmi_absorbed_the_pv_ops_changes_from_2_6_22_to_2_6_32(linux_2_6_22, lin
     (pair,) = json.loads(proc.stdout)["abis"]
     assert pair["verdict_counts"]["needs-abi"] == 0 and pair["verdict_counts"]["unknown"] == 0
     assert pair["verdict_counts"]["absorbed"] > 0 and pair["verdict_counts"]["native"] > 0
+    # 2.6.32 paravirt_types.h:301-306: pud_val, make_pud and set_pgd under 'PAGETABLE_LEVELS == 4';
+    # an i386-pae kernel has 3 (pgtable-3level_types.h:27), as check completes vmi's configuration
+    # and so history does: the ops are not there for VMI, and no change of it.
+    judged = {v["op"] for v in pair["verdicts"]}
+    assert not judged & {"x86:pv_mmu_ops.pud_val", "x86:pv_mmu_ops.make_pud", "x86:pv_mmu_ops.set_pgd"}
 
 
 def test_xen_kvm_and_hyperv_absorbed_the_pv_ops_changes_from_2_6_32_to_6_12(linux_2_6_32, linux_4_14):
