@@ -41,14 +41,15 @@ def _guards(ops, abi) -> list[str]:
 
 
 def guard_symbols(ops, abi) -> list[str]:
-    """The non-CONFIG identifiers that the guards of these of the ABI's ops test and its config does not set."""
+    """The non-CONFIG identifiers that these ops' guards (of the ABI's architecture) test and its config
+    does not set."""
     found = {name for guard in _guards(ops, abi) for name in _IDENT.findall(guard)}
     return sorted(s for s in found - _NOT_SYMBOLS
                   if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
 
 
 def kconfig_symbols(ops, abi) -> list[str]:
-    """The options the guards of these of the ABI's ops test and its config does not set."""
+    """The options that these ops' guards (of the ABI's architecture) test and its config does not set."""
     return [n for n in config_options(*_guards(ops, abi)) if f"CONFIG_{n}" not in abi.config]
 
 
