@@ -181,14 +181,7 @@ def test_6_1_to_6_12_history():
     6.1 declared activate_mm (181) and dup_mmap (183). The xen-pv ABI was
     written from 6.12 and maps enter_mmap; vmi does not.
     """
-    from conftest import REPO
-
-    made = subprocess.run([str(REPO / "scripts" / "make-history-repo")], capture_output=True, text=True)
-    if made.returncode != 0:
-        if os.environ.get("PVSCAN_REQUIRE_KERNELS"):
-            pytest.fail(made.stderr[-300:])
-        pytest.skip(f"history repository not available: {made.stderr[-200:]}")
-    repo = made.stdout.strip().splitlines()[-1]
+    repo = _history_repository()
     doc, _ = history_json("--git", repo, "v6.1", "v6.12", "--abi", "xen-pv", "--abi", "vmi")
     assert [r["label"] for r in doc["revisions"]] == ["v6.1", "v6.12"]
     assert [r["version"].split(".")[:2] for r in doc["revisions"]] == [["6", "1"], ["6", "12"]]
@@ -493,3 +486,40 @@ def test_history_completes_each_abis_configuration_as_check_does(tmp_path):
         summary = scan_revision(spec)
         assert summary.warning is None and not summary.kconfig_problems
         assert list(summary.kinds) == kinds, spec.kind
+
+
+def _history_repository():
+    from conftest import REPO
+
+    made = subprocess.run([str(REPO / "scripts" / "make-history-repo")], capture_output=True, text=True)
+    if made.returncode != 0:
+        if os.environ.get("PVSCAN_REQUIRE_KERNELS"):
+            pytest.fail(made.stderr[-300:])
+        pytest.skip(f"history repository not available: {made.stderr[-200:]}")
+    return made.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("version, abis", [
+    ("6.12", ("xen-pv", "kvm", "hyperv", "vmi")), ("4.14", ("xen-pv", "kvm", "hyperv")),
+    ("2.6.32", ("xen-pv", "kvm", "vmi", "lguest"))])
+def test_a_real_revision_is_judged_by_history_as_check_judges_it(version, abis):
+    # The same tree, the same ABIs: each op's kind (mapped, native, excluded ...) from history's
+    # scan of the revision equals check's, the ABIs' configurations completed alike. 6.12 is
+    # also read from the git object store (scripts/make-history-repo's v6.12).
+    from conftest import kernel_path, old_kernel_path
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.history.run import RevisionSpec, scan_revision
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    path = kernel_path(version) if version == "6.12" else old_kernel_path(version)
+    result = scan(str(path))
+    checked, _ = check_tree(KernelTree(path), result.inventory, [load_abi(a) for a in abis], version=result.version)
+    want = sorted((a, arch, o, k) for (a, arch, o), k in checked.op_kinds.items())
+    specs = [RevisionSpec(version, "tree", str(path), None, abis)]
+    if version == "6.12":
+        specs.append(RevisionSpec(version, "git", _history_repository(), "v6.12", abis))
+    for spec in specs:
+        summary = scan_revision(spec)
+        assert summary.warning is None and list(summary.kinds) == want, spec.kind
