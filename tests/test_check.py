@@ -370,6 +370,26 @@ def test_xen_pv_abi_holds_on_6_12_but_for_undeclared_options(linux_6_12):
 
 
 @pytest.mark.kernel
+def test_6_12_kconfig_gives_vmi_three_page_table_levels_and_xen_pv_four_or_five(linux_6_12):
+    # arch/x86/Kconfig:414-419 'config PGTABLE_LEVELS int, default 5 if X86_5LEVEL, 4 if X86_64,
+    # 3 if X86_PAE, 2'; :1507-1512 X86_5LEVEL 'depends on X86_64'. vmi (X86_32, X86_PAE, not
+    # X86_64): 3, so the p4d ops under 'CONFIG_PGTABLE_LEVELS >= 5' (paravirt_types.h:196-201)
+    # are not there for it. xen-pv (X86_64, nothing of X86_5LEVEL): 4 or 5, so they stay unknown.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.source.directory import KernelTree
+    from conftest import kernel_path
+
+    checked, notes = check_tree(KernelTree(kernel_path("6.12")), linux_6_12.inventory,
+                                [load_abi("vmi"), load_abi("xen-pv")], version=linux_6_12.version)
+    said = " ".join(notes)
+    assert "ABI vmi: CONFIG_PGTABLE_LEVELS = 3:" in said and "ABI xen-pv: CONFIG_PGTABLE_LEVELS = 4 or 5:" in said
+    for name in ("mmu.p4d_val", "mmu.make_p4d", "mmu.set_pgd"):
+        assert checked.op_kinds[("vmi", "x86", name)] == "excluded"
+        assert [f.code for f in checked.findings if f.op == name and f.abi == "xen-pv"] == ["PV005"]
+
+
+@pytest.mark.kernel
 def test_xen_pv_abi_of_6_12_against_6_1(linux_6_1):
     # 6.1 has activate_mm and dup_mmap (mmu_pv.c:940, :947, both xen_pgd_pin) where 6.12 has
     # enter_mmap: the ABI maps each for its kernels, so neither tree has a warning, and the
