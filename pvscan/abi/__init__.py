@@ -52,7 +52,7 @@ class Mapping:
     # that spans an era maps ops that only part of it had.
     kernels: tuple | None = None    # (low, high) version tuples, either may be None
     # One arg_map per hypercall, when they take different arguments ('arg_map' as a table):
-    # 2.6.32's xen_set_pte_at makes update_va_mapping(addr, pteval, 0) or mmu_update(...).
+    # Xen's update_va_mapping(va, pte, flags) and mmu_update(reqs, count, done, domid).
     arg_maps: tuple = ()            # ((hypercall, (entry, ...)), ...)
 
     def args_for(self, hypercall: str) -> tuple[str, ...] | None:

@@ -8,10 +8,10 @@ class Width(CheckRule):
     Sizes each op parameter and the return type for the ABI's target from
     the documented type table (docs/abi-format.md), and compares it with the
     width of the argument it goes to in each of the mapping's hypercalls,
-    or with the ABI word when the hypercall declares none for it; a return value with the ABI word
-    times `return_words` (2 on i386, where edx:eax carry 64 bits). A
-    parameter or "return" listed in
-    the mapping's `split` is carried in two words and is not reported.
+    or with the ABI word when the hypercall declares none for it; a return
+    value with the ABI word times `return_words` (2 on i386, where edx:eax
+    carry 64 bits). A parameter or "return" listed in the mapping's `split`
+    is carried in two words and is not reported.
     Types the table does not know are not reported.
 
     ## Why it matters
