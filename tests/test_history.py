@@ -486,6 +486,10 @@ def test_history_completes_each_abis_configuration_as_check_does(tmp_path):
         summary = scan_revision(spec)
         assert summary.warning is None and not summary.kconfig_problems
         assert list(summary.kinds) == kinds, spec.kind
+        assert list(summary.config_notes) == notes, spec.kind
+    # The JSON says so, as the evidence for set_pte_atomic's missing verdict.
+    doc, _ = history_json("--git", str(tmp_path / "repo"), "HEAD", "--abi", str(abi))
+    assert doc["revisions"][0]["abi_config"] == notes
 
 
 def _history_repository():

@@ -62,6 +62,7 @@ class RevisionSummary:
     cache_hits: int = 0
     warning: str | None = None
     kconfig_problems: tuple = ()       # why its Kconfig could not complete an ABI's configuration
+    config_notes: tuple = ()           # what completed each ABI's configuration here, and from where
 
 
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
@@ -90,7 +91,11 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
                                    cache_hits=result.cache_hits, warning="no paravirt ops table in this revision")
         # Each ABI's configuration completed from this revision's Kconfig and headers, as check
         # completes it: an op the revision's Kconfig rules out is excluded here as there.
-        abis = [complete_config(source, inventory, load_abi(a), kconfig)[0] for a in spec.abis]
+        abis, config_notes = [], []
+        for name in spec.abis:
+            abi, notes = complete_config(source, inventory, load_abi(name), kconfig)
+            abis.append(abi)
+            config_notes.extend(notes)
     finally:
         kconfig.close()
         source.close()
@@ -107,7 +112,8 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
         witnesses = tuple(sorted((a.name, a.backend) for a in abis if a.backend in present))
     definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
-                           result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems))
+                           result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems),
+                           config_notes=tuple(config_notes))
 
 
 def open_revision(spec: RevisionSpec):

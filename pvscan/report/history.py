@@ -65,7 +65,7 @@ def to_json(h) -> str:
         "schema": "pvscan-history/1",
         "pvscan": __version__,
         "revisions": [{"label": x.label, "commit": x.commit, "version": x.version, "ops": len(x.ops),
-                       "warning": x.warning} for x in s],
+                       "warning": x.warning, "abi_config": list(x.config_notes)} for x in s],
         "ops": [{
             "identity": lin.identity,
             "arch": lin.arch,
