@@ -450,3 +450,27 @@ def test_a_hooks_git_variables_never_turn_pvscan_to_another_repository(tmp_path)
         assert run(hook, *args).stdout == run(plain, *args).stdout != "", args
     types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*exit_mmap)(struct mm_struct *mm);"))
     assert "mmu.exit_mmap" in run(hook, "scan", str(repo), "--format", "json").stdout
+
+
+def test_a_tree_is_read_through_symlinks_only_where_they_lead_inside_it(tree, tmp_path):
+    # KernelTree.read resolves each directory once and opens the file itself without following
+    # a link; a file or directory that is a symlink is read only when it leads inside the tree.
+    from pvscan.source.directory import KernelTree
+    from pvscan.source.files import SkippedFile
+
+    x86 = tree / "arch" / "x86"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.h").write_text("struct paravirt_patch_template pv_ops;\n")
+    (x86 / "inside.c").symlink_to("kernel/paravirt.c")
+    (x86 / "indir").symlink_to("kernel")
+    (x86 / "out.h").symlink_to(outside / "a.h")
+    (x86 / "outdir").symlink_to(outside)
+    source = KernelTree(tree)
+    real = (x86 / "kernel" / "paravirt.c").read_bytes()
+    assert source.read("arch/x86/inside.c") == real and source.read("arch/x86/indir/paravirt.c") == real
+    for rel in ("arch/x86/out.h", "arch/x86/outdir/a.h"):
+        with pytest.raises(SkippedFile, match="points outside the tree"):
+            source.read(rel)
+    with pytest.raises(SkippedFile, match="escapes the tree"):
+        source.read("arch/x86/../../../outside/a.h")
