@@ -128,16 +128,20 @@ def unheld(result, found) -> list:
     return [f for f in found if (f[1], f[2]) not in held[f[0]]]
 
 
+def _all_held(result, reader, count):
+    """The plain-text reader finds count places in the tree, and the inventory holds each."""
+    found = reader(result.tree)
+    assert len(found) == count
+    assert unheld(result, found) == []
+
+
 # The number of boundaries the reader finds: a reader that found none would prove nothing.
 TREES = [("linux_6_12", 20), ("linux_6_1", 19), ("linux_4_14", 25), ("linux_2_6_32", 43), ("linux_2_6_22", 11)]
 
 
 @pytest.mark.parametrize("fixture, count", TREES)
 def test_the_first_entry_after_every_directive_in_every_table_and_initializer(request, fixture, count):
-    result = request.getfixturevalue(fixture)
-    entries = boundary_entries(result.tree)
-    assert len(entries) == count
-    assert unheld(result, entries) == []
+    _all_held(request.getfixturevalue(fixture), boundary_entries, count)
 
 
 # Assignments to ops, as the reader finds them ('pv_ops.cpu = xen_cpu_ops.cpu' copies a group, and
@@ -147,7 +151,4 @@ ASSIGNED = [("linux_6_12", 47), ("linux_6_1", 44), ("linux_4_14", 50), ("linux_2
 
 @pytest.mark.parametrize("fixture, count", ASSIGNED)
 def test_every_assignment_to_an_op_is_an_implementation_at_its_line(request, fixture, count):
-    result = request.getfixturevalue(fixture)
-    assignments = op_assignments(result.tree)
-    assert len(assignments) == count
-    assert unheld(result, assignments) == []
+    _all_held(request.getfixturevalue(fixture), op_assignments, count)
