@@ -102,9 +102,9 @@ def test_target_macros_and_kconfig_complete_the_abi_config(linux_2_6_32):
     from conftest import old_kernel_path
 
     tree = KernelTree(old_kernel_path("2.6.32"))
-    vmi, _ = complete_config(tree, linux_2_6_32.inventory, load_abi("vmi"), LazyGuardLogic(tree))
+    vmi, _ = complete_config(tree, linux_2_6_32.inventory.ops, load_abi("vmi"), LazyGuardLogic(tree))
     assert vmi.config["PAGETABLE_LEVELS"] == 3
-    kvm, notes = complete_config(tree, linux_2_6_32.inventory, load_abi("kvm"), LazyGuardLogic(tree))
+    kvm, notes = complete_config(tree, linux_2_6_32.inventory.ops, load_abi("kvm"), LazyGuardLogic(tree))
     assert kvm.config["PAGETABLE_LEVELS"] == 4 and kvm.config["CONFIG_X86_PAE"] is False
     assert any("pgtable_64_types.h:21" in n for n in notes)
 

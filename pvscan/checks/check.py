@@ -111,7 +111,7 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
     completed, notes = [], []
     kconfig = LazyGuardLogic(tree)
     for abi in abis:
-        abi, said = complete_config(tree, inventory, abi, kconfig)
+        abi, said = complete_config(tree, inventory.ops, abi, kconfig)
         completed.append(abi)
         notes.extend(said)
     notes.extend(kconfig.problems)

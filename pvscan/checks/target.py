@@ -59,12 +59,12 @@ def leaves_unset(ops, abi) -> bool:
     return bool(kconfig_symbols(ops, abi) or guard_symbols(ops, abi))
 
 
-def complete_config(tree, inventory, abi, kconfig=None):
-    """(the ABI with its config completed for its target, [notes saying where each value came from]):
-    options the tree's Kconfig rules out under the ABI's config (kconfig: a LazyGuardLogic),
-    then the non-CONFIG macros of the target's headers."""
+def complete_config(tree, ops, abi, kconfig=None):
+    """(the ABI with its config completed for its target, [notes saying where each value came from]),
+    for what the guards of ops test: options the tree's Kconfig rules out under the ABI's config
+    (kconfig: a LazyGuardLogic), then the non-CONFIG macros of the target's headers."""
     notes = []
-    unset = kconfig_symbols(inventory.ops, abi)
+    unset = kconfig_symbols(ops, abi)
     if unset and kconfig is not None:
         logic = kconfig.for_arch(abi.arch)
         ruled_out = logic.complete(abi.config, unset) if logic is not None else {}
@@ -78,7 +78,7 @@ def complete_config(tree, inventory, abi, kconfig=None):
             abi = dataclasses.replace(abi, config={**abi.config, **given})
             notes.append(f"ABI {abi.name}: {', '.join(f'{k} = {_value_text(v)}' for k, v in sorted(given.items()))}: "
                          "from the defaults of the tree's Kconfig under the ABI's configuration")
-    abi, said = _complete_macros(tree, inventory, abi)
+    abi, said = _complete_macros(tree, ops, abi)
     return abi, notes + said
 
 
@@ -87,8 +87,8 @@ def _value_text(value) -> str:
     return " or ".join(map(str, sorted(value))) if isinstance(value, frozenset) else str(value)
 
 
-def _complete_macros(tree, inventory, abi):
-    symbols = guard_symbols(inventory.ops, abi)
+def _complete_macros(tree, ops, abi):
+    symbols = guard_symbols(ops, abi)
     if not symbols:
         return abi, []
     arch_dirs = _arch_dirs(tree, abi)

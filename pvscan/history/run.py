@@ -93,7 +93,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
         # completes it: an op the revision's Kconfig rules out is excluded here as there.
         abis, config_notes = [], []
         for name in spec.abis:
-            abi, notes = complete_config(source, inventory, load_abi(name), kconfig)
+            abi, notes = complete_config(source, inventory.ops, load_abi(name), kconfig)
             abis.append(abi)
             config_notes.extend(notes)
     finally:

@@ -215,8 +215,8 @@ def _completed_for(abis, findings, inv_b, inv_a, tree, guards) -> list:
     out = []
     for abi in abis:
         if leaves_unset(ops, abi):
-            for inventory in (inv_b, inv_a):
-                abi, _notes = complete_config(tree, inventory, abi, guards)
+            # Both sides' guards at once: the Kconfig and the headers are read for them together.
+            abi, _notes = complete_config(tree, inv_b.ops + inv_a.ops, abi, guards)
         out.append(abi)
     return out
 

@@ -164,8 +164,8 @@ class KernelTree:
         """Whether rel is a directory of the tree itself, reached through no symlink."""
         if os.path.isabs(rel) or ".." in Path(rel).parts:
             return False
-        full = self.root / rel
-        return full.is_dir() and os.path.realpath(full) == str(full)
+        real = self._real_dir(rel.strip("/"))
+        return real == str(self.root / rel.strip("/")) and os.path.isdir(real)
 
     def walk_sources(self, only_dirs=None):
         """Relative paths of every regular .c/.h file (in only_dirs, relative directories, when
