@@ -134,8 +134,7 @@ class LazyGuardLogic:
         self.tree = tree
         self.logic: dict = {}        # SRCARCH -> GuardLogic
         self.problems: list = []     # one line each, for the user
-        self._on_disk = None         # the tree kconfiglib reads: tree itself, or a git revision's copy
-        self._copy = None            # the TemporaryDirectory holding that copy
+        self._files = None           # what kconfiglib reads: the tree itself, or a git revision's KconfigBlobs
         self._names: dict = {}       # path -> whether a git revision has that file
         # Answers by question: a history's 80 ops that change guard ask a few questions each
         # many times (every op of a table is built when its one .c file is).
@@ -143,32 +142,19 @@ class LazyGuardLogic:
         self._built_when: dict = {}  # .c path -> condition
 
     def close(self) -> None:
-        if self._copy is not None:
-            self._copy.cleanup()
-            self._copy = None
+        """Drop what was read for kconfiglib (a git revision's Kconfig files, about 7 MB)."""
+        if self._files is not self.tree:
+            self._files = None
 
-    def _disk_tree(self):
-        """A tree on disk with this tree's Kconfig files: the tree itself, or for a git revision
-        (pvscan.source.git.GitTree) its Kconfig* files and top Makefile copied out of the objects."""
-        if self._on_disk is None:
+    def _kconfig_files(self):
+        """What kconfiglib reads: the tree itself on disk, or for a git revision
+        (pvscan.source.git.GitTree) its Kconfig* files and top Makefile, held in memory."""
+        if self._files is None:
             if hasattr(self.tree, "root"):
-                self._on_disk = self.tree
+                self._files = self.tree
             elif hasattr(self.tree, "kconfig_blobs"):
-                import tempfile
-
-                from pvscan.source.directory import KernelTree
-
-                self._copy = tempfile.TemporaryDirectory(prefix="pvscan-kconfig-")
-                root = Path(self._copy.name)
-                try:
-                    for rel, data in self.tree.kconfig_blobs():
-                        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                        (root / rel).write_bytes(data)
-                except BaseException:
-                    self.close()
-                    raise
-                self._on_disk = KernelTree.trusted(str(root))
-        return self._on_disk
+                self._files = KconfigBlobs(dict(self.tree.kconfig_blobs()))
+        return self._files
 
     def equivalent(self, a: str | None, b: str | None, arch: str = "x86", within: str | None = None) -> bool:
         """Whether guards a and b hold in the same configurations, among those where within
@@ -243,7 +229,7 @@ class LazyGuardLogic:
                 cache.put_kconfig(keys[0], *hit)
                 return _from_entry(hit)
         try:
-            tree = self._disk_tree()     # a git revision's Kconfig is copied out only on a miss
+            tree = self._kconfig_files()     # a git revision's Kconfig is read out only on a miss
         except SkippedFile as e:
             return GuardLogic(problem=f"its Kconfig could not be read ({e}); guards compared as text")
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
@@ -325,12 +311,12 @@ def load(tree, arch: str) -> GuardLogic:
         import kconfiglib
     except ImportError:
         return GuardLogic(problem="kconfiglib is not installed (pip install kconfiglib)")
-    top = "Kconfig" if (tree.root / "Kconfig").is_file() else f"arch/{arch}/Kconfig"
-    if not (tree.root / top).is_file():
+    top = "Kconfig" if _is_file(tree, "Kconfig") else f"arch/{arch}/Kconfig"
+    if not _is_file(tree, top):
         return GuardLogic()   # a tree without a Kconfig (a fixture, a subset): guards as text
     read: dict = {}
     try:
-        with _never_run_anything(kconfiglib), _kconfig_environment(tree.root, arch):
+        with _never_run_anything(kconfiglib, getattr(tree, "glob", None)), _kconfig_environment(tree.root, arch):
             kconf = _reader(kconfiglib, tree, read)(top, warn=False)
     except Exception as e:   # noqa: BLE001 - a hostile Kconfig must be a warning, whatever kconfiglib raises
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
@@ -364,15 +350,88 @@ def _reader(kconfiglib, tree, read: dict):
     return TreeKconfig
 
 
+def _is_file(tree, rel: str) -> bool:
+    return tree.is_file(rel) if hasattr(tree, "is_file") else (tree.root / rel).is_file()
+
+
 @contextmanager
-def _never_run_anything(kconfiglib):
+def _never_run_anything(kconfiglib, glob=None):
+    """kconfiglib with '$(shell,...)' giving 'n', and (glob) its 'source' patterns matched by glob
+    instead of on disk. Both are kconfiglib's module globals: one read at a time."""
     with _lock:
-        shell = kconfiglib._shell_fn
+        shell, iglob = kconfiglib._shell_fn, kconfiglib.iglob
         kconfiglib._shell_fn = lambda kconf, _name, command: "n"
+        if glob is not None:
+            kconfiglib.iglob = glob
         try:
             yield
         finally:
-            kconfiglib._shell_fn = shell
+            kconfiglib._shell_fn, kconfiglib.iglob = shell, iglob
+
+
+class KconfigBlobs:
+    """A git revision's Kconfig files, in memory, as kconfiglib would find them copied out under
+    root: read() gives a file's bytes, glob() matches a 'source' pattern as glob.iglob would
+    match it in such a copy. Copying 6.12's 1,813 files out to disk took 0.6-0.9 s."""
+
+    # A name only: nothing is read or written there (kconfiglib resolves it, which a path
+    # that does not exist leaves as it is).
+    root = Path("/pvscan-git-revision")
+
+    def __init__(self, blobs: dict[str, bytes]):
+        self.blobs = blobs
+        self.children: dict[str, set] = {}       # directory ('' the top) -> names of its entries
+        for rel in blobs:
+            parts = rel.split("/")
+            for depth in range(len(parts)):
+                self.children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+
+    def is_file(self, rel: str) -> bool:
+        return rel in self.blobs
+
+    def read(self, rel: str) -> bytes:
+        if rel not in self.blobs:
+            raise SkippedFile("not in the revision's Kconfig files")
+        return self.blobs[rel]
+
+    def glob(self, pattern: str):
+        """The paths under root that pattern (absolute) names, as glob.iglob finds them on disk:
+        '*', '?' and '[...]' within one path component, never a hidden name unless the
+        component begins with '.'; a component without them names an entry that exists, '.'
+        and '..' the directory itself and its parent (spelled as given, as glob leaves them)."""
+        import fnmatch
+
+        prefix = str(self.root) + os.sep
+        if not pattern.startswith(prefix):
+            return iter(())
+        found = [("", "")]            # (the path as spelled, the directory it names)
+        components = pattern[len(prefix):].split("/")
+        for i, component in enumerate(components):
+            last = i == len(components) - 1
+            step = []
+            for spelled, directory in found:
+                if component in (".", ".."):
+                    if component == ".." and not directory:
+                        continue      # out of the revision: nothing of it is here
+                    key = directory if component == "." else directory.rpartition("/")[0]
+                    step.append((f"{spelled}/{component}" if spelled else component, key))
+                    continue
+                names = self.children.get(directory, set())
+                if _MAGIC.search(component):
+                    hidden = component.startswith(".")
+                    matched = sorted(n for n in names if fnmatch.fnmatchcase(n, component)
+                                     and (hidden or not n.startswith(".")))
+                else:
+                    matched = [component] if component in names else []
+                for name in matched:
+                    key = f"{directory}/{name}" if directory else name
+                    if last or key in self.children:
+                        step.append((f"{spelled}/{name}" if spelled else name, key))
+            found = step
+        return iter([prefix + spelled for spelled, _key in found])
+
+
+_MAGIC = re.compile(r"[*?[]")
 
 
 @contextmanager

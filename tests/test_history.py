@@ -322,7 +322,7 @@ def test_a_revision_says_whether_it_has_a_file_without_listing_them_all(repo):
 
 
 def test_a_revisions_kconfig_files_read_by_blob_id_are_what_reading_each_gives(tmp_path, monkeypatch):
-    """The Kconfig files copied out of a revision for kconfiglib come from one ls-tree and
+    """The Kconfig files read out of a revision for kconfiglib come from one ls-tree and
     two cat-file runs by blob id (0.9 s -> 0.3 s on 6.12), one blob held at a time: the same
     bytes as reading each file by its path, the same refusals (binary, over the size limit),
     and none at all past a limit on their sum."""
@@ -366,7 +366,7 @@ def test_a_revisions_kconfig_files_read_by_blob_id_are_what_reading_each_gives(t
         monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
         guards = LazyGuardLogic(tree)
         assert "could not be read (its Kconfig files come to" in guards.for_arch("x86").problem
-        assert guards._copy is None
+        assert guards._files is None
     finally:
         tree.close()
 

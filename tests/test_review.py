@@ -298,7 +298,7 @@ def test_a_git_range_is_read_whatever_the_users_git_config_says_of_diffs(tmp_pat
 
 
 def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path):
-    """The range's Kconfig is copied out of its objects: within the file's CONFIG_PARAVIRT_XXL,
+    """The range's Kconfig is read out of its objects: within the file's CONFIG_PARAVIRT_XXL,
     which only XEN_PV selects and XEN_PV needs XEN, 'X' and 'X && XEN' are one guard; a tree
     without that Kconfig says the guard changed."""
     from test_kconfig import KCONFIG

@@ -60,7 +60,7 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones before it."""
     from pvscan.kconfig import LazyGuardLogic
     state = PatchedSource(source)
-    # The tree's Kconfig says which guards are equal (a git range's is copied out of its objects).
+    # The tree's Kconfig says which guards are equal (a git range's is read out of its objects).
     guards = LazyGuardLogic(source)
     out = []
     for index, patch in enumerate(patches, 1):

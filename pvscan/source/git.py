@@ -21,8 +21,8 @@ from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, 
 # runs in a repository with a work tree: never run it.
 GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4m",
        "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.fsmonitor=false"]
-# A git revision's Kconfig files are copied out for kconfiglib: 6.12's 1,800 come to under 7 MB.
-# Past this much together, a repository is not a kernel's, and nothing is copied.
+# A git revision's Kconfig files are held in memory for kconfiglib: 6.12's 1,813 come to under 7 MB.
+# Past this much together, a repository is not a kernel's, and nothing is read.
 MAX_KCONFIG_BYTES = 64 * 1024 * 1024
 
 # For an index of pvscan's own (a temporary file): a repository's config must not make git
