@@ -16,7 +16,7 @@ def run(args) -> int:
     from pvscan.inventory.backends import build_backend_map
     from pvscan.report import ReviewRun, finding_reporter, report_findings
     from pvscan.rulebook import every_rule
-    from pvscan.review.patch import read_patch_bytes
+    from pvscan.review.patch import Patch, read_patch_bytes
     from pvscan.review.review import review
     from pvscan.source.directory import KernelTree
 
@@ -30,7 +30,11 @@ def run(args) -> int:
         if args.tree is None:
             raise PvscanError("review needs --tree PATH (the kernel tree the patch applies to) or --git REPO")
         data, name = _read_patch(args.patch), args.patch
-    patches = read_patch_bytes(data, "<stdin>" if name == "-" else name)
+    if args.git and not data:
+        # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.
+        patches = [Patch("", None, None)]
+    else:
+        patches = read_patch_bytes(data, "<stdin>" if name == "-" else name)
     del data        # the patch's bytes: 18 MB for the whole 6.1 -> 6.12 x86 change
     abis = [load_abi(a) for a in args.abi]
     if not args.git:

@@ -95,7 +95,7 @@ def _apply(files, state, reverse: bool) -> _Applied:
         path = fp.new_path if reverse else fp.old_path
         text = state.get(path)
         if path and text is None:
-            why = "the file is not in the tree"
+            why = state.why_absent(path)
         elif fp.created and not reverse and state.get(fp.new_path) is not None:
             why = "the patch creates a file the tree already has"
         else:

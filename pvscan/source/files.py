@@ -22,6 +22,10 @@ class SkippedFile(Exception):
     """A file that cannot be read as C source; the run goes on without it."""
 
 
+class MissingFile(SkippedFile):
+    """A file the tree does not have at all (where SkippedFile may be one it has but refuses)."""
+
+
 @dataclass(frozen=True)
 class KernelVersion:
     """The version the top Makefile gives."""
@@ -52,10 +56,13 @@ def read_regular(path, limit: int, follow: bool = True) -> bytes:
     why not (a missing file too)."""
     import stat
 
+    import errno
+
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     except OSError as e:
-        raise SkippedFile(f"cannot read: {e.strerror or e}") from None
+        missing = e.errno in (errno.ENOENT, errno.ENOTDIR)
+        raise (MissingFile if missing else SkippedFile)(f"cannot read: {e.strerror or e}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

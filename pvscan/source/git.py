@@ -12,7 +12,8 @@ import subprocess
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
-from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, SkippedFile, parse_version
+from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, MissingFile, SkippedFile,
+                                 parse_version)
 
 
 # git maps pack windows and keeps a cache of delta bases as it reads: a 'git grep' of a whole
@@ -24,6 +25,10 @@ GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4
 # A git revision's Kconfig files are held in memory for kconfiglib: 6.12's 1,813 come to under 7 MB.
 # Past this much together, a repository is not a kernel's, and nothing is read.
 MAX_KCONFIG_BYTES = 64 * 1024 * 1024
+
+# The paths a range's diff is limited to go on git's command line (10,000 paths of 6.12 come to
+# about 500 KB); past this much, the whole diff is read instead.
+_MAX_PATHSPEC_BYTES = 1024 * 1024
 
 # For an index of pvscan's own (a temporary file): a repository's config must not make git
 # write a split index's shared part into the repository.
@@ -268,7 +273,7 @@ class GitTree:
         self._cat.stdin.flush()
         header = self._cat.stdout.readline().decode().split()
         if len(header) != 3 or header[1] != "blob":
-            raise SkippedFile("not in the revision")
+            raise MissingFile("not in the revision")
         size = int(header[2])
         if size > MAX_FILE_BYTES:
             # Skip it without holding it: a blob can be as big as the repository allows.
@@ -391,7 +396,43 @@ class GitRange(GitTree):
     def diff(self) -> bytes:
         """The patch from A to B as git writes it for a mail, whatever the user's config says of
         prefixes (diff.noprefix), paths (diff.relative), text conversion or blank context
-        lines (diff.suppressBlankEmpty): each of those made a patch that applied nowhere."""
+        lines (diff.suppressBlankEmpty): each of those made a patch that applied nowhere.
+
+        Only of the files that are candidates at A or at B (candidates_at_either_end), when
+        git can say which: a review reads nothing else. The whole 6.1..6.12 range is 457 MB
+        of diff over 57,375 files, which took 90 s and 3.4 GB to parse and apply."""
+        paths = self.candidates_at_either_end()
+        if paths is not None and not paths:
+            return b""
+        where = ["--", *(f":(literal){p}" for p in paths)] if paths else []
         return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative",
-                         "--src-prefix=a/", "--dst-prefix=b/", "-M", self.a, self.b,
+                         "--src-prefix=a/", "--dst-prefix=b/", "-M", self.a, self.b, *where,
                          config=("diff.suppressBlankEmpty=false",)).stdout
+
+    def candidates_at_either_end(self) -> list[str] | None:
+        """The files that are candidates at A or at B: what a review of the range can read.
+        A file that names no table, PVOP_* macro or callee-save type at either end is in
+        neither inventory, and its lines anchor no finding. B's list comes from A's and the
+        files that changed (git diff-tree, then a search of only those, as history steps from
+        one revision to the next), and is cached by commit. None (the whole diff) when git
+        cannot say what changed, or when the paths would not fit on a command line."""
+        from pvscan.cache import Cache
+
+        at_a = self.candidates([])
+        end = GitTree(self.repo, self.b)
+        try:
+            cache = Cache.for_source(end)
+            at_b = cache.get_candidates(end.cache_key)
+            if at_b is None:
+                changed = end.changed_sources(self.a)
+                if changed is None:
+                    return None
+                at_b = end.candidates_after(changed, at_a)
+                cache.put_candidates(end.cache_key, at_b)
+            cache.tell()
+        finally:
+            end.close()
+        paths = sorted(set(at_a) | set(at_b))
+        if sum(len(p) + 12 for p in paths) > _MAX_PATHSPEC_BYTES:
+            return None
+        return paths

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pvscan.naming import CANDIDATE_RE
-from pvscan.source.files import SkippedFile
+from pvscan.source.files import MissingFile, SkippedFile
 
 
 class PatchedSource:
@@ -34,6 +34,19 @@ class PatchedSource:
             return self.base.read(rel)
         except SkippedFile:
             return None
+
+    def why_absent(self, rel: str) -> str:
+        """Why get(rel) gives None, for a hunk that cannot be placed there: the tree (as the
+        patches before left it) has no such file, or read() refuses what is there (over the
+        size limit, binary, a symlink out of the tree), which is no reason to call it absent."""
+        if rel not in self.overlay:
+            try:
+                self.base.read(rel)
+            except MissingFile:
+                pass
+            except SkippedFile as e:
+                return f"the file cannot be read: {e}"
+        return "the file is not in the tree"
 
     def candidates(self, warnings: list) -> list[str]:
         kept = {rel for rel in self.base.candidates(warnings) if rel not in self.overlay}
