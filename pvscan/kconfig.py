@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pvscan.facts.guards import as_config, config_options, configurations, evaluate
-from pvscan.source.files import SkippedFile
+from pvscan.source.files import MissingFile, SkippedFile
 
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
@@ -391,7 +391,7 @@ class KconfigBlobs:
 
     def read(self, rel: str) -> bytes:
         if rel not in self.blobs:
-            raise SkippedFile("not in the revision's Kconfig files")
+            raise MissingFile("not in the revision's Kconfig files")
         return self.blobs[rel]
 
     def glob(self, pattern: str):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from itertools import accumulate
 from functools import lru_cache
+from itertools import accumulate
 
 # Kernel annotation macros that carry no meaning for the ops and that
 # tree-sitter cannot place. Bare ones are blanked as words, the ones with an

@@ -54,9 +54,8 @@ def read_regular(path, limit: int, follow: bool = True) -> bytes:
     """A file's bytes: only a regular file, never waited on (a FIFO) or read without end (a
     device), never past limit, and (follow=False) never through a symlink; SkippedFile says
     why not (a missing file too)."""
-    import stat
-
     import errno
+    import stat
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
