@@ -136,7 +136,7 @@ class ArchHeaders:
 
     def matching(self, pattern: str) -> dict[str, tuple]:
         """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
-        from pvscan.source.search import matching_lines, ripgrep
+        from pvscan.source.search import lines_matching, matching_lines, ripgrep
 
         if hasattr(self.tree, "root") and ripgrep():
             return matching_lines(self.tree, pattern, [], self.dirs)
@@ -148,12 +148,8 @@ class ArchHeaders:
                 except (SkippedFile, OSError):
                     continue
         regex = re.compile(pattern.encode())
-        out = {}
-        for rel, lines in self._texts.items():
-            found = tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
-            if found:
-                out[rel] = found
-        return out
+        found = {rel: lines_matching(lines, regex) for rel, lines in self._texts.items()}
+        return {rel: lines for rel, lines in found.items() if lines}
 
 
 def _preprocessed(tree, rel):

@@ -164,8 +164,7 @@ def prime_candidates(specs, say=None) -> list[RevisionSpec]:
                     if say:
                         say(f"searching the {len(step):,} files changed from {labels[n - 1]} to {labels[n]} "
                             f"(revision {n + 1}/{len(specs)})")
-                    known[n] = tree.candidates_after(step, known[n - 1])
-                    Cache.for_source(tree).put_candidates(tree.cache_key, known[n])
+                    known[n] = tree.candidates_since(trees[n - 1].commit, known[n - 1], step)
         lists = known
     except PvscanError:
         return list(specs)          # a bad revision: its worker says so

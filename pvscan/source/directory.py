@@ -114,8 +114,7 @@ class KernelTree:
 
     def contains(self, path: str | os.PathLike) -> bool:
         """True if path (absolute, or relative to the cwd) lies inside the tree."""
-        real = Path(os.path.realpath(path))
-        return real == self.root or self.root in real.parents
+        return self._inside(os.path.realpath(path))
 
     def read(self, rel: str) -> bytes:
         """The bytes of a source file, by its path relative to the tree."""
@@ -128,8 +127,8 @@ class KernelTree:
         path = os.path.join(real_dir, name)
         if os.path.islink(path):
             # A file that is a symlink: where it leads must be inside the tree too.
-            real = Path(os.path.realpath(path))
-            if self.root not in real.parents:
+            real = os.path.realpath(path)
+            if real == str(self.root) or not self._inside(real):
                 raise SkippedFile("symlink points outside the tree")
             data = read_regular(real, MAX_FILE_BYTES)
         else:
@@ -154,11 +153,14 @@ class KernelTree:
                 real = path
                 if path is not None and os.path.islink(path):
                     real = os.path.realpath(path)
-                    root = str(self.root).rstrip("/") + "/"
-                    if real != str(self.root) and not real.startswith(root):
+                    if not self._inside(real):
                         real = None
             self._real_dirs[parent] = real
         return self._real_dirs[parent]
+
+    def _inside(self, real: str) -> bool:
+        """Whether a real path is the tree's top or lies under it."""
+        return real == str(self.root) or real.startswith(str(self.root).rstrip("/") + "/")
 
     def is_dir(self, rel: str) -> bool:
         """Whether rel is a directory of the tree itself, reached through no symlink."""

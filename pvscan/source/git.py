@@ -229,6 +229,26 @@ class GitTree:
                 out.append((parts[4][:1], path, parts[1], parts[3]))
         return out
 
+    def candidates_since(self, earlier: str, earlier_candidates, changed=None) -> list[str] | None:
+        """This revision's candidates, known from an earlier commit's: the cached list, else the
+        earlier list with the files changed since (changed_sources, or changed when the caller
+        has asked already) searched again by candidates_after, then cached by commit; None
+        when git cannot say what changed."""
+        from pvscan.cache import Cache
+
+        if self._candidates is None:
+            cache = Cache.for_source(self)
+            found = cache.get_candidates(self.cache_key)
+            if found is None:
+                changed = self.changed_sources(earlier) if changed is None else changed
+                if changed is None:
+                    return None
+                found = self.candidates_after(changed, earlier_candidates)
+                cache.put_candidates(self.cache_key, found)
+            cache.tell()
+            self._candidates = found
+        return self._candidates
+
     def candidates_after(self, changed, previous: list[str]) -> list[str]:
         """This revision's candidates from an earlier revision's list and the files that changed
         since (changed_sources): a file that did not change keeps its answer; the changed ones
@@ -358,20 +378,23 @@ class GitTree:
         return sorted(out)
 
     def is_dir(self, rel: str) -> bool:
-        """Whether the revision holds a directory at rel (one 'git ls-tree' of that path)."""
-        if rel.startswith("/") or ".." in rel.split("/"):
-            return False
-        rel = rel.strip("/")
-        proc = self._git("ls-tree", "-z", self.a, "--", f":(literal){rel}", check=False)
-        head, _, path = proc.stdout.rstrip(b"\0").partition(b"\t")
-        return proc.returncode == 0 and path == os.fsencode(rel) and head.split(b" ")[1:2] == [b"tree"]
+        """Whether the revision holds a directory at rel."""
+        return self._entry_type(rel.rstrip("/")) == b"tree"
 
     def has_file(self, rel: str) -> bool:
-        """Whether the revision holds a file at rel (one 'git ls-tree' of that path, where
-        kconfig_blobs() lists the 80,000 paths of a whole revision)."""
+        """Whether the revision holds a file at rel."""
+        return self._entry_type(rel) == b"blob"
+
+    def _entry_type(self, rel: str) -> bytes | None:
+        """What the revision holds at rel (b"blob", b"tree" ...), from one 'git ls-tree' of that
+        path, where kconfig_blobs() lists the 80,000 paths of a whole revision; None for nothing
+        or a path that leads out of the tree."""
+        if rel.startswith("/") or ".." in rel.split("/"):
+            return None
         proc = self._git("ls-tree", "-z", self.a, "--", f":(literal){rel}", check=False)
         head, _, path = proc.stdout.rstrip(b"\0").partition(b"\t")
-        return proc.returncode == 0 and path == os.fsencode(rel) and head.split(b" ")[1:2] == [b"blob"]
+        fields = head.split(b" ")
+        return fields[1] if proc.returncode == 0 and path == os.fsencode(rel) and len(fields) == 3 else None
 
     def contains(self, path) -> bool:
         if self._repository is None:
@@ -416,22 +439,14 @@ class GitRange(GitTree):
         files that changed (git diff-tree, then a search of only those, as history steps from
         one revision to the next), and is cached by commit. None (the whole diff) when git
         cannot say what changed, or when the paths would not fit on a command line."""
-        from pvscan.cache import Cache
-
         at_a = self.candidates([])
         end = GitTree(self.repo, self.b)
         try:
-            cache = Cache.for_source(end)
-            at_b = cache.get_candidates(end.cache_key)
-            if at_b is None:
-                changed = end.changed_sources(self.a)
-                if changed is None:
-                    return None
-                at_b = end.candidates_after(changed, at_a)
-                cache.put_candidates(end.cache_key, at_b)
-            cache.tell()
+            at_b = end.candidates_since(self.a, at_a)
         finally:
             end.close()
+        if at_b is None:
+            return None
         paths = sorted(set(at_a) | set(at_b))
         if sum(len(p) + 12 for p in paths) > _MAX_PATHSPEC_BYTES:
             return None

@@ -70,11 +70,8 @@ def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[s
     rg = ripgrep()
     if rg is None:
         regex = re.compile(pattern.encode())
-        out = {}
-        for rel in _search_python(tree, pattern, warnings, only_dirs):
-            data = tree.read(rel)
-            lines = data.split(b"\n")
-            out[rel] = tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
+        out = {rel: lines_matching(tree.read(rel).split(b"\n"), regex)
+               for rel in _search_python(tree, pattern, warnings, only_dirs)}
         return {rel: lines for rel, lines in out.items() if lines}
     # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
     args = [rg, "--no-config", "--json", "--no-messages", "--no-ignore", "--binary", "--type", "c",
@@ -91,6 +88,11 @@ def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[s
         rel = rel[2:] if rel.startswith("./") else rel
         found.setdefault(rel, {})[data["line_number"]] = _rg_bytes(data["lines"]).rstrip(b"\r\n")
     return {rel: tuple(sorted(rows.items())) for rel, rows in sorted(found.items())}
+
+
+def lines_matching(lines: list[bytes], regex) -> tuple:
+    """((1-based line, its bytes), ...) of the lines regex finds something in."""
+    return tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
 
 
 def _rg_text(field) -> str:
