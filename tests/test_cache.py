@@ -657,3 +657,49 @@ def test_a_cached_kconfig_entry_holds_only_option_names():
     for bad in ([], {"A": "B"}, {"A": [1]}, {1: []}, {"": []}, {"A": [""]}, {"A-B": []},
                 {"A": ["B\nC"]}, {"A\nB": []}, {"A": ["B "]}, {"A": [["B"]]}):
         assert not _option_map(bad), bad
+
+
+def test_every_search_reads_the_same_files_hidden_ones_and_c_in_left_out(tmp_path, monkeypatch):
+    """ripgrep, the Python walk, git grep of a commit and a checkout's incremental search read the
+    same files (files.is_searched). ripgrep's own 'c' type would add *.c.in (6.12 has
+    arch/um/kernel/config.c.in) and *.H, and it skips hidden directories but not hidden files."""
+    from pvscan.source.checkout import search_checkout
+    from pvscan.source.directory import KernelTree
+    from pvscan.source.git import GitTree
+
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    table = "struct paravirt_patch_template pv_ops;\n"
+    scanned = "arch/x86/kernel/also.c"
+    left_out = [".hidden/x.h", "drivers/.h2/y.c", "drivers/.z.c", "arch/um/kernel/config.c.in", "drivers/v.H"]
+    for rel in [scanned] + left_out:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(table)
+    git("add", "-A")
+    git("commit", "-qm", "odd names")
+
+    def whole_tree(**env):
+        monkeypatch.setenv("PVSCAN_NO_CACHE", "1")
+        monkeypatch.delenv("PVSCAN_NO_RIPGREP", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return KernelTree(repo).candidates([])
+
+    found = {
+        "ripgrep": whole_tree(),
+        "python": whole_tree(PVSCAN_NO_RIPGREP="1"),
+        "git grep": GitTree(str(repo), "HEAD").candidates([]),
+    }
+    # A checkout's search, remembered, then done again after the odd files changed in the work
+    # tree: those are searched one by one.
+    monkeypatch.delenv("PVSCAN_NO_CACHE")
+    monkeypatch.delenv("PVSCAN_NO_RIPGREP")
+    search_checkout(KernelTree(repo), frozenset(), [])
+    for rel in [scanned] + left_out:
+        (repo / rel).write_text("/* changed */\n" + table)
+    found["checkout"], _ = search_checkout(KernelTree(repo), frozenset(), [])
+    for how, candidates in found.items():
+        assert scanned in candidates, how
+        assert not set(left_out) & set(candidates), how
+    assert len({tuple(c) for c in found.values()}) == 1, found

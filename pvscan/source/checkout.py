@@ -27,7 +27,7 @@ import subprocess
 
 from pvscan.errors import Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile
+from pvscan.source.files import SkippedFile, is_searched
 
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
 MAX_CHANGED = 3000
@@ -46,7 +46,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     tree_id, status = _head_and_status(root)
     if tree_id is None:
         return None
-    dirty = {p for p in _listed(status) if _searched(p)}
+    dirty = {p for p in _listed(status) if is_searched(p)}
     cache = Cache.for_source(tree)
     seen = cache.get_checkout(root)
     changed = None
@@ -182,7 +182,7 @@ def run_state(tree, options: str) -> str | None:
         return None
     h = hashlib.sha256(b"pvscan-run-state/1\0" + options.encode("utf-8", "surrogateescape") + b"\0"
                        + os.fsencode(root) + b"\0" + tree_id.encode() + b"\0" + status)
-    for rel in sorted({p for p in _listed(status) if _searched(p)} | {"Makefile"}):
+    for rel in sorted({p for p in _listed(status) if is_searched(p)} | {"Makefile"}):
         h.update(b"\0" + os.fsencode(rel) + b"\0" + file_digest(os.path.join(root, rel)))
     return h.hexdigest()
 
@@ -311,7 +311,7 @@ def _list_others(root: str, cache, seen: dict | None = None, where: list | None 
     if status is None:
         return None
     others = {p for r in status.split(b"\0") if r[:2] in _OTHER and len(r) > 3
-              if _searched(p := os.fsdecode(r[3:])) or p.endswith("/")}
+              if is_searched(p := os.fsdecode(r[3:])) or p.endswith("/")}
     late = time.time_ns()
     if where:
         def inside(p):
@@ -356,15 +356,8 @@ def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | 
         out = _git(root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", old_tree, new_tree)
         if out is None:
             return None
-        changed |= {p for p in (os.fsdecode(r) for r in out.split(b"\0") if r) if _searched(p)}
+        changed |= {p for p in (os.fsdecode(r) for r in out.split(b"\0") if r) if is_searched(p)}
     return changed
-
-
-def _searched(rel: str) -> bool:
-    """A path the whole-tree search reads: a .c/.h file, in no excluded or hidden directory."""
-    parts = rel.split("/")
-    return (rel.endswith(SOURCE_SUFFIXES) and parts[0] not in EXCLUDED_DIRS
-            and not any(p.startswith(".") for p in parts))
 
 
 def _git(root: str, *args) -> bytes | None:

@@ -170,8 +170,9 @@ class KernelTree:
         return real == str(self.root / rel.strip("/")) and os.path.isdir(real)
 
     def walk_sources(self, only_dirs=None):
-        """Relative paths of every regular .c/.h file (in only_dirs, relative directories, when
-        given), sorted; symlinks are not followed.
+        """Relative paths of every regular file the searches read (files.is_searched: .c/.h, no
+        hidden part, no excluded top directory), in only_dirs (relative directories) when
+        given, sorted; symlinks are not followed.
 
         Not following directory symlinks is what keeps a symlink loop from
         hanging the walk; symlinked files, FIFOs, devices and sockets are
@@ -192,6 +193,8 @@ class KernelTree:
             except OSError:
                 continue
             for e in entries:
+                if e.name.startswith("."):
+                    continue                # hidden, as files.is_searched has it
                 rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
                 if e.is_dir(follow_symlinks=False):
                     if rel_dir or e.name not in EXCLUDED_DIRS:

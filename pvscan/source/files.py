@@ -15,6 +15,20 @@ EXCLUDED_DIRS = ("tools", "Documentation", "samples", "scripts", "usr", "LICENSE
 
 SOURCE_SUFFIXES = (".c", ".h")
 
+# The same files for every search (ripgrep, the Python walk, git grep, a checkout's changes):
+# ripgrep's own 'c' type would add *.c.in, *.H and *.cats (6.12 has arch/um/kernel/config.c.in),
+# and it skips hidden directories but not hidden files, where a walk kept both.
+SOURCE_GIT_PATHSPEC = ("*.c", "*.h", *(f":(exclude){d}/" for d in EXCLUDED_DIRS),
+                       ":(exclude,glob)**/.*", ":(exclude,glob)**/.*/**")
+
+
+def is_searched(rel: str) -> bool:
+    """Whether a path relative to the tree's top is one the searches read: a .c/.h file, under no
+    excluded top-level directory, with no hidden part (a name that begins with '.')."""
+    parts = rel.split("/")
+    return (rel.endswith(SOURCE_SUFFIXES) and parts[0] not in EXCLUDED_DIRS
+            and not any(p.startswith(".") for p in parts))
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 

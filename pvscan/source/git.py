@@ -12,7 +12,7 @@ import subprocess
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
-from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, MissingFile, SkippedFile,
+from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_GIT_PATHSPEC, MissingFile, SkippedFile, is_searched,
                                  parse_version)
 
 
@@ -182,8 +182,7 @@ class GitTree:
         return self._candidates
 
     def _search(self) -> list[str]:
-        excludes = [f":(exclude){d}/" for d in EXCLUDED_DIRS]
-        return self._grep(where=(self.a, "--", "*.c", "*.h", *excludes))
+        return self._grep(where=(self.a, "--", *SOURCE_GIT_PATHSPEC))
 
     def _grep(self, where=(), cached: bool = False, index: str | None = None, config=()) -> list[str]:
         """The candidates among the files 'git grep -F' of LOOSE_FIXED lists: in where (this
@@ -212,9 +211,9 @@ class GitTree:
         self._candidates = sorted(candidates)
 
     def changed_sources(self, other_commit: str) -> list[tuple[str, str, str, str]] | None:
-        """(status, path, mode, blob id at this revision) of the .c/.h files that differ from
-        other_commit to this revision (git diff-tree, renames as a deletion and an addition),
-        outside EXCLUDED_DIRS."""
+        """(status, path, mode, blob id at this revision) of the files the searches read
+        (files.is_searched) that differ from other_commit to this revision (git diff-tree,
+        renames as a deletion and an addition)."""
         proc = self._git("diff-tree", "-r", "-z", "--no-renames", other_commit, self.a, check=False)
         if proc.returncode != 0:
             return None
@@ -225,7 +224,7 @@ class GitTree:
             parts = meta.lstrip(":").split(" ")
             if len(parts) != 5:
                 return None
-            if path.endswith((".c", ".h")) and path.split("/", 1)[0] not in EXCLUDED_DIRS:
+            if is_searched(path):
                 out.append((parts[4][:1], path, parts[1], parts[3]))
         return out
 
@@ -363,16 +362,16 @@ class GitTree:
 
     def walk_sources(self, only_dirs=None) -> list[str]:
         """Relative paths of the revision's .c/.h blobs (in only_dirs when given), sorted, as
-        KernelTree.walk_sources lists a directory's: no symlink, no submodule, nothing under
-        EXCLUDED_DIRS at the top."""
+        KernelTree.walk_sources lists a directory's: no symlink, no submodule, only what the
+        searches read (files.is_searched)."""
         where = [f":(literal){d.strip('/')}" for d in only_dirs] if only_dirs else []
         listing = self._git("ls-tree", "-r", "-z", self.a, "--", *where).stdout.decode("utf-8", "surrogateescape")
         out = []
         for row in listing.split("\0"):
             head, _, rel = row.partition("\t")
             fields = head.split(" ")
-            if (len(fields) != 3 or fields[0] not in ("100644", "100755") or not rel.endswith(SOURCE_SUFFIXES)
-                    or rel.split("/", 1)[0] in EXCLUDED_DIRS or rel.startswith("/") or ".." in rel.split("/")):
+            if (len(fields) != 3 or fields[0] not in ("100644", "100755") or not is_searched(rel)
+                    or rel.startswith("/") or ".." in rel.split("/")):
                 continue
             out.append(rel)
         return sorted(out)

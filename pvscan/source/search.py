@@ -19,7 +19,7 @@ import sysconfig
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SkippedFile, readable
+from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable
 
 
 def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
@@ -74,7 +74,7 @@ def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[s
                for rel in _search_python(tree, pattern, warnings, only_dirs)}
         return {rel: lines for rel, lines in out.items() if lines}
     # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
-    args = [rg, "--no-config", "--json", "--no-messages", "--no-ignore", "--binary", "--type", "c",
+    args = [rg, "--no-config", "--json", "--no-messages", "--no-ignore", "--binary", *_SOURCE_TYPE,
             "--regexp", pattern, *_excluded_globs(), "--", *(list(only_dirs) if only_dirs else ["."])]
     proc = subprocess.run(args, cwd=tree.root, capture_output=True)
     if proc.returncode not in (0, 1, 2):
@@ -106,8 +106,15 @@ def _rg_bytes(field) -> bytes:
     return field["text"].encode("utf-8", "surrogateescape") if "text" in field else base64.b64decode(field["bytes"])
 
 
+# The files of files.is_searched: ripgrep's own 'c' type holds more (*.c.in, *.H, *.cats).
+_SOURCE_TYPE = ("--type-add", "pvscan:*.{" + ",".join(s.lstrip(".") for s in SOURCE_SUFFIXES) + "}",
+                "--type", "pvscan")
+
+
 def _excluded_globs() -> list[str]:
-    out = []
+    # '!.*': no hidden file, as no hidden directory (ripgrep skips those, but a file its type
+    # matches is let through).
+    out = ["--glob", "!.*"]
     for d in EXCLUDED_DIRS:
         out += ["--glob", f"!/{d}/"]
     return out
@@ -194,7 +201,7 @@ def ripgrep_args(rg: str, pattern: str) -> list[str]:
     # --binary: list binary files that match too, so that read() refuses
     # them with a warning, as the Python walk does.
     return [rg, "--no-config", "--files-with-matches", "--null", "--no-messages", "--no-ignore", "--binary",
-            "--type", "c", "--regexp", pattern, *_excluded_globs()]
+            *_SOURCE_TYPE, "--regexp", pattern, *_excluded_globs()]
 
 
 def _search_ripgrep(rg, tree, pattern, only_dirs):
