@@ -479,6 +479,15 @@ def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_change
     assert status() == ["arch/x86/kernel/extra.c", "generated/gen.c", "mm/new_caller.c"]
     assert listings[-1] == ["arch/x86/kernel", "generated"]
     same_as_from_nothing()
+    # Under tools/ or a hidden directory nothing is searched: a change there lists nothing again.
+    (repo / "tools" / "objtool").mkdir(parents=True, exist_ok=True)
+    (repo / "drivers" / ".hidden").mkdir()
+    settle()
+    known, listed = len(listings), status()
+    (repo / "tools" / "objtool" / "x.c").write_text("void x(void) { write_cr3(5); }\n")
+    (repo / "drivers" / ".hidden" / "y.c").write_text("void y(void) { write_cr3(6); }\n")
+    assert status() == listed and len(listings) == known
+    same_as_from_nothing()
     (repo / "top.c").write_text("void t(void) { write_cr3(4); }\n")
     assert "top.c" in status() and listings[-1] is None
     same_as_from_nothing()

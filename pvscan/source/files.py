@@ -25,9 +25,14 @@ SOURCE_GIT_PATHSPEC = ("*.c", "*.h", *(f":(exclude){d}/" for d in EXCLUDED_DIRS)
 def is_searched(rel: str) -> bool:
     """Whether a path relative to the tree's top is one the searches read: a .c/.h file, under no
     excluded top-level directory, with no hidden part (a name that begins with '.')."""
-    parts = rel.split("/")
-    return (rel.endswith(SOURCE_SUFFIXES) and parts[0] not in EXCLUDED_DIRS
-            and not any(p.startswith(".") for p in parts))
+    return rel.endswith(SOURCE_SUFFIXES) and is_searched_dir(rel)
+
+
+def is_searched_dir(rel: str) -> bool:
+    """Whether the searches go into this directory (or reach this path): not hidden, not under
+    an excluded top-level directory."""
+    parts = rel.strip("/").split("/")
+    return parts[0] not in EXCLUDED_DIRS and not any(p.startswith(".") for p in parts)
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
