@@ -201,7 +201,7 @@ def main(argv=None) -> int:
         # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
         from pvscan.source.checkout import start_status
 
-        start_status(args.tree)
+        start_status(args.tree, alone=args.command == "review")
     from pvscan.cache import Cache, prune_used
     from pvscan.errors import PvscanError
 

@@ -341,6 +341,53 @@ def test_a_review_of_a_checkout_leaves_the_next_scan_its_incremental_search(tmp_
     assert out == pvscan(*args, env={"PVSCAN_NO_CACHE": "1"}).stdout
 
 
+def test_a_review_works_on_the_remembered_search_and_does_it_again_when_git_says_it_changed(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """A review of a checkout runs on its last search while git status runs, then asks git. Nothing
+    changed: one review. A new backend file since the last search: the review is done again on
+    the true search, and says what a review from nothing says."""
+    import difflib
+
+    from pvscan import cli
+    from pvscan.review import review as review_module
+
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PVSCAN_CACHE_DIR", str(cache))
+    assert pvscan("scan", str(repo), "--format", "json", "-j", "1", env={"PVSCAN_CACHE_DIR": str(cache)}).returncode == 0
+    types = repo / "arch/x86/include/asm/paravirt_types.h"
+    old = types.read_text()
+    new = old.replace("\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);",
+                      "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);\n\tvoid (*enter_mmap)(struct mm_struct *mm);")
+    patch = tmp_path / "p.diff"
+    patch.write_text("".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                                  "a/arch/x86/include/asm/paravirt_types.h",
+                                                  "b/arch/x86/include/asm/paravirt_types.h")))
+    reviews = []
+    real_review = review_module.review
+    monkeypatch.setattr(review_module, "review", lambda *a: reviews.append(a) or real_review(*a))
+
+    def review_in_process():
+        capsys.readouterr()
+        assert cli.main(["review", "--tree", str(repo), "--fail-on", "never", str(patch)]) == 0
+        return capsys.readouterr().out
+
+    assert "PV101 patch adds op mmu.enter_mmap" in review_in_process() and len(reviews) == 1
+    (repo / "arch/x86/xen/more_mmu.c").write_text(
+        "static const typeof(pv_ops) xen_more_ops __initconst = {\n\t.mmu = {\n"
+        "\t\t.set_pte = xen_set_pte_more,\n\t},\n};\n\n"
+        "void __init xen_more_init(void)\n{\n\tpv_ops.mmu = xen_more_ops.mmu;\n}\n")
+    reviews.clear()
+    out = review_in_process()
+    assert len(reviews) == 2, "the remembered search lacks more_mmu.c: reviewed again"
+    assert "arch/x86/xen/more_mmu.c" in out
+    assert out == pvscan("review", "--tree", str(repo), "--fail-on", "never", str(patch),
+                         env={"PVSCAN_NO_CACHE": "1"}).stdout
+    reviews.clear()
+    assert review_in_process() == out and len(reviews) == 1
+
+
 def test_the_search_record_of_an_unchanged_checkout_is_not_written_again(tmp_path):
     """A review of a checkout nothing changed in reads the checkout's remembered search and
     writes nothing (215 KB of JSON on 6.12, each run); a scan after a change writes it anew."""

@@ -32,6 +32,11 @@ class KernelTree:
         self.searched_wrappers: frozenset = frozenset()   # the names it did look for
         self.remembered_wrappers: frozenset = frozenset()   # the names the cache had from the last scan
         self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
+        # A review's search: the checkout's remembered one at once, git's answer after the work
+        # (search_stands).
+        self.trust_remembered_search = False
+        self._assumed = None        # ((candidates, calls), warnings) taken from the remembered search
+        self._corrected = None      # the same, as search_stands found them when they differed
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
@@ -47,6 +52,8 @@ class KernelTree:
         tree._repository = None
         tree.wrapper_hint = tree.searched_wrappers = tree.remembered_wrappers = frozenset()
         tree.calls_found = {}
+        tree.trust_remembered_search = False
+        tree._assumed = tree._corrected = None
         return tree
 
     def _read_version(self) -> KernelVersion:
@@ -82,14 +89,41 @@ class KernelTree:
         what the search warns about goes to the first caller's warnings. The same search
         finds the calls of the names in wrapper_hint (set before it runs): calls_found."""
         if self._candidates is None:
-            found = None
-            if self.is_checkout():
-                from pvscan.source.checkout import search_checkout
+            found, told = None, []
+            if self._corrected is not None:
+                found, told = self._corrected
+            elif self.is_checkout():
+                from pvscan.source.checkout import remembered_search, search_checkout
 
-                found = search_checkout(self, self.wrapper_hint, warnings)
-            self._candidates, self.calls_found = found or tree_search(self, self.wrapper_hint, warnings)
+                remembered = remembered_search(self, self.wrapper_hint) if self.trust_remembered_search else None
+                if remembered is not None:
+                    found, told = remembered[:2], remembered[2]
+                    self._assumed = found, told
+                else:
+                    found = search_checkout(self, self.wrapper_hint, told)
+            self._candidates, self.calls_found = found or tree_search(self, self.wrapper_hint, told)
+            warnings.extend(told)
             self.searched_wrappers = self.wrapper_hint
         return self._candidates
+
+    def search_stands(self) -> bool:
+        """Whether what candidates() gave from the checkout's remembered search (with
+        trust_remembered_search) is what the search gives now: git is asked what changed since,
+        and those files are searched again. When the candidates, their calls or the files
+        skipped differ, the tree forgets what it gave, its next candidates() gives the search's
+        answer, and the caller does its work again. True when nothing was assumed."""
+        if self._assumed is None:
+            return True
+        from pvscan.source.checkout import search_checkout
+
+        assumed, self._assumed = self._assumed, None
+        told: list = []
+        found = search_checkout(self, self.wrapper_hint, told) or tree_search(self, self.wrapper_hint, told)
+        if tuple(found) == tuple(assumed[0]) and sorted(set(told)) == sorted(set(assumed[1])):
+            return True
+        self._candidates = None
+        self._corrected = found, told
+        return False
 
     def is_checkout(self) -> bool:
         """Whether the tree is the top of a git checkout (its search can then be incremental)."""
