@@ -24,7 +24,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -502,6 +501,8 @@ def _tree_paths(paths) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile     # only to write: a run that finds all it needs writes nothing
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -7,9 +7,9 @@ of tables and keys.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from pvscan.abi.tomlfile import parse_toml
@@ -100,16 +100,19 @@ class Abi:
 
 # -- bundled ABIs --------------------------------------------------------------
 
+# The bundled ABI files sit beside this module, as files (pvscan's cache reads its own sources
+# the same way): importlib.resources would cost every command 4 ms of imports (zipfile, typing).
+_BUNDLED = Path(__file__).parent
+
+
 def bundled_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("pvscan.abi").iterdir() if p.name.endswith(".toml"))
+    return sorted(name[:-5] for name in os.listdir(_BUNDLED) if name.endswith(".toml"))
 
 
 def load_abi(name_or_path: str) -> Abi:
     """A bundled ABI by name ('xen-pv'), or an ABI file by path."""
     if name_or_path in bundled_names():
-        ref = resources.files("pvscan.abi").joinpath(f"{name_or_path}.toml")
-        with resources.as_file(ref) as real:
-            return parse_abi(str(real), shown_as=f"<bundled>/{name_or_path}.toml")
+        return parse_abi(str(_BUNDLED / f"{name_or_path}.toml"), shown_as=f"<bundled>/{name_or_path}.toml")
     if not Path(name_or_path).exists():
         raise PvscanError(f"no such ABI: not a bundled name ({', '.join(bundled_names())}) nor a file",
                           name_or_path)

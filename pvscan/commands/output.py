@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 
 from pvscan.errors import PvscanError
 
@@ -59,6 +58,8 @@ def write_output(text: str, path: str | None) -> None:
             out.write(data)
             out.flush()
         return
+    import tempfile     # only for a file: most runs write to standard output
+
     real = os.path.realpath(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".pvscan-", dir=os.path.dirname(real))

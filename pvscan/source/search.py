@@ -7,15 +7,12 @@ suffixes, same regular expression), only slower.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
-import sysconfig
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
@@ -99,11 +96,17 @@ def _rg_text(field) -> str:
     """A ripgrep JSON path: text, or base64 bytes when it is not UTF-8."""
     if "text" in field:
         return field["text"]
+    import base64
+
     return os.fsdecode(base64.b64decode(field["bytes"]))
 
 
 def _rg_bytes(field) -> bytes:
-    return field["text"].encode("utf-8", "surrogateescape") if "text" in field else base64.b64decode(field["bytes"])
+    if "text" in field:
+        return field["text"].encode("utf-8", "surrogateescape")
+    import base64
+
+    return base64.b64decode(field["bytes"])
 
 
 # The files of files.is_searched: ripgrep's own 'c' type holds more (*.c.in, *.H, *.cats).
@@ -170,6 +173,9 @@ def ripgrep() -> str | None:
         return None
     if os.environ.get("PVSCAN_RIPGREP"):
         return os.environ["PVSCAN_RIPGREP"]
+    import shutil
+    import sysconfig
+
     beside = os.path.join(sysconfig.get_path("scripts"), "rg.exe" if os.name == "nt" else "rg")
     found = beside if os.path.isfile(beside) and os.access(beside, os.X_OK) else shutil.which("rg")
     if found is None and not _told_slow:
