@@ -62,7 +62,15 @@ def _decoder(tp):
     here, not again for each of the thousands of values a cache entry holds."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        options = tuple(_decoder(option) for option in typing.get_args(tp))
+        args = typing.get_args(tp)
+        if len(args) == 2 and type(None) in args:
+            # 'X | None', most unions of the facts: no failed attempt (an exception) per value.
+            inner = _decoder(next(a for a in args if a is not type(None)))
+
+            def optional(v):
+                return None if v is None else inner(v)
+            return optional
+        options = tuple(_decoder(option) for option in args)
 
         def union(v):
             for option in options:
@@ -93,19 +101,24 @@ def _decoder(tp):
     return undecodable
 
 
-def _scalar(accepts, what: str):
+# The scalars, one test a value (json.loads gives exactly these types): thousands an entry.
+def _scalar(tp, what: str):
     def scalar(v):
-        if not accepts(v):
+        if type(v) is not tp:
             raise DecodeError(f"{_short(v)} is not {what}")
         return v
     return scalar
 
 
-_null = _scalar(lambda v: v is None, "null")
-_bool = _scalar(lambda v: isinstance(v, bool), "a boolean")
-_int = _scalar(lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) <= _MAX_INT,
-               "a line number or index")
-_str = _scalar(lambda v: isinstance(v, str), "a string")
+_null = _scalar(type(None), "null")
+_bool = _scalar(bool, "a boolean")
+_str = _scalar(str, "a string")
+
+
+def _int(v):
+    if type(v) is not int or abs(v) > _MAX_INT:
+        raise DecodeError(f"{_short(v)} is not a line number or index")
+    return v
 
 
 def _tuple_of(item_type):
@@ -130,7 +143,7 @@ def _fixed_tuple(args):
             raise DecodeError(f"a list of {len(v)} where {len(args)} were expected")
         if not items:
             items.extend(_decoder(a) for a in args)
-        return tuple(d(x) for d, x in zip(items, v))
+        return tuple([d(x) for d, x in zip(items, v)])
     return fixed
 
 
