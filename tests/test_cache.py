@@ -344,8 +344,8 @@ def test_a_review_of_a_checkout_leaves_the_next_scan_its_incremental_search(tmp_
 def test_a_review_works_on_the_remembered_search_and_does_it_again_when_git_says_it_changed(tmp_path, monkeypatch,
                                                                                          capsys):
     """A review of a checkout runs on its last search while git status runs, then asks git. Nothing
-    changed: one review. A new backend file since the last search: the review is done again on
-    the true search, and says what a review from nothing says."""
+    changed: one review. A backend file added or deleted since the last search: the review is
+    done again on the true search, and says what a review from nothing says."""
     import difflib
 
     from pvscan import cli
@@ -386,6 +386,13 @@ def test_a_review_works_on_the_remembered_search_and_does_it_again_when_git_says
                          env={"PVSCAN_NO_CACHE": "1"}).stdout
     reviews.clear()
     assert review_in_process() == out and len(reviews) == 1
+    # A remembered candidate deleted since: reviewed again, without it.
+    (repo / "arch/x86/xen/more_mmu.c").unlink()
+    reviews.clear()
+    out = review_in_process()
+    assert len(reviews) == 2 and "arch/x86/xen/more_mmu.c" not in out
+    assert out == pvscan("review", "--tree", str(repo), "--fail-on", "never", str(patch),
+                         env={"PVSCAN_NO_CACHE": "1"}).stdout
 
 
 def test_the_search_record_of_an_unchanged_checkout_is_not_written_again(tmp_path):
