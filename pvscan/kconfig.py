@@ -138,8 +138,12 @@ class LazyGuardLogic:
         self._names: dict = {}       # path -> whether a git revision has that file
         # Answers by question: a history's 80 ops that change guard ask a few questions each
         # many times (every op of a table is built when its one .c file is).
-        self._equivalent: dict = {}  # (a, b, arch, within) -> bool
+        self._equivalent: dict = {}  # (a, b, arch, within) -> (bool, whether the Kconfig answered it)
         self._built_when: dict = {}  # .c path -> condition
+        self._makefiles: set = set()  # the Makefiles and Kbuild files _kbuild_entry read
+        # Answers that came from the tree's Kconfig or Makefiles, memoized ones too: a review
+        # tells a patch that changes one of those files what was judged by it as it was.
+        self.consulted = 0
 
     def close(self) -> None:
         """Drop what was read for kconfiglib (a git revision's Kconfig files, about 7 MB)."""
@@ -164,20 +168,39 @@ class LazyGuardLogic:
         question = (a, b, arch, within)
         if question not in self._equivalent:
             self._equivalent[question] = self._answer(a, b, arch, within)
-        return self._equivalent[question]
+        answer, from_kconfig = self._equivalent[question]
+        self.consulted += from_kconfig
+        return answer
 
-    def _answer(self, a, b, arch, within) -> bool:
+    def _answer(self, a, b, arch, within) -> tuple[bool, bool]:
         if within:
             a, b = _conjoin(a, within), _conjoin(b, within)
         if equal_where(a, b):
-            return True       # equal in every configuration: no Kconfig to read (it takes seconds)
-        logic = self.for_arch(arch)
+            return True, False      # equal in every configuration: no Kconfig to read (it takes seconds)
+        logic = self._logic(arch)
         if logic is None:
-            return False
-        return logic.equivalent(a, b)
+            return False, False
+        return logic.equivalent(a, b), True
 
     def for_arch(self, arch: str) -> GuardLogic | None:
         """The architecture's GuardLogic, read at the first question; None without a Kconfig to read."""
+        logic = self._logic(arch)
+        self.consulted += logic is not None
+        return logic
+
+    def files_read(self) -> tuple[set, bool]:
+        """(the Kconfig, Makefile and Kbuild files read so far, whether some Kconfig was read
+        whose files are not known: one sourced by a glob, then every Kconfig* may count)."""
+        read = set(self._makefiles)
+        unknown = False
+        for logic in self.logic.values():
+            if logic.files is not None:
+                read |= set(logic.files)
+            elif logic.needs:
+                unknown = True
+        return read, unknown
+
+    def _logic(self, arch: str) -> GuardLogic | None:
         if self.tree is None or not (hasattr(self.tree, "root") or hasattr(self.tree, "kconfig_blobs")):
             return None
         srcarch = arch
@@ -258,6 +281,7 @@ class LazyGuardLogic:
             return None
         if rel not in self._built_when:
             self._built_when[rel] = self._kbuild_condition(rel)
+        self.consulted += self._built_when[rel] is not None
         return self._built_when[rel]
 
     def _kbuild_condition(self, rel: str) -> str | None:
@@ -280,8 +304,10 @@ class LazyGuardLogic:
         or None for obj-y); an entry listed under two conditions is not found."""
         obj = re.escape(entry)
         for makefile in ("Makefile", "Kbuild"):
+            path = f"{directory}/{makefile}" if directory else makefile
+            self._makefiles.add(path)          # looked at, there or not
             try:
-                text = self.tree.read(f"{directory}/{makefile}" if directory else makefile)
+                text = self.tree.read(path)
             except (SkippedFile, OSError):
                 continue
             text = re.sub(r"\\\n", " ", text.decode("utf-8", "replace"))

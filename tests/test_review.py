@@ -15,11 +15,11 @@ GEN3 = fixture_tree("gen3-unified")
 TYPES = "arch/x86/include/asm/paravirt_types.h"
 
 
-def make_patch(tmp_path, edits, name="p.diff"):
-    """A 'diff -ruN' patch of our own: edits maps a path to (old, new) text replacements."""
+def make_patch(tmp_path, edits, name="p.diff", tree=GEN3):
+    """A 'diff -ruN' patch of our own against tree: edits maps a path to (old, new) text replacements."""
     a, b = tmp_path / "a", tmp_path / "b"
-    shutil.copytree(GEN3, a)
-    shutil.copytree(GEN3, b)
+    shutil.copytree(tree, a)
+    shutil.copytree(tree, b)
     for rel, (old, new) in edits.items():
         path = b / rel
         text = path.read_text() if path.exists() else ""
@@ -380,6 +380,34 @@ def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path)
     subprocess.run(git + ["revert", "--no-edit", "HEAD~1"], check=True, capture_output=True)
     proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
     assert proc.stdout.count("PV106") == 2 and "cpu.update_io_bitmap" in proc.stdout
+
+
+def test_a_kconfig_change_the_review_judged_guards_by_is_said(tmp_path):
+    """pvscan applies a patch's .c and .h files only. When the review compares guards under the
+    tree's Kconfig and the patch changes that Kconfig, it says so on stderr; a patch that
+    changes the Kconfig but asks no guard question, or a guard question with the Kconfig
+    untouched, says nothing of it."""
+    from test_kconfig import KCONFIG
+
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    kconfig = KCONFIG.format(marker=tmp_path / "ran")
+    (tree / "Kconfig").write_text(kconfig)
+    guard = "#ifdef CONFIG_X86_IOPL_IOPERM\n", "#if defined(CONFIG_X86_IOPL_IOPERM) && defined(CONFIG_XEN)\n"
+    comment = kconfig.splitlines(True)[0], "# a comment\n" + kconfig.splitlines(True)[0]
+
+    def reviewed(edits, name):
+        patch, _ = make_patch(tmp_path / name, edits, tree=tree)
+        proc = pvscan("review", "--tree", str(tree), "--format", "checkpatch", str(patch))
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    said = "Kconfig: the patch changes this file, which the review read as it was before the patch"
+    both = reviewed({TYPES: guard, "Kconfig": comment}, "both")
+    assert both.stdout == "" and said in both.stderr          # equal under the Kconfig, as it was
+    assert said not in reviewed({"Kconfig": comment}, "kconfig only").stderr
+    assert said not in reviewed({TYPES: guard}, "guard only").stderr
+    assert not (tmp_path / "ran").exists()
 
 
 def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):

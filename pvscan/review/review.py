@@ -164,6 +164,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
             result.warnings.append(Warning_(fp.path, 0, fp.problem))
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
+    consulted = guards.consulted if guards is not None else 0
     change, applied = _apply(usable, state, reverse=False), True
     if not change.count("applied") and not change.count("merged") and change.count("already"):
         # Nothing applies and some of it is there: the tree holds the patch (b4 prep, a staged
@@ -194,11 +195,28 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
         for f in check(inv_a, abis, version=version).findings:
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
+    if guards is not None and guards.consulted > consulted:
+        result.warnings.extend(_judged_before(patch.files, guards))
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
     if applied:
         renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
         state = state.with_overlay({**side_a.overlay, **renamed_away})
     return result, state
+
+
+def _judged_before(files, guards) -> list[Warning_]:
+    """A warning for each Kconfig, Makefile or Kbuild file the patch changes that this review
+    read to compare guards or to complete an ABI's configuration: read as the tree has it,
+    before the patch (pvscan applies only a patch's .c and .h files)."""
+    read, any_kconfig = guards.files_read()
+    out = []
+    for fp in files:
+        for path in sorted({p for p in (fp.old_path, fp.new_path) if p}):
+            if path in read or (any_kconfig and path.rpartition("/")[2].startswith("Kconfig")):
+                out.append(Warning_(path, 0, "the patch changes this file, which the review read as it was "
+                                             "before the patch to judge guards (a patch's Kconfig and "
+                                             "Makefile changes are not applied)"))
+    return out
 
 
 def _completed_for(abis, findings, inv_b, inv_a, tree, guards) -> list:
