@@ -766,3 +766,11 @@ def test_every_search_reads_the_same_files_hidden_ones_and_c_in_left_out(tmp_pat
         assert scanned in candidates, how
         assert not set(left_out) & set(candidates), how
     assert len({tuple(c) for c in found.values()}) == 1, found
+    # The search for callers names its directories to ripgrep, which would search a hidden one
+    # named (quilt's .pc/ holds copies of what it patched): none is named.
+    from pvscan.source.search import dirs_for_arches
+
+    (repo / ".pc" / "p1" / "mm").mkdir(parents=True)
+    (repo / ".pc" / "p1" / "mm" / "old.c").write_text("void f(void) { write_cr3(0); }\n")
+    named = dirs_for_arches(KernelTree(repo), ["x86"])
+    assert "mm" in named and "arch/x86" in named and not [d for d in named if d.startswith(".")]

@@ -34,6 +34,7 @@ def is_searched_dir(rel: str) -> bool:
     parts = rel.strip("/").split("/")
     return parts[0] not in EXCLUDED_DIRS and not any(p.startswith(".") for p in parts)
 
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 

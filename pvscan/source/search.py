@@ -16,7 +16,7 @@ import sys
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable
+from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, is_searched_dir, readable
 
 
 def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
@@ -194,7 +194,9 @@ def dirs_for_arches(tree, arches) -> list[str]:
     out = []
     for entry in sorted(os.listdir(tree.root)):
         full = tree.root / entry
-        if entry in EXCLUDED_DIRS or full.is_symlink() or not full.is_dir():
+        # Not a hidden one either (quilt's .pc/ holds copies of the files it patched): a
+        # directory named to ripgrep is searched whatever its name.
+        if not is_searched_dir(entry) or full.is_symlink() or not full.is_dir():
             continue
         if entry != "arch":
             out.append(entry)
