@@ -142,7 +142,7 @@ class LazyGuardLogic:
         self._built_when: dict = {}  # .c path -> condition
         self._makefiles: set = set()  # the Makefiles and Kbuild files _kbuild_entry read
         # Answers that came from the tree's Kconfig or Makefiles, memoized ones too: a review
-        # tells a patch that changes one of those files what was judged by it as it was.
+        # warns of a patch that changes one of those files, having judged by them as they were.
         self.consulted = 0
 
     def close(self) -> None:
