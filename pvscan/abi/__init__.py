@@ -101,7 +101,7 @@ class Abi:
 # -- bundled ABIs --------------------------------------------------------------
 
 # The bundled ABI files sit beside this module, as files (pvscan's cache reads its own sources
-# the same way): importlib.resources would cost every command 4 ms of imports (zipfile, typing).
+# the same way): importlib.resources would make every command import zipfile and more for them.
 _BUNDLED = Path(__file__).parent
 
 
