@@ -27,7 +27,7 @@ import subprocess
 
 from pvscan.errors import Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SkippedFile, is_searched, is_searched_dir
+from pvscan.source.files import SkippedFile, is_searched, is_searched_dir, searched_entry
 
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
 MAX_CHANGED = 3000
@@ -376,8 +376,7 @@ def _directory_times(root: str, start: str) -> dict[str, int] | None:
         except OSError:
             return None
         for e in entries:
-            if (e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
-                    and not (rel == "." and e.name in EXCLUDED_DIRS)):
+            if e.is_dir(follow_symlinks=False) and searched_entry(rel, e.name):
                 stack.append(e.name if rel == "." else f"{rel}/{e.name}")
     return out
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pvscan.errors import PvscanError
 from pvscan.source.search import tree_search
-from pvscan.source.files import (EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile,
-                                 parse_version, read_regular)
+from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile, parse_version,
+                                 read_regular, searched_entry)
 
 class KernelTree:
     def __init__(self, path: str | os.PathLike):
@@ -25,6 +25,22 @@ class KernelTree:
             raise PvscanError("not a directory (expected a Linux kernel tree)", str(path))
         self.root = given.resolve()
         self.display = str(path)
+        self._start()
+        self.version = self._read_version()
+        if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
+            raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
+
+    @classmethod
+    def trusted(cls, root: str) -> "KernelTree":
+        """A tree already checked by the parent process (for worker processes)."""
+        tree = cls.__new__(cls)
+        tree.root = Path(os.path.realpath(root))     # a temporary folder may be reached by a symlink
+        tree.display = root
+        tree._start()
+        return tree
+
+    def _start(self) -> None:
+        """What a tree object learns as a run reads it, none of it known yet."""
         self._real_dirs: dict = {}     # relative directory -> its real path, None outside the tree
         self._candidates = None
         self._repository = None
@@ -37,24 +53,6 @@ class KernelTree:
         self.trust_remembered_search = False
         self._assumed = None        # ((candidates, calls), warnings) taken from the remembered search
         self._corrected = None      # the same, as search_stands found them when they differed
-        self.version = self._read_version()
-        if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
-            raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
-
-    @classmethod
-    def trusted(cls, root: str) -> "KernelTree":
-        """A tree already checked by the parent process (for worker processes)."""
-        tree = cls.__new__(cls)
-        tree.root = Path(os.path.realpath(root))     # a temporary folder may be reached by a symlink
-        tree.display = root
-        tree._real_dirs = {}
-        tree._candidates = None
-        tree._repository = None
-        tree.wrapper_hint = tree.searched_wrappers = tree.remembered_wrappers = frozenset()
-        tree.calls_found = {}
-        tree.trust_remembered_search = False
-        tree._assumed = tree._corrected = None
-        return tree
 
     def _read_version(self) -> KernelVersion:
         """From the head of the top-level Makefile: read as any tree file is (a regular file,
@@ -119,7 +117,7 @@ class KernelTree:
         assumed, self._assumed = self._assumed, None
         told: list = []
         found = search_checkout(self, self.wrapper_hint, told) or tree_search(self, self.wrapper_hint, told)
-        if tuple(found) == tuple(assumed[0]) and sorted(set(told)) == sorted(set(assumed[1])):
+        if found == assumed[0] and set(told) == set(assumed[1]):
             return True
         self._candidates = None
         self._corrected = found, told
@@ -227,12 +225,11 @@ class KernelTree:
             except OSError:
                 continue
             for e in entries:
-                if e.name.startswith("."):
-                    continue                # hidden, as files.is_searched has it
+                if not searched_entry(rel_dir, e.name):
+                    continue
                 rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
                 if e.is_dir(follow_symlinks=False):
-                    if rel_dir or e.name not in EXCLUDED_DIRS:
-                        stack.append((rel, e.path))
+                    stack.append((rel, e.path))
                 elif e.name.endswith(SOURCE_SUFFIXES) and e.is_file(follow_symlinks=False):
                     out.append(rel)
         out.sort()

@@ -31,8 +31,19 @@ def is_searched(rel: str) -> bool:
 def is_searched_dir(rel: str) -> bool:
     """Whether the searches go into this directory (or reach this path): not hidden, not under
     an excluded top-level directory."""
-    parts = rel.strip("/").split("/")
-    return parts[0] not in EXCLUDED_DIRS and not any(p.startswith(".") for p in parts)
+    parent = ""
+    for name in rel.strip("/").split("/"):
+        if not searched_entry(parent, name):
+            return False
+        parent = f"{parent}/{name}" if parent else name
+    return True
+
+
+def searched_entry(parent: str, name: str) -> bool:
+    """Whether a walk of the tree goes on into the entry name of directory parent ('' or '.'
+    for the top): not a hidden name, not an excluded directory at the top. The one rule that
+    is_searched and every walk (KernelTree.walk_sources, a checkout's directory times) apply."""
+    return not name.startswith(".") and (parent not in ("", ".") or name not in EXCLUDED_DIRS)
 
 
 MAX_FILE_BYTES = 8 * 1024 * 1024

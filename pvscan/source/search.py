@@ -16,7 +16,7 @@ import sys
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, is_searched_dir, readable
+from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
 
 def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
@@ -196,7 +196,7 @@ def dirs_for_arches(tree, arches) -> list[str]:
         full = tree.root / entry
         # Not a hidden one either (quilt's .pc/ holds copies of the files it patched): a
         # directory named to ripgrep is searched whatever its name.
-        if not is_searched_dir(entry) or full.is_symlink() or not full.is_dir():
+        if not searched_entry("", entry) or full.is_symlink() or not full.is_dir():
             continue
         if entry != "arch":
             out.append(entry)
