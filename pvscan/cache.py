@@ -312,14 +312,21 @@ class Cache:
                             for r in rows)
                         for k, rows in defaults.items()))
         doc = self._read_json(self._kconfig_path(key), valid, "not the options of that Kconfig")
-        return None if doc is None else (doc["needs"], doc["excludes"], doc["files"], doc["defaults"])
+        if doc is None or not (isinstance(doc.get("notes", []), list)
+                               and all(isinstance(n, str) for n in doc.get("notes", []))
+                               and _option_map(doc.get("selects", {}))):
+            return None
+        return (doc["needs"], doc["excludes"], doc["files"], doc["defaults"], tuple(doc.get("notes", ())),
+                doc.get("selects", {}))
 
-    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict, defaults: dict) -> None:
+    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict, defaults: dict,
+                    notes: tuple = (), selects: dict | None = None) -> None:
         self._write_json(self._kconfig_path(key), {
             "kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
             "excludes": {k: sorted(v) for k, v in sorted(excludes.items())},
             "files": dict(sorted(files.items())),
-            "defaults": {k: [list(row) for row in v] for k, v in sorted(defaults.items())}})
+            "defaults": {k: [list(row) for row in v] for k, v in sorted(defaults.items())},
+            "notes": list(notes), "selects": {k: sorted(v) for k, v in sorted((selects or {}).items())}})
 
     def _kconfig_path(self, key: str) -> Path | None:
         return self._entry_path("kconfig", FORMAT, key)

@@ -5,7 +5,8 @@ An ABI file, a patch or an older revision names an op as its own era did:
 (2.6.20-22). In a tree, that name means, in order:
 
 1. the op of that very name;
-2. the op of the other split/unified spelling ('pv_mmu_ops.set_pte' <-> 'mmu.set_pte');
+2. the op of another generation's spelling ('pv_mmu_ops.set_pte' <-> 'mmu.set_pte';
+   'lock.kick' <-> 'pv_ops_lock.kick'; 'time.steal_clock' <-> the static call 'pv_steal_clock');
 3. when the tree has no table of that name in either spelling (another
    generation's layout), the one op whose member path below its table is
    the same ('cpuid' in paravirt_ops and in pv_cpu_ops; 'lazy_mode.enter',
@@ -18,7 +19,7 @@ ARCH_IDENTITY: i386 and x86_64 became x86 in 2.6.24.
 
 from __future__ import annotations
 
-from pvscan.naming import generation_aliases
+from pvscan.naming import generation_aliases, static_call_member
 
 # Renames no rule above can see, each a fact of kernel history (docs/history.md).
 RENAMES = {
@@ -64,9 +65,11 @@ class OpIndex:
         for o in ops:
             self.by_name.setdefault(o.name, o)
         self.by_tail: dict = {}
+        self.by_member: dict = {}
         self.tables = set()
         for o in self.by_name.values():
             self.by_tail.setdefault(tail(o.name), []).append(o)
+            self.by_member.setdefault(member(o.name), []).append(o)
             self.tables.add(o.name.split(".", 1)[0])
 
     def _has_table_of(self, name: str) -> bool:
@@ -77,6 +80,12 @@ class OpIndex:
         for candidate, how in [(name, "name")] + [(a, "generation") for a in generation_aliases(name)]:
             if candidate in self.by_name:
                 return self.by_name[candidate], how
+        was = static_call_member(name)
+        if was is not None:
+            # A static call in a tree from before 5.12: the one table op of that member.
+            same = [o for o in self.by_member.get(was, []) if "." in o.name]
+            if len(same) == 1:
+                return same[0], "generation"
         # Another layout's table: the member path alone says which op, if only one has it.
         other_layout = not self._has_table_of(name)
         same = self.by_tail.get(tail(name), []) if other_layout else []
@@ -93,6 +102,24 @@ class OpIndex:
 
 
 def ops_for_arch(ops, arch: str) -> list:
-    """The ops of arch's family, those of arch itself first (so its names win)."""
+    """The ops of arch's family, those of arch itself first (so its names win), then the generic
+    ones (7.x's pv_steal_clock, defined in kernel/sched/cputime.c) as arch sees them."""
     family = [o for o in ops if same_arch(o.arch, arch)]
-    return [o for o in family if o.arch == arch] + [o for o in family if o.arch != arch]
+    own = {o.name for o in family}
+    generic = [for_arch(o, arch) for o in ops if o.arch == "generic" and o.name not in own]
+    return [o for o in family if o.arch == arch] + [o for o in family if o.arch != arch] + generic
+
+
+def for_arch(op, arch: str):
+    """A generic op as one architecture's kernel has it: the implementations of that
+    architecture's files and of generic ones (drivers/xen/time.c), not of another's."""
+    import dataclasses
+
+    from pvscan.naming import arch_of
+
+    def here(path: str) -> bool:
+        return arch_of(path) == "generic" or same_arch(arch_of(path), arch)
+    impls = tuple(i for i in op.implementations if here(i.file))
+    backends = {i.backend for i in impls}
+    return dataclasses.replace(op, implementations=impls,
+                               leaves_native=tuple(b for b in op.leaves_native if b not in backends))

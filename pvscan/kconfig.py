@@ -11,10 +11,18 @@ Kconfig asks the compiler through '$(shell,...)' (cc-option, as-instr ...);
 here every '$(shell,...)' expands to 'n', as for a compiler that has nothing,
 which only decides toolchain options that no pv_ops guard tests.
 
-kconfiglib 14.1 predates some syntax that newer kernels use ('modules' as a
-bare option since 5.13) and rejects some that older ones tolerated (a ';'
-after a prompt in 2.6.32, 'depends X' without 'on' in 2.6.22): each file
-is adjusted for those as it is read.
+kconfiglib 14.1 (unmaintained since 2020) predates some syntax that newer
+kernels use ('modules' as a bare option since 5.13, 'transitional' and
+'depends on X if Y', read as 'depends on X || !Y', in 7.2) and rejects some that older ones tolerated (a ';' after a prompt in
+2.6.32, 'depends X' without 'on' in 2.6.22): each file is adjusted for those
+as it is read ('transitional' only marks a symbol as an old name that a
+.config migrates from, which no dependency sees, so its line is dropped).
+Beyond those, a line kconfiglib cannot parse is skipped and the Kconfig read
+again, up to MAX_SKIPPED lines, each said as a note naming its file and line;
+a dependency loop, which the kernel's own kconfig only warns about (2.6.22:
+'SMP depends on X86_LOCAL_APIC ...', arch/i386/Kconfig:96), is a note too,
+where kconfiglib would stop. So a keyword no version of pvscan knows yet
+costs a note, and the rest of the Kconfig is still read.
 A tree whose Kconfig still cannot be read gets one warning, and its guards
 are compared as text, as before.
 """
@@ -33,9 +41,15 @@ from pvscan.source.files import MissingFile, SkippedFile
 
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
+_TRANSITIONAL = re.compile(r"^[ \t]*transitional[ \t]*$", re.M)
+# 'depends on USB if !USB_GADGET' (7.x): the dependency holds only under the condition.
+_CONDITIONAL_DEPENDS = re.compile(r"^([ \t]*depends[ \t]+on[ \t]+)([^\n#]*?)[ \t]+if[ \t]+([^\n#]*?)[ \t]*$", re.M)
+# kconfiglib's parse errors: 'arch/Kconfig:955: error: couldn't parse 'transitional': syntax error'.
+_PARSE_ERROR = re.compile(r"^(?P<file>[^\n]*?):(?P<line>[0-9]{1,9}): error: couldn't parse '(?P<text>[^\n]*)'", re.M)
+MAX_SKIPPED = 32      # lines of one Kconfig skipped before it counts as unreadable
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
 # What the cached Kconfig entries depend on: this module's reading of Kconfig, and kconfiglib's.
-_KCONFIG_VERSION = "pvscan-kconfig/3"
+_KCONFIG_VERSION = "pvscan-kconfig/7"
 MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
 _lock = threading.Lock()
 
@@ -44,10 +58,13 @@ class GuardLogic:
     """Which options a set option needs, from one tree's Kconfig (or none: text comparison)."""
 
     def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None,
-                 files: dict | None = None, defaults: dict | None = None):
+                 files: dict | None = None, defaults: dict | None = None, notes: tuple = (),
+                 selects: dict | None = None):
         self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
         self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
         self.problem = problem        # why the Kconfig could not be read
+        self.notes = tuple(notes)     # what was read around: lines skipped, dependency loops
+        self.selects = selects or {}  # symbol -> frozenset of symbols it selects unconditionally
         self.files = files            # rel -> sha256 of each file read; None: not to be cached
         # int option without a prompt -> ((value, the guard it is the value under), ...) in order:
         # 'config PGTABLE_LEVELS int default 5 if X86_5LEVEL default 4 if X86_64 ...'
@@ -57,11 +74,21 @@ class GuardLogic:
         """{CONFIG_X: False} for each wanted option that config (CONFIG_X -> bool) rules out:
         one that needs an option the config unsets, or one that needs (or is) an option that
         excludes one the config sets. X86_64 sets 64BIT, which X86_32 excludes; X86_PAE needs
-        X86_32: so X86_PAE is off on x86_64. ('needs' is already transitive.)"""
+        X86_32: so X86_PAE is off on x86_64. ('needs' is already transitive.) And {CONFIG_X:
+        True} for each wanted option that an option the config sets selects unconditionally:
+        7.2's x86 PARAVIRT selects HAVE_PV_STEAL_CLOCK_GEN."""
         known = {k[len("CONFIG_"):]: bool(v) for k, v in config.items() if k.startswith("CONFIG_")}
         on = {n for n, v in known.items() if v}
         for name in list(on):
             on |= self.needs.get(name, frozenset())
+        todo = list(on)
+        while todo:
+            for selected in self.selects.get(todo.pop(), frozenset()):
+                if selected not in on and known.get(selected, True):
+                    on.add(selected)
+                    todo.append(selected)
+                    todo.extend(self.needs.get(selected, frozenset()) - on)
+                    on |= self.needs.get(selected, frozenset())
         off = {n for n, v in known.items() if not v}
         for name in on:
             off |= self.excludes.get(name, frozenset())
@@ -70,7 +97,9 @@ class GuardLogic:
             if name in known or f"CONFIG_{name}" in config:
                 continue
             required = self.needs.get(name, frozenset()) | {name}
-            if required & off or any(self.excludes.get(r, frozenset()) & on for r in required):
+            if name in on:
+                out[f"CONFIG_{name}"] = True
+            elif required & off or any(self.excludes.get(r, frozenset()) & on for r in required):
                 out[f"CONFIG_{name}"] = False
         return out
 
@@ -203,6 +232,8 @@ class LazyGuardLogic:
     def _logic(self, arch: str) -> GuardLogic | None:
         if self.tree is None or not (hasattr(self.tree, "root") or hasattr(self.tree, "kconfig_blobs")):
             return None
+        if arch == "generic":
+            return None      # no Kconfig of its own: an architecture's decides
         srcarch = arch
         if arch in ("i386", "x86_64") and self._has("arch/x86/Kconfig"):
             srcarch = "x86"
@@ -212,6 +243,8 @@ class LazyGuardLogic:
             self.logic[srcarch] = self._cached(srcarch)
             if self.logic[srcarch].problem:
                 self.problems.append(f"{getattr(self.tree, 'display', '')}: {self.logic[srcarch].problem}")
+            for note in self.logic[srcarch].notes:
+                self.problems.append(f"{getattr(self.tree, 'display', '')}: Kconfig: {note}")
         return self.logic[srcarch]
 
     def _has(self, rel: str) -> bool:
@@ -258,7 +291,8 @@ class LazyGuardLogic:
         logic = load(tree, srcarch) if tree is not None else GuardLogic()
         if logic.problem is None and logic.needs and logic.files is not None:
             for key in keys:
-                cache.put_kconfig(key, logic.needs, logic.excludes, logic.files, logic.defaults)
+                cache.put_kconfig(key, logic.needs, logic.excludes, logic.files, logic.defaults, logic.notes,
+                                  logic.selects)
         return logic
 
     def _unchanged(self, files: dict) -> bool:
@@ -321,10 +355,11 @@ class LazyGuardLogic:
 
 
 def _from_entry(hit) -> GuardLogic:
-    needs, excludes, _files, defaults = hit
+    needs, excludes, _files, defaults, notes, selects = hit
     return GuardLogic({k: frozenset(v) for k, v in needs.items()},
                       excludes={k: frozenset(v) for k, v in excludes.items()},
-                      defaults={k: tuple((value, guard) for value, guard in v) for k, v in defaults.items()})
+                      defaults={k: tuple((value, guard) for value, guard in v) for k, v in defaults.items()},
+                      notes=notes, selects={k: frozenset(v) for k, v in selects.items()})
 
 
 def _conjoin(guard: str | None, condition: str) -> str:
@@ -340,24 +375,52 @@ def load(tree, arch: str) -> GuardLogic:
     top = "Kconfig" if _is_file(tree, "Kconfig") else f"arch/{arch}/Kconfig"
     if not _is_file(tree, top):
         return GuardLogic()   # a tree without a Kconfig (a fixture, a subset): guards as text
-    read: dict = {}
-    try:
-        with _never_run_anything(kconfiglib, getattr(tree, "glob", None)), _kconfig_environment(tree.root, arch):
-            kconf = _reader(kconfiglib, tree, read)(top, warn=False)
-    except Exception as e:   # noqa: BLE001 - a hostile Kconfig must be a warning, whatever kconfiglib raises
-        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        return GuardLogic(problem=f"its Kconfig could not be read ({first[:200]}); guards compared as text")
+    skipped: dict = {}    # rel -> {line number: text} that kconfiglib could not parse
+    notes: list = []
+    while True:
+        read: dict = {}
+        loops: list = []
+        try:
+            with _never_run_anything(kconfiglib, getattr(tree, "glob", None), loops), \
+                    _kconfig_environment(tree.root, arch):
+                kconf = _reader(kconfiglib, tree, read, skipped)(top, warn=False)
+            break
+        except Exception as e:   # noqa: BLE001 - a hostile Kconfig must be a warning, whatever kconfiglib raises
+            where = _unparsable_line(e, tree)
+            if where is not None and sum(map(len, skipped.values())) < MAX_SKIPPED \
+                    and where[1] not in skipped.get(where[0], {}):
+                rel, line, text = where
+                skipped.setdefault(rel, {})[line] = text
+                notes.append(f"{rel}:{line}: kconfiglib cannot parse {text[:80]!r}; that line is skipped")
+                continue
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            return GuardLogic(problem=f"its Kconfig could not be read ({first[:200]}); guards compared as text")
+    notes.extend(loops)
     files = None if read.pop(_GLOBBED, False) else read
     return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files,
-                      defaults=_int_defaults(kconfiglib, kconf))
+                      defaults=_int_defaults(kconfiglib, kconf), notes=tuple(notes),
+                      selects=_selects(kconfiglib, kconf))
+
+
+def _unparsable_line(error, tree):
+    """(rel, line, text) of the line a kconfiglib parse error names, when it is a file of the
+    tree; None for any other error."""
+    m = _PARSE_ERROR.search(str(error))
+    if m is None:
+        return None
+    rel = os.path.relpath(m.group("file"), tree.root) if os.path.isabs(m.group("file")) else m.group("file")
+    if rel.startswith(".."):
+        return None
+    return rel, int(m.group("line")), m.group("text")
 
 
 _GLOBBED = "\0globbed"
 _GLOB_SOURCE = re.compile(r'^\s*[or]?source\s+"[^"\n]*[*?[]', re.M)
 
 
-def _reader(kconfiglib, tree, read: dict):
-    """kconfiglib reading through tree.read; read gets {rel: sha256} of every file it opens."""
+def _reader(kconfiglib, tree, read: dict, skipped: dict | None = None):
+    """kconfiglib reading through tree.read; read gets {rel: sha256} of every file it opens.
+    skipped: {rel: {line number: text}} of lines to read as blank."""
     import hashlib
 
     class TreeKconfig(kconfiglib.Kconfig):
@@ -372,6 +435,14 @@ def _reader(kconfiglib, tree, read: dict):
                 read[_GLOBBED] = True
             text = _BARE_MODULES.sub(r"\1option modules", text)
             text = _DEPENDS_WITHOUT_ON.sub(r"\1depends on\2", text)
+            text = _TRANSITIONAL.sub("", text)
+            text = _CONDITIONAL_DEPENDS.sub(r"\1(\2) || !(\3)", text)
+            if skipped and rel in skipped:
+                lines = text.split("\n")
+                for number in skipped[rel]:
+                    if 0 < number <= len(lines):
+                        lines[number - 1] = ""
+                text = "\n".join(lines)
             return io.StringIO(_PROMPT_SEMICOLON.sub(r"\1", text))
     return TreeKconfig
 
@@ -381,18 +452,27 @@ def _is_file(tree, rel: str) -> bool:
 
 
 @contextmanager
-def _never_run_anything(kconfiglib, glob=None):
-    """kconfiglib with '$(shell,...)' giving 'n', and (glob) its 'source' patterns matched by glob
-    instead of on disk. Both are kconfiglib's module globals: one read at a time."""
+def _never_run_anything(kconfiglib, glob=None, loops: list | None = None):
+    """kconfiglib with '$(shell,...)' giving 'n', (glob) its 'source' patterns matched by glob
+    instead of on disk, and (loops) a dependency loop said there instead of raised, as the
+    kernel's kconfig says it. All are kconfiglib's module globals: one read at a time."""
     with _lock:
-        shell, iglob = kconfiglib._shell_fn, kconfiglib.iglob
+        shell, iglob, found_loop = kconfiglib._shell_fn, kconfiglib.iglob, kconfiglib._found_dep_loop
         kconfiglib._shell_fn = lambda kconf, _name, command: "n"
         if glob is not None:
             kconfiglib.iglob = glob
+        if loops is not None:
+            def note_loop(loop, cur):
+                if cur is not loop[0]:
+                    return loop + (cur,)
+                names = " -> ".join(item.name_and_loc for item in loop + (loop[0],))
+                loops.append(f"dependency loop {names}; read on, as the kernel's kconfig does")
+                return None
+            kconfiglib._found_dep_loop = note_loop
         try:
             yield
         finally:
-            kconfiglib._shell_fn, kconfiglib.iglob = shell, iglob
+            kconfiglib._shell_fn, kconfiglib.iglob, kconfiglib._found_dep_loop = shell, iglob, found_loop
 
 
 class KconfigBlobs:
@@ -526,6 +606,29 @@ def _disjuncts(kconfiglib, expr) -> list:
     if isinstance(expr, tuple) and expr[0] == kconfiglib.OR:
         return _disjuncts(kconfiglib, expr[1]) + _disjuncts(kconfiglib, expr[2])
     return [expr]
+
+
+def _selects(kconfiglib, kconf) -> dict:
+    """{symbol: symbols it selects with no condition of its own}: set whenever it is, whatever they
+    depend on. (kconfiglib folds the symbol's own 'depends on' into each select's condition, and
+    those hold whenever the symbol is set.)"""
+    out = {}
+    for name, sym in kconf.syms.items():
+        if sym.type in (kconfiglib.BOOL, kconfiglib.TRISTATE) and sym.nodes:
+            own = _conjuncts(kconfiglib, sym.direct_dep)
+            targets = {target.name for target, cond in sym.selects
+                       if target.type in (kconfiglib.BOOL, kconfiglib.TRISTATE)
+                       and (cond is kconf.y or _is_conjunction_of(kconfiglib, cond, own))}
+            if targets:
+                out[name] = frozenset(targets)
+    return out
+
+
+def _is_conjunction_of(kconfiglib, expr, names) -> bool:
+    """Whether expr is a '&&' of plain symbols, all among names."""
+    if isinstance(expr, tuple):
+        return expr[0] == kconfiglib.AND and all(_is_conjunction_of(kconfiglib, e, names) for e in expr[1:])
+    return isinstance(expr, kconfiglib.Symbol) and not expr.is_constant and expr.name in names
 
 
 def _needs(kconfiglib, kconf) -> dict:

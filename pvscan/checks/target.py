@@ -37,7 +37,8 @@ MAX_INCLUDE_DEPTH = 3
 
 
 def _guards(ops, abi) -> list[str]:
-    return [op.guard for op in ops if op.guard and same_arch(op.arch, abi.arch)]
+    """The guards of the ops the ABI's kernel has: its architecture's, and the generic ones."""
+    return [op.guard for op in ops if op.guard and (same_arch(op.arch, abi.arch) or op.arch == "generic")]
 
 
 def guard_symbols(ops, abi) -> list[str]:
@@ -67,12 +68,19 @@ def complete_config(tree, ops, abi, kconfig=None):
     unset = kconfig_symbols(ops, abi)
     if unset and kconfig is not None:
         logic = kconfig.for_arch(abi.arch)
-        ruled_out = logic.complete(abi.config, unset) if logic is not None else {}
+        completed = logic.complete(abi.config, unset) if logic is not None else {}
+        if completed:
+            abi = dataclasses.replace(abi, config={**abi.config, **completed})
+        ruled_out = sorted(k for k, v in completed.items() if v is False)
+        selected = sorted(k for k, v in completed.items() if v is True)
         if ruled_out:
-            abi = dataclasses.replace(abi, config={**abi.config, **ruled_out})
             them = "it" if len(ruled_out) == 1 else "them"
-            notes.append(f"ABI {abi.name}: {', '.join(f'{k} = n' for k in sorted(ruled_out))}: "
+            notes.append(f"ABI {abi.name}: {', '.join(f'{k} = n' for k in ruled_out)}: "
                          f"the tree's Kconfig rules {them} out under the ABI's configuration")
+        if selected:
+            them = "it" if len(selected) == 1 else "them"
+            notes.append(f"ABI {abi.name}: {', '.join(f'{k} = y' for k in selected)}: "
+                         f"the tree's Kconfig selects {them} under the ABI's configuration")
         given = logic.values(abi.config, unset) if logic is not None else {}
         if given:
             abi = dataclasses.replace(abi, config={**abi.config, **given})

@@ -155,6 +155,51 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class StaticCallDecl:
+    """'DEFINE_STATIC_CALL(pv_steal_clock, native_steal_clock);', or a header's DECLARE_STATIC_CALL.
+
+    The function named is the one it calls until a backend installs another; its type is the
+    static call's type, so its declaration in the same file gives the signature."""
+
+    name: str
+    function: str
+    defined: bool           # DEFINE_* (the storage, in a .c file) or DECLARE_*
+    line: int
+    guard: Guard
+    return_type: str | None = None
+    params: tuple[Param, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StaticCallUse:
+    """A use of a static call: 'static_call(pv_steal_clock)(cpu)' (call), 'static_call_query(...)'
+    (read), 'static_call_update(pv_steal_clock, xen_steal_clock)' (update, with its value)."""
+
+    name: str
+    kind: str               # "call" | "read" | "update"
+    value: str | None
+    line: int
+    guard: Guard
+    function: str | None
+    function_kind: str
+    # update: the value is this parameter of the enclosing function, which then installs
+    # whatever its callers pass ('paravirt_set_sched_clock(func)'): an installer.
+    param_index: int | None = None
+
+
+@dataclass(frozen=True)
+class InstallerCall:
+    """'paravirt_set_sched_clock(xen_sched_clock);': a call that may install a function."""
+
+    callee: str
+    args: tuple[str, ...]
+    line: int
+    guard: Guard
+    function: str | None
+    function_kind: str
+
+
+@dataclass(frozen=True)
 class FileFacts:
     """Everything the parse of one file found that an inventory is built from."""
 
@@ -182,6 +227,9 @@ class FileFacts:
     # the assembler symbol the op's offset in that struct: (symbol, struct tag, path, line).
     offset_symbols: tuple[tuple[str, str, str, int], ...] = ()
     symbol_refs: tuple["SymbolRef", ...] = ()
+    static_calls: tuple[StaticCallDecl, ...] = ()
+    static_call_uses: tuple[StaticCallUse, ...] = ()
+    installer_calls: tuple[InstallerCall, ...] = ()
     warnings: tuple[tuple[int, str], ...] = ()
 
 

@@ -13,17 +13,22 @@ import re
 from dataclasses import dataclass, field
 
 from pvscan.facts.ctext import blank_annotations, fold, split_args
-from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer, MacroCall,
-                                Member, Param, Reference, StructDef, SymbolRef)
+from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer,
+                                InstallerCall, MacroCall, Member, Param, Reference, StaticCallDecl, StaticCallUse,
+                                StructDef, SymbolRef)
 from pvscan.facts.preprocess import Preprocessed, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
-from pvscan.naming import MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, TABLE_NAME, TABLE_NAME_RE, arch_of
+from pvscan.naming import (INSTALLER_CALL_RE, MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, STATIC_CALL_DEFINERS,
+                           STATIC_CALL_NAME_RE, STATIC_CALL_USES, TABLE_NAME, TABLE_NAME_RE, arch_of)
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
 _IDENT_CALL_RE = re.compile(rb"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _ASM_OFFSET_RE = re.compile(rb"\bOFFSET\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
                             rb"\s*([A-Za-z_][A-Za-z0-9_.\s]*?)\s*\)")
 _SYMBOL_REF_RE = re.compile(rf"\b({TABLE_NAME})\s*\+\s*([A-Za-z_][A-Za-z0-9_]*)\b".encode())
+# Words before a function's return type that are not part of it.
+_NOT_RETURN_TYPE = re.compile(r"\b(?:static|inline|extern|__always_inline|__inline__|__inline|noinstr|notrace|__init|"
+                              r"__visible|__cpuidle|__noendbr|asmlinkage)\b")
 _OFFSETOF_RE = re.compile(r"\boffsetof\s*\(\s*struct\s+([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
 
 
@@ -73,6 +78,12 @@ class _Extractor:
         self.offset_macros = {}      # name -> index of the parameter that names the op
         self.offset_symbols = []
         self.symbol_refs = []
+        self.static_calls = []       # (name, function, defined, line, guard): signatures come after the walk
+        self.static_call_uses = []
+        self.installer_calls = []
+        self.signatures = {}         # function name -> (return type, params), first declaration or definition
+        self.pending_installs = []   # (InstallerCall, ((arg index, parameter index), ...)) made with a parameter
+        self.calls_by_name = {}      # callee -> [call_expression node], for the pending installs
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -91,6 +102,10 @@ class _Extractor:
             op_offset_macros=tuple(sorted(self.offset_macros.items())),
             offset_symbols=tuple(sorted(set(self.offset_symbols))),
             symbol_refs=tuple(sorted(set(self.symbol_refs), key=lambda r: (r.line, r.root, r.symbol))),
+            static_calls=tuple(StaticCallDecl(name, fn, defined, line, guard, *self.signatures.get(fn, (None, None)))
+                               for name, fn, defined, line, guard in self.static_calls),
+            static_call_uses=tuple(self.static_call_uses),
+            installer_calls=tuple(self.installer_calls),
             warnings=tuple(sorted(set(self.warnings))),
         )
 
@@ -112,6 +127,7 @@ class _Extractor:
         tree = parse_tree(self.text)
         self._walk(tree.root_node, self.text, row_offset=0, macro=None, uses=self.uses)
         self.function_spans.sort()
+        self._local_installs()
         self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names | set(self.offset_macros))
         for m in _ASM_OFFSET_RE.finditer(self.text):
             if TABLE_NAME_RE.match(m.group(2).decode()):
@@ -140,6 +156,9 @@ class _Extractor:
                 if name:
                     self.functions.append((name, node.start_point[0] + 1))
                     self.function_spans.append((node.start_byte, node.end_byte, name))
+                    self._signature(name, node)
+            elif t == "call_expression" and macro is None:
+                self._static_call(node)
             elif t == "struct_specifier" and macro is None:
                 body = node.child_by_field_name("body")
                 name_node = node.child_by_field_name("name")
@@ -147,6 +166,7 @@ class _Extractor:
                     self._struct(node, name_node, body)
             elif t == "declaration" and macro is None:
                 self._declaration(node)
+                self._prototype(node)
             elif t == "field_expression":
                 parent = node.parent
                 if not (parent is not None and parent.type == "field_expression"
@@ -157,6 +177,102 @@ class _Extractor:
                 if left is not None and left.type == "identifier":
                     self._whole_table_assignment(node, left, text, row_offset, macro, uses)
             stack.extend(reversed(node.children))
+
+    # -- static calls (5.12 on) -------------------------------------------
+
+    def _static_call(self, node) -> None:
+        """DEFINE/DECLARE_STATIC_CALL(pv_x, f), static_call*(pv_x ...), and installer-like calls."""
+        callee = node.child_by_field_name("function")
+        args_node = node.child_by_field_name("arguments")
+        if callee is None or callee.type != "identifier" or args_node is None:
+            return
+        name = node_text(callee, self.text)
+        args = [fold(node_text(a, self.text)) for a in args_node.named_children if a.type != "comment"]
+        row = node.start_point[0]
+        if name in STATIC_CALL_DEFINERS or name in STATIC_CALL_USES:
+            if not args or not STATIC_CALL_NAME_RE.match(args[0]):
+                return
+            if name in STATIC_CALL_DEFINERS:
+                if len(args) >= 2 and _IDENT_RE.fullmatch(args[1]):
+                    self.static_calls.append((args[0], args[1], STATIC_CALL_DEFINERS[name], row + 1,
+                                              self.pre.guard_at(row)))
+                return
+            kind = STATIC_CALL_USES[name]
+            parent = node.parent
+            if kind == "call" and not (parent is not None and parent.type == "call_expression"
+                                       and parent.child_by_field_name("function") == node):
+                kind = "read"     # the address of the trampoline, not a call through it
+            value = args[1] if kind == "update" and len(args) >= 2 else None
+            function, fkind = self._enclosing_at(node.start_byte)
+            param = None
+            if value is not None and _IDENT_RE.fullmatch(value):
+                names = self._enclosing_params(node)
+                param = names.index(value) if value in names else None
+            self.static_call_uses.append(StaticCallUse(args[0], kind, value, row + 1, self.pre.guard_at(row),
+                                                       function, fkind, param))
+        elif INSTALLER_CALL_RE.match(name) and any(_IDENT_RE.fullmatch(a) for a in args):
+            function, fkind = self._enclosing_at(node.start_byte)
+            call = InstallerCall(name, tuple(args), row + 1, self.pre.guard_at(row), function, fkind)
+            params = self._enclosing_params(node)
+            through = [(i, params.index(a)) for i, a in enumerate(args) if a in params]
+            if through and function:
+                # 'hv_setup_sched_clock(void *sched_clock) { paravirt_set_sched_clock(sched_clock); }':
+                # what is installed is what this file's callers of the function pass.
+                self.pending_installs.append((call, through))
+            else:
+                self.installer_calls.append(call)
+        if args:
+            self.calls_by_name.setdefault(name, []).append(node)
+
+    def _local_installs(self) -> None:
+        """The installer calls made through a function of this file that passes its parameter
+        on, as made at each call of that function here (with its argument)."""
+        for call, through in self.pending_installs:
+            for node in self.calls_by_name.get(call.function, ()):
+                args_node = node.child_by_field_name("arguments")
+                outer = [fold(node_text(a, self.text)) for a in args_node.named_children if a.type != "comment"]
+                args = list(call.args)
+                for i, j in through:
+                    if j < len(outer):
+                        args[i] = outer[j]
+                row = node.start_point[0]
+                function, fkind = self._enclosing_at(node.start_byte)
+                self.installer_calls.append(InstallerCall(call.callee, tuple(args), row + 1,
+                                                          self.pre.guard_at(row), function, fkind))
+
+    def _enclosing_params(self, node) -> list:
+        """The parameter names of the function definition around node."""
+        while node is not None and node.type != "function_definition":
+            node = node.parent
+        fd = _function_declarator(node.child_by_field_name("declarator")) if node is not None else None
+        if fd is None or fd.child_by_field_name("parameters") is None:
+            return []
+        return [p.name for p in self._params(fd.child_by_field_name("parameters"))]
+
+    def _signature(self, name, node) -> None:
+        """Keep name's (return type, params) from a definition or prototype: a static call's
+        default function gives the static call its type."""
+        if name in self.signatures:
+            return
+        declarator = node.child_by_field_name("declarator")
+        fd = _function_declarator(declarator)
+        if fd is None or fd.child_by_field_name("parameters") is None:
+            return
+        stars = 0
+        d = declarator
+        while d is not None and d.type == "pointer_declarator":
+            stars += 1
+            d = d.child_by_field_name("declarator")
+        prefix = _NOT_RETURN_TYPE.sub(" ", self.text[node.start_byte:declarator.start_byte].decode("utf-8", "replace"))
+        rettype = (fold(prefix) + " " + "*" * stars).strip()
+        self.signatures[name] = (rettype or None, self._params(fd.child_by_field_name("parameters")))
+
+    def _prototype(self, node) -> None:
+        for d in node.children_by_field_name("declarator"):
+            if _function_declarator(d) is not None:
+                name = declarator_name(d)
+                if name:
+                    self._signature(name, node)
 
     # -- struct definitions ---------------------------------------------
 
@@ -560,6 +676,20 @@ def _inside_asm(node) -> bool:
             return True
         cur = cur.parent
     return False
+
+
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _function_declarator(d):
+    """The function_declarator of a function's own declarator ('f(int)', '*f(void)'), not of a
+    function pointer's."""
+    while d is not None and d.type == "pointer_declarator":
+        d = d.child_by_field_name("declarator")
+    if d is None or d.type != "function_declarator":
+        return None
+    inner = d.child_by_field_name("declarator")
+    return d if inner is not None and inner.type == "identifier" else None
 
 
 def _function_pointer(d):

@@ -1,10 +1,19 @@
 """Ops keep one identity across revisions; their changes, and what each ABI could not have expressed.
 
 In order, an op of one revision is the op of the one before with: the same
-name; the other generation's name (pv_mmu_ops.set_pte <-> mmu.set_pte); a
-member of the same name and signature found in another table
-(paravirt_ops.x -> pv_cpu_ops.x); or the documented RENAMES table. What
-matches none of these is a removal plus an addition: nothing is guessed.
+name; another generation's name (pv_mmu_ops.set_pte <-> mmu.set_pte,
+lock.kick <-> pv_ops_lock.kick); the static call a member became
+(time.steal_clock -> pv_steal_clock, 5.12); a member of the same name and
+signature found in another table (paravirt_ops.x -> pv_cpu_ops.x); or the
+documented RENAMES table. A generic op (7.x's pv_steal_clock, defined in
+kernel/sched/cputime.c) continues the op of that name of every architecture
+that had it. What matches none of these is a removal plus an addition:
+nothing is guessed.
+
+An op matched across tables, architectures or definitions (a generation's
+move, a static call's new home) has MOVED; one matched through RENAMES was
+RENAMED. Neither is an interface change for an ABI: the op is the same, and a
+mapping written under one name applies under the other (pvscan.identity).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from dataclasses import dataclass, field
 from pvscan.history.run import OpState
 from pvscan.identity import ARCH_IDENTITY, RENAMES
 INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
+MOVES = ("moved",)
 NEEDS = {"PV001", "PV002", "PV003", "PV004"}
 
 
@@ -32,7 +42,7 @@ def _member(name: str) -> str:
 
 
 def link(summaries) -> list[Lineage]:
-    from pvscan.naming import generation_aliases
+    from pvscan.naming import generation_aliases, static_call_member
 
     lineages: list[Lineage] = []
     current: dict[tuple[str, str], Lineage] = {}
@@ -42,8 +52,12 @@ def link(summaries) -> list[Lineage]:
         unmatched_prev = dict(current)
         nxt = {}
         pending = []
+        generic = []
         for op in s.ops:
             arch = ARCH_IDENTITY.get(op.arch, op.arch)
+            if arch == "generic":
+                generic.append(op)
+                continue
             key = (arch, op.name)
             lin, how = unmatched_prev.pop(key, None), "name"
             if lin is None:
@@ -59,6 +73,15 @@ def link(summaries) -> list[Lineage]:
             nxt[key] = lin
         for op in pending:
             arch = ARCH_IDENTITY.get(op.arch, op.arch)
+            was = static_call_member(op.name)
+            if was is not None:
+                # 5.12: pv_ops.time.steal_clock became the static call pv_steal_clock.
+                same = [k for k in unmatched_prev if k[0] == arch and "." in k[1] and _member(k[1]) == was]
+                if len(same) == 1:
+                    lin = unmatched_prev.pop(same[0])
+                    lin.states[i], lin.matched[i] = op, "static call"
+                    nxt[(arch, op.name)] = lin
+                    continue
             same = [k for k, l in unmatched_prev.items() if k[0] == arch and _member(k[1]) == _member(op.name)
                     and _last(l).signature == op.signature]
             how = "member"
@@ -74,6 +97,20 @@ def link(summaries) -> list[Lineage]:
                 lin.states[i] = op
                 lineages.append(lin)
             nxt[(arch, op.name)] = lin
+        for op in generic:
+            # Built for every architecture that enables it: the op of that name of each one.
+            was = static_call_member(op.name)
+            same = [k for k in unmatched_prev if k[1] == op.name
+                    or (was is not None and "." in k[1] and _member(k[1]) == was)]
+            for k in sorted(same):
+                lin = unmatched_prev.pop(k)
+                lin.states[i], lin.matched[i] = op.as_arch(k[0]), "name" if k[1] == op.name else "static call"
+                nxt[k] = lin
+            if not same:
+                lin = Lineage(f"generic:{op.name}", "generic")
+                lin.states[i] = op
+                lineages.append(lin)
+                nxt[("generic", op.name)] = lin
         current = nxt
     return lineages
 
@@ -109,14 +146,20 @@ def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
         if prev is None:
             out.append(Event(i, "added", f"{st.name} {st.signature or st.convention}", st.file, st.line))
         else:
+            how = lineage.matched.get(i)
             if prev.name != st.name:
-                out.append(Event(i, "renamed", f"{prev.name} -> {st.name} (by {lineage.matched.get(i)})",
+                kind = "renamed" if how == "table" else "moved"
+                out.append(Event(i, kind, f"{prev.name} -> {st.name} (by {how})", st.file, st.line))
+            elif prev.arch != st.arch and "generic" in (prev.arch, st.arch) or (
+                    st.convention == "static_call" and prev.file != st.file):
+                # One name, a new home: 7.x defines pv_steal_clock once, in kernel/sched/cputime.c.
+                out.append(Event(i, "moved", f"{st.name}: {prev.arch} {prev.file} -> {st.arch} {st.file}",
                                  st.file, st.line))
             if prev.signature != st.signature and prev.signature and st.signature:
                 out.append(Event(i, "signature", f"{prev.signature} -> {st.signature}", st.file, st.line))
-            if prev.convention != st.convention:
+            if prev.convention != st.convention and not _became_static_call(prev, st):
                 out.append(Event(i, "convention", f"{prev.convention} -> {st.convention}", st.file, st.line))
-            if prev.guard != st.guard and not _same_guard(guards, summaries, i, st, prev.guard):
+            if prev.guard != st.guard and not _same_guard(guards, summaries, i, st, prev.guard, lineage.arch):
                 out.append(Event(i, "guard", f"{prev.guard or '(unconditional)'} -> {st.guard or '(unconditional)'}",
                                  st.file, st.line))
             if prev.backends != st.backends:
@@ -128,15 +171,22 @@ def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
     return out
 
 
-VERDICTS = ("absorbed", "native", "needs-abi", "unknown")
+VERDICTS = ("absorbed", "native", "needs-abi", "unknown", "moved")
 
 
-def _same_guard(guards, summaries, i, st, before) -> bool:
+def _became_static_call(prev, st) -> bool:
+    """A member that became a static call (5.12) changed how it is called as part of the move,
+    which the move event says; the ops it calls are the same."""
+    return "static_call" in (prev.convention, st.convention) and prev.name != st.name
+
+
+def _same_guard(guards, summaries, i, st, before, arch: str) -> bool:
+    """arch: the lineage's, which a generic op's Kconfig is read for."""
     logic = (guards or {}).get(i)
     if logic is None:
         return False
     definition = dict(((a, t), f) for a, t, f in summaries[i].definitions).get((st.arch, st.table))
-    return logic.equivalent(before, st.guard, st.arch, logic.built_when(definition))
+    return logic.equivalent(before, st.guard, arch, logic.built_when(definition))
 
 
 @dataclass(frozen=True)
@@ -193,14 +243,17 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
         events_of = {lin.identity: events(lin, summaries) for lin in lineages}
     # Renames are not changes for an ABI: the op is the same (pvscan.identity).
     changed_at = {}
+    moved_at: dict = {}    # revision -> {identity: what moved}
     for lin in lineages:
         for e in events_of[lin.identity]:
-            if e.kind in INTERFACE_KINDS:
+            if e.kind in INTERFACE_KINDS or e.kind in MOVES:
                 changed_at.setdefault(e.revision, {}).setdefault(lin.identity, []).append(e.kind)
-    by_name = {}
+            if e.kind in MOVES:
+                moved_at.setdefault(e.revision, {})[lin.identity] = e.detail
+    by_name: dict = {}     # (revision, arch, op) -> lineages: a generic op's state is several's
     for lin in lineages:
         for i, st in lin.states.items():
-            by_name[(i, lin.arch, st.name)] = lin
+            by_name.setdefault((i, ARCH_IDENTITY.get(st.arch, st.arch), st.name), []).append(lin)
     indices = [i for i, s in enumerate(summaries) if s.ops]
     out = []
     for abi in abis:
@@ -208,23 +261,32 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
             def keyed(i):
                 res = {}
                 for (name, code, arch, op, sev, message) in summaries[i].findings:
-                    lin = by_name.get((i, ARCH_IDENTITY.get(arch, arch), op))
-                    if name == abi and lin is not None and code in NEEDS and sev != "note":
-                        res[(lin.identity, code)] = message
+                    for lin in by_name.get((i, ARCH_IDENTITY.get(arch, arch), op), ()):
+                        if name == abi and code in NEEDS and sev != "note":
+                            res[(lin.identity, code)] = message
                 return res
             after = keyed(b)
             changed = changed_at.get(b, {})
             lineage_of = {lin.identity: lin for lin in lineages}
             verdicts = []
             kind_of = {(ar, o): k for a2, ar, o, k in summaries[b].kinds if a2 == abi}
+            # A generic op is judged for the ABI's architecture: the lineages of the others'
+            # kernels (arm64's pv_steal_clock, for an x86 ABI) get no verdict from it.
+            abi_arches = {ARCH_IDENTITY.get(ar, ar) for a2, ar, _o, _k in summaries[b].kinds if a2 == abi} - {"generic"}
             backend = dict(summaries[b].witnesses).get(abi)
             for ident, kinds in sorted(changed.items()):
                 st = lineage_of[ident].states.get(b)
+                if st is not None and st.arch == "generic" and lineage_of[ident].arch not in abi_arches | {"generic"}:
+                    continue
                 # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
                 needs = sorted((code, message) for (i2, code), message in after.items()
                                if i2 == ident and code != "PV001")
                 kind = kind_of.get((st.arch, st.name)) if st is not None else None
                 v = verdict_of(abi, kind, backend, st, needs)
+                moved = moved_at.get(b, {}).get(ident)
+                if v is not None and moved is not None and v[0] != "needs-abi":
+                    # Changed on the way, but the op and what fills it are the ones before.
+                    v = ("moved", "", f"moved ({moved}); {v[2]}")
                 if v is not None:
                     verdicts.append((ident, " ".join(dict.fromkeys(kinds)), *v))
             needing = tuple((ident, kinds, code, evidence) for ident, kinds, verdict, code, evidence in verdicts

@@ -11,10 +11,11 @@ frozen data, so the three give the same output.
 from __future__ import annotations
 
 import dataclasses
-
 import re
 import threading
 from dataclasses import dataclass
+
+from pvscan.naming import arch_of
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,16 @@ class OpState:
     file: str
     line: int
     backends: tuple[str, ...]          # backends that implement it
+    # A generic op (7.x's pv_steal_clock): each architecture's backends, from its own files and
+    # the generic ones; history follows it per architecture.
+    arch_backends: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def as_arch(self, arch: str) -> "OpState":
+        """This state as the kernel of one architecture has it: with no file of its own in the
+        tree, what the generic files give it (the entry '')."""
+        found = dict(self.arch_backends)
+        backends = found.get(arch, found.get(""))
+        return self if backends is None else dataclasses.replace(self, backends=backends)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
         kconfig.close()
         source.close()
     ops = tuple(OpState(o.arch, o.name, o.table, o.group, signature_of(o), o.convention, o.guard, o.file,
-                        o.line, o.backends) for o in inventory.ops)
+                        o.line, o.backends, _arch_backends(o, inventory)) for o in inventory.ops)
     found, kinds, witnesses = (), (), ()
     if abis:
         checked = check(inventory, abis, version=source.version)
@@ -114,6 +125,18 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
                            result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems),
                            config_notes=tuple(config_notes))
+
+
+def _arch_backends(op, inventory) -> tuple:
+    """((arch, backends), ...) of a generic op, for each architecture the tree has."""
+    if op.arch != "generic":
+        return ()
+    from pvscan.identity import for_arch
+
+    arches = sorted({t.arch for t in inventory.tables} | {o.arch for o in inventory.ops} | {
+        arch_of(i.file) for i in op.implementations} - {"generic"})
+    generic_only = tuple(sorted({i.backend for i in op.implementations if arch_of(i.file) == "generic"}))
+    return (("", generic_only),) + tuple((a, for_arch(op, a).backends) for a in arches)
 
 
 def open_revision(spec: RevisionSpec):

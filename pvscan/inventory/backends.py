@@ -46,6 +46,12 @@ DEFAULT_MAP: tuple[tuple[str, str], ...] = (
     # time.steal_clock at run time with the stolen time the hypervisor reports through SMCCC
     # (ARM DEN0057A), the interface KVM implements: nothing in it is a native default.
     ("arch/arm64/kernel/paravirt*.c", "kvm"),
+    # riscv's paravirt.c (6.8 on) installs pv_steal_clock from the shared record the SBI
+    # steal-time accounting extension (STA) registers, which KVM RISC-V provides; loongarch's
+    # (6.10 on) from the kvm_steal_time area registered with KVM_HCALL_FUNC_NOTIFY. Their
+    # DEFINE_STATIC_CALL default is native all the same, as a table's own initializer is.
+    ("arch/riscv/kernel/paravirt*.c", "kvm"),
+    ("arch/loongarch/kernel/paravirt*.c", "kvm"),
     ("arch/*/kernel/paravirt*.c", NATIVE),
     ("arch/*/include/asm/**", NATIVE),
     ("include/asm-*/**", NATIVE),

@@ -123,13 +123,35 @@ class Table:
     name: str
     type: str
     arch: str
-    generation: str             # "single" | "split" | "unified"
+    generation: str             # "single" | "split" | "unified" | "named"
     file: str
     line: int
     guard: str | None
     groups: tuple[str, ...]
     ops: int
     definition: str | None = None   # the .c file that defines the root, when there is one
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How one architecture's tree lays out pv_ops, as its code shows it.
+
+    single (2.6.20-22), split (2.6.23-4.19), unified (4.20-6.x) or named (7.x: pv_ops
+    beside pv_ops_lock, and every PVOP_* call names its table)."""
+
+    arch: str
+    name: str
+    tables: tuple[str, ...]          # the roots with ops
+    call_forms: tuple[str, ...]      # how its PVOP_* uses name an op: 'PVOP_*(op)', 'PVOP_*(table, op)'
+    static_calls: tuple[str, ...]    # its paravirt static calls (5.12 on)
+
+    def describe(self) -> str:
+        """'pv_ops, pv_ops_lock; PVOP_*(table, op); static calls pv_sched_clock, pv_steal_clock'."""
+        parts = [", ".join(self.tables)] if self.tables else []
+        parts += list(self.call_forms)
+        if self.static_calls:
+            parts.append("static calls " + ", ".join(self.static_calls))
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,7 @@ class Inventory:
     ops: tuple[Op, ...]
     backends: dict = field(default_factory=dict)   # (arch, backend) -> sorted files
     warnings: tuple[Warning_, ...] = ()
+    generations: tuple[Generation, ...] = ()
 
     def op(self, name: str, arch: str | None = None):
         return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]

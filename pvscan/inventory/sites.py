@@ -22,6 +22,15 @@ class Sites:
     call_sites: dict             # op key -> tuple[CallSite], in the order found
     wrappers: dict               # op key -> tuple[Wrapper], sorted
     warnings: tuple[Warning_, ...]
+    # arch -> the forms its PVOP_* uses name ops in: FORM_OP 'PVOP_VCALL1(mmu.write_cr3, x)'
+    # (2.6.20-6.x) or FORM_TABLE_OP 'PVOP_VCALL1(pv_ops_lock, kick, cpu)' (7.x).
+    forms: dict = None
+    # PVOP_* uses outside macro definitions that name no op of a table: (file, line, macro, op text).
+    unplaced: tuple = ()
+
+
+FORM_OP = "PVOP_*(op)"
+FORM_TABLE_OP = "PVOP_*(table, op)"
 
 
 def find_call_sites(facts, model) -> Sites:
@@ -37,6 +46,8 @@ def find_call_sites(facts, model) -> Sites:
             op_wrappers.setdefault(op.key, set()).add(key)
 
     symbols = _offset_symbols(facts)
+    forms: dict = {}
+    unplaced: list = []
     for f in facts:
         for ref in f.symbol_refs:
             for op in _resolve_symbol(model, symbols, f.arch, ref):
@@ -45,9 +56,14 @@ def find_call_sites(facts, model) -> Sites:
                                                              guard_expression(ref.guard)))
                 note_wrapper(f, op, ref.function, ref.function_kind, ref.line)
         for mc in f.macro_calls:
-            for op, site in _macro_call_sites(f, mc, model, warnings, macros.get(f.arch, {})):
+            found, form = _macro_call_sites(f, mc, model, warnings, macros.get(f.arch, {}))
+            for op, site in found:
                 sites.setdefault(op.key, []).append(site)
                 note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
+                if form is not None:
+                    forms.setdefault(op.arch, set()).add(form)
+            if not found and form is not None and mc.function_kind != "macro":
+                unplaced.append((f.path, mc.line, mc.macro, ", ".join(mc.args[:3])))
         for r in f.references:
             for op in model.resolve(f.arch, r.root, r.path):
                 sites.setdefault(op.key, []).append(CallSite(f.path, r.line, r.kind, None, None, None, None,
@@ -56,7 +72,8 @@ def find_call_sites(facts, model) -> Sites:
                     note_wrapper(f, op, r.function, r.function_kind, r.line)
     wrappers = {key: tuple(sorted((wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
                 for key, keys in op_wrappers.items()}
-    return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings))
+    return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings),
+                 {arch: frozenset(v) for arch, v in sorted(forms.items())}, tuple(unplaced))
 
 
 def _offset_symbols(facts) -> dict:
@@ -108,25 +125,31 @@ def _expand(text: str | None, macros: dict) -> str | None:
 
 
 def _macro_call_sites(f, mc, model, warnings, macros):
-    """[(op, CallSite)] of a PVOP_* use: none for a macro that is not one or names no op."""
+    """([(op, CallSite)], form) of a PVOP_* use: no sites for a macro that is not one or names no
+    op; the form is how the use names its op (None: not a PVOP_* use)."""
     m = PVOP_MACRO_RE.match(mc.macro)
     if not m:
-        return _offset_macro_sites(f, mc, model)
+        return _offset_macro_sites(f, mc, model), None
     alt, void, arity = bool(m.group(1)), bool(m.group(2)), int(m.group(4))
     args = list(mc.args)
     rettype = None
     if not void:
         if not args:
-            return []
+            return [], None
         rettype = args.pop(0)
     if not args:
-        return []
+        return [], None
     op_text = args.pop(0)
+    form = FORM_OP
+    if args and model.is_root(f.arch, op_text):
+        # 7.x: the table comes first, 'PVOP_VCALL1(pv_ops_lock, kick, cpu)'.
+        table, op_text, form = op_text, args.pop(0), FORM_TABLE_OP
+        op_text = f"{table}.{op_text}"
     replacement = condition = None
     if alt:
         if len(args) < 2:
             warnings.append(Warning_(f.path, mc.line, f"{mc.macro} without its replacement and condition"))
-            return []
+            return [], form
         replacement, condition = args[-2], args[-1]
         args = args[:-2]
     ops = model.resolve_text(f.arch, op_text)   # none: the macro's own definitions ('op'), or no table we know
@@ -134,7 +157,7 @@ def _macro_call_sites(f, mc, model, warnings, macros):
         warnings.append(Warning_(f.path, mc.line, f"{mc.macro} passes {len(args)} arguments to {ops[0].name}"))
     site = CallSite(f.path, mc.line, mc.macro, arity, rettype, replacement, condition, mc.function,
                     mc.function_kind, guard_expression(mc.guard), alt_condition_means=_expand(condition, macros))
-    return [(op, site) for op in ops]
+    return [(op, site) for op in ops], form
 
 
 def _offset_macro_sites(f, mc, model):

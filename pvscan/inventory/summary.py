@@ -46,12 +46,13 @@ class BackendCell:
 class InventorySummary:
     """The counts the reports print above the ops."""
 
-    ops: int
+    ops: int                     # table ops and static calls alike
     tables: int                  # tables that hold ops
     groups: tuple[GroupSummary, ...]      # sorted by arch, table, group
     backends: tuple[BackendSummary, ...]  # sorted by arch, backend
     backend_names: tuple[str, ...] = ()   # every backend of every architecture, sorted
     cells: dict = None                    # (arch, op, backend) -> BackendCell
+    static_calls: int = 0                 # of the ops, the paravirt static calls
 
     def by_group(self) -> dict:
         """{(arch, group): GroupSummary} across tables, as the text report lists them."""
@@ -76,7 +77,8 @@ def summarize(inventory, arch: str | None = None) -> InventorySummary:
     tables = sum(1 for t in inventory.tables if t.ops and arch in (None, t.arch))
     names = tuple(sorted({b for (_, b) in inventory.backends}))
     cells = {(o.arch, o.name, b): backend_cell(o, b) for o in ops for b in names}
-    return InventorySummary(len(ops), tables, groups, backends, names, cells)
+    statics = sum(1 for o in ops if o.convention == "static_call")
+    return InventorySummary(len(ops), tables, groups, backends, names, cells, statics)
 
 
 def backend_cell(op, backend: str) -> BackendCell:

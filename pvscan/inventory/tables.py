@@ -91,6 +91,12 @@ class TableModel:
         arches = [arch] if arch != "generic" else sorted({a for (a, _) in self.roots})
         return [op for a in arches if (op := self._resolve_in(a, root_name, path, allow_unified)) is not None]
 
+    def is_root(self, arch, name) -> bool:
+        """Whether name is a table of arch (of any arch, from a generic file)."""
+        if arch != "generic":
+            return (arch, name) in self.roots
+        return any(n == name for (_, n) in self.roots)
+
     def resolve_text(self, arch, text) -> list:
         """An op reference as PVOP_* macros write it: 'mmu.set_pte', 'pv_mmu_ops.set_pte'."""
         parts = [p.strip() for p in text.split(".")]

@@ -12,12 +12,17 @@ def render(doc) -> str:
     out = []
     w = out.append
     ops = [o for o in inv.ops if doc.arch in (None, o.arch)]
-    w(f"Linux {result.version}: {summary.ops} paravirt ops in {summary.tables} table(s)\n")
+    statics = f" and {summary.static_calls} static call(s)" if summary.static_calls else ""
+    w(f"Linux {result.version}: {summary.ops - summary.static_calls} paravirt ops in {summary.tables} table(s)"
+      f"{statics}\n")
+    for g in inv.generations:
+        if doc.arch in (None, g.arch):
+            w(f"  {g.arch:<6} {g.name}: {g.describe()}\n")
     w("\nTables\n")
     for t in inv.tables:
         if doc.arch not in (None, t.arch):
             continue
-        what = f"{t.ops} ops" + (f" in {', '.join(t.groups)}" if t.generation == "unified" else "")
+        what = f"{t.ops} ops" + (f" in {', '.join(t.groups)}" if t.groups and t.groups != (t.name,) else "")
         if not t.ops:
             what = "no ops (data only)"
         w(f"  {t.arch:<6} {t.name:<18} struct {t.type:<26} {t.generation:<8} {what:<40} "
@@ -38,7 +43,7 @@ def render(doc) -> str:
     for o in ops:
         backends = " ".join(b for b in o.backends) or "-"
         cleared = "".join(f" !{c}" for c in sorted({c.backend for c in o.cleared_by}))
-        conv = " [callee-save]" if o.convention == "callee_save" else ""
+        conv = {"callee_save": " [callee-save]", "static_call": " [static call]"}.get(o.convention, "")
         guard = f"  if {o.guard}" if o.guard else ""
         callers = "?" if o.callers is None else o.callers
         w(f"  {o.arch:<6} {o.name:<40} {_signature(o)}{conv}\n")
@@ -46,6 +51,10 @@ def render(doc) -> str:
     _warnings_summary(result, w)
     return "".join(out)
 
+
+
+_CONVENTIONS = {"callee_save": "callee-save (struct paravirt_callee_save)",
+                "static_call": "static call (DEFINE_STATIC_CALL; backends install with static_call_update)"}
 
 
 def _signature(o):
@@ -80,7 +89,7 @@ def _op_in_full(o, result, doc) -> str:
     w = out.append
     w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
     w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
-    w(f"  convention  {'callee-save (struct paravirt_callee_save)' if o.convention == 'callee_save' else 'plain function pointer'}\n")
+    w(f"  convention  {_CONVENTIONS.get(o.convention, 'plain function pointer')}\n")
     w(f"  guard       {o.guard or '(unconditional)'}\n")
     for v in o.variants:
         w(f"  variant     {_signature(v)}  if {v.guard or '(unconditional)'}  ({o.file}:{v.line})\n")
