@@ -55,6 +55,12 @@ def gen3():
     return scan(fixture_tree("gen3-unified"), jobs=1)
 
 
+@pytest.fixture(scope="session")
+def gen4():
+    from pvscan.pipeline import scan
+    return scan(fixture_tree("gen4-named"), jobs=1)
+
+
 def kernel_path(version: str) -> Path:
     path = KERNEL_CACHE / f"linux-source-{version}"
     if not (path / ".pvscan-fetched").exists():
@@ -112,6 +118,12 @@ def linux_6_1():
 def linux_6_12():
     from pvscan.pipeline import scan
     return scan(kernel_path("6.12"))
+
+
+@pytest.fixture(scope="session")
+def linux_7_2():
+    from pvscan.pipeline import scan
+    return scan(kernel_path("7.2"))
 
 
 def git_checkout(path: Path, tree: Path | None = None):

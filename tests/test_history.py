@@ -202,7 +202,8 @@ def test_6_1_to_6_12_history():
     vmi = {v["op"]: v["verdict"] for v in pairs["vmi"]["verdicts"]}
     assert vmi == {"x86:mmu.enter_mmap": "unknown", "x86:mmu.activate_mm": "absorbed",
                    "x86:mmu.dup_mmap": "absorbed", "x86:irq.halt": "needs-abi", "x86:irq.safe_halt": "absorbed"}
-    assert pairs["vmi"]["verdict_counts"] == {"absorbed": 3, "native": 0, "needs-abi": 1, "unknown": 1}
+    assert pairs["vmi"]["verdict_counts"] == {"absorbed": 3, "native": 0, "needs-abi": 1, "unknown": 1,
+                                              "moved": 0}
     assert [n["op"] for n in pairs["vmi"]["needing"]] == ["x86:irq.halt"]
 
 
@@ -231,9 +232,11 @@ def test_verdicts_take_the_revisions_backend_as_witness(repo, tmp_path):
     assert native and needs and not [v for v in pair["verdicts"] if v["verdict"] == "unknown"]
     assert all("backend xen implements it" in v["evidence"] for v in needs)
     assert sum(pair["verdict_counts"].values()) == pair["interface_changes"] == len(pair["verdicts"])
-    # Renames are not changes for an ABI: no verdict is for a rename alone.
-    assert all(set(v["change"].split()) <= {"added", "removed", "signature", "convention", "guard"}
+    # Renames are not changes for an ABI: no verdict is for a rename alone. A move (the
+    # 2.6.23 split: paravirt_ops.x -> pv_cpu_ops.x) is one, 'moved' unless the ABI cannot carry it.
+    assert all(set(v["change"].split()) <= {"added", "removed", "signature", "convention", "guard", "moved"}
                for v in pair["verdicts"])
+    assert all(v["verdict"] in ("moved", "needs-abi") for v in pair["verdicts"] if "moved" in v["change"].split())
 
 
 def test_the_fixed_strings_git_grep_looks_for_cover_every_candidate_name():

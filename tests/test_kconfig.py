@@ -126,7 +126,7 @@ def test_reading_the_kconfig_runs_nothing_from_the_tree(tree, tmp_path, monkeypa
 def test_an_unreadable_kconfig_compares_guards_as_text(tree):
     from pvscan.kconfig import load
 
-    (tree.root / "Kconfig").write_text("config A\n\tbool \"a\"\n\tthis is not kconfig\n")
+    (tree.root / "Kconfig").write_text("config A\n\tbool \"a\"\n\tsource \"missing/Kconfig\"\n")
     logic = load(tree, "x86")
     assert "could not be read" in logic.problem
     assert not logic.equivalent("defined(CONFIG_A)", "defined(CONFIG_A) && 1")
@@ -381,3 +381,52 @@ def test_a_guard_is_decided_under_a_set_of_values_only_when_each_decides_it_alik
     assert evaluate("CONFIG_PGTABLE_LEVELS >= 5", config) == (None, {"CONFIG_PGTABLE_LEVELS"})
     assert evaluate("CONFIG_PGTABLE_LEVELS >= 5 && defined(CONFIG_XEN)", config)[1] == {
         "CONFIG_PGTABLE_LEVELS", "CONFIG_XEN"}
+
+
+def test_7_2_kconfig_syntax_is_read(tree):
+    # 7.2's arch/Kconfig:953-957 'config CFI_CLANG / bool / transitional', and
+    # drivers/usb/cdns3/Kconfig:5 'depends on USB if !USB_GADGET': kconfiglib 14.1 knows neither.
+    # arch/x86/Kconfig:795-798: 'config PARAVIRT ... depends on HAVE_STATIC_CALL /
+    # select HAVE_PV_STEAL_CLOCK_GEN', which kernel/sched/cputime.c's pv_steal_clock is under.
+    from pvscan.kconfig import load
+
+    (tree.root / "Kconfig").write_text(
+        "config HAVE_STATIC_CALL\n\tbool \"static call\"\n\n"
+        "config PARAVIRT\n\tbool \"pv\"\n\tdepends on HAVE_STATIC_CALL\n\tselect HAVE_PV_STEAL_CLOCK_GEN\n\n"
+        "config HAVE_PV_STEAL_CLOCK_GEN\n\tbool\n\n"
+        "config CFI_CLANG\n\tbool\n\ttransitional\n\thelp\n\t  Transitional config.\n\n"
+        "config USB\n\tbool \"usb\"\n\nconfig USB_GADGET\n\tbool \"gadget\"\n\n"
+        "config CDNS3\n\tbool \"cdns3\"\n\tdepends on USB if !USB_GADGET\n")
+    logic = load(tree, "x86")
+    assert logic.problem is None and logic.notes == ()
+    assert logic.complete({"CONFIG_PARAVIRT": True}, ["HAVE_PV_STEAL_CLOCK_GEN"]) == {
+        "CONFIG_HAVE_PV_STEAL_CLOCK_GEN": True}
+    # 'depends on USB if !USB_GADGET' is 'depends on USB || USB_GADGET': neither alone is needed.
+    assert "USB" not in logic.needs.get("CDNS3", ()) and "USB_GADGET" not in logic.needs.get("CDNS3", ())
+
+
+def test_a_line_no_version_knows_is_skipped_with_a_note(tree):
+    from pvscan.kconfig import load
+
+    (tree.root / "Kconfig").write_text("config A\n\tbool \"a\"\n\tfrobnicate everything\n\n"
+                                       "config B\n\tbool \"b\"\n\tdepends on A\n")
+    logic = load(tree, "x86")
+    assert logic.problem is None
+    assert logic.notes == ("Kconfig:3: kconfiglib cannot parse 'frobnicate everything'; that line is skipped",)
+    assert logic.needs["B"] == frozenset({"A"})
+
+
+def test_a_dependency_loop_is_a_note_as_in_the_kernels_kconfig(tree):
+    # 2.6.22's arch/i386/Kconfig: :96 SMP; in the subarchitecture choice (:125), :154 X86_NUMAQ
+    # 'select SMP' and :201 X86_ES7000 'depends on SMP': a loop through the choice, which
+    # scripts/kconfig warns of and reads on, where kconfiglib stops.
+    from pvscan.kconfig import load
+
+    (tree.root / "Kconfig").write_text("config SMP\n\tbool \"smp\"\n\tdepends on !X86_NUMAQ\n\n"
+                                       "config X86_NUMAQ\n\tbool \"numaq\"\n\tdepends on SMP\n\n"
+                                       "config PARAVIRT\n\tbool \"pv\"\n\tdepends on !X86_NUMAQ\n")
+    logic = load(tree, "x86")
+    assert logic.problem is None
+    (note,) = logic.notes
+    assert note.startswith("dependency loop ") and "SMP" in note and "X86_NUMAQ" in note
+    assert logic.excludes["PARAVIRT"] == frozenset({"X86_NUMAQ"})

@@ -6,16 +6,23 @@ are named in the test); none is copied from pvscan's output.
 
 import pytest
 
-from conftest import functions, op
+from conftest import functions, impls, kernel_path, op
 
 pytestmark = pytest.mark.kernel
 
 
 def group_counts(result):
+    """Ops per group of the tables (the static calls are counted apart: static_calls)."""
     counts = {}
     for o in result.inventory.ops:
-        counts[o.group] = counts.get(o.group, 0) + 1
+        if o.convention != "static_call":
+            counts[o.group] = counts.get(o.group, 0) + 1
     return counts
+
+
+def static_calls(result):
+    """{(arch, name): the file and line of its DEFINE_STATIC_CALL}."""
+    return {(o.arch, o.name): (o.file, o.line) for o in result.inventory.ops if o.convention == "static_call"}
 
 
 # arch/x86/include/asm/paravirt_types.h: struct pv_cpu_ops has 30 members that are
@@ -23,6 +30,10 @@ def group_counts(result):
 # activate_mm and dup_mmap became enter_mmap.
 def test_6_1_group_sizes(linux_6_1):
     assert group_counts(linux_6_1) == {"cpu": 30, "irq": 5, "lock": 5, "mmu": 44}
+    # arch/x86/kernel/paravirt.c:128-129 pv_steal_clock and pv_sched_clock; arm's (:23) and arm64's (:35)
+    # paravirt.c pv_steal_clock; 6.1's riscv and loongarch define none.
+    assert sorted(static_calls(linux_6_1)) == [("arm", "pv_steal_clock"), ("arm64", "pv_steal_clock"),
+                                                ("x86", "pv_sched_clock"), ("x86", "pv_steal_clock")]
 
 
 def test_6_12_group_sizes(linux_6_12):
@@ -230,6 +241,146 @@ def test_a_cold_scan_of_6_12_finds_every_caller_in_its_one_search(tmp_path, monk
     tree = KernelTree(kernel_path("6.12"))
     result = scan(tree)
     names = {w.name for o in result.inventory.ops for w in o.wrappers}
-    assert {w.file for o in result.inventory.ops for w in o.wrappers} == {"arch/x86/include/asm/paravirt.h"}
+    # The static calls are called through wrappers of their own: paravirt_steal_clock() in each
+    # architecture's asm/paravirt.h (arm, arm64 and riscv :16, loongarch :15, x86 :47) and x86's
+    # paravirt_sched_clock() (:33).
+    assert {w.file for o in result.inventory.ops for w in o.wrappers} == {
+        f"arch/{a}/include/asm/paravirt.h" for a in ("x86", "arm", "arm64", "riscv", "loongarch")}
     assert "PARA_IRQ_save_fl" in names and "set_pte" in names
     assert names <= tree.searched_wrappers
+
+
+# -- 6.12's paravirt static calls (5.12 on) -------------------------------------------------------
+
+@pytest.mark.kernel
+def test_6_12_static_calls_are_defined_per_architecture(linux_6_12):
+    # DEFINE_STATIC_CALL(pv_steal_clock, native_steal_clock) in arch/{x86,arm,arm64,riscv,loongarch}/
+    # kernel/paravirt.c (x86:75, arm:23, arm64:35, riscv:33, loongarch:23), pv_sched_clock in x86's (:76).
+    assert static_calls(linux_6_12) == {
+        ("x86", "pv_steal_clock"): ("arch/x86/kernel/paravirt.c", 75),
+        ("x86", "pv_sched_clock"): ("arch/x86/kernel/paravirt.c", 76),
+        ("arm", "pv_steal_clock"): ("arch/arm/kernel/paravirt.c", 23),
+        ("arm64", "pv_steal_clock"): ("arch/arm64/kernel/paravirt.c", 35),
+        ("riscv", "pv_steal_clock"): ("arch/riscv/kernel/paravirt.c", 33),
+        ("loongarch", "pv_steal_clock"): ("arch/loongarch/kernel/paravirt.c", 23),
+    }
+
+
+def installs(result):
+    """{(arch, static call, file, line, function)} of every backend's install (not the default)."""
+    return {(o.arch, o.name, i.file, i.line, i.function) for o in result.inventory.ops
+            if o.convention == "static_call" for i in o.implementations if i.via != "static call default"}
+
+
+@pytest.mark.kernel
+def test_6_12_static_call_installs(linux_6_12):
+    # Read in 6.12: static_call_update(pv_steal_clock, ...) in riscv paravirt.c:126, loongarch
+    # paravirt.c:314, arm64 paravirt.c:167, x86 kvm.c:854, cpu/vmware.c:353, xen/time.c:566 and
+    # drivers/xen/time.c:179 (built for every architecture Xen runs on, so each one's op);
+    # paravirt_set_sched_clock(fn), whose body (x86 paravirt.c:78-81) installs its parameter, in
+    # kvmclock.c:99, vmware.c:349, xen/time.c:567 and hyperv_timer.c:603 (through
+    # hv_setup_sched_clock(read_hv_sched_clock_tsc), whose parameter it passes on at :540).
+    found = installs(linux_6_12)
+    x86 = {(n, f, line, fn) for a, n, f, line, fn in found if a == "x86"}
+    assert x86 == {
+        ("pv_steal_clock", "arch/x86/kernel/kvm.c", 854, "kvm_steal_clock"),
+        ("pv_steal_clock", "arch/x86/kernel/cpu/vmware.c", 353, "vmware_steal_clock"),
+        ("pv_steal_clock", "arch/x86/xen/time.c", 566, "xen_steal_clock"),
+        ("pv_steal_clock", "drivers/xen/time.c", 179, "xen_steal_clock"),
+        ("pv_sched_clock", "arch/x86/kernel/kvmclock.c", 99, "kvm_sched_clock_read"),
+        ("pv_sched_clock", "arch/x86/kernel/cpu/vmware.c", 349, "vmware_sched_clock"),
+        ("pv_sched_clock", "arch/x86/xen/time.c", 567, "xen_sched_clock"),
+        ("pv_sched_clock", "drivers/clocksource/hyperv_timer.c", 603, "read_hv_sched_clock_tsc"),
+    }
+    assert ("riscv", "pv_steal_clock", "arch/riscv/kernel/paravirt.c", 126, "pv_time_steal_clock") in found
+    assert ("loongarch", "pv_steal_clock", "arch/loongarch/kernel/paravirt.c", 314, "paravt_steal_clock") in found
+    assert ("arm64", "pv_steal_clock", "arch/arm64/kernel/paravirt.c", 167, "para_steal_clock") in found
+    # The 11 installs of the tree, each counted once whatever architectures it is built for.
+    assert len({(f, line) for _a, _n, f, line, _fn in found}) == 11
+    backends = {(o.arch, i.file, i.line): i.backend for o in linux_6_12.inventory.ops for i in o.implementations
+                if o.convention == "static_call"}
+    assert backends[("x86", "drivers/clocksource/hyperv_timer.c", 603)] == "hyperv"
+    assert backends[("x86", "arch/x86/kernel/cpu/vmware.c", 353)] == "vmware"
+    # riscv's paravirt.c: the default native (:33), the SBI steal-time install KVM's (:126).
+    assert backends[("riscv", "arch/riscv/kernel/paravirt.c", 33)] == "native"
+    assert backends[("riscv", "arch/riscv/kernel/paravirt.c", 126)] == "kvm"
+
+
+# -- 7.2: the fourth generation --------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_7_2_has_pv_ops_and_pv_ops_lock(linux_7_2):
+    # paravirt_types.h:179-185 'struct paravirt_patch_template { cpu; irq; mmu; }' 'extern ... pv_ops';
+    # paravirt-spinlock.h:13-23 'struct pv_lock_ops { queued_spin_lock_slowpath, queued_spin_unlock,
+    # wait, kick, vcpu_is_preempted }' 'extern struct pv_lock_ops pv_ops_lock'.
+    tables = {t.name: t for t in linux_7_2.inventory.tables if t.ops}
+    assert {n: (t.ops, t.generation) for n, t in tables.items()} == {
+        "pv_ops": (73, "named"), "pv_ops_lock": (5, "named")}
+    assert group_counts(linux_7_2) == {"cpu": 28, "irq": 5, "mmu": 40, "pv_ops_lock": 5}
+    (x86,) = [g for g in linux_7_2.inventory.generations if g.arch == "x86"]
+    assert x86.describe() == "pv_ops, pv_ops_lock; PVOP_*(table, op); static calls pv_sched_clock"
+
+
+@pytest.mark.kernel
+def test_7_2_every_op_has_a_call_site(linux_7_2):
+    # Every PVOP_* use names its table first ('PVOP_VCALL1(pv_ops_lock, kick, cpu)',
+    # paravirt-spinlock.h:88); with 'pv_ops.mmu.set_fixmap(...)' (paravirt.h:501) they reach all 78.
+    table_ops = [o for o in linux_7_2.inventory.ops if o.convention != "static_call"]
+    assert len(table_ops) == 78
+    assert not [o.name for o in table_ops if not any(c.kind != "read" for c in o.call_sites)]
+    kick = op(linux_7_2, "pv_ops_lock.kick")
+    assert [(c.file, c.line, c.kind, c.function) for c in kick.call_sites] == [
+        ("arch/x86/include/asm/paravirt-spinlock.h", 88, "PVOP_VCALL1", "pv_kick")]
+    assert not linux_7_2.inventory.blind
+
+
+@pytest.mark.kernel
+def test_7_2_lock_table_backends(linux_7_2):
+    # hv_spinlock.c:84, kvm.c:1169, xen/spinlock.c:141, paravirt-spinlocks.c:55 (the native table).
+    assert impls(op(linux_7_2, "pv_ops_lock.kick")) == [
+        ("hyperv", "hv_qlock_kick"), ("kvm", "kvm_kick_cpu"), ("native", "paravirt_nop"),
+        ("xen", "xen_qlock_kick")]
+
+
+@pytest.mark.kernel
+def test_7_2_static_calls_and_their_installs(linux_7_2):
+    # kernel/sched/cputime.c:266 defines pv_steal_clock for every architecture; arch/x86/kernel/
+    # tsc.c:270 pv_sched_clock. include/linux/sched/cputime.h:196 calls the first in
+    # paravirt_steal_clock(), tsc.c:274 the second in sched_clock_noinstr().
+    assert static_calls(linux_7_2) == {("generic", "pv_steal_clock"): ("kernel/sched/cputime.c", 266),
+                                       ("x86", "pv_sched_clock"): ("arch/x86/kernel/tsc.c", 270)}
+    steal = op(linux_7_2, "pv_steal_clock", arch="generic")
+    assert [(c.file, c.line, c.function) for c in steal.call_sites] == [
+        ("include/linux/sched/cputime.h", 196, "paravirt_steal_clock")]
+    assert {(n, f, line, fn) for _a, n, f, line, fn in installs(linux_7_2)} == {
+        ("pv_steal_clock", "arch/arm64/kernel/paravirt.c", 158, "para_steal_clock"),
+        ("pv_steal_clock", "arch/loongarch/kernel/paravirt.c", 309, "paravt_steal_clock"),
+        ("pv_steal_clock", "arch/riscv/kernel/paravirt.c", 117, "pv_time_steal_clock"),
+        ("pv_steal_clock", "arch/x86/kernel/kvm.c", 864, "kvm_steal_clock"),
+        ("pv_steal_clock", "arch/x86/kernel/cpu/vmware.c", 355, "vmware_steal_clock"),
+        ("pv_steal_clock", "arch/x86/xen/time.c", 569, "xen_steal_clock"),
+        ("pv_steal_clock", "drivers/xen/time.c", 170, "xen_steal_clock"),
+        ("pv_sched_clock", "arch/x86/kernel/kvmclock.c", 121, "kvm_sched_clock_read"),
+        ("pv_sched_clock", "arch/x86/kernel/cpu/vmware.c", 351, "vmware_sched_clock"),
+        ("pv_sched_clock", "arch/x86/xen/time.c", 570, "xen_sched_clock"),
+        ("pv_sched_clock", "drivers/clocksource/hyperv_timer.c", 631, "read_hv_sched_clock_tsc"),
+    }
+
+
+@pytest.mark.kernel
+def test_7_2_checks_against_its_own_backends(linux_7_2):
+    # With its Kconfig read (arch/Kconfig:955 'transitional', drivers/usb/cdns3/Kconfig:5
+    # 'depends on USB if !USB_GADGET'), x86's PARAVIRT selects HAVE_PV_STEAL_CLOCK_GEN
+    # (arch/x86/Kconfig:798), so pv_steal_clock is in each x86-64 ABI's kernel.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.source.directory import KernelTree
+
+    abis = [load_abi(n) for n in ("xen-pv", "kvm", "hyperv")]
+    checked, notes = check_tree(KernelTree(kernel_path("7.2")), linux_7_2.inventory, abis,
+                                version=linux_7_2.version)
+    assert not [f for f in checked.findings if f.severity in ("error", "warning")]
+    assert not [n for n in notes if "could not be read" in n or "cannot parse" in n]
+    for abi in abis:
+        assert checked.op_kinds[(abi.name, "generic", "pv_steal_clock")] == "native"
+        assert checked.op_kinds[(abi.name, "x86", "pv_sched_clock")] == "native"

@@ -33,18 +33,19 @@ def run(args) -> int:
             sys.stderr.write(seen[1])
             write_output(seen[0], args.output)
             return 0
-        text, warnings = _scan(args, tree, color)
+        text, warnings, blind = _scan(args, tree, color)
     finally:
         checkout.forget(tree)
     cache.tell()
     # Kept only once the checkout's remembered search covers the wrapper names the next scan will
     # look for: else a later change would find it unusable and search the whole tree again. A scan
-    # without callers asks for no names, which any remembered search covers.
-    if key and (args.no_callers or cache.get_wrappers(str(tree.root)) == tree.searched_wrappers):
+    # without callers asks for no names, which any remembered search covers. A scan that could
+    # not place what it saw is not kept: its exit status is part of its answer.
+    if key and not blind and (args.no_callers or cache.get_wrappers(str(tree.root)) == tree.searched_wrappers):
         cache.put_output(key, text, warnings)
     sys.stderr.write(warnings)
     write_output(text, args.output)
-    return 0
+    return 1 if blind else 0
 
 
 def _options(args, color: bool) -> str:
@@ -56,8 +57,8 @@ def _options(args, color: bool) -> str:
     return repr((fields, color, mapped))
 
 
-def _scan(args, tree, color: bool) -> tuple[str, str]:
-    """(the output, the warnings said on stderr) of a scan."""
+def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
+    """(the output, the warnings said on stderr, whether it met what it could not place) of a scan."""
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.progress import Progress
@@ -87,4 +88,4 @@ def _scan(args, tree, color: bool) -> tuple[str, str]:
                        list_callers=args.callers, snippets=snippets, color=color)
     said = io.StringIO()
     print_warnings(result.warnings, said)
-    return document_renderer("scan", args.format)(doc), said.getvalue()
+    return document_renderer("scan", args.format)(doc), said.getvalue(), bool(result.inventory.blind)

@@ -36,7 +36,7 @@ def assemble(tables: TableModel, sites: Sites, fills: Fills, statics: Statics | 
     if statics is not None:
         # A static call is an op like any other from here on: its sites and fills join the tables'.
         sites = Sites({**sites.call_sites, **statics.call_sites}, {**sites.wrappers, **statics.wrappers},
-                      sites.warnings + statics.warnings, sites.forms, sites.unplaced)
+                      sites.warnings, sites.forms, sites.unplaced)
         fills = Fills({**fills.implementations, **statics.implementations}, fills.clears, fills.warnings)
     decls = tuple(tables.ops) + (statics.ops if statics is not None else ())
     arch_backends: dict = {}     # arch -> backends other than native that implement something
@@ -49,10 +49,11 @@ def assemble(tables: TableModel, sites: Sites, fills: Fills, statics: Statics | 
     ops = tuple(_op(decl, sites, fills, arch_backends.get(decl.arch, set()))
                 for decl in sorted(decls, key=lambda d: d.key))
     backends = {k: tuple(sorted(v)) for k, v in sorted(backend_files.items())}
-    warnings = tables.warnings + sites.warnings + fills.warnings + _unplaced(sites, ops)
+    blind = _unplaced(sites, ops) + (statics.blind if statics is not None else ())
+    warnings = tables.warnings + sites.warnings + fills.warnings + blind
     table_rows = _tables(tables, ops, sites.forms)
     return Inventory(table_rows, ops, backends, tuple(sorted(set(warnings))),
-                     _generations(table_rows, ops, sites.forms))
+                     _generations(table_rows, ops, sites.forms), tuple(sorted(set(blind))))
 
 
 def _op(decl, sites: Sites, fills: Fills, arch_backends: set) -> Op:
@@ -121,7 +122,7 @@ def _generations(tables: tuple[Table, ...], ops, forms: dict | None) -> tuple[Ge
     for arch in arches:
         with_ops = [t for t in tables if t.arch == arch and t.ops]
         statics = tuple(sorted(o.name for o in ops if o.arch == arch and o.convention == "static_call"))
-        name = with_ops[0].generation if with_ops else "static calls"
+        name = with_ops[0].generation if with_ops else "static calls only"
         out.append(Generation(arch, name, tuple(sorted(t.name for t in with_ops)),
                               tuple(sorted((forms or {}).get(arch, ()))), statics))
     return tuple(out)

@@ -150,7 +150,7 @@ class Generation:
         parts = [", ".join(self.tables)] if self.tables else []
         parts += list(self.call_forms)
         if self.static_calls:
-            parts.append("static calls " + ", ".join(self.static_calls))
+            parts.append(("static calls " if parts else "") + ", ".join(self.static_calls))
         return "; ".join(parts)
 
 
@@ -163,6 +163,9 @@ class Inventory:
     backends: dict = field(default_factory=dict)   # (arch, backend) -> sorted files
     warnings: tuple[Warning_, ...] = ()
     generations: tuple[Generation, ...] = ()
+    # What the scan saw and could not place (a PVOP_* use naming no op, an installer it cannot
+    # follow): also among the warnings; a scan with any exits 1, never 0 blind.
+    blind: tuple[Warning_, ...] = ()
 
     def op(self, name: str, arch: str | None = None):
         return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]

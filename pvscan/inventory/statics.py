@@ -56,7 +56,7 @@ class Statics:
     wrappers: dict               # op key -> tuple[Wrapper]
     implementations: dict        # op key -> tuple[Implementation]
     installers: tuple[Installer, ...]
-    warnings: tuple[Warning_, ...]
+    blind: tuple[Warning_, ...]      # installers whose calls the search may not reach
 
 
 def find_static_calls(facts, backend_map: BackendMap) -> Statics:

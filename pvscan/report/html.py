@@ -160,7 +160,8 @@ def _timeline(w, history):
                 w(f"<rect class=\"needing\" data-abi=\"{escape(abi, quote=True)}\" x=\"{x(i) - 8 + 6 * j:.1f}\" "
                   f"y=\"{height - bottom - 4 * k:.1f}\" width=\"5\" height=\"{4 * k}\" fill=\"#cf222e\">"
                   f"<title>{escape(abi)}: {k} change(s) it could not express</title></rect>\n")
-    verdicts = ("absorbed", "native", "needs-abi", "unknown")
+    # The verdicts as the history file names them (an older file lacks "moved").
+    verdicts = ("absorbed", "native", "needs-abi", "unknown", "moved")
     w("</svg>\n<table id=\"history-abis\"><tr><th>ABI</th><th>from</th><th>to</th><th>interface changes</th>"
       + "".join(f"<th>{v}</th>" for v in verdicts) + "</tr>\n")
     for p in history["abis"]:

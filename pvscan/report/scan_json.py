@@ -17,6 +17,10 @@ def render(doc) -> str:
         "schema": SCHEMA,
         "pvscan": __version__,
         "kernel": {"version": str(result.version)},
+        "generations": [{"arch": g.arch, "generation": g.name, "tables": list(g.tables),
+                         "call_forms": list(g.call_forms), "static_calls": list(g.static_calls),
+                         "describe": g.describe()}
+                        for g in inv.generations if doc.arch in (None, g.arch)],
         "tables": [_table(t) for t in inv.tables if doc.arch in (None, t.arch)],
         "backends": [
             {"arch": arch, "name": name, "files": list(files)}
