@@ -670,3 +670,18 @@ def test_review_judges_an_op_under_the_abis_completed_configuration_as_check_doe
     out = lines(review(patch, "--abi", str(abi), "--format", "checkpatch", tree=base))
     assert f"{TYPES}:71: WARNING: PV001 mmu.set_p4d is not mapped by ABI toy" in out
     assert not [line for line in out if "PV005" in line]
+
+
+def test_a_lock_op_moving_into_pv_ops_lock_is_one_move(gen3, gen4):
+    # 7.x took the lock ops out of pv_ops into 'struct pv_lock_ops pv_ops_lock': lock.kick
+    # (fixtures/gen3-unified) is pv_ops_lock.kick (fixtures/gen4-named), not a removal and an addition.
+    from pvscan.review.changes.pv115_op_moved import OpMoved
+    from pvscan.review.diff import op_pairs
+
+    pairs = {(p.before or p.after).name: p for p in op_pairs(gen3.inventory, gen4.inventory)}
+    moved = pairs["lock.kick"]
+    assert moved.after is None and moved.renamed_to.name == "pv_ops_lock.kick"
+    (finding,) = OpMoved().changes(moved)
+    assert finding.message == "patch moves op lock.kick to pv_ops_lock.kick (table pv_ops -> pv_ops_lock)"
+    # lock.wait has no 7.x twin in the fixture: a removal.
+    assert pairs["lock.wait"].renamed_to is None

@@ -2,7 +2,10 @@
 
 Ops are paired by architecture and name. A removed and an added op of the
 same table, group, convention and signature are one rename when the
-pairing is unambiguous. Each op's call sites are matched once, here; every
+pairing is unambiguous; a removed and an added op that are one op under
+two generations' names (lock.kick -> pv_ops_lock.kick, time.steal_clock ->
+the static call pv_steal_clock, x86's pv_steal_clock -> the generic one)
+are one move, when that pairing is unambiguous. Each op's call sites are matched once, here; every
 change kind (pvscan.review.changes) then looks at each pair.
 """
 
@@ -30,12 +33,38 @@ def renames(gone, new) -> dict:
     return out
 
 
+def _same_op(old, new) -> bool:
+    """Whether old and new are one op under two generations' names (or homes)."""
+    from pvscan.identity import member, same_arch
+    from pvscan.naming import generation_aliases, static_call_member
+
+    if not (same_arch(old.arch, new.arch) or "generic" in (old.arch, new.arch)):
+        return False
+    if old.name == new.name or new.name in generation_aliases(old.name) or old.name in generation_aliases(new.name):
+        return True
+    return static_call_member(new.name) == member(old.name) and "." in old.name
+
+
+def moves(gone, new) -> dict:
+    """{(arch, old name): new op} for each removed op that is exactly one added op under another
+    generation's name, and vice versa."""
+    out = {}
+    for o in gone:
+        twins = [n for n in new if _same_op(o, n)]
+        if len(twins) == 1 and len([g for g in gone if _same_op(g, twins[0])]) == 1:
+            out[(o.arch, o.name)] = twins[0]
+    return out
+
+
 def op_pairs(inv_b, inv_a, guards=None) -> list[OpPair]:
     ops_b = {(o.arch, o.name): o for o in inv_b.ops}
     ops_a = {(o.arch, o.name): o for o in inv_a.ops}
     gone = [ops_b[k] for k in sorted(set(ops_b) - set(ops_a))]
     new = [ops_a[k] for k in sorted(set(ops_a) - set(ops_b))]
-    renamed = renames(gone, new)
+    renamed = moves(gone, new)
+    taken = {(n.arch, n.name) for n in renamed.values()}
+    renamed.update(renames([o for o in gone if (o.arch, o.name) not in renamed],
+                           [n for n in new if (n.arch, n.name) not in taken]))
     renamed_from = {(n.arch, n.name): ops_b[old] for old, n in renamed.items()}
     defined_in = {(t.arch, t.name): t.definition for t in inv_b.tables + inv_a.tables if t.definition}
     pairs = []

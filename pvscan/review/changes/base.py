@@ -47,6 +47,12 @@ class OpPair:
         return self.guards.equivalent(before, after, self.op.arch, within)
 
 
+def moved(old, new) -> bool:
+    """Whether a renamed pair is a move: to another table, between a table and a static call, or
+    to another architecture's home (PV115), rather than a rename within its group (PV103)."""
+    return (old.table, old.arch) != (new.table, new.arch)
+
+
 class ChangeKind(Rule):
     """A PV1nn code: changes(pair) yields its findings for one op."""
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pvscan.review.changes.base import ChangeKind
+from pvscan.review.changes.base import ChangeKind, moved
 
 
 class OpRenamed(ChangeKind):
@@ -25,7 +25,7 @@ class OpRenamed(ChangeKind):
     message = "patch renames op {old} to {op}"
 
     def changes(self, pair):
-        if pair.after is None and pair.renamed_to is not None:
+        if pair.after is None and pair.renamed_to is not None and not moved(pair.before, pair.renamed_to):
             n = pair.renamed_to
             yield self.finding(n, n.file, n.line, old=pair.before.name)
 
