@@ -48,6 +48,20 @@ def run(args) -> int:
     return 1 if blind else 0
 
 
+def _in_this_tree(name: str, ops, arch: str | None) -> str | None:
+    """The tree's own name for an op named as another generation named it ('pv_mmu_ops.set_pte'
+    is 6.12's 'mmu.set_pte', 'time.steal_clock' its static call 'pv_steal_clock'), when exactly
+    one op answers to it."""
+    from pvscan.identity import OpIndex, ops_for_arch
+
+    found = set()
+    for a in sorted({o.arch for o in ops if arch in (None, o.arch) and o.arch != "generic"}):
+        op, _how = OpIndex(ops_for_arch(ops, a)).find(name)
+        if op is not None:
+            found.add(op.name)
+    return found.pop() if len(found) == 1 else None
+
+
 def _options(args, color: bool) -> str:
     """The options that shape the output, with the backend map file's bytes."""
     from pvscan.source.checkout import file_digest
@@ -73,9 +87,13 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
     if args.op is not None:
         names = sorted({o.name for o in result.inventory.ops if args.arch in (None, o.arch)})
         if args.op not in names:
-            close = difflib.get_close_matches(args.op, names, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise PvscanError(f"no op named {args.op}{hint}", args.tree)
+            found = _in_this_tree(args.op, result.inventory.ops, args.arch)
+            if found is None:
+                close = difflib.get_close_matches(args.op, names, n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise PvscanError(f"no op named {args.op}{hint}", args.tree)
+            print(f"pvscan: note: {args.op} is {found} in this tree", file=sys.stderr)
+            args.op = found
     snippets = None
     if args.op is not None and args.format == "text":
         from pvscan.source.snippets import collect, op_locations
