@@ -49,7 +49,7 @@ _PARSE_ERROR = re.compile(r"^(?P<file>[^\n]*?):(?P<line>[0-9]{1,9}): error: coul
 MAX_SKIPPED = 32      # lines of one Kconfig skipped before it counts as unreadable
 _PROMPT_SEMICOLON = re.compile(r'^(\s*(?:bool|tristate|prompt|string|int|hex)\s+"[^"\n]*")\s*;\s*$', re.M)
 # What the cached Kconfig entries depend on: this module's reading of Kconfig, and kconfiglib's.
-_KCONFIG_VERSION = "pvscan-kconfig/7"
+_KCONFIG_VERSION = "pvscan-kconfig/9"
 MAX_SYMBOLS = 12      # guards comparing more options than this are compared as text
 _lock = threading.Lock()
 
@@ -424,6 +424,14 @@ def _reader(kconfiglib, tree, read: dict, skipped: dict | None = None):
     import hashlib
 
     class TreeKconfig(kconfiglib.Kconfig):
+        def _build_dep(self):
+            # Each item's dependents are a set of objects, whose order follows their addresses:
+            # walked in order of name and place instead, the dependency loop kconfiglib meets
+            # first (and so the note that names it) is the same in every run.
+            super()._build_dep()
+            for item in list(self.unique_defined_syms) + list(self.unique_choices):
+                item._dependents = _InOrder(item._dependents)
+
         def _open(self, filename, mode):
             if mode != "r":
                 raise OSError(f"pvscan reads the Kconfig only, never writes ({filename})")
@@ -445,6 +453,13 @@ def _reader(kconfiglib, tree, read: dict, skipped: dict | None = None):
                 text = "\n".join(lines)
             return io.StringIO(_PROMPT_SEMICOLON.sub(r"\1", text))
     return TreeKconfig
+
+
+class _InOrder(set):
+    """A set of Kconfig items that iterates in order of name and place."""
+
+    def __iter__(self):
+        return iter(sorted(set.__iter__(self), key=lambda item: item.name_and_loc))
 
 
 def _is_file(tree, rel: str) -> bool:

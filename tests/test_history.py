@@ -530,3 +530,44 @@ def test_a_real_revision_is_judged_by_history_as_check_judges_it(version, abis):
     for spec in specs:
         summary = scan_revision(spec)
         assert summary.warning is None and list(summary.kinds) == want, spec.kind
+
+
+def _tree(root, files: dict):
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return str(root)
+
+
+def test_a_member_that_became_a_static_call_moved(tmp_path):
+    # 5.12 made pv_ops.time.steal_clock the static call pv_steal_clock: one op, moved, with
+    # KVM installing it before (an assignment) and after (static_call_update).
+    from pvscan.history.lineage import history_of
+    from pvscan.history.run import RevisionSpec, scan_revision
+
+    make = "VERSION = 5\nPATCHLEVEL = {}\nSUBLEVEL = 0\n"
+    before = _tree(tmp_path / "a", {
+        "Makefile": make.format(11),
+        "arch/x86/include/asm/paravirt_types.h":
+            "struct pv_time_ops {\n\tunsigned long long (*steal_clock)(int cpu);\n};\n"
+            "struct paravirt_patch_template {\n\tstruct pv_time_ops time;\n};\n"
+            "extern struct paravirt_patch_template pv_ops;\n",
+        "arch/x86/include/asm/paravirt.h":
+            "static inline u64 paravirt_steal_clock(int cpu)\n{\n"
+            "\treturn PVOP_CALL1(u64, time.steal_clock, cpu);\n}\n",
+        "arch/x86/kernel/kvm.c": "void kvm_guest_init(void)\n{\n\tpv_ops.time.steal_clock = kvm_steal_clock;\n}\n"})
+    after = _tree(tmp_path / "b", {
+        "Makefile": make.format(12),
+        "arch/x86/include/asm/paravirt.h":
+            "u64 dummy_steal_clock(int cpu);\nDECLARE_STATIC_CALL(pv_steal_clock, dummy_steal_clock);\n"
+            "static inline u64 paravirt_steal_clock(int cpu)\n{\n"
+            "\treturn static_call(pv_steal_clock)(cpu);\n}\n",
+        "arch/x86/kernel/paravirt.c": "DEFINE_STATIC_CALL(pv_steal_clock, native_steal_clock);\n",
+        "arch/x86/kernel/kvm.c":
+            "void kvm_guest_init(void)\n{\n\tstatic_call_update(pv_steal_clock, kvm_steal_clock);\n}\n"})
+    doc = history_of([scan_revision(RevisionSpec(n, "tree", t, None)) for n, t in (("a", before), ("b", after))], [])
+    (lin,) = [lin for lin in doc.lineages if lin.identity == "x86:time.steal_clock"]
+    assert lin.states[1].name == "pv_steal_clock"
+    events = [(e.kind, e.detail) for e in doc.events[lin.identity] if e.revision == 1]
+    assert ("moved", "time.steal_clock -> pv_steal_clock (by static call)") in events
+    assert not [k for k, _ in events if k in ("removed", "added", "convention")]

@@ -418,7 +418,7 @@ def test_a_line_no_version_knows_is_skipped_with_a_note(tree):
 
 def test_a_dependency_loop_is_a_note_as_in_the_kernels_kconfig(tree):
     # 2.6.22's arch/i386/Kconfig: :96 SMP; in the subarchitecture choice (:125), :154 X86_NUMAQ
-    # 'select SMP' and :201 X86_ES7000 'depends on SMP': a loop through the choice, which
+    # 'select SMP' and :175 X86_BIGSMP 'depends on SMP': a loop through the choice, which
     # scripts/kconfig warns of and reads on, where kconfiglib stops.
     from pvscan.kconfig import load
 

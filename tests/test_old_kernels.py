@@ -388,3 +388,21 @@ def test_6_12_xen_set_fixmap_makes_update_va_mapping(linux_6_12):
     # UVMF_INVLPG)) BUG();' in xen_set_fixmap itself: the unranged mapping, read in 6.1 and 6.12.
     chosen = _chosen(linux_6_12, "xen-pv")
     assert chosen["mmu.set_fixmap"].hypercalls == ("update_va_mapping",) and chosen["mmu.set_fixmap"].kernels is None
+
+
+def test_2_6_22_kconfig_is_read_despite_its_dependency_loop():
+    # arch/i386/Kconfig: SMP (:96), the subarchitecture choice (:125) whose X86_NUMAQ (:154)
+    # selects SMP and whose X86_BIGSMP (:175) depends on it: scripts/kconfig reads on past the
+    # loop, and so does pvscan, with a note. PARAVIRT (:213-215) depends on EXPERIMENTAL, and
+    # VMI (:225-227) on PARAVIRT.
+    from conftest import old_kernel_path
+    from pvscan.kconfig import LazyGuardLogic
+    from pvscan.source.directory import KernelTree
+
+    logic = LazyGuardLogic(KernelTree(old_kernel_path("2.6.22"))).for_arch("i386")
+    assert logic.problem is None
+    (loop,) = [n for n in logic.notes if n.startswith("dependency loop")]
+    assert loop.startswith("dependency loop SMP (defined at arch/i386/Kconfig:96) -> X86_NUMAQ (defined at "
+                           "arch/i386/Kconfig:154) -> <choice> (defined at arch/i386/Kconfig:125) -> X86_BIGSMP")
+    assert logic.needs["PARAVIRT"] == frozenset({"EXPERIMENTAL"})
+    assert logic.needs["VMI"] == frozenset({"PARAVIRT", "EXPERIMENTAL"})

@@ -132,3 +132,35 @@ def test_names_of_other_generations_reach_the_7x_ops(gen4):
     assert index.find("time.steal_clock")[0].name == "pv_steal_clock"
     assert index.find("pv_time_ops.sched_clock")[0].name == "pv_sched_clock"
     assert dataclasses.is_dataclass(index.find("pv_steal_clock")[0])
+
+
+def test_a_static_call_no_file_defines_is_said(tmp_path):
+    import shutil
+
+    from pvscan.pipeline import scan
+
+    tree = tmp_path / "linux"
+    shutil.copytree(fixture_tree("gen4-named"), tree)
+    (tree / "arch/x86/kernel/kvm.c").write_text(
+        (tree / "arch/x86/kernel/kvm.c").read_text().replace("pv_steal_clock", "pv_stolen_time"))
+    result = scan(tree, jobs=1)
+    (said,) = result.inventory.blind
+    assert (said.path, said.line) == ("arch/x86/kernel/kvm.c", 8)
+    assert "update of static call pv_stolen_time, which no scanned file defines" in said.message
+
+
+def test_history_follows_the_lock_ops_into_pv_ops_lock(tmp_path):
+    # fixtures/gen3-unified (6.x: 'struct paravirt_patch_template { ... struct pv_lock_ops lock; }')
+    # then fixtures/gen4-named (7.x: 'struct pv_lock_ops pv_ops_lock'): the lock ops moved.
+    from pvscan.history.lineage import history_of
+    from pvscan.history.run import RevisionSpec, scan_revision
+
+    specs = [RevisionSpec(n, "tree", str(fixture_tree(n)), None) for n in ("gen3-unified", "gen4-named")]
+    doc = history_of([scan_revision(s) for s in specs], [])
+    kick = [e for lin in doc.lineages if lin.identity == "x86:lock.kick" for e in doc.events[lin.identity]]
+    # gen4's lock table is outside '#ifdef CONFIG_PARAVIRT' (gen3's is inside), and xen fills it there.
+    assert [(e.kind, e.detail) for e in kick if e.revision == 1] == [
+        ("moved", "lock.kick -> pv_ops_lock.kick (by generation)"),
+        ("guard", "defined(CONFIG_PARAVIRT) -> (unconditional)"), ("backends", "+xen")]
+    assert not [e for lin in doc.lineages for e in doc.events[lin.identity]
+                if e.kind == "removed" and lin.identity in ("x86:lock.kick", "x86:lock.queued_spin_unlock")]

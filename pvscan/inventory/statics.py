@@ -75,6 +75,10 @@ def find_static_calls(facts, backend_map: BackendMap) -> Statics:
                     NATIVE, f.path, d.line, d.function, "static call default", (), guard_expression(d.guard)))
     for f in facts:
         for use in f.static_call_uses:
+            if not _resolve(ops, f.arch, use.name):
+                # A pv_ static call no scanned file defines or declares: what it reaches is unknown.
+                warnings.append(Warning_(f.path, use.line, f"{use.kind} of static call {use.name}, which no "
+                                         "scanned file defines or declares: it is in no op"))
             for key in _resolve(ops, f.arch, use.name):
                 if use.kind == "update":
                     if use.param_index is not None:
