@@ -101,25 +101,31 @@ class OpIndex:
         return None, None
 
 
-def ops_for_arch(ops, arch: str) -> list:
+def ops_for_arch(ops, arch: str, homes=()) -> list:
     """The ops of arch's family, those of arch itself first (so its names win), then the generic
     ones (7.x's pv_steal_clock, defined in kernel/sched/cputime.c) as arch sees them."""
     family = [o for o in ops if same_arch(o.arch, arch)]
     own = {o.name for o in family}
-    generic = [for_arch(o, arch) for o in ops if o.arch == "generic" and o.name not in own]
+    generic = [for_arch(o, arch, homes) for o in ops if o.arch == "generic" and o.name not in own]
     return [o for o in family if o.arch == arch] + [o for o in family if o.arch != arch] + generic
 
 
-def for_arch(op, arch: str):
+def for_arch(op, arch: str, homes=()):
     """A generic op as one architecture's kernel has it: the implementations of that
-    architecture's files and of generic ones (drivers/xen/time.c), not of another's."""
+    architecture's files and of generic ones (drivers/xen/time.c) whose backend that
+    architecture builds (homes: Inventory.homes), not of another's."""
     import dataclasses
 
     from pvscan.naming import arch_of
 
-    def here(path: str) -> bool:
-        return arch_of(path) == "generic" or same_arch(arch_of(path), arch)
-    impls = tuple(i for i in op.implementations if here(i.file))
+    built = dict(homes)
+
+    def here(i) -> bool:
+        where = arch_of(i.file)
+        if where == "generic":
+            return i.backend not in built or any(same_arch(a, arch) for a in built[i.backend])
+        return same_arch(where, arch)
+    impls = tuple(i for i in op.implementations if here(i))
     backends = {i.backend for i in impls}
     return dataclasses.replace(op, implementations=impls,
                                leaves_native=tuple(b for b in op.leaves_native if b not in backends))

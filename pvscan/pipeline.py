@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from pvscan.errors import PvscanError, Warning_
-from pvscan.inventory.backends import BackendMap, build_backend_map
+from pvscan.inventory.backends import BackendMap, backend_homes, build_backend_map
 from pvscan.inventory.build import build_inventory
 from pvscan.inventory.model import Inventory
 from pvscan.progress import NONE, Progress
@@ -55,7 +55,8 @@ def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None
     progress.show("searching the tree")
     candidates = source.candidates(read_warnings)
     facts, hits = _facts(source, candidates, read_warnings, jobs, progress, parsed)
-    inventory = build_inventory(facts, backend_map)
+    homes = backend_homes(backend_map, source.arch_subdirs() if hasattr(source, "arch_subdirs") else {})
+    inventory = build_inventory(facts, backend_map, homes)
     warnings = tuple(sorted(set(read_warnings) | set(inventory.warnings)))
     return ScanResult(source.display, source.version, dataclasses.replace(inventory, warnings=()), {},
                       len(facts), warnings, tuple(read_warnings), hits)

@@ -301,6 +301,10 @@ def test_6_12_static_call_installs(linux_6_12):
                 if o.convention == "static_call"}
     assert backends[("x86", "drivers/clocksource/hyperv_timer.c", 603)] == "hyperv"
     assert backends[("x86", "arch/x86/kernel/cpu/vmware.c", 353)] == "vmware"
+    # drivers/xen/time.c is built where Xen is, and the tree has arch/x86/xen, arch/arm/xen and
+    # arch/arm64/xen, no arch/riscv/xen or arch/loongarch/xen.
+    xen = sorted(a for a, n, f, _line, _fn in found if f == "drivers/xen/time.c")
+    assert xen == ["arm", "arm64", "x86"]
     # riscv's paravirt.c: the default native (:33), the SBI steal-time install KVM's (:126).
     assert backends[("riscv", "arch/riscv/kernel/paravirt.c", 33)] == "native"
     assert backends[("riscv", "arch/riscv/kernel/paravirt.c", 126)] == "kvm"

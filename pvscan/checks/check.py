@@ -37,7 +37,7 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
     coverage = {}
     op_kinds = {}
     for abi in abis:
-        index = OpIndex(ops_for_arch(inventory.ops, abi.arch))
+        index = OpIndex(ops_for_arch(inventory.ops, abi.arch, inventory.homes))
         ops = index.by_name
         mapping_of, stale = chosen_mappings(abi, index, version)
         present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch))

@@ -136,7 +136,7 @@ def _arch_backends(op, inventory) -> tuple:
     arches = sorted({t.arch for t in inventory.tables} | {o.arch for o in inventory.ops} | {
         arch_of(i.file) for i in op.implementations} - {"generic"})
     generic_only = tuple(sorted({i.backend for i in op.implementations if arch_of(i.file) == "generic"}))
-    return (("", generic_only),) + tuple((a, for_arch(op, a).backends) for a in arches)
+    return (("", generic_only),) + tuple((a, for_arch(op, a, inventory.homes).backends) for a in arches)
 
 
 def open_revision(spec: RevisionSpec):

@@ -96,6 +96,31 @@ def _glob_regex(pattern: str):
     return re.compile("".join(out), re.DOTALL)   # a file name may hold a newline
 
 
+@dataclass(frozen=True)
+class BackendHomes:
+    """The architectures each backend is built for, where the tree says so by a directory of
+    its own under arch/ that the map names ('arch/*/xen/**': x86, arm and arm64 have
+    arch/*/xen, riscv and loongarch none). A file outside arch/ is built for every
+    architecture its backend is: drivers/xen/time.c installs pv_steal_clock for Xen's three,
+    never for riscv's. A backend with no such directory pattern is taken as built for all."""
+
+    homes: tuple[tuple[str, frozenset], ...] = ()     # (backend, architectures)
+
+    def builds(self, backend: str, arch: str) -> bool:
+        found = dict(self.homes)
+        return backend not in found or arch in found[backend]
+
+
+def backend_homes(backend_map: BackendMap, arch_subdirs: dict) -> BackendHomes:
+    """BackendHomes from the map's 'arch/*/NAME/**' rules and {arch: directories under arch/<arch>/}."""
+    homes: dict = {}
+    for pattern, name in backend_map.rules:
+        m = re.fullmatch(r"arch/\*/([A-Za-z0-9_.-]+)/\*\*", pattern)
+        if m:
+            homes.setdefault(name, set()).update(a for a, subs in arch_subdirs.items() if m.group(1) in subs)
+    return BackendHomes(tuple(sorted((name, frozenset(arches)) for name, arches in homes.items())))
+
+
 def build_backend_map(map_file: str | None = None, extra: list[str] | None = None) -> BackendMap:
     rules: list[tuple[str, str]] = []
     for item in extra or []:

@@ -13,9 +13,11 @@ tables, and nothing is invented for a member that no struct declares.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pvscan.facts.model import FileFacts, Param
 from pvscan.facts.preprocess import guard_expression
-from pvscan.inventory.backends import NATIVE, BackendMap
+from pvscan.inventory.backends import NATIVE, BackendHomes, BackendMap
 from pvscan.inventory.implementations import Fills, find_implementations
 from pvscan.errors import Warning_
 from pvscan.inventory.model import Generation, Inventory, Op, Table, Variant
@@ -25,11 +27,14 @@ from pvscan.inventory.statics import Statics, find_static_calls
 from pvscan.inventory.tables import TableModel, find_tables
 
 
-def build_inventory(facts: list[FileFacts], backend_map: BackendMap) -> Inventory:
+def build_inventory(facts: list[FileFacts], backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Inventory:
+    """homes: where each backend is built (from the tree's arch/*/ directories); by default, everywhere."""
     facts = sorted(facts, key=lambda f: f.path)
     tables = find_tables(facts)
-    return assemble(tables, find_call_sites(facts, tables), find_implementations(facts, tables, backend_map),
-                    find_static_calls(facts, backend_map))
+    inventory = assemble(tables, find_call_sites(facts, tables),
+                         find_implementations(facts, tables, backend_map, homes),
+                         find_static_calls(facts, backend_map, homes))
+    return dataclasses.replace(inventory, homes=homes.homes)
 
 
 def assemble(tables: TableModel, sites: Sites, fills: Fills, statics: Statics | None = None) -> Inventory:

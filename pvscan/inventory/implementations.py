@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pvscan.errors import Warning_
 from pvscan.facts.ctext import closing_paren, outside_parens
 from pvscan.facts.preprocess import guard_expression
-from pvscan.inventory.backends import NATIVE
+from pvscan.inventory.backends import NATIVE, BackendHomes
 from pvscan.inventory.model import Clear, Implementation
 from pvscan.inventory.tables import merge_guards
 
@@ -48,7 +48,7 @@ class _Fill:
     guard: tuple
 
 
-def find_implementations(facts, model, backend_map) -> Fills:
+def find_implementations(facts, model, backend_map, homes: BackendHomes = BackendHomes()) -> Fills:
     impls: dict = {}
     clears: dict = {}
     warnings: list[Warning_] = []
@@ -63,6 +63,8 @@ def find_implementations(facts, model, backend_map) -> Fills:
         direct, copies = _assignments(f, model, backend, warnings)
         fills = [*_initializer_fills(f, model, backend, warnings), *direct, *_macro_fills(f, model, backend)]
         for fill in fills:
+            if f.arch == "generic" and not homes.builds(fill.backend, fill.op.arch):
+                continue       # a generic file of a backend that architecture has not
             function, wrapped = unwrap_value(fill.value, aliases)
             if function in ("NULL", "0"):
                 clears.setdefault(fill.op.key, []).append(Clear(fill.backend, f.path, fill.line, fill.value))

@@ -166,6 +166,9 @@ class Inventory:
     # What the scan saw and could not place (a PVOP_* use naming no op, an installer it cannot
     # follow): also among the warnings; a scan with any exits 1, never 0 blind.
     blind: tuple[Warning_, ...] = ()
+    # (backend, architectures) each backend with a directory of its own under arch/ is built
+    # for (inventory.backends.BackendHomes): a generic file's install reaches only those.
+    homes: tuple = ()
 
     def op(self, name: str, arch: str | None = None):
         return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 from pvscan.errors import Warning_
 from pvscan.facts.preprocess import guard_expression
-from pvscan.inventory.backends import NATIVE, BackendMap
+from pvscan.inventory.backends import NATIVE, BackendHomes, BackendMap
 from pvscan.inventory.implementations import unwrap_value as unwrap
 from pvscan.inventory.model import CallSite, Implementation, Wrapper
 from pvscan.inventory.tables import OpDecl
-from pvscan.naming import INSTALLER_CALL_RE, arch_of
+from pvscan.naming import INSTALLER_CALL_RE
 
 STATIC_CALL = "static_call"      # the table and group every static call is listed under
 
@@ -59,7 +59,7 @@ class Statics:
     blind: tuple[Warning_, ...]      # installers whose calls the search may not reach
 
 
-def find_static_calls(facts, backend_map: BackendMap) -> Statics:
+def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Statics:
     decls = _declarations(facts)
     ops = {key: _op(key, found) for key, found in sorted(decls.items())}
     warnings: list[Warning_] = []
@@ -83,10 +83,13 @@ def find_static_calls(facts, backend_map: BackendMap) -> Statics:
                 if use.kind == "update":
                     if use.param_index is not None:
                         continue                  # an installer's own body: its callers install
+                    backend = backend_map.backend_of(f.path)
+                    if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
+                        continue   # drivers/xen/time.c: Xen's architectures' static call, not riscv's
                     function, wrapped = unwrap(use.value or "", {})
                     impls.setdefault(key, []).append(Implementation(
-                        backend_map.backend_of(f.path), f.path, use.line, function, "static_call_update",
-                        wrapped, guard_expression(use.guard)))
+                        backend, f.path, use.line, function, "static_call_update", wrapped,
+                        guard_expression(use.guard)))
                     continue
                 sites.setdefault(key, []).append(CallSite(
                     f.path, use.line, "static_call" if use.kind == "call" else "read", None, None, None, None,
@@ -100,10 +103,13 @@ def find_static_calls(facts, backend_map: BackendMap) -> Statics:
                 if inst.param >= len(call.args) or (inst.file == f.path and call.function == inst.name):
                     continue
                 function, wrapped = unwrap(call.args[inst.param], {})
+                backend = backend_map.backend_of(f.path)
                 for key in _resolve(ops, inst.arch, inst.static_call):
+                    if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
+                        continue
                     impls.setdefault(key, []).append(Implementation(
-                        backend_map.backend_of(f.path), f.path, call.line, function, f"installer {inst.name}",
-                        wrapped, guard_expression(call.guard)))
+                        backend, f.path, call.line, function, f"installer {inst.name}", wrapped,
+                        guard_expression(call.guard)))
     return Statics(
         tuple(ops.values()),
         {k: tuple(v) for k, v in sites.items()},

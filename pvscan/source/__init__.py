@@ -27,6 +27,9 @@ class Source(Protocol):
     def read(self, rel: str) -> bytes:
         """One file's bytes; raises directory.SkippedFile for a file that cannot be C source."""
 
+    def arch_subdirs(self) -> dict:
+        """{arch: frozenset of the directories right under arch/<arch>/}: where backends live."""
+
     def blob(self, oid: str) -> bytes | None:
         """A git blob by id, when the source is (or sits on) a git repository that has it."""
 

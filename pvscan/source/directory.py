@@ -201,6 +201,14 @@ class KernelTree:
         real = self._real_dir(rel.strip("/"))
         return real == str(self.root / rel.strip("/")) and os.path.isdir(real)
 
+    def arch_subdirs(self) -> dict[str, frozenset[str]]:
+        """{arch: the directories right under arch/<arch>/}, of the tree itself (no symlink)."""
+        out = {}
+        for arch in _dirs_in(self.root / "arch"):
+            if self.is_dir(f"arch/{arch}"):
+                out[arch] = frozenset(_dirs_in(self.root / "arch" / arch))
+        return out
+
     def walk_sources(self, only_dirs=None):
         """Relative paths of every regular file the searches read (files.is_searched: .c/.h, no
         hidden part, no excluded top directory), in only_dirs (relative directories) when
@@ -234,3 +242,10 @@ class KernelTree:
                     out.append(rel)
         out.sort()
         return out
+
+
+def _dirs_in(path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []

@@ -376,6 +376,21 @@ class GitTree:
             out.append(rel)
         return sorted(out)
 
+    def arch_subdirs(self) -> dict[str, frozenset[str]]:
+        """{arch: the directories right under arch/<arch>/}, from two 'git ls-tree' runs."""
+        def trees(*where):
+            listing = self._git("ls-tree", "-d", "-z", self.a, "--", *where, check=False).stdout
+            return [row.partition(b"\t")[2].decode("utf-8", "surrogateescape")
+                    for row in listing.split(b"\0") if b" tree " in row.partition(b"\t")[0]]
+        arches = [rel.split("/")[1] for rel in trees(":(literal)arch/") if rel.count("/") == 1]
+        out: dict = {arch: set() for arch in arches}
+        if arches:
+            for rel in trees(*(f":(literal)arch/{a}/" for a in arches)):
+                parts = rel.split("/")
+                if len(parts) == 3 and parts[1] in out:
+                    out[parts[1]].add(parts[2])
+        return {arch: frozenset(subs) for arch, subs in sorted(out.items())}
+
     def is_dir(self, rel: str) -> bool:
         """Whether the revision holds a directory at rel."""
         return self._entry_type(rel.rstrip("/")) == b"tree"

@@ -21,6 +21,10 @@ class PatchedSource:
         self.cache_key = None
         self.commit = None
 
+    def arch_subdirs(self) -> dict:
+        """The base tree's (a patch of .c/.h files adds no backend directory)."""
+        return self.base.arch_subdirs() if hasattr(self.base, "arch_subdirs") else {}
+
     def with_overlay(self, changes: dict[str, bytes | None]) -> "PatchedSource":
         return PatchedSource(self.base, {**self.overlay, **changes})
 
