@@ -102,7 +102,8 @@ class BackendHomes:
     its own under arch/ that the map names ('arch/*/xen/**': x86, arm and arm64 have
     arch/*/xen, riscv and loongarch none). A file outside arch/ is built for every
     architecture its backend is: drivers/xen/time.c installs pv_steal_clock for Xen's three,
-    never for riscv's. A backend with no such directory pattern is taken as built for all."""
+    never for riscv's. A backend with no such directory pattern, or no such directory in the
+    tree at all (a tree cut down to some files), is taken as built for all."""
 
     homes: tuple[tuple[str, frozenset], ...] = ()     # (backend, architectures)
 
@@ -118,7 +119,7 @@ def backend_homes(backend_map: BackendMap, arch_subdirs: dict) -> BackendHomes:
         m = re.fullmatch(r"arch/\*/([A-Za-z0-9_.-]+)/\*\*", pattern)
         if m:
             homes.setdefault(name, set()).update(a for a, subs in arch_subdirs.items() if m.group(1) in subs)
-    return BackendHomes(tuple(sorted((name, frozenset(arches)) for name, arches in homes.items())))
+    return BackendHomes(tuple(sorted((name, frozenset(arches)) for name, arches in homes.items() if arches)))
 
 
 def build_backend_map(map_file: str | None = None, extra: list[str] | None = None) -> BackendMap:

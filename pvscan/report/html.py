@@ -49,8 +49,10 @@ def render(doc) -> str:
       f"<meta name=\"generator\" content=\"pvscan {escape(__version__)}\"><title>{escape(title)}</title>"
       f"<style>{CSS}{fmt_css}</style></head><body>\n")
     abis = check_result.abis if check_result else ()
-    w(f"<header><h1>{escape(title)}</h1><p id=\"summary\"><span id=\"op-count\">{summary.ops}</span> ops in "
-      f"<span id=\"table-count\">{summary.tables}</span> table(s)"
+    statics = (f" and <span id=\"static-call-count\">{summary.static_calls}</span> static call(s)"
+               if summary.static_calls else "")
+    w(f"<header><h1>{escape(title)}</h1><p id=\"summary\"><span id=\"op-count\">{summary.ops - summary.static_calls}"
+      f"</span> ops in <span id=\"table-count\">{summary.tables}</span> table(s){statics}"
       + (f"; ABIs: {escape(', '.join(a.name for a in abis))}" if abis else "") + "</p></header>\n")
     _overview(w, inv, summary, check_result)
     if doc.history:
