@@ -81,7 +81,7 @@ class _Extractor:
         self.static_calls = []       # (name, function, defined, line, guard): signatures come after the walk
         self.static_call_uses = []
         self.installer_calls = []
-        self.signatures = {}         # function name -> (return type, params), first declaration or definition
+        self.declared = {}           # function name -> its first definition or prototype node
         self.pending_installs = []   # (InstallerCall, ((arg index, parameter index), ...)) made with a parameter
         self.calls_by_name = {}      # callee -> [call_expression node], for the pending installs
 
@@ -102,7 +102,7 @@ class _Extractor:
             op_offset_macros=tuple(sorted(self.offset_macros.items())),
             offset_symbols=tuple(sorted(set(self.offset_symbols))),
             symbol_refs=tuple(sorted(set(self.symbol_refs), key=lambda r: (r.line, r.root, r.symbol))),
-            static_calls=tuple(StaticCallDecl(name, fn, defined, line, guard, *self.signatures.get(fn, (None, None)))
+            static_calls=tuple(StaticCallDecl(name, fn, defined, line, guard, *self._signature(fn))
                                for name, fn, defined, line, guard in self.static_calls),
             static_call_uses=tuple(self.static_call_uses),
             installer_calls=tuple(self.installer_calls),
@@ -156,7 +156,7 @@ class _Extractor:
                 if name:
                     self.functions.append((name, node.start_point[0] + 1))
                     self.function_spans.append((node.start_byte, node.end_byte, name))
-                    self._signature(name, node)
+                    self.declared.setdefault(name, node)
             elif t == "call_expression" and macro is None:
                 self._static_call(node)
             elif t == "struct_specifier" and macro is None:
@@ -184,12 +184,17 @@ class _Extractor:
         """DEFINE/DECLARE_STATIC_CALL(pv_x, f), static_call*(pv_x ...), and installer-like calls."""
         callee = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
-        if callee is None or callee.type != "identifier" or args_node is None:
+        if callee is None or callee.type != "identifier" or args_node is None or not args_node.named_child_count:
             return
         name = node_text(callee, self.text)
+        # Every call with arguments, by callee: a pending install is made through one of them.
+        self.calls_by_name.setdefault(name, []).append(node)
+        static = name in STATIC_CALL_DEFINERS or name in STATIC_CALL_USES
+        if not static and not INSTALLER_CALL_RE.match(name):
+            return
         args = [fold(node_text(a, self.text)) for a in args_node.named_children if a.type != "comment"]
         row = node.start_point[0]
-        if name in STATIC_CALL_DEFINERS or name in STATIC_CALL_USES:
+        if static:
             if not args or not STATIC_CALL_NAME_RE.match(args[0]):
                 return
             if name in STATIC_CALL_DEFINERS:
@@ -210,7 +215,7 @@ class _Extractor:
                 param = names.index(value) if value in names else None
             self.static_call_uses.append(StaticCallUse(args[0], kind, value, row + 1, self.pre.guard_at(row),
                                                        function, fkind, param))
-        elif INSTALLER_CALL_RE.match(name) and any(_IDENT_RE.fullmatch(a) for a in args):
+        elif any(_IDENT_RE.fullmatch(a) for a in args):
             function, fkind = self._enclosing_at(node.start_byte)
             call = InstallerCall(name, tuple(args), row + 1, self.pre.guard_at(row), function, fkind)
             params = self._enclosing_params(node)
@@ -221,8 +226,6 @@ class _Extractor:
                 self.pending_installs.append((call, through))
             else:
                 self.installer_calls.append(call)
-        if args:
-            self.calls_by_name.setdefault(name, []).append(node)
 
     def _local_installs(self) -> None:
         """The installer calls made through a function of this file that passes its parameter
@@ -249,15 +252,14 @@ class _Extractor:
             return []
         return [p.name for p in self._params(fd.child_by_field_name("parameters"))]
 
-    def _signature(self, name, node) -> None:
-        """Keep name's (return type, params) from a definition or prototype: a static call's
-        default function gives the static call its type."""
-        if name in self.signatures:
-            return
-        declarator = node.child_by_field_name("declarator")
+    def _signature(self, name: str) -> tuple:
+        """(return type, params) of a function this file defines or declares, else (None, None):
+        a static call's default function gives the static call its type."""
+        node = self.declared.get(name)
+        declarator = node.child_by_field_name("declarator") if node is not None else None
         fd = _function_declarator(declarator)
         if fd is None or fd.child_by_field_name("parameters") is None:
-            return
+            return None, None
         stars = 0
         d = declarator
         while d is not None and d.type == "pointer_declarator":
@@ -265,14 +267,14 @@ class _Extractor:
             d = d.child_by_field_name("declarator")
         prefix = _NOT_RETURN_TYPE.sub(" ", self.text[node.start_byte:declarator.start_byte].decode("utf-8", "replace"))
         rettype = (fold(prefix) + " " + "*" * stars).strip()
-        self.signatures[name] = (rettype or None, self._params(fd.child_by_field_name("parameters")))
+        return rettype or None, self._params(fd.child_by_field_name("parameters"))
 
     def _prototype(self, node) -> None:
         for d in node.children_by_field_name("declarator"):
             if _function_declarator(d) is not None:
                 name = declarator_name(d)
                 if name:
-                    self._signature(name, node)
+                    self.declared.setdefault(name, node)
 
     # -- struct definitions ---------------------------------------------
 

@@ -12,8 +12,9 @@ nothing is guessed.
 
 An op matched across tables, architectures or definitions (a generation's
 move, a static call's new home) has MOVED; one matched through RENAMES was
-RENAMED. Neither is an interface change for an ABI: the op is the same, and a
-mapping written under one name applies under the other (pvscan.identity).
+RENAMED. A rename is no interface change for an ABI: the op is the same. A
+move is one, with the verdict "moved" (unless the ABI cannot carry the op),
+and a mapping written under one name applies under the other (pvscan.identity).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
             if prev.name != st.name:
                 kind = "renamed" if how == "table" else "moved"
                 out.append(Event(i, kind, f"{prev.name} -> {st.name} (by {how})", st.file, st.line))
-            elif prev.arch != st.arch and "generic" in (prev.arch, st.arch) or (
+            elif (prev.arch != st.arch and "generic" in (prev.arch, st.arch)) or (
                     st.convention == "static_call" and prev.file != st.file):
                 # One name, a new home: 7.x defines pv_steal_clock once, in kernel/sched/cputime.c.
                 out.append(Event(i, "moved", f"{st.name}: {prev.arch} {prev.file} -> {st.arch} {st.file}",

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from pvscan.errors import Warning_
 from pvscan.facts.model import FileFacts, Param
 from pvscan.facts.preprocess import guard_expression
 from pvscan.inventory.backends import NATIVE, BackendHomes, BackendMap
 from pvscan.inventory.implementations import Fills, find_implementations
-from pvscan.errors import Warning_
 from pvscan.inventory.model import Generation, Inventory, Op, Table, Variant
-from pvscan.inventory.sites import FORM_TABLE_OP
-from pvscan.inventory.sites import Sites, find_call_sites
+from pvscan.inventory.sites import FORM_TABLE_OP, Sites, find_call_sites
 from pvscan.inventory.statics import Statics, find_static_calls
 from pvscan.inventory.tables import TableModel, find_tables
 
@@ -54,7 +53,7 @@ def assemble(tables: TableModel, sites: Sites, fills: Fills, statics: Statics | 
     ops = tuple(_op(decl, sites, fills, arch_backends.get(decl.arch, set()))
                 for decl in sorted(decls, key=lambda d: d.key))
     backends = {k: tuple(sorted(v)) for k, v in sorted(backend_files.items())}
-    blind = _unplaced(sites, ops) + (statics.blind if statics is not None else ())
+    blind = _unplaced(sites) + (statics.blind if statics is not None else ())
     warnings = tables.warnings + sites.warnings + fills.warnings + blind
     table_rows = _tables(tables, ops, sites.forms)
     return Inventory(table_rows, ops, backends, tuple(sorted(set(warnings))),
@@ -133,7 +132,7 @@ def _generations(tables: tuple[Table, ...], ops, forms: dict | None) -> tuple[Ge
     return tuple(out)
 
 
-def _unplaced(sites: Sites, ops) -> tuple[Warning_, ...]:
+def _unplaced(sites: Sites) -> tuple[Warning_, ...]:
     """The self-check: PVOP_* uses outside macro definitions that the scan could not place on an
     op. One warning, with the count and the first places, so that a call form pvscan does not
     know is never silently missed."""
