@@ -118,6 +118,13 @@ def test_a_pvop_use_that_names_no_op_is_said(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pvscan", "scan", str(tree)], capture_output=True, text=True)
     # Never 0 blind: the inventory may miss what that use calls.
     assert proc.returncode == 1 and "name no op this scan found" in proc.stderr
+    # check counts it as a warning for --fail-on; history as a revision it could not read whole.
+    check = [sys.executable, "-m", "pvscan", "check", str(tree), "--abi", "kvm"]
+    assert subprocess.run(check + ["--fail-on", "warning"], capture_output=True).returncode == 1
+    assert subprocess.run(check + ["--fail-on", "never"], capture_output=True).returncode == 0
+    history = subprocess.run([sys.executable, "-m", "pvscan", "history", str(fixture_tree("gen3-unified")), str(tree)],
+                             capture_output=True, text=True)
+    assert history.returncode == 1 and "name no op this scan found" in history.stderr
 
 
 def test_json_carries_the_generation(tmp_path):

@@ -59,4 +59,7 @@ def run(args) -> int:
     if args.fail_on == "never":
         return 0
     level = severity_rank(args.fail_on)
-    return 1 if any(severity_rank(f.severity) >= level for f in findings) else 0
+    # What the scan could not place (a PVOP_* use naming no op) is a warning of its own: the
+    # inventory the findings come from may miss what it reaches.
+    blind = severity_rank("warning") >= level and bool(result_scan.inventory.blind)
+    return 1 if blind or any(severity_rank(f.severity) >= level for f in findings) else 0

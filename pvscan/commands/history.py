@@ -70,5 +70,7 @@ def run(args) -> int:
                               | {p for s in summaries for p in s.kconfig_problems})
     print_warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems], sys.stderr)
     print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
+    print_warnings([Warning_(s.label, 0, b) for s in summaries for b in s.blind], sys.stderr)
     write_output(document_renderer("history", args.format)(doc), args.output)
-    return 0
+    # Never 0 blind: a revision whose scan could not place what it saw may miss ops or moves.
+    return 1 if any(s.blind for s in summaries) else 0

@@ -74,6 +74,7 @@ class RevisionSummary:
     warning: str | None = None
     kconfig_problems: tuple = ()       # why its Kconfig could not complete an ABI's configuration
     config_notes: tuple = ()           # what completed each ABI's configuration here, and from where
+    blind: tuple = ()                  # what its scan could not place, one line each
 
 
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
@@ -124,7 +125,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
                            result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems),
-                           config_notes=tuple(config_notes))
+                           config_notes=tuple(config_notes), blind=tuple(str(w) for w in inventory.blind))
 
 
 def _arch_backends(op, inventory) -> tuple:
