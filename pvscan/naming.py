@@ -92,6 +92,12 @@ def static_call_member(name: str) -> str | None:
     return name[3:] if "." not in name and name.startswith("pv_") and len(name) > 3 else None
 
 
+def in_arch(selected: str | None, arch: str) -> bool:
+    """Whether something of arch belongs to the architecture selected (--arch; None: all): its
+    own, and the generic ones its kernel is built with (7.x's pv_steal_clock)."""
+    return selected is None or arch in (selected, "generic")
+
+
 def arch_of(rel: str) -> str:
     """The architecture a file belongs to: arch/X/... or include/asm-X/... (2.6.2x)."""
     parts = rel.split("/")

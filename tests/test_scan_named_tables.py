@@ -177,3 +177,12 @@ def test_history_follows_the_lock_ops_into_pv_ops_lock(tmp_path):
         ("guard", "defined(CONFIG_PARAVIRT) -> (unconditional)"), ("backends", "+xen")]
     assert not [e for lin in doc.lineages for e in doc.events[lin.identity]
                 if e.kind == "removed" and lin.identity in ("x86:lock.kick", "x86:lock.queued_spin_unlock")]
+
+
+def test_one_architecture_keeps_the_generic_static_calls(tmp_path):
+    # 'pvscan scan --arch x86' of a 7.x tree: pv_steal_clock, defined in kernel/sched/cputime.c, is
+    # in every architecture's kernel, x86's too.
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "scan", str(fixture_tree("gen4-named")), "--arch", "x86",
+                           "--format", "json"], capture_output=True, text=True)
+    names = {(o["arch"], o["name"]) for o in json.loads(proc.stdout)["ops"]}
+    assert ("generic", "pv_steal_clock") in names and ("x86", "pv_sched_clock") in names

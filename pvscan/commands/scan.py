@@ -8,6 +8,7 @@ import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
+from pvscan.naming import in_arch
 from pvscan.source.directory import KernelTree
 
 # Options that change where or how fast the output is made, not what it says.
@@ -55,7 +56,7 @@ def _in_this_tree(name: str, ops, arch: str | None) -> str | None:
     from pvscan.identity import OpIndex, ops_for_arch
 
     found = set()
-    for a in sorted({o.arch for o in ops if arch in (None, o.arch) and o.arch != "generic"}):
+    for a in sorted({o.arch for o in ops if in_arch(arch, o.arch) and o.arch != "generic"}):
         op, _how = OpIndex(ops_for_arch(ops, a)).find(name)
         if op is not None:
             found.add(op.name)
@@ -85,7 +86,7 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
     finally:
         line.done()
     if args.op is not None:
-        names = sorted({o.name for o in result.inventory.ops if args.arch in (None, o.arch)})
+        names = sorted({o.name for o in result.inventory.ops if in_arch(args.arch, o.arch)})
         if args.op not in names:
             found = _in_this_tree(args.op, result.inventory.ops, args.arch)
             if found is None:

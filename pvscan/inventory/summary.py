@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pvscan.naming import in_arch
+
 
 @dataclass(frozen=True)
 class GroupSummary:
@@ -61,7 +63,7 @@ class InventorySummary:
 
 def summarize(inventory, arch: str | None = None) -> InventorySummary:
     """Sums over the ops of one architecture, or of all when arch is None."""
-    ops = [o for o in inventory.ops if arch in (None, o.arch)]
+    ops = [o for o in inventory.ops if in_arch(arch, o.arch)]
     by_group: dict = {}
     for o in ops:
         by_group.setdefault((o.arch, o.table, o.group), []).append(o)
@@ -73,8 +75,8 @@ def summarize(inventory, arch: str | None = None) -> InventorySummary:
                        sum(1 for o in ops if o.arch == a and backend in o.backends),
                        sum(1 for o in ops if o.arch == a and any(c.backend == backend for c in o.cleared_by)),
                        files)
-        for (a, backend), files in sorted(inventory.backends.items()) if arch in (None, a))
-    tables = sum(1 for t in inventory.tables if t.ops and arch in (None, t.arch))
+        for (a, backend), files in sorted(inventory.backends.items()) if in_arch(arch, a))
+    tables = sum(1 for t in inventory.tables if t.ops and in_arch(arch, t.arch))
     names = tuple(sorted({b for (_, b) in inventory.backends}))
     cells = {(o.arch, o.name, b): backend_cell(o, b) for o in ops for b in names}
     statics = sum(1 for o in ops if o.convention == "static_call")

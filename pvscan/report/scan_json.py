@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pvscan import __version__
+from pvscan.naming import in_arch
 
 SCHEMA = "pvscan-scan/1"
 
@@ -20,12 +21,12 @@ def render(doc) -> str:
         "generations": [{"arch": g.arch, "generation": g.name, "tables": list(g.tables),
                          "call_forms": list(g.call_forms), "static_calls": list(g.static_calls),
                          "describe": g.describe()}
-                        for g in inv.generations if doc.arch in (None, g.arch)],
-        "tables": [_table(t) for t in inv.tables if doc.arch in (None, t.arch)],
+                        for g in inv.generations if in_arch(doc.arch, g.arch)],
+        "tables": [_table(t) for t in inv.tables if in_arch(doc.arch, t.arch)],
         "backends": [
             {"arch": arch, "name": name, "files": list(files)}
             for (arch, name), files in sorted(inv.backends.items())
-            if doc.arch in (None, arch)
+            if in_arch(doc.arch, arch)
         ],
         "ops": [_op(o, result, doc) for o in ops],
         "warnings": [{"file": w.path, "line": w.line or None, "message": w.message}
@@ -35,7 +36,7 @@ def render(doc) -> str:
 
 
 def _selected(op, doc):
-    return (doc.arch in (None, op.arch)) and (doc.op in (None, op.name))
+    return in_arch(doc.arch, op.arch) and (doc.op in (None, op.name))
 
 
 def _table(t):

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from pvscan.naming import in_arch
+
 
 def render(doc) -> str:
     result, summary = doc.result, doc.summary
     inv = result.inventory
     if doc.op is not None:
         return "".join(_op_in_full(o, result, doc) for o in inv.ops
-                       if o.name == doc.op and doc.arch in (None, o.arch))
+                       if o.name == doc.op and in_arch(doc.arch, o.arch))
     out = []
     w = out.append
-    ops = [o for o in inv.ops if doc.arch in (None, o.arch)]
+    ops = [o for o in inv.ops if in_arch(doc.arch, o.arch)]
     statics = f" and {summary.static_calls} static call(s)" if summary.static_calls else ""
     w(f"Linux {result.version}: {summary.ops - summary.static_calls} paravirt ops in {summary.tables} table(s)"
       f"{statics}\n")
     for g in inv.generations:
-        if doc.arch in (None, g.arch):
+        if in_arch(doc.arch, g.arch):
             w(f"  {g.arch:<6} {g.name}: {g.describe()}\n")
     w("\nTables\n")
     for t in inv.tables:
