@@ -325,6 +325,30 @@ source = "test"
         assert not [f for f in found.findings if f.op == "paravirt_ops.clts" and f.severity != "note"]
 
 
+def test_a_mapping_for_other_kernels_never_applies(gen1, tmp_path):
+    # An ABI that maps paravirt_ops.clts only for 4.14 on says nothing of a 2.6.22 tree: the op is
+    # unmapped there (not "unsupported", whatever the mapping says), and the finding says which
+    # kernels the mapping is for. The 4.19 false PV008s of the kvm ABI came from such a fallback.
+    from pvscan.checks.check import check
+    from pvscan.source.files import KernelVersion
+    abi = _abi(tmp_path, mappings="""
+[[mapping]]
+op = "paravirt_ops.clts"
+to = "unsupported"
+reason = "test"
+kernels = "4.14-"
+source = "test"
+""")
+    found = check(gen1.inventory, [abi], version=KernelVersion(2, 6, 22, ""))
+    assert found.op_kinds[("era", "i386", "paravirt_ops.clts")] == "unmapped"
+    clts = [f for f in found.findings if f.op == "paravirt_ops.clts" and f.code != "PV005"]
+    assert [(f.code, f.message) for f in clts] == [
+        ("PV001", "paravirt_ops.clts is not mapped by ABI era for this kernel (it maps it for kernels 4.14-)")]
+    # Under 4.14 the mapping applies.
+    later = check(gen1.inventory, [abi], version=KernelVersion(4, 14, 0, ""))
+    assert later.op_kinds[("era", "i386", "paravirt_ops.clts")] == "unsupported"
+
+
 @pytest.mark.parametrize("first, second", [("", ""), ('kernels = "-4.14"', ""), ('kernels = "-4.14"', 'kernels = "4.14-"'),
                                            ('kernels = "2.6.23-"', 'kernels = "-2.6.32"')])
 def test_one_op_mapped_twice_needs_kernels_apart(tmp_path, first, second):

@@ -51,8 +51,12 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
             witness = None
             if abi.backend and abi.backend in present:
                 witness = tuple(i for i in op.implementations if i.backend == abi.backend)
-            ctx = Context(abi, op, mapping_of.get(name), exists, missing, present, reaches,
-                          (precise or {}).get(abi.target), witness, version)
+            mapping, elsewhere = mapping_of.get(name), None
+            if mapping is not None and version is not None and mapping.covers(version) is False:
+                # Written for other kernels: it never applies to this one (docs/check.md).
+                mapping, elsewhere = None, mapping
+            ctx = Context(abi, op, mapping, exists, missing, present, reaches,
+                          (precise or {}).get(abi.target), witness, version, elsewhere)
             got = [f for r in rules for f in r.check(ctx)]
             findings.extend(got)
             if exists is False and ctx.mapping is None:

@@ -32,10 +32,15 @@ class Context:
     # its implementations of this op; empty when it leaves the native default.
     witness: tuple | None = None
     version: tuple | None = None        # the tree's (major, minor, sub), when known
+    # The op's mapping for other kernels, which does not apply to this tree (its kernels range
+    # leaves the tree's version out): the op is unmapped here, and the findings say so.
+    elsewhere: object | None = None
 
     @property
     def other_era(self) -> bool:
         """The mapping states the kernels it is for, and the tree's version is not among them."""
+        if self.elsewhere is not None:
+            return True
         return bool(self.version) and self.mapping is not None and self.mapping.covers(self.version) is False
 
     @property

@@ -1,3 +1,4 @@
+from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
 
 
@@ -16,6 +17,10 @@ class Unmapped(CheckRule):
     about: a backend for it has to fall back to native code or to trapping,
     and nobody has said whether either works.
 
+    A mapping whose `kernels` range leaves the tree's version out never
+    applies to it: the op is unmapped there, and the finding names the
+    kernels the mapping is for.
+
     ## Example
     Linux 6.12 adds `mmu.enter_mmap`; an ABI written for 6.1 maps
     `mmu.activate_mm` and `mmu.dup_mmap` but not it.
@@ -28,11 +33,15 @@ class Unmapped(CheckRule):
     code = "PV001"
     name = "unmapped"
     severity = "warning"
-    message = "{op} is not mapped by ABI {abi}"
+    message = "{op} is not mapped by ABI {abi}{era}"
 
     def check(self, ctx):
         if ctx.mapping is None and ctx.op is not None and ctx.exists is not False and not ctx.witnessed_native:
-            yield self.finding(ctx)
+            era = ""
+            if ctx.elsewhere is not None:
+                # A mapping written for other kernels never applies to this one.
+                era = f" for this kernel (it maps it for kernels {kernel_span(ctx.elsewhere.kernels)})"
+            yield self.finding(ctx, era=era)
 
 
 RULE = Unmapped

@@ -37,14 +37,13 @@ class Config(CheckRule):
     def check(self, ctx):
         if ctx.op is None:
             return
-        if ctx.exists is False and ctx.mapping is not None and ctx.mapping.to != "unsupported":
-            if ctx.other_era:
-                # A mapping for other kernels: there the op is under another guard.
-                span = kernel_span(ctx.mapping.kernels)
-                yield self.finding(ctx, severity="note", guard=ctx.op.guard,
-                                   detail=f"ABI maps it for other kernels ({span}), and its configuration "
-                                          "excludes it here")
-                return
+        if ctx.exists is False and ctx.elsewhere is not None and ctx.elsewhere.to != "unsupported":
+            # A mapping for other kernels: there the op is under another guard.
+            span = kernel_span(ctx.elsewhere.kernels)
+            yield self.finding(ctx, severity="note", guard=ctx.op.guard,
+                               detail=f"ABI maps it for other kernels ({span}), and its configuration "
+                                      "excludes it here")
+        elif ctx.exists is False and ctx.mapping is not None and ctx.mapping.to != "unsupported":
             yield self.finding(ctx, guard=ctx.op.guard,
                                detail="ABI maps it, but its configuration excludes that")
         elif ctx.exists is None:
