@@ -507,7 +507,9 @@ def test_sarif_validates_against_the_published_schema():
     doc = json.loads(proc.stdout)
     jsonschema.validate(doc, schema)
     run = doc["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"PV{i:03}" for i in range(1, 11)]
+    from pvscan.checks.rules import all_rules
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [r.code for r in all_rules()]
+    assert [r.code for r in all_rules()] == [f"PV{i:03}" for i in range(1, 12)]
     assert all(r["partialFingerprints"]["pvscan/v1"] for r in run["results"])
 
 

@@ -20,6 +20,15 @@ KINDS = ("hypercall", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64")
 
 
+def in_range(kernels, version) -> bool | None:
+    """Whether version ((major, minor, sub)) is in kernels ((low, high), either end None when
+    open); None for no range. A high end holds its stable releases: '-4.14' holds 4.14.219."""
+    if kernels is None:
+        return None
+    low, high = kernels
+    return (low is None or version >= low) and (high is None or version[:len(high)] <= high)
+
+
 @dataclass(frozen=True)
 class Hypercall:
     """One hypercall of an ABI: its number, argument widths and what calling it costs."""
@@ -54,6 +63,8 @@ class Mapping:
     # One arg_map per hypercall, when they take different arguments ('arg_map' as a table):
     # Xen's update_va_mapping(va, pte, flags) and mmu_update(reqs, count, done, domid).
     arg_maps: tuple = ()            # ((hypercall, (entry, ...)), ...)
+    # The fields of shared areas the op works through: ('kvm_steal_time.steal', ...).
+    uses: tuple[str, ...] = ()
 
     def args_for(self, hypercall: str) -> tuple[str, ...] | None:
         """What goes into each argument of that hypercall: its own arg_map, the one arg_map of
@@ -63,10 +74,35 @@ class Mapping:
     def covers(self, version) -> bool | None:
         """Whether a kernel of version (a (major, minor, sub) tuple) is in the mapping's
         range; None when the mapping states no range."""
-        if self.kernels is None:
-            return None
-        low, high = self.kernels
-        return (low is None or version >= low) and (high is None or version[:len(high)] <= high)
+        return in_range(self.kernels, version)
+
+
+@dataclass(frozen=True)
+class AreaField:
+    """One field of a shared area, where the hypervisor's specification puts it (bytes)."""
+
+    name: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Area:
+    """Memory the guest and the hypervisor share, as the hypervisor's specification lays it out:
+    KVM's struct kvm_steal_time, registered with MSR_KVM_STEAL_TIME; Xen's struct vcpu_info.
+    Its layout in the tree must be this one: a field that moved breaks every running guest."""
+
+    name: str
+    struct: str                    # the struct tag the guest declares it with
+    headers: tuple[str, ...]       # where the struct (and the types it uses) is declared, first its own
+    registered_by: str             # the hypercall or MSR that hands the area to the hypervisor
+    fields: tuple[AreaField, ...]
+    source: str
+    line: int
+    kernels: tuple | None = None   # (low, high) of the kernels that have the area, as for a mapping
+
+    def covers(self, version) -> bool | None:
+        return in_range(self.kernels, version)
 
 
 @dataclass(frozen=True)
@@ -93,6 +129,7 @@ class Abi:
     # only); a return value may take this many words (edx:eax on i386).
     stack_args: bool = False
     return_words: int = 1
+    areas: tuple[Area, ...] = ()
 
     def hypercall(self, name: str) -> Hypercall | None:
         return next((h for h in self.hypercalls if h.name == name), None)
@@ -129,7 +166,11 @@ _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchab
             "source": str}
 _HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
 _MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": (list, dict), "split": list, "thunk": bool,
-             "signature": str, "reason": str, "source": str, "kernels": str}
+             "signature": str, "reason": str, "source": str, "kernels": str, "uses": list}
+_AREA_KEYS = {"name": str, "struct": str, "headers": list, "registered_by": str, "fields": list, "source": str,
+              "kernels": str}
+_AREA_REQUIRED = ("name", "struct", "headers", "registered_by", "fields", "source")
+_MAX_AREA_BYTES = 1 << 20
 _MAP_REQUIRED = ("op", "to", "source")
 
 
@@ -182,9 +223,9 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
     def fail(message, line=None):
         raise PvscanError(message, shown, line)
 
-    unknown = sorted(set(data) - {"abi", "hypercall", "mapping"})
+    unknown = sorted(set(data) - {"abi", "hypercall", "mapping", "area"})
     if unknown:
-        fail(f"unknown table or key {unknown[0]!r} (expected [abi], [[hypercall]], [[mapping]])",
+        fail(f"unknown table or key {unknown[0]!r} (expected [abi], [[hypercall]], [[area]], [[mapping]])",
              loc.table(unknown[0]) or loc.key("", 0, unknown[0]))
     if "abi" not in data or not isinstance(data["abi"], dict):
         fail("missing [abi] table", 1)
@@ -232,6 +273,8 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         hypercalls.append(Hypercall(h["name"], h["number"], tuple(h["args"]), h["clobbers"],
                                     h.get("batchable", False), tuple(h.get("gates", [])), h["source"], line or 0))
 
+    areas = _areas(data, loc, fail)
+    fields_of = {a.name: {f.name for f in a.fields} for a in areas}
     mappings = []
     seen_ops = {}      # op -> [(line, kernels)] of its mappings so far
     for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
@@ -264,10 +307,16 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                 fail(f"{where}: op {m['op']} mapped twice (first at line {first}); mappings of one op "
                      "need 'kernels' ranges that do not overlap", line)
         seen_ops.setdefault(m["op"], []).append((line, kernels))
+        uses = m.get("uses", [])
+        for used in uses:
+            area, _, name = used.partition(".") if isinstance(used, str) else ("", "", "")
+            if name not in fields_of.get(area, ()):
+                fail(f"{where}: uses {used!r}, which is no field of an [[area]] of this ABI (area.field)",
+                     loc.key("mapping", i, "uses"))
         mappings.append(Mapping(
             m["op"], m["to"], tuple(hcs), arg_map,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
-            m["source"], line or 0, kernels, arg_maps))
+            m["source"], line or 0, kernels, arg_maps, tuple(uses)))
 
     return Abi(
         name=head["name"], title=head.get("title", head["name"]), version=head["version"],
@@ -277,7 +326,41 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
         hypercalls=tuple(hypercalls), mappings=tuple(mappings), path=shown,
         line=loc.table("abi") or 1,
         stack_args=head.get("stack_args", False), return_words=head.get("return_words", 1),
+        areas=areas,
     )
+
+
+def _areas(data, loc, fail) -> tuple[Area, ...]:
+    """The [[area]] tables: each a struct the specification lays out field by field."""
+    out = []
+    names: dict = {}
+    for i, a, where, line in _entries(data, "area", "name", _AREA_KEYS, _AREA_REQUIRED, loc, fail):
+        if a["name"] in names:
+            fail(f"{where}: area {a['name']} declared twice (first at line {names[a['name']]})", line)
+        names[a["name"]] = line
+        if not a["headers"] or not all(isinstance(h, str) and h and not h.startswith("/") and ".." not in h.split("/")
+                                       for h in a["headers"]):
+            fail(f"{where}: headers must list the tree's header files, relative to its top",
+                 loc.key("area", i, "headers"))
+        fields, seen = [], set()
+        for f in a["fields"]:
+            ok = (isinstance(f, dict) and set(f) == {"name", "offset", "size"} and isinstance(f["name"], str)
+                  and all(type(f[k]) is int and 0 <= f[k] < _MAX_AREA_BYTES for k in ("offset", "size"))
+                  and f["size"] > 0 and f["name"] not in seen)
+            if not ok:
+                fail(f"{where}: each field is {{ name = \"...\", offset = N, size = N }} (bytes), once each",
+                     loc.key("area", i, "fields"))
+            seen.add(f["name"])
+            fields.append(AreaField(f["name"], f["offset"], f["size"]))
+        kernels = None
+        if "kernels" in a:
+            kernels = parse_kernel_range(a["kernels"])
+            if kernels is None:
+                fail(f"{where}: kernels must be a range of versions like '2.6.23-' or '-4.19'",
+                     loc.key("area", i, "kernels"))
+        out.append(Area(a["name"], a["struct"], tuple(a["headers"]), a["registered_by"], tuple(fields),
+                        a["source"], line or 0, kernels))
+    return tuple(out)
 
 
 _VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+){1,2}$")

@@ -6,6 +6,7 @@ every mapping its op (or none), and each rule looks at the pair.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -135,4 +136,11 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
 
         sizes, precise_notes = sizes_for_abis(tree, inventory, abis, config)
         notes.extend(precise_notes)
-    return check(inventory, abis, glue, sizes, version), notes
+    from pvscan.checks.areas import area_findings
+
+    result = check(inventory, abis, glue, sizes, version)
+    shared = area_findings(tree, abis, version)
+    if shared:
+        result = dataclasses.replace(result, findings=tuple(sorted(result.findings + tuple(shared),
+                                                                   key=lambda f: f.sort_key())))
+    return result, notes

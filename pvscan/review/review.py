@@ -20,7 +20,7 @@ from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
 
-INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106"}
+INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106", "PV115"}
 
 
 @dataclass
@@ -45,15 +45,18 @@ class PatchReview:
         # A hunk left out makes every statement about the patch a statement about the rest of it.
         partial = (f"; {counts['PV120']} hunk(s) did not apply, so this covers the rest"
                    if counts["PV120"] else "")
+        # A field of a shared area moved: the interface with the hypervisor changed, calls or not.
+        areas = (f"; it moves {counts['PV011']} field(s) of a shared area the hypervisor writes"
+                 if counts["PV011"] else "")
         if not self.changes_interface:
             touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111"))
             tail = f" ({touched} call site or backend change(s))" if touched else ""
-            return f"does not change the pv_ops interface{tail}{partial}"
+            return f"does not change the pv_ops interface{tail}{areas}{partial}"
         parts = [f"{counts[code]} {what}" for code, what in (
             ("PV101", "op(s) added"), ("PV102", "op(s) removed"), ("PV103", "op(s) renamed"),
-            ("PV104", "signature change(s)"), ("PV105", "convention change(s)"),
+            ("PV115", "op(s) moved"), ("PV104", "signature change(s)"), ("PV105", "convention change(s)"),
             ("PV106", "guard change(s)")) if counts[code]]
-        return "changes the pv_ops interface: " + ", ".join(parts) + partial
+        return "changes the pv_ops interface: " + ", ".join(parts) + areas + partial
 
 
 def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
@@ -195,6 +198,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
         for f in check(inv_a, abis, version=version).findings:
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
+        result.findings.extend(anchor.place(f) for f in _area_changes(side_b, side_a, abis, version))
     if guards is not None and guards.consulted > consulted:
         result.warnings.extend(_judged_before(patch.files, guards))
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
@@ -202,6 +206,19 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
         renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
         state = state.with_overlay({**side_a.overlay, **renamed_away})
     return result, state
+
+
+def _area_changes(before, after, abis, version) -> list:
+    """The shared-area findings (PV011) the patch brings: a field of struct kvm_steal_time or
+    struct vcpu_info it moves, resizes or removes, read in the headers as the patch leaves them."""
+    if not any(a.areas for a in abis):
+        return []
+    from pvscan.checks.areas import area_findings
+
+    def key(f):
+        return (f.code, f.abi, f.op, f.message)
+    old = {key(f) for f in area_findings(before, abis, version)}
+    return [f for f in area_findings(after, abis, version) if key(f) not in old]
 
 
 def _judged_before(files, guards) -> list[Warning_]:

@@ -1,0 +1,62 @@
+"""The ABIs' shared areas against the tree's headers: PV011 findings.
+
+Each [[area]] of an ABI whose kernels range holds the tree's version is laid
+out from the headers the ABI names (checks.layout), for the ABI's target and
+configuration, and compared field by field with the ABI, which takes them from
+the hypervisor's specification. The source may be a patched one: review reads
+the headers as the patch leaves them.
+"""
+
+from __future__ import annotations
+
+from pvscan.checks.layout import struct_layout
+from pvscan.checks.rules.pv011_area_layout import AreaLayout
+from pvscan.findings import Finding
+
+
+def area_findings(source, abis, version=None) -> list[Finding]:
+    """PV011 findings of every area of every ABI, in the tree source holds."""
+    version = (version.version, version.patchlevel, version.sublevel) if version is not None else None
+    out = []
+    for abi in abis:
+        for area in abi.areas:
+            if version is not None and area.covers(version) is False:
+                continue
+            layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
+            out.extend(_compare(abi, area, layout, problems))
+    return out
+
+
+def _finding(abi, area, field, file, line, in_tree, severity, what, evidence=()) -> Finding:
+    """One PV011 finding; its subject is the area's field, so that each has a fingerprint of its own."""
+    rule = AreaLayout
+    subject = f"area {area.name}" + (f".{field}" if field else "")
+    return Finding(rule.code, severity, abi.name, subject, file, line, rule.message,
+                   (("abi", abi.name), ("what", what)), tuple(evidence), in_tree)
+
+
+def _compare(abi, area, layout, problems) -> list[Finding]:
+    registered = f"registered by {area.registered_by}"
+    if layout is None:
+        unread = f"; {'; '.join(problems)}" if problems else ""
+        return [_finding(abi, area, None, abi.path, area.line, False, "warning",
+                         f"area {area.name}: struct {area.struct} is in none of its headers "
+                         f"({', '.join(area.headers)}){unread}", (area.source,))]
+    out = []
+    for want in area.fields:
+        got = layout.field(want.name)
+        where = f"area {area.name} ({registered})"
+        if got is None:
+            out.append(_finding(abi, area, want.name, layout.file, layout.line, True, "error",
+                                f"{where}: field {want.name} is not in struct {area.struct}; the hypervisor "
+                                f"keeps it at offset {want.offset}, {want.size} byte(s)", (area.source,)))
+        elif got.offset is None:
+            out.append(_finding(abi, area, want.name, got.file, got.line, True, "note",
+                                f"{where}: the offset of field {want.name} cannot be computed ({layout.unknown})",
+                                (area.source,)))
+        elif (got.offset, got.size) != (want.offset, want.size):
+            out.append(_finding(abi, area, want.name, got.file, got.line, True, "error",
+                                f"{where}: field {want.name} is at offset {got.offset}, {got.size} byte(s), in "
+                                f"struct {area.struct}; the hypervisor has it at offset {want.offset}, "
+                                f"{want.size} byte(s)", (area.source,)))
+    return out

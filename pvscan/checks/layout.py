@@ -1,0 +1,232 @@
+"""Where a struct's fields sit in memory, from the tree's headers, for one ABI's target.
+
+A shared area (KVM's struct kvm_steal_time, Xen's struct vcpu_info) is a
+contract between guest and hypervisor: the hypervisor writes a field at the
+offset its specification fixes, whatever the guest's header says. This module
+lays a struct out as the C compiler does for the ABI's target (natural
+alignment of each member; i386 aligns 8-byte integers to 4; a packed struct
+has no padding), from the headers the ABI names for the area: their structs,
+unions and typedefs, each member under its #if nesting evaluated with the
+ABI's configuration and the target's predefined macros. Bit-fields, and types
+neither the headers nor the documented table (checks.typesizes) give a size,
+leave the fields from there on at an unknown offset: a note, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pvscan.checks.typesizes import size_bits
+from pvscan.facts.ctext import fold
+from pvscan.facts.guards import evaluate
+from pvscan.facts.preprocess import guard_expression, preprocess
+from pvscan.facts.syntax import node_text, parse_tree
+from pvscan.source.files import SkippedFile
+
+# What the compiler predefines for each target, which uapi and Xen headers test.
+_PREDEFINED = {
+    "x86_64": {"__x86_64__": 1, "CONFIG_X86_64": True, "CONFIG_64BIT": True, "CONFIG_X86_32": False,
+               "__i386__": False},
+    "i386": {"__i386__": 1, "CONFIG_X86_32": True, "CONFIG_X86_64": False, "CONFIG_64BIT": False,
+             "__x86_64__": False},
+}
+_PREDEFINED["i386-pae"] = _PREDEFINED["i386"]
+# Fixed-width names the table does not spell.
+_STDINT = {"uint8_t": "u8", "int8_t": "s8", "uint16_t": "u16", "int16_t": "s16", "uint32_t": "u32",
+           "int32_t": "s32", "uint64_t": "u64", "int64_t": "s64", "__s8": "s8", "__s16": "s16", "__le16": "u16",
+           "__le32": "u32", "__le64": "u64", "__be16": "u16", "__be32": "u32", "__be64": "u64"}
+_PACKED = re.compile(r"\b(?:__packed|packed|__packed__)\b")
+_ALIGNED = re.compile(r"__aligned\s*\(\s*([0-9]+)\s*\)|aligned\s*\(\s*([0-9]+)\s*\)")
+_MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class FieldAt:
+    """A member of the laid-out struct: its offset and size in bytes (None when unknown)."""
+
+    name: str
+    offset: int | None
+    size: int | None
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A struct as laid out for one target."""
+
+    struct: str
+    file: str
+    line: int
+    fields: tuple[FieldAt, ...]
+    unknown: str | None = None     # why the offsets from some field on could not be computed
+
+    def field(self, name: str) -> FieldAt | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def struct_layout(source, headers, tag: str, target: str, config: dict) -> tuple[Layout | None, list[str]]:
+    """(the struct's Layout, or None when no header defines it; what could not be read)."""
+    types = _Types(target, {**_PREDEFINED.get(target, {}), **config})
+    problems = []
+    for rel in headers:
+        try:
+            types.read(rel, source.read(rel))
+        except SkippedFile as e:
+            problems.append(f"{rel}: {e}")
+    if tag not in types.structs:
+        return None, problems
+    return types.layout(tag), problems
+
+
+class _Types:
+    """The structs, unions and typedefs of some headers, and how to size and lay them out."""
+
+    def __init__(self, target: str, config: dict):
+        self.target = target
+        self.config = config
+        self.structs: dict = {}     # tag -> (kind, members, packed, align, file, line)
+        self.typedefs: dict = {}    # name -> type text (or 'struct TAG')
+
+    def read(self, rel: str, data: bytes) -> None:
+        pre = preprocess(data)
+        tree = parse_tree(pre.text)
+        stack = [tree.root_node]
+        while stack:
+            node = stack.pop()
+            if node.type in ("struct_specifier", "union_specifier"):
+                self._record(rel, pre, node, data)
+            elif node.type == "type_definition":
+                self._typedef(pre, node)
+            stack.extend(reversed(node.children))
+
+    def _exists(self, pre, row: int) -> bool:
+        holds, _ = evaluate(guard_expression(pre.guard_at(row)), self.config)
+        return holds is not False
+
+    def _record(self, rel, pre, node, data: bytes) -> None:
+        name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
+        if name is None or body is None or not self._exists(pre, node.start_point[0]):
+            return
+        tag = node_text(name, pre.text)
+        if tag in self.structs:
+            return
+        members = []
+        for decl in body.named_children:
+            if decl.type != "field_declaration" or not self._exists(pre, decl.start_point[0]):
+                continue
+            type_node = decl.child_by_field_name("type")
+            if type_node is None:
+                continue
+            base = fold(node_text(type_node, pre.text))
+            bits = any(c.type == "bitfield_clause" for c in decl.children)
+            declarators = decl.children_by_field_name("declarator")
+            if not declarators and type_node.type in ("struct_specifier", "union_specifier"):
+                members.append(("", base, (), 0, bits, decl.start_point[0] + 1))   # an anonymous member
+            for d in declarators:
+                name_text, dims, stars = _declarator(d, pre.text)
+                members.append((name_text, base, dims, stars, bits, d.start_point[0] + 1))
+        # The attributes after the body, as written: preprocessing blanks annotations, offsets kept.
+        tail = data[body.end_byte:body.end_byte + 120].decode("utf-8", "replace").split(";")[0]
+        packed = bool(_PACKED.search(tail))
+        aligned = _ALIGNED.search(tail)
+        align = int(aligned.group(1) or aligned.group(2)) if aligned else None
+        self.structs[tag] = (node.type, tuple(members), packed, align, rel, node.start_point[0] + 1)
+
+    def _typedef(self, pre, node) -> None:
+        type_node = node.child_by_field_name("type")
+        declarator = node.child_by_field_name("declarator")
+        if type_node is None or declarator is None or not self._exists(pre, node.start_point[0]):
+            return
+        name, dims, stars = _declarator(declarator, pre.text)
+        if name and not dims and not stars:
+            self.typedefs.setdefault(name, fold(node_text(type_node, pre.text)).split("{")[0].strip())
+
+    # -- sizes ------------------------------------------------------------------------
+
+    def size_align(self, type_text: str, depth: int = 0) -> tuple[int | None, int | None]:
+        """(size, alignment) in bytes of a type the headers or the table know, else (None, None)."""
+        t = re.sub(r"\b(?:const|volatile)\b", " ", type_text)
+        t = " ".join(t.split())
+        if depth > _MAX_DEPTH:
+            return None, None
+        m = re.match(r"^(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$", t)
+        if m:
+            layout = self.layout(m.group(2), depth + 1) if m.group(2) in self.structs else None
+            if layout is None or layout.unknown:
+                return None, None
+            return self._whole(m.group(2), layout)
+        if t in self.typedefs and self.typedefs[t] != t:
+            return self.size_align(self.typedefs[t], depth + 1)
+        bits = size_bits(_STDINT.get(t, t), self.target)
+        if not bits:
+            return None, None
+        size = bits // 8
+        align = min(size, 4) if self.target != "x86_64" and size == 8 else size
+        return size, align
+
+    def _whole(self, tag: str, layout: Layout) -> tuple[int, int]:
+        kind, members, packed, align, _file, _line = self.structs[tag]
+        widest = 1
+        end = 0
+        for (name, base, dims, stars, _bits, _l), f in zip(members, layout.fields):
+            _size, a = self._member(base, dims, stars)
+            widest = max(widest, 1 if packed else (a or 1))
+            end = max(end, (f.offset or 0) + (f.size or 0))
+        widest = max(widest, align or 1)
+        return _round(end, widest), widest
+
+    def _member(self, base, dims, stars) -> tuple[int | None, int | None]:
+        if stars:
+            size = size_bits("void *", self.target) // 8
+            align = size
+        else:
+            size, align = self.size_align(base)
+        if size is None:
+            return None, None
+        for n in dims:
+            if n is None:
+                return None, None
+            size *= n
+        return size, align
+
+    def layout(self, tag: str, depth: int = 0) -> Layout | None:
+        kind, members, packed, align, file, line = self.structs[tag]
+        out, offset, unknown = [], 0, None
+        for name, base, dims, stars, bits, mline in members:
+            if unknown is not None:
+                out.append(FieldAt(name, None, None, file, mline))
+                continue
+            size, a = (None, None) if bits else self._member(base, dims, stars)
+            if size is None:
+                unknown = f"{'a bit-field' if bits else repr(base)} at {file}:{mline} has no size pvscan knows"
+                out.append(FieldAt(name, None, None, file, mline))
+                continue
+            at = 0 if kind == "union_specifier" else (offset if packed else _round(offset, a))
+            out.append(FieldAt(name, at, size, file, mline))
+            offset = at + size if kind != "union_specifier" else max(offset, size)
+        return Layout(tag, file, line, tuple(out), unknown)
+
+
+def _round(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+def _declarator(d, text: bytes) -> tuple[str | None, tuple, int]:
+    """(name, array dimensions (None for one not an integer), pointer depth) of a declarator."""
+    dims, stars = [], 0
+    while d is not None:
+        if d.type in ("field_identifier", "identifier", "type_identifier", "primitive_type"):
+            return node_text(d, text), tuple(reversed(dims)), stars
+        if d.type == "array_declarator":
+            size = d.child_by_field_name("size")
+            value = node_text(size, text).strip() if size is not None else ""
+            dims.append(int(value, 0) if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", value) else None)
+        elif d.type in ("pointer_declarator", "pointer_field_declarator"):
+            stars += 1
+        elif d.type in ("function_declarator", "parenthesized_declarator"):
+            stars += 1 if d.type == "function_declarator" else 0
+        d = d.child_by_field_name("declarator") or next(
+            (c for c in d.named_children if c.type.endswith("declarator") or c.type.endswith("identifier")), None)
+    return None, tuple(reversed(dims)), stars
