@@ -388,3 +388,26 @@ def test_7_2_checks_against_its_own_backends(linux_7_2):
     for abi in abis:
         assert checked.op_kinds[(abi.name, "generic", "pv_steal_clock")] == "native"
         assert checked.op_kinds[(abi.name, "x86", "pv_sched_clock")] == "native"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("version", ["6.12", "7.2"])
+def test_steal_time_abis_of_every_architecture_hold_on_their_backends(version):
+    # arm64 (arch/arm64/kernel/paravirt.c), riscv (riscv/kernel/paravirt.c), loongarch
+    # (loongarch/kernel/paravirt.c) and VMware (x86/kernel/cpu/vmware.c) each install
+    # pv_steal_clock; their ABIs map it, and their shared structs lie as the specifications say.
+    from pvscan.abi import load_abi
+    from pvscan.checks.check import check_tree
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    tree = KernelTree(kernel_path(version))
+    result = scan(tree, callers=False)
+    abis = [load_abi(n) for n in ("arm64-pv-time", "riscv-sbi-sta", "loongarch-kvm", "vmware")]
+    checked, _notes = check_tree(tree, result.inventory, abis, version=result.version)
+    assert not [f for f in checked.findings if f.severity in ("error", "warning")]
+    steal = "pv_steal_clock"
+    arch = "generic" if version == "7.2" else None
+    for abi in abis:
+        kinds = {(a, o): k for (name, a, o), k in checked.op_kinds.items() if name == abi.name}
+        assert kinds[(arch or abi.arch, steal)] == "native", abi.name

@@ -17,7 +17,7 @@ from pvscan.source.files import read_input
 from pvscan.errors import PvscanError
 
 KINDS = ("hypercall", "native", "trap", "unsupported")
-TARGETS = ("i386", "i386-pae", "x86_64")
+TARGETS = ("i386", "i386-pae", "x86_64", "arm64", "riscv64", "loongarch64")
 
 
 def in_range(kernels, version) -> bool | None:
@@ -84,6 +84,7 @@ class AreaField:
     name: str
     offset: int
     size: int
+    kernels: tuple | None = None   # the kernels whose area has it, when not all of the area's do
 
 
 @dataclass(frozen=True)
@@ -344,14 +345,17 @@ def _areas(data, loc, fail) -> tuple[Area, ...]:
                  loc.key("area", i, "headers"))
         fields, seen = [], set()
         for f in a["fields"]:
-            ok = (isinstance(f, dict) and set(f) == {"name", "offset", "size"} and isinstance(f["name"], str)
+            ok = (isinstance(f, dict) and {"name", "offset", "size"} <= set(f) <= {"name", "offset", "size", "kernels"}
+                  and isinstance(f["name"], str)
                   and all(type(f[k]) is int and 0 <= f[k] < _MAX_AREA_BYTES for k in ("offset", "size"))
                   and f["size"] > 0 and f["name"] not in seen)
-            if not ok:
-                fail(f"{where}: each field is {{ name = \"...\", offset = N, size = N }} (bytes), once each",
-                     loc.key("area", i, "fields"))
+            field_kernels = parse_kernel_range(f["kernels"]) if ok and isinstance(f.get("kernels", ""), str) \
+                and "kernels" in f else None
+            if not ok or ("kernels" in f and field_kernels is None):
+                fail(f"{where}: each field is {{ name = \"...\", offset = N, size = N }} (bytes), once each, "
+                     "with an optional kernels range", loc.key("area", i, "fields"))
             seen.add(f["name"])
-            fields.append(AreaField(f["name"], f["offset"], f["size"]))
+            fields.append(AreaField(f["name"], f["offset"], f["size"], field_kernels))
         kernels = None
         if "kernels" in a:
             kernels = parse_kernel_range(a["kernels"])

@@ -23,7 +23,7 @@ def area_findings(source, abis, version=None) -> list[Finding]:
             if version is not None and area.covers(version) is False:
                 continue
             layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
-            out.extend(_compare(abi, area, layout, problems))
+            out.extend(_compare(abi, area, layout, problems, version))
     return out
 
 
@@ -35,7 +35,7 @@ def _finding(abi, area, field, file, line, in_tree, severity, what, evidence=())
                    (("abi", abi.name), ("what", what)), tuple(evidence), in_tree)
 
 
-def _compare(abi, area, layout, problems) -> list[Finding]:
+def _compare(abi, area, layout, problems, version=None) -> list[Finding]:
     registered = f"registered by {area.registered_by}"
     if layout is None:
         unread = f"; {'; '.join(problems)}" if problems else ""
@@ -43,7 +43,11 @@ def _compare(abi, area, layout, problems) -> list[Finding]:
                          f"area {area.name}: struct {area.struct} is in none of its headers "
                          f"({', '.join(area.headers)}){unread}", (area.source,))]
     out = []
+    from pvscan.abi import in_range
+
     for want in area.fields:
+        if version is not None and in_range(want.kernels, version) is False:
+            continue        # a field of other kernels' area (loongarch's preempted, 7.x on)
         got = layout.field(want.name)
         where = f"area {area.name} ({registered})"
         if got is None:

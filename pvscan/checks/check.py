@@ -41,7 +41,10 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
         index = OpIndex(ops_for_arch(inventory.ops, abi.arch, inventory.homes))
         ops = index.by_name
         mapping_of, stale = chosen_mappings(abi, index, version)
-        present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch))
+        # The backends the ABI's architecture has: its own, and those that install a generic op
+        # (7.x's pv_steal_clock) from its files or from generic ones it builds.
+        present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch)) | {
+            i.backend for o in ops.values() if o.arch == "generic" for i in o.implementations}
         per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
         for name in sorted(ops):
             op = ops[name]

@@ -32,6 +32,12 @@ _PREDEFINED = {
              "__x86_64__": False},
 }
 _PREDEFINED["i386-pae"] = _PREDEFINED["i386"]
+_PREDEFINED["arm64"] = {"__aarch64__": 1, "CONFIG_ARM64": True, "CONFIG_64BIT": True, "__x86_64__": False,
+                        "__i386__": False}
+_PREDEFINED["riscv64"] = {"__riscv": 1, "__riscv_xlen": 64, "CONFIG_RISCV": True, "CONFIG_64BIT": True,
+                          "__x86_64__": False, "__i386__": False}
+_PREDEFINED["loongarch64"] = {"__loongarch64": 1, "CONFIG_LOONGARCH": True, "CONFIG_64BIT": True,
+                              "__x86_64__": False, "__i386__": False}
 # Fixed-width names the table does not spell.
 _STDINT = {"uint8_t": "u8", "int8_t": "s8", "uint16_t": "u16", "int16_t": "s16", "uint32_t": "u32",
            "int32_t": "s32", "uint64_t": "u64", "int64_t": "s64", "__s8": "s8", "__s16": "s16", "__le16": "u16",
@@ -105,11 +111,11 @@ class _Types:
         holds, _ = evaluate(guard_expression(pre.guard_at(row)), self.config)
         return holds is not False
 
-    def _record(self, rel, pre, node, data: bytes) -> None:
+    def _record(self, rel, pre, node, data: bytes, tag: str | None = None) -> None:
         name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
-        if name is None or body is None or not self._exists(pre, node.start_point[0]):
+        if (name is None and tag is None) or body is None or not self._exists(pre, node.start_point[0]):
             return
-        tag = node_text(name, pre.text)
+        tag = tag or node_text(name, pre.text)
         if tag in self.structs:
             return
         members = []
@@ -120,6 +126,13 @@ class _Types:
             if type_node is None:
                 continue
             base = fold(node_text(type_node, pre.text))
+            if (type_node.type in ("struct_specifier", "union_specifier")
+                    and type_node.child_by_field_name("body") is not None):
+                # A struct or union written in place: laid out as one of its own.
+                inner = node_text(type_node.child_by_field_name("name"), pre.text) \
+                    if type_node.child_by_field_name("name") is not None else f"__pvscan_anon_{type_node.start_byte}"
+                self._record(rel, pre, type_node, data, inner)
+                base = f"{type_node.type.split('_')[0]} {inner}"
             bits = any(c.type == "bitfield_clause" for c in decl.children)
             declarators = decl.children_by_field_name("declarator")
             if not declarators and type_node.type in ("struct_specifier", "union_specifier"):
@@ -163,18 +176,18 @@ class _Types:
         if not bits:
             return None, None
         size = bits // 8
-        align = min(size, 4) if self.target != "x86_64" and size == 8 else size
+        align = min(size, 4) if self.target in ("i386", "i386-pae") and size == 8 else size
         return size, align
 
     def _whole(self, tag: str, layout: Layout) -> tuple[int, int]:
-        kind, members, packed, align, _file, _line = self.structs[tag]
+        """(size, alignment) of a laid-out struct: its end rounded up to its widest member's alignment."""
+        _kind, members, packed, align, _file, _line = self.structs[tag]
         widest = 1
-        end = 0
-        for (name, base, dims, stars, _bits, _l), f in zip(members, layout.fields):
-            _size, a = self._member(base, dims, stars)
-            widest = max(widest, 1 if packed else (a or 1))
-            end = max(end, (f.offset or 0) + (f.size or 0))
+        if not packed:
+            for _name, base, dims, stars, _bits, _l in members:
+                widest = max(widest, self._member(base, dims, stars)[1] or 1)
         widest = max(widest, align or 1)
+        end = max(((f.offset or 0) + (f.size or 0) for f in layout.fields), default=0)
         return _round(end, widest), widest
 
     def _member(self, base, dims, stars) -> tuple[int | None, int | None]:
@@ -204,7 +217,12 @@ class _Types:
                 out.append(FieldAt(name, None, None, file, mline))
                 continue
             at = 0 if kind == "union_specifier" else (offset if packed else _round(offset, a))
-            out.append(FieldAt(name, at, size, file, mline))
+            if name:
+                out.append(FieldAt(name, at, size, file, mline))
+            else:
+                # An anonymous struct or union: its members are the outer struct's (vmware_steal_time's clock).
+                inner = self.layout(base.split(" ", 1)[1], depth + 1)
+                out.extend(FieldAt(f.name, at + f.offset, f.size, f.file, f.line) for f in inner.fields)
             offset = at + size if kind != "union_specifier" else max(offset, size)
         return Layout(tag, file, line, tuple(out), unknown)
 

@@ -250,6 +250,9 @@ def sizes_for_abis(tree, inventory, abis, config) -> tuple[dict, list[str]]:
     out, notes = {}, []
     for target in sorted({a.target for a in abis}):
         arch = next(a.arch for a in abis if a.target == target)
+        if target not in CLANG_TARGET:
+            notes.append(f"precise ({target}): not a target precise mode builds for; sizes come from the type table")
+            continue
         tables = [t for t in inventory.tables if t.arch == arch and t.ops]
         if not tables:
             continue

@@ -29,8 +29,9 @@ _BY_TARGET = {
     "p4d_t": (32, 64, 64), "p4dval_t": (32, 64, 64), "pgprot_t": (32, 64, 64), "pgprotval_t": (32, 64, 64),
     "gate_desc": (64, 64, 128),
 }
-_POINTER = {"i386": 32, "i386-pae": 32, "x86_64": 64}
-_TARGET_INDEX = {"i386": 0, "i386-pae": 1, "x86_64": 2}
+_POINTER = {"i386": 32, "i386-pae": 32, "x86_64": 64, "arm64": 64, "riscv64": 64, "loongarch64": 64}
+# The LP64 targets size the kernel's types as x86_64 does.
+_TARGET_INDEX = {"i386": 0, "i386-pae": 1, "x86_64": 2, "arm64": 2, "riscv64": 2, "loongarch64": 2}
 _QUALIFIERS = re.compile(r"\b(const|volatile|restrict|__restrict|register)\b")
 
 
