@@ -406,3 +406,18 @@ def test_2_6_22_kconfig_is_read_despite_its_dependency_loop():
                            "arch/i386/Kconfig:154) -> <choice> (defined at arch/i386/Kconfig:125) -> X86_BIGSMP")
     assert logic.needs["PARAVIRT"] == frozenset({"EXPERIMENTAL"})
     assert logic.needs["VMI"] == frozenset({"PARAVIRT", "EXPERIMENTAL"})
+
+
+def test_history_follows_alloc_pd_clone_to_alloc_pmd_clone():
+    # 2.6.22 include/asm-i386/paravirt.h:178 'void (*alloc_pd_clone)(u32 pfn, u32 clonepfn, ...)';
+    # 2.6.32 arch/x86/include/asm/paravirt_types.h:260 'void (*alloc_pmd_clone)(unsigned long pfn, ...)'.
+    from conftest import old_kernel_path
+    from pvscan.history.lineage import history_of
+    from pvscan.history.run import RevisionSpec, scan_revision
+
+    specs = [RevisionSpec(v, "tree", str(old_kernel_path(v)), None) for v in ("2.6.22", "2.6.32")]
+    doc = history_of([scan_revision(s) for s in specs], [])
+    (lin,) = [lin for lin in doc.lineages if lin.identity == "x86:paravirt_ops.alloc_pd_clone"]
+    assert lin.states[1].name == "pv_mmu_ops.alloc_pmd_clone"
+    assert ("renamed", "paravirt_ops.alloc_pd_clone -> pv_mmu_ops.alloc_pmd_clone (by table)") in [
+        (e.kind, e.detail) for e in doc.events[lin.identity]]
