@@ -571,3 +571,18 @@ def test_a_member_that_became_a_static_call_moved(tmp_path):
     events = [(e.kind, e.detail) for e in doc.events[lin.identity] if e.revision == 1]
     assert ("moved", "time.steal_clock -> pv_steal_clock (by static call)") in events
     assert not [k for k, _ in events if k in ("removed", "added", "convention")]
+
+
+def test_history_reports_a_shared_area_field_that_moved(tmp_path):
+    # fixtures/gen4-named, then the same with version and flags of struct kvm_steal_time swapped:
+    # the hypervisor still writes version at 8 (MSR_KVM_STEAL_TIME's documentation).
+    import shutil
+
+    after = tmp_path / "after"
+    shutil.copytree(fixture_tree("gen4-named"), after)
+    header = after / "arch/x86/include/uapi/asm/kvm_para.h"
+    header.write_text(header.read_text().replace("\t__u32 version;\n\t__u32 flags;\n", "\t__u32 flags;\n\t__u32 version;\n"))
+    doc, _ = history_json(str(fixture_tree("gen4-named")), str(after), "--abi", "kvm")
+    assert [(c["abi"], c["area"], c["detail"]) for c in doc["area_changes"]] == [
+        ("kvm", "kvm_steal_time", "field version: offset 8, 4 byte(s) -> offset 12, 4 byte(s)"),
+        ("kvm", "kvm_steal_time", "field flags: offset 12, 4 byte(s) -> offset 8, 4 byte(s)")]

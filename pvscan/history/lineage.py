@@ -306,6 +306,7 @@ class HistoryDocument:
     lineages: tuple                  # Lineage, sorted by identity
     events: dict                     # identity -> [Event]
     pairs: tuple                     # AbiPair
+    area_changes: tuple = ()         # (revision, abi, area, what changed) between consecutive revisions
 
 
 def history_of(summaries, abis, guards=None) -> HistoryDocument:
@@ -314,4 +315,26 @@ def history_of(summaries, abis, guards=None) -> HistoryDocument:
     lineages = sorted(link(summaries), key=lambda lin: lin.identity)
     events_of = {lin.identity: events(lin, summaries, guards) for lin in lineages}
     return HistoryDocument(tuple(summaries), tuple(lineages), events_of,
-                           tuple(abi_pairs(abis, lineages, summaries, events_of)))
+                           tuple(abi_pairs(abis, lineages, summaries, events_of)), area_changes(summaries))
+
+
+def area_changes(summaries) -> tuple:
+    """(revision, abi, area, detail) for each shared-area field whose place changed between two
+    consecutive revisions that both have the area: the hypervisor writes where it always did."""
+    out = []
+    indices = [i for i, s in enumerate(summaries) if s.ops]
+    for a, b in zip(indices, indices[1:]):
+        before = {(abi, area): dict((f, (o, n)) for f, o, n in fields) for abi, area, fields in summaries[a].areas}
+        for abi, area, fields in summaries[b].areas:
+            old = before.get((abi, area))
+            if old is None:
+                continue
+            for field, offset, size in fields:
+                if field in old and old[field] != (offset, size):
+                    out.append((b, abi, area, f"field {field}: {_place(old[field])} -> {_place((offset, size))}"))
+    return tuple(out)
+
+
+def _place(where) -> str:
+    offset, size = where
+    return "not in the struct" if offset is None else f"offset {offset}, {size} byte(s)"

@@ -75,6 +75,9 @@ class RevisionSummary:
     kconfig_problems: tuple = ()       # why its Kconfig could not complete an ABI's configuration
     config_notes: tuple = ()           # what completed each ABI's configuration here, and from where
     blind: tuple = ()                  # what its scan could not place, one line each
+    # Each ABI's shared areas as this revision's headers lay them out, the fields the ABI names:
+    # (abi, area, ((field, offset or None, size or None), ...)); an area the revision lacks, none.
+    areas: tuple = ()
 
 
 def scan_revision(spec: RevisionSpec) -> RevisionSummary:
@@ -108,6 +111,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
             abi, notes = complete_config(source, inventory.ops, load_abi(name), kconfig)
             abis.append(abi)
             config_notes.extend(notes)
+        areas = _area_layouts(source, abis, source.version)
     finally:
         kconfig.close()
         source.close()
@@ -125,7 +129,32 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
                            result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems),
-                           config_notes=tuple(config_notes), blind=tuple(str(w) for w in inventory.blind))
+                           config_notes=tuple(config_notes), blind=tuple(str(w) for w in inventory.blind),
+                           areas=areas)
+
+
+def _area_layouts(source, abis, version) -> tuple:
+    """(abi, area, ((field, offset, size), ...)) of each ABI area the revision's kernel has."""
+    from pvscan.abi import in_range
+    from pvscan.checks.layout import struct_layout
+
+    number = (version.version, version.patchlevel, version.sublevel)
+    out = []
+    for abi in abis:
+        for area in abi.areas:
+            if area.covers(number) is False:
+                continue
+            layout, _problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
+            if layout is None:
+                continue
+            fields = []
+            for want in area.fields:
+                if in_range(want.kernels, number) is False:
+                    continue
+                got = layout.field(want.name)
+                fields.append((want.name, got.offset if got else None, got.size if got else None))
+            out.append((abi.name, area.name, tuple(fields)))
+    return tuple(out)
 
 
 def _arch_backends(op, inventory) -> tuple:

@@ -43,6 +43,9 @@ def text(h) -> str:
             w(f"  {kind:<10} {ident:<44} {e.detail}  {e.file}:{e.line}\n")
         if not rows:
             w("  no change to the ops\n")
+        for rev, abi, area, detail in h.area_changes:
+            if rev == b:
+                w(f"  {'area':<10} {abi + ':' + area:<44} {detail}\n")
         for p in h.pairs:
             if (p.before, p.after) != (a, b):
                 continue
@@ -76,6 +79,8 @@ def to_json(h) -> str:
             "events": [{"revision": _label(s, e.revision), "kind": e.kind, "detail": e.detail,
                         "file": e.file, "line": e.line} for e in h.events[lin.identity]],
         } for lin in h.lineages],
+        "area_changes": [{"revision": _label(s, rev), "abi": abi, "area": area, "detail": detail}
+                         for rev, abi, area, detail in h.area_changes],
         "abis": [{"abi": p.abi, "from": _label(s, p.before), "to": _label(s, p.after),
                   "interface_changes": p.changes,
                   "verdict_counts": p.counts(),
