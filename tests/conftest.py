@@ -79,7 +79,7 @@ def kernel_path(version: str) -> Path:
 # github:avsm/linux-2.6.32-xen-oprofile, and github:tw-embedded/linux-4.19, whose HEAD is
 # 4.14.219 whatever its name says). CI cannot fetch those, so their tests skip.
 OLD_MIRRORS = {"2.6.22": "j0n3lson/linux-2.6.22.19-cs370", "2.6.32": "avsm/linux-2.6.32-xen-oprofile",
-               "4.14": "tw-embedded/linux-4.19"}
+               "4.14": "tw-embedded/linux-4.19", "4.19": "shubham95/linux-4.19.13"}
 
 
 def old_kernel_path(version: str) -> Path:

@@ -324,14 +324,14 @@ def area_changes(summaries) -> tuple:
     out = []
     indices = [i for i, s in enumerate(summaries) if s.ops]
     for a, b in zip(indices, indices[1:]):
-        before = {(abi, area): dict((f, (o, n)) for f, o, n in fields) for abi, area, fields in summaries[a].areas}
+        before = {(abi, area): {name: (o, n) for name, o, n in fields} for abi, area, fields in summaries[a].areas}
         for abi, area, fields in summaries[b].areas:
             old = before.get((abi, area))
             if old is None:
                 continue
-            for field, offset, size in fields:
-                if field in old and old[field] != (offset, size):
-                    out.append((b, abi, area, f"field {field}: {_place(old[field])} -> {_place((offset, size))}"))
+            for name, offset, size in fields:
+                if name in old and old[name] != (offset, size):
+                    out.append((b, abi, area, f"field {name}: {_place(old[name])} -> {_place((offset, size))}"))
     return tuple(out)
 
 
