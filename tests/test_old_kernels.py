@@ -113,8 +113,17 @@ def test_lguest_abi_checks_clean_on_2_6_32(linux_2_6_32):
     # arch/x86/lguest/boot.c lguest_init fills 42 ops; the bundled ABI maps each.
     from pvscan.abi import load_abi
     from pvscan.checks.check import check
-    found = check(linux_2_6_32.inventory, [load_abi("lguest")], version=linux_2_6_32.version).findings
-    assert [(f.code, f.op) for f in found if f.severity != "note"] == []
+    result = check(linux_2_6_32.inventory, [load_abi("lguest")], version=linux_2_6_32.version)
+    assert [(f.code, f.op) for f in result.findings if f.severity != "note"] == []
+    # Carried by lguest's interface: 26 ops end in hypercalls (boot.c's lazy_hcall/kvm_hypercall,
+    # i386_head.S's LHCALL_SEND_INTERRUPTS), and four work through lguest_data alone:
+    # save_fl and irq_disable (boot.c:229, 235), read_cr2 (boot.c:516), iret (i386_head.S).
+    kinds = {name: kind for (abi, _, name), kind in result.op_kinds.items() if abi == "lguest"}
+    assert sum(1 for k in kinds.values() if k == "mapped") == 30
+    for name in ("pv_irq_ops.save_fl", "pv_irq_ops.irq_disable", "pv_mmu_ops.read_cr2", "pv_cpu_ops.iret"):
+        assert kinds[name] == "mapped"
+    # boot.c:398-402: cpuid 'isn't privileged', so the Host never sees it: native, not trap.
+    assert kinds["pv_cpu_ops.cpuid"] == "native"
 
 
 def test_2_6_22_members_of_both_pae_branches_exist_in_both(linux_2_6_22):

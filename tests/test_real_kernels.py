@@ -385,9 +385,14 @@ def test_7_2_checks_against_its_own_backends(linux_7_2):
                                 version=linux_7_2.version)
     assert not [f for f in checked.findings if f.severity in ("error", "warning")]
     assert not [n for n in notes if "could not be read" in n or "cannot parse" in n]
-    for abi in abis:
-        assert checked.op_kinds[(abi.name, "generic", "pv_steal_clock")] == "native"
-        assert checked.op_kinds[(abi.name, "x86", "pv_sched_clock")] == "native"
+    # Each backend's sched_clock reads memory the hypervisor writes (xen/time.c:570 the vcpu_info
+    # time, kvmclock.c:121 the pvclock area, hyperv_timer.c:631 the reference TSC page): to =
+    # "shared", counted mapped. KVM's steal clock reads kvm_steal_time (kvm.c:864); Xen's
+    # (time.c:569) reads the runstate area, which xen-pv declares no [[area]] for yet; Hyper-V
+    # leaves it native.
+    kinds = {abi.name: (checked.op_kinds[(abi.name, "generic", "pv_steal_clock")],
+                        checked.op_kinds[(abi.name, "x86", "pv_sched_clock")]) for abi in abis}
+    assert kinds == {"xen-pv": ("native", "mapped"), "kvm": ("mapped", "mapped"), "hyperv": ("native", "mapped")}
 
 
 @pytest.mark.kernel
@@ -410,4 +415,4 @@ def test_steal_time_abis_of_every_architecture_hold_on_their_backends(version):
     arch = "generic" if version == "7.2" else None
     for abi in abis:
         kinds = {(a, o): k for (name, a, o), k in checked.op_kinds.items() if name == abi.name}
-        assert kinds[(arch or abi.arch, steal)] == "native", abi.name
+        assert kinds[(arch or abi.arch, steal)] == "mapped", abi.name   # to = "shared": the area

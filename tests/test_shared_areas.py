@@ -68,11 +68,11 @@ def test_what_cannot_be_sized_is_unknown_from_there_on():
     assert "'struct mystery'" in found.unknown
 
 
-def _abi(tmp_path, area, uses='["st.version"]'):
+def _abi(tmp_path, area, uses='["st.version"]', to="shared"):
     path = tmp_path / "shared.toml"
     path.write_text('[abi]\nname = "shared"\nversion = "1"\narch = "x86"\ntarget = "x86_64"\nword_bits = 64\n'
                     'register_args = 4\nbackend = "kvm"\ndescription = "d"\nsources = ["test"]\n\n' + area +
-                    '\n[[mapping]]\nop = "pv_steal_clock"\nto = "native"\nuses = ' + uses + '\nsource = "t"\n')
+                    '\n[[mapping]]\nop = "pv_steal_clock"\nto = "' + to + '"\nuses = ' + uses + '\nsource = "t"\n')
     from pvscan.abi import load_abi
 
     return load_abi(str(path))
@@ -95,6 +95,23 @@ def test_the_abi_format_declares_areas_and_what_ops_use(tmp_path):
         _abi(tmp_path, AREA, uses='["st.nothing"]')
     with pytest.raises(PvscanError, match=r"shared.toml:\d+: \[\[area\]\] st: each field is"):
         _abi(tmp_path, AREA.replace("size = 8", "size = -8"))
+    # An op through the area alone is to = "shared", which needs its fields; 'uses' goes with
+    # shared or hypercall mappings, never with a native one.
+    assert abi.mappings[0].to == "shared"
+    with pytest.raises(PvscanError, match="names the area fields it relies on in 'uses'"):
+        _abi(tmp_path, AREA, uses="[]")
+    with pytest.raises(PvscanError, match="'uses' goes with"):
+        _abi(tmp_path, AREA, to="native")
+
+
+def test_a_member_a_macro_declares_leaves_the_rest_unknown_never_skipped():
+    # lguest.h (2.6.32: 26-35): 'unsigned int irq_enabled; DECLARE_BITMAP(blocked_interrupts,
+    # LGUEST_IRQS); unsigned long cr2;': cr2 is not at 4, and the bitmap's size is the macro's.
+    text = ("struct lguest_data {\n\tunsigned int irq_enabled;\n"
+            "\tDECLARE_BITMAP(blocked_interrupts, LGUEST_IRQS);\n\tunsigned long cr2;\n};\n")
+    found = layout(text, "lguest_data", target="i386")
+    assert offsets(found) == [("irq_enabled", 0, 4), ("cr2", None, None)]
+    assert "DECLARE_BITMAP(blocked_interrupts, LGUEST_IRQS)" in found.unknown
 
 
 def test_a_moved_field_of_a_shared_area_is_an_error(tmp_path):

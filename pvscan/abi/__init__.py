@@ -16,7 +16,9 @@ from pvscan.abi.tomlfile import parse_toml
 from pvscan.source.files import read_input
 from pvscan.errors import PvscanError
 
-KINDS = ("hypercall", "native", "trap", "unsupported")
+# shared: the op works through memory it shares with the hypervisor (the [[area]] fields in
+# "uses") and needs no hypercall; a hypercall mapping may use areas besides.
+KINDS = ("hypercall", "shared", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64", "arm64", "riscv64", "loongarch64")
 
 
@@ -314,6 +316,10 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
             if name not in fields_of.get(area, ()):
                 fail(f"{where}: uses {used!r}, which is no field of an [[area]] of this ABI (area.field)",
                      loc.key("mapping", i, "uses"))
+        if m["to"] == "shared" and not uses:
+            fail(f"{where}: a mapping to shared memory names the area fields it relies on in 'uses'", line)
+        if uses and m["to"] not in ("hypercall", "shared"):
+            fail(f"{where}: 'uses' goes with to = \"shared\" or \"hypercall\"", loc.key("mapping", i, "uses"))
         mappings.append(Mapping(
             m["op"], m["to"], tuple(hcs), arg_map,
             tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),

@@ -67,7 +67,7 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
                 op_kinds[(abi.name, op.arch, op.name)] = "excluded"
                 continue   # outside the ABI's configuration: not its business
             kind = ctx.mapping.to if ctx.mapping is not None else "native" if ctx.witnessed_native else "unmapped"
-            if kind == "hypercall":
+            if kind in ("hypercall", "shared"):   # carried by the hypervisor's interface
                 kind = "constrained" if any(f.code in CONSTRAINING for f in got) else "mapped"
             per_group[op.group][kind] += 1
             op_kinds[(abi.name, op.arch, op.name)] = kind

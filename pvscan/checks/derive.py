@@ -48,40 +48,49 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def backend_target(tree, inventory, backend: str, pae: bool) -> str:
-    """The target the backend is built for: i386 when Kbuild builds its files under an option
-    the tree's Kconfig lets exist only with X86_32 (CONFIG_VMI, CONFIG_LGUEST_GUEST), or when they
-    sit in arch/i386; i386-pae when its glue binds calls under CONFIG_X86_PAE; else x86_64."""
+def backend_target(tree, inventory, backend: str, pae: bool) -> tuple[str, str]:
+    """(target, why): the target the backend is built for. i386 when its files sit in arch/i386,
+    or when Kbuild builds them under an option the tree's Kconfig lets exist only with X86_32
+    (CONFIG_VMI, CONFIG_LGUEST_GUEST); i386-pae when its glue binds calls under CONFIG_X86_PAE;
+    else x86_64, and why says that nothing tied it to i386."""
     from pvscan.kconfig import LazyGuardLogic
 
+    pae_note = ", with PAE (its glue binds calls under CONFIG_X86_PAE)" if pae else ""
     files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend for f in fs})
-    if any(f.startswith(("arch/i386/", "include/asm-i386/")) for f in files):
-        return "i386-pae" if pae else "i386"
+    i386_file = next((f for f in files if f.startswith(("arch/i386/", "include/asm-i386/"))), None)
+    if i386_file:
+        return ("i386-pae" if pae else "i386"), f"its files are in arch/i386 ({i386_file}){pae_note}"
     guards = LazyGuardLogic(tree)
+    read = False
     try:
         arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
         logic = guards.for_arch(arch)
+        read = logic is not None
         for f in files:
             built = guards.built_when(f)
             option = re.match(r"^defined\(CONFIG_(\w+)\)$", built or "")
             if logic is not None and option and "X86_32" in logic.needs.get(option.group(1), ()):
-                return "i386-pae" if pae else "i386"
+                return ("i386-pae" if pae else "i386"), (
+                    f"{f} is built under CONFIG_{option.group(1)}, which the tree's Kconfig allows only "
+                    f"with X86_32{pae_note}")
     finally:
         guards.close()
-    return "x86_64"
+    if not read:
+        return "x86_64", "assumed: the tree's Kconfig could not be read, so nothing tied the backend to i386"
+    return "x86_64", "no option its files are built under needs X86_32 in the tree's Kconfig"
 
 
 def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae: bool = False) -> str:
     numbers, arity = _numbers(tree)
     arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
-    target = backend_target(tree, inventory, backend, pae)
+    target, why = backend_target(tree, inventory, backend, pae)
     word_bits = 64 if target == "x86_64" else 32
     used = sorted({r.hypercall for reaches in derived.values() for r in reaches})
     out = [f"# Skeleton ABI derived by pvscan from the {backend} backend of Linux {tree.version}.",
            "# Check every entry against the hypervisor's interface before relying on it:",
            "# lines marked FILL IN are what the tree does not say.", "",
            "[abi]", f'name = "{backend}-derived"', f'version = "derived from Linux {tree.version}"',
-           f'arch = "{arch}"', f'target = "{target}"', f"word_bits = {word_bits}",
+           f'arch = "{arch}"', f'target = "{target}"   # {why}', f"word_bits = {word_bits}",
            "register_args = 0   # FILL IN: how many arguments fit in registers",
            f'backend = "{backend}"',
            f'description = {_q(f"Derived from the call chains of the {backend} backend; see sources.")}',

@@ -120,7 +120,12 @@ class _Types:
             return
         members = []
         for decl in body.named_children:
-            if decl.type != "field_declaration" or not self._exists(pre, decl.start_point[0]):
+            if not self._exists(pre, decl.start_point[0]):
+                continue
+            if decl.type == "ERROR":   # a member the grammar cannot read: nothing after it is known
+                members.append((None, fold(node_text(decl, pre.text)), (None,), 0, False, decl.start_point[0] + 1))
+                continue
+            if decl.type != "field_declaration":
                 continue
             type_node = decl.child_by_field_name("type")
             if type_node is None:
@@ -137,6 +142,11 @@ class _Types:
             declarators = decl.children_by_field_name("declarator")
             if not declarators and type_node.type in ("struct_specifier", "union_specifier"):
                 members.append(("", base, (), 0, bits, decl.start_point[0] + 1))   # an anonymous member
+            elif not declarators:
+                # A macro that declares a member (DECLARE_BITMAP(name, bits)): its size is the
+                # macro's business, so the offsets from here on are unknown, never skipped.
+                members.append((None, fold(node_text(decl, pre.text)).rstrip(";"), (None,), 0, False,
+                                decl.start_point[0] + 1))
             for d in declarators:
                 name_text, dims, stars = _declarator(d, pre.text)
                 members.append((name_text, base, dims, stars, bits, d.start_point[0] + 1))
@@ -208,13 +218,11 @@ class _Types:
         kind, members, packed, align, file, line = self.structs[tag]
         out, offset, unknown = [], 0, None
         for name, base, dims, stars, bits, mline in members:
-            if unknown is not None:
-                out.append(FieldAt(name, None, None, file, mline))
-                continue
-            size, a = (None, None) if bits else self._member(base, dims, stars)
+            size, a = (None, None) if bits or unknown else self._member(base, dims, stars)
             if size is None:
-                unknown = f"{'a bit-field' if bits else repr(base)} at {file}:{mline} has no size pvscan knows"
-                out.append(FieldAt(name, None, None, file, mline))
+                unknown = unknown or f"{'a bit-field' if bits else repr(base)} at {file}:{mline} has no size pvscan knows"
+                if name is not None:   # (None: a member a macro declares)
+                    out.append(FieldAt(name, None, None, file, mline))
                 continue
             at = 0 if kind == "union_specifier" else (offset if packed else _round(offset, a))
             if name:

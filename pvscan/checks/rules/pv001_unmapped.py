@@ -26,8 +26,9 @@ class Unmapped(CheckRule):
     `mmu.activate_mm` and `mmu.dup_mmap` but not it.
 
     ## How to fix
-    Add a [[mapping]] for the op: the hypercalls it ends in, or
-    `to = "native"`, `"trap"` or `"unsupported"` with a reason.
+    Add a [[mapping]] for the op: the hypercalls it ends in, the shared
+    area fields it works through (`to = "shared"`), or `to = "native"`,
+    `"trap"` or `"unsupported"` with a reason.
     """
 
     code = "PV001"

@@ -7,7 +7,8 @@ class Backend(CheckRule):
     ## What it does
     For an ABI that names its backend (`backend = "xen"`) in a tree that has
     that backend, reports an op
-    the ABI maps to hypercalls while that backend leaves the native default
+    the ABI maps to hypercalls or to shared memory while that backend leaves
+    the native default
     in place, and an op the ABI declares unsupported while the backend
     implements it.
 
@@ -36,10 +37,10 @@ class Backend(CheckRule):
             return   # (a tree without that backend at all has nothing to disagree with)
         implements = backend in ctx.op.backends
         cleared = any(c.backend == backend for c in ctx.op.cleared_by)
-        if ctx.mapping.to == "hypercall" and not implements:
+        if ctx.mapping.to in ("hypercall", "shared") and not implements:
             does = "leaves it NULL" if cleared else "leaves the native default"
-            yield self.finding(ctx, backend=backend,
-                               says=f"maps it to {', '.join(ctx.mapping.hypercalls)}", does=does)
+            to = ctx.mapping.hypercalls or ctx.mapping.uses
+            yield self.finding(ctx, backend=backend, says=f"maps it to {', '.join(to)}", does=does)
         elif ctx.mapping.to == "unsupported" and implements:
             where = next(i for i in ctx.op.implementations if i.backend == backend)
             yield self.finding(ctx, backend=backend, says="declares it unsupported",
