@@ -9,21 +9,39 @@ the headers as the patch leaves them.
 
 from __future__ import annotations
 
+from pvscan.abi import in_range
 from pvscan.checks.layout import struct_layout
 from pvscan.checks.rules.pv011_area_layout import AreaLayout
 from pvscan.findings import Finding
 
 
-def area_findings(source, abis, version=None) -> list[Finding]:
-    """PV011 findings of every area of every ABI, in the tree source holds."""
-    version = (version.version, version.patchlevel, version.sublevel) if version is not None else None
-    out = []
+def laid_out(source, abis, version=None, headers=None):
+    """(abi, area, layout or None, problems, the fields of area this kernel has) of every area of
+    every ABI that the kernel (version: (major, minor, sub), or None) has; headers: only the
+    areas declared in one of these files."""
     for abi in abis:
         for area in abi.areas:
             if version is not None and area.covers(version) is False:
                 continue
+            if headers is not None and not headers.intersection(area.headers):
+                continue
             layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
-            out.extend(_compare(abi, area, layout, problems, version))
+            # A field of other kernels' area (loongarch's preempted, 7.x on) is not there to compare.
+            fields = tuple(f for f in area.fields if version is None or in_range(f.kernels, version) is not False)
+            yield abi, area, layout, problems, fields
+
+
+def version_number(version) -> tuple | None:
+    """(major, minor, sub) of a KernelVersion, or None."""
+    return (version.version, version.patchlevel, version.sublevel) if version is not None else None
+
+
+def area_findings(source, abis, version=None, headers=None) -> list[Finding]:
+    """PV011 findings of every area of every ABI, in the tree source holds (headers: only the
+    areas declared in these files)."""
+    out = []
+    for abi, area, layout, problems, fields in laid_out(source, abis, version_number(version), headers):
+        out.extend(_compare(abi, area, layout, problems, fields))
     return out
 
 
@@ -35,7 +53,7 @@ def _finding(abi, area, field, file, line, in_tree, severity, what, evidence=())
                    (("abi", abi.name), ("what", what)), tuple(evidence), in_tree)
 
 
-def _compare(abi, area, layout, problems, version=None) -> list[Finding]:
+def _compare(abi, area, layout, problems, fields) -> list[Finding]:
     registered = f"registered by {area.registered_by}"
     if layout is None:
         unread = f"; {'; '.join(problems)}" if problems else ""
@@ -43,11 +61,7 @@ def _compare(abi, area, layout, problems, version=None) -> list[Finding]:
                          f"area {area.name}: struct {area.struct} is in none of its headers "
                          f"({', '.join(area.headers)}){unread}", (area.source,))]
     out = []
-    from pvscan.abi import in_range
-
-    for want in area.fields:
-        if version is not None and in_range(want.kernels, version) is False:
-            continue        # a field of other kernels' area (loongarch's preempted, 7.x on)
+    for want in fields:
         got = layout.field(want.name)
         where = f"area {area.name} ({registered})"
         if got is None:

@@ -135,25 +135,14 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
 
 def _area_layouts(source, abis, version) -> tuple:
     """(abi, area, ((field, offset, size), ...)) of each ABI area the revision's kernel has."""
-    from pvscan.abi import in_range
-    from pvscan.checks.layout import struct_layout
+    from pvscan.checks.areas import laid_out, version_number
 
-    number = (version.version, version.patchlevel, version.sublevel)
     out = []
-    for abi in abis:
-        for area in abi.areas:
-            if area.covers(number) is False:
-                continue
-            layout, _problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
-            if layout is None:
-                continue
-            fields = []
-            for want in area.fields:
-                if in_range(want.kernels, number) is False:
-                    continue
-                got = layout.field(want.name)
-                fields.append((want.name, got.offset if got else None, got.size if got else None))
-            out.append((abi.name, area.name, tuple(fields)))
+    for abi, area, layout, _problems, fields in laid_out(source, abis, version_number(version)):
+        if layout is not None:
+            found = [(f.name, layout.field(f.name)) for f in fields]
+            out.append((abi.name, area.name, tuple((name, got.offset if got else None, got.size if got else None)
+                                                   for name, got in found)))
     return tuple(out)
 
 

@@ -198,7 +198,8 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
         for f in check(inv_a, abis, version=version).findings:
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
-        result.findings.extend(anchor.place(f) for f in _area_changes(side_b, side_a, abis, version))
+        changed_files = {p for fp in usable for p in (fp.old_path, fp.new_path) if p}
+        result.findings.extend(anchor.place(f) for f in _area_changes(side_b, side_a, abis, version, changed_files))
     if guards is not None and guards.consulted > consulted:
         result.warnings.extend(_judged_before(patch.files, guards))
     result.findings.sort(key=lambda f: (f.file, f.line, f.side, f.code, f.op, f.message))
@@ -208,17 +209,16 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
     return result, state
 
 
-def _area_changes(before, after, abis, version) -> list:
+def _area_changes(before, after, abis, version, files) -> list:
     """The shared-area findings (PV011) the patch brings: a field of struct kvm_steal_time or
-    struct vcpu_info it moves, resizes or removes, read in the headers as the patch leaves them."""
-    if not any(a.areas for a in abis):
-        return []
+    struct vcpu_info it moves, resizes or removes, read in the headers as the patch leaves them.
+    Only the areas declared in a file the patch changes are laid out (files: their paths)."""
     from pvscan.checks.areas import area_findings
 
     def key(f):
         return (f.code, f.abi, f.op, f.message)
-    old = {key(f) for f in area_findings(before, abis, version)}
-    return [f for f in area_findings(after, abis, version) if key(f) not in old]
+    old = {key(f) for f in area_findings(before, abis, version, files)}
+    return [f for f in area_findings(after, abis, version, files) if key(f) not in old]
 
 
 def _judged_before(files, guards) -> list[Warning_]:
