@@ -106,12 +106,16 @@ def test_the_abi_format_declares_areas_and_what_ops_use(tmp_path):
 
 def test_a_member_a_macro_declares_leaves_the_rest_unknown_never_skipped():
     # lguest.h (2.6.32: 26-35): 'unsigned int irq_enabled; DECLARE_BITMAP(blocked_interrupts,
-    # LGUEST_IRQS); unsigned long cr2;': cr2 is not at 4, and the bitmap's size is the macro's.
+    # LGUEST_IRQS); unsigned long cr2;': cr2 is not at 4, and with no header defining LGUEST_IRQS
+    # the bitmap's length is unknown (it may be any count).
     text = ("struct lguest_data {\n\tunsigned int irq_enabled;\n"
             "\tDECLARE_BITMAP(blocked_interrupts, LGUEST_IRQS);\n\tunsigned long cr2;\n};\n")
     found = layout(text, "lguest_data", target="i386")
-    assert offsets(found) == [("irq_enabled", 0, 4), ("cr2", None, None)]
-    assert "DECLARE_BITMAP(blocked_interrupts, LGUEST_IRQS)" in found.unknown
+    assert offsets(found) == [("irq_enabled", 0, 4), ("blocked_interrupts", None, None), ("cr2", None, None)]
+    assert "blocked_interrupts (BITS_TO_LONGS(LGUEST_IRQS))" in found.unknown
+    # A member another macro declares still leaves the rest unknown, never skipped.
+    other = layout("struct s { int a; DECLARE_THING(b); int c; };\n", "s")
+    assert offsets(other) == [("a", 0, 4), ("c", None, None)] and "DECLARE_THING(b)" in other.unknown
 
 
 def test_a_moved_field_of_a_shared_area_is_an_error(tmp_path):

@@ -14,9 +14,11 @@ leave the fields from there on at an unknown offset: a note, never a guess.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
+from pvscan.checks.constexpr import Evaluator
 from pvscan.checks.typesizes import size_bits
 from pvscan.facts.ctext import fold
 from pvscan.facts.guards import evaluate
@@ -45,6 +47,7 @@ _STDINT = {"uint8_t": "u8", "int8_t": "s8", "uint16_t": "u16", "int16_t": "s16",
 _PACKED = re.compile(r"\b(?:__packed|packed|__packed__)\b")
 _ALIGNED = re.compile(r"__aligned\s*\(\s*([0-9]+)\s*\)|aligned\s*\(\s*([0-9]+)\s*\)")
 _MAX_DEPTH = 16
+_BITMAP = re.compile(r"^DECLARE_BITMAP\s*\(\s*(\w+)\s*,\s*(.+?)\s*\)\s*;?$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,10 @@ class Layout:
 
 
 def struct_layout(source, headers, tag: str, target: str, config: dict) -> tuple[Layout | None, list[str]]:
-    """(the struct's Layout, or None when no header defines it; what could not be read)."""
+    """(the struct's Layout, or None when no header defines it; what could not be read). The
+    headers named come first; where they leave an offset unknown, the headers they include (to
+    _INCLUDE_DEPTH, at most _INCLUDED_FILES of them) give the types and macros they use
+    (struct timespec, NR_IRQS)."""
     types = _Types(target, {**_PREDEFINED.get(target, {}), **config})
     problems = []
     for rel in headers:
@@ -83,7 +89,46 @@ def struct_layout(source, headers, tag: str, target: str, config: dict) -> tuple
             problems.append(f"{rel}: {e}")
     if tag not in types.structs:
         return None, problems
+    first = types.layout(tag)
+    if first.unknown is None:
+        return first, problems      # the headers named say it all: nothing more to read
+    read, level = set(headers), list(headers)
+    for _ in range(_INCLUDE_DEPTH):
+        following = []
+        for rel in level:
+            for inc in types.includes.get(rel, ()):
+                for candidate in _include_candidates(rel, inc, target):
+                    if candidate in read or len(read) >= _INCLUDED_FILES:
+                        continue
+                    try:
+                        data = source.read(candidate)
+                    except (SkippedFile, OSError):
+                        continue
+                    read.add(candidate)
+                    types.read(candidate, data)
+                    following.append(candidate)
+                    break
+        level = following
     return types.layout(tag), problems
+
+
+_INCLUDE_DEPTH = 5
+_INCLUDED_FILES = 200
+_INCLUDE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+_ARCH_OF = {"x86_64": "x86", "i386": "x86", "i386-pae": "x86", "arm64": "arm64", "riscv64": "riscv",
+            "loongarch64": "loongarch"}
+
+
+def _include_candidates(rel: str, inc: str, target: str) -> list[str]:
+    """Where '#include <inc>' (or "inc") of rel may be in the tree, for the target, first first."""
+    arch = _ARCH_OF.get(target, "x86")
+    old = "i386" if target.startswith("i386") else "x86_64" if target == "x86_64" else arch
+    out = [posixpath.join(posixpath.dirname(rel), inc)]
+    out += [f"arch/{arch}/include/{inc}", f"arch/{arch}/include/uapi/{inc}", f"arch/{arch}/include/generated/{inc}",
+            f"include/{inc}", f"include/uapi/{inc}"]
+    if inc.startswith("asm/"):
+        out += [f"include/asm-{old}/{inc[4:]}", f"include/asm-generic/{inc[4:]}", f"include/uapi/asm-generic/{inc[4:]}"]
+    return out
 
 
 class _Types:
@@ -94,9 +139,25 @@ class _Types:
         self.config = config
         self.structs: dict = {}     # tag -> (kind, members, packed, align, file, line)
         self.typedefs: dict = {}    # name -> type text (or 'struct TAG')
+        self.definitions: dict = {}  # macro -> [(params, body)], each #define its config allows
+        self.includes: dict = {}     # header -> what it #includes, in order
+        bits = size_bits("unsigned long", target) or 64
+        self.constants = Evaluator(self.definitions, bits)
 
     def read(self, rel: str, data: bytes) -> None:
         pre = preprocess(data)
+        # The #includes the target's configuration does not rule out: interface.h includes
+        # interface_32.h only under CONFIG_X86_32.
+        includes, row, at = [], 0, 0
+        for m in _INCLUDE.finditer(data):
+            row += data.count(b"\n", at, m.start())
+            at = m.start()
+            if self._exists(pre, row):
+                includes.append(m.group(1).decode("utf-8", "replace"))
+        self.includes[rel] = includes
+        for d in pre.defines:
+            if self._exists(pre, d.line - 1):
+                self.definitions.setdefault(d.name, []).append((d.params, " ".join(d.body.split())))
         tree = parse_tree(pre.text)
         stack = [tree.root_node]
         while stack:
@@ -142,9 +203,14 @@ class _Types:
             declarators = decl.children_by_field_name("declarator")
             if not declarators and type_node.type in ("struct_specifier", "union_specifier"):
                 members.append(("", base, (), 0, bits, decl.start_point[0] + 1))   # an anonymous member
+            elif not declarators and _BITMAP.match(fold(node_text(decl, pre.text))):
+                # DECLARE_BITMAP(name, bits): 'unsigned long name[BITS_TO_LONGS(bits)]'.
+                m = _BITMAP.match(fold(node_text(decl, pre.text)))
+                members.append((m.group(1), "unsigned long", (f"BITS_TO_LONGS({m.group(2)})",), 0, False,
+                                decl.start_point[0] + 1))
             elif not declarators:
-                # A macro that declares a member (DECLARE_BITMAP(name, bits)): its size is the
-                # macro's business, so the offsets from here on are unknown, never skipped.
+                # Another macro that declares a member: its size is the macro's business, so the
+                # offsets from here on are unknown, never skipped.
                 members.append((None, fold(node_text(decl, pre.text)).rstrip(";"), (None,), 0, False,
                                 decl.start_point[0] + 1))
             for d in declarators:
@@ -209,7 +275,8 @@ class _Types:
         if size is None:
             return None, None
         for n in dims:
-            if n is None:
+            n = self.constants.exact(n) if isinstance(n, str) else n
+            if n is None or n < 0:
                 return None, None
             size *= n
         return size, align
@@ -219,8 +286,16 @@ class _Types:
         out, offset, unknown = [], 0, None
         for name, base, dims, stars, bits, mline in members:
             size, a = (None, None) if bits or unknown else self._member(base, dims, stars)
+            if size is None and not unknown:
+                unsized = [d for d in dims if isinstance(d, str) and self.constants.exact(d) is None]
+                if bits:
+                    unknown = f"a bit-field at {file}:{mline} has no size pvscan knows"
+                elif unsized and (stars or self.size_align(base)[0] is not None):
+                    unknown = (f"the length of {name} ({unsized[0]}) at {file}:{mline} is no constant the "
+                               "headers' macros fix")
+                else:
+                    unknown = f"{base!r} at {file}:{mline} has no size pvscan knows"
             if size is None:
-                unknown = unknown or f"{'a bit-field' if bits else repr(base)} at {file}:{mline} has no size pvscan knows"
                 if name is not None:   # (None: a member a macro declares)
                     out.append(FieldAt(name, None, None, file, mline))
                 continue
@@ -240,7 +315,7 @@ def _round(n: int, to: int) -> int:
 
 
 def _declarator(d, text: bytes) -> tuple[str | None, tuple, int]:
-    """(name, array dimensions (None for one not an integer), pointer depth) of a declarator."""
+    """(name, array dimensions (an int, the size's text, or None when not written), pointer depth)."""
     dims, stars = [], 0
     while d is not None:
         if d.type in ("field_identifier", "identifier", "type_identifier", "primitive_type"):
@@ -248,7 +323,8 @@ def _declarator(d, text: bytes) -> tuple[str | None, tuple, int]:
         if d.type == "array_declarator":
             size = d.child_by_field_name("size")
             value = node_text(size, text).strip() if size is not None else ""
-            dims.append(int(value, 0) if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", value) else None)
+            # A size not written as a number is evaluated from the headers' macros (checks.constexpr).
+            dims.append(int(value, 0) if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", value) else (value or None))
         elif d.type in ("pointer_declarator", "pointer_field_declarator"):
             stars += 1
         elif d.type in ("function_declarator", "parenthesized_declarator"):
