@@ -15,7 +15,8 @@ class AreaLayout(CheckRule):
     vanished is an error naming the area, the field, both offsets and the
     call that registers the area. A struct the headers do not define is a
     warning; a layout pvscan cannot compute (a bit-field, a type of no known
-    size) is a note, never a guess.
+    size, an array length the headers' macros do not fix) is a note, never a
+    guess.
 
     ## Why it matters
     The hypervisor writes the area behind the guest's back, at the offsets
