@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the result in the ABI format, with numbers from the tree's headers.")
     d.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
     d.add_argument("--backend", required=True, metavar="NAME", help="xen, kvm, hyperv ...")
+    d.add_argument("--arch", metavar="ARCH",
+                   help="the architecture whose glue to read (default: x86 where the backend has glue there)")
     _common(d, jobs=False, backend_flag="--backend-rule")
     d.set_defaults(func=_command("pvscan.commands.derive", "run"))
 

@@ -30,7 +30,7 @@ class CheckResult:
 
 
 def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult:
-    """glue: {backend: {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
+    """glue: {(backend, arch): {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
     precise: {target: precise.PreciseSizes}, in precise mode; version: the tree's KernelVersion."""
     version = (version.version, version.patchlevel, version.sublevel) if version is not None else None
     rules = [r() for r in all_rules()]
@@ -50,8 +50,8 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
             op = ops[name]
             exists, missing = evaluate(op.guard, abi.config)
             reaches = None
-            if glue is not None and abi.backend in glue:
-                reaches = tuple(glue[abi.backend].get(name, ()))
+            if glue is not None and (abi.backend, abi.arch) in glue:
+                reaches = tuple(glue[abi.backend, abi.arch].get(name, ()))
             witness = None
             if abi.backend and abi.backend in present:
                 witness = tuple(i for i in op.implementations if i.backend == abi.backend)
@@ -131,8 +131,8 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
         config_of = {}
         for a in abis:
             if a.backend:
-                config_of.setdefault(a.backend, a.config)
-        glue = {backend: derive(tree, inventory, backend, config_of[backend])[0] for backend in sorted(config_of)}
+                config_of.setdefault((a.backend, a.arch), a.config)
+        glue = {key: derive(tree, inventory, key[0], config_of[key], arch=key[1])[0] for key in sorted(config_of)}
     sizes = None
     if precise:
         from pvscan.checks.precise import sizes_for_abis

@@ -48,22 +48,28 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def backend_target(tree, inventory, backend: str, pae: bool) -> tuple[str, str]:
-    """(target, why): the target the backend is built for. i386 when its files sit in arch/i386,
-    or when Kbuild builds them under an option the tree's Kconfig lets exist only with X86_32
-    (CONFIG_VMI, CONFIG_LGUEST_GUEST); i386-pae when its glue binds calls under CONFIG_X86_PAE;
-    else x86_64, and why says that nothing tied it to i386."""
+# The 64-bit target of each architecture whose glue is not x86's (checks.layout knows these).
+_TARGETS = {"arm64": "arm64", "riscv": "riscv64", "loongarch": "loongarch64"}
+
+
+def backend_target(tree, inventory, backend: str, pae: bool, arch: str = "x86") -> tuple[str, str]:
+    """(target, why): the target the backend is built for. Outside x86, the architecture's
+    (_TARGETS). On x86: i386 when its files sit in arch/i386, or when Kbuild builds them under an
+    option the tree's Kconfig lets exist only with X86_32 (CONFIG_VMI, CONFIG_LGUEST_GUEST);
+    i386-pae when its glue binds calls under CONFIG_X86_PAE; else x86_64, and why says that
+    nothing tied it to i386."""
     from pvscan.kconfig import LazyGuardLogic
 
+    if arch not in ("x86", "i386", "x86_64"):     # (2.6.2x's arch/i386 and arch/x86_64)
+        return _TARGETS.get(arch, arch), f"its glue is arch/{arch}'s"
     pae_note = ", with PAE (its glue binds calls under CONFIG_X86_PAE)" if pae else ""
-    files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend for f in fs})
+    files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend and a == arch for f in fs})
     i386_file = next((f for f in files if f.startswith(("arch/i386/", "include/asm-i386/"))), None)
     if i386_file:
         return ("i386-pae" if pae else "i386"), f"its files are in arch/i386 ({i386_file}){pae_note}"
     guards = LazyGuardLogic(tree)
     read = False
     try:
-        arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
         logic = guards.for_arch(arch)
         read = logic is not None
         for f in files:
@@ -80,11 +86,12 @@ def backend_target(tree, inventory, backend: str, pae: bool) -> tuple[str, str]:
     return "x86_64", "no option its files are built under needs X86_32 in the tree's Kconfig"
 
 
-def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae: bool = False) -> str:
+def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae: bool = False,
+             areas=None, arch: str = "x86") -> str:
+    """The skeleton ABI file. areas: sharedmem.DerivedAreas of the glue, when read."""
     numbers, arity = _numbers(tree)
-    arch = next((a for (a, b) in inventory.backends if b == backend), "x86")
-    target, why = backend_target(tree, inventory, backend, pae)
-    word_bits = 64 if target == "x86_64" else 32
+    target, why = backend_target(tree, inventory, backend, pae, arch)
+    word_bits = 32 if target.startswith("i386") else 64
     used = sorted({r.hypercall for reaches in derived.values() for r in reaches})
     out = [f"# Skeleton ABI derived by pvscan from the {backend} backend of Linux {tree.version}.",
            "# Check every entry against the hypervisor's interface before relying on it:",
@@ -111,15 +118,57 @@ def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae
                      else "args = []   # FILL IN: argument widths")
         out += ["[[hypercall]]", f'name = "{name}"', number_line, args_line,
                 "clobbers = true   # FILL IN", f"source = {_q(where or 'derived from the call chains')}", ""]
+    laid = _area_tables(tree, areas, target, out) if areas is not None else {}
     declared = {n for n in used if not n.startswith("msr:") and n != "vmcall"}
     for op in sorted(derived):
         reaches = [r for r in derived[op] if r.hypercall in declared]
+        touched = areas.uses.get(op, []) if areas is not None else []
+        uses = [f"{tag}.{member}" for tag, member in touched if member in laid.get(tag, ())]
+        unplaced = [f"{tag}.{member}" for tag, member in touched if member not in laid.get(tag, ())]
+        uses_lines = ["uses = [" + ", ".join(_q(u) for u in uses) + "]"] if uses else []
+        if unplaced:
+            uses_lines.append(f"# FILL IN: also touches {', '.join(unplaced)}, whose offset the tree's headers "
+                              f"do not fix for {target}")
         if reaches:
             chain = "; ".join(" > ".join(s.function for s in r.chain) for r in reaches)
             out += ["[[mapping]]", f'op = "{op}"', 'to = "hypercall"',
                     "hypercalls = [" + ", ".join(_q(n) for n in sorted({r.hypercall for r in reaches})) + "]",
-                    f"source = {_q(chain)}", ""]
+                    *uses_lines, f"source = {_q(chain)}", ""]
+        elif uses:
+            out += ["[[mapping]]", f'op = "{op}"', 'to = "shared"', *uses_lines,
+                    f"source = {_q('the ' + backend + ' implementation touches ' + ', '.join(uses) + ' and reaches no hypercall')}",
+                    ""]
         else:
             out += ["[[mapping]]", f'op = "{op}"', 'to = "native"   # FILL IN: no hypercall reached in the traced files',
-                    f"source = {_q('no hypercall primitive reached from the ' + backend + ' implementation')}", ""]
+                    *uses_lines, f"source = {_q('no hypercall primitive reached from the ' + backend + ' implementation')}", ""]
     return "\n".join(out)
+
+
+def _area_tables(tree, areas, target: str, out: list) -> dict:
+    """Append an [[area]] table for each area some op touches, its fields laid out from the
+    tree's header for the target; {struct tag: the members given an offset}."""
+    from pvscan.checks.layout import struct_layout
+
+    laid = {}
+    for tag in sorted(areas.handed):
+        members = sorted({m for uses in areas.uses.values() for t, m in uses if t == tag})
+        if not members:
+            continue
+        header = areas.headers[tag]
+        layout, _ = struct_layout(tree, [header], tag, target, {})
+        rows = []
+        for f in sorted((layout.field(m) for m in members if layout is not None and layout.field(m) is not None),
+                        key=lambda f: (f.offset is None, f.offset or 0, f.name)):
+            if f.offset is not None:
+                rows.append(f"    {{ name = {_q(f.name)}, offset = {f.offset}, size = {f.size} }},")
+                laid.setdefault(tag, set()).add(f.name)
+        if not rows:
+            continue
+        handed = "; ".join(f"{h.hypercall} in {h.function} ({h.file}:{h.line}, handing over {h.variable})"
+                           for h in areas.handed[tag])
+        out += ["[[area]]", f'name = "{tag}"', f'struct = "{tag}"', f"headers = [{_q(header)}]",
+                f"registered_by = {_q(handed)}",
+                "# FILL IN: offsets and sizes are the tree's header laid out for " + target
+                + "; check them against the hypervisor's definition", "fields = [", *rows, "]",
+                f"source = {_q('FILL IN: where the hypervisor defines struct ' + tag)}", ""]
+    return laid

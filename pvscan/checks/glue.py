@@ -22,6 +22,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from pvscan.checks import asmglue, sharedmem
 from pvscan.facts.guards import evaluate
 from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
@@ -36,7 +37,7 @@ _XEN = re.compile(r"^(?:HYPERVISOR|MULTI)_(\w+)$")
 _NUMBERED = re.compile(r"^(kvm_hypercall\d|kvm_sev_hypercall\d|hv_do_hypercall|hv_do_fast_hypercall\d+|"
                        r"hv_do_rep_hypercall|hcall|lazy_hcall\d?)$")
 _FIRST_ARG = re.compile(r"^(?:KVM_HC_|HVCALL_|LHCALL_)(\w+)")
-_MSR_WRITE = re.compile(r"^(?:wrmsrl?|wrmsr_safe|native_write_msr)$")
+_MSR_WRITE = re.compile(r"^(?:wrmsr[lq]?|wrmsr_safe|wrmsrq_safe|native_write_msr|native_wrmsrq)$")
 _MSR = re.compile(r"^(MSR_KVM_\w+|HV_X64_MSR_\w+)")
 
 
@@ -69,21 +70,34 @@ class _Function:
     indirect: list = field(default_factory=list)    # lines of calls through pointers
     member_calls: list = field(default_factory=list)   # (pointer text 'vmi_ops.set_pte', line)
     asm_vmcall: list = field(default_factory=list)
+    hypercalls: list = field(default_factory=list)     # (hypercall, line, instruction): an assembly function's
+    accesses: list = field(default_factory=list)       # (struct tag, member, line): see checks.sharedmem
+    handed: list = field(default_factory=list)         # sharedmem.Handed: globals given to the hypervisor
 
 
-def backend_files(tree: KernelTree, inventory, backend: str) -> list[str]:
-    """The backend's .c files (every .c in the directories it has files in) and the headers they include."""
-    dirs = sorted({os.path.dirname(f) for (arch, b), files in inventory.backends.items() if b == backend
-                   for f in files})
+def backend_arch(inventory, backend: str) -> str:
+    """The architecture whose glue of backend is read when none is asked for: x86 where the
+    backend has glue there, else the first of its architectures by name."""
+    arches = sorted({a for (a, b) in inventory.backends if b == backend})
+    return "x86" if "x86" in arches or not arches else arches[0]
+
+
+def backend_files(tree: KernelTree, inventory, backend: str, arch: str | None = None) -> list[str]:
+    """The backend's .c and .S files (all of them in the directories it has files in) and the
+    hypervisor-interface headers they include, and those headers include in turn."""
+    dirs = sorted({os.path.dirname(f) for (a, b), files in inventory.backends.items()
+                   if b == backend and a == (arch or a) for f in files})
     files = []
     for d in dirs:
         try:
             names = sorted(os.listdir(tree.root / d))
         except OSError:
             continue
-        files += [f"{d}/{n}" for n in names if n.endswith(".c") and not os.path.islink(tree.root / d / n)]
+        files += [f"{d}/{n}" for n in names if n.endswith((".c", ".S")) and not os.path.islink(tree.root / d / n)]
     headers = set()
     for rel in files:
+        headers |= _included(tree, rel)
+    for rel in sorted(headers):
         headers |= _included(tree, rel)
     return sorted(set(files) | headers)
 
@@ -109,18 +123,26 @@ def _included(tree, rel):
     return out
 
 
-def call_graph(tree: KernelTree, files, config: dict | None = None) -> dict[str, _Function]:
-    """{function name: _Function}. A name defined again under another #if (lguest_set_pmd for
-    PAE and not) is the first definition whose guard the config (an ABI's) does not make false."""
+def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = "x86") -> dict[str, _Function]:
+    """{function name: _Function} of the C and assembly files. A name defined again under another
+    #if (lguest_set_pmd for PAE and not) is the first definition whose guard the config (an ABI's)
+    does not make false; a C definition comes before an assembly one of the same name."""
     graph: dict[str, _Function] = {}
     ruled_out: set = set()
+    parsed = []
     for rel in files:
+        if rel.endswith(".S"):
+            continue
         try:
             data = tree.read(rel)
         except SkippedFile:
             continue
         pre = preprocess(data)
-        root = parse_tree(pre.text).root_node
+        parsed.append((rel, pre, parse_tree(pre.text).root_node))
+    globals_: dict[str, str] = {}
+    for _, pre, root in parsed:
+        globals_.update(sharedmem.global_structs(root, pre.text))
+    for rel, pre, root in parsed:
         stack = [root]
         while stack:
             node = stack.pop()
@@ -131,14 +153,29 @@ def call_graph(tree: KernelTree, files, config: dict | None = None) -> dict[str,
                     out = config is not None and evaluate(guard, config)[0] is False
                     if name in graph and out:
                         continue            # keep the first, also ruled out, until a kept one comes
-                    graph[name] = _collect(node, name, rel, pre.text)
+                    graph[name] = _collect(node, name, rel, pre.text, globals_)
                     if out:
                         ruled_out.add(name)
                     else:
                         ruled_out.discard(name)
                 continue
             stack.extend(node.children)
+    offsets = None
+    for rel in files:
+        if rel.endswith(".S"):
+            offsets = asmglue.asm_offsets(tree, arch) if offsets is None else offsets   # .S files are arch's
+            for fn in asmglue.read_asm(tree, rel):
+                graph.setdefault(fn.name, _from_asm(fn, offsets, globals_))
     return graph
+
+
+def _from_asm(fn: asmglue.AsmFunction, offsets: dict, globals_: dict) -> _Function:
+    out = _Function(fn.name, fn.file, fn.line, calls=[(callee, line, "") for callee, line in fn.calls],
+                    hypercalls=list(fn.hypercalls))
+    out.accesses = [(*offsets[token], line) for token, line in fn.offsets if token in offsets]
+    out.handed = [sharedmem.Handed(globals_[symbol], symbol, call, fn.name, fn.file, line)
+                  for symbol, call, line in fn.handed if symbol in globals_]
+    return out
 
 
 def _parameters(fn_node, text) -> set[str]:
@@ -158,10 +195,20 @@ def _parameters(fn_node, text) -> set[str]:
     return names
 
 
-def _collect(fn_node, name, rel, text) -> _Function:
+def _collect(fn_node, name, rel, text, globals_=None) -> _Function:
     f = _Function(name, rel, fn_node.start_point[0] + 1)
     params = _parameters(fn_node, text)
-    stack = [fn_node.child_by_field_name("body")]
+    body = fn_node.child_by_field_name("body")
+    types = dict(globals_ or {})
+    locals_ = _struct_locals(fn_node, text)
+    for local, tag in locals_.items():
+        if tag is None:
+            types.pop(local, None)
+        else:
+            types[local] = tag
+    f.accesses = sharedmem.accesses(body, text, types)
+    assigned = None
+    stack = [body]
     while stack:
         node = stack.pop()
         if node is None:
@@ -174,16 +221,41 @@ def _collect(fn_node, name, rel, text) -> _Function:
                 first = node_text(args.named_children[0], text)
             if callee is not None and callee.type == "identifier" and node_text(callee, text) not in params:
                 f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
+                prim = _primitive(node_text(callee, text), first)
+                if prim is not None and globals_ and args is not None:
+                    assigned = sharedmem.assignments(body, text) if assigned is None else assigned
+                    shadowed = {k: v for k, v in globals_.items() if k not in locals_}
+                    for g in sharedmem.handed_globals(node_text(args, text), node.start_byte, assigned, shadowed):
+                        f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], name, rel,
+                                                         node.start_point[0] + 1))
             elif callee is not None and callee.type == "field_expression":
                 f.member_calls.append((re.sub(r"\s+", "", node_text(callee, text)), node.start_point[0] + 1))
             else:
                 f.indirect.append(node.start_point[0] + 1)
         elif node.type == "gnu_asm_expression":
-            body = node_text(node, text)
-            if "vmcall" in body or "vmmcall" in body:
+            body_text = node_text(node, text)
+            if "vmcall" in body_text or "vmmcall" in body_text:
                 f.asm_vmcall.append(node.start_point[0] + 1)
         stack.extend(node.children)
     return f
+
+
+def _struct_locals(fn_node, text) -> dict:
+    """{local or parameter: struct tag, or None for one of another type}: a local hides a global."""
+    out: dict = {}
+    stack = [fn_node.child_by_field_name("declarator"), fn_node.child_by_field_name("body")]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        if node.type in ("declaration", "parameter_declaration"):
+            tagged = sharedmem.declared_structs(node, text)
+            for d in node.children_by_field_name("declarator"):
+                ident = innermost_identifier(d)
+                if ident is not None:
+                    out[node_text(ident, text)] = tagged.get(node_text(ident, text))
+        stack.extend(node.children)
+    return out
 
 
 def _primitive(callee: str, first_arg: str):
@@ -296,6 +368,8 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
                 indirect.append(Step(fn.name, fn.file, line))
             for call in calls:
                 reaches.setdefault((call, False), Reach(call, chain + (Step(pointer, fn.file, line),)))
+        for name, line, instruction in fn.hypercalls:
+            reaches.setdefault((name, False), Reach(name, chain + (Step(instruction, fn.file, line),)))
         for line in fn.asm_vmcall:
             key = ("vmcall", False)
             reaches.setdefault(key, Reach("vmcall", chain + (Step(fn.name, fn.file, line),)))
@@ -312,24 +386,51 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
     return sorted(reaches.values(), key=lambda r: (r.hypercall, r.batched, len(r.chain))), indirect
 
 
-def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None):
-    """{op name: [Reach]} for every op the backend implements, and the files read. config: the
-    ABI's, when checking against one (a ROM binding under a false guard is not reached)."""
-    files = backend_files(tree, inventory, backend)
-    graph = call_graph(tree, files, config)
+@dataclass
+class Glue:
+    """A backend's glue as read: its files, call graph and ROM-call bindings."""
+
+    backend: str
+    arch: str
+    files: list[str]
+    graph: dict[str, _Function]
+    rom: RomCalls
+
+
+def read_glue(tree: KernelTree, inventory, backend: str, config: dict | None = None,
+              arch: str | None = None) -> Glue:
+    """The backend's glue on one architecture (backend_arch's when None): Xen's ia64 glue of
+    2.6.32 defines functions of the same names as its x86 glue. config: the ABI's, when
+    checking against one (a ROM binding or a definition under a guard it makes false drops out)."""
+    arch = arch or backend_arch(inventory, backend)
+    files = backend_files(tree, inventory, backend, arch)
     rom = rom_calls(tree, files)
     rom.config = config
+    return Glue(backend, arch, files, call_graph(tree, files, config, arch), rom)
+
+
+def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None, glue: Glue | None = None,
+           arch: str | None = None):
+    """{op name: [Reach]} for every op the backend implements on the arch, and the files read.
+    config: the ABI's, when checking against one (a ROM binding under a false guard is not reached)."""
+    glue = glue or read_glue(tree, inventory, backend, config, arch)
     out = {}
     for op in inventory.ops:
         reaches = {}
         for impl in op.implementations:
-            if impl.backend != backend:
+            if impl.backend != backend or not _on(impl.file, glue.arch):
                 continue
-            call = filled_rom_call(rom, impl.function)
+            call = filled_rom_call(glue.rom, impl.function)
             if call is not None:
                 reaches.setdefault(call, Reach(call, (Step(impl.function, impl.file, impl.line),)))
-            for r in trace(graph, impl.function, rom=rom)[0]:
+            for r in trace(glue.graph, impl.function, rom=glue.rom)[0]:
                 reaches.setdefault(r.hypercall, r)
-        if any(i.backend == backend for i in op.implementations):
+        if any(i.backend == backend and _on(i.file, glue.arch) for i in op.implementations):
             out[op.name] = sorted(reaches.values(), key=lambda r: r.hypercall)
-    return out, files
+    return out, glue.files
+
+
+def _on(path: str, arch: str) -> bool:
+    """Whether a file belongs to arch's glue: its own arch/ directory, or a generic file."""
+    return not path.startswith("arch/") or path.startswith(f"arch/{arch}/") or (
+        arch == "x86" and path.startswith(("arch/i386/", "arch/x86_64/")))

@@ -10,7 +10,8 @@ from pvscan.errors import PvscanError, print_warnings
 
 def run(args) -> int:
     from pvscan.checks.derive import skeleton
-    from pvscan.checks.glue import derive, rom_calls
+    from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
+    from pvscan.checks.sharedmem import derive_areas
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
@@ -21,13 +22,20 @@ def run(args) -> int:
     backends = sorted({b for (_, b) in result.inventory.backends})
     if args.backend not in backends:
         raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)
-    derived, files = derive(tree, result.inventory, args.backend)
+    arches = sorted({a for (a, b) in result.inventory.backends if b == args.backend})
+    arch = args.arch or backend_arch(result.inventory, args.backend)
+    if arch not in arches:
+        raise PvscanError(f"backend {args.backend!r} has no glue on {arch} (its architectures: {', '.join(arches)})",
+                          args.tree)
+    glue = read_glue(tree, result.inventory, args.backend, arch=arch)
     # Glue that binds calls under CONFIG_X86_PAE (VMI's SetPxELong) is derived for PAE, the
     # configuration VMware shipped; the non-PAE calls then drop out.
-    pae = rom_calls(tree, files).guarded_by("CONFIG_X86_PAE")
+    pae = glue.rom.guarded_by("CONFIG_X86_PAE")
     if pae:
-        derived, files = derive(tree, result.inventory, args.backend, {"CONFIG_X86_PAE": True})
-    text = skeleton(tree, result.inventory, args.backend, derived, files, pae)
+        glue = read_glue(tree, result.inventory, args.backend, {"CONFIG_X86_PAE": True}, arch)
+    derived, files = derive(tree, result.inventory, args.backend, glue=glue)
+    areas = derive_areas(tree, result.inventory, glue, MAX_DEPTH)
+    text = skeleton(tree, result.inventory, args.backend, derived, files, pae, areas, arch)
     print_warnings(result.warnings, sys.stderr)
     write_output(text, args.output)
     return 0
