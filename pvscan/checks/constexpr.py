@@ -23,6 +23,7 @@ INF = math.inf
 _TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>?:(),!]))")
 _MAX_DEPTH = 24
 _MAX_ALTERNATIVES = 8
+_BUDGET = 20000       # evaluations per Evaluator: macros that double at each level end here, not in a hang
 
 
 class _Unknown(Exception):
@@ -53,6 +54,8 @@ class Evaluator:
     def __init__(self, definitions: dict, word_bits: int):
         self.definitions = definitions
         self.word_bits = word_bits
+        self.known: dict = {}     # object-like macro -> its bounds, each evaluated once
+        self.spent = 0
 
     def exact(self, text: str) -> int | None:
         """The value of text when every choice gives the same, else None."""
@@ -63,7 +66,8 @@ class Evaluator:
         return int(lo) if lo == hi and lo not in (INF, -INF) else None
 
     def _value(self, text: str, depth: int):
-        if depth > _MAX_DEPTH:
+        self.spent += 1
+        if depth > _MAX_DEPTH or self.spent > _BUDGET:
             raise _Unknown(text)
         parser = _Parser(_tokens(text), self, depth)
         value = parser.ternary()
@@ -76,6 +80,14 @@ class Evaluator:
         if builtin is not None and args is not None:
             # The kernel's own spelling goes through sizeof(long), which the target fixes.
             return builtin(self, [self._value(a, depth + 1) for a in args])
+        if args is None and name in self.known:
+            return self.known[name]
+        value = self._macro(name, args, depth)
+        if args is None:
+            self.known[name] = value
+        return value
+
+    def _macro(self, name: str, args, depth: int):
         alternatives = self.definitions.get(name)
         if alternatives is None:
             if args is None and name in ("BITS_PER_LONG", "__BITS_PER_LONG"):

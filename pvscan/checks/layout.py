@@ -158,6 +158,7 @@ class _Types:
         for d in pre.defines:
             if self._exists(pre, d.line - 1):
                 self.definitions.setdefault(d.name, []).append((d.params, " ".join(d.body.split())))
+        self.constants.known.clear()      # a macro read now may bound one evaluated before
         tree = parse_tree(pre.text)
         stack = [tree.root_node]
         while stack:
