@@ -42,6 +42,12 @@ def same_arch(a: str, b: str) -> bool:
     return arch_identity(a) == arch_identity(b)
 
 
+def on_arch(path: str, arch: str) -> bool:
+    """Whether a file is arch's: under its arch/ directory (arch/i386 is x86's), or generic."""
+    parts = path.split("/")
+    return parts[0] != "arch" or len(parts) < 2 or same_arch(parts[1], arch)
+
+
 def member(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
 
 # Where each hypervisor's hypercall numbers are defined, in the tree: a documented table.
@@ -60,10 +61,10 @@ def backend_target(tree, inventory, backend: str, pae: bool, arch: str = "x86") 
     nothing tied it to i386."""
     from pvscan.kconfig import LazyGuardLogic
 
-    if arch not in ("x86", "i386", "x86_64"):     # (2.6.2x's arch/i386 and arch/x86_64)
+    if not same_arch(arch, "x86"):     # (2.6.2x's arch/i386 and arch/x86_64 are x86)
         return _TARGETS.get(arch, arch), f"its glue is arch/{arch}'s"
     pae_note = ", with PAE (its glue binds calls under CONFIG_X86_PAE)" if pae else ""
-    files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend and a == arch for f in fs})
+    files = sorted({f for (a, b), fs in inventory.backends.items() if b == backend and same_arch(a, arch) for f in fs})
     i386_file = next((f for f in files if f.startswith(("arch/i386/", "include/asm-i386/"))), None)
     if i386_file:
         return ("i386-pae" if pae else "i386"), f"its files are in arch/i386 ({i386_file}){pae_note}"

@@ -26,6 +26,7 @@ from pvscan.checks import asmglue, sharedmem
 from pvscan.facts.guards import evaluate
 from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
+from pvscan.identity import on_arch, same_arch
 from pvscan.naming import is_table_name
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import SkippedFile
@@ -79,14 +80,14 @@ def backend_arch(inventory, backend: str) -> str:
     """The architecture whose glue of backend is read when none is asked for: x86 where the
     backend has glue there, else the first of its architectures by name."""
     arches = sorted({a for (a, b) in inventory.backends if b == backend})
-    return "x86" if "x86" in arches or not arches else arches[0]
+    return "x86" if any(same_arch(a, "x86") for a in arches) or not arches else arches[0]
 
 
 def backend_files(tree: KernelTree, inventory, backend: str, arch: str | None = None) -> list[str]:
     """The backend's .c and .S files (all of them in the directories it has files in) and the
     hypervisor-interface headers they include, and those headers include in turn."""
     dirs = sorted({os.path.dirname(f) for (a, b), files in inventory.backends.items()
-                   if b == backend and a == (arch or a) for f in files})
+                   if b == backend and (arch is None or same_arch(a, arch)) for f in files})
     files = []
     for d in dirs:
         try:
@@ -207,7 +208,7 @@ def _collect(fn_node, name, rel, text, globals_=None) -> _Function:
         else:
             types[local] = tag
     f.accesses = sharedmem.accesses(body, text, types)
-    assigned = None
+    assigned = shadowed = None
     stack = [body]
     while stack:
         node = stack.pop()
@@ -223,8 +224,9 @@ def _collect(fn_node, name, rel, text, globals_=None) -> _Function:
                 f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
                 prim = _primitive(node_text(callee, text), first)
                 if prim is not None and globals_ and args is not None:
-                    assigned = sharedmem.assignments(body, text) if assigned is None else assigned
-                    shadowed = {k: v for k, v in globals_.items() if k not in locals_}
+                    if assigned is None:
+                        assigned = sharedmem.assignments(body, text)
+                        shadowed = {k: v for k, v in globals_.items() if k not in locals_}
                     for g in sharedmem.handed_globals(node_text(args, text), node.start_byte, assigned, shadowed):
                         f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], name, rel,
                                                          node.start_point[0] + 1))
@@ -418,19 +420,14 @@ def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None
     for op in inventory.ops:
         reaches = {}
         for impl in op.implementations:
-            if impl.backend != backend or not _on(impl.file, glue.arch):
+            if impl.backend != backend or not on_arch(impl.file, glue.arch):
                 continue
             call = filled_rom_call(glue.rom, impl.function)
             if call is not None:
                 reaches.setdefault(call, Reach(call, (Step(impl.function, impl.file, impl.line),)))
             for r in trace(glue.graph, impl.function, rom=glue.rom)[0]:
                 reaches.setdefault(r.hypercall, r)
-        if any(i.backend == backend and _on(i.file, glue.arch) for i in op.implementations):
+        if any(i.backend == backend and on_arch(i.file, glue.arch) for i in op.implementations):
             out[op.name] = sorted(reaches.values(), key=lambda r: r.hypercall)
     return out, glue.files
 
-
-def _on(path: str, arch: str) -> bool:
-    """Whether a file belongs to arch's glue: its own arch/ directory, or a generic file."""
-    return not path.startswith("arch/") or path.startswith(f"arch/{arch}/") or (
-        arch == "x86" and path.startswith(("arch/i386/", "arch/x86_64/")))

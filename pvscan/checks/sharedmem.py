@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from pvscan.facts.syntax import innermost_identifier, node_text
+from pvscan.identity import on_arch
 
 # Per-cpu accessors whose first argument names the variable whose storage they reach.
 _PER_CPU = frozenset({"percpu_read", "percpu_write", "x86_read_percpu", "x86_write_percpu", "this_cpu_read", "__this_cpu_read", "raw_cpu_read", "this_cpu_ptr", "raw_cpu_ptr",
@@ -236,8 +237,7 @@ def derive_areas(tree, inventory, glue, max_depth: int) -> DerivedAreas:
     for op in inventory.ops:
         used = set()
         for impl in op.implementations:
-            if impl.backend == glue.backend and (not impl.file.startswith("arch/")
-                                                 or impl.file.startswith(f"arch/{glue.arch}/")):
+            if impl.backend == glue.backend and on_arch(impl.file, glue.arch):
                 used |= area_uses(glue.graph, impl.function, set(handed), max_depth)
         if used:
             uses[op.name] = sorted(used)

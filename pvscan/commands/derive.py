@@ -12,6 +12,7 @@ def run(args) -> int:
     from pvscan.checks.derive import skeleton
     from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
     from pvscan.checks.sharedmem import derive_areas
+    from pvscan.identity import same_arch
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
@@ -24,7 +25,7 @@ def run(args) -> int:
         raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)
     arches = sorted({a for (a, b) in result.inventory.backends if b == args.backend})
     arch = args.arch or backend_arch(result.inventory, args.backend)
-    if arch not in arches:
+    if not any(same_arch(a, arch) for a in arches):
         raise PvscanError(f"backend {args.backend!r} has no glue on {arch} (its architectures: {', '.join(arches)})",
                           args.tree)
     glue = read_glue(tree, result.inventory, args.backend, arch=arch)
