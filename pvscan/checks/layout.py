@@ -112,8 +112,8 @@ def struct_layout(source, headers, tag: str, target: str, config: dict) -> tuple
     return types.layout(tag), problems
 
 
-_INCLUDE_DEPTH = 5
-_INCLUDED_FILES = 200
+_INCLUDE_DEPTH = 8
+_INCLUDED_FILES = 400
 _INCLUDE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
 _ARCH_OF = {"x86_64": "x86", "i386": "x86", "i386-pae": "x86", "arm64": "arm64", "riscv64": "riscv",
             "loongarch64": "loongarch"}
@@ -127,7 +127,14 @@ def _include_candidates(rel: str, inc: str, target: str) -> list[str]:
     out += [f"arch/{arch}/include/{inc}", f"arch/{arch}/include/uapi/{inc}", f"arch/{arch}/include/generated/{inc}",
             f"include/{inc}", f"include/uapi/{inc}"]
     if inc.startswith("asm/"):
-        out += [f"include/asm-{old}/{inc[4:]}", f"include/asm-generic/{inc[4:]}", f"include/uapi/asm-generic/{inc[4:]}"]
+        # include/asm-i386 until 2.6.23, include/asm-x86 from 2.6.24 to 2.6.27.
+        out += [f"include/asm-{old}/{inc[4:]}", f"include/asm-{arch}/{inc[4:]}", f"include/asm-generic/{inc[4:]}",
+                f"include/uapi/asm-generic/{inc[4:]}"]
+    # i386's default subarchitecture is on the compiler's include path ('-Iinclude/asm-x86/mach-default',
+    # 2.6.2x; arch/x86/include/asm/mach-default until 2.6.30): its irq_vectors.h defines NR_IRQS.
+    if "/" not in inc and arch == "x86":
+        out += [f"include/asm-{old}/mach-default/{inc}", f"include/asm-x86/mach-default/{inc}",
+                f"arch/x86/include/asm/mach-default/{inc}"]
     return out
 
 
