@@ -49,6 +49,12 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# What each x86 target fixes in the configuration the glue is read under.
+TARGET_CONFIG = {
+    "i386": {"CONFIG_X86_32": True, "CONFIG_X86_64": False, "CONFIG_X86_PAE": False},
+    "i386-pae": {"CONFIG_X86_32": True, "CONFIG_X86_64": False, "CONFIG_X86_PAE": True},
+    "x86_64": {"CONFIG_X86_32": False, "CONFIG_X86_64": True, "CONFIG_X86_PAE": False},
+}
 # The 64-bit target of each architecture whose glue is not x86's (checks.layout knows these).
 _TARGETS = {"arm64": "arm64", "riscv": "riscv64", "loongarch": "loongarch64"}
 

@@ -160,7 +160,7 @@ def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = 
                     else:
                         ruled_out.discard(name)
                 continue
-            stack.extend(node.children)
+            stack.extend(reversed(node.children))     # file order: the first definition is met first
     offsets = None
     for rel in files:
         if rel.endswith(".S"):

@@ -9,7 +9,7 @@ from pvscan.errors import PvscanError, print_warnings
 
 
 def run(args) -> int:
-    from pvscan.checks.derive import skeleton
+    from pvscan.checks.derive import TARGET_CONFIG, backend_target, skeleton
     from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
     from pvscan.checks.sharedmem import derive_areas
     from pvscan.identity import same_arch
@@ -32,8 +32,10 @@ def run(args) -> int:
     # Glue that binds calls under CONFIG_X86_PAE (VMI's SetPxELong) is derived for PAE, the
     # configuration VMware shipped; the non-PAE calls then drop out.
     pae = glue.rom.guarded_by("CONFIG_X86_PAE")
-    if pae:
-        glue = read_glue(tree, result.inventory, args.backend, {"CONFIG_X86_PAE": True}, arch)
+    # The glue is read again for the target the skeleton names: a function defined once per
+    # configuration (lguest_set_pmd under CONFIG_X86_PAE and not) is the target's.
+    target, _ = backend_target(tree, result.inventory, args.backend, pae, arch)
+    glue = read_glue(tree, result.inventory, args.backend, TARGET_CONFIG.get(target), arch)
     derived, files = derive(tree, result.inventory, args.backend, glue=glue)
     areas = derive_areas(tree, result.inventory, glue, MAX_DEPTH)
     text = skeleton(tree, result.inventory, args.backend, derived, files, pae, areas, arch)
