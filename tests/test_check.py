@@ -370,6 +370,52 @@ source = "test"
 """)
 
 
+def _hypercall(name, kernels, number):
+    return f"""
+[[hypercall]]
+name = "{name}"
+kernels = "{kernels}"
+number = {number}
+args = []
+clobbers = false
+source = "test"
+"""
+
+
+def test_a_hypercall_renumbered_between_releases_is_declared_once_per_era(tmp_path):
+    # lguest's LHCALL_SET_PMD: 15 until 2.6.30, 13 from 2.6.31 (tests/test_eras.py reads both).
+    abi = _abi(tmp_path, mappings=_hypercall("set_pmd", "-2.6.30", 15) + _hypercall("set_pmd", "2.6.31-", 13))
+    assert [abi.hypercall("set_pmd", v).number for v in ((2, 6, 30), (2, 6, 31), None)] == [15, 13, 15]
+    from pvscan.errors import PvscanError
+    with pytest.raises(PvscanError, match=r"hypercall set_pmd declared twice .*'kernels' ranges that do not overlap"):
+        _abi(tmp_path, mappings=_hypercall("set_pmd", "-2.6.31", 15) + _hypercall("set_pmd", "2.6.31-", 13))
+    with pytest.raises(PvscanError, match="number 1 already used by Four"):
+        _abi(tmp_path, mappings=_hypercall("Other", "2.6.31-", 1))
+
+
+def test_an_area_field_may_be_declared_once_per_era(tmp_path):
+    area = """
+[[area]]
+name = "a"
+struct = "a"
+headers = ["a.h"]
+registered_by = "test"
+fields = [
+    {{ name = "x", offset = 0, size = 4 }},
+    {{ name = "y", offset = 4, size = 4, kernels = "{one}" }},
+    {{ name = "y", offset = 8, size = 4, kernels = "{two}" }},
+]
+source = "test"
+"""
+    abi = _abi(tmp_path, mappings=area.format(one="-2.6.30", two="2.6.31-"))
+    from pvscan.checks.areas import _fields_of
+    assert [(f.name, f.offset) for f in _fields_of(abi.areas[0], (2, 6, 31))] == [("x", 0), ("y", 8)]
+    assert [(f.name, f.offset) for f in _fields_of(abi.areas[0], None)] == [("x", 0)]
+    from pvscan.errors import PvscanError
+    with pytest.raises(PvscanError, match="once each or once per kernels range"):
+        _abi(tmp_path, mappings=area.format(one="-2.6.31", two="2.6.31-"))
+
+
 def test_return_words_must_be_one_or_two(tmp_path):
     from pvscan.errors import PvscanError
     with pytest.raises(PvscanError, match="return_words"):

@@ -43,6 +43,12 @@ class Hypercall:
     gates: tuple[str, ...]
     source: str
     line: int
+    # The kernels whose hypercall this is, when it changed: lguest's LHCALL_SET_PMD is 15 until
+    # 2.6.30 and 13 from 2.6.31. One name may be declared once per era.
+    kernels: tuple | None = None
+
+    def covers(self, version) -> bool | None:
+        return in_range(self.kernels, version)
 
 
 @dataclass(frozen=True)
@@ -134,8 +140,13 @@ class Abi:
     return_words: int = 1
     areas: tuple[Area, ...] = ()
 
-    def hypercall(self, name: str) -> Hypercall | None:
-        return next((h for h in self.hypercalls if h.name == name), None)
+    def hypercall(self, name: str, version=None) -> Hypercall | None:
+        """The hypercall of that name for a kernel of version ((major, minor, sub), or None):
+        the declaration whose range holds it, else one without a range, else the first."""
+        named = [h for h in self.hypercalls if h.name == name]
+        return (next((h for h in named if version is not None and h.covers(version)), None)
+                or next((h for h in named if h.kernels is None), None)
+                or next(iter(named), None))
 
 
 # -- bundled ABIs --------------------------------------------------------------
@@ -166,7 +177,7 @@ _ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": s
              "description": str, "backend": str, "sources": list, "config": dict}
 _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
 _HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
-            "source": str}
+            "source": str, "kernels": str}
 _HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
 _MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": (list, dict), "split": list, "thunk": bool,
              "signature": str, "reason": str, "source": str, "kernels": str, "uses": list}
@@ -257,24 +268,8 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
             fail("[abi] kernels must be a range of versions like '2.6.21-2.6.36' or '6.1-'",
                  loc.key("abi", 0, "kernels"))
 
-    hypercalls = []
-    seen_names, seen_numbers = {}, {}
-    for i, h, where, line in _entries(data, "hypercall", "name", _HC_KEYS, _HC_REQUIRED, loc, fail):
-        if not all(isinstance(a, int) and not isinstance(a, bool) and a in (8, 16, 32, 64, 128)
-                   for a in h["args"]):
-            fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64, 128)",
-                 loc.key("hypercall", i, "args"))
-        if not all(isinstance(g, str) for g in h.get("gates", [])):
-            fail(f"{where}: gates must be a list of strings", loc.key("hypercall", i, "gates"))
-        if h["name"] in seen_names:
-            fail(f"{where}: hypercall {h['name']} declared twice (first at line {seen_names[h['name']]})", line)
-        if h["number"] in seen_numbers:
-            fail(f"{where}: number {h['number']} already used by {seen_numbers[h['number']]}",
-                 loc.key("hypercall", i, "number"))
-        seen_names[h["name"]] = line
-        seen_numbers[h["number"]] = h["name"]
-        hypercalls.append(Hypercall(h["name"], h["number"], tuple(h["args"]), h["clobbers"],
-                                    h.get("batchable", False), tuple(h.get("gates", [])), h["source"], line or 0))
+    hypercalls = _hypercalls(data, loc, fail)
+    seen_names = {h.name for h in hypercalls}
 
     areas = _areas(data, loc, fail)
     fields_of = {a.name: {f.name for f in a.fields} for a in areas}
@@ -297,12 +292,7 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
                 fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
         if m["to"] == "unsupported" and not m.get("reason"):
             fail(f"{where}: an unsupported op needs a 'reason'", line)
-        kernels = abi_kernels   # a mapping's own range narrows the ABI's
-        if "kernels" in m:
-            kernels = parse_kernel_range(m["kernels"])
-            if kernels is None:
-                fail(f"{where}: kernels must be a range of versions like '2.6.20-2.6.22', '2.6.23-' or '-4.19'",
-                     loc.key("mapping", i, "kernels"))
+        kernels = _kernels_of(m, "mapping", i, where, loc, fail, abi_kernels)   # its own, else the ABI's
         # One op may be mapped once per era: the same name can mean another thing in another
         # kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x).
         for first, other in seen_ops.get(m["op"], []):
@@ -337,6 +327,40 @@ def parse_abi(path: str, shown_as: str | None = None) -> Abi:
     )
 
 
+def _kernels_of(entry: dict, table: str, index: int, where: str, loc, fail, default=None):
+    """The entry's 'kernels' range as (low, high), or default when it states none."""
+    if "kernels" not in entry:
+        return default
+    kernels = parse_kernel_range(entry["kernels"])
+    if kernels is None:
+        fail(f"{where}: kernels must be a range of versions like '2.6.20-2.6.22', '2.6.23-' or '-4.19'",
+             loc.key(table, index, "kernels"))
+    return kernels
+
+
+def _hypercalls(data, loc, fail) -> list[Hypercall]:
+    """The [[hypercall]] tables. A name or a number is declared once, or once per era with
+    kernels ranges that do not overlap (a hypercall renumbered between releases)."""
+    out: list[Hypercall] = []
+    for i, h, where, line in _entries(data, "hypercall", "name", _HC_KEYS, _HC_REQUIRED, loc, fail):
+        if not all(isinstance(a, int) and not isinstance(a, bool) and a in (8, 16, 32, 64, 128)
+                   for a in h["args"]):
+            fail(f"{where}: args must list argument widths in bits (8, 16, 32, 64, 128)",
+                 loc.key("hypercall", i, "args"))
+        if not all(isinstance(g, str) for g in h.get("gates", [])):
+            fail(f"{where}: gates must be a list of strings", loc.key("hypercall", i, "gates"))
+        kernels = _kernels_of(h, "hypercall", i, where, loc, fail)
+        for other in out:
+            if not ranges_apart(kernels, other.kernels) and other.name == h["name"]:
+                fail(f"{where}: hypercall {h['name']} declared twice (first at line {other.line}); a hypercall "
+                     "declared once per era needs 'kernels' ranges that do not overlap", line)
+            if not ranges_apart(kernels, other.kernels) and other.number == h["number"]:
+                fail(f"{where}: number {h['number']} already used by {other.name}", loc.key("hypercall", i, "number"))
+        out.append(Hypercall(h["name"], h["number"], tuple(h["args"]), h["clobbers"], h.get("batchable", False),
+                             tuple(h.get("gates", [])), h["source"], line or 0, kernels))
+    return out
+
+
 def _areas(data, loc, fail) -> tuple[Area, ...]:
     """The [[area]] tables: each a struct the specification lays out field by field."""
     out = []
@@ -349,25 +373,23 @@ def _areas(data, loc, fail) -> tuple[Area, ...]:
                                        for h in a["headers"]):
             fail(f"{where}: headers must list the tree's header files, relative to its top",
                  loc.key("area", i, "headers"))
-        fields, seen = [], set()
+        fields, seen = [], []
         for f in a["fields"]:
             ok = (isinstance(f, dict) and {"name", "offset", "size"} <= set(f) <= {"name", "offset", "size", "kernels"}
                   and isinstance(f["name"], str)
                   and all(type(f[k]) is int and 0 <= f[k] < _MAX_AREA_BYTES for k in ("offset", "size"))
-                  and f["size"] > 0 and f["name"] not in seen)
+                  and f["size"] > 0)
             field_kernels = parse_kernel_range(f["kernels"]) if ok and isinstance(f.get("kernels", ""), str) \
                 and "kernels" in f else None
-            if not ok or ("kernels" in f and field_kernels is None):
-                fail(f"{where}: each field is {{ name = \"...\", offset = N, size = N }} (bytes), once each, "
-                     "with an optional kernels range", loc.key("area", i, "fields"))
-            seen.add(f["name"])
+            # A field that moved between releases is declared once per era (lguest_data's tsc_khz).
+            again = ok and any(name == f["name"] and not ranges_apart(field_kernels, other)
+                               for name, other in seen)
+            if not ok or ("kernels" in f and field_kernels is None) or again:
+                fail(f"{where}: each field is {{ name = \"...\", offset = N, size = N }} (bytes), once each "
+                     "or once per kernels range", loc.key("area", i, "fields"))
+            seen.append((f["name"], field_kernels))
             fields.append(AreaField(f["name"], f["offset"], f["size"], field_kernels))
-        kernels = None
-        if "kernels" in a:
-            kernels = parse_kernel_range(a["kernels"])
-            if kernels is None:
-                fail(f"{where}: kernels must be a range of versions like '2.6.23-' or '-4.19'",
-                     loc.key("area", i, "kernels"))
+        kernels = _kernels_of(a, "area", i, where, loc, fail)
         out.append(Area(a["name"], a["struct"], tuple(a["headers"]), a["registered_by"], tuple(fields),
                         a["source"], line or 0, kernels))
     return tuple(out)

@@ -26,9 +26,17 @@ def laid_out(source, abis, version=None, headers=None):
             if headers is not None and not headers.intersection(area.headers):
                 continue
             layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
-            # A field of other kernels' area (loongarch's preempted, 7.x on) is not there to compare.
-            fields = tuple(f for f in area.fields if version is None or in_range(f.kernels, version) is not False)
-            yield abi, area, layout, problems, fields
+            yield abi, area, layout, problems, _fields_of(area, version)
+
+
+def _fields_of(area, version) -> tuple:
+    """The area's fields a kernel of version has: a field of other kernels' area (loongarch's
+    preempted, 7.x on) is not there to compare. Without a version, a field declared once per era
+    (lguest_data's tsc_khz) has no place to compare and is left out."""
+    if version is not None:
+        return tuple(f for f in area.fields if in_range(f.kernels, version) is not False)
+    names = [f.name for f in area.fields]
+    return tuple(f for f in area.fields if names.count(f.name) == 1)
 
 
 def version_number(version) -> tuple | None:

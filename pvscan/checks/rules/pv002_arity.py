@@ -49,7 +49,7 @@ class Arity(CheckRule):
         abi = ctx.abi
         params = ctx.op.params or ()
         for name in ctx.mapping.hypercalls:
-            hc = abi.hypercall(name)
+            hc = abi.hypercall(name, ctx.version)
             arg_map = ctx.mapping.args_for(name)
             if arg_map is not None:
                 count = len(arg_map)

@@ -47,7 +47,7 @@ class Width(CheckRule):
         abi, mapping, op = ctx.abi, ctx.mapping, ctx.op
         said = set()
         for name in mapping.hypercalls:
-            hc = abi.hypercall(name)
+            hc = abi.hypercall(name, ctx.version)
             arg_map = mapping.args_for(name)
             for index, p in enumerate(op.params or ()):
                 if p.name in mapping.split or not p.type:

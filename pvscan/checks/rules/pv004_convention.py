@@ -34,7 +34,7 @@ class Convention(CheckRule):
                 or ctx.op.convention != "callee_save" or ctx.mapping.thunk):
             return
         for name in ctx.mapping.hypercalls:
-            hc = ctx.abi.hypercall(name)
+            hc = ctx.abi.hypercall(name, ctx.version)
             if hc.clobbers:
                 yield self.finding(ctx, hypercall=name, evidence=(f"hypercall {name}: {hc.source}",))
 
