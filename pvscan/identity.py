@@ -29,6 +29,7 @@ RENAMES = {
     "release_pt": "release_pte",        # 2.6.25
     "release_pd": "release_pmd",        # 2.6.25
     "alloc_pd_clone": "alloc_pmd_clone",  # 2.6.25 (2.6.22 paravirt.h:178, 2.6.32 paravirt_types.h:260)
+    "get_cpu_khz": "get_tsc_khz",       # 2.6.27 (2.6.26 and 2.6.27 paravirt.h, struct pv_time_ops)
     "flush_tlb_single": "flush_tlb_one_user",  # 4.16
 }
 ARCH_IDENTITY = {"i386": "x86", "x86_64": "x86"}

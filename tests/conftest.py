@@ -79,7 +79,19 @@ def kernel_path(version: str) -> Path:
 # github:avsm/linux-2.6.32-xen-oprofile, and github:tw-embedded/linux-4.19, whose HEAD is
 # 4.14.219 whatever its name says). CI cannot fetch those, so their tests skip.
 OLD_MIRRORS = {"2.6.22": "j0n3lson/linux-2.6.22.19-cs370", "2.6.32": "avsm/linux-2.6.32-xen-oprofile",
-               "4.14": "tw-embedded/linux-4.19", "4.19": "shubham95/linux-4.19.13"}
+               "4.14": "tw-embedded/linux-4.19", "4.19": "shubham95/linux-4.19.13",
+               # The releases of VMI's and lguest's eras between those (vendor trees whose x86 is
+               # the release's; 2.6.24's lacks its .S files): tests/test_eras.py.
+               "2.6.21": "cyox93/s3c-linux-2.6.21", "2.6.23": "zheharry/linux-sh4-2.6.23.17_stm23_A18B",
+               "2.6.24": "fulei0920/linux-2.6.24", "2.6.26": "katadelos/linux-2.6.26-lab126",
+               "2.6.27": "HappyASR/LinuxKernel2.6.27", "2.6.28": "sensysnetworks/linux-2.6.28-at91",
+               "2.6.29": "greendrm/linux-2.6.29-s5pc100", "2.6.30": "keystargchy/linux-2.6.30",
+               "2.6.31": "jz47xx/linux-2.6.31.3", "2.6.33": "DesignA-Electronics/linux-2.6.33.3",
+               "2.6.34": "zwliew/linux-2.6.34-ux500", "2.6.35": "rivsidn/linux-2.6.35.6",
+               "2.6.36": "allwinner/linux-2.6.36", "3.10": "harviswang/linux-3.10.99",
+               "3.18": "jockyw2001/linux-3.18", "4.4": "xiaojimmychen/linux-4.4", "4.8": "squirrel20/linux-4.8.15",
+               "4.9": "lxuxx/linux-4.9", "4.10": "pengdonglin137/linux-4.10.17", "4.11": "HCLS/linux-4.11",
+               "4.12": "jason50123/linux-4.12", "4.13": "shizukanaskytree/linux-4.13.4"}
 
 
 def old_kernel_path(version: str) -> Path:
