@@ -136,3 +136,58 @@ def test_precise_mode_never_writes_into_the_tree(tmp_path):
     before = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
     sizes_for(KernelTree(tree), "arch/x86/include/asm/paravirt_types.h", "x86", ["unsigned long"], "x86_64")
     assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*")) == before
+
+
+def _kvm_fixture(tmp_path, with_types):
+    import shutil
+
+    tree = tmp_path / "linux"
+    shutil.copytree(fixture_tree("gen4-named"), tree)
+    if with_types:
+        (tree / "include/linux").mkdir(parents=True, exist_ok=True)
+        (tree / "include/linux/types.h").write_text(
+            "typedef unsigned char __u8; typedef unsigned int __u32; typedef unsigned long long __u64;\n"
+            "typedef __u8 u8; typedef signed char s8; typedef __u32 u32; typedef __u64 u64;\n")
+    return tree
+
+
+def test_precise_lays_areas_out_with_libclang_and_a_moved_field_is_an_error(tmp_path):
+    tree = _kvm_fixture(tmp_path, with_types=True)
+    run = pvscan("check", str(tree), "--abi", "kvm", "--precise")
+    assert "3 of 3 shared areas laid out by libclang" in run.stderr
+    assert "PV011" not in run.stdout and "is at" not in run.stderr    # libclang and pvscan agree
+    header = tree / "arch/x86/include/uapi/asm/kvm_para.h"
+    header.write_text(header.read_text().replace("\t__u32 version;\n\t__u32 flags;\n",
+                                                 "\t__u32 flags;\n\t__u32 version;\n"))
+    run = pvscan("check", str(tree), "--abi", "kvm", "--precise")
+    assert run.returncode == 1
+    assert "field version is at offset 12, 4 byte(s), in struct kvm_steal_time; the hypervisor has it at offset 8" \
+        in run.stdout
+
+
+def test_precise_never_lays_out_a_struct_libclang_could_not_read(tmp_path):
+    # Without linux/types.h, __u64 is an unknown type: clang drops or recovers the member, so
+    # its layout would lie. pvscan's own reading stands, and no field is said to be missing.
+    tree = _kvm_fixture(tmp_path, with_types=False)
+    run = pvscan("check", str(tree), "--abi", "kvm", "--precise")
+    assert "0 of 3 shared areas laid out by libclang" in run.stderr
+    assert "PV011" not in run.stdout
+
+
+@pytest.mark.kernel
+def test_precise_areas_of_6_12():
+    # Documentation/virt/kvm/x86/msr.rst (MSR_KVM_STEAL_TIME): __u64 steal, __u32 version, __u32 flags,
+    # __u8 preempted; Xen's public xen.h: vcpu_info's evtchn_upcall_mask at 1 and its time at 32
+    # on x86-64 (arch_vcpu_info is cr2 and pad, 16 bytes).
+    from conftest import kernel_path
+
+    from pvscan.checks.precise import sizes_for
+    from pvscan.source.directory import KernelTree
+
+    got = sizes_for(KernelTree(kernel_path("6.12")), "arch/x86/include/asm/paravirt_types.h", "x86", [], "x86_64",
+                    areas=[("kvm_steal_time", ("arch/x86/include/uapi/asm/kvm_para.h",)),
+                           ("vcpu_info", ("include/xen/interface/xen.h",))])
+    steal = {name: (offset, size) for name, offset, size in got.layouts["kvm_steal_time"][2]}
+    assert (steal["steal"], steal["version"], steal["flags"], steal["preempted"]) == ((0, 8), (8, 4), (12, 4), (16, 1))
+    vcpu = {name: (offset, size) for name, offset, size in got.layouts["vcpu_info"][2]}
+    assert (vcpu["evtchn_upcall_mask"], vcpu["time"]) == ((1, 1), (32, 32))

@@ -10,33 +10,43 @@ the headers as the patch leaves them.
 from __future__ import annotations
 
 from pvscan.abi import in_range
-from pvscan.checks.layout import struct_layout
+from pvscan.checks.layout import FieldAt, Layout, struct_layout
 from pvscan.checks.rules.pv011_area_layout import AreaLayout
 from pvscan.findings import Finding
 
 
-def laid_out(source, abis, version=None, headers=None):
+def laid_out(source, abis, version=None, headers=None, precise=None):
     """(abi, area, layout or None, problems, the fields of area this kernel has) of every area of
     every ABI that the kernel (version: (major, minor, sub), or None) has; headers: only the
-    areas declared in one of these files."""
+    areas declared in one of these files. precise: {target: precise.PreciseSizes}, whose
+    libclang layouts stand for the headers' where libclang laid the struct out."""
     for abi in abis:
         for area in abi.areas:
             if version is not None and area.covers(version) is False:
                 continue
             if headers is not None and not headers.intersection(area.headers):
                 continue
-            layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
+            clang = (precise or {}).get(abi.target)
+            if clang is not None and area.struct in clang.layouts:
+                layout, problems = precise_layout(area.struct, clang.layouts[area.struct]), []
+            else:
+                layout, problems = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
             yield abi, area, layout, problems, _fields_of(area, version)
+
+
+def precise_layout(tag: str, laid) -> Layout:
+    """A Layout of libclang's (file, line, ((member, offset, size), ...))."""
+    file, line, fields = laid
+    return Layout(tag, file, line, tuple(FieldAt(name, offset, size, file, line) for name, offset, size in fields))
 
 
 def _fields_of(area, version) -> tuple:
     """The area's fields a kernel of version has: a field of other kernels' area (loongarch's
-    preempted, 7.x on) is not there to compare. Without a version, a field declared once per era
-    (lguest_data's tsc_khz) has no place to compare and is left out."""
-    if version is not None:
-        return tuple(f for f in area.fields if in_range(f.kernels, version) is not False)
-    names = [f.name for f in area.fields]
-    return tuple(f for f in area.fields if names.count(f.name) == 1)
+    preempted, 7.x on) is not there to compare. Without a version, a field only some kernels
+    have (async_pf's reason until 4.19, lguest_data's tsc_khz per era) is left out: which
+    kernel's it would be is unknown."""
+    return tuple(f for f in area.fields
+                 if (f.kernels is None if version is None else in_range(f.kernels, version) is not False))
 
 
 def version_number(version) -> tuple | None:
@@ -44,11 +54,11 @@ def version_number(version) -> tuple | None:
     return (version.version, version.patchlevel, version.sublevel) if version is not None else None
 
 
-def area_findings(source, abis, version=None, headers=None) -> list[Finding]:
+def area_findings(source, abis, version=None, headers=None, precise=None) -> list[Finding]:
     """PV011 findings of every area of every ABI, in the tree source holds (headers: only the
-    areas declared in these files)."""
+    areas declared in these files; precise: libclang's layouts, in precise mode)."""
     out = []
-    for abi, area, layout, problems, fields in laid_out(source, abis, version_number(version), headers):
+    for abi, area, layout, problems, fields in laid_out(source, abis, version_number(version), headers, precise):
         out.extend(_compare(abi, area, layout, problems, fields))
     return out
 
@@ -85,4 +95,22 @@ def _compare(abi, area, layout, problems, fields) -> list[Finding]:
                                 f"{where}: field {want.name} is at offset {got.offset}, {got.size} byte(s), in "
                                 f"struct {area.struct}; the hypervisor has it at offset {want.offset}, "
                                 f"{want.size} byte(s)", (area.source,)))
+    return out
+
+
+def precise_disagreements(source, abis, version=None, precise=None) -> list[str]:
+    """Lines for the user wherever libclang and pvscan's own reading of the headers place a field
+    of an area differently (both placed it): a configuration the headers' #ifs depend on, or a
+    struct pvscan's layout reads wrong. libclang's placement is the one checked."""
+    out = []
+    for abi, area, layout, _problems, fields in laid_out(source, abis, version, None, precise):
+        clang = (precise or {}).get(abi.target)
+        if clang is None or area.struct not in clang.layouts:
+            continue
+        own, _ = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
+        for want in fields:
+            theirs, ours = layout.field(want.name), own.field(want.name) if own is not None else None
+            if theirs is not None and ours is not None and ours.offset is not None and ours.offset != theirs.offset:
+                out.append(f"precise ({abi.target}): area {area.name}: {want.name} is at {theirs.offset} for "
+                           f"libclang, at {ours.offset} in pvscan's reading of {own.file}; libclang's is checked")
     return out

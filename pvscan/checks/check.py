@@ -142,7 +142,11 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
     from pvscan.checks.areas import area_findings
 
     result = check(inventory, abis, glue, sizes, version)
-    shared = area_findings(tree, abis, version)
+    shared = area_findings(tree, abis, version, precise=sizes)
+    if sizes:
+        from pvscan.checks.areas import precise_disagreements, version_number
+
+        notes.extend(precise_disagreements(tree, abis, version_number(version), sizes))
     if shared:
         result = dataclasses.replace(result, findings=tuple(sorted(result.findings + tuple(shared),
                                                                    key=lambda f: f.sort_key())))

@@ -43,6 +43,9 @@ class PreciseSizes:
     config: str = "default"                         # "default", the .config path, or compile_commands.json
     problem: str | None = None                      # why libclang gave nothing
     arities: dict = field(default_factory=dict)     # (file, line) of a function-pointer member -> its arity
+    # Shared areas as libclang lays them out: struct tag -> (file, line, ((member, offset, size), ...))
+    # in bytes, anonymous members' fields flattened into their struct's (checks.layout does the same).
+    layouts: dict = field(default_factory=dict)
 
     def get(self, ctype):
         return self.sizes.get(" ".join((ctype or "").split()))
@@ -104,8 +107,10 @@ def _compile_commands(tree, arch: str):
     return None
 
 
-def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str | None = None) -> PreciseSizes:
-    """Bits of each type in types, as libclang computes them for target."""
+def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str | None = None,
+              areas=()) -> PreciseSizes:
+    """Bits of each type in types, as libclang computes them for target; and the layout of each
+    area's struct (areas: (struct tag, its headers)), compiled in the same translation unit."""
     result = PreciseSizes(target, config=config_path or "default")
     try:
         import clang.cindex as ci
@@ -125,8 +130,14 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
         with open(src, "w") as f:
             f.write("#include <linux/types.h>\n")
             f.write(f'#include "{tree.root / header}"\n')
+            tags = sorted({tag for tag, _ in areas})
+            for h in sorted({h for _, headers in areas for h in headers}):
+                if (tree.root / h).is_file():
+                    f.write(f'#include "{tree.root / h}"\n')
             for i, t in enumerate(types):
                 f.write(f"typedef {t} __pvscan_t{i};\n")
+            for i, tag in enumerate(tags):
+                f.write(f"typedef struct {tag} __pvscan_area{i};\n")
         root = str(tree.root)
         from_build = None if config_path else _compile_commands(tree, arch)
         if from_build is not None:
@@ -170,6 +181,12 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
                 size = canonical.get_size()
                 if canonical.kind != ci.TypeKind.INVALID and size > 0:
                     result.sizes[types[int(cursor.spelling[10:])]] = size * 8
+            elif cursor.kind == ci.CursorKind.TYPEDEF_DECL and cursor.spelling.startswith("__pvscan_area"):
+                struct = cursor.underlying_typedef_type.get_canonical()
+                if cursor.location.line not in bad_lines and not _has_errors(tu, struct.get_declaration()):
+                    laid = _struct_fields(ci, struct, root)
+                    if laid is not None:
+                        result.layouts[tags[int(cursor.spelling[13:])]] = laid
         result.arities = _member_arities(ci, tu, root)
         if not result.sizes:
             errors = [d.spelling for d in tu.diagnostics if d.severity >= 3]
@@ -180,6 +197,46 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _has_errors(tu, decl) -> bool:
+    """Whether libclang reported an error inside the declaration: a member of an unknown type
+    ('__u64' without linux/types.h) is dropped or recovered as int, and the layout would lie."""
+    extent = decl.extent
+    if extent.start.file is None:
+        return True
+    name, first, last = extent.start.file.name, extent.start.line, extent.end.line
+    return any(d.severity >= 3 and d.location.file is not None and d.location.file.name == name
+               and first <= d.location.line <= last for d in tu.diagnostics)
+
+
+def _struct_fields(ci, struct_type, root: str):
+    """(file, line, ((member, offset, size), ...)) in bytes of a complete struct type, or None."""
+    decl = struct_type.get_declaration()
+    if struct_type.kind != ci.TypeKind.RECORD or struct_type.get_size() <= 0 or decl.location.file is None:
+        return None
+    fields = []
+
+    def walk(record, base: int) -> None:
+        for member in record.get_fields():
+            offset = record.get_offset(member.spelling) if member.spelling else -1
+            if member.is_anonymous():
+                # Its members are the outer struct's (vmware_steal_time's clock union).
+                inner = member.type.get_canonical()
+                first = next(iter(inner.get_fields()), None)
+                at = record.get_offset(first.spelling) - inner.get_offset(first.spelling) if first is not None else -1
+                if at >= 0:
+                    walk(inner, base + at)
+                continue
+            size = member.type.get_canonical().get_size()
+            if offset < 0 or offset % 8 or member.is_bitfield() or size < 0:
+                continue       # a bit-field, or a member libclang cannot place: left out, never guessed
+            fields.append((member.spelling, base + offset // 8, size))
+
+    walk(struct_type, 0)
+    name = decl.location.file.name
+    prefix = root.rstrip("/") + "/"
+    return (name[len(prefix):] if name.startswith(prefix) else name, decl.location.line, tuple(fields))
 
 
 def _member_arities(ci, tu, root: str) -> dict:
@@ -258,14 +315,17 @@ def sizes_for_abis(tree, inventory, abis, config) -> tuple[dict, list[str]]:
             continue
         types = {o.return_type for o in inventory.ops if o.arch == arch}
         types |= {p.type for o in inventory.ops if o.arch == arch for p in (o.params or ()) if p.type}
-        sizes = sizes_for(tree, tables[0].file, arch, types, target, config)
+        areas = sorted({(area.struct, area.headers) for a in abis if a.target == target for area in a.areas})
+        sizes = sizes_for(tree, tables[0].file, arch, types, target, config, areas)
         if sizes.problem:
             notes.append(f"precise ({target}): {sizes.problem}; sizes come from the type table")
         else:
             wrong = signature_mismatches(inventory, sizes)
             checked = sum(1 for o in inventory.ops if (o.file, o.line) in sizes.arities)
+            laid = f"; {len(sizes.layouts)} of {len(areas)} shared areas laid out by libclang" if areas else ""
             notes.append(f"precise ({target}): {len(sizes.sizes)} of {len(types)} type sizes from libclang "
-                         f"({sizes.config} configuration); {checked - len(wrong)} of {checked} signatures confirmed")
+                         f"({sizes.config} configuration); {checked - len(wrong)} of {checked} signatures "
+                         f"confirmed{laid}")
             for name, ours, theirs in wrong:
                 notes.append(f"warning: precise ({target}): {name}: tree-sitter read {ours} parameters, "
                              f"libclang {theirs}")
