@@ -113,9 +113,11 @@ def test_any_c_in_the_tree_is_read_or_skipped_never_a_crash(header, source, raw)
         before = fingerprint(tree)
         code, out, err = run("scan", tree, "--format", "json", "-j", "1", "-o", root / "out" / "s.json",
                              cache=root / "cache")
-        keeps_promises(code, err, allowed=(0, 2))
+        # 1: the scan could not place what the tree calls (an empty 'struct pv_cpu_ops {};' in a
+        # header of its own hides the real one), said so, and wrote what it read (docs/scan.md).
+        keeps_promises(code, err, allowed=(0, 1, 2))
         assert fingerprint(tree) == before
-        assert sorted(p.name for p in (root / "out").iterdir()) == (["s.json"] if code == 0 else [])
+        assert sorted(p.name for p in (root / "out").iterdir()) == (["s.json"] if code in (0, 1) else [])
 
 
 # -- ABI files -------------------------------------------------------------------------------------
