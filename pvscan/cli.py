@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
+# What a tree argument may be: like git, a directory anywhere inside the checkout.
+TREE_HELP = "a Linux kernel tree, or a directory inside one (default: the current directory)"
+
+
 def _jobs(text: str) -> int:
     """-j N: a whole number of at least 1 (more than the cores or the work is capped where used)."""
     try:
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", help="inventory of the paravirt ops of a kernel tree",
                        description="Scan a kernel tree: ops tables, ops, call sites, wrappers, "
                                    "callers and the implementation each backend gives.")
-    s.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    s.add_argument("tree", metavar="PATH", nargs="?", default=".", help=TREE_HELP)
     s.add_argument("--format", choices=format_names("scan"), default="text")
     s.add_argument("--op", metavar="NAME", help="show one op in full, by its canonical name (mmu.set_pte)")
     s.add_argument("--arch", metavar="ARCH", help="only this architecture (x86, ia64 ...)")
@@ -61,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="check the ops against declared hypercall ABIs",
                        description="Cross-check the operation inventory against one or more declared "
                                    "hypercall ABIs and report what they leave unmapped or constrain.")
-    c.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    c.add_argument("tree", metavar="PATH", nargs="?", default=".", help=TREE_HELP)
     c.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
                    help="a bundled ABI (pvscan abi list) or an ABI file; repeatable")
     c.add_argument("--format", choices=format_names("check"), default="text")
@@ -84,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "tree, or a git range, and annotate its lines.")
     v.add_argument("patch", metavar="PATCH|-|A..B",
                    help="a patch file, - for standard input, or with --git a revision range")
-    v.add_argument("--tree", metavar="PATH", help="the kernel tree the patch applies to (or already holds)")
+    v.add_argument("--tree", metavar="PATH",
+                   help="the kernel tree the patch applies to (or already holds); default: the tree of the "
+                        "current directory")
     v.add_argument("--git", metavar="REPO", help="review the range A..B of this git repository, from its objects")
     v.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
                    help="also report the ABI findings the patch introduces; repeatable")
@@ -96,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
                        description="Write one static HTML file: ops per group, backends x ops, ABI coverage, "
                                    "and per op its definition, call sites and implementations with code.")
-    h.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    h.add_argument("tree", metavar="PATH", nargs="?", default=".", help=TREE_HELP)
     h.add_argument("--abi", action="append", default=[], metavar="NAME|FILE")
     h.add_argument("--history", metavar="FILE",
                    help="add a timeline from 'pvscan history --format json' output")
@@ -124,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("derive-abi", help="a skeleton ABI file from a backend's glue code",
                        description="Follow each implementation of the backend down to hypercalls and write "
                                    "the result in the ABI format, with numbers from the tree's headers.")
-    d.add_argument("tree", metavar="PATH", help="a Linux kernel tree")
+    d.add_argument("tree", metavar="PATH", nargs="?", default=".", help=TREE_HELP)
     d.add_argument("--backend", required=True, metavar="NAME", help="xen, kvm, hyperv ...")
     d.add_argument("--arch", metavar="ARCH",
                    help="the architecture whose glue to read (default: x86 where the backend has glue there)")

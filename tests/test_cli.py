@@ -67,7 +67,9 @@ def test_unknown_op_is_a_usage_error_with_a_suggestion():
 
 @pytest.mark.parametrize("path, message", [
     ("/nonexistent-pvscan", "no such directory"),
-    (str(fixture_tree("gen3-unified") / "arch"), "not a Linux kernel tree"),
+    # A directory inside a tree stands for the tree (test_a_directory_inside_the_tree_stands_for_the_tree);
+    # one inside none is no tree.
+    (str(fixture_tree("gen3-unified").parent), "not a Linux kernel tree"),
 ])
 def test_not_a_kernel_tree(path, message):
     proc = pvscan("scan", path)
@@ -184,3 +186,32 @@ def test_without_ripgrep_the_python_search_says_so_once_and_finds_the_same(monke
     assert search.ripgrep() is None and search.ripgrep() is None
     assert capsys.readouterr().err.count("ripgrep (rg) not found") == 1
     assert search.find_table_candidates(KernelTree(GEN3), []) == fast
+
+
+def test_a_directory_inside_the_tree_stands_for_the_tree():
+    # Like git: from arch/x86/kernel of a checkout, with no PATH or with '.', the checkout is scanned.
+    top = fixture_tree("gen3-unified")
+    whole = pvscan("scan", str(top), "--format", "json")
+    inside = pvscan("scan", "--format", "json", cwd=top / "arch" / "x86" / "kernel")
+    dotted = pvscan("scan", ".", "--format", "json", cwd=top / "arch" / "x86")
+    assert whole.returncode == inside.returncode == dotted.returncode == 0
+    strip = lambda text: json.loads(text)["ops"]   # noqa: E731 - the tree's display path differs
+    assert strip(inside.stdout) == strip(dotted.stdout) == strip(whole.stdout)
+    checked = pvscan("check", "--abi", "xen-pv", "--fail-on", "never", cwd=top / "arch")
+    assert checked.returncode == 0 and "Coverage" in checked.stdout
+
+
+def test_outside_any_tree_one_line_says_so(tmp_path):
+    run = pvscan("scan", cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.startswith("pvscan: error: .: not a Linux kernel tree") and len(run.stderr.splitlines()) == 1
+
+
+def test_abi_names_in_any_case_and_a_suggestion_for_a_near_one():
+    gen3 = str(fixture_tree("gen3-unified"))
+    upper = pvscan("check", gen3, "--abi", "XEN-PV", "--fail-on", "never")
+    assert upper.returncode == 0 and "xen-pv" in upper.stdout
+    for typed, meant in (("xen", "xen-pv"), ("kvm64", "kvm"), ("Hyper-V", "hyperv")):
+        run = pvscan("check", gen3, "--abi", typed)
+        assert run.returncode == 2
+        assert run.stderr.rstrip().endswith(f"did you mean {meant}?"), run.stderr

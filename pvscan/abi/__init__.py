@@ -161,13 +161,29 @@ def bundled_names() -> list[str]:
 
 
 def load_abi(name_or_path: str) -> Abi:
-    """A bundled ABI by name ('xen-pv'), or an ABI file by path."""
-    if name_or_path in bundled_names():
+    """A bundled ABI by name ('xen-pv', in any case: 'XEN-PV'), or an ABI file by path."""
+    names = bundled_names()
+    if name_or_path in names:
         return parse_abi(str(_BUNDLED / f"{name_or_path}.toml"), shown_as=f"<bundled>/{name_or_path}.toml")
     if not Path(name_or_path).exists():
-        raise PvscanError(f"no such ABI: not a bundled name ({', '.join(bundled_names())}) nor a file",
-                          name_or_path)
+        folded = {n.lower(): n for n in names}.get(name_or_path.lower())
+        if folded is not None:
+            return load_abi(folded)
+        close = abi_suggestions(name_or_path, names)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise PvscanError(f"no such ABI: not a bundled name ({', '.join(names)}) nor a file{hint}", name_or_path)
     return parse_abi(name_or_path)
+
+
+def abi_suggestions(name: str, names: list[str]) -> list[str]:
+    """The bundled names a mistyped one most likely meant: those it begins ('xen' -> xen-pv),
+    then the closest spellings ('kvm64' -> kvm)."""
+    import difflib
+
+    wanted = name.lower()
+    starts = [n for n in names if n.startswith(wanted) or wanted.startswith(n)] if wanted else []
+    close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.6)
+    return list(dict.fromkeys(starts + close))[:3]
 
 
 # -- parsing and validation ----------------------------------------------------------

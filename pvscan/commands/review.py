@@ -27,8 +27,7 @@ def run(args) -> int:
         refuse_writes_into([tree], args.output)
         data, name = tree.diff(), f"{args.git} {args.patch}"
     else:
-        if args.tree is None:
-            raise PvscanError("review needs --tree PATH (the kernel tree the patch applies to) or --git REPO")
+        args.tree = "." if args.tree is None else args.tree     # the tree the current directory is in
         data, name = _read_patch(args.patch), args.patch
     if args.git and not data:
         # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.

@@ -88,9 +88,12 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
     if args.op is not None:
         names = sorted({o.name for o in result.inventory.ops if in_arch(args.arch, o.arch)})
         if args.op not in names:
-            found = _in_this_tree(args.op, result.inventory.ops, args.arch)
+            # Op names are lower case in every generation: 'MMU.SET_PTE' means mmu.set_pte.
+            found = next((n for n in names if n.lower() == args.op.lower()), None) \
+                or _in_this_tree(args.op, result.inventory.ops, args.arch) \
+                or _in_this_tree(args.op.lower(), result.inventory.ops, args.arch)
             if found is None:
-                close = difflib.get_close_matches(args.op, names, n=3)
+                close = difflib.get_close_matches(args.op.lower(), names, n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise PvscanError(f"no op named {args.op}{hint}", args.tree)
             print(f"pvscan: note: {args.op} is {found} in this tree", file=sys.stderr)
