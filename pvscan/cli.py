@@ -191,6 +191,20 @@ def _command(module: str, function: str):
     return call
 
 
+def _to_tree_tops(args) -> None:
+    """Each tree argument as the top of the tree it is inside (a directory inside a checkout, or
+    '.', stands for the checkout), before anything asks where the tree is: git status, the
+    cache's refusal to write into a tree, the commands."""
+    from pvscan.source.top import tree_argument
+
+    if getattr(args, "command", None) == "review" and not getattr(args, "git", None) and args.tree is None:
+        args.tree = "."
+    if isinstance(getattr(args, "tree", None), str):
+        args.tree = tree_argument(args.tree)
+    if getattr(args, "command", None) == "history" and not getattr(args, "git", None):
+        args.revisions = [tree_argument(r) for r in args.revisions]
+
+
 def _paths_read(args) -> list[str]:
     """The trees and repositories the command reads: a cache inside one is never written."""
     paths = [getattr(args, name, None) for name in ("tree", "git")]
@@ -205,6 +219,7 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    _to_tree_tops(args)
     if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
         # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
         from pvscan.source.checkout import start_status

@@ -8,35 +8,14 @@ read goes through KernelTree.read(), which refuses paths that leave the tree
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 
 from pvscan.errors import PvscanError
+from pvscan.source.top import kernel_top
 from pvscan.source.search import tree_search
 from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile, parse_version,
                                  read_regular, searched_entry)
-
-_TOP_MAKEFILE = re.compile(rb"^VERSION\s*=.*^PATCHLEVEL\s*=", re.M | re.S)
-
-
-def kernel_top(start: Path) -> Path | None:
-    """The top of the kernel tree start is in, as git finds a repository's: start itself or the
-    nearest directory above it with arch/ and a Makefile that sets VERSION and PATCHLEVEL
-    (tools/ has a Makefile and an arch/ of its own, and no VERSION)."""
-    for d in (start, *start.parents):
-        makefile = d / "Makefile"
-        if not (d / "arch").is_dir() or not makefile.is_file() or makefile.is_symlink():
-            continue
-        try:
-            with open(makefile, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            continue
-        if _TOP_MAKEFILE.search(head):
-            return d
-    return None
-
 
 class KernelTree:
     def __init__(self, path: str | os.PathLike):
