@@ -146,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     ash.add_argument("abi", metavar="NAME|FILE")
     ash.set_defaults(func=_command("pvscan.commands.abi", "run_show"))
 
+    co = sub.add_parser("completion", help="a shell completion script (bash, zsh, fish)",
+                        description="Print a completion script for the shell, generated from this command "
+                                    "line's parser: source it, or install it where the shell looks "
+                                    "('pvscan completion bash > ~/.local/share/bash-completion/completions/pvscan'). "
+                                    "'pvscan completion ops' prints the op names of the tree the current "
+                                    "directory is in, which the scripts offer after --op.")
+    co.add_argument("shell", choices=("bash", "zsh", "fish", "ops"), metavar="bash|zsh|fish")
+    co.add_argument("tree", metavar="PATH", nargs="?", default=".", help=argparse.SUPPRESS)
+    co.set_defaults(func=_command("pvscan.commands.completion", "run"))
+
     r = sub.add_parser("rules", help="the checks and their documentation")
     r.add_argument("code", nargs="?", metavar="CODE", help="one rule in full, e.g. PV002")
     r.add_argument("--markdown", action="store_true", help="all rules as Markdown (docs/rules.md)")

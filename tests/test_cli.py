@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +217,61 @@ def test_abi_names_in_any_case_and_a_suggestion_for_a_near_one():
         run = pvscan("check", gen3, "--abi", typed)
         assert run.returncode == 2
         assert run.stderr.rstrip().endswith(f"did you mean {meant}?"), run.stderr
+
+
+def test_the_manual_page_is_the_parsers():
+    # scripts/make-manpage writes man/pvscan.1 from build_parser(): the committed page is current.
+    from pvscan import __version__
+    from pvscan.cli import build_parser
+    from pvscan.completion import manpage
+
+    committed = (Path(__file__).parent.parent / "man" / "pvscan.1").read_text()
+    assert manpage(build_parser(), __version__) == committed
+    assert ".SS pvscan check" in committed and "\\fB\\-\\-abi\\fR \\fINAME|FILE\\fR" in committed
+
+
+def _shell_env():
+    """The environment a user's shell has: this pvscan first on PATH and importable."""
+    path = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(Path(__file__).parent.parent)}
+
+
+def _bash_complete(script, words, cwd):
+    line = " ".join(words)
+    program = (f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _pvscan; "
+               'printf "%s\\n" "${COMPREPLY[@]}"')
+    return subprocess.run(["bash", "-c", program], capture_output=True, text=True, cwd=cwd,
+                          env=_shell_env()).stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash on this machine")
+def test_bash_completion_offers_commands_abis_formats_and_the_trees_ops(tmp_path):
+    script = tmp_path / "pvscan.bash"
+    run = pvscan("completion", "bash")
+    assert run.returncode == 0
+    script.write_text(run.stdout)
+    here = fixture_tree("gen3-unified") / "arch" / "x86"
+    assert _bash_complete(script, ["pvscan", "ch"], here) == ["check"]
+    assert "xen-pv" in _bash_complete(script, ["pvscan", "check", "--abi", "xe"], here)
+    assert _bash_complete(script, ["pvscan", "check", "--format", "s"], here) == ["sarif"]
+    assert _bash_complete(script, ["pvscan", "check", "--fail"], here) == ["--fail-on"]
+    # pvscan completion ops scans the tree the shell is in (from a directory inside it).
+    assert _bash_complete(script, ["pvscan", "scan", "--op", "mmu.set_pt"], here) == ["mmu.set_pte"]
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="no fish on this machine (apt-get install fish)")
+def test_fish_completion_offers_the_same(tmp_path):
+    script = tmp_path / "pvscan.fish"
+    script.write_text(pvscan("completion", "fish").stdout)
+    here = fixture_tree("gen3-unified") / "arch" / "x86"
+    program = f"source {script}; complete -C'pvscan check --format '; complete -C'pvscan scan --op mmu.set_pt'"
+    out = subprocess.run(["fish", "-c", program], capture_output=True, text=True, cwd=here, env=_shell_env()).stdout
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["json", "sarif", "text", "mmu.set_pte"]
+
+
+def test_zsh_completion_is_the_bash_one_through_bashcompinit():
+    run = pvscan("completion", "zsh")
+    assert run.returncode == 0 and run.stdout.startswith("#compdef pvscan\n")
+    assert "bashcompinit" in run.stdout and "complete -o filenames -F _pvscan pvscan" in run.stdout
+    if shutil.which("zsh"):
+        assert subprocess.run(["zsh", "-n"], input=run.stdout, text=True).returncode == 0
