@@ -160,7 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("code", nargs="?", metavar="CODE", help="one rule in full, e.g. PV002")
     r.add_argument("--markdown", action="store_true", help="all rules as Markdown (docs/rules.md)")
     r.set_defaults(func=_command("pvscan.commands.rules", "run"))
+    _talk_options(sub)
     return p
+
+
+def _talk_options(sub) -> None:
+    """-q and -v on every command and subcommand (pvscan.talk), the same way everywhere."""
+    for parser in sub.choices.values():
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("-q", "--quiet", action="store_true",
+                           help="only errors and the verdict: no notes or warnings on stderr")
+        group.add_argument("-v", "--verbose", action="store_true",
+                           help="also say what was read and decided (tree, version, cache, ABIs)")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _talk_options(action)
 
 
 

@@ -195,3 +195,23 @@ def manpage(parser, version: str) -> str:
             ".SH SEE ALSO", _roff("The documentation in docs/ of the source distribution: scan.md, check.md, "
                                   "review.md, history.md, report.md, abi-format.md, rules.md."), ""]
     return "\n".join(line for line in out if line is not None)
+
+
+# The options docs/cli.md tabulates: those that mean one thing on every command that has them.
+SHARED_OPTIONS = ("-j", "--color", "--format", "-o", "--abi", "--backend", "--backend-map", "--fail-on",
+                  "--progress", "-q", "-v")
+
+
+def options_table(parser) -> str:
+    """The Markdown table of docs/cli.md: which command takes which shared option."""
+    cmds = [c for c in commands(parser) if c.name not in ("abi",)]
+    head = "| option | " + " | ".join(f"`{c.name}`" for c in cmds) + " |"
+    rows = [head, "|---|" + "---|" * len(cmds)]
+    for flag in SHARED_OPTIONS:
+        marks = []
+        for c in cmds:
+            o = next((o for o in c.options if flag in o.flags), None)
+            marks.append("yes" if o is not None and (flag != "--backend" or "=" in o.metavar) else
+                         "NAME" if o is not None else "")
+        rows.append(f"| `{flag}` | " + " | ".join(marks) + " |")
+    return "\n".join(rows) + "\n"

@@ -275,3 +275,28 @@ def test_zsh_completion_is_the_bash_one_through_bashcompinit():
     assert "bashcompinit" in run.stdout and "complete -o filenames -F _pvscan pvscan" in run.stdout
     if shutil.which("zsh"):
         assert subprocess.run(["zsh", "-n"], input=run.stdout, text=True).returncode == 0
+
+
+def test_docs_cli_tabulates_the_options_the_parser_has():
+    from pvscan.cli import build_parser
+    from pvscan.completion import options_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert options_table(build_parser()) in doc
+
+
+def test_quiet_and_verbose_on_every_command():
+    gen3 = str(fixture_tree("gen3-unified"))
+    quiet = pvscan("check", gen3, "--abi", "xen-pv", "--fail-on", "never", "-q")
+    loud = pvscan("check", gen3, "--abi", "xen-pv", "--fail-on", "never")
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr == "" and "Coverage" not in quiet.stdout
+    assert quiet.stdout.strip().splitlines()[-1] == loud.stdout.strip().splitlines()[-1]   # the verdict
+    assert not [line for line in quiet.stdout.splitlines() if ": warning: " in line or ": note: " in line]
+    verbose = pvscan("check", gen3, "--abi", "xen-pv", "--fail-on", "never", "-v")
+    assert "pvscan: read: ABI xen-pv from <bundled>/xen-pv.toml" in verbose.stderr
+    assert "op(s) in" in verbose.stderr
+    for argv in (["scan", gen3], ["abi", "list"], ["rules"], ["completion", "bash"], ["report", gen3]):
+        for flag in ("-q", "-v"):
+            assert pvscan(*argv, flag).returncode == 0, (argv, flag)
+    assert pvscan("scan", gen3, "-q", "-v").returncode == 2       # one or the other

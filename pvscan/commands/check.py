@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 
 from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError, print_warnings
+from pvscan.errors import PvscanError
 from pvscan.findings import severity_counts, severity_rank
 from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
+from pvscan.talk import Talk
 
 def run(args) -> int:
     from pvscan.checks.baseline import baseline_text, read_baseline
@@ -27,6 +27,8 @@ def run(args) -> int:
         raise PvscanError(f"the same ABI is named twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output, args.write_baseline)
+    talk = Talk.of(args)
+    talk.abis(abis)
     accepted = read_baseline(args.baseline) if args.baseline else set()
 
     line = Progress.for_terminal(args.progress)
@@ -35,10 +37,11 @@ def run(args) -> int:
                            jobs=args.jobs, callers=False, progress=line)
     finally:
         line.done()
+    talk.scanned(result_scan)
     result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config,
                                result_scan.version)
     for note in notes:
-        print(f"pvscan: {note}", file=sys.stderr)
+        talk.note(note)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 
     from pvscan.report.color import use_color
@@ -48,10 +51,13 @@ def run(args) -> int:
         from pvscan.source.snippets import collect
 
         snippets = collect(tree, [(f.file, f.line) for f in findings if f.in_tree], context=0)
-    run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, result.coverage,
+    # -q in text: the errors and the verdict (the counts say what else there is).
+    shown = [f for f in findings if f.severity == "error"] if talk.quiet and args.format == "text" else findings
+    coverage = {} if talk.quiet and args.format == "text" else result.coverage
+    run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, coverage,
                    severity_counts(findings), len(result.findings) - len(findings), snippets)
-    text = report_findings(finding_reporter("check", args.format)(run), [(None, findings)])
-    print_warnings(result_scan.warnings, sys.stderr)
+    text = report_findings(finding_reporter("check", args.format)(run), [(None, shown)])
+    talk.warnings(result_scan.warnings)
     # The baseline only once the output is written: a run that fails records nothing.
     write_output(text, args.output)
     if args.write_baseline:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError, print_warnings
+from pvscan.errors import PvscanError
+from pvscan.talk import Talk
 
 
 def run(args) -> int:
@@ -39,6 +39,9 @@ def run(args) -> int:
     derived, files = derive(tree, result.inventory, args.backend, glue=glue)
     areas = derive_areas(tree, result.inventory, glue, MAX_DEPTH)
     text = skeleton(tree, result.inventory, args.backend, derived, files, pae, areas, arch)
-    print_warnings(result.warnings, sys.stderr)
+    talk = Talk.of(args)
+    talk.scanned(result)
+    talk.read(f"glue of {args.backend} on {arch}: {len(files)} file(s), target {target}")
+    talk.warnings(result.warnings)
     write_output(text, args.output)
     return 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError, Warning_, print_warnings
+from pvscan.errors import PvscanError, Warning_
+from pvscan.talk import Talk
 from pvscan.progress import Progress
 
 
@@ -68,9 +68,12 @@ def run(args) -> int:
             g.tree.close()
     kconfig_problems = sorted({p for g in guards.values() for p in g.problems}
                               | {p for s in summaries for p in s.kconfig_problems})
-    print_warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems], sys.stderr)
-    print_warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning], sys.stderr)
-    print_warnings([Warning_(s.label, 0, b) for s in summaries for b in s.blind], sys.stderr)
+    talk = Talk.of(args)
+    for s in summaries:
+        talk.read(f"revision {s.label}: {len(s.ops)} op(s)")
+    talk.warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems])
+    talk.warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning])
+    talk.warnings([Warning_(s.label, 0, b) for s in summaries for b in s.blind])
     write_output(document_renderer("history", args.format)(doc), args.output)
     # Never 0 blind: a revision whose scan could not place what it saw may miss ops or moves.
     return 1 if any(s.blind for s in summaries) else 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError, print_warnings
+from pvscan.errors import PvscanError
+from pvscan.talk import Talk
 
 
 def run(args) -> int:
@@ -25,23 +25,26 @@ def run(args) -> int:
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
     abis = [load_abi(a) for a in args.abi]
+    talk = Talk.of(args)
+    talk.abis(abis)
     line = Progress.for_terminal(args.progress)
     try:
         result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
                       callers=False, progress=line)
     finally:
         line.done()
+    talk.scanned(result)
     checked = None
     if abis:
         checked, notes = check_tree(tree, result.inventory, abis, version=result.version)
         for note in notes:
-            print(f"pvscan: {note}", file=sys.stderr)
+            talk.note(note)
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])
     history = _read_history(args.history) if args.history else None
     doc = ReportDocument(result, summarize(result.inventory), checked, snippets, rules=tuple(all_rules()),
                          source_url=args.source_url, history=history)
     html = document_renderer("report", "html")(doc)
-    print_warnings(result.warnings, sys.stderr)
+    talk.warnings(result.warnings)
     write_output(html, args.output)
     return 0
 

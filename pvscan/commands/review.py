@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError, print_warnings
+from pvscan.errors import PvscanError
+from pvscan.talk import Talk
 from pvscan.findings import severity_rank
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
@@ -39,7 +40,7 @@ def run(args) -> int:
     if not args.git:
         tree = KernelTree(args.tree)
         refuse_writes_into([tree], args.output)
-        tree = _at_base_commit(tree, args.tree, patches)
+        tree = _at_base_commit(tree, args.tree, patches, Talk.of(args))
     backend_map = build_backend_map(args.backend_map, args.backend)
     if isinstance(tree, KernelTree):
         # A checkout is reviewed on its last search while 'git status' runs, then checked: on
@@ -50,8 +51,10 @@ def run(args) -> int:
         reviews = review(tree, patches, abis, backend_map, name)
     tree.close()
     run = ReviewRun(tuple(reviews), tuple(every_rule()))
-    text = report_findings(finding_reporter("review", args.format)(run), [(r, r.findings) for r in reviews])
-    print_warnings([w for r in reviews for w in r.warnings], sys.stderr)
+    quiet = Talk.of(args).quiet and args.format == "text"    # -q: the errors and the verdict
+    text = report_findings(finding_reporter("review", args.format)(run),
+                           [(r, [f for f in r.findings if f.severity == "error" or not quiet]) for r in reviews])
+    Talk.of(args).warnings([w for r in reviews for w in r.warnings])
     write_output(text, args.output)
     if args.fail_on == "never":
         return 0
@@ -59,7 +62,7 @@ def run(args) -> int:
     return 1 if any(severity_rank(f.severity) >= level for r in reviews for f in r.findings) else 0
 
 
-def _at_base_commit(tree, path: str, patches):
+def _at_base_commit(tree, path: str, patches, talk):
     """The tree to apply to: the commit the patches name as their base ('base-commit:', as
     git format-patch --base writes it) when --tree is a git checkout that has it, read from its
     objects; else the tree as it is."""
@@ -76,8 +79,7 @@ def _at_base_commit(tree, path: str, patches):
         commit = resolve_commit(path, base)
     except PvscanError:
         return tree
-    print(f"pvscan: note: reviewing against the patches' base-commit {commit[:12]}, read from {path}'s objects",
-          file=sys.stderr)
+    talk.note(f"note: reviewing against the patches' base-commit {commit[:12]}, read from {path}'s objects")
     return GitTree(path, commit)
 
 

@@ -10,6 +10,7 @@ from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
 from pvscan.naming import in_arch
 from pvscan.source.directory import KernelTree
+from pvscan.talk import Talk
 
 # Options that change where or how fast the output is made, not what it says.
 _NOT_IN_OUTPUT = ("func", "jobs", "progress", "output", "debug", "color")
@@ -27,11 +28,14 @@ def run(args) -> int:
     from pvscan.source import checkout
 
     cache = Cache.for_source(tree)
+    talk = Talk.of(args)
     try:
         key = checkout.run_state(tree, _options(args, color)) if cache.root is not None else None
         seen = cache.get_output(key) if key else None
         if seen is not None:
-            sys.stderr.write(seen[1])
+            talk.read(f"{tree.display}: this checkout's state was scanned before; its output is the cache's")
+            if not talk.quiet:
+                sys.stderr.write(seen[1])
             write_output(seen[0], args.output)
             return 0
         text, warnings, blind = _scan(args, tree, color)
@@ -44,7 +48,8 @@ def run(args) -> int:
     # not place what it saw is not kept: its exit status is part of its answer.
     if key and not blind and (args.no_callers or cache.get_wrappers(str(tree.root)) == tree.searched_wrappers):
         cache.put_output(key, text, warnings)
-    sys.stderr.write(warnings)
+    if not talk.quiet:
+        sys.stderr.write(warnings)
     write_output(text, args.output)
     return 1 if blind else 0
 
@@ -85,6 +90,7 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
         result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers, progress=line)
     finally:
         line.done()
+    Talk.of(args).scanned(result)
     if args.op is not None:
         names = sorted({o.name for o in result.inventory.ops if in_arch(args.arch, o.arch)})
         if args.op not in names:
@@ -96,7 +102,7 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
                 close = difflib.get_close_matches(args.op.lower(), names, n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise PvscanError(f"no op named {args.op}{hint}", args.tree)
-            print(f"pvscan: note: {args.op} is {found} in this tree", file=sys.stderr)
+            Talk.of(args).note(f"note: {args.op} is {found} in this tree")
             args.op = found
     snippets = None
     if args.op is not None and args.format == "text":

@@ -26,9 +26,10 @@ class TextReporter(FindingReporter):
 
     def stop(self):
         out = self.out
-        out.append("\nCoverage             mapped  constrained  unmapped  native  trap  unsupported\n")
+        if self.run.coverage:      # (none with -q: the errors and the verdict)
+            out.append("\nCoverage             mapped  constrained  unmapped  native  trap  unsupported\n")
         for abi in self.run.abis:
-            for group, c in self.run.coverage[abi.name].items():
+            for group, c in self.run.coverage.get(abi.name, {}).items():
                 out.append(f"  {abi.name:<8} {group:<11} {c['mapped']:>6}  {c['constrained']:>11}  "
                            f"{c['unmapped']:>8}  {c['native']:>6}  {c['trap']:>4}  {c['unsupported']:>11}\n")
         counts = self.run.counts
