@@ -474,3 +474,39 @@ def test_a_tree_is_read_through_symlinks_only_where_they_lead_inside_it(tree, tm
             source.read(rel)
     with pytest.raises(SkippedFile, match="escapes the tree"):
         source.read("arch/x86/../../../outside/a.h")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this machine")
+def test_a_full_standard_output_is_one_error_not_a_bug():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "pvscan", "scan", str(GEN3)], stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    one_error(proc, "standard output", "No space left on device")
+
+
+def test_a_closed_standard_output_is_one_error_not_a_bug():
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "scan", str(GEN3)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
+    one_error(proc, "standard output", "closed")
+
+
+@pytest.mark.parametrize("what", ["abi", "history", "hunk"])
+def test_an_integer_past_pythons_digit_bound_is_one_error(tmp_path, what):
+    # Python refuses to convert integers of more than 4,300 digits; each input says so as bad input.
+    huge = "9" * 5000
+    if what == "abi":
+        path = tmp_path / "a.toml"
+        path.write_text(f'[abi]\nname = "x"\nword_bits = {huge}\n')
+        proc = pvscan("check", str(GEN3), "--abi", str(path))
+        one_error(proc, str(path), "4300 digits")
+    elif what == "history":
+        path = tmp_path / "h.json"
+        path.write_text(f'{{"schema": "pvscan-history/1", "x": {huge}}}')
+        proc = pvscan("report", str(GEN3), "--history", str(path), "-o", str(tmp_path / "r.html"))
+        one_error(proc, str(path), "4300 digits")
+        assert not (tmp_path / "r.html").exists()
+    else:
+        path = tmp_path / "p.diff"
+        path.write_text(f"--- a/{TYPES}\n+++ b/{TYPES}\n@@ -{huge},1 +1,1 @@\n-a\n+b\n")
+        proc = pvscan("review", "--tree", str(GEN3), str(path))
+        one_error(proc, f"{path}:3", "malformed hunk header")

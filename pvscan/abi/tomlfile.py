@@ -38,13 +38,22 @@ def _parse(raw: bytes, path: str) -> dict:
         return tomllib.loads(text)
     except RecursionError:
         raise PvscanError("not a file pvscan reads: arrays or tables nested too deep", path) from None
-    except tomllib.TOMLDecodeError as e:
-        message = str(e)
-        m = re.search(r"\(at line (\d+), column \d+\)", message)
-        line = int(m.group(1)) if m else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        m2 = re.search(r"\(at end of document\)", message)
-        if m2:
-            line = text.count("\n") + 1
-            message = message.replace(" (at end of document)", "")
-        raise PvscanError(f"not valid TOML: {message}", path, line) from None
+    except ValueError as e:
+        if isinstance(e, tomllib.TOMLDecodeError):
+            raise _decode_error(e, text, path) from None
+        if "limit" in str(e) and "digits" in str(e):
+            # Python's bound on integer digits (4,300): no value pvscan reads is that long.
+            raise PvscanError("not a file pvscan reads: an integer of more than 4300 digits", path) from None
+        raise PvscanError(f"not valid TOML: {' '.join(str(e).split())}", path) from None   # a date past its range
+
+
+def _decode_error(e, text: str, path: str) -> PvscanError:
+    """tomllib's error as one line that names the file and the line."""
+    message = str(e)
+    m = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = int(m.group(1)) if m else None
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+    if "(at end of document)" in message:
+        line = text.count("\n") + 1
+        message = message.replace(" (at end of document)", "")
+    return PvscanError(f"not valid TOML: {message}", path, line)

@@ -50,13 +50,22 @@ def write_output(text: str, path: str | None) -> None:
     """
     data = text.encode("utf-8", "backslashreplace")
     if path is None or path == "-":
+        if sys.stdout is None:       # started with standard output closed (>&-)
+            raise PvscanError("cannot write: it is closed", "standard output")
         out = getattr(sys.stdout, "buffer", None)
-        if out is None:
-            sys.stdout.write(data.decode("utf-8"))
-        else:
-            sys.stdout.flush()
-            out.write(data)
-            out.flush()
+        try:
+            if out is None:
+                sys.stdout.write(data.decode("utf-8"))
+            else:
+                sys.stdout.flush()
+                out.write(data)
+                out.flush()
+        except BrokenPipeError:
+            raise                    # the reader left: cli.main ends quietly, as 'head' expects
+        except OSError as e:         # /dev/full (ENOSPC), a closed descriptor (EBADF) ...
+            # What stayed in the buffer would fail again when the interpreter flushes at exit.
+            sys.stdout = open(os.devnull, "w")
+            raise PvscanError(f"cannot write: {e.strerror}", "standard output") from None
         return
     import tempfile     # only for a file: most runs write to standard output
 

@@ -63,6 +63,8 @@ def _read_history(path: str) -> dict:
         raise PvscanError(f"not JSON: {e.msg}", path, e.lineno) from None
     except RecursionError:
         raise PvscanError("not JSON pvscan would write: nested too deep", path) from None
+    except ValueError:          # Python's 4,300-digit bound on an integer
+        raise PvscanError("not JSON pvscan would write: an integer of more than 4300 digits", path) from None
     if not isinstance(doc, dict) or doc.get("schema") != "pvscan-history/1":
         raise PvscanError("not the output of 'pvscan history --format json' (schema pvscan-history/1)", path)
     revisions, abis = doc.get("revisions"), doc.get("abis")
