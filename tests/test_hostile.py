@@ -510,3 +510,21 @@ def test_an_integer_past_pythons_digit_bound_is_one_error(tmp_path, what):
         path.write_text(f"--- a/{TYPES}\n+++ b/{TYPES}\n@@ -{huge},1 +1,1 @@\n-a\n+b\n")
         proc = pvscan("review", "--tree", str(GEN3), str(path))
         one_error(proc, f"{path}:3", "malformed hunk header")
+
+
+def test_pvscan_ripgrep_naming_something_else_is_one_error():
+    # /bin/true answers every search with nothing: the tree would seem to have no ops table.
+    true = shutil.which("true")
+    proc = pvscan("scan", str(GEN3), env={"PVSCAN_RIPGREP": true})
+    one_error(proc, f"PVSCAN_RIPGREP={true}", "not ripgrep")
+    one_error(pvscan("scan", str(GEN3), env={"PVSCAN_RIPGREP": "/nonexistent/rg"}), "cannot run it")
+
+
+def test_without_git_a_git_range_is_one_error_and_a_checkout_is_a_directory(tmp_path):
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    git("commit", "-q", "--allow-empty", "-m", "second")
+    no_git = {"PATH": str(tmp_path / "empty-bin")}
+    one_error(pvscan("review", "--git", str(repo), "HEAD~1..HEAD", env=no_git), str(repo), "git is not on PATH")
+    one_error(pvscan("history", "--git", str(repo), "HEAD~1", "HEAD", env=no_git), "git is not on PATH")
+    assert pvscan("scan", str(repo), env=no_git).returncode == 0

@@ -26,8 +26,11 @@ def three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
             path = Path(tmp) / name
             path.write_bytes(data)
             paths.append(str(path))
-        proc = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True,
-                              env=git_environment())
+        try:
+            proc = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True,
+                                  env=git_environment())
+        except OSError:
+            return None      # no git: no three-way merge, the hunk is judged as it applies
     return proc.stdout if proc.returncode == 0 else None
 
 

