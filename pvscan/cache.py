@@ -53,11 +53,21 @@ def _inside_a_tree_read(root: Path) -> bool:
     return any(_inside(root, t) for t in _trees_read)
 
 
-def cache_root() -> Path:
+def cache_root() -> Path | None:
+    """Where the cache lives; None when the environment names no absolute place for it: a
+    relative XDG_CACHE_HOME is ignored, as the XDG specification says, and a relative HOME
+    (or PVSCAN_CACHE_DIR) would put the cache wherever the command happens to run."""
     explicit = os.environ.get("PVSCAN_CACHE_DIR")
     if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pvscan"
+        return Path(explicit) if os.path.isabs(explicit) else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "pvscan"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return None
+    return home / ".cache" / "pvscan" if home.is_absolute() else None
 
 
 _HERE = Path(__file__).parent
@@ -98,6 +108,9 @@ class Cache:
         if os.environ.get("PVSCAN_NO_CACHE"):
             return cls(None)
         root = cache_root()
+        if root is None:
+            return cls(None, "no absolute cache directory (HOME, XDG_CACHE_HOME or PVSCAN_CACHE_DIR is "
+                             "relative); not used")
         if (source is not None and source.contains(root)) or _inside_a_tree_read(root):
             return cls(None, f"the cache directory {root} is inside the tree; not used")
         _used.add(root)

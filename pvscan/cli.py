@@ -229,6 +229,28 @@ def _to_tree_tops(args) -> None:
         args.revisions = [tree_argument(r) for r in args.revisions]
 
 
+# The arguments that name a file the run reads.
+_INPUT_ARGUMENTS = ("patch", "abi", "baseline", "config", "backend_map", "history")
+
+
+def _refuse_output_over_input(args) -> None:
+    """An output that is one of the run's own inputs (-o p.diff while reviewing p.diff) would
+    be overwritten by what was read from it: refused before anything runs."""
+    from pvscan.errors import PvscanError
+
+    read = set()
+    for name in _INPUT_ARGUMENTS:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item not in ("", "-") and "\0" not in item and os.path.isfile(item):
+                read.add(os.path.realpath(item))
+    for name in ("output", "write_baseline"):
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value not in ("", "-") and "\0" not in value \
+                and os.path.realpath(value) in read:
+            raise PvscanError("refusing to write over a file this run reads", value)
+
+
 def _paths_read(args) -> list[str]:
     """The trees and repositories the command reads: a cache inside one is never written."""
     paths = [getattr(args, name, None) for name in ("tree", "git")]
@@ -244,6 +266,13 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _to_tree_tops(args)
+    from pvscan.errors import PvscanError
+
+    try:
+        _refuse_output_over_input(args)
+    except PvscanError as e:
+        print(f"pvscan: error: {e}", file=sys.stderr)
+        return 2
     if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
         # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
         from pvscan.source.checkout import start_status

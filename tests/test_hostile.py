@@ -264,7 +264,8 @@ def test_a_bad_scheduler_address_is_one_line(address, words):
 def test_a_killed_ripgrep_says_so(tmp_path):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "rg").write_text("#!/bin/sh\nkill -9 $$\n")
+    # It says it is ripgrep (PVSCAN_RIPGREP must), then dies searching.
+    (fake / "rg").write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "ripgrep 14.1.0"; exit 0; }\nkill -9 $$\n')
     (fake / "rg").chmod(0o755)
     proc = pvscan("scan", str(GEN3), env={"PVSCAN_RIPGREP": str(fake / "rg")})
     one_error(proc, "ripgrep failed: killed by SIGKILL")
@@ -528,3 +529,27 @@ def test_without_git_a_git_range_is_one_error_and_a_checkout_is_a_directory(tmp_
     one_error(pvscan("review", "--git", str(repo), "HEAD~1..HEAD", env=no_git), str(repo), "git is not on PATH")
     one_error(pvscan("history", "--git", str(repo), "HEAD~1", "HEAD", env=no_git), "git is not on PATH")
     assert pvscan("scan", str(repo), env=no_git).returncode == 0
+
+
+def test_an_output_that_is_one_of_the_inputs_is_refused(tmp_path):
+    patch = tmp_path / "p.diff"
+    patch.write_text(f"--- a/{TYPES}\n+++ b/{TYPES}\n@@ -1,1 +1,1 @@\n-a\n+b\n")
+    before = patch.read_bytes()
+    one_error(pvscan("review", "--tree", str(GEN3), str(patch), "-o", str(patch)), str(patch),
+              "refusing to write over a file this run reads")
+    assert patch.read_bytes() == before
+    abi = tmp_path / "a.toml"
+    abi.write_text((FIXTURES / "abi" / "toy-gen3.toml").read_text())
+    one_error(pvscan("check", str(GEN3), "--abi", str(abi), "--write-baseline", str(abi)), "refusing to write over")
+
+
+@pytest.mark.parametrize("variable", ["HOME", "XDG_CACHE_HOME", "PVSCAN_CACHE_DIR"])
+def test_a_relative_cache_directory_writes_nothing_where_the_command_runs(tmp_path, variable):
+    env = {"HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": "", "PVSCAN_CACHE_DIR": "", variable: "relative"}
+    proc = pvscan("scan", str(GEN3), env=env, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert not (tmp_path / "relative").exists()
+    if variable == "XDG_CACHE_HOME":     # ignored, as the XDG specification says: HOME's is used
+        assert (tmp_path / "home" / ".cache" / "pvscan").is_dir()
+    else:
+        assert "cache: no absolute cache directory" in proc.stderr
