@@ -553,3 +553,33 @@ def test_a_relative_cache_directory_writes_nothing_where_the_command_runs(tmp_pa
         assert (tmp_path / "home" / ".cache" / "pvscan").is_dir()
     else:
         assert "cache: no absolute cache directory" in proc.stderr
+
+
+def test_a_users_git_config_and_attributes_change_no_answer(tmp_path):
+    # color.ui=always colours git's output, and '*.h binary' makes git grep skip headers and git diff
+    # say 'Binary files differ': pvscan asks git for plain text either way.
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    types = repo / TYPES
+    types.write_text(types.read_text().replace(SET_PMD, SET_PMD.replace("set_pmd", "set_pmd_renamed")))
+    (repo / ".gitattributes").write_text("*.h binary\n")
+    git("config", "color.ui", "always")
+    git("add", "-A")
+    git("commit", "-q", "-m", "rename set_pmd")
+    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--fail-on", "never")
+    assert "this patch changes the pv_ops interface: 1 op(s) renamed" in proc.stderr + proc.stdout
+    assert "\x1b" not in proc.stdout
+
+
+def test_a_tags_glob_is_never_an_option_and_annotated_tags_count(tmp_path):
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    for name in ("v1", "v2"):
+        git("commit", "-q", "--allow-empty", "-m", name)
+        git("tag", "-a", name, "-m", name)
+    doc = pvscan("history", "--git", str(repo), "HEAD~2..HEAD", "--tags", "v*", "--format", "json")
+    assert doc.returncode == 0, doc.stderr
+    import json
+    assert [r["label"] for r in json.loads(doc.stdout)["revisions"]] == ["HEAD~2", "v1", "v2"]
+    one_error(pvscan("history", "--git", str(repo), "HEAD~2..HEAD", "--tags=--help"), "holds no revision tagged")
+    one_error(pvscan("history", "--git", str(repo), "--", "--all"), "unknown revision '--all'")

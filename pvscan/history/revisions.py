@@ -23,12 +23,10 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
             for rev in (a, b):
                 resolve_commit(repo, rev)
             if tags:
-                inside = set(_git(repo, "rev-list", f"{a}..{b}").split())
-                names = [t for t in _git(repo, "tag", "--list", tags, "--sort=v:refname").split()
-                         if _git(repo, "rev-list", "-n", "1", t).strip() in inside]
-                picked = [a] + names
+                picked = [a] + _tags_inside(repo, f"{a}..{b}", tags)
             else:
-                picked = [a] + _git(repo, "rev-list", "--first-parent", "--reverse", f"{a}..{b}").split()
+                picked = [a] + _git(repo, "rev-list", "--first-parent", "--reverse", "--end-of-options",
+                                    f"{a}..{b}").split()
             if len(picked) < 2:
                 raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
             out += [(p if not _is_sha(p) else p[:12], resolve_commit(repo, p)) for p in picked]
@@ -40,6 +38,21 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
             seen.add(label)
             unique.append((label, rev))
     return unique
+
+
+def _tags_inside(repo: str, span: str, glob: str) -> list[str]:
+    """The tags matching glob whose commit is in span (A..B), in version order: one for-each-ref
+    for all of them (5,000 tags were 5,000 rev-lists), the glob under refs/tags/ so that no user
+    value reaches git as an option."""
+    inside = set(_git(repo, "rev-list", "--end-of-options", span).split())
+    refs = _git(repo, "for-each-ref", "--sort=v:refname",
+                "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)", f"refs/tags/{glob}")
+    names = []
+    for line in refs.splitlines():
+        name, peeled, target = (line.split("\0") + ["", ""])[:3]
+        if (peeled or target) in inside:       # an annotated tag's commit is its peeled object
+            names.append(name)
+    return names
 
 
 def _git(repo, *args):

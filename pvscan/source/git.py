@@ -21,7 +21,9 @@ from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_GIT_PATHSPEC, MissingFil
 # 5-10 % slower. core.fsmonitor names a program in the repository's config, which git diff-tree
 # runs in a repository with a work tree: never run it.
 GIT = ["git", "-c", "core.packedGitLimit=32m", "-c", "core.packedGitWindowSize=4m",
-       "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.fsmonitor=false"]
+       "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.fsmonitor=false",
+       # What a user's config could change in output pvscan parses: colour, quoted paths.
+       "-c", "color.ui=never", "-c", "core.quotePath=false"]
 # A git revision's Kconfig files are held in memory for kconfiglib: 6.12's 1,813 come to under 7 MB.
 # Past this much together, a repository is not a kernel's, and nothing is read.
 MAX_KCONFIG_BYTES = 64 * 1024 * 1024
@@ -43,6 +45,9 @@ _REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJE
 def git_environment(**extra) -> dict:
     """The environment of every git run: this one, without what names another repository."""
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
+    # No pager and no prompt: git never waits for a terminal; the system's config (which could
+    # include a FIFO) is not read.
+    env.update(GIT_PAGER="cat", PAGER="cat", GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
     env.update(extra)
     return env
 
@@ -93,7 +98,7 @@ def resolve_commit(repo: str, rev: str) -> str:
     """The commit a revision names, or a one-line error."""
     if (repo, rev) in _COMMITS:
         return _COMMITS[(repo, rev)]
-    proc = run_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    proc = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if proc.returncode != 0:
         raise PvscanError(f"unknown revision {rev!r}", repo)
     commit = proc.stdout.decode().strip()
@@ -195,8 +200,9 @@ class GitTree:
         commit and pathspecs), or (cached) in the blobs of index."""
         fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
         # -z: without it git quotes a name that is not plain ASCII ("p\303\244r.c"), which then
-        # names no file.
-        proc = self._git("grep", *(["--cached"] if cached else []), "-l", "-z", "-F", "-I", *fixed, *where,
+        # names no file. --text: a .gitattributes that marks headers binary must not hide them
+        # (only C, header and assembly names are kept below, so no real binary is read).
+        proc = self._git("grep", *(["--cached"] if cached else []), "-l", "-z", "-F", "--text", *fixed, *where,
                          check=False, index=index, config=config)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
@@ -448,8 +454,10 @@ class GitRange(GitTree):
         if paths is not None and not paths:
             return b""
         where = ["--", *(f":(literal){p}" for p in paths)] if paths else []
-        return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative",
-                         "--src-prefix=a/", "--dst-prefix=b/", "-M", self.a, self.b, *where,
+        # --text: a .gitattributes that marks headers binary must not turn their diff into
+        # 'Binary files differ'; --end-of-options: a revision is never read as an option.
+        return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--text",
+                         "--src-prefix=a/", "--dst-prefix=b/", "-M", "--end-of-options", self.a, self.b, *where,
                          config=("diff.suppressBlankEmpty=false",)).stdout
 
     def candidates_at_either_end(self) -> list[str] | None:
