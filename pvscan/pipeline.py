@@ -265,14 +265,39 @@ def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
 
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(items) // (jobs * 4))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=quiet_worker)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            for i, result in enumerate(pool.map(fn, items, chunksize=chunk), 1):
-                out.append(result)
-                progress.show(f"{doing} {i}/{len(items)} files")
-        return out
+        for i, result in enumerate(pool.map(fn, items, chunksize=chunk), 1):
+            out.append(result)
+            progress.show(f"{doing} {i}/{len(items)} files")
     except BrokenProcessPool:
         raise pool_failure() from None
+    except KeyboardInterrupt:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+    return out
+
+
+def quiet_worker() -> None:
+    """A worker leaves Ctrl-C to the parent, which stops the pool and ends the run (130): a
+    worker that took it too would print a traceback of its own. A handler that does nothing,
+    not SIG_IGN: what the worker runs (ripgrep, git) would inherit SIG_IGN and outlive the run."""
+    import signal
+
+    signal.signal(signal.SIGINT, _leave_to_the_parent)
+
+
+def _leave_to_the_parent(signum, frame) -> None:
+    return None
+
+
+def stop_pool(pool) -> None:
+    """Stop a process pool now: its workers leave Ctrl-C alone (quiet_worker), so they are
+    terminated rather than waited for."""
+    for process in list(getattr(pool, "_processes", {}).values()):   # (no public way to reach them)
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def pool_failure() -> PvscanError:

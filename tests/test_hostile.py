@@ -583,3 +583,43 @@ def test_a_tags_glob_is_never_an_option_and_annotated_tags_count(tmp_path):
     assert [r["label"] for r in json.loads(doc.stdout)["revisions"]] == ["HEAD~2", "v1", "v2"]
     one_error(pvscan("history", "--git", str(repo), "HEAD~2..HEAD", "--tags=--help"), "holds no revision tagged")
     one_error(pvscan("history", "--git", str(repo), "--", "--all"), "unknown revision '--all'")
+
+
+@pytest.mark.kernel
+def test_ctrl_c_during_history_with_workers_ends_with_130_and_one_line():
+    # A terminal's Ctrl-C reaches the whole process group: the workers leave it to the parent,
+    # which stops them and ends the run, with no traceback from any process.
+    import signal
+    import time
+
+    from conftest import kernel_path
+
+    trees = [str(kernel_path(v)) for v in ("6.1", "6.12", "7.2")]
+    proc = subprocess.Popen([sys.executable, "-m", "pvscan", "history", *trees, "-j3", "--abi", "kvm"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PVSCAN_NO_CACHE": "1"})
+    time.sleep(5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the history finished before the interrupt")
+    assert (proc.returncode, err.decode()) == (130, "pvscan: interrupted\n")
+    time.sleep(1)
+    assert _running_in_group(proc.pid) == []      # no worker (nor its ripgrep) left behind
+
+
+def _running_in_group(pgid: int) -> list[int]:
+    """The processes of a process group that still run (a zombie a container's init has not
+    reaped yet is not running)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(entry))
+    return out

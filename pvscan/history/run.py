@@ -227,7 +227,7 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
     specs = prime_candidates(specs, say)
     if scheduler:
         return _run_dask(specs, scheduler, progress)
-    from pvscan.pipeline import pool_failure, workers
+    from pvscan.pipeline import pool_failure, quiet_worker, stop_pool, workers
 
     jobs = workers(jobs, len(specs))
     if jobs == 1:
@@ -242,16 +242,21 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
 
     from concurrent.futures.process import BrokenProcessPool
 
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=quiet_worker)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
-            out = [None] * len(specs)
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                if progress:
-                    progress(out[futures[fut]])
+        futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
+        out = [None] * len(specs)
+        for fut in as_completed(futures):
+            out[futures[fut]] = fut.result()
+            if progress:
+                progress(out[futures[fut]])
     except BrokenProcessPool:
         raise pool_failure() from None
+    except KeyboardInterrupt:
+        stop_pool(pool)          # Ctrl-C: the workers ignore it; the run ends here with 130
+        raise
+    pool.shutdown()
     return out
 
 
