@@ -206,3 +206,12 @@ def test_kvm_on_7_2_derives_steal_time_from_its_msr():
     text = pvscan("derive-abi", str(kernel_path("7.2")), "--backend", "kvm").stdout
     assert "msr:MSR_KVM_STEAL_TIME in kvm_register_steal_time" in text
     assert 'op = "pv_steal_clock"\nto = "shared"\nuses = ["kvm_steal_time.steal", "kvm_steal_time.version"]' in text
+
+
+def test_a_file_name_with_a_newline_or_a_quote_stays_one_toml_string():
+    import tomllib
+
+    from pvscan.checks.derive import _q
+
+    name = 'arch/x86/xen/new\nline "q" \\ \x1b.c'
+    assert "\n" not in _q(name) and tomllib.loads(f"x = {_q(name)}")["x"] == name

@@ -46,7 +46,10 @@ def _numbers(tree):
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: a file name with a quote, a newline or another control character
+    stays one string on one line."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7f else c for c in escaped) + '"'
 
 
 # What each x86 target fixes in the configuration the glue is read under.
