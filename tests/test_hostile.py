@@ -581,6 +581,9 @@ def test_a_tags_glob_is_never_an_option_and_annotated_tags_count(tmp_path):
     assert doc.returncode == 0, doc.stderr
     import json
     assert [r["label"] for r in json.loads(doc.stdout)["revisions"]] == ["HEAD~2", "v1", "v2"]
+    # Without --tags, the range's commits that a tag names are labelled by it.
+    plain = pvscan("history", "--git", str(repo), "HEAD~2..HEAD", "--format", "json")
+    assert [r["label"] for r in json.loads(plain.stdout)["revisions"]] == ["HEAD~2", "v1", "v2"]
     one_error(pvscan("history", "--git", str(repo), "HEAD~2..HEAD", "--tags=--help"), "holds no revision tagged")
     one_error(pvscan("history", "--git", str(repo), "--", "--all"), "unknown revision '--all'")
 

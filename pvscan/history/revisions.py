@@ -29,7 +29,9 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
                                     f"{a}..{b}").split()
             if len(picked) < 2:
                 raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
-            out += [(p if not _is_sha(p) else p[:12], resolve_commit(repo, p)) for p in picked]
+            tagged = _tag_of_commit(repo) if any(_is_sha(p) for p in picked) else {}
+            # A commit a tag names is labelled by the tag (v6.11), else by its short id.
+            out += [(p if not _is_sha(p) else tagged.get(p, p[:12]), resolve_commit(repo, p)) for p in picked]
         else:
             out.append((item, resolve_commit(repo, item)))
     seen, unique = set(), []
@@ -53,6 +55,17 @@ def _tags_inside(repo: str, span: str, glob: str) -> list[str]:
         if (peeled or target) in inside:       # an annotated tag's commit is its peeled object
             names.append(name)
     return names
+
+
+def _tag_of_commit(repo: str) -> dict[str, str]:
+    """{commit: the first tag, in version order, that names it}, from one for-each-ref."""
+    refs = _git(repo, "for-each-ref", "--sort=v:refname",
+                "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)", "refs/tags/")
+    out: dict[str, str] = {}
+    for line in refs.splitlines():
+        name, peeled, target = (line.split("\0") + ["", ""])[:3]
+        out.setdefault(peeled or target, name)
+    return out
 
 
 def _git(repo, *args):
