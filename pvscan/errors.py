@@ -41,6 +41,15 @@ def format_location(path: str | None, line: int | None, message: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def printable(text: str, keep_tab: bool = False) -> str:
+    """Text from the tree or a patch, fit for a terminal or a CI log: every control character
+    (an ESC that would colour or move the cursor, a newline that would start a line of its
+    own) shown escaped ('\\x1b', '\\n'); a tab kept where the text is quoted code."""
+    pattern = _CONTROL_BUT_TAB if keep_tab else _CONTROL
+    return pattern.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True, order=True)

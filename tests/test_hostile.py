@@ -626,3 +626,15 @@ def _running_in_group(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             out.append(int(entry))
     return out
+
+
+def test_control_characters_from_the_tree_reach_no_terminal(tree):
+    # An ESC in a file name would colour or move a terminal's cursor; a newline would start a
+    # line of its own (a forged 'error:' line in CI). Every text output shows them escaped.
+    name = "arch/x86/xen/e\x1b[31mvil\nx.c"
+    (tree / name).write_text("void __init xen_evil(void) { pv_ops.cpu.io_delay = xen_evil; }\n")
+    scan = pvscan("scan", str(tree), "--op", "cpu.io_delay")
+    assert scan.returncode == 0, scan.stderr
+    assert "\x1b" not in scan.stdout and "e\\x1b[31mvil\\nx.c" in scan.stdout
+    check = pvscan("check", str(tree), "--abi", str(FIXTURES / "abi" / "toy-gen3.toml"), "--fail-on", "never")
+    assert "\x1b" not in check.stdout + check.stderr

@@ -9,6 +9,7 @@ import json
 from urllib.parse import quote
 
 from pvscan import __version__
+from pvscan.errors import format_location, printable
 from pvscan.report import FindingReporter
 
 
@@ -16,12 +17,13 @@ class TextReporter(FindingReporter):
     """gcc/checkpatch style: 'file:line: severity: PVnnn message', then coverage."""
 
     def handle(self, finding):
-        self.out.append(f"{finding.file}:{finding.line}: {finding.severity}: {finding.code} {finding.message}\n")
+        self.out.append(format_location(finding.file, finding.line,
+                                        f"{finding.severity}: {finding.code} {finding.message}") + "\n")
         snippet = (self.run.snippets or {}).get((finding.file, finding.line))
         if snippet is not None:
             from pvscan.report.color import highlight_c
 
-            line = snippet.text.split("\n")[snippet.focus - snippet.first]
+            line = printable(snippet.text.split("\n")[snippet.focus - snippet.first], keep_tab=True)
             self.out.append(f"    | {highlight_c(line)}\n")
 
     def stop(self):

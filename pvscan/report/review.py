@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from pvscan import __version__
+from pvscan.errors import format_location, printable
 from pvscan.report import FindingReporter
 
 CHECKPATCH_LEVEL = {"error": "ERROR", "warning": "WARNING", "note": "CHECK"}
@@ -24,7 +25,8 @@ class CheckpatchReview(FindingReporter):
     """One line per annotation and nothing else: what b4's per-patch check reads."""
 
     def handle(self, f):
-        self.out.append(f"{f.file}:{f.line}: {CHECKPATCH_LEVEL[f.severity]}: {f.code} {_one_line(f.message)}\n")
+        self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
+                                                        f"{_one_line(f.message)}") + "\n")
 
 
 class TextReview(FindingReporter):
@@ -32,15 +34,16 @@ class TextReview(FindingReporter):
 
     def beginning(self, r):
         n = len(self.run.reviews)
-        self.out.append(f"[{r.index}/{n}] {r.subject}\n" if n > 1 or r.subject else "patch\n")
+        self.out.append(f"[{r.index}/{n}] {printable(r.subject)}\n" if n > 1 or r.subject else "patch\n")
         if r.already_applied:
             self.out.append("  (the tree already holds this patch; reviewed against the tree without it)\n")
 
     def handle(self, f):
-        self.out.append(f"{f.file}:{f.line}: {CHECKPATCH_LEVEL[f.severity]}: {f.code} {_one_line(f.message)}\n")
+        self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
+                                                        f"{_one_line(f.message)}") + "\n")
 
     def finished(self, r):
-        self.out.append(f"pvscan: this patch {r.summary()}\n\n")
+        self.out.append(f"pvscan: this patch {printable(r.summary())}\n\n")
 
 
 def _gh_data(s: str) -> str:
@@ -151,7 +154,7 @@ def _reply(r) -> str:
     """One patch's reply: the hunks with comments quoted, each comment under its line."""
     out = []
     who = r.author or "you"
-    out.append(f"On {r.date}, {who} wrote:\n" if r.date else f"{who} wrote:\n")
+    out.append(printable(f"On {r.date}, {who} wrote:" if r.date else f"{who} wrote:") + "\n")
     by_place = {}
     for f in r.findings:
         # A finding about a removed line sits under that line of the quoted hunk (the old side).
@@ -166,8 +169,8 @@ def _reply(r) -> str:
     if rest:
         out.append("\nOutside the quoted hunks:\n")
         for f in rest:
-            out.append(f"  {f.file}:{f.line}: {f.code}: {f.message}\n")
-    out.append(f"\npvscan: this patch {r.summary()}.\n\n")
+            out.append("  " + format_location(f.file, f.line, f"{f.code}: {f.message}") + "\n")
+    out.append(f"\npvscan: this patch {printable(r.summary())}.\n\n")
     return "".join(out)
 
 
@@ -193,18 +196,18 @@ def _quoted_hunk(fp, hunk, by_place, placed) -> list[str]:
     notes = _commented_lines(fp, hunk, by_place, placed)
     if not notes:
         return []
-    out = [f"> diff --git a/{fp.old_path or fp.new_path} b/{fp.new_path or fp.old_path}\n",
+    out = [printable(f"> diff --git a/{fp.old_path or fp.new_path} b/{fp.new_path or fp.old_path}") + "\n",
            f"> @@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@\n"]
     shown = 0
     for i, key in notes:
         if i - 3 > shown:
             out.append("> [...]\n")
             shown = i - 3
-        out += [f"> {line}\n" for line in hunk.raw[shown:i + 1]]
+        out += [f"> {printable(line, keep_tab=True)}\n" for line in hunk.raw[shown:i + 1]]
         shown = i + 1
         placed.add(key)
         out.append("\n")
-        out += [f"{f.code}: {f.message}\n" for f in by_place[key]]
+        out += [printable(f"{f.code}: {f.message}") + "\n" for f in by_place[key]]
         out.append("\n")
     if shown < len(hunk.raw):
         out.append("> [...]\n")

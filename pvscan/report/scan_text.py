@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pvscan.errors import printable
 from pvscan.naming import in_arch
 
 
@@ -12,7 +13,7 @@ def render(doc) -> str:
         return "".join(_op_in_full(o, result, doc) for o in inv.ops
                        if o.name == doc.op and in_arch(doc.arch, o.arch))
     out = []
-    w = out.append
+    w = _writer(out)
     ops = [o for o in inv.ops if in_arch(doc.arch, o.arch)]
     statics = f" and {summary.static_calls} static call(s)" if summary.static_calls else ""
     w(f"Linux {result.version}: {summary.ops - summary.static_calls} paravirt ops in {summary.tables} table(s)"
@@ -73,22 +74,38 @@ def _param(p):
     return f"{ctype}{p.name}" if ctype.endswith("*") else f"{ctype} {p.name}"
 
 
+def _writer(out):
+    """out.append for the lines that carry names from the tree (files, ops, functions), each
+    call one line after any blank lines: a control character in a name is shown escaped, so no
+    file name can move a terminal's cursor or start a line of its own. raw() appends what
+    pvscan coloured itself."""
+    def w(text: str) -> None:
+        # Each call writes one line, after blank lines of its own: a newline elsewhere came
+        # from a name, and is escaped with the rest.
+        body = text.lstrip("\n")
+        end = "\n" if body.endswith("\n") else ""
+        body = body[:len(body) - len(end)]
+        out.append(text[:len(text) - len(text.lstrip("\n"))] + printable(body, keep_tab=True) + end)
+    w.raw = out.append
+    return w
+
+
 def _source(doc, file, line, w) -> None:
     """The source line of a location, highlighted on a colour terminal."""
     snip = (doc.snippets or {}).get((file, line))
     if snip is None:
         return
-    text = snip.text.split("\n")[snip.focus - snip.first]
+    text = printable(snip.text.split("\n")[snip.focus - snip.first], keep_tab=True)
     if doc.color:
         from pvscan.report.color import highlight_c
 
         text = highlight_c(text)
-    w(f"        | {text}\n")
+    w.raw(f"        | {text}\n")
 
 
 def _op_in_full(o, result, doc) -> str:
     out = []
-    w = out.append
+    w = _writer(out)
     w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
     w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
     w(f"  convention  {_CONVENTIONS.get(o.convention, 'plain function pointer')}\n")
