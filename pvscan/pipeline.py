@@ -266,6 +266,7 @@ def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(items) // (jobs * 4))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=quiet_worker)
+    stopped = False
     try:
         for i, result in enumerate(pool.map(fn, items, chunksize=chunk), 1):
             out.append(result)
@@ -274,8 +275,11 @@ def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
         raise pool_failure() from None
     except KeyboardInterrupt:
         stop_pool(pool)
+        stopped = True
         raise
-    pool.shutdown()
+    finally:
+        if not stopped:        # done, or an error of a worker's: the pool ends before the run goes on
+            pool.shutdown(cancel_futures=True)
     return out
 
 

@@ -244,6 +244,7 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
 
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=quiet_worker)
+    stopped = False
     try:
         futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
         out = [None] * len(specs)
@@ -254,9 +255,12 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
     except BrokenProcessPool:
         raise pool_failure() from None
     except KeyboardInterrupt:
-        stop_pool(pool)          # Ctrl-C: the workers ignore it; the run ends here with 130
+        stop_pool(pool)          # Ctrl-C: the workers leave it to us; the run ends here with 130
+        stopped = True
         raise
-    pool.shutdown()
+    finally:
+        if not stopped:
+            pool.shutdown(cancel_futures=True)
     return out
 
 
