@@ -300,3 +300,21 @@ def test_quiet_and_verbose_on_every_command():
         for flag in ("-q", "-v"):
             assert pvscan(*argv, flag).returncode == 0, (argv, flag)
     assert pvscan("scan", gen3, "-q", "-v").returncode == 2       # one or the other
+
+
+def test_a_report_asked_for_on_a_terminal_goes_to_a_file_the_message_names(tmp_path):
+    # A page of HTML is no answer on a terminal; a pipe or -o gets it as before.
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "report", GEN3], stdout=follower,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    os.close(follower)
+    os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    written = tmp_path / "pvscan-report.html"
+    assert f"pvscan: wrote the report to {written}; open it in a browser" in proc.stderr
+    assert written.read_text().lstrip().lower().startswith("<!doctype html>")
+    piped = pvscan("report", GEN3)
+    assert piped.stdout.lstrip().lower().startswith("<!doctype html>")

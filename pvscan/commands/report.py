@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
@@ -23,6 +24,9 @@ def run(args) -> int:
     if args.source_url and ("{path}" not in args.source_url):
         raise PvscanError("--source-url needs a {path} (and may have a {line}) placeholder")
     tree = KernelTree(args.tree)
+    if args.output is None and sys.stdout is not None and sys.stdout.isatty():
+        # A page of HTML is no answer on a terminal: it goes to a file the message names.
+        args.output = _report_path(tree)
     refuse_writes_into([tree], args.output)
     abis = [load_abi(a) for a in args.abi]
     talk = Talk.of(args)
@@ -46,7 +50,20 @@ def run(args) -> int:
     html = document_renderer("report", "html")(doc)
     talk.warnings(result.warnings)
     write_output(html, args.output)
+    if args.output not in (None, "-") and sys.stdout is not None and sys.stdout.isatty():
+        print(f"pvscan: wrote the report to {args.output}; open it in a browser", file=sys.stderr)
     return 0
+
+
+def _report_path(tree) -> str:
+    """Where a report asked for on a terminal goes: pvscan-report.html in the current directory,
+    or in the temporary directory when the current one is inside the tree (never written)."""
+    import os
+    import tempfile
+
+    here = os.path.realpath(os.getcwd()) if os.path.isdir(".") else None
+    folder = here if here is not None and not tree.contains(here) else tempfile.gettempdir()
+    return os.path.join(folder, "pvscan-report.html")
 
 
 def _read_history(path: str) -> dict:
