@@ -638,3 +638,15 @@ def test_control_characters_from_the_tree_reach_no_terminal(tree):
     assert "\x1b" not in scan.stdout and "e\\x1b[31mvil\\nx.c" in scan.stdout
     check = pvscan("check", str(tree), "--abi", str(FIXTURES / "abi" / "toy-gen3.toml"), "--fail-on", "never")
     assert "\x1b" not in check.stdout + check.stderr
+
+
+def test_a_header_of_100000_pvop_wrappers_is_read_in_bounded_time(tree):
+    # Each wrapper's definition and each use's row were found by a scan of the whole file: quadratic
+    # (past 5 minutes here). The timeout only guards against a hang; the run takes seconds.
+    lines = [f"static inline void f{i}(void) {{ PVOP_VCALL0(cpu.io_delay); }}" for i in range(100000)]
+    (tree / "arch/x86/include/asm/paravirt_many.h").write_text("\n".join(lines) + "\n")
+    proc = pvscan("scan", str(tree), "--no-callers", "--format", "json", env={"PVSCAN_NO_CACHE": "1"}, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    import json
+    (io_delay,) = [o for o in json.loads(proc.stdout)["ops"] if o["name"] == "cpu.io_delay"]
+    assert len(io_delay["call_sites"]) >= 100000

@@ -295,12 +295,12 @@ class RomCalls:
 
 _PASTE = re.compile(r"\bVMI_CALL_\s*##\s*(\w+)")
 _MEMBER_SET = re.compile(r"\b(\w+)\.(\w+)\s*=")
-_GETTER = re.compile(r"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
+_GETTER = re.compile(rb"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
 
 
 def rom_calls(tree, files) -> RomCalls:
     """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
-    from pvscan.facts.ctext import split_args
+    from pvscan.facts.ctext import Rows, split_args
 
     rom = RomCalls()
     wraps = {}          # macro -> (index of the call argument, index of the pointer argument, struct)
@@ -326,16 +326,17 @@ def rom_calls(tree, files) -> RomCalls:
             if member is not None:
                 wraps[d.name] = (index, d.params.index(member.group(2)), member.group(1))
     for rel, pre in texts:
-        for m in _GETTER.finditer(pre.text.decode("utf-8", "replace")):
-            row = pre.text.count(b"\n", 0, m.start())
-            rom.pointers.setdefault(f"{m.group(1)}.{m.group(2)}", set()).add(
-                (m.group(3), guard_expression(pre.guard_at(row))))
+        rows = Rows(pre.text)
+        for m in _GETTER.finditer(pre.text):
+            row = rows.at(m.start())
+            rom.pointers.setdefault(f"{m.group(1).decode()}.{m.group(2).decode()}", set()).add(
+                (m.group(3).decode(), guard_expression(pre.guard_at(row))))
         for name, (call_index, pointer_index, struct) in wraps.items():
             for m in re.finditer(rf"\b{re.escape(name)}\s*\(".encode(), pre.text):
                 args, _ = split_args(pre.text, m.end() - 1)
                 if args is None or len(args) <= max(call_index, pointer_index):
                     continue
-                row = pre.text.count(b"\n", 0, m.start())
+                row = rows.at(m.start())
                 rom.pointers.setdefault(f"{struct}.{args[pointer_index].strip()}", set()).add(
                     (args[call_index].strip(), guard_expression(pre.guard_at(row))))
     return rom

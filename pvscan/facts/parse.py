@@ -12,7 +12,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from pvscan.facts.ctext import blank_annotations, fold, split_args
+from pvscan.facts.ctext import Rows, blank_annotations, fold, split_args
 from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer,
                                 InstallerCall, MacroCall, Member, Param, Reference, StaticCallDecl, StaticCallUse,
                                 StructDef, SymbolRef)
@@ -129,17 +129,18 @@ class _Extractor:
         self.function_spans.sort()
         self._local_installs()
         self._scan_macro_uses(self.text, 0, 0, None, fill_names=self.fill_names | set(self.offset_macros))
+        rows = Rows(self.text)
         for m in _ASM_OFFSET_RE.finditer(self.text):
             if TABLE_NAME_RE.match(m.group(2).decode()):
                 self.offset_symbols.append((m.group(1).decode(), m.group(2).decode(),
-                                            re.sub(r"\s+", "", m.group(3).decode()),
-                                            self.text.count(b"\n", 0, m.start()) + 1))
+                                            re.sub(r"\s+", "", m.group(3).decode()), rows.at(m.start()) + 1))
         self._symbol_refs(self.text, 0, None)
 
     def _symbol_refs(self, text: bytes, base_row: int, macro) -> None:
         """'pv_cpu_ops+PV_CPU_iret': assembly reaching an op by its asm-offsets symbol."""
+        rows = Rows(text)
         for m in _SYMBOL_REF_RE.finditer(text):
-            row = text.count(b"\n", 0, m.start())
+            row = rows.at(m.start())
             function, kind = (macro, "macro") if macro is not None else self._enclosing_at(m.start())
             if function is None:
                 function, kind = _gas_macro_at(text, m.start())
@@ -525,6 +526,7 @@ class _Extractor:
         if names:
             alternatives = "|".join(re.escape(n) for n in names)
             regex = re.compile(rb"\b(PVOP_[A-Z0-9_]+|" + alternatives.encode() + rb")\s*\(")
+        rows = Rows(text)
         for m in regex.finditer(text):
             name = m.group(1).decode()
             if not PVOP_MACRO_RE.match(name) and not (names and name in names):
@@ -533,7 +535,7 @@ class _Extractor:
             args, end = split_args(text, open_paren)
             if args is None:
                 continue
-            row = text.count(b"\n", 0, m.start())
+            row = rows.at(m.start())
             if macro is not None:
                 function, kind = macro, "macro"
             else:
@@ -600,6 +602,7 @@ class _Extractor:
         body = bytearray(d.body.encode("utf-8", "replace"))
         blank_annotations(body)
         source = _MACRO_PREFIX + bytes(body) + b";}\n"
+        source_rows = Rows(source)
         tree = parse_tree(source)
         macro = (d.name, d.params or ())
         uses = _Uses()
@@ -613,7 +616,7 @@ class _Extractor:
             args, _ = split_args(source, m.end() - 1)
             if args is None:
                 continue
-            row = source.count(b"\n", 0, m.start())
+            row = source_rows.at(m.start())
             macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
                                          self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
         # Uses of an offset macro naming an op ('PARAVIRT_PATCH(irq_disable)'); one passing
@@ -627,7 +630,7 @@ class _Extractor:
                 continue
             if fold(args[self.offset_macros[name]]) in (d.params or ()):
                 continue
-            row = source.count(b"\n", 0, m.start())
+            row = source_rows.at(m.start())
             macro_calls.append(MacroCall(name, tuple(fold(a) for a in args), d.line + row,
                                          self.pre.guard_at(d.line - 1 + row), d.name, "macro"))
         self._symbol_refs(d.body.encode("utf-8", "replace"), d.line - 1, d.name)

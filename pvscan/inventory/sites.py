@@ -7,6 +7,7 @@ the op's wrapper: write_cr3() for mmu.write_cr3.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from pvscan.errors import Warning_
@@ -40,8 +41,12 @@ def find_call_sites(facts, model) -> Sites:
     op_wrappers: dict = {}       # op key -> {(arch, name, file)}
     warnings: list[Warning_] = []
 
+    where: dict = {}             # file path -> _Definitions, made at the file's first wrapper
+
     def note_wrapper(f, op, name, kind, line):
-        key = _wrapper(f, op, name, kind, line, wrapper_of)
+        if f.path not in where:
+            where[f.path] = _Definitions(f)
+        key = _wrapper(f, op, name, kind, line, wrapper_of, where[f.path])
         if key is not None:
             op_wrappers.setdefault(op.key, set()).add(key)
 
@@ -171,7 +176,30 @@ def _offset_macro_sites(f, mc, model):
     return [(op, site) for op in model.resolve_text(f.arch, mc.args[index])]
 
 
-def _wrapper(f, op, name, kind, line, wrapper_of):
+class _Definitions:
+    """Where a file defines each name and where each macro is first used, indexed once: a
+    search of the whole file per wrapper was quadratic (a header of 100,000 inline wrappers)."""
+
+    def __init__(self, f):
+        self.lines: dict = {}
+        for fn, fl in f.functions:
+            self.lines.setdefault(fn, []).append(fl)
+        for lines in self.lines.values():
+            lines.sort()
+        self.first_call: dict = {}       # macro -> the first line of a PVOP_* call in it
+        self.first_reference: dict = {}  # macro -> the first line of a reference in it
+        for items, first in ((f.macro_calls, self.first_call), (f.references, self.first_reference)):
+            for item in items:
+                first[item.function] = min(item.line, first.get(item.function, item.line))
+
+    def above(self, name: str, line: int) -> int:
+        """The line of the nearest definition of name at or above line (line when there is none)."""
+        lines = self.lines.get(name, ())
+        i = bisect.bisect_right(lines, line)
+        return lines[i - 1] if i else line
+
+
+def _wrapper(f, op, name, kind, line, wrapper_of, defined: _Definitions):
     """The key of the wrapper around a call, recording it at its first sighting; None outside any."""
     if not name or kind == "file":
         return None
@@ -179,9 +207,10 @@ def _wrapper(f, op, name, kind, line, wrapper_of):
     if key not in wrapper_of:
         # The definition holding the call: the nearest one of that name above it
         # (a header may define the name again for another configuration).
-        def_line = max((fl for fn, fl in f.functions if fn == name and fl <= line), default=line)
+        def_line = defined.above(name, line)
         if kind == "macro":
-            def_line = min((mc.line for mc in f.macro_calls if mc.function == name), default=line)
-            def_line = min([def_line] + [r.line for r in f.references if r.function == name])
+            def_line = defined.first_call.get(name, line)
+            if name in defined.first_reference:
+                def_line = min(def_line, defined.first_reference[name])
         wrapper_of[key] = Wrapper(name, kind, f.path, def_line)
     return key
