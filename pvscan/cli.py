@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also report the ABI findings the patch introduces; repeatable")
     v.add_argument("--format", choices=format_names("review"), default="text")
     v.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
-    _common(v, jobs=False)
+    _color(v, "the severities in colour")
+    _common(v)
     v.set_defaults(func=_command("pvscan.commands.review", "run"))
 
     h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
@@ -124,17 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     hi.add_argument("--format", choices=format_names("history"), default="text")
     hi.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
+    _color(hi, "the verdicts in colour")
     _common(hi)
     hi.set_defaults(func=_command("pvscan.commands.history", "run"))
 
     d = sub.add_parser("derive-abi", help="a skeleton ABI file from a backend's glue code",
                        description="Follow each implementation of the backend down to hypercalls and write "
                                    "the result in the ABI format, with numbers from the tree's headers.")
-    d.add_argument("tree", metavar="PATH", nargs="?", default=".", help=TREE_HELP)
-    d.add_argument("--backend", required=True, metavar="NAME", help="xen, kvm, hyperv ...")
+    d.add_argument("derived", metavar="BACKEND", nargs="?",
+                   help="the backend whose glue to follow: xen, kvm, vmi, lguest, hyperv ...")
+    d.add_argument("tree", metavar="PATH", nargs="?", help=TREE_HELP)
     d.add_argument("--arch", metavar="ARCH",
                    help="the architecture whose glue to read (default: x86 where the backend has glue there)")
-    _common(d, jobs=False, backend_flag="--backend-rule")
+    _common(d)
     d.set_defaults(func=_command("pvscan.commands.derive", "run"))
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
@@ -185,10 +188,15 @@ def _talk_options(sub) -> None:
 
 
 
-def _common(parser, jobs: bool = True, backend_flag: str = "--backend") -> None:
+def _color(parser, what: str) -> None:
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help=f"{what} (default auto: on a terminal, unless NO_COLOR is set)")
+
+
+def _common(parser, jobs: bool = True) -> None:
     """The options every command that scans a tree shares."""
     parser.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
-    parser.add_argument(backend_flag, metavar="PATTERN=NAME", action="append", default=[],
+    parser.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[],
                         help="attribute files matching PATTERN to backend NAME (repeatable)")
     if jobs:
         parser.add_argument("-j", "--jobs", type=_jobs, metavar="N",
@@ -221,6 +229,10 @@ def _to_tree_tops(args) -> None:
     cache's refusal to write into a tree, the commands."""
     from pvscan.source.top import tree_argument
 
+    if getattr(args, "command", None) == "derive-abi":
+        from pvscan.commands.derive import backend_to_derive
+
+        backend_to_derive(args)
     if getattr(args, "command", None) == "review" and not getattr(args, "git", None) and args.tree is None:
         args.tree = "."
     if isinstance(getattr(args, "tree", None), str):
@@ -265,10 +277,10 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    _to_tree_tops(args)
     from pvscan.errors import PvscanError
 
     try:
+        _to_tree_tops(args)
         _refuse_output_over_input(args)
     except PvscanError as e:
         print(f"pvscan: error: {e}", file=sys.stderr)

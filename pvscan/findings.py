@@ -59,3 +59,31 @@ def severity_counts(findings) -> dict:
     for f in findings:
         counts[f.severity] += 1
     return counts
+
+
+def fails_at(fail_on: str, findings) -> bool:
+    """Whether findings reach --fail-on (never: no)."""
+    return fail_on != "never" and any(severity_rank(f.severity) >= severity_rank(fail_on) for f in findings)
+
+
+def by_severity(findings) -> list:
+    """Errors first, then warnings, then notes; each severity in the order it came."""
+    return sorted(findings, key=lambda f: -severity_rank(f.severity))
+
+
+def verdict(counts: dict, findings, fail_on: str, fails: bool) -> str:
+    """The line a person acts on: the counts, whether the run fails (exit 1) at --fail-on, and
+    where the codes of the gravest findings are explained."""
+    line = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"
+    if fail_on != "never":
+        line += f": {'fails' if fails else 'passes'} at --fail-on {fail_on}"
+    for severity in ("error", "warning"):
+        codes = sorted({f.code for f in findings if f.severity == severity})
+        if len(codes) == 1:
+            line += f"; 'pvscan rules {codes[0]}' explains the {severity}s"
+        elif codes:
+            line += f"; 'pvscan rules CODE' explains the {severity}s' {', '.join(codes[:4])}" \
+                    + (" ..." if len(codes) > 4 else "")
+        if codes:
+            break
+    return line

@@ -54,5 +54,6 @@ class Talk:
 
     def abis(self, abis) -> None:
         for abi in abis:
-            self.read(f"ABI {abi.name} from {abi.path}: {len(abi.hypercalls)} hypercall(s), "
+            where = "(bundled)" if abi.path.startswith("<bundled>/") else f"from {abi.path}"
+            self.read(f"ABI {abi.name} {where}: {len(abi.hypercalls)} hypercall(s), "
                       f"{len(abi.mappings)} mapping(s), {len(abi.areas)} area(s), target {abi.target}")

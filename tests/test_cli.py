@@ -293,8 +293,10 @@ def test_quiet_and_verbose_on_every_command():
     assert quiet.stderr == "" and "Coverage" not in quiet.stdout
     assert quiet.stdout.strip().splitlines()[-1] == loud.stdout.strip().splitlines()[-1]   # the verdict
     assert not [line for line in quiet.stdout.splitlines() if ": warning: " in line or ": note: " in line]
+    # The verdict names what the run hid: the warnings' codes, and how to read about them.
+    assert "passes" not in loud.stdout and "explains the warnings' PV006" in loud.stdout.splitlines()[-1]
     verbose = pvscan("check", gen3, "--abi", "xen-pv", "--fail-on", "never", "-v")
-    assert "pvscan: read: ABI xen-pv from <bundled>/xen-pv.toml" in verbose.stderr
+    assert "pvscan: read: ABI xen-pv (bundled): " in verbose.stderr
     assert "op(s) in" in verbose.stderr
     for argv in (["scan", gen3], ["abi", "list"], ["rules"], ["completion", "bash"], ["report", gen3]):
         for flag in ("-q", "-v"):
@@ -318,3 +320,20 @@ def test_a_report_asked_for_on_a_terminal_goes_to_a_file_the_message_names(tmp_p
     assert written.read_text().lstrip().lower().startswith("<!doctype html>")
     piped = pvscan("report", GEN3)
     assert piped.stdout.lstrip().lower().startswith("<!doctype html>")
+
+
+def test_the_text_puts_errors_first_and_ends_with_a_verdict_to_act_on():
+    gen3 = str(fixture_tree("gen3-unified"))
+    run = pvscan("check", gen3, "--abi", "vmi", "--abi", "xen-pv")
+    lines = [line for line in run.stdout.splitlines() if ": PV" in line]
+    ranks = [("note", "warning", "error").index(line.split(": ")[1]) for line in lines]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] == 2, run.stdout
+    # A bundled ABI is named as people say it; the machine formats keep the path.
+    assert any(line.startswith("vmi (bundled):") for line in lines)
+    assert '"file": "<bundled>/vmi.toml"' in pvscan("check", gen3, "--abi", "vmi", "--format", "json").stdout
+    last = run.stdout.splitlines()[-1]
+    assert run.returncode == 1 and ": fails at --fail-on error; 'pvscan rules " in last, last
+    never = pvscan("check", gen3, "--abi", "xen-pv", "--fail-on", "never").stdout.splitlines()[-1]
+    assert "fail" not in never and "pass" not in never
+    painted = pvscan("check", gen3, "--abi", "vmi", "--color", "always").stdout
+    assert "\x1b[1;31merror\x1b[0m: PV" in painted and "\x1b[" not in run.stdout

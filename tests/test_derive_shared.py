@@ -131,7 +131,7 @@ send_interrupts:
 def test_derive_abi_follows_assembly_and_maps_ops_to_the_area_the_glue_hands_over(tmp_path):
     tree = _lguest_like(tmp_path)
     out = tmp_path / "derived.toml"
-    run = pvscan("derive-abi", str(tree), "--backend", "lguest", "-o", str(out))
+    run = pvscan("derive-abi", "lguest", str(tree), "-o", str(out))
     assert run.returncode == 0, run.stderr
     text = out.read_text()
     # Handed over by the assembly: lguest_data moved into %ebx before the LGUEST_INIT vmcall.
@@ -155,7 +155,7 @@ def test_derive_abi_follows_assembly_and_maps_ops_to_the_area_the_glue_hands_ove
 
 
 def test_derive_abi_refuses_an_architecture_the_backend_has_no_glue_on(tmp_path):
-    run = pvscan("derive-abi", str(fixture_tree("gen2-split")), "--backend", "lguest", "--arch", "riscv")
+    run = pvscan("derive-abi", "lguest", str(fixture_tree("gen2-split")), "--arch", "riscv")
     assert run.returncode == 2
     assert "no glue on riscv" in run.stderr
 
@@ -169,7 +169,7 @@ def test_lguest_on_2_6_32_derives_at_least_30_mapped_ops(tmp_path):
     # LGUEST_IRQS) with LGUEST_IRQS at most 32 (lguest_hcall.h:49): cr2 at 8 on i386.
     from conftest import old_kernel_path
 
-    text = pvscan("derive-abi", str(old_kernel_path("2.6.32")), "--backend", "lguest").stdout
+    text = pvscan("derive-abi", "lguest", str(old_kernel_path("2.6.32"))).stdout
     mapped = text.count('to = "hypercall"') + text.count('to = "shared"')
     assert mapped >= 30
     assert 'registered_by = "lguest_init in lguest_entry (arch/x86/lguest/i386_head.S' in text
@@ -189,7 +189,7 @@ def test_xen_on_6_12_derives_its_irq_ops_through_vcpu_info():
     # VCPUOP_register_vcpu_info. Xen's public xen.h: vcpu_info is 64 bytes, time at 32.
     from conftest import kernel_path
 
-    text = pvscan("derive-abi", str(kernel_path("6.12")), "--backend", "xen").stdout
+    text = pvscan("derive-abi", "xen", str(kernel_path("6.12"))).stdout
     assert 'registered_by = "vcpu_op in xen_vcpu_setup (arch/x86/xen/enlighten.c:' in text
     assert '{ name = "evtchn_upcall_mask", offset = 1, size = 1 }' in text
     assert '{ name = "time", offset = 32, size = 32 }' in text
@@ -203,7 +203,7 @@ def test_kvm_on_7_2_derives_steal_time_from_its_msr():
     # st = &per_cpu(steal_time, cpu); kvm_steal_clock reads src->version and src->steal.
     from conftest import kernel_path
 
-    text = pvscan("derive-abi", str(kernel_path("7.2")), "--backend", "kvm").stdout
+    text = pvscan("derive-abi", "kvm", str(kernel_path("7.2"))).stdout
     assert "msr:MSR_KVM_STEAL_TIME in kvm_register_steal_time" in text
     assert 'op = "pv_steal_clock"\nto = "shared"\nuses = ["kvm_steal_time.steal", "kvm_steal_time.version"]' in text
 

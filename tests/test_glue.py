@@ -80,14 +80,28 @@ source = "test"
 
 def test_derive_abi_skeleton_loads_and_maps_what_the_glue_reaches(tmp_path):
     out = tmp_path / "xen.toml"
-    assert pvscan("derive-abi", "--backend", "xen", GEN3, "-o", str(out)).returncode == 0
+    assert pvscan("derive-abi", "xen", GEN3, "-o", str(out)).returncode == 0
     from pvscan.abi import load_abi
     abi = load_abi(str(out))
     maps = {m.op: m for m in abi.mappings}
     assert maps["mmu.write_cr3"].hypercalls == ("mmuext_op",)
     assert maps["mmu.set_pte"].hypercalls == ("mmu_update",)
     assert maps["cpu.io_delay"].to == "native"
-    assert pvscan("derive-abi", "--backend", "nosuch", GEN3).returncode == 2
+    assert pvscan("derive-abi", "nosuch", GEN3).returncode == 2
+
+
+def test_derive_abi_takes_the_backend_as_its_argument_and_backend_as_everywhere(tmp_path):
+    """BACKEND is positional, --backend PATTERN=NAME attributes files as on every command; the
+    old '--backend NAME PATH' still gives the same skeleton, with a note saying the new form."""
+    new = pvscan("derive-abi", "xen", GEN3)
+    old = pvscan("derive-abi", GEN3, "--backend", "xen")
+    assert new.returncode == old.returncode == 0 and new.stdout == old.stdout
+    assert "is now 'derive-abi xen [PATH]'" in old.stderr and not new.stderr.strip()
+    renamed = pvscan("derive-abi", "hv", GEN3, "--backend", "arch/x86/xen/*=hv")
+    assert renamed.returncode == 0 and "from the hv backend" in renamed.stdout, renamed.stderr
+    for wrong in (("derive-abi", GEN3, "--backend", "xen", "--backend", "kvm"), ("derive-abi",)):
+        run = pvscan(*wrong)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
 
 
 # On 6.12, chains checked by reading arch/x86/xen/mmu_pv.c (__xen_set_pte calls
@@ -153,7 +167,7 @@ def test_vmi_rom_calls_fill_macros_and_cached_pointers():
 def test_derive_abi_writes_the_backends_real_target(tmp_path):
     # The fixture's vmi.c sits in arch/i386 and binds SetPxELong under CONFIG_X86_PAE.
     out = tmp_path / "vmi.toml"
-    assert pvscan("derive-abi", str(fixture_tree("gen1-single")), "--backend", "vmi", "-o", str(out)).returncode == 0
+    assert pvscan("derive-abi", "vmi", str(fixture_tree("gen1-single")), "-o", str(out)).returncode == 0
     text = out.read_text()
     assert 'target = "i386-pae"   # its files are in arch/i386 (arch/i386/kernel/vmi.c), with PAE' in text
     assert "word_bits = 32" in text

@@ -213,7 +213,7 @@ def test_derive_abi_reaches_vmi_rom_calls_on_2_6_32():
     from test_cli import pvscan
     from conftest import old_kernel_path
 
-    text = pvscan("derive-abi", str(old_kernel_path("2.6.32")), "--backend", "vmi").stdout
+    text = pvscan("derive-abi", "vmi", str(old_kernel_path("2.6.32"))).stdout
     assert 'target = "i386-pae"' in text       # CONFIG_VMI depends on X86_32; SetPxELong under X86_PAE
     assert 'op = "pv_cpu_ops.clts"\nto = "hypercall"\nhypercalls = ["CLTS"]' in text
     assert 'op = "pv_mmu_ops.set_pte"\nto = "hypercall"\nhypercalls = ["SetPxELong"]' in text

@@ -316,7 +316,9 @@ def test_a_git_ranges_diff_holds_only_the_files_that_are_candidates_at_either_en
     assert f"{TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap (void (struct mm_struct *))" in proc.stdout
     assert "PV120" not in proc.stdout and "huge.h" not in proc.stdout + proc.stderr
     only = pvscan("review", "--git", str(repo), "HEAD~2..HEAD~1", "--format", "text")
-    assert only.returncode == 0 and only.stdout == "patch\npvscan: this patch does not change the pv_ops interface\n\n"
+    assert only.returncode == 0 and only.stdout == (
+        "patch\npvscan: this patch does not change the pv_ops interface\n\n"
+        "pvscan: 1 patch(es): 0 error(s), 0 warning(s), 0 note(s): passes at --fail-on error\n")
 
 
 def test_a_hunk_on_a_file_pvscan_does_not_read_says_why_not_that_it_is_absent(tmp_path):

@@ -1,4 +1,4 @@
-"""A skeleton ABI file from what the glue does: `pvscan derive-abi --backend NAME PATH`.
+"""A skeleton ABI file from what the glue does: `pvscan derive-abi BACKEND PATH`.
 
 Hypercall numbers come from the tree's own definitions (NUMBER_SOURCES), Xen's
 argument counts from its _hypercallN wrappers; what the tree does not say

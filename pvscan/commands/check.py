@@ -6,7 +6,7 @@ from __future__ import annotations
 from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
-from pvscan.findings import severity_counts, severity_rank
+from pvscan.findings import fails_at, severity_counts, verdict
 from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
 from pvscan.talk import Talk
@@ -47,25 +47,25 @@ def run(args) -> int:
     from pvscan.report.color import use_color
 
     snippets = None
-    if args.format == "text" and args.output in (None, "-") and use_color(args.color):
+    color = args.format == "text" and args.output in (None, "-") and use_color(args.color)
+    if color:
         from pvscan.source.snippets import collect
 
         snippets = collect(tree, [(f.file, f.line) for f in findings if f.in_tree], context=0)
     # -q in text: the errors and the verdict (the counts say what else there is).
     shown = [f for f in findings if f.severity == "error"] if talk.quiet and args.format == "text" else findings
     coverage = {} if talk.quiet and args.format == "text" else result.coverage
+    # What the scan could not place (a PVOP_* use naming no op) is a warning of its own: the
+    # inventory the findings come from may miss what it reaches.
+    blind = args.fail_on in ("warning", "note") and bool(result_scan.inventory.blind)
+    fails = blind or fails_at(args.fail_on, findings)
     run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, coverage,
-                   severity_counts(findings), len(result.findings) - len(findings), snippets)
+                   severity_counts(findings), len(result.findings) - len(findings), snippets, color,
+                   verdict(severity_counts(findings), findings, args.fail_on, fails))
     text = report_findings(finding_reporter("check", args.format)(run), [(None, shown)])
     talk.warnings(result_scan.warnings)
     # The baseline only once the output is written: a run that fails records nothing.
     write_output(text, args.output)
     if args.write_baseline:
         write_output(baseline_text(result.findings), args.write_baseline)
-    if args.fail_on == "never":
-        return 0
-    level = severity_rank(args.fail_on)
-    # What the scan could not place (a PVOP_* use naming no op) is a warning of its own: the
-    # inventory the findings come from may miss what it reaches.
-    blind = severity_rank("warning") >= level and bool(result_scan.inventory.blind)
-    return 1 if blind or any(severity_rank(f.severity) >= level for f in findings) else 0
+    return 1 if fails else 0

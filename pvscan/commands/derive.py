@@ -1,4 +1,4 @@
-"""pvscan derive-abi --backend NAME PATH: a skeleton ABI file from the backend's glue code."""
+"""pvscan derive-abi BACKEND [PATH]: a skeleton ABI file from the backend's glue code."""
 
 from __future__ import annotations
 
@@ -15,33 +15,59 @@ def run(args) -> int:
     from pvscan.identity import same_arch
     from pvscan.inventory.backends import build_backend_map
     from pvscan.pipeline import scan
+    from pvscan.progress import Progress
     from pvscan.source.directory import KernelTree
 
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
-    result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend_rule), callers=False)
+    line = Progress.for_terminal(args.progress)
+    try:
+        result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+                      callers=False, progress=line)
+    finally:
+        line.done()
     backends = sorted({b for (_, b) in result.inventory.backends})
-    if args.backend not in backends:
-        raise PvscanError(f"no backend {args.backend!r} in this tree (backends: {', '.join(backends)})", args.tree)
-    arches = sorted({a for (a, b) in result.inventory.backends if b == args.backend})
-    arch = args.arch or backend_arch(result.inventory, args.backend)
+    if args.derived not in backends:
+        raise PvscanError(f"no backend {args.derived!r} in this tree (backends: {', '.join(backends)})", args.tree)
+    arches = sorted({a for (a, b) in result.inventory.backends if b == args.derived})
+    arch = args.arch or backend_arch(result.inventory, args.derived)
     if not any(same_arch(a, arch) for a in arches):
-        raise PvscanError(f"backend {args.backend!r} has no glue on {arch} (its architectures: {', '.join(arches)})",
+        raise PvscanError(f"backend {args.derived!r} has no glue on {arch} (its architectures: {', '.join(arches)})",
                           args.tree)
-    glue = read_glue(tree, result.inventory, args.backend, arch=arch)
+    glue = read_glue(tree, result.inventory, args.derived, arch=arch)
     # Glue that binds calls under CONFIG_X86_PAE (VMI's SetPxELong) is derived for PAE, the
     # configuration VMware shipped; the non-PAE calls then drop out.
     pae = glue.rom.guarded_by("CONFIG_X86_PAE")
     # The glue is read again for the target the skeleton names: a function defined once per
     # configuration (lguest_set_pmd under CONFIG_X86_PAE and not) is the target's.
-    target, _ = backend_target(tree, result.inventory, args.backend, pae, arch)
-    glue = read_glue(tree, result.inventory, args.backend, TARGET_CONFIG.get(target), arch)
-    derived, files = derive(tree, result.inventory, args.backend, glue=glue)
+    target, _ = backend_target(tree, result.inventory, args.derived, pae, arch)
+    glue = read_glue(tree, result.inventory, args.derived, TARGET_CONFIG.get(target), arch)
+    derived, files = derive(tree, result.inventory, args.derived, glue=glue)
     areas = derive_areas(tree, result.inventory, glue, MAX_DEPTH)
-    text = skeleton(tree, result.inventory, args.backend, derived, files, pae, areas, arch)
+    text = skeleton(tree, result.inventory, args.derived, derived, files, pae, areas, arch)
     talk = Talk.of(args)
     talk.scanned(result)
-    talk.read(f"glue of {args.backend} on {arch}: {len(files)} file(s), target {target}")
+    talk.read(f"glue of {args.derived} on {arch}: {len(files)} file(s), target {target}")
     talk.warnings(result.warnings)
     write_output(text, args.output)
     return 0
+
+
+def backend_to_derive(args) -> None:
+    """args.derived: the backend to derive (BACKEND), with --backend PATTERN=NAME as on every
+    command. The spelling of 0.x, 'derive-abi --backend NAME [PATH]', still works, with a note:
+    a --backend without '=' names the backend, and a lone positional is then the tree. Run by
+    the command line before the tree argument is resolved (cli._to_tree_tops)."""
+    names = [b for b in args.backend if "=" not in b]
+    args.backend = [b for b in args.backend if "=" in b]
+    if len(names) > 1 or (names and args.derived is not None and args.tree is not None):
+        raise PvscanError(f"name one backend to derive (given: {', '.join(names + [args.derived or ''][:bool(args.derived)])})")
+    if names:
+        if args.derived is not None:
+            args.tree = args.derived
+        args.derived = names[0]
+        Talk.of(args).note(f"note: 'derive-abi --backend {names[0]}' is now 'derive-abi {names[0]} [PATH]'")
+    if args.derived is None:
+        raise PvscanError("name the backend to derive: pvscan derive-abi BACKEND [PATH] (xen, kvm, vmi ...)")
+    if args.tree is None:
+        args.tree = "."

@@ -17,6 +17,7 @@ def run(args) -> int:
     from pvscan.history.run import RevisionSpec, run_revisions
     from pvscan.inventory.backends import DEFAULT_MAP, build_backend_map
     from pvscan.report import document_renderer
+    from pvscan.report.color import use_color
 
     abis = [load_abi(a).name for a in args.abi]            # fail early on a bad ABI file
     extra = tuple(r for r in build_backend_map(args.backend_map, args.backend).rules if r not in set(DEFAULT_MAP))
@@ -32,7 +33,8 @@ def run(args) -> int:
         from pvscan.source.directory import KernelTree
 
         refuse_writes_into([KernelTree(p) for p in args.revisions], args.output)
-        specs = [RevisionSpec(p, "tree", p, None, tuple(args.abi), extra) for p in args.revisions]
+        specs = [RevisionSpec(label, "tree", p, None, tuple(args.abi), extra)
+                 for label, p in zip(tree_labels(args.revisions), args.revisions)]
     if len(specs) < 1:
         raise PvscanError("no revision to analyse")
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
@@ -74,6 +76,23 @@ def run(args) -> int:
     talk.warnings([Warning_("Kconfig", 0, p) for p in kconfig_problems])
     talk.warnings([Warning_(s.label, 0, s.warning) for s in summaries if s.warning])
     talk.warnings([Warning_(s.label, 0, b) for s in summaries for b in s.blind])
+    if args.format == "text" and args.output in (None, "-") and use_color(args.color):
+        import dataclasses
+
+        doc = dataclasses.replace(doc, color=True)
     write_output(document_renderer("history", args.format)(doc), args.output)
     # Never 0 blind: a revision whose scan could not place what it saw may miss ops or moves.
     return 1 if any(s.blind for s in summaries) else 0
+
+
+def tree_labels(paths: list[str]) -> list[str]:
+    """Each tree as the history names it: the last part of its path (linux-2.6.32), or as many
+    last parts as tell it from the others."""
+    from pathlib import PurePath
+
+    parts = [PurePath(os.path.normpath(os.path.abspath(p))).parts for p in paths]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        labels = [os.path.join(*p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return list(paths)      # the same tree twice: as given

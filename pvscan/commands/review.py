@@ -7,7 +7,7 @@ import sys
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
 from pvscan.talk import Talk
-from pvscan.findings import severity_rank
+from pvscan.findings import fails_at, severity_counts, verdict
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
@@ -15,6 +15,8 @@ MAX_PATCH_BYTES = 256 * 1024 * 1024
 def run(args) -> int:
     from pvscan.abi import load_abi
     from pvscan.inventory.backends import build_backend_map
+    from pvscan.progress import Progress
+    from pvscan.report.color import use_color
     from pvscan.report import ReviewRun, finding_reporter, report_findings
     from pvscan.rulebook import every_rule
     from pvscan.review.patch import Patch, read_patch_bytes
@@ -46,20 +48,25 @@ def run(args) -> int:
         # A checkout is reviewed on its last search while 'git status' runs, then checked: on
         # 6.12, the review's work no longer waits for git, nor shares the machine with it.
         tree.trust_remembered_search = True
-    reviews = review(tree, patches, abis, backend_map, name)
-    if isinstance(tree, KernelTree) and not tree.search_stands():
-        reviews = review(tree, patches, abis, backend_map, name)
+    line = Progress.for_terminal(args.progress)
+    try:
+        reviews = review(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
+        if isinstance(tree, KernelTree) and not tree.search_stands():
+            reviews = review(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
+    finally:
+        line.done()
     tree.close()
-    run = ReviewRun(tuple(reviews), tuple(every_rule()))
+    color = args.format == "text" and args.output in (None, "-") and use_color(args.color)
+    every_finding = [f for r in reviews for f in r.findings]
+    fails = fails_at(args.fail_on, every_finding)
+    run = ReviewRun(tuple(reviews), tuple(every_rule()), color,
+                    verdict(severity_counts(every_finding), every_finding, args.fail_on, fails))
     quiet = Talk.of(args).quiet and args.format == "text"    # -q: the errors and the verdict
     text = report_findings(finding_reporter("review", args.format)(run),
                            [(r, [f for f in r.findings if f.severity == "error" or not quiet]) for r in reviews])
     Talk.of(args).warnings([w for r in reviews for w in r.warnings])
     write_output(text, args.output)
-    if args.fail_on == "never":
-        return 0
-    level = severity_rank(args.fail_on)
-    return 1 if any(severity_rank(f.severity) >= level for r in reviews for f in r.findings) else 0
+    return 1 if fails else 0
 
 
 def _at_base_commit(tree, path: str, patches, talk):

@@ -307,6 +307,7 @@ class HistoryDocument:
     events: dict                     # identity -> [Event]
     pairs: tuple                     # AbiPair
     area_changes: tuple = ()         # (revision, abi, area, what changed) between consecutive revisions
+    color: bool = False              # the text's verdicts in colour (a terminal)
 
 
 def history_of(summaries, abis, guards=None) -> HistoryDocument:

@@ -139,6 +139,8 @@ class CheckRun:
     counts: dict                 # severity -> findings reported
     suppressed: int = 0          # findings the baseline holds
     snippets: dict | None = None   # (file, line) -> Snippet, to show each finding's line in colour
+    color: bool = False          # severities and code in colour (a terminal)
+    verdict: str = ""            # the line to act on (findings.verdict), last in the text
 
 
 @dataclass(frozen=True)
@@ -147,3 +149,13 @@ class ReviewRun:
 
     reviews: tuple               # review.review.PatchReview, in mbox order
     rules: tuple                 # checks and change kinds, for SARIF's rule list
+    color: bool = False          # severities in colour (a terminal)
+    verdict: str = ""            # the line to act on (findings.verdict), last in the text
+
+
+def shown_path(path: str | None) -> str | None:
+    """A file as people read it: a bundled ABI is 'xen-pv (bundled)'. The machine formats keep
+    '<bundled>/xen-pv.toml' (docs/check-json.md)."""
+    if path and path.startswith("<bundled>/") and path.endswith(".toml"):
+        return f"{path[len('<bundled>/'):-len('.toml')]} (bundled)"
+    return path

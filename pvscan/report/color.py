@@ -29,3 +29,13 @@ def highlight_c(code: str) -> str:
     from pygments.lexers import CLexer
 
     return highlight(code, CLexer(), TerminalFormatter()).rstrip("\n")
+
+
+# gcc's colours for its diagnostics: errors bold red, warnings magenta, notes cyan.
+_SEVERITY = {"error": "\x1b[1;31m", "warning": "\x1b[1;35m", "note": "\x1b[1;36m",
+             "ERROR": "\x1b[1;31m", "WARNING": "\x1b[1;35m", "CHECK": "\x1b[1;36m"}
+
+
+def paint(label: str, severity: str | None = None) -> str:
+    """label in the colour of its severity (label itself when severity is None)."""
+    return f"{_SEVERITY[severity or label]}{label}\x1b[0m"

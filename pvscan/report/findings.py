@@ -10,15 +10,28 @@ from urllib.parse import quote
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
-from pvscan.report import FindingReporter
+from pvscan.findings import by_severity
+from pvscan.report import FindingReporter, shown_path
 
 
 class TextReporter(FindingReporter):
-    """gcc/checkpatch style: 'file:line: severity: PVnnn message', then coverage."""
+    """gcc/checkpatch style: 'file:line: severity: PVnnn message', errors first, then the
+    coverage and the verdict: the counts and what to do next."""
+
+    def start(self):
+        self.findings = []
 
     def handle(self, finding):
-        self.out.append(format_location(finding.file, finding.line,
-                                        f"{finding.severity}: {finding.code} {finding.message}") + "\n")
+        self.findings.append(finding)
+
+    def _finding(self, finding):
+        line = format_location(shown_path(finding.file), finding.line,
+                               f"{finding.severity}: {finding.code} {finding.message}")
+        if self.run.color:
+            from pvscan.report.color import paint
+
+            line = line.replace(f": {finding.severity}: ", f": {paint(finding.severity)}: ", 1)
+        self.out.append(line + "\n")
         snippet = (self.run.snippets or {}).get((finding.file, finding.line))
         if snippet is not None:
             from pvscan.report.color import highlight_c
@@ -28,16 +41,17 @@ class TextReporter(FindingReporter):
 
     def stop(self):
         out = self.out
+        for finding in by_severity(self.findings):
+            self._finding(finding)
         if self.run.coverage:      # (none with -q: the errors and the verdict)
             out.append("\nCoverage             mapped  constrained  unmapped  native  trap  unsupported\n")
         for abi in self.run.abis:
             for group, c in self.run.coverage.get(abi.name, {}).items():
                 out.append(f"  {abi.name:<8} {group:<11} {c['mapped']:>6}  {c['constrained']:>11}  "
                            f"{c['unmapped']:>8}  {c['native']:>6}  {c['trap']:>4}  {c['unsupported']:>11}\n")
-        counts = self.run.counts
         suppressed = self.run.suppressed
         tail = f" ({suppressed} in the baseline not shown)" if suppressed else ""
-        out.append(f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s){tail}\n")
+        out.append(f"\n{self.run.verdict}{tail}\n")
         return "".join(out)
 
 

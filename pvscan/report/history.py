@@ -20,6 +20,19 @@ def _classes(p) -> str:
     return ", ".join(f"{n} {v}" for v, n in p.counts().items())
 
 
+# A verdict that asks something of the ABI in an error's colour, one nobody could judge in a warning's.
+_VERDICT_SEVERITY = {"needs-abi": "error", "unknown": "warning"}
+
+
+def _verdict(h, verdict: str, width: int = 10) -> str:
+    shown = f"{verdict:<{width}}"
+    if h.color and verdict in _VERDICT_SEVERITY:
+        from pvscan.report.color import paint
+
+        return paint(verdict, _VERDICT_SEVERITY[verdict]) + shown[len(verdict):]
+    return shown
+
+
 def text(h) -> str:
     s, out = h.summaries, []
     w = out.append
@@ -33,7 +46,7 @@ def text(h) -> str:
           f"{_classes(p)}\n")
         for ident, kinds, verdict, evidence in p.verdicts:
             if verdict == "needs-abi":
-                w(f"    needs-abi  {ident} ({kinds}): {evidence}\n")
+                w(f"    {_verdict(h, 'needs-abi')} {ident} ({kinds}): {evidence}\n")
     indices = [i for i, x in enumerate(s) if x.ops]
     for a, b in zip(indices, indices[1:]):
         w(f"\n{_label(s, a)} -> {_label(s, b)}\n")
@@ -51,7 +64,7 @@ def text(h) -> str:
                 continue
             w(f"  ABI {p.abi}: {p.changes} interface change(s): {_classes(p)}\n")
             for ident, kinds, verdict, evidence in p.verdicts:
-                w(f"    {verdict:<10} {ident} ({kinds}): {evidence}\n")
+                w(f"    {_verdict(h, verdict)} {ident} ({kinds}): {evidence}\n")
     w("\nOps\n")
     for lin in h.lineages:
         first, last = min(lin.states), max(lin.states)

@@ -12,7 +12,8 @@ import json
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
-from pvscan.report import FindingReporter
+from pvscan.findings import by_severity
+from pvscan.report import FindingReporter, shown_path
 
 CHECKPATCH_LEVEL = {"error": "ERROR", "warning": "WARNING", "note": "CHECK"}
 
@@ -30,20 +31,33 @@ class CheckpatchReview(FindingReporter):
 
 
 class TextReview(FindingReporter):
-    """For people: each patch's title, its annotations, and what it does to pv_ops."""
+    """For people: each patch's title, its annotations (errors first), and what it does to
+    pv_ops; then the verdict of the whole series: the counts and what to do next."""
 
     def beginning(self, r):
         n = len(self.run.reviews)
         self.out.append(f"[{r.index}/{n}] {printable(r.subject)}\n" if n > 1 or r.subject else "patch\n")
         if r.already_applied:
             self.out.append("  (the tree already holds this patch; reviewed against the tree without it)\n")
+        self.patch = []
 
     def handle(self, f):
-        self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
-                                                        f"{_one_line(f.message)}") + "\n")
+        self.patch.append(f)
 
     def finished(self, r):
+        for f in by_severity(self.patch):
+            level = CHECKPATCH_LEVEL[f.severity]
+            line = format_location(shown_path(f.file), f.line, f"{level}: {f.code} {_one_line(f.message)}")
+            if self.run.color:
+                from pvscan.report.color import paint
+
+                line = line.replace(f": {level}: ", f": {paint(level)}: ", 1)
+            self.out.append(line + "\n")
         self.out.append(f"pvscan: this patch {printable(r.summary())}\n\n")
+
+    def stop(self):
+        self.out.append(f"pvscan: {len(self.run.reviews)} patch(es): {self.run.verdict}\n")
+        return "".join(self.out)
 
 
 def _gh_data(s: str) -> str:

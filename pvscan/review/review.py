@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pvscan.errors import Warning_
 from pvscan.findings import Finding
 from pvscan.pipeline import inventory_of
+from pvscan.progress import NONE
 from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
@@ -59,8 +60,10 @@ class PatchReview:
         return "changes the pv_ops interface: " + ", ".join(parts) + areas + partial
 
 
-def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchReview]:
-    """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones before it."""
+def review(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
+           progress=NONE) -> list[PatchReview]:
+    """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones
+    before it. jobs and progress are the scans' (pipeline.inventory_of)."""
     from pvscan.kconfig import LazyGuardLogic
     state = PatchedSource(source)
     # The tree's Kconfig says which guards are equal (a git range's is read out of its objects).
@@ -68,7 +71,7 @@ def review(source, patches, abis, backend_map, patch_name: str) -> list[PatchRev
     out = []
     for index, patch in enumerate(patches, 1):
         told = len(guards.problems)
-        result, state = _review_one(index, patch, state, abis, backend_map, guards, source)
+        result, state = _review_one(index, patch, state, abis, backend_map, guards, source, jobs, progress)
         result.warnings.extend(Warning_("Kconfig", 0, p) for p in guards.problems[told:])
         out.append(result)
     guards.close()
@@ -157,7 +160,7 @@ def _header(h) -> str:
     return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
 
 
-def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
+def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, jobs=None, progress=NONE):
     """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
     whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
@@ -178,8 +181,8 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None):
 
     side_b = state.with_overlay({r: d for r, d in before.items() if r})
     side_a = state.with_overlay({r: d for r, d in after.items() if r})
-    scanned_b = inventory_of(side_b, backend_map)
-    scanned_a = inventory_of(side_a, backend_map)
+    scanned_b = inventory_of(side_b, backend_map, jobs, progress)
+    scanned_a = inventory_of(side_a, backend_map, jobs, progress)
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
