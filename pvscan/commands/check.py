@@ -7,16 +7,14 @@ from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
 from pvscan.findings import fails_at, severity_counts, verdict
-from pvscan.inventory.backends import build_backend_map
 from pvscan.source.directory import KernelTree
+from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 def run(args) -> int:
     from pvscan.checks.baseline import baseline_text, read_baseline
     from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
-    from pvscan.pipeline import scan
-    from pvscan.progress import Progress
     from pvscan.report import CheckRun, finding_reporter, report_findings
 
     if not args.abi:
@@ -31,12 +29,7 @@ def run(args) -> int:
     talk.abis(abis)
     accepted = read_baseline(args.baseline) if args.baseline else set()
 
-    line = Progress.for_terminal(args.progress)
-    try:
-        result_scan = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend),
-                           jobs=args.jobs, callers=False, progress=line)
-    finally:
-        line.done()
+    result_scan = scan_with_options(args, tree)
     talk.scanned(result_scan)
     result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config,
                                result_scan.version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
+from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 
@@ -13,19 +14,11 @@ def run(args) -> int:
     from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
     from pvscan.checks.sharedmem import derive_areas
     from pvscan.identity import same_arch
-    from pvscan.inventory.backends import build_backend_map
-    from pvscan.pipeline import scan
-    from pvscan.progress import Progress
     from pvscan.source.directory import KernelTree
 
     tree = KernelTree(args.tree)
     refuse_writes_into([tree], args.output)
-    line = Progress.for_terminal(args.progress)
-    try:
-        result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
-                      callers=False, progress=line)
-    finally:
-        line.done()
+    result = scan_with_options(args, tree)
     backends = sorted({b for (_, b) in result.inventory.backends})
     if args.derived not in backends:
         raise PvscanError(f"no backend {args.derived!r} in this tree (backends: {', '.join(backends)})", args.tree)

@@ -6,15 +6,13 @@ import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
+from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 
 def run(args) -> int:
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
-    from pvscan.inventory.backends import build_backend_map
-    from pvscan.pipeline import scan
-    from pvscan.progress import Progress
     from pvscan.checks.rules import all_rules
     from pvscan.inventory.summary import summarize
     from pvscan.report import ReportDocument, document_renderer
@@ -31,12 +29,7 @@ def run(args) -> int:
     abis = [load_abi(a) for a in args.abi]
     talk = Talk.of(args)
     talk.abis(abis)
-    line = Progress.for_terminal(args.progress)
-    try:
-        result = scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
-                      callers=False, progress=line)
-    finally:
-        line.done()
+    result = scan_with_options(args, tree)
     talk.scanned(result)
     checked = None
     if abis:

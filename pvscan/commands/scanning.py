@@ -1,0 +1,18 @@
+"""The scan a command runs on its tree, with the options every such command shares."""
+
+from __future__ import annotations
+
+
+def scan_with_options(args, tree):
+    """pipeline.scan of tree without the callers' search, as -j, --progress, --backend and
+    --backend-map ask; the progress line is cleared however the scan ends."""
+    from pvscan.inventory.backends import build_backend_map
+    from pvscan.pipeline import scan
+    from pvscan.progress import Progress
+
+    line = Progress.for_terminal(args.progress)
+    try:
+        return scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+                    callers=False, progress=line)
+    finally:
+        line.done()
