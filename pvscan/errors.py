@@ -24,6 +24,19 @@ class PvscanError(Exception):
         return format_location(self.path, self.line, self.message)
 
 
+def needs_extra(module: str, feature: str, extra: str) -> None:
+    """A PvscanError saying what to install when a feature's optional dependency is missing."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise PvscanError(f"{feature} needs the '{extra}' extra, which is not installed: "
+                          f"pip install 'pvscan[{extra}]'")
+
+
 def format_location(path: str | None, line: int | None, message: str) -> str:
     """'path:line: message', always one line: a control character in a file name (or a
     message quoting one) is shown escaped, and bytes that are not UTF-8 as \\xNN."""

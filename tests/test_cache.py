@@ -366,7 +366,7 @@ def test_a_review_works_on_the_remembered_search_and_does_it_again_when_git_says
                                                   "b/arch/x86/include/asm/paravirt_types.h")))
     reviews = []
     real_review = review_module.review
-    monkeypatch.setattr(review_module, "review", lambda *a: reviews.append(a) or real_review(*a))
+    monkeypatch.setattr(review_module, "review", lambda *a, **kw: reviews.append(a) or real_review(*a, **kw))
 
     def review_in_process():
         capsys.readouterr()

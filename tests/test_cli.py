@@ -337,3 +337,27 @@ def test_the_text_puts_errors_first_and_ends_with_a_verdict_to_act_on():
     assert "fail" not in never and "pass" not in never
     painted = pvscan("check", gen3, "--abi", "vmi", "--color", "always").stdout
     assert "\x1b[1;31merror\x1b[0m: PV" in painted and "\x1b[" not in run.stdout
+
+
+def test_a_feature_whose_extra_is_missing_says_what_to_install():
+    # libclang and Dask are the extras 'precise' and 'cluster': without them the main job runs,
+    # and the feature that needs one is one line naming it, exit 2.
+    blocker = ("import sys, importlib.abc\n"
+               "class Block(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('clang', 'distributed'):\n"
+               "            raise ModuleNotFoundError(name)\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "from pvscan.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    gen3 = str(fixture_tree("gen3-unified"))
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-c", blocker, *argv], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+
+    assert run("scan", gen3).returncode == 0
+    precise = run("check", gen3, "--abi", "xen-pv", "--precise")
+    assert precise.returncode == 2 and precise.stderr == (
+        "pvscan: error: --precise needs the 'precise' extra, which is not installed: pip install 'pvscan[precise]'\n")
+    cluster = run("history", gen3, gen3, "--scheduler", "tcp://127.0.0.1:1")
+    assert cluster.returncode == 2 and cluster.stderr.strip().endswith("pip install 'pvscan[cluster]'"), cluster.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
-from pvscan.errors import PvscanError
+from pvscan.errors import PvscanError, needs_extra
 from pvscan.findings import fails_at, severity_counts, verdict
 from pvscan.source.directory import KernelTree
 from pvscan.commands.scanning import scan_with_options
@@ -17,6 +17,8 @@ def run(args) -> int:
     from pvscan.checks.rules import all_rules
     from pvscan.report import CheckRun, finding_reporter, report_findings
 
+    if args.precise:
+        needs_extra("clang.cindex", "--precise", "precise")
     if not args.abi:
         raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")
     abis = [load_abi(a) for a in args.abi]

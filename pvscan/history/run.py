@@ -280,6 +280,9 @@ def connect(address: str):
     if not _SCHEDULER.match(address):
         raise PvscanError("not a scheduler address: expected tcp://HOST:PORT (or tls://, ws://, HOST:PORT)",
                           address)
+    from pvscan.errors import needs_extra
+
+    needs_extra("distributed", "--scheduler", "cluster")
     from distributed import Client
 
     box = {}
@@ -302,9 +305,9 @@ def connect(address: str):
 
 
 def _run_dask(specs, address, progress):
+    client = connect(address)
     from distributed import as_completed
 
-    client = connect(address)
     try:
         futures = client.map(scan_revision, specs, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
