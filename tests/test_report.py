@@ -29,11 +29,26 @@ class _Dom(HTMLParser):
         self.backend_rows = 0
         self.abi_cells = []
         self.scripts = 0
+        self.verdict = {}             # severity -> count, as the page's first answer says
+        self.order = []               # the elements' ids in document order
+        self.finding_rows = []        # severities of the finding list, in order
+        self.doc_headings = 0         # rule documentation rendered (h5), not shown raw
         self._table = None
         self._group_cell = None
+        self._in_verdict = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if a.get("id"):
+            self.order.append(a["id"])
+        if tag == "p" and a.get("id") == "verdict":
+            self._in_verdict = True
+        if self._in_verdict and tag == "span" and "data-count" in a:
+            self.verdict[a["class"].removeprefix("sev-")] = int(a["data-count"])
+        if tag == "tr" and "finding" in (a.get("class") or ""):
+            self.finding_rows.append(a.get("data-severity"))
+        if tag == "h5":
+            self.doc_headings += 1
         if tag == "script":
             self.scripts += 1
         if tag == "article" and "op" in (a.get("class") or ""):
@@ -46,6 +61,10 @@ class _Dom(HTMLParser):
             self._group_cell = a["data-group"]
         if tag == "td" and self._table == "abi-matrix" and "data-kind" in a:
             self.abi_cells.append(a["data-kind"])
+
+    def handle_endtag(self, tag):
+        if tag == "p":
+            self._in_verdict = False
 
     def handle_data(self, data):
         if self._group_cell is not None:
@@ -100,6 +119,22 @@ def test_fixture_report_in_chromium_matches_the_inventory(tmp_path):
     assert dom.backend_rows == len(doc["ops"])
     assert dom.scripts == 0
     assert "constrained" in dom.abi_cells and "unmapped" in dom.abi_cells
+    # The verdict first, as check counts it; then the findings, errors first; rule docs as HTML.
+    check = json.loads(pvscan("check", GEN3, "--abi", toy, "--format", "json").stdout)["summary"]
+    assert dom.order.index("verdict") < dom.order.index("findings") < dom.order.index("overview")
+    assert dom.verdict == {k: check[k] for k in ("error", "warning", "note")} and dom.verdict["error"] > 0
+    assert dom.finding_rows == sorted(dom.finding_rows, key=("error", "warning", "note").index)
+    assert len(dom.finding_rows) == sum(dom.verdict.values()) and dom.doc_headings > 0
+
+
+def test_a_report_without_an_abi_says_so_first_and_rule_docs_are_html():
+    from pvscan.report.html import markdown
+
+    page = pvscan("report", GEN3).stdout
+    assert page.index('id="verdict"') < page.index('id="overview"') and "No ABI checked" in page
+    html = markdown("Intro `a<b`.\n\n## What it does\n- one\n  more\n- two\n\n```\nx < y\n```\n")
+    assert html == ("<p>Intro <code>a&lt;b</code>.</p><h5>What it does</h5><ul><li>one more</li><li>two</li></ul>"
+                    "<pre>x &lt; y</pre>")
 
 
 @pytest.mark.kernel
