@@ -1,3 +1,3 @@
-from pvscan.cli import main
+from pvscan.entry import main
 
 raise SystemExit(main())

@@ -241,6 +241,34 @@ def _to_tree_tops(args) -> None:
         args.revisions = [tree_argument(r) for r in args.revisions]
 
 
+def _refuse_relative_paths_without_a_directory(args) -> None:
+    """A current directory that was deleted (or cannot be read) leaves '.' and every relative
+    path meaning nothing: one line, before anything asks where it is. Absolute paths still work."""
+    from pvscan.errors import PvscanError
+
+    try:
+        os.getcwd()
+        return
+    except OSError:
+        pass
+    from pvscan.abi import bundled_names
+
+    bundled = {n.lower() for n in bundled_names()}
+    names = ("tree", "git", "patch", "output", "baseline", "write_baseline", "config", "backend_map",
+             "history", "revisions", "abi")
+    for name in names:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or item in ("", "-") or os.path.isabs(item):
+                continue
+            if name == "abi" and item.lower() in bundled:
+                continue
+            if name == "revisions" and getattr(args, "git", None):
+                continue
+            raise PvscanError("the current directory no longer exists (or cannot be read), so a relative "
+                              "path means nothing; cd to a directory that exists or give absolute paths", item)
+
+
 # The arguments that name a file the run reads.
 _INPUT_ARGUMENTS = ("patch", "abi", "baseline", "config", "backend_map", "history")
 
@@ -280,6 +308,7 @@ def main(argv=None) -> int:
     from pvscan.errors import PvscanError
 
     try:
+        _refuse_relative_paths_without_a_directory(args)
         _to_tree_tops(args)
         _refuse_output_over_input(args)
     except PvscanError as e:

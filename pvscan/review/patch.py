@@ -136,6 +136,9 @@ def _parse_one(lines, first, source) -> Patch:
             elif not line.startswith("\\"):   # '\ No newline at end of file' belongs to the hunk
                 raise _short_hunk(hunk, source, number)
             i += 1
+            if hunk.full and i < len(lines) and _overruns(lines, i):
+                raise PvscanError(f"the hunk at line {hunk.patch_line} has more lines than its header counts "
+                                  f"({hunk.old_len} old, {hunk.new_len} new; corrupt patch)", source, first + i)
             continue
         if line.startswith("diff --git "):
             a, b = _git_paths(line, source, number)
@@ -234,6 +237,18 @@ def _hunk(line: str, source: str, number: int) -> Hunk:
     if old_len == 0 and new_len == 0:
         raise PvscanError("hunk header counts no line on either side", source, number)
     return Hunk(old_start, old_len, new_start, new_len, patch_line=number)
+
+
+def _overruns(lines, i: int) -> bool:
+    """Whether line i, right after a hunk whose counts are met, is one more added or removed line
+    (as git apply, which calls it corrupt): not the next file's '--- '/'+++ ' pair, not a
+    mail's '-- ' signature line."""
+    line = lines[i]
+    if not line[:1] in ("+", "-") or line == "-- " or line == "--":
+        return False
+    if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+        return False
+    return not line.startswith("+++ ")
 
 
 def _short_hunk(hunk: Hunk, source: str, number: int) -> PvscanError:
