@@ -2,6 +2,7 @@
 never a write outside the requested output, never a change to the tree."""
 
 import os
+from pathlib import Path
 import shutil
 import stat
 import subprocess
@@ -194,6 +195,30 @@ def test_a_malformed_hunk_is_an_error_naming_its_line(tmp_path, header, words):
 def test_a_hunk_with_fewer_lines_than_it_counts_is_an_error(tmp_path):
     proc = review_text(tmp_path, PATCH_HEAD + "@@ -66,4 +66,4 @@\n context\n-old\n+new\n" + PATCH_HEAD)
     one_error(proc, "ends after", "corrupt patch")
+
+
+def test_a_hunk_with_more_lines_than_it_counts_is_an_error(tmp_path):
+    # As git apply ('corrupt patch'): the line after the counted ones adds an op nobody counted.
+    proc = review_text(tmp_path, PATCH_HEAD + "@@ -66,1 +66,1 @@\n-old\n+new\n+\tvoid (*extra)(void);\n")
+    one_error(proc, "more lines than its header counts", "p.diff:7")
+    # A mail's signature after the last hunk is no such line.
+    signed = review_text(tmp_path, PATCH_HEAD + "@@ -1,1 +1,1 @@\n-a\n+b\n-- \n2.39.0\n")
+    assert signed.returncode in (0, 1) and "corrupt" not in signed.stderr, signed.stderr
+
+
+def test_a_deleted_current_directory_is_one_error_and_absolute_paths_still_work(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    script = (f"import os, sys; os.makedirs({str(gone)!r}, exist_ok=True); os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+              "from pvscan.cli import main; sys.exit(main(sys.argv[1:]))")
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env)
+
+    one_error(run("scan"), "current directory no longer exists")
+    one_error(run("check", "--abi", "kvm"), "current directory no longer exists")
+    assert run("check", GEN3, "--abi", "KVM", "--fail-on", "never").returncode == 0
 
 
 def test_dashes_inside_a_hunk_are_removed_lines_not_a_new_file(tmp_path):
@@ -650,3 +675,110 @@ def test_a_header_of_100000_pvop_wrappers_is_read_in_bounded_time(tree):
     import json
     (io_delay,) = [o for o in json.loads(proc.stdout)["ops"] if o["name"] == "cpu.io_delay"]
     assert len(io_delay["call_sites"]) >= 100000
+
+
+@pytest.mark.parametrize("where", ["pvscan.cli", "pvscan.commands.scan"])
+def test_ctrl_c_while_importing_is_130_and_one_line(where):
+    # SIGINT while Python imports the command line or a command: no traceback.
+    interrupter = ("import sys, importlib.abc\n"
+                   "class Stop(importlib.abc.MetaPathFinder):\n"
+                   "    def find_spec(self, name, path=None, target=None):\n"
+                   f"        if name == {where!r}:\n"
+                   "            raise KeyboardInterrupt\n"
+                   "sys.meta_path.insert(0, Stop())\n"
+                   "from pvscan.entry import main\nsys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", interrupter, "scan", GEN3], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert proc.returncode == 130 and proc.stderr == "pvscan: interrupted\n", proc.stderr
+
+
+def test_a_revision_whose_objects_are_missing_is_an_error_naming_it(tmp_path):
+    # git grep reads past a blob it cannot read and exits 0; the revision's ops must not vanish.
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    types = repo / "arch/x86/include/asm/paravirt_types.h"
+    for comment in ("/* two */", "/* three */"):
+        types.write_text(types.read_text() + comment + "\n")
+        git("commit", "-qam", comment)
+    blob = git("rev-parse", "HEAD~1:arch/x86/include/asm/paravirt_types.h").strip()
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    for argv in (["HEAD~2..HEAD"], ["HEAD~2", "HEAD~1", "HEAD"]):
+        one_error(pvscan("history", "--git", str(repo), *argv), "cannot read object", blob, "corrupt")
+
+
+def test_a_sparse_file_of_20_gb_is_skipped_unread_with_a_warning(tree):
+    # ripgrep reads a file it is not told to skip: 24 s for 20 GB of holes here, where
+    # --max-filesize skips it at once. Its head names pv_ops: the warning says what was skipped.
+    sparse = tree / "arch" / "x86" / "xen" / "sparse.h"
+    with open(sparse, "wb") as f:
+        f.write(b"/* pv_ops */\n")
+        f.truncate(20 * 1024 ** 3)
+    for env in ({}, {"PVSCAN_NO_RIPGREP": "1"}):
+        proc = pvscan("scan", str(tree), "--format", "json", "-j", "1", env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        warned = {w["file"]: w["message"] for w in __import__("json").loads(proc.stdout)["warnings"]}
+        assert "over the" in warned["arch/x86/xen/sparse.h"], warned
+
+
+def test_a_file_ripgrep_cannot_read_is_a_warning_naming_it():
+    import subprocess as sp
+
+    from pvscan.source.search import _unsearched
+
+    warnings = []
+    _unsearched(sp.CompletedProcess([], 2, b"", b"rg: ./arch/x86/xen/secret.c: Permission denied (os error 13)\n"),
+                warnings)
+    assert [(w.path, w.message) for w in warnings] == [
+        ("arch/x86/xen/secret.c", "not searched: Permission denied (os error 13)")]
+
+
+def test_hunk_placement_by_the_line_index_finds_what_trying_every_offset_finds():
+    # The index only skips places that cannot match: the answer of trying every place of the
+    # file, nearest the hunk's line first and, at the same distance, the later one (GNU patch).
+    import random
+
+    from pvscan.review.apply import _find as find_indexed, line_index
+
+    def _find(lines, want, start, floor):
+        fits = [at for at in range(floor, len(lines) - len(want) + 1) if lines[at:at + len(want)] == want]
+        return min(fits, key=lambda at: (abs(at - start), at < start), default=None)
+
+    def find(lines, want, start, floor, index):
+        return find_indexed(lines, want, start, floor, index)
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        lines = [rng.choice("abcd}") for _ in range(rng.randint(0, 40))]
+        at = rng.randint(0, max(len(lines) - 1, 0))
+        want = lines[at:at + rng.randint(1, 4)] if lines and rng.random() < 0.7 else \
+            [rng.choice("abcde") for _ in range(rng.randint(1, 3))]
+        start, floor = rng.randint(0, len(lines) + 2), rng.randint(0, 5)
+        assert find(lines, want, start, floor, line_index(lines)) == _find(lines, want, start, floor), \
+            (lines, want, start, floor)
+
+
+def test_two_thousand_failing_hunks_against_a_big_file_are_reviewed(tmp_path):
+    # Each hunk whose lines are nowhere was searched for at every offset of the file: minutes.
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree, symlinks=True)
+    big = tree / "arch" / "x86" / "kernel" / "big.c"
+    big.write_text("".join(f"int v{i} = {i};\n" for i in range(200_000)))
+    hunks = "".join(f"@@ -{1 + i * 90},3 +{1 + i * 90},3 @@\n x{i}\n-y{i}\n+z{i}\n z{i}\n" for i in range(2000))
+    patch = tmp_path / "p.diff"
+    patch.write_text("--- a/arch/x86/kernel/big.c\n+++ b/arch/x86/kernel/big.c\n" + hunks)
+    proc = pvscan("review", "--tree", str(tree), "--format", "checkpatch", str(patch), timeout=120)
+    assert proc.returncode == 0 and proc.stdout.count("PV120") == 2000, proc.stderr[-300:]
+
+
+def test_twenty_thousand_calling_files_scan_in_linear_time(tree):
+    # Each file's cache key joined every wrapper name again: quadratic in files x names.
+    many = tree / "drivers" / "many"
+    many.mkdir(parents=True)
+    for i in range(20_000):
+        (many / f"f{i}.c").write_text(f"void f{i}(void) {{ arch_local_irq_disable(); }}\n")
+    proc = pvscan("scan", str(tree), "--format", "json", "--callers", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-300:]
+    import json
+
+    wrappers = {w["name"]: w["callers"] for o in json.loads(proc.stdout)["ops"] for w in o["wrappers"]}
+    assert wrappers["arch_local_irq_disable"] >= 20_000

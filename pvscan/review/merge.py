@@ -11,7 +11,6 @@ conflicts is no merge.
 from __future__ import annotations
 
 import difflib
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -26,9 +25,10 @@ def three_way(ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
             path = Path(tmp) / name
             path.write_bytes(data)
             paths.append(str(path))
+        from pvscan.source.external import run_bounded
+
         try:
-            proc = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True,
-                                  env=git_environment())
+            proc = run_bounded(["git", "merge-file", "-p", "--quiet", *paths], "git merge-file", env=git_environment())
         except OSError:
             return None      # no git: no three-way merge, the hunk is judged as it applies
     return proc.stdout if proc.returncode == 0 else None

@@ -192,7 +192,16 @@ def _start_git(root: str, args, config=()):
 
 
 def _output(proc) -> bytes | None:
-    out, _ = proc.communicate()
+    from pvscan.errors import PvscanError
+    from pvscan.source.external import timeout
+
+    try:
+        out, _ = proc.communicate(timeout=timeout())
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise PvscanError(f"git ({' '.join(proc.args[-5:])}) did not finish within {timeout()} s "
+                          "(PVSCAN_EXTERNAL_TIMEOUT sets the bound)") from None
     return out if proc.returncode == 0 else None
 
 
@@ -399,8 +408,10 @@ def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | 
 def _git(root: str, *args) -> bytes | None:
     from pvscan.source.git import git_environment
 
+    from pvscan.source.external import run_bounded
+
     try:
-        proc = subprocess.run([*_GIT, "-C", root, *args], capture_output=True, env=git_environment())
+        proc = run_bounded([*_GIT, "-C", root, *args], f"git {args[0]}", root, env=git_environment())
     except OSError:
         return None          # no git: the tree is read as a plain directory
     return proc.stdout if proc.returncode == 0 else None

@@ -52,14 +52,18 @@ def git_environment(**extra) -> dict:
     return env
 
 
-def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str | None = None):
+def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str | None = None,
+            seconds: int | None = None):
     """git args in repo (its CompletedProcess, output captured), the one way pvscan runs git on a
     repository it reads: GIT's settings, config ('name=value' each) on top, git_environment(),
-    and index as GIT_INDEX_FILE when given."""
+    and index as GIT_INDEX_FILE when given; bounded in time and output (source.external)."""
+    from pvscan.source.external import run_bounded
+
     settings = [arg for item in config for arg in ("-c", item)]
     env = git_environment(**({"GIT_INDEX_FILE": index} if index else {}))
     try:
-        return subprocess.run([*GIT, *settings, "-C", repo, *args], capture_output=True, input=data, env=env)
+        return run_bounded([*GIT, *settings, "-C", repo, *args], f"git {args[0]}", repo, input=data, env=env,
+                           seconds=seconds)
     except FileNotFoundError:
         raise PvscanError("git is not on PATH, and reading a git repository needs it", repo) from None
 
@@ -83,7 +87,12 @@ def open_repo(repo: str) -> list[str]:
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
     # --show-toplevel fails in a bare repository, after the lines before it are written.
-    proc = run_git(repo, "rev-parse", "--show-prefix", "--absolute-git-dir", "--show-toplevel")
+    from pvscan.source.external import PROBE_TIMEOUT, timeout
+
+    # The first git run on a repository: one that waits on its config (an include.path naming
+    # a FIFO) is stopped here, soon, rather than at the long bound of the real work.
+    proc = run_git(repo, "rev-parse", "--show-prefix", "--absolute-git-dir", "--show-toplevel",
+                   seconds=timeout(PROBE_TIMEOUT))
     lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
     if len(lines) < 3 or not lines[1]:
         raise PvscanError("not a git repository", repo)
@@ -206,6 +215,12 @@ class GitTree:
                          check=False, index=index, config=config)
         if proc.returncode not in (0, 1):
             raise PvscanError(f"git grep failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
+        # git grep goes on past an object it cannot read and still exits 0: the revision would
+        # lose the file's ops without a word. A repository missing objects is an error.
+        unreadable = re.search(rb"unable to read ([0-9a-f]{40,64})", proc.stderr)
+        if unreadable:
+            raise PvscanError(f"revision {self.a[:12]}: git cannot read object {unreadable[1].decode()} (the "
+                              "repository is corrupt or incomplete: git fsck says more)", self.repo)
         prefix = f"{self.a}:"
         names = [n[len(prefix):] if n.startswith(prefix) else n
                  for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0")]

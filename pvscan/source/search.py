@@ -14,9 +14,10 @@ import stat
 import subprocess
 import sys
 
+from pvscan.source.external import run_bounded
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
-from pvscan.source.files import EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
+from pvscan.source.files import MAX_FILE_BYTES, EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
 
 def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
@@ -51,8 +52,25 @@ def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     """Sorted relative paths of the .c/.h files whose text matches pattern."""
     rg = ripgrep()
     if rg:
-        return _search_ripgrep(rg, tree, pattern, only_dirs)
+        return _with_oversized(tree, pattern, warnings, only_dirs,
+                               lambda: _search_ripgrep(rg, tree, pattern, only_dirs, warnings))
     return _search_python(tree, pattern, warnings, only_dirs)
+
+
+def _with_oversized(tree, pattern: str, warnings: list, only_dirs, run_ripgrep):
+    """ripgrep's answer (it skips files over the read limit unread, --max-filesize: a sparse
+    20 GB file took 24 s to read), with a warning for each skipped file whose head matches, as
+    the Python walk gives: the tree's oversized files are found beside the run, once a tree."""
+    if not hasattr(tree, "oversized_sources"):
+        return run_ripgrep()
+    tree.start_oversized()          # beside ripgrep, once a tree
+    found = run_ripgrep()
+    regex = re.compile(pattern.encode())
+    inside = tuple(d.strip("/") + "/" for d in only_dirs) if only_dirs else ("",)
+    for rel, size in tree.oversized_sources().items():
+        if rel.startswith(inside) and regex.search(peek(tree, rel)):
+            warnings.append(Warning_(rel, 0, f"skipped: file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"))
+    return found
 
 
 def search_lines(tree, pattern: str, warnings: list,
@@ -70,12 +88,19 @@ def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[s
         out = {rel: lines_matching(tree.read(rel).split(b"\n"), regex)
                for rel in _search_python(tree, pattern, warnings, only_dirs)}
         return {rel: lines for rel, lines in out.items() if lines}
+    return _with_oversized(tree, pattern, warnings, only_dirs,
+                           lambda: _matching_lines_ripgrep(rg, tree, pattern, only_dirs, warnings))
+
+
+def _matching_lines_ripgrep(rg, tree, pattern: str, only_dirs, warnings: list) -> dict[str, tuple]:
     # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
-    args = [rg, "--no-config", "--json", "--no-messages", "--no-ignore", "--binary", *_SOURCE_TYPE,
+    args = [rg, "--no-config", "--json", "--no-ignore", "--binary",
+            f"--max-filesize={MAX_FILE_BYTES}", *_SOURCE_TYPE,
             "--regexp", pattern, *_excluded_globs(), "--", *(list(only_dirs) if only_dirs else ["."])]
-    proc = subprocess.run(args, cwd=tree.root, capture_output=True)
+    proc = run_bounded(args, "ripgrep", tree.display, cwd=tree.root)
     if proc.returncode not in (0, 1, 2):
         raise _ripgrep_failed(proc, tree)
+    _unsearched(proc, warnings)
     found: dict[str, dict[int, bytes]] = {}
     for record in proc.stdout.splitlines():
         if not record.startswith(b'{"type":"match"'):
@@ -223,18 +248,20 @@ def ripgrep_args(rg: str, pattern: str) -> list[str]:
     """rg listing the files that match, NUL-separated, as pvscan searches (scripts/bench runs it too)."""
     # --binary: list binary files that match too, so that read() refuses
     # them with a warning, as the Python walk does.
-    return [rg, "--no-config", "--files-with-matches", "--null", "--no-messages", "--no-ignore", "--binary",
+    return [rg, "--no-config", "--files-with-matches", "--null", "--no-ignore", "--binary",
+            f"--max-filesize={MAX_FILE_BYTES}",
             *_SOURCE_TYPE, "--regexp", pattern, *_excluded_globs()]
 
 
-def _search_ripgrep(rg, tree, pattern, only_dirs):
+def _search_ripgrep(rg, tree, pattern, only_dirs, warnings: list):
     args = ripgrep_args(rg, pattern)
     args += ["--"] + (list(only_dirs) if only_dirs else ["."])
-    proc = subprocess.run(args, cwd=tree.root, capture_output=True)
+    proc = run_bounded(args, "ripgrep", tree.display, cwd=tree.root)
     # rg exits 1 when nothing matched, 2 on errors it already skipped past
     # (unreadable files); anything else means it did not run.
     if proc.returncode not in (0, 1, 2):
         raise _ripgrep_failed(proc, tree)
+    _unsearched(proc, warnings)
     paths = []
     for raw in proc.stdout.split(b"\0"):
         if not raw:
@@ -244,6 +271,20 @@ def _search_ripgrep(rg, tree, pattern, only_dirs):
             rel = rel[2:]
         paths.append(rel)
     return sorted(set(paths))
+
+
+_RG_FILE_ERROR = re.compile(rb"rg: (?:\./)?(.+): ([^:]+ \(os error \d+\))")
+
+
+def _unsearched(proc, warnings: list) -> None:
+    """A file ripgrep could not read (permission, I/O) is a warning naming it: its ops would
+    otherwise be missing without a word."""
+    for line in proc.stderr.splitlines():
+        m = _RG_FILE_ERROR.fullmatch(line.strip())
+        if m:
+            warnings.append(Warning_(os.fsdecode(m[1]), 0, f"not searched: {m[2].decode(errors='replace')}"))
+        elif line.strip():
+            warnings.append(Warning_("ripgrep", 0, line.decode(errors="replace").strip()))
 
 
 def _ripgrep_failed(proc, tree) -> PvscanError:
