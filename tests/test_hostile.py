@@ -782,3 +782,17 @@ def test_twenty_thousand_calling_files_scan_in_linear_time(tree):
 
     wrappers = {w["name"]: w["callers"] for o in json.loads(proc.stdout)["ops"] for w in o["wrappers"]}
     assert wrappers["arch_local_irq_disable"] >= 20_000
+
+
+def test_a_git_config_that_includes_a_fifo_is_an_error_not_a_hang(tmp_path):
+    # git opens the FIFO and waits for a writer that never comes: the first look at the
+    # repository has a short bound, here shortened further.
+    repo = tmp_path / "repo"
+    git_checkout(repo)
+    fifo = tmp_path / "include.fifo"
+    os.mkfifo(fifo)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[include]\n\tpath = {fifo}\n")
+    proc = pvscan("history", "--git", str(repo), "HEAD", "HEAD", timeout=60,
+                  env={"GIT_CONFIG_GLOBAL": str(config), "PVSCAN_EXTERNAL_TIMEOUT": "3"})
+    one_error(proc, "did not finish within 3 s")
