@@ -61,6 +61,24 @@ def severity_counts(findings) -> dict:
     return counts
 
 
+def unique_fingerprints(findings) -> list[str]:
+    """One fingerprint per finding, in order, unique among them (SARIF's partialFingerprints:
+    code scanning folds results that share one) and stable when unrelated lines move: the
+    finding's code, ABI, op and file with its message's words (numbers left out, since they are
+    lines), and among findings still alike, their rank in the order given."""
+    import re
+    from collections import Counter
+
+    seen: Counter = Counter()
+    out = []
+    for f in findings:
+        key = "\0".join((f.code, f.abi or "", f.op or "", f.file or "", re.sub(r"\d+", "#", f.message)))
+        base = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        seen[base] += 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out
+
+
 def fails_at(fail_on: str, findings) -> bool:
     """Whether findings reach --fail-on (never: no)."""
     return fail_on != "never" and any(severity_rank(f.severity) >= severity_rank(fail_on) for f in findings)

@@ -796,3 +796,10 @@ def test_a_git_config_that_includes_a_fifo_is_an_error_not_a_hang(tmp_path):
     proc = pvscan("history", "--git", str(repo), "HEAD", "HEAD", timeout=60,
                   env={"GIT_CONFIG_GLOBAL": str(config), "PVSCAN_EXTERNAL_TIMEOUT": "3"})
     one_error(proc, "did not finish within 3 s")
+
+
+def test_a_closed_standard_input_is_one_error_not_a_bug():
+    proc = subprocess.run([sys.executable, "-m", "pvscan", "review", "--tree", GEN3, "-"], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, pass_fds=(),
+                          preexec_fn=lambda: os.close(0))
+    one_error(proc, "standard input is closed")

@@ -687,3 +687,19 @@ def test_a_lock_op_moving_into_pv_ops_lock_is_one_move(gen3, gen4):
     assert finding.message == "patch moves op lock.kick to pv_ops_lock.kick (table pv_ops -> pv_ops_lock)"
     # lock.wait has no 7.x twin in the fixture: a removal.
     assert pairs["lock.wait"].renamed_to is None
+
+
+@pytest.mark.kernel
+def test_every_result_of_the_6_1_to_6_12_review_has_a_fingerprint_of_its_own(tmp_path):
+    # 143 of 236 results shared one, and GitHub code scanning shows one result of each group.
+    from conftest import kernel_path
+
+    t61, t612 = kernel_path("6.1"), kernel_path("6.12")
+    diff = tmp_path / "x86.diff"
+    with open(diff, "wb") as out:
+        for sub in ("arch/x86", "include"):
+            subprocess.run(["diff", "-ruN", f"{t61.name}/{sub}", f"{t612.name}/{sub}"], cwd=t61.parent, stdout=out)
+    proc = pvscan("review", "--tree", str(t61), "--format", "sarif", "--fail-on", "never", str(diff))
+    results = json.loads(proc.stdout)["runs"][0]["results"]
+    prints = [r["partialFingerprints"]["pvscan/v2"] for r in results]
+    assert len(results) > 30 and len(set(prints)) == len(prints)

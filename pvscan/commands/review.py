@@ -95,6 +95,8 @@ def _read_patch(path: str) -> bytes:
         from pvscan.source.files import read_input
 
         return read_input(path, "the patch", MAX_PATCH_BYTES)
+    if sys.stdin is None or sys.stdin.closed:
+        raise PvscanError("standard input is closed: give the patch as a file, or pipe it in", "-")
     data = sys.stdin.buffer.read(MAX_PATCH_BYTES + 1)
     if len(data) > MAX_PATCH_BYTES:
         raise PvscanError(f"patch is over {MAX_PATCH_BYTES} bytes", path)

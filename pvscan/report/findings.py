@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
-from pvscan.findings import by_severity
+from pvscan.findings import by_severity, unique_fingerprints
 from pvscan.report import FindingReporter, shown_path
 
 
@@ -97,7 +97,7 @@ class SarifReporter(FindingReporter):
         rules = self.run.rules
         index = {r.code: i for i, r in enumerate(rules)}
         results = []
-        for f in self.findings:
+        for f, fingerprint in zip(self.findings, unique_fingerprints(self.findings)):
             location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f.file)},
                                              "region": {"startLine": max(1, f.line)}}}
             if f.in_tree:
@@ -108,7 +108,7 @@ class SarifReporter(FindingReporter):
                 "level": self.LEVEL[f.severity],
                 "message": {"text": f.message},
                 "locations": [location],
-                "partialFingerprints": {"pvscan/v1": f.fingerprint},
+                "partialFingerprints": {"pvscan/v2": fingerprint},
                 "properties": {"abi": f.abi, "op": f.op},
             }
             if f.evidence:
@@ -128,7 +128,6 @@ class SarifReporter(FindingReporter):
                 "tool": {"driver": {
                     "name": "pvscan",
                     "version": __version__,
-                    "informationUri": "https://pypi.org/project/pvscan/",
                     "rules": [_sarif_rule(r) for r in rules],
                 }},
                 "columnKind": "utf16CodeUnits",
