@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also report the ABI findings the patch introduces; repeatable")
     v.add_argument("--format", choices=format_names("review"), default="text")
     v.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
+    v.add_argument("--no-summary", action="store_true",
+                   help="checkpatch format: no 'total:' line per patch (as checkpatch.pl --no-summary; for b4)")
     _color(v, "the severities in colour")
     _common(v)
     v.set_defaults(func=_command("pvscan.commands.review", "run"))

@@ -372,12 +372,12 @@ def test_a_git_ranges_guards_compare_under_its_first_revisions_kconfig(tmp_path)
     assert old in types.read_text()
     types.write_text(types.read_text().replace(old, "#if defined(CONFIG_X86_IOPL_IOPERM) && defined(CONFIG_XEN)\n"))
     subprocess.run(git + ["commit", "-qam", "guard"], check=True)
-    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
+    proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch", "--no-summary")
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
     assert not (tmp_path / "ran").exists()              # nothing of the Kconfig's $(shell) ran
     (repo / "Kconfig").unlink()
     subprocess.run(git + ["commit", "-qam", "no Kconfig"], check=True)
-    proc = pvscan("review", "--git", str(repo), "HEAD~2..HEAD~1", "--format", "checkpatch")
+    proc = pvscan("review", "--git", str(repo), "HEAD~2..HEAD~1", "--format", "checkpatch", "--no-summary")
     assert proc.stdout == ""                             # the range's own objects, not the work tree
     subprocess.run(git + ["revert", "--no-edit", "HEAD~1"], check=True, capture_output=True)
     proc = pvscan("review", "--git", str(repo), "HEAD~1..HEAD", "--format", "checkpatch")
@@ -400,7 +400,7 @@ def test_a_kconfig_change_the_review_judged_guards_by_is_said(tmp_path):
 
     def reviewed(edits, name):
         patch, _ = make_patch(tmp_path / name, edits, tree=tree)
-        proc = pvscan("review", "--tree", str(tree), "--format", "checkpatch", str(patch))
+        proc = pvscan("review", "--tree", str(tree), "--format", "checkpatch", "--no-summary", str(patch))
         assert proc.returncode == 0, proc.stderr
         return proc
 
@@ -430,7 +430,7 @@ def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
     types = repo / TYPES
     types.write_text(types.read_text().replace(SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"))
     run("git", "commit", "-qam", "x86/paravirt: add mmu.enter_mmap")
-    run("git", "config", "b4.prep-perpatch-check-cmd", "pvscan review --tree . --format checkpatch -")
+    run("git", "config", "b4.prep-perpatch-check-cmd", "pvscan review --tree . --format checkpatch --no-summary -")
     out = subprocess.run(["b4", "prep", "--check"], cwd=repo, env=env, capture_output=True, text=True)
     report = out.stdout + out.stderr
     assert f"pvscan: {TYPES}:70: WARNING: PV101 patch adds op mmu.enter_mmap" in report
@@ -703,3 +703,16 @@ def test_every_result_of_the_6_1_to_6_12_review_has_a_fingerprint_of_its_own(tmp
     results = json.loads(proc.stdout)["runs"][0]["results"]
     prints = [r["partialFingerprints"]["pvscan/v2"] for r in results]
     assert len(results) > 30 and len(set(prints)) == len(prints)
+
+
+def test_checkpatch_format_ends_each_patch_with_checkpatchs_totals_line(tmp_path):
+    # 'total: E errors, W warnings, C checks, L lines checked', which tools parse; --no-summary
+    # leaves it out, as checkpatch.pl --no-summary does for b4.
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);")})
+    out = review(patch, "--format", "checkpatch", "--fail-on", "never").stdout.splitlines()
+    counted = {level: sum(1 for line in out if f": {level}: " in line) for level in ("ERROR", "WARNING", "CHECK")}
+    assert counted["WARNING"] >= 1
+    assert out[-1] == (f"total: {counted['ERROR']} errors, {counted['WARNING']} warnings, {counted['CHECK']} checks, "
+                       f"{len(patch.read_text().splitlines())} lines checked")
+    terse = review(patch, "--format", "checkpatch", "--fail-on", "never", "--no-summary").stdout.splitlines()
+    assert terse == out[:-1]

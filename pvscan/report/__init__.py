@@ -151,6 +151,7 @@ class ReviewRun:
     rules: tuple                 # checks and change kinds, for SARIF's rule list
     color: bool = False          # severities in colour (a terminal)
     verdict: str = ""            # the line to act on (findings.verdict), last in the text
+    summary_lines: bool = True   # checkpatch's 'total:' line per patch (--no-summary: none)
 
 
 def shown_path(path: str | None) -> str | None:

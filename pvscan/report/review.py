@@ -23,11 +23,22 @@ def _one_line(text: str) -> str:
 
 
 class CheckpatchReview(FindingReporter):
-    """One line per annotation and nothing else: what b4's per-patch check reads."""
+    """One line per annotation, then checkpatch's totals line per patch (which tools parse),
+    unless --no-summary, as checkpatch.pl --no-summary: what b4's per-patch check reads."""
+
+    def beginning(self, r):
+        self.counts = {"error": 0, "warning": 0, "note": 0}
 
     def handle(self, f):
+        self.counts[f.severity] += 1
         self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
                                                         f"{_one_line(f.message)}") + "\n")
+
+    def finished(self, r):
+        if self.run.summary_lines:
+            c = self.counts
+            self.out.append(f"total: {c['error']} errors, {c['warning']} warnings, {c['note']} checks, "
+                            f"{r.lines} lines checked\n")
 
 
 class TextReview(FindingReporter):

@@ -78,6 +78,7 @@ class Patch:
     date: str | None
     files: list = field(default_factory=list)
     base_commit: str | None = None   # the 'base-commit:' trailer git format-patch --base writes
+    lines: int = 0                   # its lines in the input (checkpatch's 'lines checked')
 
 
 def read_patch_bytes(data: bytes, source: str) -> list[Patch]:
@@ -121,7 +122,7 @@ def _parse_one(lines, first, source) -> Patch:
         elif line.lower().startswith("date:"):
             date = line[5:].strip()
         i += 1
-    patch = Patch(subject, author, date)
+    patch = Patch(subject, author, date, lines=len(lines) - (1 if lines and lines[-1] == "" else 0))
     current = None
     hunk = None
     while i < len(lines):

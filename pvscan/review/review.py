@@ -36,6 +36,7 @@ class PatchReview:
     findings: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     already_applied: bool = False
+    lines: int = 0                    # the patch's lines in the input
 
     @property
     def changes_interface(self) -> bool:
@@ -163,7 +164,7 @@ def _header(h) -> str:
 def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, jobs=None, progress=NONE):
     """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
     whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
-    result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files)
+    result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files, lines=patch.lines)
     usable = []
     for fp in patch.files:
         if fp.problem:
