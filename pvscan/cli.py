@@ -86,8 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("review", help="annotate a patch: what it does to pv_ops and to each ABI",
                        description="Review a patch (unified diff or git format-patch mbox) against a kernel "
                                    "tree, or a git range, and annotate its lines.")
-    v.add_argument("patch", metavar="PATCH|-|A..B",
-                   help="a patch file, - for standard input, or with --git a revision range")
+    v.add_argument("patch", metavar="PATCH|DIR|-|A..B", nargs="+",
+                   help="patch files, mboxes or directories of a series (git format-patch's, in name order), "
+                        "- for standard input, or with --git a revision range; each applied on what the ones "
+                        "before left")
     v.add_argument("--tree", metavar="PATH",
                    help="the kernel tree the patch applies to (or already holds); default: the tree of the "
                         "current directory")

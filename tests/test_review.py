@@ -406,7 +406,9 @@ def test_a_kconfig_change_the_review_judged_guards_by_is_said(tmp_path):
 
     said = "Kconfig: the patch changes this file, which the review read as it was before the patch"
     both = reviewed({TYPES: guard, "Kconfig": comment}, "both")
-    assert both.stdout == "" and said in both.stderr          # equal under the Kconfig, as it was
+    # Equal under the Kconfig as it was; the Kconfig hunk itself is listed as not reviewed.
+    assert both.stdout == ("Kconfig:1: CHECK: PV124 hunk @@ -1,3 +1,4 @@ of Kconfig (Kconfig) is not reviewed: "
+                           "pvscan judges pv_ops from C sources and headers\n") and said in both.stderr
     assert said not in reviewed({"Kconfig": comment}, "kconfig only").stderr
     assert said not in reviewed({TYPES: guard}, "guard only").stderr
     assert not (tmp_path / "ran").exists()
@@ -716,3 +718,39 @@ def test_checkpatch_format_ends_each_patch_with_checkpatchs_totals_line(tmp_path
                        f"{len(patch.read_text().splitlines())} lines checked")
     terse = review(patch, "--format", "checkpatch", "--fail-on", "never", "--no-summary").stdout.splitlines()
     assert terse == out[:-1]
+
+
+def test_a_series_in_files_or_a_directory_applies_each_patch_on_what_the_last_left(tmp_path):
+    # Patch 1 adds an op, patch 2 takes it back out: patch 2 applies only after patch 1.
+    added = SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"
+    first, _ = make_patch(tmp_path / "one", {TYPES: (SET_PMD, added)})
+    after_first = tmp_path / "one" / "b"
+    second, _ = make_patch(tmp_path / "two", {TYPES: (added, SET_PMD)}, tree=after_first)
+    series = tmp_path / "series"
+    series.mkdir()
+    shutil.copy(first, series / "0001-add.patch")
+    shutil.copy(second, series / "0002-revert.patch")
+    (series / "notes.txt").write_text("not a patch\n")
+    for argv in ([str(first), str(second)], [str(series)]):
+        out = pvscan("review", "--tree", str(GEN3), "--format", "text", "--fail-on", "never", *argv).stdout
+        one, two = out.split("[2/2]")
+        assert "PV101 patch adds op mmu.enter_mmap" in one and "PV102 patch removes op mmu.enter_mmap" in two, out
+        assert "PV120" not in out
+        assert out.rstrip().splitlines()[-1].startswith("pvscan: 2 patch(es): ")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = review(empty)
+    assert proc.returncode == 2 and "no patch files" in proc.stderr
+
+
+def test_a_hunk_in_assembly_is_listed_and_the_summary_says_the_patch_may_change_the_interface(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    asm = tree / "arch" / "x86" / "xen" / "xen-asm.S"
+    asm.write_text("SYM_FUNC_START(xen_irq_enable_direct)\n\tret\nSYM_FUNC_END(xen_irq_enable_direct)\n")
+    patch, _ = make_patch(tmp_path / "p", {"arch/x86/xen/xen-asm.S": ("\tret\n", "\tnop\n\tret\n")}, tree=tree)
+    out = pvscan("review", "--tree", str(tree), "--fail-on", "never", str(patch)).stdout
+    assert ("arch/x86/xen/xen-asm.S:1: CHECK: PV124 hunk @@ -1,3 +1,4 @@ of arch/x86/xen/xen-asm.S (assembly) "
+            "is not reviewed") in out
+    assert "pvscan: this patch may change the pv_ops interface: none of what it judged does; 1 hunk(s) in " \
+           "files it does not read" in out

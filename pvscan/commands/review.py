@@ -26,18 +26,19 @@ def run(args) -> int:
     if args.git:
         from pvscan.source.git import GitRange
 
-        tree = GitRange(args.git, args.patch)
+        if len(args.patch) != 1:
+            raise PvscanError("with --git, name one range A..B")
+        tree = GitRange(args.git, args.patch[0])
         refuse_writes_into([tree], args.output)
-        data, name = tree.diff(), f"{args.git} {args.patch}"
+        data, name = tree.diff(), f"{args.git} {args.patch[0]}"
+        # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.
+        patches = read_patch_bytes(data, name) if data else [Patch("", None, None)]
+        del data        # the patch's bytes: 18 MB for the whole 6.1 -> 6.12 x86 change
     else:
         args.tree = "." if args.tree is None else args.tree     # the tree the current directory is in
-        data, name = _read_patch(args.patch), args.patch
-    if args.git and not data:
-        # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.
-        patches = [Patch("", None, None)]
-    else:
-        patches = read_patch_bytes(data, "<stdin>" if name == "-" else name)
-    del data        # the patch's bytes: 18 MB for the whole 6.1 -> 6.12 x86 change
+        name = ", ".join(args.patch)
+        patches = [p for path in _patch_files(args.patch)
+                   for p in read_patch_bytes(_read_patch(path), "<stdin>" if path == "-" else path)]
     abis = [load_abi(a) for a in args.abi]
     if not args.git:
         tree = KernelTree(args.tree)
@@ -89,6 +90,32 @@ def _at_base_commit(tree, path: str, patches, talk):
         return tree
     talk.note(f"note: reviewing against the patches' base-commit {commit[:12]}, read from {path}'s objects")
     return GitTree(path, commit)
+
+
+# What a directory of a series holds: git format-patch's NNNN-subject.patch, quilt's and
+# b4's files, saved mails.
+_SERIES_SUFFIXES = (".patch", ".diff", ".mbox", ".eml", ".mbx")
+
+
+def _patch_files(paths: list[str]) -> list[str]:
+    """The files a series names, in order: each file as given, each directory's patch files by
+    name (git format-patch numbers them), standard input once."""
+    import os
+
+    out = []
+    if paths.count("-") > 1:
+        raise PvscanError("standard input (-) can be read once")
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            inside = sorted(e.name for e in os.scandir(path)
+                            if e.name.endswith(_SERIES_SUFFIXES) and e.is_file() and not e.name.startswith("."))
+            if not inside:
+                raise PvscanError(f"no patch files ({', '.join('*' + s for s in _SERIES_SUFFIXES)}) in the directory",
+                                  path)
+            out += [os.path.join(path, name) for name in inside]
+        else:
+            out.append(path)
+    return out
 
 
 def _read_patch(path: str) -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pvscan.errors import Warning_
 from pvscan.findings import Finding
 from pvscan.pipeline import inventory_of
+from pvscan.review.changes.pv124_hunk_not_reviewed import HunkNotReviewed
 from pvscan.progress import NONE
 from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
@@ -50,9 +51,19 @@ class PatchReview:
         # A field of a shared area moved: the interface with the hypervisor changed, calls or not.
         areas = (f"; it moves {counts['PV011']} field(s) of a shared area the hypervisor writes"
                  if counts["PV011"] else "")
+        # A hunk in Kconfig or assembly may change the interface where the review cannot see.
+        unread = [f for f in self.findings if f.code == "PV124"]
+        partial += (f"; {len(unread)} hunk(s) in files it does not read (Kconfig, assembly, build ...) were "
+                    "not judged" if unread else "")
         if not self.changes_interface:
             touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111"))
             tail = f" ({touched} call site or backend change(s))" if touched else ""
+            # 'Does not change' only when nothing that could was left unjudged: a hunk that did not
+            # apply, or one in Kconfig, assembly or a build file, may carry the change.
+            code = [f for f in unread if dict(f.args).get("kind") in ("Kconfig", "assembly", "build",
+                                                                       "linker script")]
+            if counts["PV120"] or code:
+                return f"may change the pv_ops interface: none of what it judged does{tail}{areas}{partial}"
             return f"does not change the pv_ops interface{tail}{areas}{partial}"
         parts = [f"{counts[code]} {what}" for code, what in (
             ("PV101", "op(s) added"), ("PV102", "op(s) removed"), ("PV103", "op(s) renamed"),
@@ -165,12 +176,14 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
     """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
     whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files, lines=patch.lines)
-    usable = []
+    usable, unread = [], []
     for fp in patch.files:
         if fp.problem:
             result.warnings.append(Warning_(fp.path, 0, fp.problem))
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
+        else:
+            unread += HunkNotReviewed().unread(fp)      # listed, never dropped without a word
     consulted = guards.consulted if guards is not None else 0
     change, applied = _apply(usable, state, reverse=False), True
     if not change.count("applied") and not change.count("merged") and change.count("already"):
@@ -187,7 +200,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
-    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied)
+    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + unread
     if abis:
         from pvscan.checks.check import check
 
