@@ -365,8 +365,8 @@ def test_a_review_works_on_the_remembered_search_and_does_it_again_when_git_says
                                                   "a/arch/x86/include/asm/paravirt_types.h",
                                                   "b/arch/x86/include/asm/paravirt_types.h")))
     reviews = []
-    real_review = review_module.review
-    monkeypatch.setattr(review_module, "review", lambda *a, **kw: reviews.append(a) or real_review(*a, **kw))
+    real_review = review_module.review_series
+    monkeypatch.setattr(review_module, "review_series", lambda *a, **kw: reviews.append(a) or real_review(*a, **kw))
 
     def review_in_process():
         capsys.readouterr()

@@ -721,6 +721,8 @@ def test_checkpatch_format_ends_each_patch_with_checkpatchs_totals_line(tmp_path
 
 
 def test_a_series_in_files_or_a_directory_applies_each_patch_on_what_the_last_left(tmp_path):
+    """A series of patches where the second reverts the first: each patch has its findings, the
+    series as a whole none; with a third that adds the op again, the whole adds it once."""
     # Patch 1 adds an op, patch 2 takes it back out: patch 2 applies only after patch 1.
     added = SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"
     first, _ = make_patch(tmp_path / "one", {TYPES: (SET_PMD, added)})
@@ -737,6 +739,12 @@ def test_a_series_in_files_or_a_directory_applies_each_patch_on_what_the_last_le
         assert "PV101 patch adds op mmu.enter_mmap" in one and "PV102 patch removes op mmu.enter_mmap" in two, out
         assert "PV120" not in out
         assert out.rstrip().splitlines()[-1].startswith("pvscan: 2 patch(es): ")
+        # Together they take back what they add: the series as a whole changes nothing.
+        whole = out.split("[series] the 2 patches as a whole\n")[1]
+        assert whole.startswith("pvscan: the series does not change the pv_ops interface\n"), whole
+    three = pvscan("review", "--tree", str(GEN3), "--fail-on", "never", str(first), str(second), str(first)).stdout
+    whole = three.split("[series] the 3 patches as a whole\n")[1].split("pvscan: the series")[0]
+    assert whole.count("PV101 patch adds op mmu.enter_mmap") == 1 and "PV102" not in whole, whole
     empty = tmp_path / "empty"
     empty.mkdir()
     proc = review(empty)

@@ -20,7 +20,7 @@ def run(args) -> int:
     from pvscan.report import ReviewRun, finding_reporter, report_findings
     from pvscan.rulebook import every_rule
     from pvscan.review.patch import Patch, read_patch_bytes
-    from pvscan.review.review import review
+    from pvscan.review.review import review_series
     from pvscan.source.directory import KernelTree
 
     if args.git:
@@ -51,18 +51,19 @@ def run(args) -> int:
         tree.trust_remembered_search = True
     line = Progress.for_terminal(args.progress)
     try:
-        reviews = review(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
+        series = review_series(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
         if isinstance(tree, KernelTree) and not tree.search_stands():
-            reviews = review(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
+            series = review_series(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
     finally:
         line.done()
     tree.close()
+    reviews = series.patches
     color = args.format == "text" and args.output in (None, "-") and use_color(args.color)
     every_finding = [f for r in reviews for f in r.findings]
     fails = fails_at(args.fail_on, every_finding)
     run = ReviewRun(tuple(reviews), tuple(every_rule()), color,
                     verdict(severity_counts(every_finding), every_finding, args.fail_on, fails),
-                    summary_lines=not args.no_summary)
+                    summary_lines=not args.no_summary, whole=series.whole)
     quiet = Talk.of(args).quiet and args.format == "text"    # -q: the errors and the verdict
     text = report_findings(finding_reporter("review", args.format)(run),
                            [(r, [f for f in r.findings if f.severity == "error" or not quiet]) for r in reviews])

@@ -152,6 +152,7 @@ class ReviewRun:
     color: bool = False          # severities in colour (a terminal)
     verdict: str = ""            # the line to act on (findings.verdict), last in the text
     summary_lines: bool = True   # checkpatch's 'total:' line per patch (--no-summary: none)
+    whole: object = None         # review.review.PatchReview of a series as a whole (more than one patch)
 
 
 def shown_path(path: str | None) -> str | None:

@@ -57,16 +57,26 @@ class TextReview(FindingReporter):
 
     def finished(self, r):
         for f in by_severity(self.patch):
-            level = CHECKPATCH_LEVEL[f.severity]
-            line = format_location(shown_path(f.file), f.line, f"{level}: {f.code} {_one_line(f.message)}")
-            if self.run.color:
-                from pvscan.report.color import paint
-
-                line = line.replace(f": {level}: ", f": {paint(level)}: ", 1)
-            self.out.append(line + "\n")
+            self._line(f)
         self.out.append(f"pvscan: this patch {printable(r.summary())}\n\n")
 
+    def _line(self, f):
+        level = CHECKPATCH_LEVEL[f.severity]
+        line = format_location(shown_path(f.file), f.line, f"{level}: {f.code} {_one_line(f.message)}")
+        if self.run.color:
+            from pvscan.report.color import paint
+
+            line = line.replace(f": {level}: ", f": {paint(level)}: ", 1)
+        self.out.append(line + "\n")
+
     def stop(self):
+        whole = self.run.whole
+        if whole is not None:
+            # The series as a whole: what is left of its changes once each patch is applied.
+            self.out.append(f"[series] the {len(self.run.reviews)} patches as a whole\n")
+            for f in by_severity(whole.findings):
+                self._line(f)
+            self.out.append(f"pvscan: the series {printable(whole.summary())}\n\n")
         self.out.append(f"pvscan: {len(self.run.reviews)} patch(es): {self.run.verdict}\n")
         return "".join(self.out)
 

@@ -72,12 +72,28 @@ class PatchReview:
         return "changes the pv_ops interface: " + ", ".join(parts) + areas + partial
 
 
+@dataclass
+class SeriesReview:
+    """Each patch's review, and for a series of more than one, what the series does as a whole
+    (the first patch's tree against the last one's): a change one patch makes and a later one
+    takes back is in the patches' reviews and not in the whole's."""
+
+    patches: list
+    whole: PatchReview | None = None
+
+
 def review(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
            progress=NONE) -> list[PatchReview]:
+    """Each patch's review (review_series without the whole)."""
+    return review_series(source, patches, abis, backend_map, patch_name, jobs, progress).patches
+
+
+def review_series(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
+                  progress=NONE) -> SeriesReview:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones
     before it. jobs and progress are the scans' (pipeline.inventory_of)."""
     from pvscan.kconfig import LazyGuardLogic
-    state = PatchedSource(source)
+    first = state = PatchedSource(source)
     # The tree's Kconfig says which guards are equal (a git range's is read out of its objects).
     guards = LazyGuardLogic(source)
     out = []
@@ -86,8 +102,31 @@ def review(source, patches, abis, backend_map, patch_name: str, jobs: int | None
         result, state = _review_one(index, patch, state, abis, backend_map, guards, source, jobs, progress)
         result.warnings.extend(Warning_("Kconfig", 0, p) for p in guards.problems[told:])
         out.append(result)
+    whole = _whole(first, state, backend_map, guards, jobs, progress) if len(out) > 1 else None
     guards.close()
-    return out
+    return SeriesReview(out, whole)
+
+
+def _whole(first, last, backend_map, guards, jobs, progress) -> PatchReview:
+    """What the series does to the interface as a whole: the inventory of the tree as the last
+    patch left it against the first's, each finding on the final file's lines (a line diff of
+    each file the series changed places them)."""
+    from pvscan.review.merge import line_changes
+
+    changed, added, removed, kept = {}, {}, {}, {}
+    for rel, after in sorted(last.overlay.items()):
+        before = first.get(rel)
+        if before == after:
+            continue
+        added[rel], removed[rel], lines_kept = line_changes(before or b"", after or b"")
+        kept[rel] = (rel, lines_kept)
+        changed[rel] = after
+    result = PatchReview(0, "the series as a whole", None, None, [])
+    if changed:
+        inv_b = inventory_of(first, backend_map, jobs, progress).inventory
+        inv_a = inventory_of(first.with_overlay(changed), backend_map, jobs, progress).inventory
+        result.findings = diff(inv_b, inv_a, _Anchor(added, removed, kept), guards)
+    return result
 
 
 @dataclass
