@@ -59,10 +59,9 @@ class PatchReview:
             touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111"))
             tail = f" ({touched} call site or backend change(s))" if touched else ""
             # 'Does not change' only when nothing that could was left unjudged: a hunk that did not
-            # apply, or one in Kconfig, assembly or a build file, may carry the change.
-            code = [f for f in unread if dict(f.args).get("kind") in ("Kconfig", "assembly", "build",
-                                                                       "linker script")]
-            if counts["PV120"] or code:
+            # apply, or one in Kconfig or assembly that names paravirt, may carry the change.
+            paravirt = [f for f in unread if dict(f.args).get("paravirt")]
+            if counts["PV120"] or paravirt:
                 return f"may change the pv_ops interface: none of what it judged does{tail}{areas}{partial}"
             return f"does not change the pv_ops interface{tail}{areas}{partial}"
         parts = [f"{counts[code]} {what}" for code, what in (

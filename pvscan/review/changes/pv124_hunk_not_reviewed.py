@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import re
+
 from pvscan.review.changes.base import HunkKind
 
 # What a file pvscan does not read is, for the message: a reviewer knows where to look.
 _KINDS = ((("Kconfig",), "Kconfig"), ((".S", ".s"), "assembly"), (("Makefile", "Kbuild"), "build"),
           ((".lds", ".lds.S"), "linker script"), ((".rs",), "Rust"))
+
+
+# A hunk that could change paravirt where the review cannot see: it names paravirt or a
+# hypervisor's backend, or lies in a backend's own directory.
+_PARAVIRT = re.compile(r"(?i)paravirt|pv_ops|pvop|para_site|\bxen|kvm_guest|hyperv|hypervisor|vmware|lguest|"
+                       r"vmi_|pv_steal|pv_sched|PV_CALLEE_SAVE|/xen/|/hyperv/")
 
 
 class HunkNotReviewed(HunkKind):
@@ -15,6 +23,9 @@ class HunkNotReviewed(HunkKind):
     Kconfig file, assembly (`xen-asm.S`, entry code), a Makefile, a linker
     script. The review judges the pv_ops interface from C; such a hunk is
     listed, never dropped without a word, and the patch's summary counts it.
+    One whose changed lines or file name paravirt or a hypervisor backend
+    (PARAVIRT, pv_ops, xen, hyperv, ...) says so, and makes the summary say
+    the patch may change the interface.
 
     ## Why it matters
     A paravirt change can live there: a `depends on PARAVIRT_XXL` moved in
@@ -31,7 +42,7 @@ class HunkNotReviewed(HunkKind):
     """
 
     code, name, severity = "PV124", "hunk-not-reviewed", "note"
-    message = "hunk {hunk} of {path} ({kind}) is not reviewed: pvscan judges pv_ops from C sources and headers"
+    message = "hunk {hunk} of {path} ({kind}) is not reviewed: pvscan judges pv_ops from C sources and headers{why}"
 
     def outcome(self, fp, hunk, applied):
         return ()
@@ -43,7 +54,11 @@ class HunkNotReviewed(HunkKind):
         kind = next((k for ends, k in _KINDS if name.startswith(ends) or name.endswith(ends)), "not C")
         for h in fp.hunks:
             header = f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
-            yield self.finding("", path, max(h.new_start, 1), hunk=header, path=path, kind=kind)
+            named = _PARAVIRT.search(path) or next((m for t, text in h.lines if t in "+-"
+                                                    for m in [_PARAVIRT.search(text)] if m), None)
+            why = f", and it names paravirt ({named.group()!r})" if named else ""
+            yield self.finding("", path, max(h.new_start, 1), hunk=header, path=path, kind=kind, why=why,
+                               paravirt=bool(named))
 
 
 RULE = HunkNotReviewed
