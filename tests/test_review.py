@@ -762,3 +762,31 @@ def test_a_hunk_in_assembly_is_listed_and_the_summary_says_the_patch_may_change_
             "is not reviewed") in out
     assert "pvscan: this patch may change the pv_ops interface: none of what it judged does; 1 hunk(s) in " \
            "files it does not read" in out
+
+
+def test_a_backend_swapping_one_function_for_another_is_one_finding_on_its_own_line(tmp_path):
+    # Was PV111 on the line of the op beside it plus PV110: a swap read as two changes.
+    pv = "arch/x86/xen/enlighten_pv.c"
+    patch, _ = make_patch(tmp_path, {pv: ("\t\t.read_cr0 = xen_read_cr0,\n", "\t\t.read_cr0 = xen_read_cr0_fast,\n")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert f"{pv}:16: CHECK: PV116 backend xen now implements cpu.read_cr0 with xen_read_cr0_fast instead of " \
+           "xen_read_cr0 (line 16 before the patch)" in out, out
+    assert not [line for line in out if "PV110" in line or "PV111" in line]
+
+
+def test_a_hunk_already_in_the_tree_with_other_context_is_already_there_not_applied_again(tmp_path):
+    # The tree holds the hunk's result, and one context line differs: GNU patch finds it reversed
+    # at fuzz 1 and says it is applied; applied forward with fuzz it would add the op twice.
+    added = SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"
+    patch, after = make_patch(tmp_path / "p", {TYPES: (SET_PMD, added)})
+    held = tmp_path / "held"
+    shutil.copytree(after, held)
+    text = (held / TYPES).read_text()
+    lines_ = text.splitlines(True)
+    at = next(i for i, line in enumerate(lines_) if "enter_mmap" in line)
+    lines_[at - 3] = lines_[at - 3].rstrip("\n") + " /* changed since */\n"      # a context line differs
+    (held / TYPES).write_text("".join(lines_))
+    out = pvscan("review", "--tree", str(held), "--fail-on", "never", str(patch)).stdout
+    # Reviewed as the tree holds it (taken back out): the op is added once, by this patch.
+    assert "(the tree already holds this patch; reviewed against the tree without it)" in out, out
+    assert out.count("PV101 patch adds op mmu.enter_mmap") == 1 and "PV122" not in out, out

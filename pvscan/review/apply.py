@@ -135,14 +135,22 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
         # and fuzz only when neither is there. Fuzz tried first would apply a hunk a second
         # time beside its own result, a few lines away, where the context is alike.
         at_top = start == 0
-        placed = _place(old_lines, lines, start + drift, pos, 0, at_top, index)
-        if placed is None:
-            new_side = [s for t, s in lines if t in " +"]
-            seen = _find(old_lines, new_side, start + drift, pos, index) if new_side else None
+        # At each fuzz, the hunk forward and then its result (GNU patch's "Reversed (or previously
+        # applied) patch detected"): a hunk already in the file is never applied a second time
+        # beside itself with more fuzz, where its context is alike.
+        placed = seen = None
+        backward = [(_swap(t), s) for t, s in lines]
+        for level in range(fuzz + 1):
+            placed = _place(old_lines, lines, start + drift, pos, level, at_top, index)
+            if placed is not None:
+                break
+            seen = _place(old_lines, backward, start + drift, pos, level, at_top, index)
             if seen is not None:
-                outcomes.append(HunkOutcome(hunk.patch_line, header, "already", seen + 1, seen - start))
-                continue
-            placed = _place(old_lines, lines, start + drift, pos, fuzz, at_top, index)
+                break
+        if seen is not None:
+            at = seen[0] - seen[2]
+            outcomes.append(HunkOutcome(hunk.patch_line, header, "already", at + 1, at - start))
+            continue
         if placed is None:
             outcomes.append(HunkOutcome(hunk.patch_line, header, "failed",
                                         reason=f"its lines are not in the file near line {start + 1}"))

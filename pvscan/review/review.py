@@ -56,7 +56,7 @@ class PatchReview:
         partial += (f"; {len(unread)} hunk(s) in files it does not read (Kconfig, assembly, build ...) were "
                     "not judged" if unread else "")
         if not self.changes_interface:
-            touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111"))
+            touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111", "PV116"))
             tail = f" ({touched} call site or backend change(s))" if touched else ""
             # 'Does not change' only when nothing that could was left unjudged: a hunk that did not
             # apply, or one in Kconfig or assembly that names paravirt, may carry the change.

@@ -116,6 +116,21 @@ def implementations(op) -> dict:
     return {(i.backend, i.function): i for i in (op.implementations if op else ())}
 
 
+def swaps(pair) -> dict:
+    """{backend: (Implementation before, Implementation after)} of the backends that fill the op
+    with one function on each side, another after than before: a swap (PV116), which PV110 and
+    PV111 leave to it."""
+    def one(op) -> dict:
+        by_backend: dict = {}
+        for i in (op.implementations if op else ()):
+            by_backend.setdefault(i.backend, []).append(i)
+        return {b: fs[0] for b, fs in by_backend.items() if len(fs) == 1}
+
+    before, after = one(pair.before), one(pair.after)
+    return {b: (before[b], after[b]) for b in sorted(set(before) & set(after))
+            if before[b].function != after[b].function}
+
+
 class HunkKind(ChangeKind):
     """A code about how a hunk of the patch applied, not about an op: outcome(file patch, HunkOutcome)."""
 
