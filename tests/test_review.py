@@ -790,3 +790,14 @@ def test_a_hunk_already_in_the_tree_with_other_context_is_already_there_not_appl
     # Reviewed as the tree holds it (taken back out): the op is added once, by this patch.
     assert "(the tree already holds this patch; reviewed against the tree without it)" in out, out
     assert out.count("PV101 patch adds op mmu.enter_mmap") == 1 and "PV122" not in out, out
+
+
+def test_a_call_sites_changed_return_type_is_a_changed_call_site(tmp_path):
+    # read_msr_safe's type change in 6.16 turned PVOP_CALL2(u64, ...) into PVOP_CALL2(int, ...):
+    # the arguments alone did not show it.
+    h = "arch/x86/include/asm/paravirt.h"
+    patch, _ = make_patch(tmp_path, {h: ("PVOP_CALL1(u64, cpu.read_msr, msr)", "PVOP_CALL1(int, cpu.read_msr, msr)")})
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert [line for line in out if "PV109" in line] == [
+        f"{h}:51: CHECK: PV109 patch changes a call site of cpu.read_msr in paravirt_read_msr(): "
+        "PVOP_CALL1(u64)/1 -> PVOP_CALL1(int)/1"], out

@@ -71,9 +71,10 @@ class ChangeKind(Rule):
 def site_item(c):
     """What identifies a call site across a patch: its place and its form, not its line. The
     place names the macro without its arity (PVOP_VCALL3 -> PVOP_VCALL), so that a call whose
-    arguments change is one changed call site, not one removed and one added."""
-    return ((c.file, c.function, _family(c.kind)), c.arity, c.alt_replacement,
-            c.alt_condition_means or c.alt_condition, c.kind, c.guard or "")
+    arguments change is one changed call site, not one removed and one added; the return type a
+    PVOP_CALL names is part of its form (read_msr_safe's u64 -> int)."""
+    return ((c.file, c.function, _family(c.kind)), c.arity, " ".join((c.return_type or "").split()),
+            c.alt_replacement, c.alt_condition_means or c.alt_condition, c.kind, c.guard or "")
 
 
 def _family(kind: str) -> str:
@@ -102,7 +103,8 @@ def call_site_diff(before, after) -> CallSiteDiff:
 
 def describe_site(c, with_guard: bool = False) -> str:
     """'PVOP_VCALL2/2 ALT ... if ...' as the code writes it, and its guard when that is what changed."""
-    text = f"{c.kind}" + (f"/{c.arity}" if c.arity is not None else "")
+    text = f"{c.kind}" + (f"({' '.join(c.return_type.split())})" if c.return_type else "") \
+        + (f"/{c.arity}" if c.arity is not None else "")
     text += f" ALT {c.alt_replacement} if {c.alt_condition}" if c.alt_condition else ""
     return text + (f" under {c.guard or '(unconditional)'}" if with_guard else "")
 

@@ -4,12 +4,13 @@ from pvscan.review.changes.base import ChangeKind, describe_site, where
 
 
 class CallSiteChanged(ChangeKind):
-    """The patch changes how a call site calls an op (its arity, its ALT_ replacement or condition, its guard).
+    """The patch changes how a call site calls an op (its arity, return type, ALT_ replacement or condition, guard).
 
     ## What it does
     Matches call sites by op, file, function and macro (whatever its
-    arity), and compares arity, the ALT_ native replacement and feature
-    condition, and the `#if` guard around the call.
+    arity), and compares arity, the return type a PVOP_CALL names, the
+    ALT_ native replacement and feature condition, and the `#if` guard
+    around the call.
 
     ## Why it matters
     An ALT_ call site patched to native code under a feature bypasses
