@@ -803,3 +803,26 @@ def test_a_closed_standard_input_is_one_error_not_a_bug():
                           text=True, stdin=subprocess.DEVNULL, pass_fds=(),
                           preexec_fn=lambda: os.close(0))
     one_error(proc, "standard input is closed")
+
+
+def test_memory_follows_the_patch_not_three_copies_of_it(tmp_path):
+    # A 200 MB patch took 2.47 GB: its bytes, its text and its lines together, and a set of every
+    # added line of files that name no op. Read line by line now, such files keep no line sets.
+    patch = tmp_path / "big.diff"
+    line = "+int filler_variable_%06d = 12345678; /* padding to fifty */\n"
+    with open(patch, "w") as out:
+        for f in range(600):
+            out.write(f"--- /dev/null\n+++ b/drivers/gen/f{f}.c\n@@ -0,0 +1,1700 @@\n")
+            out.writelines(line % i for i in range(1700))
+    size = patch.stat().st_size
+    # Measured in a process of its own, whose only child is this review (ru_maxrss is the
+    # largest of the children a process waited for).
+    measure = ("import resource, subprocess, sys\n"
+               "p = subprocess.run([sys.executable, '-m', 'pvscan', 'review', '--tree', sys.argv[1], '--format',"
+               " 'checkpatch', sys.argv[2]], stdout=subprocess.DEVNULL)\n"
+               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    proc = subprocess.run([sys.executable, "-c", measure, GEN3, str(patch)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    code, peak_kb = proc.stdout.split()
+    assert code == "0", proc.stderr[-300:]
+    assert int(peak_kb) * 1024 < 3 * size + 150 * 1024 * 1024, (peak_kb, size)

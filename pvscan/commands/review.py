@@ -37,8 +37,7 @@ def run(args) -> int:
     else:
         args.tree = "." if args.tree is None else args.tree     # the tree the current directory is in
         name = ", ".join(args.patch)
-        patches = [p for path in _patch_files(args.patch)
-                   for p in read_patch_bytes(_read_patch(path), "<stdin>" if path == "-" else path)]
+        patches = [p for path in _patch_files(args.patch) for p in _read_patches(path)]
     abis = [load_abi(a) for a in args.abi]
     if not args.git:
         tree = KernelTree(args.tree)
@@ -119,14 +118,15 @@ def _patch_files(paths: list[str]) -> list[str]:
     return out
 
 
-def _read_patch(path: str) -> bytes:
-    if path != "-":
-        from pvscan.source.files import read_input
+def _read_patches(path: str) -> list:
+    """The patches of one input, read line by line (a 200 MB patch is never held whole)."""
+    from pvscan.review.patch import read_patch_lines
+    from pvscan.source.files import read_input_lines
 
-        return read_input(path, "the patch", MAX_PATCH_BYTES)
-    if sys.stdin is None or sys.stdin.closed:
+    if path == "-" and (sys.stdin is None or sys.stdin.closed):
         raise PvscanError("standard input is closed: give the patch as a file, or pipe it in", "-")
-    data = sys.stdin.buffer.read(MAX_PATCH_BYTES + 1)
-    if len(data) > MAX_PATCH_BYTES:
-        raise PvscanError(f"patch is over {MAX_PATCH_BYTES} bytes", path)
-    return data
+    lines, binary = read_input_lines(None if path == "-" else path, "the patch", MAX_PATCH_BYTES)
+    source = "<stdin>" if path == "-" else path
+    if binary:
+        raise PvscanError("not a patch: binary data", source)
+    return read_patch_lines(lines, source)

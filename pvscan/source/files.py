@@ -121,6 +121,53 @@ def read_regular(path, limit: int, follow: bool = True) -> bytes:
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
+def read_input_lines(path: str | None, what: str, limit: int) -> tuple[list[str], bool]:
+    """The lines of a file named on the command line (None: standard input), each decoded
+    as it is read (bytes that are not UTF-8 as surrogate escapes, CRLF as LF), never the whole
+    file at once: a 200 MB patch was held as its bytes, its text and its lines together. The
+    same refusals as read_input. Also whether its first 8 KB hold a NUL byte (binary)."""
+    import stat
+    import sys
+
+    shown = path if path is not None else "-"
+    if path is None:
+        stream = sys.stdin.buffer
+    else:
+        if os.path.isdir(path):
+            raise PvscanError(f"cannot read {what}: is a directory", path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as e:
+            raise PvscanError(f"cannot read {what}: cannot read: {e.strerror or e}", path) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            os.close(fd)
+            why = ("not a regular file (a FIFO, device or socket)" if not stat.S_ISREG(st.st_mode)
+                   else f"file is {st.st_size} bytes, over the {limit}-byte limit")
+            raise PvscanError(f"cannot read {what}: {why}", path)
+        stream = os.fdopen(fd, "rb", buffering=1 << 20)
+    lines: list[str] = []
+    seen, binary, ended = 0, False, True
+    try:
+        for raw in stream:
+            if seen < 8192 and b"\0" in raw[:8192 - seen]:
+                binary = True
+            seen += len(raw)
+            if seen > limit:
+                raise PvscanError(f"{what} is over {limit} bytes", shown)
+            ended = raw.endswith(b"\n")
+            end = -2 if raw.endswith(b"\r\n") else -1 if ended else len(raw)
+            lines.append(raw[:end].decode("utf-8", "surrogateescape"))
+    except OSError as e:
+        raise PvscanError(f"cannot read {what}: {e.strerror or e}", shown) from None
+    finally:
+        if path is not None:
+            stream.close()
+    if ended:
+        lines.append("")            # as split('\n') gives after a last newline
+    return lines, binary
+
+
 def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of a file named on the command line: a regular file (symlinks followed),
     read without waiting on a FIFO or a device and never past limit; else one clear error."""
