@@ -826,3 +826,67 @@ def test_memory_follows_the_patch_not_three_copies_of_it(tmp_path):
     code, peak_kb = proc.stdout.split()
     assert code == "0", proc.stderr[-300:]
     assert int(peak_kb) * 1024 < 3 * size + 150 * 1024 * 1024, (peak_kb, size)
+
+
+# -- the causes of issue 33, one table: whatever the input, exit 0, 1 or 2, one line when refused,
+# no traceback, no raw control character in the output, the tree unchanged, within a bound ----------
+
+def _case_nul_in_a_path(tmp, tree):
+    patch = tmp / "p.diff"
+    patch.write_bytes(b"--- a/arch/x\0y.h\n+++ b/arch/x\0y.h\n@@ -1 +1 @@\n-a\n+b\n")
+    return ["review", "--tree", str(tree), str(patch)], {}, {2}
+
+
+def _case_non_utf8_path_in_sarif(tmp, tree, fmt="sarif"):
+    patch = tmp / "p.diff"
+    patch.write_bytes(b"--- /dev/null\n+++ b/arch/x86/\xff.h\n@@ -0,0 +1 @@\n+int pv_ops_x;\n")
+    return ["review", "--tree", str(tree), "--format", fmt, str(patch)], {}, {0, 1}
+
+
+def _case_non_utf8_path_in_gitlab(tmp, tree):
+    return _case_non_utf8_path_in_sarif(tmp, tree, "gitlab")
+
+
+def _case_a_superscript_cache_size(tmp, tree):
+    return ["scan", str(tree)], {"PVSCAN_CACHE_MAX_MB": "²", "PVSCAN_CACHE_MAX_DAYS": "٣"}, {0}
+
+
+def _case_ripgrep_that_is_not(tmp, tree):
+    return ["scan", str(tree)], {"PVSCAN_RIPGREP": "/bin/true"}, {2}
+
+
+def _case_a_kconfig_source_chain_1000_deep(tmp, tree):
+    (tree / "Kconfig").write_text('source "k/0"\n')
+    (tree / "k").mkdir()
+    for i in range(1000):
+        (tree / "k" / str(i)).write_text(f'source "k/{i + 1}"\n' if i < 999 else "config X\n\tbool\n")
+    patch = tmp / "p.diff"
+    patch.write_text(f"--- a/{TYPES}\n+++ b/{TYPES}\n@@ -69,1 +69,1 @@\n-{SET_PMD}\n+{SET_PMD} /**/\n")
+    return ["review", "--tree", str(tree), str(patch)], {}, {0, 1}
+
+
+def _case_an_escape_in_a_file_name(tmp, tree):
+    (tree / "arch" / "x86" / "xen" / "e\x1b[31mvil\n.c").write_text("int pv_ops_e;\n")
+    return ["scan", str(tree)], {}, {0, 1}
+
+
+def _case_a_tags_value_that_is_an_option(tmp, tree):
+    git_checkout(tmp / "repo")
+    return ["history", "--git", str(tmp / "repo"), "HEAD..HEAD", "--tags=--output=/tmp/x"], {}, {2}
+
+
+@pytest.mark.parametrize("case", [
+    _case_nul_in_a_path, _case_non_utf8_path_in_sarif, _case_non_utf8_path_in_gitlab, _case_a_superscript_cache_size,
+    _case_ripgrep_that_is_not, _case_a_kconfig_source_chain_1000_deep, _case_an_escape_in_a_file_name,
+    _case_a_tags_value_that_is_an_option], ids=lambda f: f.__name__.removeprefix("_case_"))
+def test_a_hostile_case_ends_in_an_answer_or_one_line(tmp_path, tree, case):
+    argv, env, codes = case(tmp_path, tree)
+    before = snapshot(tree)
+    proc = pvscan(*argv, env=env, timeout=120)           # a hang fails here, not the suite
+    assert proc.returncode in codes, (proc.returncode, proc.stderr[-500:])
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    raw_controls = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {"\x7f"}
+    assert not raw_controls & set(proc.stdout + proc.stderr), repr(proc.stdout[-300:] + proc.stderr[-300:])
+    assert snapshot(tree) == before
