@@ -890,3 +890,17 @@ def test_a_hostile_case_ends_in_an_answer_or_one_line(tmp_path, tree, case):
     raw_controls = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {"\x7f"}
     assert not raw_controls & set(proc.stdout + proc.stderr), repr(proc.stdout[-300:] + proc.stderr[-300:])
     assert snapshot(tree) == before
+
+
+def test_many_tags_of_one_commit_are_one_revision(tmp_path):
+    # 5,000 tags of one commit were 5,000 scans of it (6 s here, and a history of 5,001 revisions).
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    git("commit", "-q", "--allow-empty", "-m", "next")
+    head = git("rev-parse", "HEAD").strip()
+    subprocess.run(["git", "-C", str(repo), "update-ref", "--stdin"], check=True, text=True,
+                   input="".join(f"create refs/tags/t{i} {head}\n" for i in range(1, 501)))
+    doc = pvscan("history", "--git", str(repo), "HEAD~1..HEAD", "--tags", "t*", "--format", "json")
+    import json
+
+    assert doc.returncode == 0 and [r["label"] for r in json.loads(doc.stdout)["revisions"]] == ["HEAD~1", "t1"]

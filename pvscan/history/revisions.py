@@ -43,16 +43,20 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
 
 
 def _tags_inside(repo: str, span: str, glob: str) -> list[str]:
-    """The tags matching glob whose commit is in span (A..B), in version order: one for-each-ref
+    """The tags matching glob whose commit is in span (A..B), in version order, one a commit: one for-each-ref
     for all of them (5,000 tags were 5,000 rev-lists), the glob under refs/tags/ so that no user
     value reaches git as an option."""
     inside = set(_git(repo, "rev-list", "--end-of-options", span).split())
     refs = _git(repo, "for-each-ref", "--sort=v:refname",
                 "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)", f"refs/tags/{glob}")
-    names = []
+    names, taken = [], set()
     for line in refs.splitlines():
         name, peeled, target = (line.split("\0") + ["", ""])[:3]
-        if (peeled or target) in inside:       # an annotated tag's commit is its peeled object
+        commit = peeled or target          # an annotated tag's commit is its peeled object
+        # A commit that several tags name is one revision, under the first of them: 5,000 tags
+        # of one commit were 5,000 scans of it.
+        if commit in inside and commit not in taken:
+            taken.add(commit)
             names.append(name)
     return names
 
