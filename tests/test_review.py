@@ -755,13 +755,18 @@ def test_a_hunk_in_assembly_is_listed_and_the_summary_says_the_patch_may_change_
     tree = tmp_path / "tree"
     shutil.copytree(GEN3, tree)
     asm = tree / "arch" / "x86" / "xen" / "xen-asm.S"
-    asm.write_text("SYM_FUNC_START(xen_irq_enable_direct)\n\tret\nSYM_FUNC_END(xen_irq_enable_direct)\n")
+    asm.write_text("SYM_FUNC_START(xen_irq_disable_direct)\n\tret\nSYM_FUNC_END(xen_irq_disable_direct)\n")
     patch, _ = make_patch(tmp_path / "p", {"arch/x86/xen/xen-asm.S": ("\tret\n", "\tnop\n\tret\n")}, tree=tree)
     out = pvscan("review", "--tree", str(tree), "--fail-on", "never", str(patch)).stdout
     assert ("arch/x86/xen/xen-asm.S:1: CHECK: PV124 hunk @@ -1,3 +1,4 @@ of arch/x86/xen/xen-asm.S (assembly) "
             "is not reviewed") in out
     assert "pvscan: this patch may change the pv_ops interface: none of what it judged does; 1 hunk(s) in " \
            "files it does not read" in out
+    named = tmp_path / "named"
+    patch, _ = make_patch(named, {"arch/x86/xen/xen-asm.S": ("SYM_FUNC_END(xen_irq_disable_direct)",
+                                                            "SYM_FUNC_END(xen_irq_disable_direct) /* */")}, tree=tree)
+    out = pvscan("review", "--tree", str(tree), "--fail-on", "never", str(patch)).stdout
+    assert "ops its lines name: irq.irq_disable" in out, out
 
 
 def test_a_backend_swapping_one_function_for_another_is_one_finding_on_its_own_line(tmp_path):

@@ -232,7 +232,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
         elif fp.path.endswith((".c", ".h")):
             usable.append(fp)
         else:
-            unread += HunkNotReviewed().unread(fp)      # listed, never dropped without a word
+            unread.append(fp)           # listed once the ops are known, never dropped without a word
     consulted = guards.consulted if guards is not None else 0
     change, applied = _apply(usable, state, reverse=False), True
     if not change.count("applied") and not change.count("merged") and change.count("already"):
@@ -249,7 +249,8 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
-    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + unread
+    listed = [f for fp in unread for f in HunkNotReviewed().unread(fp, inv_b.ops + inv_a.ops)]
+    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + listed
     if abis:
         from pvscan.checks.check import check
 

@@ -24,8 +24,10 @@ class HunkNotReviewed(HunkKind):
     script. The review judges the pv_ops interface from C; such a hunk is
     listed, never dropped without a word, and the patch's summary counts it.
     One whose changed lines or file name paravirt or a hypervisor backend
-    (PARAVIRT, pv_ops, xen, hyperv, ...) says so, and makes the summary say
-    the patch may change the interface.
+    (PARAVIRT, pv_ops, xen, hyperv, ...) says so, and one whose lines,
+    context included, name ops of the tree (`xen_irq_enable_direct` names
+    `irq.irq_enable`) lists them; either makes the summary say the patch
+    may change the interface.
 
     ## Why it matters
     A paravirt change can live there: a `depends on PARAVIRT_XXL` moved in
@@ -47,18 +49,35 @@ class HunkNotReviewed(HunkKind):
     def outcome(self, fp, hunk, applied):
         return ()
 
-    def unread(self, fp):
-        """A finding per hunk of a file patch whose file pvscan does not read."""
+    def unread(self, fp, ops=()):
+        """A finding per hunk of a file patch whose file pvscan does not read; ops: the
+        inventory's ops, whose names in the hunk's changed lines it lists (xen-asm.S's
+        irq_enable, a Kconfig's PARAVIRT_SPINLOCKS beside lock.kick)."""
         path = fp.new_path or fp.old_path
         name = path.rsplit("/", 1)[-1]
         kind = next((k for ends, k in _KINDS if name.startswith(ends) or name.endswith(ends)), "not C")
+        # An op is named by its last part (irq_enable, set_pte), but only a distinctive one.
+        short = {}
+        for op in ops:
+            last = op.name.rsplit(".", 1)[-1]
+            if len(last) >= 6:
+                short.setdefault(last, set()).add(op.name)
         for h in fp.hunks:
             header = f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
-            named = _PARAVIRT.search(path) or next((m for t, text in h.lines if t in "+-"
-                                                    for m in [_PARAVIRT.search(text)] if m), None)
+            changed = [text for t, text in h.lines if t in "+-"]
+            named = _PARAVIRT.search(path) or next((m for text in changed for m in [_PARAVIRT.search(text)] if m),
+                                                   None)
+            # Context lines count for the ops: a change inside SYM_FUNC_START(xen_irq_disable_direct)
+            # is a change of what irq.irq_disable runs (6.1 -> 6.12 moved its vcpu_info access).
+            words = {w for _t, text in h.lines for w in re.findall(r"[A-Za-z_]\w*", text)}
+            # The name itself or inside a word between underscores (xen_irq_enable_direct).
+            found = sorted({full for w in words for last, fulls in short.items()
+                            if w == last or f"_{last}_" in f"_{w}_" for full in fulls})
             why = f", and it names paravirt ({named.group()!r})" if named else ""
+            if found:
+                why += f"; ops its lines name: {', '.join(found[:6])}" + (" ..." if len(found) > 6 else "")
             yield self.finding("", path, max(h.new_start, 1), hunk=header, path=path, kind=kind, why=why,
-                               paravirt=bool(named))
+                               paravirt=bool(named or found))
 
 
 RULE = HunkNotReviewed
