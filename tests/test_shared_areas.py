@@ -160,6 +160,7 @@ def test_7_2_shared_areas_match_their_specifications_and_a_patch_that_moves_one_
     proc = subprocess.run([sys.executable, "-m", "pvscan", "review", "--tree", str(tree), "--abi", "xen-pv",
                            str(tmp_path / "p.diff")], capture_output=True, text=True)
     assert proc.returncode == 1
+    # The finding stands on the line that moved the field (the one added, 532), in the diff.
     assert ("include/xen/interface/xen.h:532: ERROR: PV011 area vcpu_info (registered by VCPUOP_register_vcpu_info"
             in proc.stdout)
     assert "field evtchn_upcall_mask is at offset 2, 1 byte(s), in struct vcpu_info; the hypervisor has it at offset 1" \

@@ -143,7 +143,7 @@ class _Applied:
         return sum(1 for _, h in self.hunks if h.status == status)
 
 
-def _apply(files, state, reverse: bool) -> _Applied:
+def _apply(files, state, reverse: bool, area_headers=frozenset()) -> _Applied:
     """Apply forward to the files as they are, or (reverse) take the patch back out of them,
     hunk by hunk: a hunk that cannot be placed is an outcome, never an error."""
     out = _Applied()
@@ -178,9 +178,10 @@ def _apply(files, state, reverse: bool) -> _Applied:
             # The file before is the file as the state has it: no copy is kept (the whole 6.1 ->
             # 6.12 x86 change touches 2,888 files, 35 MB); the tree before reads it there.
             _record(out.before, out.after, fp, _AS_THE_STATE_HAS_IT, res.text)
-            if not _may_hold_ops(text, res.text):
-                # Where no side names pv_ops, no finding can stand, so none is placed: the lines
-                # it adds are not kept (a 200 MB patch of new files held 3.4 million of them).
+            if fp.new_path not in area_headers and not _may_hold_ops(text, res.text):
+                # Where no side names pv_ops and no ABI lays out a shared area, no finding can
+                # stand, so none is placed: the lines it adds are not kept (a 200 MB patch of new
+                # files held 3.4 million of them). A PV011 in xen.h goes to the line that moved it.
                 continue
             out.added[fp.new_path], out.removed[fp.old_path] = res.added, res.removed
             kept = res.kept
@@ -234,11 +235,12 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
         else:
             unread.append(fp)           # listed once the ops are known, never dropped without a word
     consulted = guards.consulted if guards is not None else 0
-    change, applied = _apply(usable, state, reverse=False), True
+    area_headers = frozenset(h for abi in abis or () for area in abi.areas for h in area.headers)
+    change, applied = _apply(usable, state, reverse=False, area_headers=area_headers), True
     if not change.count("applied") and not change.count("merged") and change.count("already"):
         # Nothing applies and some of it is there: the tree holds the patch (b4 prep, a staged
         # change). Review it taken back out.
-        change, applied = _apply(usable, state, reverse=True), False
+        change, applied = _apply(usable, state, reverse=True, area_headers=area_headers), False
     before, after, added, removed = change.before, change.after, change.added, change.removed
     result.already_applied = not applied
 
