@@ -23,23 +23,15 @@ import hashlib
 import json
 import os
 import re
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from pvscan.errors import Warning_
+from pvscan.run import Run
 from pvscan.source.files import SkippedFile, read_regular
 
 FORMAT = "pvscan-cache/2"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_told: set[str] = set()
-# Facts decoded in this process, by entry: a review reads each unchanged file's facts twice (the
-# tree before and after the patch). Entries are named by a hash of the file's bytes and of the
-# code, so a name always means the same facts.
-_decoded: dict = {}
-_MAX_DECODED = 4096
-_trees_read: list[str] = []    # real paths of the trees and repositories this run reads
-_used: set = set()             # the cache roots this run used
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
@@ -47,10 +39,6 @@ def _inside(path, top: str) -> bool:
     """Whether path (its real path) is top or lies below it."""
     real = os.path.realpath(path)
     return real == top or real.startswith(top.rstrip("/") + "/")
-
-
-def _inside_a_tree_read(root: Path) -> bool:
-    return any(_inside(root, t) for t in _trees_read)
 
 
 def cache_root() -> Path | None:
@@ -97,7 +85,8 @@ def _stamp(paths) -> str:
 class Cache:
     """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
-    def __init__(self, root: Path | None, problem: str | None = None):
+    def __init__(self, run: Run, root: Path | None, problem: str | None = None):
+        self.run = run                  # what it decodes is kept there, what it says is said once there
         self.root = root
         self.problem = problem          # the first thing wrong with it, said once per run
         # The wrapper names of a call search, joined for the key once, not once a file: with
@@ -106,40 +95,39 @@ class Cache:
 
     @classmethod
     def for_source(cls, source) -> "Cache":
-        """The user's cache, unless it is turned off or lies inside the tree being read (this
-        source, or any tree the command named: reading(), for entries of no source)."""
-        if os.environ.get("PVSCAN_NO_CACHE"):
-            return cls(None)
-        root = cache_root()
-        if root is None:
-            return cls(None, "no absolute cache directory (HOME, XDG_CACHE_HOME or PVSCAN_CACHE_DIR is "
-                             "relative); not used")
-        if (source is not None and source.contains(root)) or _inside_a_tree_read(root):
-            return cls(None, f"the cache directory {root} is inside the tree; not used")
-        _used.add(root)
-        return cls(root)
-
-    @staticmethod
-    def reading(path) -> None:
-        """This run reads the tree (or repository) at path: a cache inside it is never written."""
-        _trees_read.append(os.path.realpath(path))
+        """The user's cache for what a tree (source) reads, as the tree's run sees it."""
+        return cls.for_run(source.run, source)
 
     @classmethod
-    def for_source_root(cls, tree_root: str) -> "Cache":
-        """for_source() of the directory tree whose real path is tree_root."""
+    def for_run(cls, run: Run, source=None) -> "Cache":
+        """The user's cache, unless it is turned off or lies inside the tree being read (this
+        source, or any tree the run reads: Run.reading, for entries of no source)."""
+        if os.environ.get("PVSCAN_NO_CACHE"):
+            return cls(run, None)
+        root = cache_root()
+        if root is None:
+            return cls(run, None, "no absolute cache directory (HOME, XDG_CACHE_HOME or PVSCAN_CACHE_DIR is "
+                                  "relative); not used")
+        if (source is not None and source.contains(root)) or run.reads_inside(root):
+            return cls(run, None, f"the cache directory {root} is inside the tree; not used")
+        run.cache_roots.add(root)
+        return cls(run, root)
+
+    @classmethod
+    def for_source_root(cls, run: Run, tree_root: str) -> "Cache":
+        """for_run() of the directory tree whose real path is tree_root."""
         class _Root:
             @staticmethod
             def contains(path) -> bool:
                 return _inside(path, tree_root)
 
-        return cls.for_source(_Root)
+        return cls.for_run(run, _Root)
 
     def tell(self) -> None:
-        """Say on stderr, once per process, what was wrong with the cache. Not a warning about
+        """Say on stderr, once per run, what was wrong with the cache. Not a warning about
         the tree: the output must not depend on what a cache held, so it never reaches it."""
-        if self.problem and self.problem not in _told:
-            _told.add(self.problem)
-            print(f"pvscan: warning: cache: {self.problem}", file=sys.stderr)
+        if self.problem:
+            self.run.tell_once(self.problem, f"pvscan: warning: cache: {self.problem}")
 
     # -- per-file facts -------------------------------------------------------
 
@@ -151,8 +139,8 @@ class Cache:
         if self.root is None:
             return None
         path = self._facts_path(rel, data)
-        if path in _decoded:
-            facts, warnings = _decoded[path]
+        if path in self.run.decoded:
+            facts, warnings = self.run.decoded[path]
             return facts, list(warnings)
         raw = self._read(path)
         if raw is None:
@@ -163,9 +151,7 @@ class Cache:
             return self._bad(path, str(e))
         if facts.path != rel:
             return self._bad(path, f"holds the facts of {facts.path!r}")
-        if len(_decoded) >= _MAX_DECODED:
-            _decoded.clear()
-        _decoded[path] = facts, warnings
+        self.run.remember_decoded(path, (facts, warnings))
         return facts, list(warnings)
 
     def put_facts(self, rel: str, data: bytes, value) -> None:
@@ -398,10 +384,10 @@ _PRUNE_EVERY = 24 * 3600
 _PRUNE_STAMP = ".pruned"
 
 
-def prune_used() -> None:
-    """Prune each cache this run used, when its last pruning is a day old (pvscan.cli, at the end)."""
-    for root in sorted(_used):
-        if _inside_a_tree_read(root):
+def prune_used(run: Run) -> None:
+    """Prune each cache the run used, when its last pruning is a day old (pvscan.cli, at the end)."""
+    for root in sorted(run.cache_roots):
+        if run.reads_inside(root):
             continue
         stamp = root / _PRUNE_STAMP
         if _fresh(stamp):
@@ -409,8 +395,8 @@ def prune_used() -> None:
         _atomic_write(stamp, b"")
         if not _fresh(stamp):
             continue        # a cache this run cannot write (shared read-only): not pruned by it
-        prune(root, _limit("PVSCAN_CACHE_MAX_DAYS", DEFAULT_MAX_DAYS) * 86400,
-              _limit("PVSCAN_CACHE_MAX_MB", DEFAULT_MAX_MB) * 1024 * 1024)
+        prune(root, _limit(run, "PVSCAN_CACHE_MAX_DAYS", DEFAULT_MAX_DAYS) * 86400,
+              _limit(run, "PVSCAN_CACHE_MAX_MB", DEFAULT_MAX_MB) * 1024 * 1024)
 
 
 def _fresh(stamp: Path) -> bool:
@@ -449,15 +435,13 @@ def prune(root: Path, max_age_s: float, max_bytes: int) -> tuple[int, int]:
     return removed, total
 
 
-def _limit(name: str, default: int) -> int:
+def _limit(run: Run, name: str, default: int) -> int:
     value = os.environ.get(name)
     if value is None:
         return default
     if value.isdigit():
         return int(value)
-    if name not in _told:
-        _told.add(name)
-        print(f"pvscan: warning: {name}={value!r} is not a whole number; {default} is used", file=sys.stderr)
+    run.tell_once(name, f"pvscan: warning: {name}={value!r} is not a whole number; {default} is used")
     return default
 
 

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="highlight code on a terminal (auto: when standard output is one and NO_COLOR is unset)")
-    s.set_defaults(func=_command("pvscan.commands.scan", "run"))
+    s.set_defaults(func=_command("pvscan.commands.scan", "main"))
 
     c = sub.add_parser("check", help="check the ops against declared hypercall ABIs",
                        description="Cross-check the operation inventory against one or more declared "
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="follow each backend's glue code down to hypercalls and compare (PV009)")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="with colour, each finding shows its source line highlighted, as gcc does")
-    c.set_defaults(func=_command("pvscan.commands.check", "run"))
+    c.set_defaults(func=_command("pvscan.commands.check", "main"))
 
     v = sub.add_parser("review", help="annotate a patch: what it does to pv_ops and to each ABI",
                        description="Review a patch (unified diff or git format-patch mbox) against a kernel "
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpatch format: no 'total:' line per patch (as checkpatch.pl --no-summary; for b4)")
     _color(v, "the severities in colour")
     _common(v)
-    v.set_defaults(func=_command("pvscan.commands.review", "run"))
+    v.set_defaults(func=_command("pvscan.commands.review", "main"))
 
     h = sub.add_parser("report", help="the evidence as one self-contained HTML page",
                        description="Write one static HTML file: ops per group, backends x ops, ABI coverage, "
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="link file:line to a source browser, e.g. "
                         "'https://elixir.bootlin.com/linux/v6.12/source/{path}#L{line}'")
     _common(h)
-    h.set_defaults(func=_command("pvscan.commands.report", "run"))
+    h.set_defaults(func=_command("pvscan.commands.report", "main"))
 
     hi = sub.add_parser("history", help="the ops across revisions, and what each ABI could not express",
                         description="Analyse many revisions (a git repository's, read from its objects, or "
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run the revisions on this Dask distributed scheduler (or DASK_SCHEDULER_ADDRESS)")
     _color(hi, "the verdicts in colour")
     _common(hi)
-    hi.set_defaults(func=_command("pvscan.commands.history", "run"))
+    hi.set_defaults(func=_command("pvscan.commands.history", "main"))
 
     d = sub.add_parser("derive-abi", help="a skeleton ABI file from a backend's glue code",
                        description="Follow each implementation of the backend down to hypercalls and write "
@@ -142,16 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--arch", metavar="ARCH",
                    help="the architecture whose glue to read (default: x86 where the backend has glue there)")
     _common(d)
-    d.set_defaults(func=_command("pvscan.commands.derive", "run"))
+    d.set_defaults(func=_command("pvscan.commands.derive", "main"))
 
     a = sub.add_parser("abi", help="list or show the declared ABIs")
     asub = a.add_subparsers(dest="abi_command", metavar="list|show", parser_class=_Parser)
     a.set_defaults(func=_usage(a))
     al = asub.add_parser("list", help="the bundled ABIs")
-    al.set_defaults(func=_command("pvscan.commands.abi", "run_list"))
+    al.set_defaults(func=_command("pvscan.commands.abi", "main_list"))
     ash = asub.add_parser("show", help="one ABI in full")
     ash.add_argument("abi", metavar="NAME|FILE")
-    ash.set_defaults(func=_command("pvscan.commands.abi", "run_show"))
+    ash.set_defaults(func=_command("pvscan.commands.abi", "main_show"))
 
     co = sub.add_parser("completion", help="a shell completion script (bash, zsh, fish)",
                         description="Print a completion script for the shell, generated from this command "
@@ -161,12 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "directory is in, which the scripts offer after --op.")
     co.add_argument("shell", choices=("bash", "zsh", "fish", "ops"), metavar="bash|zsh|fish")
     co.add_argument("tree", metavar="PATH", nargs="?", default=".", help=argparse.SUPPRESS)
-    co.set_defaults(func=_command("pvscan.commands.completion", "run"))
+    co.set_defaults(func=_command("pvscan.commands.completion", "main"))
 
     r = sub.add_parser("rules", help="the checks and their documentation")
     r.add_argument("code", nargs="?", metavar="CODE", help="one rule in full, e.g. PV002")
     r.add_argument("--markdown", action="store_true", help="all rules as Markdown (docs/rules.md)")
-    r.set_defaults(func=_command("pvscan.commands.rules", "run"))
+    r.set_defaults(func=_command("pvscan.commands.rules", "main"))
     _talk_options(sub)
     return p
 
@@ -212,7 +212,7 @@ def _common(parser, jobs: bool = True) -> None:
 
 def _usage(parser):
     """For a command that needs a subcommand: its own usage, exit 2."""
-    def call(args) -> int:
+    def call(args, run) -> int:
         parser.print_usage(sys.stderr)
         return 2
     return call
@@ -220,10 +220,10 @@ def _usage(parser):
 
 def _command(module: str, function: str):
     """The subcommand's function, imported only when it runs (start-up stays quick)."""
-    def call(args) -> int:
+    def call(args, run) -> int:
         import importlib
 
-        return getattr(importlib.import_module(module), function)(args)
+        return getattr(importlib.import_module(module), function)(args, run)
     return call
 
 
@@ -318,19 +318,22 @@ def main(argv=None) -> int:
     except PvscanError as e:
         print(f"pvscan: error: {e}", file=sys.stderr)
         return 2
+    from pvscan.run import Run
+
+    run = Run()         # all this invocation learns; gone when it returns
+    for path in _paths_read(args):
+        run.reading(path)
     if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
         # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
         from pvscan.source.checkout import start_status
 
-        start_status(args.tree, alone=args.command == "review")
-    from pvscan.cache import Cache, prune_used
+        start_status(run, args.tree, alone=args.command == "review")
+    from pvscan.cache import prune_used
     from pvscan.errors import PvscanError
 
-    for path in _paths_read(args):
-        Cache.reading(path)
     try:
-        code = args.func(args)
-        prune_used()
+        code = args.func(args, run)
+        prune_used(run)
         return code
     except PvscanError as e:
         print(f"pvscan: error: {e}", file=sys.stderr)
@@ -351,6 +354,8 @@ def main(argv=None) -> int:
         detail = " ".join(f"{type(e).__name__}: {e}".split())
         print(f"pvscan: internal error: {detail}; rerun with --debug for the traceback", file=sys.stderr)
         return 3
+    finally:
+        run.end()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pickle
 import shutil
 
 from conftest import fixture_tree, git_checkout
+from pvscan.run import Run
 from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
@@ -495,7 +496,7 @@ def test_a_checkout_lists_its_untracked_files_again_only_when_a_directory_change
         return json.loads(out)
 
     def status():
-        tree_id, text = checkout._head_and_status(root)
+        tree_id, text = checkout._head_and_status(Run(), root)
         return sorted(checkout._listed(text))
 
     def settle():
@@ -691,22 +692,23 @@ def test_a_cache_the_run_cannot_write_is_not_walked_for_pruning(tmp_path, monkey
     """Pruning walks every entry; a run marks it done first, in .pruned. A cache shared read-only
     (the mark cannot be written) would otherwise be walked at the end of every run."""
     from pvscan import cache
+    from pvscan.run import Run
 
     monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(cache, "_used", set())
     walked = []
     monkeypatch.setattr(cache, "prune", lambda root, age, size: walked.append(root))
-    cache.Cache.for_source(None)
+    run = Run()
+    cache.Cache.for_run(run)
     monkeypatch.setattr(cache, "_atomic_write", lambda path, data: None)     # nothing can be written
-    cache.prune_used()
+    cache.prune_used(run)
     assert walked == []
     monkeypatch.undo()
     monkeypatch.setenv("PVSCAN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(cache, "_used", set())
     monkeypatch.setattr(cache, "prune", lambda root, age, size: walked.append(root))
-    cache.Cache.for_source(None)
-    cache.prune_used()
-    cache.prune_used()                                   # marked done: once a day
+    run = Run()
+    cache.Cache.for_run(run)
+    cache.prune_used(run)
+    cache.prune_used(run)                                # marked done: once a day
     assert walked == [tmp_path / "cache"]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fixture_tree
+from pvscan.run import Run
 
 GEN3 = str(fixture_tree("gen3-unified"))
 
@@ -184,8 +185,8 @@ def test_without_ripgrep_the_python_search_says_so_once_and_finds_the_same(monke
     fast = search.find_table_candidates(KernelTree(GEN3), [])
     monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(search, "_told_slow", False)
-    assert search.ripgrep() is None and search.ripgrep() is None
+    run = Run()
+    assert search.ripgrep(run) is None and search.ripgrep(run) is None
     assert capsys.readouterr().err.count("ripgrep (rg) not found") == 1
     assert search.find_table_candidates(KernelTree(GEN3), []) == fast
 

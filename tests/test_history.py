@@ -377,8 +377,9 @@ def test_a_revisions_kconfig_files_read_by_blob_id_are_what_reading_each_gives(t
 def test_a_revision_opened_again_asks_git_only_what_a_name_may_change(tmp_path, monkeypatch):
     """History opens each revision three times (candidates, scan, Kconfig), pinned to its commit
     first: the repository, a full commit id and a commit's version are asked of git once a
-    process. A name is asked each time: a Dask worker outlives a branch's tip."""
+    run. A name is asked each time: a branch's tip can move while a run reads it."""
     from pvscan.history.revisions import revisions
+    from pvscan.run import Run
     from pvscan.source import git as gitsource
 
     work = tmp_path / "linux"
@@ -387,22 +388,27 @@ def test_a_revision_opened_again_asks_git_only_what_a_name_may_change(tmp_path, 
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
     subprocess.run(git + ["add", "-A"], check=True)
     subprocess.run(git + ["commit", "-qm", "one"], check=True)
-    first = gitsource.GitTree(str(work), "main")
+    run = Run()
+    first = gitsource.GitTree(str(work), "main", run)
     first.close()
-    assert revisions(str(work), ["main"], None) == [("main", first.commit)]
+    assert revisions(str(work), ["main"], None, run) == [("main", first.commit)]
     runs = []
     real_run, real_popen = subprocess.run, subprocess.Popen
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: runs.append(a[0]) or real_run(*a, **k))
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
-    again = gitsource.GitTree(str(work), first.commit)
+    again = gitsource.GitTree(str(work), first.commit, run)
     again.close()
     assert runs == [], runs
     assert (again.commit, again.version) == (first.commit, first.version)
     monkeypatch.undo()
     subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "two"], check=True)
-    moved = gitsource.GitTree(str(work), "main")
+    moved = gitsource.GitTree(str(work), "main", run)
     moved.close()
     assert moved.commit != first.commit
+    # Another run asks git again: nothing of the first is left for it.
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: runs.append(a[0]) or real_popen(*a, **k))
+    gitsource.GitTree(str(work), first.commit, Run()).close()
+    assert runs
 
 
 def test_a_revisions_files_with_odd_names_are_candidates(tmp_path, monkeypatch):

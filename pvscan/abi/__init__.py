@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pvscan.abi.tomlfile import parse_toml
+from pvscan.run import Run
 from pvscan.source.files import read_input
 from pvscan.errors import PvscanError
 
@@ -160,19 +161,21 @@ def bundled_names() -> list[str]:
     return sorted(name[:-5] for name in os.listdir(_BUNDLED) if name.endswith(".toml"))
 
 
-def load_abi(name_or_path: str) -> Abi:
-    """A bundled ABI by name ('xen-pv', in any case: 'XEN-PV'), or an ABI file by path."""
+def load_abi(name_or_path: str, run: Run | None = None) -> Abi:
+    """A bundled ABI by name ('xen-pv', in any case: 'XEN-PV'), or an ABI file by path, read
+    for run (its cache)."""
     names = bundled_names()
     if name_or_path in names:
-        return parse_abi(str(_BUNDLED / f"{name_or_path}.toml"), shown_as=f"<bundled>/{name_or_path}.toml")
+        return parse_abi(str(_BUNDLED / f"{name_or_path}.toml"), shown_as=f"<bundled>/{name_or_path}.toml",
+                         run=run)
     if not Path(name_or_path).exists():
         folded = {n.lower(): n for n in names}.get(name_or_path.lower())
         if folded is not None:
-            return load_abi(folded)
+            return load_abi(folded, run)
         close = abi_suggestions(name_or_path, names)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise PvscanError(f"no such ABI: not a bundled name ({', '.join(names)}) nor a file{hint}", name_or_path)
-    return parse_abi(name_or_path)
+    return parse_abi(name_or_path, run=run)
 
 
 def abi_suggestions(name: str, names: list[str]) -> list[str]:
@@ -243,9 +246,9 @@ class _Locator:
         return self.keys.get((table, index, key)) or self.table(table, index)
 
 
-def parse_abi(path: str, shown_as: str | None = None) -> Abi:
+def parse_abi(path: str, shown_as: str | None = None, run: Run | None = None) -> Abi:
     raw = read_input(path, "the ABI file")
-    data = parse_toml(raw, path)
+    data = parse_toml(raw, path, run)
     shown = shown_as or path
     text = raw.decode("utf-8")
     loc = _Locator(text)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import re
 
 from pvscan.errors import PvscanError
+from pvscan.run import Run
 from pvscan.source.files import read_input
 
 
-def load_toml(path: str, what: str = "the file") -> dict:
-    return parse_toml(read_input(path, what), path)
+def load_toml(path: str, what: str = "the file", run: Run | None = None) -> dict:
+    return parse_toml(read_input(path, what), path, run)
 
 
-def parse_toml(raw: bytes, path: str) -> dict:
+def parse_toml(raw: bytes, path: str, run: Run | None = None) -> dict:
     """The document, from the cache when these bytes were parsed before: tomllib reads strings
-    a character at a time, and an ABI file is mostly strings (30 ms for xen-pv.toml)."""
+    a character at a time, and an ABI file is mostly strings (30 ms for xen-pv.toml). run: the
+    run reading it (a file read without one is a run of its own)."""
     from pvscan.cache import Cache
 
-    cache = Cache.for_source(None)
+    cache = Cache.for_run(run or Run())
     doc = cache.get_document(raw)
     if doc is None:
         doc = _parse(raw, path)

@@ -146,7 +146,7 @@ class ArchHeaders:
         """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
         from pvscan.source.search import lines_matching, matching_lines, ripgrep
 
-        if hasattr(self.tree, "root") and ripgrep():
+        if hasattr(self.tree, "root") and ripgrep(self.tree.run):
             return matching_lines(self.tree, pattern, [], self.dirs)
         if self._texts is None:
             self._texts = {}

@@ -7,8 +7,8 @@ import sys
 from pvscan.abi import bundled_names, kernel_span, load_abi
 
 
-def run_list(args) -> int:
-    abis = [load_abi(name) for name in bundled_names()]
+def main_list(args, run) -> int:
+    abis = [load_abi(name, run) for name in bundled_names()]
     n = max([8] + [len(a.name) for a in abis])
     r = max([5] + [len(a.arch) for a in abis])
     t = max([9] + [len(a.target) for a in abis])
@@ -20,8 +20,8 @@ def run_list(args) -> int:
     return 0
 
 
-def run_show(args) -> int:
-    a = load_abi(args.abi)
+def main_show(args, run) -> int:
+    a = load_abi(args.abi, run)
     w = sys.stdout.write
     w(f"{a.name}: {a.title}\n  version   {a.version}\n  arch      {a.arch} ({a.target}), "
       f"{a.word_bits}-bit words, {a.register_args} arguments in registers\n")

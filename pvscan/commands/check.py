@@ -11,7 +11,7 @@ from pvscan.source.directory import KernelTree
 from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.checks.baseline import baseline_text, read_baseline
     from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
@@ -21,11 +21,11 @@ def run(args) -> int:
         needs_extra("clang.cindex", "--precise", "precise")
     if not args.abi:
         raise PvscanError(f"name at least one ABI with --abi (bundled: {', '.join(bundled_names())}, or a file)")
-    abis = [load_abi(a) for a in args.abi]
+    abis = [load_abi(a, run) for a in args.abi]
     names = [a.name for a in abis]
     if len(set(names)) != len(names):
         raise PvscanError(f"the same ABI is named twice: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
-    tree = KernelTree(args.tree)
+    tree = KernelTree(args.tree, run)
     refuse_writes_into([tree], args.output, args.write_baseline)
     talk = Talk.of(args)
     talk.abis(abis)
@@ -54,10 +54,10 @@ def run(args) -> int:
     # inventory the findings come from may miss what it reaches.
     blind = args.fail_on in ("warning", "note") and bool(result_scan.inventory.blind)
     fails = blind or fails_at(args.fail_on, findings)
-    run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, coverage,
+    check_run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, coverage,
                    severity_counts(findings), len(result.findings) - len(findings), snippets, color,
                    verdict(severity_counts(findings), findings, args.fail_on, fails))
-    text = report_findings(finding_reporter("check", args.format)(run), [(None, shown)])
+    text = report_findings(finding_reporter("check", args.format)(check_run), [(None, shown)])
     talk.warnings(result_scan.warnings)
     # The baseline only once the output is written: a run that fails records nothing.
     write_output(text, args.output)

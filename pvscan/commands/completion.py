@@ -8,24 +8,24 @@ import sys
 from pvscan.errors import PvscanError
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan import completion
     from pvscan.cli import build_parser
 
     if args.shell == "ops":
-        return _ops(args)
+        return _ops(args, run)
     script = {"bash": completion.bash_script, "zsh": completion.zsh_script,
               "fish": completion.fish_script}[args.shell](build_parser())
     sys.stdout.write(script)
     return 0
 
 
-def _ops(args) -> int:
+def _ops(args, run) -> int:
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
 
     try:
-        result = scan(KernelTree(args.tree), callers=False)
+        result = scan(KernelTree(args.tree, run), callers=False)
     except PvscanError:
         return 0       # outside a tree there is nothing to offer, and nothing to say mid-completion
     for name in sorted({o.name for o in result.inventory.ops}):

@@ -9,14 +9,14 @@ from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.checks.derive import TARGET_CONFIG, backend_target, skeleton
     from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
     from pvscan.checks.sharedmem import derive_areas
     from pvscan.identity import same_arch
     from pvscan.source.directory import KernelTree
 
-    tree = KernelTree(args.tree)
+    tree = KernelTree(args.tree, run)
     refuse_writes_into([tree], args.output)
     result = scan_with_options(args, tree)
     backends = sorted({b for (_, b) in result.inventory.backends})

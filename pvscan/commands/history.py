@@ -10,7 +10,7 @@ from pvscan.talk import Talk
 from pvscan.progress import Progress
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.abi import load_abi
     from pvscan.history.lineage import history_of
     from pvscan.history.revisions import revisions
@@ -19,20 +19,20 @@ def run(args) -> int:
     from pvscan.report import document_renderer
     from pvscan.report.color import use_color
 
-    abis = [load_abi(a).name for a in args.abi]            # fail early on a bad ABI file
-    extra = tuple(r for r in build_backend_map(args.backend_map, args.backend).rules if r not in set(DEFAULT_MAP))
+    abis = [load_abi(a, run).name for a in args.abi]            # fail early on a bad ABI file
+    extra = tuple(r for r in build_backend_map(args.backend_map, args.backend, run).rules if r not in set(DEFAULT_MAP))
     if args.git:
         from pvscan.source.git import Repository
 
-        refuse_writes_into([Repository(args.git)], args.output)
+        refuse_writes_into([Repository(args.git, run)], args.output)
         specs = [RevisionSpec(label, "git", args.git, rev, tuple(args.abi), extra)
-                 for label, rev in revisions(args.git, args.revisions, args.tags)]
+                 for label, rev in revisions(args.git, args.revisions, args.tags, run)]
     else:
         if not args.revisions:
             raise PvscanError("name two or more trees, or --git REPO with revisions")
         from pvscan.source.directory import KernelTree
 
-        refuse_writes_into([KernelTree(p) for p in args.revisions], args.output)
+        refuse_writes_into([KernelTree(p, run) for p in args.revisions], args.output)
         specs = [RevisionSpec(label, "tree", p, None, tuple(args.abi), extra)
                  for label, p in zip(tree_labels(args.revisions), args.revisions)]
     if len(specs) < 1:
@@ -50,7 +50,7 @@ def run(args) -> int:
                   f"{done['hits']} from cache", force=True)
 
     try:
-        summaries = run_revisions(specs, scheduler=scheduler, jobs=args.jobs, progress=tell,
+        summaries = run_revisions(specs, run, scheduler=scheduler, jobs=args.jobs, progress=tell,
                                   say=lambda text: line.show(f"history: {text}", force=True))
     finally:
         line.done()
@@ -61,7 +61,7 @@ def run(args) -> int:
     from pvscan.history.run import open_revision
     from pvscan.kconfig import LazyGuardLogic
 
-    guards = {i: LazyGuardLogic(open_revision(spec)) for i, spec in enumerate(specs) if summaries[i].ops}
+    guards = {i: LazyGuardLogic(open_revision(spec, run)) for i, spec in enumerate(specs) if summaries[i].ops}
     try:
         doc = history_of(summaries, abis, guards)
     finally:

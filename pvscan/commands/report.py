@@ -10,7 +10,7 @@ from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
@@ -21,12 +21,12 @@ def run(args) -> int:
 
     if args.source_url and ("{path}" not in args.source_url):
         raise PvscanError("--source-url needs a {path} (and may have a {line}) placeholder")
-    tree = KernelTree(args.tree)
+    tree = KernelTree(args.tree, run)
     if args.output is None and sys.stdout is not None and sys.stdout.isatty():
         # A page of HTML is no answer on a terminal: it goes to a file the message names.
         args.output = _report_path(tree)
     refuse_writes_into([tree], args.output)
-    abis = [load_abi(a) for a in args.abi]
+    abis = [load_abi(a, run) for a in args.abi]
     talk = Talk.of(args)
     talk.abis(abis)
     result = scan_with_options(args, tree)

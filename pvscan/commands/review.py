@@ -12,7 +12,7 @@ from pvscan.findings import fails_at, severity_counts, verdict
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.abi import load_abi
     from pvscan.inventory.backends import build_backend_map
     from pvscan.progress import Progress
@@ -28,7 +28,7 @@ def run(args) -> int:
 
         if len(args.patch) != 1:
             raise PvscanError("with --git, name one range A..B")
-        tree = GitRange(args.git, args.patch[0])
+        tree = GitRange(args.git, args.patch[0], run)
         refuse_writes_into([tree], args.output)
         data, name = tree.diff(), f"{args.git} {args.patch[0]}"
         # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.
@@ -38,16 +38,14 @@ def run(args) -> int:
         args.tree = "." if args.tree is None else args.tree     # the tree the current directory is in
         name = ", ".join(args.patch)
         patches = [p for path in _patch_files(args.patch) for p in _read_patches(path)]
-    abis = [load_abi(a) for a in args.abi]
+    abis = [load_abi(a, run) for a in args.abi]
     if not args.git:
-        tree = KernelTree(args.tree)
-        refuse_writes_into([tree], args.output)
-        tree = _at_base_commit(tree, args.tree, patches, Talk.of(args))
-    backend_map = build_backend_map(args.backend_map, args.backend)
-    if isinstance(tree, KernelTree):
         # A checkout is reviewed on its last search while 'git status' runs, then checked: on
         # 6.12, the review's work no longer waits for git, nor shares the machine with it.
-        tree.trust_remembered_search = True
+        tree = KernelTree(args.tree, run, remembered_search=True)
+        refuse_writes_into([tree], args.output)
+        tree = _at_base_commit(tree, args.tree, patches, Talk.of(args))
+    backend_map = build_backend_map(args.backend_map, args.backend, run)
     line = Progress.for_terminal(args.progress)
     try:
         series = review_series(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
@@ -60,11 +58,11 @@ def run(args) -> int:
     color = args.format == "text" and args.output in (None, "-") and use_color(args.color)
     every_finding = [f for r in reviews for f in r.findings]
     fails = fails_at(args.fail_on, every_finding)
-    run = ReviewRun(tuple(reviews), tuple(every_rule()), color,
+    review_run = ReviewRun(tuple(reviews), tuple(every_rule()), color,
                     verdict(severity_counts(every_finding), every_finding, args.fail_on, fails),
                     summary_lines=not args.no_summary, whole=series.whole)
     quiet = Talk.of(args).quiet and args.format == "text"    # -q: the errors and the verdict
-    text = report_findings(finding_reporter("review", args.format)(run),
+    text = report_findings(finding_reporter("review", args.format)(review_run),
                            [(r, [f for f in r.findings if f.severity == "error" or not quiet]) for r in reviews])
     Talk.of(args).warnings([w for r in reviews for w in r.warnings])
     write_output(text, args.output)
@@ -83,13 +81,13 @@ def _at_base_commit(tree, path: str, patches, talk):
     if base is None:
         return tree
     try:
-        if os.path.realpath(path) not in Repository(path).places:
+        if os.path.realpath(path) not in Repository(path, tree.run).places:
             return tree         # a directory inside some repository, not a kernel checkout's top
-        commit = resolve_commit(path, base)
+        commit = resolve_commit(tree.run, path, base)
     except PvscanError:
         return tree
     talk.note(f"note: reviewing against the patches' base-commit {commit[:12]}, read from {path}'s objects")
-    return GitTree(path, commit)
+    return GitTree(path, commit, tree.run)
 
 
 # What a directory of a series holds: git format-patch's NNNN-subject.patch, quilt's and

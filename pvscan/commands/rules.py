@@ -8,7 +8,7 @@ from pvscan.errors import PvscanError
 from pvscan.rulebook import every_rule, rule
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     if args.markdown:
         sys.stdout.write(markdown())
         return 0

@@ -16,11 +16,11 @@ from pvscan.talk import Talk
 _NOT_IN_OUTPUT = ("func", "jobs", "progress", "output", "debug", "color")
 
 
-def run(args) -> int:
+def main(args, run) -> int:
     from pvscan.report.color import use_color
 
     # Checked before the scan, so that a refused path costs nothing.
-    tree = KernelTree(args.tree)
+    tree = KernelTree(args.tree, run)
     refuse_writes_into([tree], args.output)
     color = args.output in (None, "-") and use_color(args.color)
     # A checkout in a state a scan has seen: that scan's output, before anything heavy is imported.
@@ -84,7 +84,7 @@ def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
     from pvscan.progress import Progress
     from pvscan.report import ScanDocument, document_renderer
 
-    backend_map = build_backend_map(args.backend_map, args.backend)
+    backend_map = build_backend_map(args.backend_map, args.backend, tree.run)
     line = Progress.for_terminal(args.progress)
     try:
         result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers, progress=line)

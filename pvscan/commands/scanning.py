@@ -12,7 +12,7 @@ def scan_with_options(args, tree):
 
     line = Progress.for_terminal(args.progress)
     try:
-        return scan(tree, backend_map=build_backend_map(args.backend_map, args.backend), jobs=args.jobs,
+        return scan(tree, backend_map=build_backend_map(args.backend_map, args.backend, tree.run), jobs=args.jobs,
                     callers=False, progress=line)
     finally:
         line.done()

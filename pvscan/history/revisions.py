@@ -6,22 +6,24 @@ Runs only git itself on the repository (rev-parse, rev-list, tag).
 from __future__ import annotations
 
 from pvscan.errors import PvscanError
+from pvscan.run import Run
 from pvscan.source.git import run_git
 
 
-def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
+def revisions(repo: str, given, tags: str | None, run: Run | None = None) -> list[tuple[str, str]]:
     """[(label, commit)]: each named revision, or a range's first-parent line (or its tags matching
     the glob). Each is pinned to its commit here, once: a branch that moves while the revisions
     are scanned, or before a long-lived Dask worker scans them, changes nothing."""
     from pvscan.source.git import open_repo, resolve_commit
 
-    open_repo(repo)
+    run = run or Run()
+    open_repo(run, repo)
     out = []
     for item in given:
         if ".." in item:
             a, b = item.split("..", 1)
             for rev in (a, b):
-                resolve_commit(repo, rev)
+                resolve_commit(run, repo, rev)
             if tags:
                 picked = [a] + _tags_inside(repo, f"{a}..{b}", tags)
             else:
@@ -31,9 +33,9 @@ def revisions(repo: str, given, tags: str | None) -> list[tuple[str, str]]:
                 raise PvscanError(f"the range {item} holds no revision" + (f" tagged {tags}" if tags else ""), repo)
             tagged = _tag_of_commit(repo) if any(_is_sha(p) for p in picked) else {}
             # A commit a tag names is labelled by the tag (v6.11), else by its short id.
-            out += [(p if not _is_sha(p) else tagged.get(p, p[:12]), resolve_commit(repo, p)) for p in picked]
+            out += [(p if not _is_sha(p) else tagged.get(p, p[:12]), resolve_commit(run, repo, p)) for p in picked]
         else:
-            out.append((item, resolve_commit(repo, item)))
+            out.append((item, resolve_commit(run, repo, item)))
     seen, unique = set(), []
     for label, rev in out:
         if label not in seen:

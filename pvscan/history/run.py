@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from pvscan.naming import arch_of
+from pvscan.run import Run
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ class RevisionSummary:
     areas: tuple = ()
 
 
-def scan_revision(spec: RevisionSpec) -> RevisionSummary:
-    """One revision, start to end: safe to run on any worker that can read spec.location."""
+def scan_revision(spec: RevisionSpec, run: Run | None = None) -> RevisionSummary:
+    """One revision, start to end: safe to run on any worker that can read spec.location. run:
+    the run it belongs to, when it runs in that run's process; on a worker it is a run of its own."""
+    run = run or Run()
     from pvscan.abi import load_abi
     from pvscan.checks.check import check
     from pvscan.checks.target import complete_config
@@ -92,7 +95,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
     from pvscan.pipeline import inventory_of
 
     try:
-        source = open_revision(spec)
+        source = open_revision(spec, run)
     except PvscanError as e:
         return RevisionSummary(spec.label, None, "?", warning=str(e))
     commit = source.commit
@@ -108,7 +111,7 @@ def scan_revision(spec: RevisionSpec) -> RevisionSummary:
         # completes it: an op the revision's Kconfig rules out is excluded here as there.
         abis, config_notes = [], []
         for name in spec.abis:
-            abi, notes = complete_config(source, inventory.ops, load_abi(name), kconfig)
+            abi, notes = complete_config(source, inventory.ops, load_abi(name, run), kconfig)
             abis.append(abi)
             config_notes.extend(notes)
         areas = _area_layouts(source, abis, source.version)
@@ -158,23 +161,23 @@ def _arch_backends(op, inventory) -> tuple:
     return (("", generic_only),) + tuple((a, for_arch(op, a, inventory.homes).backends) for a in arches)
 
 
-def open_revision(spec: RevisionSpec):
-    """The source of one revision: a git revision's objects, or a directory."""
+def open_revision(spec: RevisionSpec, run: Run):
+    """The source of one revision, read for run: a git revision's objects, or a directory."""
     if spec.kind == "git":
         from pvscan.source.git import GitTree
 
-        tree = GitTree(spec.location, spec.rev)
+        tree = GitTree(spec.location, spec.rev, run)
         if spec.candidates is not None:
             tree.use_candidates(spec.candidates)
         return tree
     from pvscan.source.directory import KernelTree
 
-    return KernelTree(spec.location)
+    return KernelTree(spec.location, run)
 
 
 # -- consecutive revisions: what changed between them ---------------------------------------
 
-def prime_candidates(specs, say=None) -> list[RevisionSpec]:
+def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSpec]:
     """specs with the candidate list of each git revision filled in, when they are revisions of
     one repository: the first from the cache or one git grep, each later one from the one
     before, git diff-tree and a search of only the files that changed. Otherwise (or when git
@@ -184,13 +187,14 @@ def prime_candidates(specs, say=None) -> list[RevisionSpec]:
     from pvscan.errors import PvscanError
     from pvscan.source.git import GitTree
 
+    run = run or Run()
     git = [i for i, s in enumerate(specs) if s.kind == "git"]
     if len(git) < 2 or len({specs[i].location for i in git}) != 1:
         return list(specs)
     trees = []
     try:
         for i in git:
-            trees.append(GitTree(specs[i].location, specs[i].rev))
+            trees.append(GitTree(specs[i].location, specs[i].rev, run))
         known = [Cache.for_source(t).get_candidates(t.cache_key) for t in trees]
         if any(k is None for k in known):
             steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
@@ -221,10 +225,11 @@ def prime_candidates(specs, say=None) -> list[RevisionSpec]:
 
 # -- running the tasks --------------------------------------------------------------
 
-def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, progress=None, say=None):
-    """Summaries in the order of specs: on a Dask cluster, local cores, or in-process.
-    progress(summary) hears of each revision done, say(text) of each search begun."""
-    specs = prime_candidates(specs, say)
+def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | None = None, progress=None,
+                  say=None):
+    """Summaries in the order of specs: on a Dask cluster, local cores, or in-process (as part
+    of run). progress(summary) hears of each revision done, say(text) of each search begun."""
+    specs = prime_candidates(specs, run, say)
     if scheduler:
         return _run_dask(specs, scheduler, progress)
     from pvscan.pipeline import pool_failure, quiet_worker, stop_pool, workers
@@ -233,7 +238,7 @@ def run_revisions(specs, scheduler: str | None = None, jobs: int | None = None, 
     if jobs == 1:
         out = []
         for s in specs:
-            out.append(scan_revision(s))
+            out.append(scan_revision(s, run))
             if progress:
                 progress(out[-1])
         return out

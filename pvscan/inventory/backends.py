@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pvscan.abi.tomlfile import load_toml
+from pvscan.run import Run
 from pvscan.errors import PvscanError
 
 NATIVE = "native"
@@ -122,7 +123,8 @@ def backend_homes(backend_map: BackendMap, arch_subdirs: dict) -> BackendHomes:
     return BackendHomes(tuple(sorted((name, frozenset(arches)) for name, arches in homes.items() if arches)))
 
 
-def build_backend_map(map_file: str | None = None, extra: list[str] | None = None) -> BackendMap:
+def build_backend_map(map_file: str | None = None, extra: list[str] | None = None,
+                      run: Run | None = None) -> BackendMap:
     rules: list[tuple[str, str]] = []
     for item in extra or []:
         pattern, sep, name = item.partition("=")
@@ -130,12 +132,12 @@ def build_backend_map(map_file: str | None = None, extra: list[str] | None = Non
             raise PvscanError(f"--backend wants PATTERN=NAME, got {item!r}")
         rules.append((pattern, name))
     if map_file:
-        rules.extend(_read_map_file(map_file))
+        rules.extend(_read_map_file(map_file, run))
     return BackendMap(tuple(rules) + DEFAULT_MAP)
 
 
-def _read_map_file(path: str):
-    data = load_toml(path, "the backend map")
+def _read_map_file(path: str, run: Run | None):
+    data = load_toml(path, "the backend map", run)
     unknown = set(data) - {"backend"}
     if unknown:
         raise PvscanError(f"unknown key {sorted(unknown)[0]!r} (expected [[backend]] tables)", path)

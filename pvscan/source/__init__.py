@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pvscan.run import Run
+
 
 class Source(Protocol):
     """What the pipeline needs of a tree, whatever holds its files."""
@@ -19,6 +21,7 @@ class Source(Protocol):
     commit: str | None        # the git commit it is, if it is one
 
     cache_key: str | None     # a name for exactly this content (a commit), or None when it can change
+    run: Run                  # the run that reads it: what reading it learns is kept there
 
     def candidates(self, warnings: list) -> list[str]:
         """Sorted relative paths of the .c/.h files that name a table, a PVOP_* macro or the

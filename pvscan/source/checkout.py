@@ -43,12 +43,13 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     from pvscan.source.search import calls_pattern, tree_search
 
     root = str(tree.root)
-    tree_id, status = _head_and_status(root)
+    tree_id, status = _head_and_status(tree.run, root)
     if tree_id is None:
         return None
     dirty = {p for p in _listed(status) if is_searched(p)}
     cache = Cache.for_source(tree)
-    seen = _read_ahead.pop(root) if root in _read_ahead else cache.get_checkout(root)
+    read_ahead = tree.run.search_read_ahead
+    seen = read_ahead.pop(root) if root in read_ahead else cache.get_checkout(root)
     changed = None
     # The remembered search serves any caller whose wrapper names it covers (a review asks for
     # none), and keeps covering its own: a review must not leave the next scan a record of
@@ -107,7 +108,7 @@ def remembered_search(tree, wrappers: frozenset):
     cache.tell()
     if seen is None or not frozenset(seen["wrappers"]) >= wrappers:
         return None
-    _read_ahead[root] = seen            # the search that checks it reads it from here
+    tree.run.search_read_ahead[root] = seen     # the search that checks it reads it from here
     return (list(seen["candidates"]), _calls_of(seen, wrappers),
             [Warning_(p, 0, m) for p, m in sorted(seen["skipped"].items())])
 
@@ -160,12 +161,9 @@ _STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored
 _OTHER = (b"??", b"!!")
 # A directory changed this close to its listing may have changed in the same clock tick.
 _RACY_NS = 2_000_000_000
-_early: dict = {}      # root -> the 'git status' of tracked files start_status began
-_read_ahead: dict = {}  # root -> the search record remembered_search read, for search_checkout
-_collected: dict = {}  # root -> (tree id, 'git status') run_state read, for this run's search
 
 
-def start_status(path, alone: bool = False) -> None:
+def start_status(run, path, alone: bool = False) -> None:
     """Begin the 'git status' of the tracked files now, when path is the top of a git checkout,
     so that it runs while Python imports what the scan needs (0.08 s on 6.12, as long as the
     imports); _head_and_status() collects it. Nothing else is started, and nothing from the tree.
@@ -176,9 +174,9 @@ def start_status(path, alone: bool = False) -> None:
     what a review needs took 0.37 s beside them, 0.16 s beside one thread, 0.16 s alone. One
     thread takes 0.15 s on 6.12 instead of 0.09 s."""
     root = os.path.realpath(path)
-    if root in _early or not os.path.exists(os.path.join(root, ".git")):
+    if root in run.status_begun or not os.path.exists(os.path.join(root, ".git")):
         return
-    _early[root] = _start_git(root, _TRACKED, ("-c", "core.preloadIndex=false") if alone else ())
+    run.status_begun[root] = _start_git(root, _TRACKED, ("-c", "core.preloadIndex=false") if alone else ())
 
 
 def _start_git(root: str, args, config=()):
@@ -219,8 +217,8 @@ def run_state(tree, options: str) -> str | None:
     root = str(tree.root)
     if not os.path.exists(os.path.join(root, ".git")):
         return None
-    tree_id, status = _head_and_status(root)
-    _collected[root] = tree_id, status          # for this run's search, whatever git said
+    tree_id, status = _head_and_status(tree.run, root)
+    tree.run.status_collected[root] = tree_id, status    # for this run's search, whatever git said
     if tree_id is None:
         return None
     h = hashlib.sha256(b"pvscan-run-state/1\0" + options.encode("utf-8", "surrogateescape") + b"\0"
@@ -232,8 +230,8 @@ def run_state(tree, options: str) -> str | None:
 
 def forget(tree) -> None:
     """Drop the 'git status' run_state kept, if this run did not use it."""
-    _collected.pop(str(tree.root), None)
-    proc = _early.pop(str(tree.root), None)
+    tree.run.status_collected.pop(str(tree.root), None)
+    proc = tree.run.status_begun.pop(str(tree.root), None)
     if proc is not None:
         proc.kill()
         proc.wait()
@@ -258,7 +256,7 @@ def file_digest(path: str) -> bytes:
         return f"unreadable: {e.errno}".encode()
 
 
-def _head_and_status(root: str) -> tuple[str | None, bytes]:
+def _head_and_status(run, root: str) -> tuple[str | None, bytes]:
     """(the commit's tree id, the work tree's status), or (None, b"") when git cannot say: what
     run_state kept for this run, else asked now (collecting start_status's 'git status').
 
@@ -268,11 +266,11 @@ def _head_and_status(root: str) -> tuple[str | None, bytes]:
     6.12, against 0.08 s for the tracked files alone), so the list is remembered with the
     modification time of every directory of the work tree, and used again while none has
     changed: a file cannot appear, vanish or be renamed without changing its directory."""
-    if root in _collected:
-        return _collected.pop(root)
-    proc = _early.pop(root, None) or _start_git(root, _TRACKED)
+    if root in run.status_collected:
+        return run.status_collected.pop(root)
+    proc = run.status_begun.pop(root, None) or _start_git(root, _TRACKED)
     head = _start_git(root, ("rev-parse", "--verify", "--quiet", "HEAD^{tree}"))
-    others = _others(root)                        # while git runs
+    others = _others(run, root)                   # while git runs
     tree_id = _output(head) if head is not None else None
     tracked = _output(proc) if proc is not None else None
     # A directory git lists whole ('?? sub/') is another repository inside this one: git does not
@@ -288,12 +286,12 @@ def _head_and_status(root: str) -> tuple[str | None, bytes]:
 _MAX_RELISTED = 64
 
 
-def _others(root: str) -> list[str] | None:
+def _others(run, root: str) -> list[str] | None:
     """The untracked and ignored sources of the work tree (None when git fails): the remembered
     list while no directory changed, listed again in the directories that did, or listed whole."""
     from pvscan.cache import Cache
 
-    cache = Cache.for_source_root(root)
+    cache = Cache.for_source_root(run, root)
     seen = cache.get_worktree(root)
     cache.tell()
     if seen is not None:

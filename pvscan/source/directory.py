@@ -13,13 +13,19 @@ import threading
 from pathlib import Path
 
 from pvscan.errors import PvscanError
+from pvscan.run import Run
 from pvscan.source.top import kernel_top
 from pvscan.source.search import tree_search
 from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile, parse_version,
                                  read_regular, searched_entry)
 
 class KernelTree:
-    def __init__(self, path: str | os.PathLike):
+    """A kernel tree in a directory, read for one run (a tree opened without a run is a run of
+    its own). remembered_search: candidates() gives the checkout's last search at once, and
+    search_stands() checks it against git's answer after the work (a review's way)."""
+
+    def __init__(self, path: str | os.PathLike, run: Run | None = None, *, remembered_search: bool = False):
+        self.run = run or Run()
         given = Path(path)
         if not given.exists():
             raise PvscanError("no such directory", str(path))
@@ -31,14 +37,16 @@ class KernelTree:
         self.root = top if top is not None else resolved
         self.display = str(path) if top in (None, resolved) else str(top)
         self._start()
+        self.trust_remembered_search = remembered_search
         self.version = self._read_version()
         if not (self.root / "arch").is_dir() and not (self.root / "include").is_dir():
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
 
     @classmethod
-    def trusted(cls, root: str) -> "KernelTree":
+    def trusted(cls, root: str, run: Run | None = None) -> "KernelTree":
         """A tree already checked by the parent process (for worker processes)."""
         tree = cls.__new__(cls)
+        tree.run = run or Run()
         tree.root = Path(os.path.realpath(root))     # a temporary folder may be reached by a symlink
         tree.display = root
         tree._start()
@@ -137,7 +145,7 @@ class KernelTree:
             from pvscan.source.git import Repository
 
             try:
-                repo = Repository(str(self.root))
+                repo = Repository(str(self.root), self.run)
                 self._repository = repo if str(self.root) in repo.places else False
             except PvscanError:
                 self._repository = False

@@ -12,6 +12,7 @@ import subprocess
 
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
+from pvscan.run import Run
 from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_GIT_PATHSPEC, MissingFile, SkippedFile, is_searched,
                                  parse_version)
 
@@ -68,22 +69,19 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
         raise PvscanError("git is not on PATH, and reading a git repository needs it", repo) from None
 
 
-# What this process has asked git already: history opens each revision three times (its
-# candidates, its scan, its Kconfig), and each open was three git runs. Only what cannot
-# change is kept: a commit named by its full id, and a commit's version. A name (HEAD, a
-# branch) is asked each time, since a process (a Dask worker) can outlive a branch's tip;
-# history pins its revisions to commits first.
-_PLACES: dict = {}              # repository path -> its git directory and work tree, real paths
-_COMMITS: dict = {}             # (repo, full commit id) -> commit
-_VERSIONS: dict = {}            # (repo, commit) -> KernelVersion
+# What the run has asked git already is kept on it (Run.git_places, git_commits, git_versions):
+# history opens each revision three times (its candidates, its scan, its Kconfig), and each
+# open was three git runs. Only what cannot change is kept: a commit named by its full id, and
+# a commit's version. A name (HEAD, a branch) is asked each time; history pins its revisions to
+# commits first.
 _FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def open_repo(repo: str) -> list[str]:
+def open_repo(run: Run, repo: str) -> list[str]:
     """The real paths of repo's git directory and work tree (none for a bare repository), from
-    one 'git rev-parse'; a one-line error when repo is no repository's top."""
-    if repo in _PLACES:
-        return _PLACES[repo]
+    one 'git rev-parse' a run; a one-line error when repo is no repository's top."""
+    if repo in run.git_places:
+        return run.git_places[repo]
     if not os.path.isdir(repo):
         raise PvscanError("no such directory", repo)
     # --show-toplevel fails in a bare repository, after the lines before it are written.
@@ -99,21 +97,21 @@ def open_repo(repo: str) -> list[str]:
     if lines[0]:
         # git would search only below it and name files from there: no table would be found.
         raise PvscanError("a directory inside a git work tree: give the top of the repository", repo)
-    _PLACES[repo] = [os.path.realpath(p) for p in lines[1:3] if p]
-    return _PLACES[repo]
+    run.git_places[repo] = [os.path.realpath(p) for p in lines[1:3] if p]
+    return run.git_places[repo]
 
 
-def resolve_commit(repo: str, rev: str) -> str:
+def resolve_commit(run: Run, repo: str, rev: str) -> str:
     """The commit a revision names, or a one-line error."""
-    if (repo, rev) in _COMMITS:
-        return _COMMITS[(repo, rev)]
+    if (repo, rev) in run.git_commits:
+        return run.git_commits[(repo, rev)]
     proc = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if proc.returncode != 0:
         raise PvscanError(f"unknown revision {rev!r}", repo)
     commit = proc.stdout.decode().strip()
-    _COMMITS[(repo, commit)] = commit          # what a name gave is itself a full id
+    run.git_commits[(repo, commit)] = commit          # what a name gave is itself a full id
     if _FULL_ID.fullmatch(rev):
-        _COMMITS[(repo, rev)] = commit
+        run.git_commits[(repo, rev)] = commit
     return commit
 
 
@@ -142,8 +140,8 @@ def read_blob(repo: str, oid: str) -> bytes | None:
 class Repository:
     """A git repository as a place on disk: its work tree (if any) and its git directory."""
 
-    def __init__(self, repo: str):
-        self.places = open_repo(repo)
+    def __init__(self, repo: str, run: Run | None = None):
+        self.places = open_repo(run or Run(), repo)
 
     def contains(self, path) -> bool:
         """True if path lies in the repository: writing there would change it."""
@@ -154,8 +152,9 @@ class Repository:
 class GitTree:
     """The tree of one revision, read blob by blob."""
 
-    def __init__(self, repo: str, rev: str):
-        open_repo(repo)
+    def __init__(self, repo: str, rev: str, run: Run | None = None):
+        self.run = run or Run()        # a tree opened without a run is a run of its own
+        open_repo(self.run, repo)
         self.repo = repo
         self.a = self._commit(rev)
         self.display = f"{repo}@{self.a[:12]}"
@@ -166,12 +165,13 @@ class GitTree:
         self._candidates = None
         self._repository = None
         self._kconfig_ids = None
-        if (repo, self.a) not in _VERSIONS:
+        versions = self.run.git_versions
+        if (repo, self.a) not in versions:
             try:
-                _VERSIONS[(repo, self.a)] = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
+                versions[(repo, self.a)] = parse_version(self._blob("Makefile"), f"{repo}:{rev}:Makefile")
             except SkippedFile:
                 raise PvscanError(f"not a Linux kernel tree at {rev}: no top-level Makefile", repo) from None
-        self.version = _VERSIONS[(repo, self.a)]
+        self.version = versions[(repo, self.a)]
 
     def close(self) -> None:
         if self._cat is not None:
@@ -186,7 +186,7 @@ class GitTree:
         return proc
 
     def _commit(self, rev: str) -> str:
-        return resolve_commit(self.repo, rev)
+        return resolve_commit(self.run, self.repo, rev)
 
     def candidates(self, warnings) -> list[str]:
         """The text search's files at this commit; a commit never changes, so they are cached."""
@@ -439,7 +439,7 @@ class GitTree:
 
     def contains(self, path) -> bool:
         if self._repository is None:
-            self._repository = Repository(self.repo)
+            self._repository = Repository(self.repo, self.run)
         return self._repository.contains(path)
 
     def blob(self, oid: str) -> bytes | None:
@@ -449,12 +449,13 @@ class GitTree:
 class GitRange(GitTree):
     """'A..B' of a repository: the tree at A, and the diff from A to B."""
 
-    def __init__(self, repo: str, spec: str):
-        open_repo(repo)
+    def __init__(self, repo: str, spec: str, run: Run | None = None):
+        run = run or Run()
+        open_repo(run, repo)
         if ".." not in spec or spec.count("..") != 1 or "..." in spec:
             raise PvscanError(f"expected a range A..B, got {spec!r}", repo)
         a, b = spec.split("..")
-        super().__init__(repo, a or "HEAD")
+        super().__init__(repo, a or "HEAD", run)
         self.b = self._commit(b or "HEAD")
 
     def diff(self) -> bytes:
@@ -483,7 +484,7 @@ class GitRange(GitTree):
         one revision to the next), and is cached by commit. None (the whole diff) when git
         cannot say what changed, or when the paths would not fit on a command line."""
         at_a = self.candidates([])
-        end = GitTree(self.repo, self.b)
+        end = GitTree(self.repo, self.b, self.run)
         try:
             at_b = end.candidates_since(self.a, at_a)
         finally:

