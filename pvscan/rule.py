@@ -17,6 +17,14 @@ class Rule:
     name = "rule"
     severity = "warning"
     message = ""
+    # What a finding of the rule means to the stages that count findings: declared on the rule,
+    # never as a list of codes elsewhere (rules are named by their class, or by Rule.code).
+    constrains = False          # check: the ABI maps the op, within limits (coverage: 'constrained')
+    needs_abi = False           # history: the op as a revision has it is more than the ABI expresses
+    changes_op = False          # review: the op itself changes (it comes, goes, is renamed or retyped)
+    changes_interface = False   # review: the pv_ops interface changes (changes_op, or an op moves table)
+    changes_use = False         # review: a call site, or how a backend fills an op, changes
+    counted_as = ""             # review: how a patch's summary counts its findings ("op(s) added")
 
     @classmethod
     def doc(cls) -> str:

@@ -76,3 +76,19 @@ def test_help_imports_no_heavy_module():
             "('tree_sitter', 'clang', 'distributed', 'dask', 'pygments')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_rule_is_named_by_its_object_never_by_its_code_elsewhere():
+    """'PV002' spelled outside pv002_*.py is a second place to change when the rule does; what
+    the stages count (constrains, changes_interface ...) is declared on the rule itself."""
+    import re
+
+    code = re.compile(r"PV\d{3}")
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = re.match(r"pv(\d{3})_", path.name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and code.fullmatch(node.value):
+                if not (own and node.value == f"PV{own.group(1)}") and path.name != "rule.py":
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value}")
+    assert found == []

@@ -16,7 +16,7 @@ from pvscan.identity import OpIndex, ops_for_arch, same_arch
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
-CONSTRAINING = {"PV002", "PV003", "PV004"}
+CONSTRAINING = frozenset(rule.code for rule in all_rules() if rule.constrains)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pvscan.checks.rules import all_rules
+from pvscan.checks.rules.pv001_unmapped import Unmapped
+from pvscan.checks.rules.pv008_backend import Backend
 from pvscan.history.run import OpState
 from pvscan.identity import ARCH_IDENTITY, RENAMES
 INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
 MOVES = ("moved",)
-NEEDS = {"PV001", "PV002", "PV003", "PV004"}
+NEEDS = frozenset(rule.code for rule in all_rules() if rule.needs_abi)
 
 
 @dataclass
@@ -230,9 +233,9 @@ def verdict_of(abi, kind, backend, st, needs) -> tuple[str, str, str] | None:
     if kind == "unmapped":
         if backend is None:
             return "unknown", "", f"no {abi} backend in this revision, and the ABI does not map it"
-        return "needs-abi", "PV001", f"{by}ABI {abi} has no mapping for it"
+        return "needs-abi", Unmapped.code, f"{by}ABI {abi} has no mapping for it"
     if kind == "unsupported":
-        return "needs-abi", "PV008" if backend else "", f"{by}ABI {abi} declares it unsupported"
+        return "needs-abi", Backend.code if backend else "", f"{by}ABI {abi} declares it unsupported"
     if kind in ("native", "trap") and backend is None:
         return "native", "", f"ABI {abi} declares it {kind}"
     return "absorbed", "", f"{by}ABI {abi} maps it ({kind})"
@@ -281,7 +284,7 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
                     continue
                 # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
                 needs = sorted((code, message) for (i2, code), message in after.items()
-                               if i2 == ident and code != "PV001")
+                               if i2 == ident and code != Unmapped.code)
                 kind = kind_of.get((st.arch, st.name)) if st is not None else None
                 v = verdict_of(abi, kind, backend, st, needs)
                 moved = moved_at.get(b, {}).get(ident)

@@ -16,13 +16,25 @@ from dataclasses import dataclass, field, replace
 from pvscan.errors import Warning_
 from pvscan.findings import Finding
 from pvscan.pipeline import inventory_of
+from pvscan.checks.rules.pv011_area_layout import AreaLayout
+from pvscan.review.changes import change_kinds
+from pvscan.review.changes.pv101_op_added import OpAdded
+from pvscan.review.changes.pv102_op_removed import OpRemoved
+from pvscan.review.changes.pv103_op_renamed import OpRenamed
+from pvscan.review.changes.pv104_signature_changed import SignatureChanged
+from pvscan.review.changes.pv105_convention_changed import ConventionChanged
+from pvscan.review.changes.pv106_guard_changed import GuardChanged
+from pvscan.review.changes.pv115_op_moved import OpMoved
+from pvscan.review.changes.pv120_hunk_not_applied import HunkNotApplied
 from pvscan.review.changes.pv124_hunk_not_reviewed import HunkNotReviewed
 from pvscan.progress import NONE
 from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
 
-INTERFACE = {"PV101", "PV102", "PV103", "PV104", "PV105", "PV106", "PV115"}
+INTERFACE = frozenset(kind.code for kind in change_kinds() if kind.changes_interface)
+# The changes a patch's summary counts, in the order it names them.
+_COUNTED = (OpAdded, OpRemoved, OpRenamed, OpMoved, SignatureChanged, ConventionChanged, GuardChanged)
 
 
 @dataclass
@@ -46,28 +58,25 @@ class PatchReview:
     def summary(self) -> str:
         counts = Counter(f.code for f in self.findings)
         # A hunk left out makes every statement about the patch a statement about the rest of it.
-        partial = (f"; {counts['PV120']} hunk(s) did not apply, so this covers the rest"
-                   if counts["PV120"] else "")
+        not_applied = counts[HunkNotApplied.code]
+        partial = f"; {not_applied} hunk(s) did not apply, so this covers the rest" if not_applied else ""
         # A field of a shared area moved: the interface with the hypervisor changed, calls or not.
-        areas = (f"; it moves {counts['PV011']} field(s) of a shared area the hypervisor writes"
-                 if counts["PV011"] else "")
+        moved = counts[AreaLayout.code]
+        areas = f"; it moves {moved} field(s) of a shared area the hypervisor writes" if moved else ""
         # A hunk in Kconfig or assembly may change the interface where the review cannot see.
-        unread = [f for f in self.findings if f.code == "PV124"]
+        unread = [f for f in self.findings if f.code == HunkNotReviewed.code]
         partial += (f"; {len(unread)} hunk(s) in files it does not read (Kconfig, assembly, build ...) were "
                     "not judged" if unread else "")
         if not self.changes_interface:
-            touched = sum(counts[c] for c in ("PV107", "PV108", "PV109", "PV110", "PV111", "PV116"))
+            touched = sum(counts[kind.code] for kind in change_kinds() if kind.changes_use)
             tail = f" ({touched} call site or backend change(s))" if touched else ""
             # 'Does not change' only when nothing that could was left unjudged: a hunk that did not
             # apply, or one in Kconfig or assembly that names paravirt, may carry the change.
             paravirt = [f for f in unread if dict(f.args).get("paravirt")]
-            if counts["PV120"] or paravirt:
+            if not_applied or paravirt:
                 return f"may change the pv_ops interface: none of what it judged does{tail}{areas}{partial}"
             return f"does not change the pv_ops interface{tail}{areas}{partial}"
-        parts = [f"{counts[code]} {what}" for code, what in (
-            ("PV101", "op(s) added"), ("PV102", "op(s) removed"), ("PV103", "op(s) renamed"),
-            ("PV115", "op(s) moved"), ("PV104", "signature change(s)"), ("PV105", "convention change(s)"),
-            ("PV106", "guard change(s)")) if counts[code]]
+        parts = [f"{counts[kind.code]} {kind.counted_as}" for kind in _COUNTED if counts[kind.code]]
         return "changes the pv_ops interface: " + ", ".join(parts) + areas + partial
 
 
@@ -258,7 +267,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
 
         # An op the patch renames keeps its findings: vmi not mapping flush_tlb_others before is
         # vmi not mapping flush_tlb_multi after, not a new finding.
-        renamed = {dict(f.args)["old"]: f.op for f in result.findings if f.code == "PV103"}
+        renamed = {dict(f.args)["old"]: f.op for f in result.findings if f.code == OpRenamed.code}
         version = getattr(state, "version", None)
         abis = _completed_for(abis, result.findings, inv_b, inv_a, tree, guards)
         old = {replace(f, op=renamed.get(f.op, f.op)).fingerprint
@@ -325,7 +334,7 @@ def _completed_for(abis, findings, inv_b, inv_a, tree, guards) -> list:
     return out
 
 
-_OP_CHANGES = ("PV101", "PV102", "PV103", "PV104", "PV105", "PV106")
+_OP_CHANGES = frozenset(kind.code for kind in change_kinds() if kind.changes_op)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ class Unmapped(CheckRule):
     """
 
     code = "PV001"
+    needs_abi = True
     name = "unmapped"
     severity = "warning"
     message = "{op} is not mapped by ABI {abi}{era}"

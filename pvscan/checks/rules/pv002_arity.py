@@ -29,6 +29,7 @@ class Arity(CheckRule):
     """
 
     code = "PV002"
+    constrains = needs_abi = True
     name = "arity"
     severity = "error"
     message = ("{op} needs {need} {unit} for hypercall {hypercall}, which carries {have} "

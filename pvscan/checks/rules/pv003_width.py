@@ -28,6 +28,7 @@ class Width(CheckRule):
     """
 
     code = "PV003"
+    constrains = needs_abi = True
     name = "width"
     severity = "error"
     message = "{op}: {what} ({ctype}) is {bits} bits; ABI {abi} carries {have} for it"

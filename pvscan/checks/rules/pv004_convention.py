@@ -25,6 +25,7 @@ class Convention(CheckRule):
     """
 
     code = "PV004"
+    constrains = needs_abi = True
     name = "convention"
     severity = "error"
     message = "{op} is callee-save but hypercall {hypercall} clobbers registers (ABI {abi})"

@@ -22,6 +22,8 @@ class OpAdded(ChangeKind):
     """
 
     code, name, severity = "PV101", "op-added", "warning"
+    changes_op = changes_interface = True
+    counted_as = "op(s) added"
     message = "patch adds op {op} ({signature})"
 
     def changes(self, pair):

@@ -21,6 +21,8 @@ class OpRemoved(ChangeKind):
     """
 
     code, name, severity = "PV102", "op-removed", "warning"
+    changes_op = changes_interface = True
+    counted_as = "op(s) removed"
     message = "patch removes op {op}"
 
     side = "old"

@@ -22,6 +22,8 @@ class OpRenamed(ChangeKind):
     """
 
     code, name, severity = "PV103", "op-renamed", "warning"
+    changes_op = changes_interface = True
+    counted_as = "op(s) renamed"
     message = "patch renames op {old} to {op}"
 
     def changes(self, pair):

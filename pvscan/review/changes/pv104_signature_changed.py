@@ -22,6 +22,8 @@ class SignatureChanged(ChangeKind):
     """
 
     code, name, severity = "PV104", "signature-changed", "warning"
+    changes_op = changes_interface = True
+    counted_as = "signature change(s)"
     message = "patch changes the signature of {op}: {before} -> {after}"
 
     def changes(self, pair):

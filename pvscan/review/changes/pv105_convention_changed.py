@@ -21,6 +21,8 @@ class ConventionChanged(ChangeKind):
     """
 
     code, name, severity = "PV105", "convention-changed", "warning"
+    changes_op = changes_interface = True
+    counted_as = "convention change(s)"
     message = "patch changes the calling convention of {op}: {before} -> {after}"
 
     def changes(self, pair):

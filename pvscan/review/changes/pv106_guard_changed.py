@@ -25,6 +25,8 @@ class GuardChanged(ChangeKind):
     """
 
     code, name, severity = "PV106", "guard-changed", "warning"
+    changes_op = changes_interface = True
+    counted_as = "guard change(s)"
     message = "patch changes the guard of {op}: {before} -> {after}"
 
     anchor_above = True

@@ -20,6 +20,7 @@ class CallSiteAdded(ChangeKind):
     """
 
     code, name, severity = "PV107", "call-site-added", "note"
+    changes_use = True
     message = "patch adds a call site of {op}: {kind}{where}"
 
     def changes(self, pair):

@@ -20,6 +20,7 @@ class CallSiteRemoved(ChangeKind):
     """
 
     code, name, severity = "PV108", "call-site-removed", "note"
+    changes_use = True
     message = "patch removes a call site of {op}: {kind}{where}"
 
     side = "old"

@@ -24,6 +24,7 @@ class CallSiteChanged(ChangeKind):
     """
 
     code, name, severity = "PV109", "call-site-changed", "note"
+    changes_use = True
     message = "patch changes a call site of {op}{where}: {before} -> {after}"
 
     def changes(self, pair):

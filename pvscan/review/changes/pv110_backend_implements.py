@@ -20,6 +20,7 @@ class BackendStarts(ChangeKind):
     """
 
     code, name, severity = "PV110", "backend-implements", "note"
+    changes_use = True
     message = "backend {backend} now implements {op} with {function}"
 
     def changes(self, pair):

@@ -21,6 +21,7 @@ class BackendStops(ChangeKind):
     """
 
     code, name, severity = "PV111", "backend-drops", "warning"
+    changes_use = True
     message = "backend {backend} no longer implements {op} with {function}"
 
     side = "old"

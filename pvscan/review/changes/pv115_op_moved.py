@@ -27,6 +27,8 @@ class OpMoved(ChangeKind):
     """
 
     code, name, severity = "PV115", "op-moved", "warning"
+    changes_interface = True
+    counted_as = "op(s) moved"
     message = "patch moves op {old} to {op} ({where})"
 
     def changes(self, pair):

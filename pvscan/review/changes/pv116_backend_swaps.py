@@ -26,6 +26,7 @@ class BackendSwaps(ChangeKind):
     """
 
     code, name, severity = "PV116", "backend-swaps", "note"
+    changes_use = True
     message = "backend {backend} now implements {op} with {function} instead of {old} (line {old_line} before the patch)"
 
     def changes(self, pair):
