@@ -904,3 +904,24 @@ def test_many_tags_of_one_commit_are_one_revision(tmp_path):
     import json
 
     assert doc.returncode == 0 and [r["label"] for r in json.loads(doc.stdout)["revisions"]] == ["HEAD~1", "t1"]
+
+
+def test_standard_input_without_a_newline_is_read_no_further_than_the_limit(monkeypatch):
+    """A pipe of newline-free bytes was one line, read whole before its length was seen."""
+    import io
+    import types
+
+    from pvscan.errors import PvscanError
+    from pvscan.source.files import read_input_lines
+
+    asked = []
+
+    class Stdin(io.BytesIO):
+        def readline(self, size=-1):
+            asked.append(size)
+            return super().readline(size)
+
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=Stdin(b"x" * 5000)))
+    with pytest.raises(PvscanError, match="over 1000 bytes"):
+        read_input_lines(None, "the patch", 1000)
+    assert asked and 0 < max(asked) <= 1001

@@ -54,7 +54,8 @@ def backend_to_derive(args) -> None:
     names = [b for b in args.backend if "=" not in b]
     args.backend = [b for b in args.backend if "=" in b]
     if len(names) > 1 or (names and args.derived is not None and args.tree is not None):
-        raise PvscanError(f"name one backend to derive (given: {', '.join(names + [args.derived or ''][:bool(args.derived)])})")
+        given = names + ([args.derived] if args.derived else [])
+        raise PvscanError(f"name one backend to derive (given: {', '.join(given)})")
     if names:
         if args.derived is not None:
             args.tree = args.derived

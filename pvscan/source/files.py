@@ -126,30 +126,14 @@ def read_input_lines(path: str | None, what: str, limit: int) -> tuple[list[str]
     as it is read (bytes that are not UTF-8 as surrogate escapes, CRLF as LF), never the whole
     file at once: a 200 MB patch was held as its bytes, its text and its lines together. The
     same refusals as read_input. Also whether its first 8 KB hold a NUL byte (binary)."""
-    import stat
-    import sys
-
     shown = path if path is not None else "-"
-    if path is None:
-        stream = sys.stdin.buffer
-    else:
-        if os.path.isdir(path):
-            raise PvscanError(f"cannot read {what}: is a directory", path)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError as e:
-            raise PvscanError(f"cannot read {what}: cannot read: {e.strerror or e}", path) from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            os.close(fd)
-            why = ("not a regular file (a FIFO, device or socket)" if not stat.S_ISREG(st.st_mode)
-                   else f"file is {st.st_size} bytes, over the {limit}-byte limit")
-            raise PvscanError(f"cannot read {what}: {why}", path)
-        stream = os.fdopen(fd, "rb", buffering=1 << 20)
+    stream = _open_input(path, what, limit)
     lines: list[str] = []
     seen, binary, ended = 0, False, True
     try:
-        for raw in stream:
+        # Never more than the limit read at once: a line is read up to what is left of it, so
+        # that standard input without a newline stops at the limit, not at the end of memory.
+        for raw in iter(lambda: stream.readline(limit + 1 - seen), b""):
             if seen < 8192 and b"\0" in raw[:8192 - seen]:
                 binary = True
             seen += len(raw)
@@ -166,6 +150,29 @@ def read_input_lines(path: str | None, what: str, limit: int) -> tuple[list[str]
     if ended:
         lines.append("")            # as split('\n') gives after a last newline
     return lines, binary
+
+
+def _open_input(path: str | None, what: str, limit: int):
+    """A binary stream of the file named on the command line (None: standard input), refused
+    as read_input refuses it: a directory, what is not a regular file, a file over the limit."""
+    import stat
+    import sys
+
+    if path is None:
+        return sys.stdin.buffer
+    if os.path.isdir(path):
+        raise PvscanError(f"cannot read {what}: is a directory", path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise PvscanError(f"cannot read {what}: cannot read: {e.strerror or e}", path) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+        os.close(fd)
+        why = ("not a regular file (a FIFO, device or socket)" if not stat.S_ISREG(st.st_mode)
+               else f"file is {st.st_size} bytes, over the {limit}-byte limit")
+        raise PvscanError(f"cannot read {what}: {why}", path)
+    return os.fdopen(fd, "rb", buffering=1 << 20)
 
 
 def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
