@@ -303,6 +303,22 @@ def _paths_read(args) -> list[str]:
     return [p for p in paths if isinstance(p, str) and p != "-"]
 
 
+def _begin_run(args):
+    """The command's Run: the trees it reads known from the start (a cache inside one is never
+    written), and a checkout's 'git status' begun, to run during the imports: a rescan of a git
+    checkout asks it first thing."""
+    from pvscan.run import Run
+
+    run = Run()         # all this invocation learns; gone when it returns
+    for path in _paths_read(args):
+        run.reading(path)
+    if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
+        from pvscan.source.checkout import start_status
+
+        start_status(run, args.tree, alone=args.command == "review")
+    return run
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -318,16 +334,7 @@ def main(argv=None) -> int:
     except PvscanError as e:
         print(f"pvscan: error: {e}", file=sys.stderr)
         return 2
-    from pvscan.run import Run
-
-    run = Run()         # all this invocation learns; gone when it returns
-    for path in _paths_read(args):
-        run.reading(path)
-    if args.command in ("scan", "check", "report", "review") and isinstance(getattr(args, "tree", None), str):
-        # A rescan of a git checkout asks 'git status' first thing: let it run during the imports.
-        from pvscan.source.checkout import start_status
-
-        start_status(run, args.tree, alone=args.command == "review")
+    run = _begin_run(args)
     from pvscan.cache import prune_used
     from pvscan.errors import PvscanError
 

@@ -247,11 +247,12 @@ class _Locator:
 
 
 def parse_abi(path: str, shown_as: str | None = None, run: Run | None = None) -> Abi:
+    """An ABI file, checked table by table: [abi], [[hypercall]], [[area]], [[mapping]]; each
+    error names the file and the line of the key at fault."""
     raw = read_input(path, "the ABI file")
     data = parse_toml(raw, path, run)
     shown = shown_as or path
-    text = raw.decode("utf-8")
-    loc = _Locator(text)
+    loc = _Locator(raw.decode("utf-8"))
 
     def fail(message, line=None):
         raise PvscanError(message, shown, line)
@@ -260,90 +261,108 @@ def parse_abi(path: str, shown_as: str | None = None, run: Run | None = None) ->
     if unknown:
         fail(f"unknown table or key {unknown[0]!r} (expected [abi], [[hypercall]], [[area]], [[mapping]])",
              loc.table(unknown[0]) or loc.key("", 0, unknown[0]))
-    if "abi" not in data or not isinstance(data["abi"], dict):
-        fail("missing [abi] table", 1)
-    head = data["abi"]
-    _check_keys(head, _ABI_KEYS, _ABI_REQUIRED, "[abi]", lambda k: loc.key("abi", 0, k), fail)
-    if head["target"] not in TARGETS:
-        fail(f"[abi] target must be one of {', '.join(TARGETS)}", loc.key("abi", 0, "target"))
-    if head["word_bits"] not in (32, 64):
-        fail("[abi] word_bits must be 32 or 64", loc.key("abi", 0, "word_bits"))
-    if head["register_args"] < 0:
-        fail("[abi] register_args must not be negative", loc.key("abi", 0, "register_args"))
-    if head.get("return_words", 1) not in (1, 2):
-        fail("[abi] return_words must be 1 or 2", loc.key("abi", 0, "return_words"))
-    if not all(isinstance(s, str) for s in head["sources"]) or not head["sources"]:
-        fail("[abi] sources must be a non-empty list of strings", loc.key("abi", 0, "sources"))
-    config = head.get("config", {})
-    for symbol, value in config.items():
-        if not isinstance(value, (bool, int)):
-            fail(f"[abi.config] {symbol} must be true, false or an integer",
-                 loc.key("abi.config", 0, symbol))
-
-    abi_kernels = None
-    if "kernels" in head:
-        abi_kernels = parse_kernel_range(head["kernels"])
-        if abi_kernels is None:
-            fail("[abi] kernels must be a range of versions like '2.6.21-2.6.36' or '6.1-'",
-                 loc.key("abi", 0, "kernels"))
-
+    head, abi_kernels = _head(data, loc, fail)
     hypercalls = _hypercalls(data, loc, fail)
-    seen_names = {h.name for h in hypercalls}
-
     areas = _areas(data, loc, fail)
-    fields_of = {a.name: {f.name for f in a.fields} for a in areas}
-    mappings = []
-    seen_ops = {}      # op -> [(line, kernels)] of its mappings so far
-    for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
-        if m["to"] not in KINDS:
-            fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", loc.key("mapping", i, "to"))
-        for key in ("hypercalls", "split"):
-            if not all(isinstance(x, str) for x in m.get(key, [])):
-                fail(f"{where}: {key} must be a list of strings", loc.key("mapping", i, key))
-        hcs = m.get("hypercalls", [])
-        arg_map, arg_maps = _arg_maps(m.get("arg_map"), hcs, where, loc.key("mapping", i, "arg_map"), fail)
-        if m["to"] == "hypercall" and not hcs:
-            fail(f"{where}: a mapping to hypercalls must name them in 'hypercalls'", line)
-        if m["to"] != "hypercall" and hcs:
-            fail(f"{where}: 'hypercalls' only goes with to = \"hypercall\"", loc.key("mapping", i, "hypercalls"))
-        for name in hcs:
-            if name not in seen_names:
-                fail(f"{where}: unknown hypercall {name!r}", loc.key("mapping", i, "hypercalls"))
-        if m["to"] == "unsupported" and not m.get("reason"):
-            fail(f"{where}: an unsupported op needs a 'reason'", line)
-        kernels = _kernels_of(m, "mapping", i, where, loc, fail, abi_kernels)   # its own, else the ABI's
-        # One op may be mapped once per era: the same name can mean another thing in another
-        # kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x).
-        for first, other in seen_ops.get(m["op"], []):
-            if not ranges_apart(kernels, other):
-                fail(f"{where}: op {m['op']} mapped twice (first at line {first}); mappings of one op "
-                     "need 'kernels' ranges that do not overlap", line)
-        seen_ops.setdefault(m["op"], []).append((line, kernels))
-        uses = m.get("uses", [])
-        for used in uses:
-            area, _, name = used.partition(".") if isinstance(used, str) else ("", "", "")
-            if name not in fields_of.get(area, ()):
-                fail(f"{where}: uses {used!r}, which is no field of an [[area]] of this ABI (area.field)",
-                     loc.key("mapping", i, "uses"))
-        if m["to"] == "shared" and not uses:
-            fail(f"{where}: a mapping to shared memory names the area fields it relies on in 'uses'", line)
-        if uses and m["to"] not in ("hypercall", "shared"):
-            fail(f"{where}: 'uses' goes with to = \"shared\" or \"hypercall\"", loc.key("mapping", i, "uses"))
-        mappings.append(Mapping(
-            m["op"], m["to"], tuple(hcs), arg_map,
-            tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
-            m["source"], line or 0, kernels, arg_maps, tuple(uses)))
-
+    mappings = _mappings(data, loc, fail, {h.name for h in hypercalls},
+                         {a.name: {f.name for f in a.fields} for a in areas}, abi_kernels)
     return Abi(
         name=head["name"], title=head.get("title", head["name"]), version=head["version"],
         arch=head["arch"], target=head["target"], word_bits=head["word_bits"],
         register_args=head["register_args"], description=head["description"],
-        backend=head.get("backend"), sources=tuple(head["sources"]), config=dict(config),
+        backend=head.get("backend"), sources=tuple(head["sources"]), config=dict(head.get("config", {})),
         hypercalls=tuple(hypercalls), mappings=tuple(mappings), path=shown,
         line=loc.table("abi") or 1,
         stack_args=head.get("stack_args", False), return_words=head.get("return_words", 1),
         areas=areas,
     )
+
+
+def _head(data, loc, fail) -> tuple[dict, tuple | None]:
+    """The [abi] table, checked, and its 'kernels' range (None when it states none)."""
+    if "abi" not in data or not isinstance(data["abi"], dict):
+        fail("missing [abi] table", 1)
+    head = data["abi"]
+
+    def at(key):
+        return loc.key("abi", 0, key)
+    _check_keys(head, _ABI_KEYS, _ABI_REQUIRED, "[abi]", at, fail)
+    for key, holds, must in (
+            ("target", lambda v: v in TARGETS, f"be one of {', '.join(TARGETS)}"),
+            ("word_bits", lambda v: v in (32, 64), "be 32 or 64"),
+            ("register_args", lambda v: v >= 0, "not be negative"),
+            ("return_words", lambda v: v in (1, 2), "be 1 or 2"),
+            ("sources", lambda v: bool(v) and all(isinstance(s, str) for s in v), "be a non-empty list of strings")):
+        if not holds(head.get(key, 1)):
+            fail(f"[abi] {key} must {must}", at(key))
+    wrong = [symbol for symbol, value in head.get("config", {}).items() if not isinstance(value, (bool, int))]
+    if wrong:
+        fail(f"[abi.config] {wrong[0]} must be true, false or an integer", loc.key("abi.config", 0, wrong[0]))
+    if "kernels" not in head:
+        return head, None
+    kernels = parse_kernel_range(head["kernels"])
+    if kernels is None:
+        fail("[abi] kernels must be a range of versions like '2.6.21-2.6.36' or '6.1-'", at("kernels"))
+    return head, kernels
+
+
+def _mappings(data, loc, fail, hypercall_names: set, fields_of: dict, abi_kernels) -> list[Mapping]:
+    """The [[mapping]] tables. One op may be mapped once per era: the same name can mean another
+    thing in another kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x)."""
+    mappings = []
+    seen_ops: dict = {}      # op -> [(line, kernels)] of its mappings so far
+    for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
+        def at(key, i=i):
+            return loc.key("mapping", i, key)
+        hcs, arg_map, arg_maps = _mapping_hypercalls(m, where, line, at, fail, hypercall_names)
+        if m["to"] == "unsupported" and not m.get("reason"):
+            fail(f"{where}: an unsupported op needs a 'reason'", line)
+        kernels = _kernels_of(m, "mapping", i, where, loc, fail, abi_kernels)   # its own, else the ABI's
+        for first, other in seen_ops.get(m["op"], []):
+            if not ranges_apart(kernels, other):
+                fail(f"{where}: op {m['op']} mapped twice (first at line {first}); mappings of one op "
+                     "need 'kernels' ranges that do not overlap", line)
+        seen_ops.setdefault(m["op"], []).append((line, kernels))
+        uses = _mapping_uses(m, where, line, at, fail, fields_of)
+        mappings.append(Mapping(
+            m["op"], m["to"], tuple(hcs), arg_map,
+            tuple(m.get("split", [])), m.get("thunk", False), m.get("signature"), m.get("reason"),
+            m["source"], line or 0, kernels, arg_maps, tuple(uses)))
+    return mappings
+
+
+def _mapping_hypercalls(m: dict, where: str, line, at, fail, hypercall_names: set) -> tuple:
+    """(hypercalls, arg_map, arg_maps) of a mapping: its 'to' and the hypercalls it names,
+    checked against those declared, and how the op's arguments reach them."""
+    if m["to"] not in KINDS:
+        fail(f"{where}: 'to' must be one of {', '.join(KINDS)}", at("to"))
+    for key in ("hypercalls", "split"):
+        if not all(isinstance(x, str) for x in m.get(key, [])):
+            fail(f"{where}: {key} must be a list of strings", at(key))
+    hcs = m.get("hypercalls", [])
+    arg_map, arg_maps = _arg_maps(m.get("arg_map"), hcs, where, at("arg_map"), fail)
+    if m["to"] == "hypercall" and not hcs:
+        fail(f"{where}: a mapping to hypercalls must name them in 'hypercalls'", line)
+    if m["to"] != "hypercall" and hcs:
+        fail(f"{where}: 'hypercalls' only goes with to = \"hypercall\"", at("hypercalls"))
+    for name in hcs:
+        if name not in hypercall_names:
+            fail(f"{where}: unknown hypercall {name!r}", at("hypercalls"))
+    return hcs, arg_map, arg_maps
+
+
+def _mapping_uses(m: dict, where: str, line, at, fail, fields_of: dict) -> list[str]:
+    """The area fields a mapping relies on ('uses'), each a field of an [[area]] of the ABI."""
+    uses = m.get("uses", [])
+    for used in uses:
+        area, _, name = used.partition(".") if isinstance(used, str) else ("", "", "")
+        if name not in fields_of.get(area, ()):
+            fail(f"{where}: uses {used!r}, which is no field of an [[area]] of this ABI (area.field)", at("uses"))
+    if m["to"] == "shared" and not uses:
+        fail(f"{where}: a mapping to shared memory names the area fields it relies on in 'uses'", line)
+    if uses and m["to"] not in ("hypercall", "shared"):
+        fail(f"{where}: 'uses' goes with to = \"shared\" or \"hypercall\"", at("uses"))
+    return uses
 
 
 def _kernels_of(entry: dict, table: str, index: int, where: str, loc, fail, default=None):

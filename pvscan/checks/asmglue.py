@@ -172,6 +172,8 @@ def _target(label: str, here: int, segments, where) -> int | None:
 
 
 def _walk(rel, name, number, start, segments, where) -> AsmFunction:
+    """An assembly function from its first segment, followed through its jumps (each segment
+    once, at most _MAX_STEPS): the hypercalls it makes, what it calls and the offsets it names."""
     fn = AsmFunction(name, rel, number)
     todo, seen, steps = [(start, None, ())], set(), 0
     while todo and steps < _MAX_STEPS:
@@ -182,25 +184,7 @@ def _walk(rel, name, number, start, segments, where) -> AsmFunction:
         steps += 1
         ended = False
         for line, s in segments[index][1]:
-            m = _NUMBER.search(s)
-            if m:
-                loaded = m.group(1)
-            m = _MOVE_SYMBOL.search(s)
-            if m and not m.group(1).isupper():
-                moved = moved + (m.group(1),)
-            for token in re.findall(r"\b[A-Z][A-Z0-9]*_\w+\b", s):
-                fn.offsets.append((token, line))
-            page = _PAGE.match(s)
-            if page or _TRAP.match(s):
-                call = page.group(1) if page else (hypercall_name(loaded) if loaded else None)
-                if call is None and not s.startswith(("syscall", "int")):
-                    call = "vmcall"
-                if call is not None:
-                    fn.hypercalls.append((call, line, _instruction(s)))
-                    fn.handed.extend((symbol, call, line) for symbol in moved)
-                moved = ()
-            elif _CALL.match(s):
-                fn.calls.append((_CALL.match(s).group(1), line))
+            loaded, moved = _instruction_facts(fn, line, s, loaded, moved)
             jump = _JUMP.match(s)
             if jump:
                 target = _target(jump.group(2), index, segments, where)
@@ -212,3 +196,28 @@ def _walk(rel, name, number, start, segments, where) -> AsmFunction:
         if not ended:
             todo.append((index + 1, loaded, moved))
     return fn
+
+
+def _instruction_facts(fn: AsmFunction, line: int, s: str, loaded, moved: tuple) -> tuple:
+    """What one instruction adds to fn (a hypercall, a call, the offsets it names); (the
+    hypercall number loaded, the symbols moved into registers) after it."""
+    m = _NUMBER.search(s)
+    if m:
+        loaded = m.group(1)
+    m = _MOVE_SYMBOL.search(s)
+    if m and not m.group(1).isupper():
+        moved = moved + (m.group(1),)
+    for token in re.findall(r"\b[A-Z][A-Z0-9]*_\w+\b", s):
+        fn.offsets.append((token, line))
+    page = _PAGE.match(s)
+    if page or _TRAP.match(s):
+        call = page.group(1) if page else (hypercall_name(loaded) if loaded else None)
+        if call is None and not s.startswith(("syscall", "int")):
+            call = "vmcall"
+        if call is not None:
+            fn.hypercalls.append((call, line, _instruction(s)))
+            fn.handed.extend((symbol, call, line) for symbol in moved)
+        moved = ()
+    elif _CALL.match(s):
+        fn.calls.append((_CALL.match(s).group(1), line))
+    return loaded, moved

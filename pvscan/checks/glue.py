@@ -128,8 +128,37 @@ def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = 
     """{function name: _Function} of the C and assembly files. A name defined again under another
     #if (lguest_set_pmd for PAE and not) is the first definition whose guard the config (an ABI's)
     does not make false; a C definition comes before an assembly one of the same name."""
+    parsed = _parsed_c(tree, files)
+    globals_: dict[str, str] = {}
+    for _, pre, root in parsed:
+        globals_.update(sharedmem.global_structs(root, pre.text))
     graph: dict[str, _Function] = {}
     ruled_out: set = set()
+    for rel, pre, root in parsed:
+        for node in _function_definitions(root):
+            name = declarator_name(node.child_by_field_name("declarator"))
+            if not name or (name in graph and name not in ruled_out):
+                continue
+            guard = guard_expression(pre.guard_at(node.start_point[0]))
+            out = config is not None and evaluate(guard, config)[0] is False
+            if name in graph and out:
+                continue            # keep the first, also ruled out, until a kept one comes
+            graph[name] = _collect(node, name, rel, pre.text, globals_)
+            if out:
+                ruled_out.add(name)
+            else:
+                ruled_out.discard(name)
+    offsets = None
+    for rel in files:
+        if rel.endswith(".S"):
+            offsets = asmglue.asm_offsets(tree, arch) if offsets is None else offsets   # .S files are arch's
+            for fn in asmglue.read_asm(tree, rel):
+                graph.setdefault(fn.name, _from_asm(fn, offsets, globals_))
+    return graph
+
+
+def _parsed_c(tree: KernelTree, files) -> list:
+    """[(path, Preprocessed, syntax tree root)] of the readable C files among files."""
     parsed = []
     for rel in files:
         if rel.endswith(".S"):
@@ -140,34 +169,18 @@ def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = 
             continue
         pre = preprocess(data)
         parsed.append((rel, pre, parse_tree(pre.text).root_node))
-    globals_: dict[str, str] = {}
-    for _, pre, root in parsed:
-        globals_.update(sharedmem.global_structs(root, pre.text))
-    for rel, pre, root in parsed:
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if node.type == "function_definition":
-                name = declarator_name(node.child_by_field_name("declarator"))
-                if name and (name not in graph or name in ruled_out):
-                    guard = guard_expression(pre.guard_at(node.start_point[0]))
-                    out = config is not None and evaluate(guard, config)[0] is False
-                    if name in graph and out:
-                        continue            # keep the first, also ruled out, until a kept one comes
-                    graph[name] = _collect(node, name, rel, pre.text, globals_)
-                    if out:
-                        ruled_out.add(name)
-                    else:
-                        ruled_out.discard(name)
-                continue
-            stack.extend(reversed(node.children))     # file order: the first definition is met first
-    offsets = None
-    for rel in files:
-        if rel.endswith(".S"):
-            offsets = asmglue.asm_offsets(tree, arch) if offsets is None else offsets   # .S files are arch's
-            for fn in asmglue.read_asm(tree, rel):
-                graph.setdefault(fn.name, _from_asm(fn, offsets, globals_))
-    return graph
+    return parsed
+
+
+def _function_definitions(root):
+    """The function definitions under root, in file order: the first definition is met first."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            yield node
+            continue
+        stack.extend(reversed(node.children))
 
 
 def _from_asm(fn: asmglue.AsmFunction, offsets: dict, globals_: dict) -> _Function:
@@ -208,38 +221,56 @@ def _collect(fn_node, name, rel, text, globals_=None) -> _Function:
         else:
             types[local] = tag
     f.accesses = sharedmem.accesses(body, text, types)
-    assigned = shadowed = None
+    handing = _Handing(body, text, globals_, locals_)
     stack = [body]
     while stack:
         node = stack.pop()
         if node is None:
             continue
         if node.type == "call_expression":
-            callee = node.child_by_field_name("function")
-            args = node.child_by_field_name("arguments")
-            first = ""
-            if args is not None and args.named_child_count:
-                first = node_text(args.named_children[0], text)
-            if callee is not None and callee.type == "identifier" and node_text(callee, text) not in params:
-                f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
-                prim = _primitive(node_text(callee, text), first)
-                if prim is not None and globals_ and args is not None:
-                    if assigned is None:
-                        assigned = sharedmem.assignments(body, text)
-                        shadowed = {k: v for k, v in globals_.items() if k not in locals_}
-                    for g in sharedmem.handed_globals(node_text(args, text), node.start_byte, assigned, shadowed):
-                        f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], name, rel,
-                                                         node.start_point[0] + 1))
-            elif callee is not None and callee.type == "field_expression":
-                f.member_calls.append((re.sub(r"\s+", "", node_text(callee, text)), node.start_point[0] + 1))
-            else:
-                f.indirect.append(node.start_point[0] + 1)
+            _call(f, node, text, params, handing)
         elif node.type == "gnu_asm_expression":
             body_text = node_text(node, text)
             if "vmcall" in body_text or "vmmcall" in body_text:
                 f.asm_vmcall.append(node.start_point[0] + 1)
         stack.extend(node.children)
     return f
+
+
+class _Handing:
+    """The globals a function's body may hand to the hypervisor, worked out at its first primitive
+    call only (most functions make none)."""
+
+    def __init__(self, body, text, globals_, locals_):
+        self.body, self.text, self.globals_, self.locals_ = body, text, globals_, locals_
+        self.assigned = self.shadowed = None
+
+    def handed(self, f: _Function, node, args, prim) -> None:
+        if not self.globals_ or args is None:
+            return
+        if self.assigned is None:
+            self.assigned = sharedmem.assignments(self.body, self.text)
+            self.shadowed = {k: v for k, v in self.globals_.items() if k not in self.locals_}
+        for g in sharedmem.handed_globals(node_text(args, self.text), node.start_byte, self.assigned, self.shadowed):
+            f.handed.append(sharedmem.Handed(self.shadowed[g], g, prim[0], f.name, f.file, node.start_point[0] + 1))
+
+
+def _call(f: _Function, node, text, params: set, handing: _Handing) -> None:
+    """One call in a function's body: direct (and what it hands over), through a member, or indirect."""
+    callee = node.child_by_field_name("function")
+    args = node.child_by_field_name("arguments")
+    first = ""
+    if args is not None and args.named_child_count:
+        first = node_text(args.named_children[0], text)
+    if callee is not None and callee.type == "identifier" and node_text(callee, text) not in params:
+        f.calls.append((node_text(callee, text), node.start_point[0] + 1, first))
+        prim = _primitive(node_text(callee, text), first)
+        if prim is not None:
+            handing.handed(f, node, args, prim)
+    elif callee is not None and callee.type == "field_expression":
+        f.member_calls.append((re.sub(r"\s+", "", node_text(callee, text)), node.start_point[0] + 1))
+    else:
+        f.indirect.append(node.start_point[0] + 1)
 
 
 def _struct_locals(fn_node, text) -> dict:
@@ -300,10 +331,8 @@ _GETTER = re.compile(rb"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
 
 def rom_calls(tree, files) -> RomCalls:
     """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
-    from pvscan.facts.ctext import Rows, split_args
-
     rom = RomCalls()
-    wraps = {}          # macro -> (index of the call argument, index of the pointer argument, struct)
+    wraps: dict = {}    # macro -> (index of the call argument, index of the pointer argument, struct)
     texts = []
     for rel in files:
         try:
@@ -315,31 +344,44 @@ def rom_calls(tree, files) -> RomCalls:
         pre = preprocess(data)
         texts.append((rel, pre))
         for d in pre.defines:
-            m = _PASTE.search(d.body)
-            if not d.params or m is None or m.group(1) not in d.params:
-                continue
-            index = d.params.index(m.group(1))
-            rom.fill_macros[d.name] = index
-            # The pointer it caches the entry in: not the op it fills ('paravirt_ops.opname = wrapper').
-            member = next((mm for mm in _MEMBER_SET.finditer(d.body)
-                           if mm.group(2) in d.params and not is_table_name(mm.group(1))), None)
-            if member is not None:
-                wraps[d.name] = (index, d.params.index(member.group(2)), member.group(1))
+            _fill_macro(rom, wraps, d)
     for rel, pre in texts:
-        rows = Rows(pre.text)
-        for m in _GETTER.finditer(pre.text):
-            row = rows.at(m.start())
-            rom.pointers.setdefault(f"{m.group(1).decode()}.{m.group(2).decode()}", set()).add(
-                (m.group(3).decode(), guard_expression(pre.guard_at(row))))
-        for name, (call_index, pointer_index, struct) in wraps.items():
-            for m in re.finditer(rf"\b{re.escape(name)}\s*\(".encode(), pre.text):
-                args, _ = split_args(pre.text, m.end() - 1)
-                if args is None or len(args) <= max(call_index, pointer_index):
-                    continue
-                row = rows.at(m.start())
-                rom.pointers.setdefault(f"{struct}.{args[pointer_index].strip()}", set()).add(
-                    (args[call_index].strip(), guard_expression(pre.guard_at(row))))
+        _rom_pointers(rom, wraps, pre)
     return rom
+
+
+def _fill_macro(rom: RomCalls, wraps: dict, d) -> None:
+    """A #define that pastes its parameter into a ROM call's name (VMI_CALL_##x): a fill macro,
+    and a wrapper of ROM calls when it caches the entry in a pointer."""
+    m = _PASTE.search(d.body)
+    if not d.params or m is None or m.group(1) not in d.params:
+        return
+    index = d.params.index(m.group(1))
+    rom.fill_macros[d.name] = index
+    # The pointer it caches the entry in: not the op it fills ('paravirt_ops.opname = wrapper').
+    member = next((mm for mm in _MEMBER_SET.finditer(d.body)
+                   if mm.group(2) in d.params and not is_table_name(mm.group(1))), None)
+    if member is not None:
+        wraps[d.name] = (index, d.params.index(member.group(2)), member.group(1))
+
+
+def _rom_pointers(rom: RomCalls, wraps: dict, pre) -> None:
+    """The pointers a file binds to ROM calls: by the getter, or through a wrapping macro."""
+    from pvscan.facts.ctext import Rows, split_args
+
+    rows = Rows(pre.text)
+    for m in _GETTER.finditer(pre.text):
+        row = rows.at(m.start())
+        rom.pointers.setdefault(f"{m.group(1).decode()}.{m.group(2).decode()}", set()).add(
+            (m.group(3).decode(), guard_expression(pre.guard_at(row))))
+    for name, (call_index, pointer_index, struct) in wraps.items():
+        for m in re.finditer(rf"\b{re.escape(name)}\s*\(".encode(), pre.text):
+            args, _ = split_args(pre.text, m.end() - 1)
+            if args is None or len(args) <= max(call_index, pointer_index):
+                continue
+            row = rows.at(m.start())
+            rom.pointers.setdefault(f"{struct}.{args[pointer_index].strip()}", set()).add(
+                (args[call_index].strip(), guard_expression(pre.guard_at(row))))
 
 
 def filled_rom_call(rom: RomCalls, function: str) -> str | None:
@@ -363,19 +405,7 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
     seen = {function}
     while queue:
         fn, chain, depth = queue.popleft()
-        for line in fn.indirect:
-            indirect.append(Step(fn.name, fn.file, line))
-        for pointer, line in fn.member_calls:
-            calls = rom.calls_of(pointer) if rom is not None else []
-            if not calls:
-                indirect.append(Step(fn.name, fn.file, line))
-            for call in calls:
-                reaches.setdefault((call, False), Reach(call, chain + (Step(pointer, fn.file, line),)))
-        for name, line, instruction in fn.hypercalls:
-            reaches.setdefault((name, False), Reach(name, chain + (Step(instruction, fn.file, line),)))
-        for line in fn.asm_vmcall:
-            key = ("vmcall", False)
-            reaches.setdefault(key, Reach("vmcall", chain + (Step(fn.name, fn.file, line),)))
+        _reached_in(fn, chain, rom, reaches, indirect)
         for callee, line, first in fn.calls:
             prim = _primitive(callee, first)
             if prim is not None:
@@ -387,6 +417,23 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
                 nxt = graph[callee]
                 queue.append((nxt, chain + (Step(callee, nxt.file, nxt.line),), depth + 1))
     return sorted(reaches.values(), key=lambda r: (r.hypercall, r.batched, len(r.chain))), indirect
+
+
+def _reached_in(fn: _Function, chain: tuple, rom: RomCalls | None, reaches: dict, indirect: list) -> None:
+    """What fn itself reaches, not through its direct calls: ROM calls through the pointers it
+    calls, its own hypercalls and vmcalls; and the indirect calls it makes."""
+    for line in fn.indirect:
+        indirect.append(Step(fn.name, fn.file, line))
+    for pointer, line in fn.member_calls:
+        calls = rom.calls_of(pointer) if rom is not None else []
+        if not calls:
+            indirect.append(Step(fn.name, fn.file, line))
+        for call in calls:
+            reaches.setdefault((call, False), Reach(call, chain + (Step(pointer, fn.file, line),)))
+    for name, line, instruction in fn.hypercalls:
+        reaches.setdefault((name, False), Reach(name, chain + (Step(instruction, fn.file, line),)))
+    for line in fn.asm_vmcall:
+        reaches.setdefault(("vmcall", False), Reach("vmcall", chain + (Step(fn.name, fn.file, line),)))
 
 
 @dataclass

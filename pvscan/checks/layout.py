@@ -193,43 +193,43 @@ class _Types:
                 continue
             if decl.type == "ERROR":   # a member the grammar cannot read: nothing after it is known
                 members.append((None, fold(node_text(decl, pre.text)), (None,), 0, False, decl.start_point[0] + 1))
-                continue
-            if decl.type != "field_declaration":
-                continue
-            type_node = decl.child_by_field_name("type")
-            if type_node is None:
-                continue
-            base = fold(node_text(type_node, pre.text))
-            if (type_node.type in ("struct_specifier", "union_specifier")
-                    and type_node.child_by_field_name("body") is not None):
-                # A struct or union written in place: laid out as one of its own.
-                inner = node_text(type_node.child_by_field_name("name"), pre.text) \
-                    if type_node.child_by_field_name("name") is not None else f"__pvscan_anon_{type_node.start_byte}"
-                self._record(rel, pre, type_node, data, inner)
-                base = f"{type_node.type.split('_')[0]} {inner}"
-            bits = any(c.type == "bitfield_clause" for c in decl.children)
-            declarators = decl.children_by_field_name("declarator")
-            if not declarators and type_node.type in ("struct_specifier", "union_specifier"):
-                members.append(("", base, (), 0, bits, decl.start_point[0] + 1))   # an anonymous member
-            elif not declarators and _BITMAP.match(fold(node_text(decl, pre.text))):
-                # DECLARE_BITMAP(name, bits): 'unsigned long name[BITS_TO_LONGS(bits)]'.
-                m = _BITMAP.match(fold(node_text(decl, pre.text)))
-                members.append((m.group(1), "unsigned long", (f"BITS_TO_LONGS({m.group(2)})",), 0, False,
-                                decl.start_point[0] + 1))
-            elif not declarators:
-                # Another macro that declares a member: its size is the macro's business, so the
-                # offsets from here on are unknown, never skipped.
-                members.append((None, fold(node_text(decl, pre.text)).rstrip(";"), (None,), 0, False,
-                                decl.start_point[0] + 1))
-            for d in declarators:
-                name_text, dims, stars = _declarator(d, pre.text)
-                members.append((name_text, base, dims, stars, bits, d.start_point[0] + 1))
+            elif decl.type == "field_declaration" and decl.child_by_field_name("type") is not None:
+                members += self._members(rel, pre, decl, data)
         # The attributes after the body, as written: preprocessing blanks annotations, offsets kept.
         tail = data[body.end_byte:body.end_byte + 120].decode("utf-8", "replace").split(";")[0]
         packed = bool(_PACKED.search(tail))
         aligned = _ALIGNED.search(tail)
         align = int(aligned.group(1) or aligned.group(2)) if aligned else None
         self.structs[tag] = (node.type, tuple(members), packed, align, rel, node.start_point[0] + 1)
+
+    def _members(self, rel, pre, decl, data: bytes) -> list[tuple]:
+        """The members one field declaration declares: (name, type, dimensions, pointer stars,
+        whether a bit-field, line); a struct or union written in place is laid out as one of its
+        own, and a member a macro declares has a name None (the offsets after it are unknown)."""
+        type_node = decl.child_by_field_name("type")
+        base = fold(node_text(type_node, pre.text))
+        if (type_node.type in ("struct_specifier", "union_specifier")
+                and type_node.child_by_field_name("body") is not None):
+            inner = node_text(type_node.child_by_field_name("name"), pre.text) \
+                if type_node.child_by_field_name("name") is not None else f"__pvscan_anon_{type_node.start_byte}"
+            self._record(rel, pre, type_node, data, inner)
+            base = f"{type_node.type.split('_')[0]} {inner}"
+        bits = any(c.type == "bitfield_clause" for c in decl.children)
+        declarators = decl.children_by_field_name("declarator")
+        line = decl.start_point[0] + 1
+        if declarators:
+            return [(name_text, base, dims, stars, bits, d.start_point[0] + 1)
+                    for d in declarators for name_text, dims, stars in [_declarator(d, pre.text)]]
+        if type_node.type in ("struct_specifier", "union_specifier"):
+            return [("", base, (), 0, bits, line)]   # an anonymous member
+        written = fold(node_text(decl, pre.text))
+        m = _BITMAP.match(written)
+        if m:
+            # DECLARE_BITMAP(name, bits): 'unsigned long name[BITS_TO_LONGS(bits)]'.
+            return [(m.group(1), "unsigned long", (f"BITS_TO_LONGS({m.group(2)})",), 0, False, line)]
+        # Another macro that declares a member: its size is the macro's business, so the
+        # offsets from here on are unknown, never skipped.
+        return [(None, written.rstrip(";"), (None,), 0, False, line)]
 
     def _typedef(self, pre, node) -> None:
         type_node = node.child_by_field_name("type")

@@ -119,25 +119,11 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
         return result
     config = read_config(config_path) if config_path else DEFAULT_CONFIG[target]
     types = sorted({" ".join(t.split()) for t in types if t})
+    tags = sorted({tag for tag, _ in areas})
     tmp = tempfile.mkdtemp(prefix="pvscan-clang-")
     try:
         stub = os.path.join(tmp, "stub")
-        os.makedirs(os.path.join(stub, "generated"))
-        with open(os.path.join(stub, "generated", "autoconf.h"), "w") as f:
-            for name, value in sorted(config.items()):
-                f.write(f"#define {name} {value}\n")
-        src = os.path.join(tmp, "pvscan_probe.c")
-        with open(src, "w") as f:
-            f.write("#include <linux/types.h>\n")
-            f.write(f'#include "{tree.root / header}"\n')
-            tags = sorted({tag for tag, _ in areas})
-            for h in sorted({h for _, headers in areas for h in headers}):
-                if (tree.root / h).is_file():
-                    f.write(f'#include "{tree.root / h}"\n')
-            for i, t in enumerate(types):
-                f.write(f"typedef {t} __pvscan_t{i};\n")
-            for i, tag in enumerate(tags):
-                f.write(f"typedef struct {tag} __pvscan_area{i};\n")
+        src = _write_probe(tree, tmp, stub, config, header, types, tags, areas)
         root = str(tree.root)
         from_build = None if config_path else _compile_commands(tree, arch)
         if from_build is not None:
@@ -145,58 +131,96 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
             args = ["-x", "c", f"-I{stub}", *from_build, "-ferror-limit=0", "-Wno-everything"]
             result.config = "compile_commands.json"
         else:
-            args = ["-x", "c", f"--target={CLANG_TARGET[target]}", "-std=gnu11", "-nostdinc", "-D__KERNEL__",
-                    f"-I{stub}", f"-I{root}/arch/{arch}/include", f"-I{root}/arch/{arch}/include/generated",
-                    f"-I{root}/include", f"-I{root}/arch/{arch}/include/uapi", f"-I{root}/include/uapi",
-                    "-include", f"{root}/include/linux/kconfig.h", "-ferror-limit=0", "-Wno-everything"]
-            if target != "x86_64":
-                args.append("-m32")
-        index = ci.Index.create()
-        tu = None
-        for _ in range(40):
-            tu = index.parse(src, args=args)
-            missing = {m.group(1) for d in tu.diagnostics if d.severity >= 3
-                       for m in [_MISSING.search(d.spelling)] if m}
-            if not missing:
-                break
-            for name in missing:
-                if os.path.isabs(name) or ".." in name.split("/"):
-                    # A forced -include the tree lacks: drop it. Never a stub at a
-                    # path of its own: that could be inside the tree.
-                    args = _without_include(args, name)
-                else:
-                    _stub(stub, name, root)
+            args = _default_args(root, arch, target, stub)
+        tu = _parse_stubbing(ci, src, args, stub, root)
         if tu is None:
             result.problem = "libclang returned no translation unit"
             return result
-        # clang recovers an unknown type name as int: a probe line with an
-        # error of its own gives no size at all.
-        bad_lines = {d.location.line for d in tu.diagnostics
-                     if d.severity >= 3 and d.location.file is not None and d.location.file.name == src}
-        for cursor in tu.cursor.get_children():
-            if cursor.kind == ci.CursorKind.TYPEDEF_DECL and cursor.spelling.startswith("__pvscan_t"):
-                if cursor.location.line in bad_lines:
-                    continue
-                canonical = cursor.underlying_typedef_type.get_canonical()
-                size = canonical.get_size()
-                if canonical.kind != ci.TypeKind.INVALID and size > 0:
-                    result.sizes[types[int(cursor.spelling[10:])]] = size * 8
-            elif cursor.kind == ci.CursorKind.TYPEDEF_DECL and cursor.spelling.startswith("__pvscan_area"):
-                struct = cursor.underlying_typedef_type.get_canonical()
-                if cursor.location.line not in bad_lines and not _has_errors(tu, struct.get_declaration()):
-                    laid = _struct_fields(ci, struct, root)
-                    if laid is not None:
-                        result.layouts[tags[int(cursor.spelling[13:])]] = laid
-        result.arities = _member_arities(ci, tu, root)
-        if not result.sizes:
-            errors = [d.spelling for d in tu.diagnostics if d.severity >= 3]
-            result.problem = f"libclang resolved none of the types ({len(errors)} errors, first: " \
-                             f"{errors[0] if errors else 'none'})"
+        _read_probe(ci, tu, src, root, types, tags, result)
     except Exception as e:  # noqa: BLE001 - libclang's failures are many and all mean 'fall back'
         result.problem = f"libclang failed: {type(e).__name__}: {e}"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _write_probe(tree, tmp: str, stub: str, config: dict, header: str, types: list, tags: list, areas) -> str:
+    """The probe file (a typedef of each type and area struct, after the headers that declare
+    them) and the stub autoconf.h of the configuration; the probe's path."""
+    os.makedirs(os.path.join(stub, "generated"))
+    with open(os.path.join(stub, "generated", "autoconf.h"), "w") as f:
+        for name, value in sorted(config.items()):
+            f.write(f"#define {name} {value}\n")
+    src = os.path.join(tmp, "pvscan_probe.c")
+    with open(src, "w") as f:
+        f.write("#include <linux/types.h>\n")
+        f.write(f'#include "{tree.root / header}"\n')
+        for h in sorted({h for _, headers in areas for h in headers}):
+            if (tree.root / h).is_file():
+                f.write(f'#include "{tree.root / h}"\n')
+        for i, t in enumerate(types):
+            f.write(f"typedef {t} __pvscan_t{i};\n")
+        for i, tag in enumerate(tags):
+            f.write(f"typedef struct {tag} __pvscan_area{i};\n")
+    return src
+
+
+def _default_args(root: str, arch: str, target: str, stub: str) -> list[str]:
+    """clang's arguments for a tree with no compile_commands.json: the kernel's include paths."""
+    args = ["-x", "c", f"--target={CLANG_TARGET[target]}", "-std=gnu11", "-nostdinc", "-D__KERNEL__",
+            f"-I{stub}", f"-I{root}/arch/{arch}/include", f"-I{root}/arch/{arch}/include/generated",
+            f"-I{root}/include", f"-I{root}/arch/{arch}/include/uapi", f"-I{root}/include/uapi",
+            "-include", f"{root}/include/linux/kconfig.h", "-ferror-limit=0", "-Wno-everything"]
+    if target != "x86_64":
+        args.append("-m32")
+    return args
+
+
+def _parse_stubbing(ci, src: str, args: list, stub: str, root: str):
+    """The translation unit of the probe, parsed again with a stub for each header it misses
+    (generated headers an unbuilt tree lacks), at most 40 times."""
+    index = ci.Index.create()
+    tu = None
+    for _ in range(40):
+        tu = index.parse(src, args=args)
+        missing = {m.group(1) for d in tu.diagnostics if d.severity >= 3
+                   for m in [_MISSING.search(d.spelling)] if m}
+        if not missing:
+            break
+        for name in missing:
+            if os.path.isabs(name) or ".." in name.split("/"):
+                # A forced -include the tree lacks: drop it. Never a stub at a
+                # path of its own: that could be inside the tree.
+                args = _without_include(args, name)
+            else:
+                _stub(stub, name, root)
+    return tu
+
+
+def _read_probe(ci, tu, src: str, root: str, types: list, tags: list, result: PreciseSizes) -> None:
+    """The sizes, area layouts and member arities the probe's translation unit gives, into result."""
+    # clang recovers an unknown type name as int: a probe line with an
+    # error of its own gives no size at all.
+    bad_lines = {d.location.line for d in tu.diagnostics
+                 if d.severity >= 3 and d.location.file is not None and d.location.file.name == src}
+    for cursor in tu.cursor.get_children():
+        if cursor.kind != ci.CursorKind.TYPEDEF_DECL or cursor.location.line in bad_lines:
+            continue
+        if cursor.spelling.startswith("__pvscan_t"):
+            canonical = cursor.underlying_typedef_type.get_canonical()
+            size = canonical.get_size()
+            if canonical.kind != ci.TypeKind.INVALID and size > 0:
+                result.sizes[types[int(cursor.spelling[10:])]] = size * 8
+        elif cursor.spelling.startswith("__pvscan_area"):
+            struct = cursor.underlying_typedef_type.get_canonical()
+            laid = None if _has_errors(tu, struct.get_declaration()) else _struct_fields(ci, struct, root)
+            if laid is not None:
+                result.layouts[tags[int(cursor.spelling[13:])]] = laid
+    result.arities = _member_arities(ci, tu, root)
+    if not result.sizes:
+        errors = [d.spelling for d in tu.diagnostics if d.severity >= 3]
+        result.problem = f"libclang resolved none of the types ({len(errors)} errors, first: " \
+                         f"{errors[0] if errors else 'none'})"
 
 
 def _has_errors(tu, decl) -> bool:

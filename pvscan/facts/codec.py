@@ -62,32 +62,10 @@ def _decoder(tp):
     here, not again for each of the thousands of values a cache entry holds."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if len(args) == 2 and type(None) in args:
-            # 'X | None', most unions of the facts: no failed attempt (an exception) per value.
-            inner = _decoder(next(a for a in args if a is not type(None)))
-
-            def optional(v):
-                return None if v is None else inner(v)
-            return optional
-        options = tuple(_decoder(option) for option in args)
-
-        def union(v):
-            for option in options:
-                try:
-                    return option(v)
-                except DecodeError:
-                    continue
-            raise DecodeError(f"{_short(v)} is none of {tp}")
-        return union
-    if tp is type(None):
-        return _null
-    if tp is bool:
-        return _bool
-    if tp is int:
-        return _int
-    if tp is str:
-        return _str
+        return _union_decoder(tp)
+    scalar = {type(None): _null, bool: _bool, int: _int, str: _str}.get(tp)
+    if scalar is not None:
+        return scalar
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -99,6 +77,27 @@ def _decoder(tp):
     def undecodable(v):
         raise DecodeError(f"no decoding for {tp}")
     return undecodable
+
+
+def _union_decoder(tp):
+    args = typing.get_args(tp)
+    if len(args) == 2 and type(None) in args:
+        # 'X | None', most unions of the facts: no failed attempt (an exception) per value.
+        inner = _decoder(next(a for a in args if a is not type(None)))
+
+        def optional(v):
+            return None if v is None else inner(v)
+        return optional
+    options = tuple(_decoder(option) for option in args)
+
+    def union(v):
+        for option in options:
+            try:
+                return option(v)
+            except DecodeError:
+                continue
+        raise DecodeError(f"{_short(v)} is none of {tp}")
+    return union
 
 
 # The scalars, one test a value (json.loads gives exactly these types): thousands an entry.

@@ -22,6 +22,8 @@ from pvscan.naming import (INSTALLER_CALL_RE, MENTIONS_TABLE_RE, PVOP_MACRO_RE, 
                            STATIC_CALL_NAME_RE, STATIC_CALL_USES, TABLE_NAME, TABLE_NAME_RE, arch_of)
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
+# The kinds of node read only in the file's own text, not in a macro's body parsed on its own.
+_FILE_LEVEL = frozenset({"function_definition", "call_expression", "struct_specifier", "declaration"})
 _IDENT_CALL_RE = re.compile(rb"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _ASM_OFFSET_RE = re.compile(rb"\bOFFSET\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
                             rb"\s*([A-Za-z_][A-Za-z0-9_.\s]*?)\s*\)")
@@ -152,22 +154,8 @@ class _Extractor:
         while stack:
             node = stack.pop()
             t = node.type
-            if t == "function_definition" and macro is None:
-                name = declarator_name(node.child_by_field_name("declarator"))
-                if name:
-                    self.functions.append((name, node.start_point[0] + 1))
-                    self.function_spans.append((node.start_byte, node.end_byte, name))
-                    self.declared.setdefault(name, node)
-            elif t == "call_expression" and macro is None:
-                self._static_call(node)
-            elif t == "struct_specifier" and macro is None:
-                body = node.child_by_field_name("body")
-                name_node = node.child_by_field_name("name")
-                if body is not None and name_node is not None:
-                    self._struct(node, name_node, body)
-            elif t == "declaration" and macro is None:
-                self._declaration(node)
-                self._prototype(node)
+            if macro is None and t in _FILE_LEVEL:
+                self._file_level(node, t)
             elif t == "field_expression":
                 parent = node.parent
                 if not (parent is not None and parent.type == "field_expression"
@@ -178,6 +166,26 @@ class _Extractor:
                 if left is not None and left.type == "identifier":
                     self._whole_table_assignment(node, left, text, row_offset, macro, uses)
             stack.extend(reversed(node.children))
+
+    def _file_level(self, node, t: str) -> None:
+        """A node of the file's own text (not of a macro's body): a function definition, a call
+        (a static call's), a struct, a declaration."""
+        if t == "function_definition":
+            name = declarator_name(node.child_by_field_name("declarator"))
+            if name:
+                self.functions.append((name, node.start_point[0] + 1))
+                self.function_spans.append((node.start_byte, node.end_byte, name))
+                self.declared.setdefault(name, node)
+        elif t == "call_expression":
+            self._static_call(node)
+        elif t == "struct_specifier":
+            body = node.child_by_field_name("body")
+            name_node = node.child_by_field_name("name")
+            if body is not None and name_node is not None:
+                self._struct(node, name_node, body)
+        else:
+            self._declaration(node)
+            self._prototype(node)
 
     # -- static calls (5.12 on) -------------------------------------------
 

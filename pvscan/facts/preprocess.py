@@ -164,21 +164,14 @@ class _Frame:
 
 
 def preprocess(source: bytes) -> Preprocessed:
-    out = bytearray(source)
+    """The source with its directives and dead (#if 0) regions blanked (byte offsets and lines
+    kept), the guard of each line, the #defines of live code and what is unbalanced."""
     comments = [(m.start(), m.end()) for m in _BLOCK_COMMENT.finditer(source)
                 if not _inside_string_or_line_comment(source, m.start())]
     comment_starts = [c[0] for c in comments]
-
-    guard_rows = [0]
-    guards: list = [None]
-    defines: list[Define] = []
-    problems: list[tuple[int, str]] = []
-    stack: list[_Frame] = []
-    first = True
+    state = _Directives(source)
     row = 0
     last_pos = 0
-    dead_start = None   # byte offset where the current dead (#if 0) region began
-
     for m in _DIRECTIVE.finditer(source):
         start = m.start()
         i = bisect.bisect_right(comment_starts, start) - 1
@@ -186,80 +179,114 @@ def preprocess(source: bytes) -> Preprocessed:
             continue   # a '#' inside a block comment
         row += source.count(b"\n", last_pos, start)
         last_pos = start
-        end = m.end()
         # A block comment opened on the directive line ends the directive
         # where the comment ends, or the comment's tail would become code.
+        end = m.end()
         j = bisect.bisect_left(comment_starts, start)
         while j < len(comments) and comments[j][0] < end:
             end = max(end, comments[j][1])
             j += 1
-        blank(out, start, end)
+        state.directive(m, start, end, row)
+    return state.finish()
+
+
+class _Directives:
+    """What preprocess() keeps while it reads the directives, one at a time, in order."""
+
+    def __init__(self, source: bytes):
+        self.source = source
+        self.out = bytearray(source)
+        self.guard_rows = [0]
+        self.guards: list = [None]
+        self.defines: list[Define] = []
+        self.problems: list[tuple[int, str]] = []
+        self.stack: list[_Frame] = []
+        self.first = True
+        self.dead_start = None   # byte offset where the current dead (#if 0) region began
+
+    def in_dead(self) -> bool:
+        return bool(self.stack) and self.stack[-1].in_dead()
+
+    def directive(self, m, start: int, end: int, row: int) -> None:
+        """One directive, at bytes start..end of the source, on line row + 1."""
+        blank(self.out, start, end)
         keyword = m.group(1).decode()
-        rest = _join_continuations(source[m.start(2):end].decode("utf-8", "replace"))
-        was_dead = bool(stack) and stack[-1].in_dead()
-
+        rest = _join_continuations(self.source[m.start(2):end].decode("utf-8", "replace"))
+        was_dead = self.in_dead()
         if keyword in ("if", "ifdef", "ifndef"):
-            if keyword == "ifdef":
-                cond = f"defined({_first_word(rest)})"
-            elif keyword == "ifndef":
-                cond = f"!defined({_first_word(rest)})"
-            else:
-                cond = _normalize_condition(rest)
-            frame = _Frame(cond, row + 1, stack[-1] if stack else None)
-            if first and keyword == "ifndef" and _next_is_define_of(source, end, _first_word(rest)):
-                frame.transparent = True   # the include guard
-                frame.settle()
-            stack.append(frame)
+            self._open(keyword, rest, end, row)
         elif keyword in ("elif", "else"):
-            if not stack:
-                problems.append((row + 1, f"#{keyword} without #if"))
-            else:
-                frame = stack[-1]
-                previous = [negate(c) for c in frame.branch_conds]
-                if keyword == "elif":
-                    cond = _normalize_condition(rest)
-                    frame.branch_conds.append(cond)
-                    frame.term = guard_expression(previous + [cond]) or cond
-                    frame.dead = cond == "0" or "1" in frame.branch_conds[:-1]
-                else:
-                    frame.term = guard_expression([c for c in previous if c != "1"]) or "1"
-                    frame.dead = "1" in frame.branch_conds
-                frame.settle()
+            self._branch(keyword, rest, row)
         elif keyword == "endif":
-            if not stack:
-                problems.append((row + 1, "#endif without #if"))
+            if not self.stack:
+                self.problems.append((row + 1, "#endif without #if"))
             else:
-                stack.pop()
+                self.stack.pop()
         elif keyword == "define" and not was_dead:
-            d = _parse_define(source, m, end, row + 1)
+            d = _parse_define(self.source, m, end, row + 1)
             if d is not None:
-                defines.append(d)
-        first = False
-
-        # Dead code (#if 0 and the like) is blanked whole.
-        now_dead = bool(stack) and stack[-1].in_dead()
-        if now_dead and not was_dead:
-            dead_start = end
-        elif was_dead and not now_dead and dead_start is not None:
-            blank(out, dead_start, start)
-            dead_start = None
-
+                self.defines.append(d)
+        self.first = False
+        self._blank_dead(was_dead, start, end)
         # The guard changes on the line after the directive.
-        drow = row + source.count(b"\n", start, end)
-        g = stack[-1].guard if stack else None
-        if g is not guards[-1]:
-            if guard_rows[-1] == drow + 1:
-                guards[-1] = g
-            else:
-                guard_rows.append(drow + 1)
-                guards.append(g)
-    if dead_start is not None:
-        blank(out, dead_start, len(out))
-    for frame in stack:
-        problems.append((frame.line, "#if without #endif"))
+        self._guard_from(row + self.source.count(b"\n", start, end) + 1)
 
-    blank_annotations(out)
-    return Preprocessed(bytes(out), tuple(guard_rows), tuple(guards), tuple(defines), tuple(problems))
+    def _open(self, keyword: str, rest: str, end: int, row: int) -> None:
+        if keyword == "ifdef":
+            cond = f"defined({_first_word(rest)})"
+        elif keyword == "ifndef":
+            cond = f"!defined({_first_word(rest)})"
+        else:
+            cond = _normalize_condition(rest)
+        frame = _Frame(cond, row + 1, self.stack[-1] if self.stack else None)
+        if self.first and keyword == "ifndef" and _next_is_define_of(self.source, end, _first_word(rest)):
+            frame.transparent = True   # the include guard
+            frame.settle()
+        self.stack.append(frame)
+
+    def _branch(self, keyword: str, rest: str, row: int) -> None:
+        if not self.stack:
+            self.problems.append((row + 1, f"#{keyword} without #if"))
+            return
+        frame = self.stack[-1]
+        previous = [negate(c) for c in frame.branch_conds]
+        if keyword == "elif":
+            cond = _normalize_condition(rest)
+            frame.branch_conds.append(cond)
+            frame.term = guard_expression(previous + [cond]) or cond
+            frame.dead = cond == "0" or "1" in frame.branch_conds[:-1]
+        else:
+            frame.term = guard_expression([c for c in previous if c != "1"]) or "1"
+            frame.dead = "1" in frame.branch_conds
+        frame.settle()
+
+    def _blank_dead(self, was_dead: bool, start: int, end: int) -> None:
+        """Dead code (#if 0 and the like) is blanked whole."""
+        now_dead = self.in_dead()
+        if now_dead and not was_dead:
+            self.dead_start = end
+        elif was_dead and not now_dead and self.dead_start is not None:
+            blank(self.out, self.dead_start, start)
+            self.dead_start = None
+
+    def _guard_from(self, line: int) -> None:
+        """The guard of the open #if from line (0-based) on."""
+        g = self.stack[-1].guard if self.stack else None
+        if g is not self.guards[-1]:
+            if self.guard_rows[-1] == line:
+                self.guards[-1] = g
+            else:
+                self.guard_rows.append(line)
+                self.guards.append(g)
+
+    def finish(self) -> Preprocessed:
+        if self.dead_start is not None:
+            blank(self.out, self.dead_start, len(self.out))
+        for frame in self.stack:
+            self.problems.append((frame.line, "#if without #endif"))
+        blank_annotations(self.out)
+        return Preprocessed(bytes(self.out), tuple(self.guard_rows), tuple(self.guards), tuple(self.defines),
+                            tuple(self.problems))
 
 
 def _inside_string_or_line_comment(source: bytes, pos: int) -> bool:

@@ -46,55 +46,23 @@ def _member(name: str) -> str:
 
 
 def link(summaries) -> list[Lineage]:
-    from pvscan.naming import generation_aliases, static_call_member
-
+    """Each op's lineage across the revisions: matched to the op before it by name, then by the
+    name of its generation (pv_cpu_ops.x is pv_ops.cpu.x), then as a static call, by member
+    with the same signature, or by a renamed table; else a lineage of its own begins."""
     lineages: list[Lineage] = []
     current: dict[tuple[str, str], Lineage] = {}
     for i, s in enumerate(summaries):
         if s.warning and not s.ops:
             continue
         unmatched_prev = dict(current)
-        nxt = {}
-        pending = []
-        generic = []
-        for op in s.ops:
-            arch = ARCH_IDENTITY.get(op.arch, op.arch)
-            if arch == "generic":
-                generic.append(op)
-                continue
-            key = (arch, op.name)
-            lin, how = unmatched_prev.pop(key, None), "name"
-            if lin is None:
-                for alias in generation_aliases(op.name):
-                    lin = unmatched_prev.pop((arch, alias), None)
-                    if lin is not None:
-                        how = "generation"
-                        break
-            if lin is None:
-                pending.append(op)
-                continue
-            lin.states[i], lin.matched[i] = op, how
-            nxt[key] = lin
+        nxt: dict = {}
+        pending, generic = _link_by_name(s.ops, i, unmatched_prev, nxt)
         for op in pending:
             arch = ARCH_IDENTITY.get(op.arch, op.arch)
-            was = static_call_member(op.name)
-            if was is not None:
-                # 5.12: pv_ops.time.steal_clock became the static call pv_steal_clock.
-                same = [k for k in unmatched_prev if k[0] == arch and "." in k[1] and _member(k[1]) == was]
-                if len(same) == 1:
-                    lin = unmatched_prev.pop(same[0])
-                    lin.states[i], lin.matched[i] = op, "static call"
-                    nxt[(arch, op.name)] = lin
-                    continue
-            same = [k for k, l in unmatched_prev.items() if k[0] == arch and _member(k[1]) == _member(op.name)
-                    and _last(l).signature == op.signature]
-            how = "member"
-            if len(same) != 1:
-                old = [m for m, new in RENAMES.items() if new == _member(op.name)]
-                same = [k for k in unmatched_prev if k[0] == arch and _member(k[1]) in old]
-                how = "table"
-            if len(same) == 1:
-                lin = unmatched_prev.pop(same[0])
+            found = _earlier_of(op, arch, unmatched_prev)
+            if found is not None:
+                key, how = found
+                lin = unmatched_prev.pop(key)
                 lin.states[i], lin.matched[i] = op, how
             else:
                 lin = Lineage(f"{arch}:{op.name}", arch)
@@ -102,21 +70,78 @@ def link(summaries) -> list[Lineage]:
                 lineages.append(lin)
             nxt[(arch, op.name)] = lin
         for op in generic:
-            # Built for every architecture that enables it: the op of that name of each one.
-            was = static_call_member(op.name)
-            same = [k for k in unmatched_prev if k[1] == op.name
-                    or (was is not None and "." in k[1] and _member(k[1]) == was)]
-            for k in sorted(same):
-                lin = unmatched_prev.pop(k)
-                lin.states[i], lin.matched[i] = op.as_arch(k[0]), "name" if k[1] == op.name else "static call"
-                nxt[k] = lin
-            if not same:
-                lin = Lineage(f"generic:{op.name}", "generic")
-                lin.states[i] = op
+            lin = _link_generic(op, i, unmatched_prev, nxt)
+            if lin is not None:
                 lineages.append(lin)
-                nxt[("generic", op.name)] = lin
         current = nxt
     return lineages
+
+
+def _link_by_name(ops, i: int, unmatched_prev: dict, nxt: dict) -> tuple[list, list]:
+    """Links each op of revision i to the lineage of its name, or its generation's name, in
+    unmatched_prev (taken out, put in nxt); (the ops left, the generic ops)."""
+    from pvscan.naming import generation_aliases
+
+    pending, generic = [], []
+    for op in ops:
+        arch = ARCH_IDENTITY.get(op.arch, op.arch)
+        if arch == "generic":
+            generic.append(op)
+            continue
+        key = (arch, op.name)
+        lin, how = unmatched_prev.pop(key, None), "name"
+        if lin is None:
+            for alias in generation_aliases(op.name):
+                lin = unmatched_prev.pop((arch, alias), None)
+                if lin is not None:
+                    how = "generation"
+                    break
+        if lin is None:
+            pending.append(op)
+            continue
+        lin.states[i], lin.matched[i] = op, how
+        nxt[key] = lin
+    return pending, generic
+
+
+def _earlier_of(op, arch: str, unmatched_prev: dict) -> tuple | None:
+    """(key, how) of the one lineage an op no name matched continues, or None."""
+    from pvscan.naming import static_call_member
+
+    was = static_call_member(op.name)
+    if was is not None:
+        # 5.12: pv_ops.time.steal_clock became the static call pv_steal_clock.
+        same = [k for k in unmatched_prev if k[0] == arch and "." in k[1] and _member(k[1]) == was]
+        if len(same) == 1:
+            return same[0], "static call"
+    same = [k for k, lin in unmatched_prev.items() if k[0] == arch and _member(k[1]) == _member(op.name)
+            and _last(lin).signature == op.signature]
+    how = "member"
+    if len(same) != 1:
+        old = [m for m, new in RENAMES.items() if new == _member(op.name)]
+        same = [k for k in unmatched_prev if k[0] == arch and _member(k[1]) in old]
+        how = "table"
+    return (same[0], how) if len(same) == 1 else None
+
+
+def _link_generic(op, i: int, unmatched_prev: dict, nxt: dict) -> Lineage | None:
+    """A generic op (built for every architecture that enables it) continues the op of its name
+    of each architecture; a new lineage when it continues none."""
+    from pvscan.naming import static_call_member
+
+    was = static_call_member(op.name)
+    same = [k for k in unmatched_prev if k[1] == op.name
+            or (was is not None and "." in k[1] and _member(k[1]) == was)]
+    for k in sorted(same):
+        lin = unmatched_prev.pop(k)
+        lin.states[i], lin.matched[i] = op.as_arch(k[0]), "name" if k[1] == op.name else "static call"
+        nxt[k] = lin
+    if same:
+        return None
+    lin = Lineage(f"generic:{op.name}", "generic")
+    lin.states[i] = op
+    nxt[("generic", op.name)] = lin
+    return lin
 
 
 def _last(lin: Lineage) -> OpState:
@@ -150,28 +175,35 @@ def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
         if prev is None:
             out.append(Event(i, "added", f"{st.name} {st.signature or st.convention}", st.file, st.line))
         else:
-            how = lineage.matched.get(i)
-            if prev.name != st.name:
-                kind = "renamed" if how == "table" else "moved"
-                out.append(Event(i, kind, f"{prev.name} -> {st.name} (by {how})", st.file, st.line))
-            elif (prev.arch != st.arch and "generic" in (prev.arch, st.arch)) or (
-                    st.convention == "static_call" and prev.file != st.file):
-                # One name, a new home: 7.x defines pv_steal_clock once, in kernel/sched/cputime.c.
-                out.append(Event(i, "moved", f"{st.name}: {prev.arch} {prev.file} -> {st.arch} {st.file}",
-                                 st.file, st.line))
-            if prev.signature != st.signature and prev.signature and st.signature:
-                out.append(Event(i, "signature", f"{prev.signature} -> {st.signature}", st.file, st.line))
-            if prev.convention != st.convention and not _became_static_call(prev, st):
-                out.append(Event(i, "convention", f"{prev.convention} -> {st.convention}", st.file, st.line))
-            if prev.guard != st.guard and not _same_guard(guards, summaries, i, st, prev.guard, lineage.arch):
-                out.append(Event(i, "guard", f"{prev.guard or '(unconditional)'} -> {st.guard or '(unconditional)'}",
-                                 st.file, st.line))
-            if prev.backends != st.backends:
-                gone = sorted(set(prev.backends) - set(st.backends))
-                new = sorted(set(st.backends) - set(prev.backends))
-                detail = " ".join([f"+{b}" for b in new] + [f"-{b}" for b in gone])
-                out.append(Event(i, "backends", detail, st.file, st.line))
+            out += _changes(lineage, summaries, guards, i, prev, st)
         prev = st
+    return out
+
+
+def _changes(lineage: Lineage, summaries, guards, i: int, prev: OpState, st: OpState) -> list[Event]:
+    """The events of an op present in the revision before i (prev) and in i (st)."""
+    out = []
+    how = lineage.matched.get(i)
+    if prev.name != st.name:
+        kind = "renamed" if how == "table" else "moved"
+        out.append(Event(i, kind, f"{prev.name} -> {st.name} (by {how})", st.file, st.line))
+    elif (prev.arch != st.arch and "generic" in (prev.arch, st.arch)) or (
+            st.convention == "static_call" and prev.file != st.file):
+        # One name, a new home: 7.x defines pv_steal_clock once, in kernel/sched/cputime.c.
+        out.append(Event(i, "moved", f"{st.name}: {prev.arch} {prev.file} -> {st.arch} {st.file}",
+                         st.file, st.line))
+    if prev.signature != st.signature and prev.signature and st.signature:
+        out.append(Event(i, "signature", f"{prev.signature} -> {st.signature}", st.file, st.line))
+    if prev.convention != st.convention and not _became_static_call(prev, st):
+        out.append(Event(i, "convention", f"{prev.convention} -> {st.convention}", st.file, st.line))
+    if prev.guard != st.guard and not _same_guard(guards, summaries, i, st, prev.guard, lineage.arch):
+        out.append(Event(i, "guard", f"{prev.guard or '(unconditional)'} -> {st.guard or '(unconditional)'}",
+                         st.file, st.line))
+    if prev.backends != st.backends:
+        gone = sorted(set(prev.backends) - set(st.backends))
+        new = sorted(set(st.backends) - set(prev.backends))
+        detail = " ".join([f"+{b}" for b in new] + [f"-{b}" for b in gone])
+        out.append(Event(i, "backends", detail, st.file, st.line))
     return out
 
 
@@ -242,11 +274,12 @@ def verdict_of(abi, kind, backend, st, needs) -> tuple[str, str, str] | None:
 
 
 def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
-    """events_of: {identity: [Event]}, computed once by the caller (or here)."""
+    """What each ABI makes of the interface changes between consecutive revisions.
+    events_of: {identity: [Event]}, computed once by the caller (or here)."""
     if events_of is None:
         events_of = {lin.identity: events(lin, summaries) for lin in lineages}
     # Renames are not changes for an ABI: the op is the same (pvscan.identity).
-    changed_at = {}
+    changed_at: dict = {}
     moved_at: dict = {}    # revision -> {identity: what moved}
     for lin in lineages:
         for e in events_of[lin.identity]:
@@ -258,47 +291,59 @@ def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
     for lin in lineages:
         for i, st in lin.states.items():
             by_name.setdefault((i, ARCH_IDENTITY.get(st.arch, st.arch), st.name), []).append(lin)
+    lineage_of = {lin.identity: lin for lin in lineages}
     indices = [i for i, s in enumerate(summaries) if s.ops]
     out = []
     for abi in abis:
         for a, b in zip(indices, indices[1:]):
-            def keyed(i):
-                res = {}
-                for (name, code, arch, op, sev, message) in summaries[i].findings:
-                    for lin in by_name.get((i, ARCH_IDENTITY.get(arch, arch), op), ()):
-                        if name == abi and code in NEEDS and sev != "note":
-                            res[(lin.identity, code)] = message
-                return res
-            after = keyed(b)
-            changed = changed_at.get(b, {})
-            lineage_of = {lin.identity: lin for lin in lineages}
-            verdicts = []
-            kind_of = {(ar, o): k for a2, ar, o, k in summaries[b].kinds if a2 == abi}
-            # A generic op is judged for the ABI's architecture: the lineages of the others'
-            # kernels (arm64's pv_steal_clock, for an x86 ABI) get no verdict from it.
-            abi_arches = {ARCH_IDENTITY.get(ar, ar) for a2, ar, _o, _k in summaries[b].kinds if a2 == abi} - {"generic"}
-            backend = dict(summaries[b].witnesses).get(abi)
-            for ident, kinds in sorted(changed.items()):
-                st = lineage_of[ident].states.get(b)
-                if st is not None and st.arch == "generic" and lineage_of[ident].arch not in abi_arches | {"generic"}:
-                    continue
-                # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
-                needs = sorted((code, message) for (i2, code), message in after.items()
-                               if i2 == ident and code != Unmapped.code)
-                kind = kind_of.get((st.arch, st.name)) if st is not None else None
-                v = verdict_of(abi, kind, backend, st, needs)
-                moved = moved_at.get(b, {}).get(ident)
-                if v is not None and moved is not None and v[0] != "needs-abi":
-                    # Changed on the way, but the op and what fills it are the ones before.
-                    v = ("moved", "", f"moved ({moved}); {v[2]}")
-                if v is not None:
-                    verdicts.append((ident, " ".join(dict.fromkeys(kinds)), *v))
+            verdicts = _pair_verdicts(abi, summaries[b], b, changed_at.get(b, {}), moved_at.get(b, {}),
+                                      lineage_of, by_name)
             needing = tuple((ident, kinds, code, evidence) for ident, kinds, verdict, code, evidence in verdicts
                             if verdict == "needs-abi")
             out.append(AbiPair(abi, a, b, len(verdicts), needing,
                                tuple((ident, kinds, verdict, evidence)
                                      for ident, kinds, verdict, _code, evidence in verdicts)))
     return out
+
+
+def _needs_of(abi: str, summary, b: int, by_name: dict) -> dict:
+    """{(identity, code): message} of the findings of revision b under abi that say the ABI
+    cannot express the op (Rule.needs_abi), notes aside."""
+    res = {}
+    for (name, code, arch, op, sev, message) in summary.findings:
+        for lin in by_name.get((b, ARCH_IDENTITY.get(arch, arch), op), ()):
+            if name == abi and code in NEEDS and sev != "note":
+                res[(lin.identity, code)] = message
+    return res
+
+
+def _pair_verdicts(abi: str, summary, b: int, changed: dict, moved_at: dict, lineage_of: dict,
+                   by_name: dict) -> list[tuple]:
+    """[(identity, kinds, verdict, code, evidence)] of each op that changed on the way to
+    revision b (summary), as abi judges it there."""
+    after = _needs_of(abi, summary, b, by_name)
+    kind_of = {(ar, o): k for a2, ar, o, k in summary.kinds if a2 == abi}
+    # A generic op is judged for the ABI's architecture: the lineages of the others'
+    # kernels (arm64's pv_steal_clock, for an x86 ABI) get no verdict from it.
+    abi_arches = {ARCH_IDENTITY.get(ar, ar) for a2, ar, _o, _k in summary.kinds if a2 == abi} - {"generic"}
+    backend = dict(summary.witnesses).get(abi)
+    verdicts = []
+    for ident, kinds in sorted(changed.items()):
+        st = lineage_of[ident].states.get(b)
+        if st is not None and st.arch == "generic" and lineage_of[ident].arch not in abi_arches | {"generic"}:
+            continue
+        # An op the ABI only leaves unmapped (PV001) is a question, not a limit.
+        needs = sorted((code, message) for (i2, code), message in after.items()
+                       if i2 == ident and code != Unmapped.code)
+        kind = kind_of.get((st.arch, st.name)) if st is not None else None
+        v = verdict_of(abi, kind, backend, st, needs)
+        moved = moved_at.get(ident)
+        if v is not None and moved is not None and v[0] != "needs-abi":
+            # Changed on the way, but the op and what fills it are the ones before.
+            v = ("moved", "", f"moved ({moved}); {v[2]}")
+        if v is not None:
+            verdicts.append((ident, " ".join(dict.fromkeys(kinds)), *v))
+    return verdicts
 
 
 @dataclass(frozen=True)

@@ -196,22 +196,10 @@ def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSp
         for i in git:
             trees.append(GitTree(specs[i].location, specs[i].rev, run))
         known = [Cache.for_source(t).get_candidates(t.cache_key) for t in trees]
-        if any(k is None for k in known):
-            steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
-            if any(step is None for step in steps):
-                return list(specs)
-            labels = [specs[i].label for i in git]
-            if known[0] is None:
-                if say:
-                    say(f"searching {labels[0]} (revision 1/{len(specs)})")
-                known[0] = trees[0].candidates([])
-            for n, (tree, step) in enumerate(zip(trees[1:], steps), 1):
-                if known[n] is None:
-                    if say:
-                        say(f"searching the {len(step):,} files changed from {labels[n - 1]} to {labels[n]} "
-                            f"(revision {n + 1}/{len(specs)})")
-                    known[n] = tree.candidates_since(trees[n - 1].commit, known[n - 1], step)
-        lists = known
+        lists = _searched(trees, known, [specs[i].label for i in git], len(specs), say) \
+            if any(k is None for k in known) else known
+        if lists is None:
+            return list(specs)
     except PvscanError:
         return list(specs)          # a bad revision: its worker says so
     finally:
@@ -221,6 +209,25 @@ def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSp
     for i, found in zip(git, lists):
         out[i] = dataclasses.replace(specs[i], candidates=tuple(found))
     return out
+
+
+def _searched(trees, known: list, labels: list, total: int, say) -> list | None:
+    """known with each list it lacks searched: the first revision's whole, each later one's
+    from the one before and the files that changed; None when git cannot say what changed."""
+    steps = [b.changed_sources(a.commit) for a, b in zip(trees, trees[1:])]
+    if any(step is None for step in steps):
+        return None
+    if known[0] is None:
+        if say:
+            say(f"searching {labels[0]} (revision 1/{total})")
+        known[0] = trees[0].candidates([])
+    for n, (tree, step) in enumerate(zip(trees[1:], steps), 1):
+        if known[n] is None:
+            if say:
+                say(f"searching the {len(step):,} files changed from {labels[n - 1]} to {labels[n]} "
+                    f"(revision {n + 1}/{total})")
+            known[n] = tree.candidates_since(trees[n - 1].commit, known[n - 1], step)
+    return known
 
 
 # -- running the tasks --------------------------------------------------------------

@@ -35,50 +35,69 @@ FORM_TABLE_OP = "PVOP_*(table, op)"
 
 
 def find_call_sites(facts, model) -> Sites:
-    macros = _object_macros(facts)
-    sites: dict = {}
-    wrapper_of: dict = {}        # (arch, name, file) -> Wrapper: its first sighting defines it
-    op_wrappers: dict = {}       # op key -> {(arch, name, file)}
-    warnings: list[Warning_] = []
-
-    where: dict = {}             # file path -> _Definitions, made at the file's first wrapper
-
-    def note_wrapper(f, op, name, kind, line):
-        if f.path not in where:
-            where[f.path] = _Definitions(f)
-        key = _wrapper(f, op, name, kind, line, wrapper_of, where[f.path])
-        if key is not None:
-            op_wrappers.setdefault(op.key, set()).add(key)
-
-    symbols = _offset_symbols(facts)
-    forms: dict = {}
-    unplaced: list = []
+    """Each op's call sites (asm references, PVOP_* macro calls, C references) and the functions
+    that wrap them, with what could not be placed."""
+    found = _SitesFound(model, _object_macros(facts), _offset_symbols(facts))
     for f in facts:
+        found.symbol_refs(f)
+        found.macro_calls(f)
+        found.references(f)
+    return found.sites_of()
+
+
+class _SitesFound:
+    """The call sites and wrappers found so far, file by file."""
+
+    def __init__(self, model, macros: dict, symbols: dict):
+        self.model, self.macros, self.symbols = model, macros, symbols
+        self.sites: dict = {}
+        self.wrapper_of: dict = {}      # (arch, name, file) -> Wrapper: its first sighting defines it
+        self.op_wrappers: dict = {}     # op key -> {(arch, name, file)}
+        self.warnings: list[Warning_] = []
+        self.where: dict = {}           # file path -> _Definitions, made at the file's first wrapper
+        self.forms: dict = {}
+        self.unplaced: list = []
+
+    def note_wrapper(self, f, op, name, kind, line) -> None:
+        if f.path not in self.where:
+            self.where[f.path] = _Definitions(f)
+        key = _wrapper(f, op, name, kind, line, self.wrapper_of, self.where[f.path])
+        if key is not None:
+            self.op_wrappers.setdefault(op.key, set()).add(key)
+
+    def symbol_refs(self, f) -> None:
         for ref in f.symbol_refs:
-            for op in _resolve_symbol(model, symbols, f.arch, ref):
-                sites.setdefault(op.key, []).append(CallSite(f.path, ref.line, "asm", None, None, None, None,
-                                                             ref.function, ref.function_kind,
-                                                             guard_expression(ref.guard)))
-                note_wrapper(f, op, ref.function, ref.function_kind, ref.line)
+            for op in _resolve_symbol(self.model, self.symbols, f.arch, ref):
+                self.sites.setdefault(op.key, []).append(CallSite(
+                    f.path, ref.line, "asm", None, None, None, None, ref.function, ref.function_kind,
+                    guard_expression(ref.guard)))
+                self.note_wrapper(f, op, ref.function, ref.function_kind, ref.line)
+
+    def macro_calls(self, f) -> None:
         for mc in f.macro_calls:
-            found, form = _macro_call_sites(f, mc, model, warnings, macros.get(f.arch, {}))
+            found, form = _macro_call_sites(f, mc, self.model, self.warnings, self.macros.get(f.arch, {}))
             for op, site in found:
-                sites.setdefault(op.key, []).append(site)
-                note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
+                self.sites.setdefault(op.key, []).append(site)
+                self.note_wrapper(f, op, mc.function, mc.function_kind, mc.line)
                 if form is not None:
-                    forms.setdefault(op.arch, set()).add(form)
+                    self.forms.setdefault(op.arch, set()).add(form)
             if not found and form is not None and mc.function_kind != "macro":
-                unplaced.append((f.path, mc.line, mc.macro, ", ".join(mc.args[:3])))
+                self.unplaced.append((f.path, mc.line, mc.macro, ", ".join(mc.args[:3])))
+
+    def references(self, f) -> None:
         for r in f.references:
-            for op in model.resolve(f.arch, r.root, r.path):
-                sites.setdefault(op.key, []).append(CallSite(f.path, r.line, r.kind, None, None, None, None,
-                                                             r.function, r.function_kind, guard_expression(r.guard)))
+            for op in self.model.resolve(f.arch, r.root, r.path):
+                self.sites.setdefault(op.key, []).append(CallSite(
+                    f.path, r.line, r.kind, None, None, None, None, r.function, r.function_kind,
+                    guard_expression(r.guard)))
                 if r.kind in ("call", "asm"):
-                    note_wrapper(f, op, r.function, r.function_kind, r.line)
-    wrappers = {key: tuple(sorted((wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
-                for key, keys in op_wrappers.items()}
-    return Sites({k: tuple(v) for k, v in sites.items()}, wrappers, tuple(warnings),
-                 {arch: frozenset(v) for arch, v in sorted(forms.items())}, tuple(unplaced))
+                    self.note_wrapper(f, op, r.function, r.function_kind, r.line)
+
+    def sites_of(self) -> Sites:
+        wrappers = {key: tuple(sorted((self.wrapper_of[k] for k in keys), key=lambda w: (w.name, w.file, w.line)))
+                    for key, keys in self.op_wrappers.items()}
+        return Sites({k: tuple(v) for k, v in self.sites.items()}, wrappers, tuple(self.warnings),
+                     {arch: frozenset(v) for arch, v in sorted(self.forms.items())}, tuple(self.unplaced))
 
 
 def _offset_symbols(facts) -> dict:

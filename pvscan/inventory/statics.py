@@ -60,6 +60,8 @@ class Statics:
 
 
 def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Statics:
+    """The paravirt static calls (pv_steal_clock ...) as ops: their defaults, the backends that
+    update them (directly or through an installer function), their call sites and wrappers."""
     decls = _declarations(facts)
     ops = {key: _op(key, found) for key, found in sorted(decls.items())}
     warnings: list[Warning_] = []
@@ -81,35 +83,10 @@ def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = Back
                                          "scanned file defines or declares: it is in no op"))
             for key in _resolve(ops, f.arch, use.name):
                 if use.kind == "update":
-                    if use.param_index is not None:
-                        continue                  # an installer's own body: its callers install
-                    backend = backend_map.backend_of(f.path)
-                    if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
-                        continue   # drivers/xen/time.c: Xen's architectures' static call, not riscv's
-                    function, wrapped = unwrap(use.value or "", {})
-                    impls.setdefault(key, []).append(Implementation(
-                        backend, f.path, use.line, function, "static_call_update", wrapped,
-                        guard_expression(use.guard)))
-                    continue
-                sites.setdefault(key, []).append(CallSite(
-                    f.path, use.line, "static_call" if use.kind == "call" else "read", None, None, None, None,
-                    use.function, use.function_kind, guard_expression(use.guard)))
-                if use.kind == "call" and use.function and use.function_kind != "file":
-                    line = max((fl for fn, fl in f.functions if fn == use.function and fl <= use.line),
-                               default=use.line)
-                    wrappers.setdefault(key, set()).add(Wrapper(use.function, use.function_kind, f.path, line))
-        for call in f.installer_calls:
-            for inst in installers.get(call.callee, ()):
-                if inst.param >= len(call.args) or (inst.file == f.path and call.function == inst.name):
-                    continue
-                function, wrapped = unwrap(call.args[inst.param], {})
-                backend = backend_map.backend_of(f.path)
-                for key in _resolve(ops, inst.arch, inst.static_call):
-                    if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
-                        continue
-                    impls.setdefault(key, []).append(Implementation(
-                        backend, f.path, call.line, function, f"installer {inst.name}", wrapped,
-                        guard_expression(call.guard)))
+                    _update(f, use, key, backend_map, homes, impls)
+                else:
+                    _use(f, use, key, sites, wrappers)
+        _installer_calls(f, installers, ops, backend_map, homes, impls)
     return Statics(
         tuple(ops.values()),
         {k: tuple(v) for k, v in sites.items()},
@@ -118,6 +95,46 @@ def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = Back
         tuple(sorted((i for found in installers.values() for i in found), key=lambda i: (i.name, i.file))),
         tuple(warnings),
     )
+
+
+def _update(f, use, key, backend_map: BackendMap, homes: BackendHomes, impls: dict) -> None:
+    """A static_call_update() of the op key: the implementation of the file's backend."""
+    if use.param_index is not None:
+        return                  # an installer's own body: its callers install
+    backend = backend_map.backend_of(f.path)
+    if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
+        return   # drivers/xen/time.c: Xen's architectures' static call, not riscv's
+    function, wrapped = unwrap(use.value or "", {})
+    impls.setdefault(key, []).append(Implementation(
+        backend, f.path, use.line, function, "static_call_update", wrapped, guard_expression(use.guard)))
+
+
+def _use(f, use, key, sites: dict, wrappers: dict) -> None:
+    """A call (or read) of the op key: a call site, and its function a wrapper when it calls."""
+    sites.setdefault(key, []).append(CallSite(
+        f.path, use.line, "static_call" if use.kind == "call" else "read", None, None, None, None,
+        use.function, use.function_kind, guard_expression(use.guard)))
+    if use.kind == "call" and use.function and use.function_kind != "file":
+        line = max((fl for fn, fl in f.functions if fn == use.function and fl <= use.line), default=use.line)
+        wrappers.setdefault(key, set()).add(Wrapper(use.function, use.function_kind, f.path, line))
+
+
+def _installer_calls(f, installers: dict, ops: dict, backend_map: BackendMap, homes: BackendHomes,
+                     impls: dict) -> None:
+    """The implementations a file installs through an installer function (the function it
+    passes to one that calls static_call_update with its parameter)."""
+    for call in f.installer_calls:
+        for inst in installers.get(call.callee, ()):
+            if inst.param >= len(call.args) or (inst.file == f.path and call.function == inst.name):
+                continue
+            function, wrapped = unwrap(call.args[inst.param], {})
+            backend = backend_map.backend_of(f.path)
+            for key in _resolve(ops, inst.arch, inst.static_call):
+                if f.arch == "generic" and key[0] != "generic" and not homes.builds(backend, key[0]):
+                    continue
+                impls.setdefault(key, []).append(Implementation(
+                    backend, f.path, call.line, function, f"installer {inst.name}", wrapped,
+                    guard_expression(call.guard)))
 
 
 def _declarations(facts) -> dict:

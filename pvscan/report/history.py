@@ -34,45 +34,47 @@ def _verdict(h, verdict: str, width: int = 10) -> str:
 
 
 def text(h) -> str:
-    s, out = h.summaries, []
-    w = out.append
-    w(f"History of {len(s)} revision(s): " + ", ".join(x.label for x in s) + "\n")
-    for x in s:
-        if x.warning:
-            w(f"  {x.label}: {x.warning}\n")
+    """The history as text: the verdicts first, then each step's changes, then each op's span."""
+    s = h.summaries
+    out = [f"History of {len(s)} revision(s): " + ", ".join(x.label for x in s) + "\n"]
+    out += [f"  {x.label}: {x.warning}\n" for x in s if x.warning]
     # The answer first: per ABI, what each step's interface changes asked of it.
     for p in h.pairs:
-        w(f"  ABI {p.abi}, {_label(s, p.before)} -> {_label(s, p.after)}: {p.changes} interface change(s): "
-          f"{_classes(p)}\n")
-        for ident, kinds, verdict, evidence in p.verdicts:
-            if verdict == "needs-abi":
-                w(f"    {_verdict(h, 'needs-abi')} {ident} ({kinds}): {evidence}\n")
+        out.append(f"  ABI {p.abi}, {_label(s, p.before)} -> {_label(s, p.after)}: {p.changes} interface "
+                   f"change(s): {_classes(p)}\n")
+        out += [f"    {_verdict(h, 'needs-abi')} {ident} ({kinds}): {evidence}\n"
+                for ident, kinds, verdict, evidence in p.verdicts if verdict == "needs-abi"]
     indices = [i for i, x in enumerate(s) if x.ops]
     for a, b in zip(indices, indices[1:]):
-        w(f"\n{_label(s, a)} -> {_label(s, b)}\n")
-        rows = sorted((e.kind, lin.identity, e) for lin in h.lineages for e in h.events[lin.identity]
-                      if e.revision == b)
-        for kind, ident, e in rows:
-            w(f"  {kind:<10} {ident:<44} {e.detail}  {e.file}:{e.line}\n")
-        if not rows:
-            w("  no change to the ops\n")
-        for rev, abi, area, detail in h.area_changes:
-            if rev == b:
-                w(f"  {'area':<10} {abi + ':' + area:<44} {detail}\n")
-        for p in h.pairs:
-            if (p.before, p.after) != (a, b):
-                continue
-            w(f"  ABI {p.abi}: {p.changes} interface change(s): {_classes(p)}\n")
-            for ident, kinds, verdict, evidence in p.verdicts:
-                w(f"    {_verdict(h, verdict)} {ident} ({kinds}): {evidence}\n")
-    w("\nOps\n")
+        out += _step_text(h, a, b)
+    out.append("\nOps\n")
     for lin in h.lineages:
         first, last = min(lin.states), max(lin.states)
         names = sorted({st.name for st in lin.states.values()})
-        w(f"  {lin.identity:<44} {_label(s, first)} .. {_label(s, last)}"
-          + (f"  (also {', '.join(n for n in names if not lin.identity.endswith(':' + n))})" if len(names) > 1 else "")
-          + "\n")
+        out.append(f"  {lin.identity:<44} {_label(s, first)} .. {_label(s, last)}"
+                   + (f"  (also {', '.join(n for n in names if not lin.identity.endswith(':' + n))})"
+                      if len(names) > 1 else "") + "\n")
     return "".join(out)
+
+
+def _step_text(h, a: int, b: int) -> list[str]:
+    """The lines of one step, revision a to b: its op changes, area changes and verdicts."""
+    s = h.summaries
+    out = [f"\n{_label(s, a)} -> {_label(s, b)}\n"]
+    rows = sorted((e.kind, lin.identity, e) for lin in h.lineages for e in h.events[lin.identity]
+                  if e.revision == b)
+    out += [f"  {kind:<10} {ident:<44} {e.detail}  {e.file}:{e.line}\n" for kind, ident, e in rows]
+    if not rows:
+        out.append("  no change to the ops\n")
+    out += [f"  {'area':<10} {abi + ':' + area:<44} {detail}\n"
+            for rev, abi, area, detail in h.area_changes if rev == b]
+    for p in h.pairs:
+        if (p.before, p.after) != (a, b):
+            continue
+        out.append(f"  ABI {p.abi}: {p.changes} interface change(s): {_classes(p)}\n")
+        out += [f"    {_verdict(h, verdict)} {ident} ({kinds}): {evidence}\n"
+                for ident, kinds, verdict, evidence in p.verdicts]
+    return out
 
 
 def to_json(h) -> str:

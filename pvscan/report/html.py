@@ -113,48 +113,69 @@ def _shown(path: str) -> str:
 def markdown(text: str) -> str:
     """A rule's documentation (our own Markdown: '## ' headings, paragraphs, '- ' lists,
     `code` and ``` blocks) as HTML; everything escaped first."""
-    out, para, items, code = [], [], [], None
-
-    def inline(t: str) -> str:
-        return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(t, quote=False))
-
-    def flush():
-        if para:
-            out.append(f"<p>{inline(' '.join(para))}</p>")
-            para.clear()
-        if items:
-            out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in items) + "</ul>")
-            items.clear()
-
+    doc = _Markdown()
     for line in text.splitlines():
-        if code is not None:
+        doc.line(line)
+    return doc.end()
+
+
+def _inline(t: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(t, quote=False))
+
+
+class _Markdown:
+    """The HTML of a Markdown text so far, and the paragraph, list or code block still open."""
+
+    def __init__(self):
+        self.out: list[str] = []
+        self.para: list[str] = []
+        self.items: list[str] = []
+        self.code: list[str] | None = None
+
+    def flush(self) -> None:
+        if self.para:
+            self.out.append(f"<p>{_inline(' '.join(self.para))}</p>")
+            self.para.clear()
+        if self.items:
+            self.out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in self.items) + "</ul>")
+            self.items.clear()
+
+    def line(self, line: str) -> None:
+        if self.code is not None:
             if line.strip().startswith("```"):
-                out.append(f"<pre>{escape(chr(10).join(code))}</pre>")
-                code = None
+                self.out.append(f"<pre>{escape(chr(10).join(self.code))}</pre>")
+                self.code = None
             else:
-                code.append(line)
+                self.code.append(line)
         elif line.strip().startswith("```"):
-            flush()
-            code = []
+            self.flush()
+            self.code = []
         elif line.startswith("#"):
-            flush()
-            out.append(f"<h5>{inline(line.lstrip('#').strip())}</h5>")
-        elif re.match(r"\s*[-*] ", line):
-            if para:
-                flush()
-            items.append(re.sub(r"^\s*[-*] ", "", line))
-        elif not line.strip():
-            flush()
-        elif items and line.startswith(" "):
-            items[-1] += " " + line.strip()
+            self.flush()
+            self.out.append(f"<h5>{_inline(line.lstrip('#').strip())}</h5>")
         else:
-            if items:
-                flush()
-            para.append(line.strip())
-    if code is not None:
-        out.append(f"<pre>{escape(chr(10).join(code))}</pre>")
-    flush()
-    return "".join(out)
+            self._prose(line)
+
+    def _prose(self, line: str) -> None:
+        """A line of a paragraph or of a list, or the blank line that ends one."""
+        if re.match(r"\s*[-*] ", line):
+            if self.para:
+                self.flush()
+            self.items.append(re.sub(r"^\s*[-*] ", "", line))
+        elif not line.strip():
+            self.flush()
+        elif self.items and line.startswith(" "):
+            self.items[-1] += " " + line.strip()
+        else:
+            if self.items:
+                self.flush()
+            self.para.append(line.strip())
+
+    def end(self) -> str:
+        if self.code is not None:
+            self.out.append(f"<pre>{escape(chr(10).join(self.code))}</pre>")
+        self.flush()
+        return "".join(self.out)
 
 
 def _anchor(arch, name) -> str:

@@ -103,6 +103,30 @@ def _source(doc, file, line, w) -> None:
     w.raw(f"        | {text}\n")
 
 
+def _call_sites_in_full(o, doc, w) -> None:
+    w(f"\n  call sites ({len(o.call_sites)})\n")
+    for c in o.call_sites:
+        extra = ""
+        if c.return_type:
+            extra += f" returns {c.return_type}"
+        if c.alt_condition:
+            extra += f"; ALT {c.alt_replacement} if {c.alt_condition}"
+        where = f" in {c.function}()" if c.function_kind == "function" else (f" in macro {c.function}" if c.function else "")
+        w(f"    {c.file}:{c.line}: {c.kind}{where}{extra}\n")
+        _source(doc, c.file, c.line, w)
+
+
+def _wrappers_in_full(o, result, doc, w) -> None:
+    w(f"\n  wrappers ({len(o.wrappers)})\n")
+    for wr in o.wrappers:
+        callers = "?" if wr.callers is None else wr.callers
+        noun = "caller" if callers == 1 else "callers"
+        w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} {noun}\n")
+        if doc.list_callers:
+            for c in result.callers.get((o.arch, wr.name), ()):
+                w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
+
+
 def _op_in_full(o, result, doc) -> str:
     out = []
     w = _writer(out)
@@ -116,24 +140,8 @@ def _op_in_full(o, result, doc) -> str:
     _source(doc, o.file, o.line, w)
     if o.comment:
         w(f"  comment     {o.comment}\n")
-    w(f"\n  call sites ({len(o.call_sites)})\n")
-    for c in o.call_sites:
-        extra = ""
-        if c.return_type:
-            extra += f" returns {c.return_type}"
-        if c.alt_condition:
-            extra += f"; ALT {c.alt_replacement} if {c.alt_condition}"
-        where = f" in {c.function}()" if c.function_kind == "function" else (f" in macro {c.function}" if c.function else "")
-        w(f"    {c.file}:{c.line}: {c.kind}{where}{extra}\n")
-        _source(doc, c.file, c.line, w)
-    w(f"\n  wrappers ({len(o.wrappers)})\n")
-    for wr in o.wrappers:
-        callers = "?" if wr.callers is None else wr.callers
-        noun = "caller" if callers == 1 else "callers"
-        w(f"    {wr.name} ({wr.kind}) {wr.file}:{wr.line}: {callers} {noun}\n")
-        if doc.list_callers:
-            for c in result.callers.get((o.arch, wr.name), ()):
-                w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
+    _call_sites_in_full(o, doc, w)
+    _wrappers_in_full(o, result, doc, w)
     cleared = f", {len(o.cleared_by)} NULL" if o.cleared_by else ""
     w(f"\n  implementations ({len(o.implementations)}{cleared})\n")
     for i in o.implementations:

@@ -135,18 +135,7 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
         # and fuzz only when neither is there. Fuzz tried first would apply a hunk a second
         # time beside its own result, a few lines away, where the context is alike.
         at_top = start == 0
-        # At each fuzz, the hunk forward and then its result (GNU patch's "Reversed (or previously
-        # applied) patch detected"): a hunk already in the file is never applied a second time
-        # beside itself with more fuzz, where its context is alike.
-        placed = seen = None
-        backward = [(_swap(t), s) for t, s in lines]
-        for level in range(fuzz + 1):
-            placed = _place(old_lines, lines, start + drift, pos, level, at_top, index)
-            if placed is not None:
-                break
-            seen = _place(old_lines, backward, start + drift, pos, level, at_top, index)
-            if seen is not None:
-                break
+        placed, seen = _place_either_way(old_lines, lines, start + drift, pos, fuzz, at_top, index)
         if seen is not None:
             at = seen[0] - seen[2]
             outcomes.append(HunkOutcome(hunk.patch_line, header, "already", at + 1, at - start))
@@ -160,22 +149,43 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
         outcomes.append(HunkOutcome(hunk.patch_line, header, "applied", at - top + 1, drift, fuzz=used))
         kept.add(pos + 1, len(out) + 1, at - pos)
         out.extend(old_lines[pos:at])
-        pos = at
-        for tag, s in lines:
-            if tag == " ":
-                out.append(old_lines[pos])
-                kept.add(pos + 1, len(out))
-                pos += 1
-            elif tag == "-":
-                removed.add(pos + 1)
-                pos += 1
-            else:
-                out.append(s)
-                added.add(len(out))
+        pos = _copy_hunk(old_lines, lines, at, out, added, removed, kept)
     kept.add(pos + 1, len(out) + 1, len(old_lines) - pos)
     out.extend(old_lines[pos:])
     text = "\n".join(out) + ("\n" if out and (trailing or not old_lines) else "")
     return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes, kept)
+
+
+def _place_either_way(old_lines, lines, start: int, floor: int, fuzz: int, at_top: bool, index) -> tuple:
+    """(where the hunk goes forward, where its result already is): at each fuzz, the hunk forward
+    and then its result (GNU patch's "Reversed (or previously applied) patch detected"), so that
+    a hunk already in the file is never applied a second time beside itself with more fuzz."""
+    backward = [(_swap(t), s) for t, s in lines]
+    for level in range(fuzz + 1):
+        placed = _place(old_lines, lines, start, floor, level, at_top, index)
+        if placed is not None:
+            return placed, None
+        seen = _place(old_lines, backward, start, floor, level, at_top, index)
+        if seen is not None:
+            return None, seen
+    return None, None
+
+
+def _copy_hunk(old_lines, lines, at: int, out: list, added: set, removed: set, kept) -> int:
+    """The hunk's lines applied at old line index at, into out; the old line index after it."""
+    pos = at
+    for tag, s in lines:
+        if tag == " ":
+            out.append(old_lines[pos])
+            kept.add(pos + 1, len(out))
+            pos += 1
+        elif tag == "-":
+            removed.add(pos + 1)
+            pos += 1
+        else:
+            out.append(s)
+            added.add(len(out))
+    return pos
 
 
 def _place(old_lines, lines, start, floor, fuzz, at_top=False, index=None):

@@ -116,15 +116,55 @@ def _split_mbox(lines):
 
 
 def _parse_one(lines, first, source) -> Patch:
+    """One mail's (or one plain input's) patch: its headers, then each file's header and hunks."""
+    subject, author, date, i = _mail_headers(lines)
+    patch = Patch(subject, author, date, lines=len(lines) - (1 if lines and lines[-1] == "" else 0))
+    current = None
+    hunk = None
+    while i < len(lines):
+        line = lines[i]
+        number = first + i
+        if hunk is not None and not hunk.full:
+            i = _hunk_line(hunk, lines, i, first, source)
+            continue
+        if line.startswith("diff --git ") or (line.startswith("--- ") and i + 1 < len(lines)
+                                              and lines[i + 1].startswith("+++ ")):
+            current, i = _file_start(patch, current, lines, i, first, source)
+            hunk = None
+        elif current is not None and line.startswith("@@"):
+            hunk = _hunk(line, source, number)
+            current.hunks.append(hunk)
+        elif current is not None and _extended_header(current, line, source, number):
+            pass
+        elif line.startswith("base-commit: ") and re.fullmatch(r"[0-9a-f]{7,64}", line[13:].strip()):
+            patch.base_commit = line[13:].strip()
+        i += 1
+    if hunk is not None and not hunk.full:
+        raise _short_hunk(hunk, source, first + len(lines) - 1)
+    for f in patch.files:
+        _settle_paths(f)
+    return patch
+
+
+def _settle_paths(f: FilePatch) -> None:
+    """A file patch's sides as its hunks leave them ('diff -N' names an absent file and gives it
+    an empty side), and what is wrong with its paths."""
+    if f.hunks and all(h.old_start == 0 and h.old_len == 0 for h in f.hunks):
+        f.old_path = None
+    if f.hunks and all(h.new_start == 0 and h.new_len == 0 for h in f.hunks):
+        f.new_path = None
+    f.problem = _path_problem(f)
+
+
+def _mail_headers(lines) -> tuple[str, str | None, str | None, int]:
+    """(subject, author, date, the index of the first line after the headers): of an mbox mail
+    ('From <sha> <date>'), or a quilt or plain mail patch that starts with its headers."""
     subject, author, date = "", None, None
     i = 0
-    # An mbox mail ('From <sha> <date>'), or a quilt or plain mail patch that starts with its headers.
     in_headers = bool(lines) and (lines[0].startswith("From ")
                                   or re.match(r"(?i)(from|subject|date):", lines[0]) is not None)
-    while in_headers and i < len(lines):
+    while in_headers and i < len(lines) and lines[i] != "":
         line = lines[i]
-        if line == "":
-            break
         if line.lower().startswith("subject:"):
             subject = line[8:].strip()
             while i + 1 < len(lines) and lines[i + 1].startswith((" ", "\t")):
@@ -135,73 +175,67 @@ def _parse_one(lines, first, source) -> Patch:
         elif line.lower().startswith("date:"):
             date = line[5:].strip()
         i += 1
-    patch = Patch(subject, author, date, lines=len(lines) - (1 if lines and lines[-1] == "" else 0))
-    current = None
-    hunk = None
-    while i < len(lines):
-        line = lines[i]
-        number = first + i
-        if hunk is not None and not hunk.full:
-            # Inside a hunk its counts rule, as in 'git apply': '--- x' is a removed line here.
-            if line[:1] in (" ", "-", "+"):
-                hunk.add(line)
-            elif line == "":
-                hunk.add(" ")       # a blank context line whose space was stripped
-            elif not line.startswith("\\"):   # '\ No newline at end of file' belongs to the hunk
-                raise _short_hunk(hunk, source, number)
-            i += 1
-            if hunk.full and i < len(lines) and _overruns(lines, i):
-                raise PvscanError(f"the hunk at line {hunk.patch_line} has more lines than its header counts "
-                                  f"({hunk.old_len} old, {hunk.new_len} new; corrupt patch)", source, first + i)
-            continue
-        if line.startswith("diff --git "):
-            a, b = _git_paths(line, source, number)
-            current = FilePatch(_strip_prefix(a), _strip_prefix(b), patch_line=number)
-            patch.files.append(current)
-            hunk = None
-        elif line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
-            old = _header_path(line[4:], source, number)
-            new = _header_path(lines[i + 1][4:], source, number + 1)
-            if (current is None or current.hunks or current.binary
-                    or (current.patch_line < number - 8 and not _in_git_header(lines, i))):
-                current = FilePatch(old, new, patch_line=number)
-                patch.files.append(current)
-            else:
-                current.old_path, current.new_path = old, new
-            hunk = None
-            i += 1
-        elif current is not None and line.startswith(("new file mode", "deleted file mode")):
-            if line.startswith("new"):
-                current.old_path = None
-                current.created = True
-            else:
-                current.new_path = None
-        elif current is not None and line.startswith("rename from "):
-            current.old_path = _unquote(line[12:].strip(), source, number)
-            current.rename = True
-        elif current is not None and line.startswith("rename to "):
-            current.new_path = _unquote(line[10:].strip(), source, number)
-            current.rename = True
-        elif current is not None and re.match(r"index [0-9a-f]{7,64}\.\.[0-9a-f]{7,64}( [0-7]+)?$", line):
-            current.blobs = tuple(line[6:].split(" ")[0].split(".."))
-        elif current is not None and (line.startswith("Binary files ") or line == "GIT binary patch"):
-            current.binary = True
-        elif current is not None and line.startswith("@@"):
-            hunk = _hunk(line, source, number)
-            current.hunks.append(hunk)
-        elif line.startswith("base-commit: ") and re.fullmatch(r"[0-9a-f]{7,64}", line[13:].strip()):
-            patch.base_commit = line[13:].strip()
-        i += 1
-    if hunk is not None and not hunk.full:
-        raise _short_hunk(hunk, source, first + len(lines) - 1)
-    for f in patch.files:
-        # 'diff -N' names an absent file and gives it an empty side.
-        if f.hunks and all(h.old_start == 0 and h.old_len == 0 for h in f.hunks):
-            f.old_path = None
-        if f.hunks and all(h.new_start == 0 and h.new_len == 0 for h in f.hunks):
-            f.new_path = None
-        f.problem = _path_problem(f)
-    return patch
+    return subject, author, date, i
+
+
+def _hunk_line(hunk: Hunk, lines, i: int, first: int, source) -> int:
+    """Line i, inside a hunk whose counts are not met: its counts rule, as in 'git apply' ('--- x'
+    is a removed line here). The index of the next line."""
+    line = lines[i]
+    if line[:1] in (" ", "-", "+"):
+        hunk.add(line)
+    elif line == "":
+        hunk.add(" ")       # a blank context line whose space was stripped
+    elif not line.startswith("\\"):   # '\ No newline at end of file' belongs to the hunk
+        raise _short_hunk(hunk, source, first + i)
+    i += 1
+    if hunk.full and i < len(lines) and _overruns(lines, i):
+        raise PvscanError(f"the hunk at line {hunk.patch_line} has more lines than its header counts "
+                          f"({hunk.old_len} old, {hunk.new_len} new; corrupt patch)", source, first + i)
+    return i
+
+
+def _file_start(patch: Patch, current, lines, i: int, first: int, source) -> tuple:
+    """(the file patch line i begins or names, the index of its last header line): 'diff --git',
+    or '--- a/x' and '+++ b/x', which name the file of a 'diff --git' just before them."""
+    line, number = lines[i], first + i
+    if line.startswith("diff --git "):
+        a, b = _git_paths(line, source, number)
+        current = FilePatch(_strip_prefix(a), _strip_prefix(b), patch_line=number)
+        patch.files.append(current)
+        return current, i
+    old = _header_path(line[4:], source, number)
+    new = _header_path(lines[i + 1][4:], source, number + 1)
+    if (current is None or current.hunks or current.binary
+            or (current.patch_line < number - 8 and not _in_git_header(lines, i))):
+        current = FilePatch(old, new, patch_line=number)
+        patch.files.append(current)
+    else:
+        current.old_path, current.new_path = old, new
+    return current, i + 1
+
+
+def _extended_header(current: FilePatch, line: str, source, number: int) -> bool:
+    """Whether line is one of git's extended headers of the current file (new or deleted file,
+    rename, index, binary), which it then records."""
+    if line.startswith("new file mode"):
+        current.old_path = None
+        current.created = True
+    elif line.startswith("deleted file mode"):
+        current.new_path = None
+    elif line.startswith("rename from "):
+        current.old_path = _unquote(line[12:].strip(), source, number)
+        current.rename = True
+    elif line.startswith("rename to "):
+        current.new_path = _unquote(line[10:].strip(), source, number)
+        current.rename = True
+    elif re.match(r"index [0-9a-f]{7,64}\.\.[0-9a-f]{7,64}( [0-7]+)?$", line):
+        current.blobs = tuple(line[6:].split(" ")[0].split(".."))
+    elif line.startswith("Binary files ") or line == "GIT binary patch":
+        current.binary = True
+    else:
+        return False
+    return True
 
 
 def _in_git_header(lines, i) -> bool:

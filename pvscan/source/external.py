@@ -41,38 +41,10 @@ def run_bounded(args, what: str, where: str | None = None, *, input: bytes | Non
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     out, err = bytearray(), bytearray()
     too_much = threading.Event()
-
-    def pump(stream, into: bytearray, cap: int, stop: bool) -> None:
-        try:
-            while True:
-                chunk = stream.read(1 << 16)
-                if not chunk:
-                    return
-                if len(into) + len(chunk) > cap:
-                    if stop:
-                        too_much.set()
-                        proc.kill()
-                        return
-                    continue            # past the limit of what is kept of stderr: read on, drop it
-                into += chunk
-        except (OSError, ValueError):
-            return
-
-    def feed() -> None:
-        try:
-            proc.stdin.write(input)
-        except (BrokenPipeError, OSError, ValueError):
-            pass
-        finally:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-
-    threads = [threading.Thread(target=pump, args=(proc.stdout, out, limit, True), daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, err, _ERROR_LIMIT, False), daemon=True)]
+    threads = [threading.Thread(target=_pump, args=(proc, proc.stdout, out, limit, too_much), daemon=True),
+               threading.Thread(target=_pump, args=(proc, proc.stderr, err, _ERROR_LIMIT, None), daemon=True)]
     if input is not None:
-        threads.append(threading.Thread(target=feed, daemon=True))
+        threads.append(threading.Thread(target=_feed, args=(proc, input), daemon=True))
     for t in threads:
         t.start()
     try:
@@ -94,3 +66,35 @@ def run_bounded(args, what: str, where: str | None = None, *, input: bytes | Non
     if too_much.is_set():
         raise PvscanError(f"{what} wrote more than {limit} bytes", where)
     return subprocess.CompletedProcess(args, proc.returncode, bytes(out), bytes(err))
+
+
+def _pump(proc, stream, into: bytearray, cap: int, too_much: threading.Event | None) -> None:
+    """Read stream into into, up to cap bytes: past it, stop the process and set too_much, or
+    (too_much None, for stderr) read on and drop the rest."""
+    try:
+        while True:
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                return
+            if len(into) + len(chunk) > cap:
+                if too_much is not None:
+                    too_much.set()
+                    proc.kill()
+                    return
+                continue            # past the limit of what is kept of stderr: read on, drop it
+            into += chunk
+    except (OSError, ValueError):
+        return
+
+
+def _feed(proc, data: bytes) -> None:
+    """Write data to the process's stdin and close it; a process that stops reading ends it."""
+    try:
+        proc.stdin.write(data)
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
