@@ -12,7 +12,22 @@ and gives):
     report/      formatting only
     commands/    the command line, one thin module per command
 
-pipeline.py is the one way from a source to an inventory.
+pipeline.py is the one way from a source to an inventory; api.py is pvscan as a library
+(pvscan.scan, pvscan.check, pvscan.api.review; docs/api.md), what the commands call.
 """
 
 __version__ = "0.1.0"
+__all__ = ["Run", "check", "scan"]
+
+
+def __getattr__(name: str):
+    # Imported when first asked for: 'import pvscan' (and pvscan --help) stays quick.
+    if name in ("scan", "check"):
+        from pvscan import api
+
+        return getattr(api, name)
+    if name == "Run":
+        from pvscan.run import Run
+
+        return Run
+    raise AttributeError(f"module 'pvscan' has no attribute {name!r}")

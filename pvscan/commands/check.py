@@ -12,8 +12,8 @@ from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
 def main(args, run) -> int:
+    from pvscan import api
     from pvscan.checks.baseline import baseline_text, read_baseline
-    from pvscan.checks.check import check_tree
     from pvscan.checks.rules import all_rules
     from pvscan.report import CheckRun, finding_reporter, report_findings
 
@@ -33,9 +33,10 @@ def main(args, run) -> int:
 
     result_scan = scan_with_options(args, tree)
     talk.scanned(result_scan)
-    result, notes = check_tree(tree, result_scan.inventory, abis, args.trace_glue, args.precise, args.config,
-                               result_scan.version)
-    for note in notes:
+    checked = api.check(tree, abis, trace_glue=args.trace_glue, precise=args.precise, config=args.config,
+                        scanned=result_scan)
+    result = checked.result
+    for note in checked.notes:
         talk.note(note)
     findings = [f for f in result.findings if f.fingerprint not in accepted]
 

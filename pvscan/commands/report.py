@@ -12,7 +12,7 @@ from pvscan.talk import Talk
 
 def main(args, run) -> int:
     from pvscan.abi import load_abi
-    from pvscan.checks.check import check_tree
+    from pvscan import api
     from pvscan.checks.rules import all_rules
     from pvscan.inventory.summary import summarize
     from pvscan.report import ReportDocument, document_renderer
@@ -33,7 +33,8 @@ def main(args, run) -> int:
     talk.scanned(result)
     checked = None
     if abis:
-        checked, notes = check_tree(tree, result.inventory, abis, version=result.version)
+        found = api.check(tree, abis, scanned=result)
+        checked, notes = found.result, found.notes
         for note in notes:
             talk.note(note)
     snippets = collect(tree, [loc for o in result.inventory.ops for loc in op_locations(o)])

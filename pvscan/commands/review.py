@@ -14,13 +14,12 @@ MAX_PATCH_BYTES = 256 * 1024 * 1024
 
 def main(args, run) -> int:
     from pvscan.abi import load_abi
-    from pvscan.inventory.backends import build_backend_map
+    from pvscan import api
     from pvscan.progress import Progress
     from pvscan.report.color import use_color
     from pvscan.report import ReviewRun, finding_reporter, report_findings
     from pvscan.rulebook import every_rule
     from pvscan.review.patch import Patch, read_patch_bytes
-    from pvscan.review.review import review_series
     from pvscan.source.directory import KernelTree
 
     if args.git:
@@ -45,12 +44,10 @@ def main(args, run) -> int:
         tree = KernelTree(args.tree, run, remembered_search=True)
         refuse_writes_into([tree], args.output)
         tree = _at_base_commit(tree, args.tree, patches, Talk.of(args))
-    backend_map = build_backend_map(args.backend_map, args.backend, run)
+    backends = api.backend_map(args.backend_map, args.backend, run)
     line = Progress.for_terminal(args.progress)
     try:
-        series = review_series(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
-        if isinstance(tree, KernelTree) and not tree.search_stands():
-            series = review_series(tree, patches, abis, backend_map, name, jobs=args.jobs, progress=line)
+        series = api.review(tree, patches, abis, name=name, backends=backends, jobs=args.jobs, progress=line)
     finally:
         line.done()
     tree.close()

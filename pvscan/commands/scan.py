@@ -79,15 +79,14 @@ def _options(args, color: bool) -> str:
 
 def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
     """(the output, the warnings said on stderr, whether it met what it could not place) of a scan."""
-    from pvscan.inventory.backends import build_backend_map
-    from pvscan.pipeline import scan
+    from pvscan import api
     from pvscan.progress import Progress
     from pvscan.report import ScanDocument, document_renderer
 
-    backend_map = build_backend_map(args.backend_map, args.backend, tree.run)
+    backends = api.backend_map(args.backend_map, args.backend, tree.run)
     line = Progress.for_terminal(args.progress)
     try:
-        result = scan(tree, backend_map=backend_map, jobs=args.jobs, callers=not args.no_callers, progress=line)
+        result = api.scan(tree, callers=not args.no_callers, backends=backends, jobs=args.jobs, progress=line)
     finally:
         line.done()
     Talk.of(args).scanned(result)

@@ -6,13 +6,12 @@ from __future__ import annotations
 def scan_with_options(args, tree):
     """pipeline.scan of tree without the callers' search, as -j, --progress, --backend and
     --backend-map ask; the progress line is cleared however the scan ends."""
-    from pvscan.inventory.backends import build_backend_map
-    from pvscan.pipeline import scan
+    from pvscan import api
     from pvscan.progress import Progress
 
     line = Progress.for_terminal(args.progress)
     try:
-        return scan(tree, backend_map=build_backend_map(args.backend_map, args.backend, tree.run), jobs=args.jobs,
-                    callers=False, progress=line)
+        return api.scan(tree, callers=False, backends=api.backend_map(args.backend_map, args.backend, tree.run),
+                        jobs=args.jobs, progress=line)
     finally:
         line.done()
