@@ -1,6 +1,9 @@
-"""Caches outside the tree: per-file facts and wrapper calls by content, a commit's candidate list,
-the wrapper names of a tree's last scan, a checkout's last search and untracked files, kept
-scan outputs, Kconfig facts and parsed TOML files.
+"""The cache outside the tree: one Store per kind of fact, each declared by the layer that makes
+the fact (pipeline: a file's facts, the wrappers' calls in it, a tree's wrapper names;
+source.checkout: a checkout's last search and untracked files; source.git: a commit's
+candidate list; kconfig: what a Kconfig says; abi.tomlfile: parsed TOML files; kept: a scan's
+whole output). This module holds what they share (where an entry lives, its format stamp,
+its size limit, reading it safely, pruning) and imports nothing of pvscan but the Run.
 
 ~/.cache/pvscan/ (XDG_CACHE_HOME, or PVSCAN_CACHE_DIR). A facts entry is
 keyed by the file's path and bytes and by the source of the modules that
@@ -23,15 +26,20 @@ import hashlib
 import json
 import os
 import re
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
-from pvscan.errors import Warning_
 from pvscan.run import Run
-from pvscan.source.files import SkippedFile, read_regular
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 FORMAT = "pvscan-cache/2"
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
@@ -62,7 +70,7 @@ _HERE = Path(__file__).parent
 
 
 @lru_cache(maxsize=1)
-def _code_stamp() -> str:
+def code_stamp() -> str:
     # Every module that makes facts or lists candidates: a change to any of
     # them must never read what an older version wrote.
     return _stamp(sorted((_HERE / "facts").glob("*.py")) + sorted((_HERE / "source").glob("*.py")))
@@ -82,6 +90,54 @@ def _stamp(paths) -> str:
     return h.hexdigest()[:16]
 
 
+class BadEntry(Exception):
+    """An entry that is not what its store writes: a miss, said once, recomputed."""
+
+
+@dataclass(frozen=True)
+class Store(Generic[K, V]):
+    """One kind of fact the cache keeps, declared by the layer that makes it (the facts of a
+    file by the pipeline, a checkout's last search by source.checkout ...): where its entries
+    live, the stamp of what wrote them (FORMAT, or the code that computes the fact: a change
+    to that code never reads what an older one wrote), how a key names its entry, and how a
+    value is written and read back. decode raises BadEntry for an entry that is not one of
+    this key; encode may give None for a value that is not kept."""
+
+    folder: str
+    stamp: Callable[[], str]
+    name: Callable[[K], bytes]
+    encode: Callable[[K, V], bytes | None]
+    decode: Callable[[K, bytes], V]
+    sharded: bool = False          # entries in folder/xx/ by the first two digits of their hash
+    remember: bool = False         # what is decoded is kept on the run (a review reads it twice)
+
+
+def json_store(folder: str, stamp: Callable[[], str], name: Callable[[K], str],
+               to_json: Callable[[K, V], object], valid: Callable[[K, object], bool],
+               from_json: Callable[[object], V], why: str) -> Store[K, V]:
+    """A Store of JSON documents: to_json makes the document (None: not kept), valid checks
+    one read back field by field (else it is 'why'), from_json makes the value of it."""
+    def encode(key: K, value: V) -> bytes | None:
+        doc = to_json(key, value)
+        return None if doc is None else json.dumps(doc, ensure_ascii=True).encode("ascii")
+
+    def decode(key: K, raw: bytes) -> V:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadEntry("not JSON") from None
+        if not valid(key, doc):
+            raise BadEntry(why)
+        return from_json(doc)
+
+    return Store(folder, stamp, lambda key: name(key).encode("utf-8", "surrogateescape"), encode, decode)
+
+
+def format_stamp() -> str:
+    """The stamp of entries whose meaning only this module's FORMAT changes."""
+    return FORMAT
+
+
 class Cache:
     """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
@@ -89,9 +145,6 @@ class Cache:
         self.run = run                  # what it decodes is kept there, what it says is said once there
         self.root = root
         self.problem = problem          # the first thing wrong with it, said once per run
-        # The wrapper names of a call search, joined for the key once, not once a file: with
-        # 20,000 files and their thousands of names, that join was most of a scan's time.
-        self._joined_names: dict = {}
 
     @classmethod
     def for_source(cls, source) -> "Cache":
@@ -129,244 +182,63 @@ class Cache:
         if self.problem:
             self.run.tell_once(self.problem, f"pvscan: warning: cache: {self.problem}")
 
-    # -- per-file facts -------------------------------------------------------
-
-    def get_facts(self, rel: str, data: bytes):
-        """(FileFacts, warnings) as put_facts stored them, or None."""
-        from pvscan.facts.codec import DecodeError, decode
-        from pvscan.facts.model import FileFacts
-
-        if self.root is None:
+    def get(self, store: Store[K, V], key: K) -> V | None:
+        """The value the store keeps for key; None for a miss (a bad entry is one, said once)."""
+        path = self._path(store, key)
+        if path is None:
             return None
-        path = self._facts_path(rel, data)
-        if path in self.run.decoded:
-            facts, warnings = self.run.decoded[path]
-            return facts, list(warnings)
+        if store.remember and str(path) in self.run.decoded:
+            return self.run.decoded[str(path)]
         raw = self._read(path)
         if raw is None:
             return None
         try:
-            facts, warnings = decode(raw, tuple[FileFacts, tuple[Warning_, ...]])
-        except DecodeError as e:
+            value = store.decode(key, raw)
+        except BadEntry as e:
             return self._bad(path, str(e))
-        if facts.path != rel:
-            return self._bad(path, f"holds the facts of {facts.path!r}")
-        self.run.remember_decoded(path, (facts, warnings))
-        return facts, list(warnings)
+        if store.remember:
+            self.run.remember_decoded(str(path), value)
+        return value
 
-    def put_facts(self, rel: str, data: bytes, value) -> None:
-        from pvscan.facts.codec import encode
+    def put(self, store: Store[K, V], key: K, value: V) -> None:
+        path = self._path(store, key)
+        data = store.encode(key, value) if path is not None else None
+        if data is not None:
+            _atomic_write(path, data)
 
-        if self.root is not None:
-            _atomic_write(self._facts_path(rel, data), encode(value))
-
-    def _facts_path(self, rel: str, data: bytes) -> Path:
-        h = hashlib.sha256(_code_stamp().encode() + b"\0" + os.fsencode(rel) + b"\0" + data).hexdigest()
-        return self.root / "facts" / h[:2] / f"{h}.json"
-
-    # -- the calls of the wrappers in one file --------------------------------------------------
-
-    def get_calls(self, rel: str, data: bytes, names, rows):
-        """The calls put_calls stored for these bytes, wrapper names and lines, or None."""
-        from pvscan.facts.codec import DecodeError, decode
-        from pvscan.facts.model import Call
-
+    def _path(self, store: Store, key) -> Path | None:
+        """Where the entry for key lives: named by a hash of the store's stamp and the key."""
         if self.root is None:
             return None
-        path = self._calls_path(rel, data, names, rows)
-        raw = self._read(path)
-        if raw is None:
-            return None
-        try:
-            calls = decode(raw, tuple[Call, ...])
-        except DecodeError as e:
-            return self._bad(path, str(e))
-        if any(c.path != rel or c.callee not in names for c in calls):
-            return self._bad(path, "holds calls of another file or wrapper")
-        return list(calls)
-
-    def put_calls(self, rel: str, data: bytes, names, rows, calls) -> None:
-        from pvscan.facts.codec import encode
-
-        if self.root is not None:
-            _atomic_write(self._calls_path(rel, data, names, rows), encode(tuple(calls)))
-
-    def _calls_path(self, rel: str, data: bytes, names, rows) -> Path:
-        joined = self._joined_names.get(names)
-        if joined is None:
-            joined = self._joined_names[names] = " ".join(sorted(names)).encode()
-        h = hashlib.sha256(_code_stamp().encode() + b"\0" + os.fsencode(rel) + b"\0"
-                           + joined + b"\0" + repr(tuple(rows)).encode() + b"\0" + data)
-        return self.root / "calls" / h.hexdigest()[:2] / f"{h.hexdigest()}.json"
-
-    # -- what the last search of a git checkout found ------------------------------------------------
-
-    def get_checkout(self, root: str) -> dict | None:
-        """The last search of the checkout at root (source.checkout), checked field by field."""
-        return self._read_json(self._hint_path(f"checkout\0{root}"), lambda doc: _checkout_state(doc, root),
-                               "not the search of that checkout")
-
-    def put_checkout(self, root: str, state: dict) -> None:
-        self._write_json(self._hint_path(f"checkout\0{root}"), {"tree": root, **state})
-
-    def get_worktree(self, root: str) -> dict | None:
-        """The untracked and ignored sources of the checkout at root, with the modification time
-        of each of its directories when they were listed (source.checkout)."""
-        return self._read_json(self._hint_path(f"worktree\0{root}"), lambda doc: (
-            isinstance(doc, dict) and doc.get("tree") == root
-            and isinstance(doc.get("dirs"), dict) and "." in doc["dirs"] and _tree_paths(doc["dirs"])
-            and all(type(t) is int for t in doc["dirs"].values())
-            and isinstance(doc.get("others"), list) and all(_tree_path(p) for p in doc["others"])),
-            "not the listing of that checkout")
-
-    def put_worktree(self, root: str, listing: dict) -> None:
-        self._write_json(self._hint_path(f"worktree\0{root}"), {"tree": root, **listing})
-
-    # -- parsed TOML files (ABIs, backend maps) ------------------------------------------
-
-    def get_document(self, raw: bytes) -> dict | None:
-        """The TOML document these bytes parse to, as put_document stored it."""
-        digest = hashlib.sha256(raw).hexdigest()
-        doc = self._read_json(self._entry_path("toml", FORMAT, digest), lambda doc: (
-            isinstance(doc, dict) and doc.get("sha256") == digest and isinstance(doc.get("document"), dict)),
-            "not a parsed TOML document")
-        return None if doc is None else doc["document"]
-
-    def put_document(self, raw: bytes, document: dict) -> None:
-        # Only what JSON gives back unchanged (TOML dates and NaN do not come back equal).
-        try:
-            same = json.loads(json.dumps(document)) == document
-        except (TypeError, ValueError):
-            same = False
-        if same:
-            digest = hashlib.sha256(raw).hexdigest()
-            self._write_json(self._entry_path("toml", FORMAT, digest), {"sha256": digest, "document": document})
-
-    # -- a commit's candidate list ------------------------------------------------
-
-    def get_candidates(self, key: str) -> list[str] | None:
-        doc = self._read_json(self._candidates_path(key), lambda doc: (
-            isinstance(doc, dict) and doc.get("source") == key and isinstance(doc.get("candidates"), list)
-            and all(_tree_path(x) for x in doc["candidates"])), "not a candidate list of that source")
-        return None if doc is None else list(doc["candidates"])
-
-    def put_candidates(self, key: str, candidates: list[str]) -> None:
-        self._write_json(self._candidates_path(key), {"source": key, "candidates": sorted(candidates)})
-
-    def _candidates_path(self, key: str) -> Path | None:
-        # The code stamp: a candidate list is what this version's search finds.
-        return self._entry_path("trees", _code_stamp(), key)
-
-    # -- a tree's wrapper names, remembered for the next scan's single search ----------------
-
-    def get_wrappers(self, key: str) -> frozenset:
-        """The wrapper names the last scan of this tree found; empty when unknown. Only a hint:
-        a name missing here is searched for afterwards, a name too many costs a little time."""
-        doc = self._read_json(self._hint_path(key), lambda doc: (
-            isinstance(doc, dict) and doc.get("tree") == key and isinstance(doc.get("wrappers"), list)
-            and len(doc["wrappers"]) <= 100_000
-            and all(isinstance(n, str) and _IDENT.fullmatch(n) for n in doc["wrappers"])),
-            "not a list of wrapper names of that tree")
-        return frozenset() if doc is None else frozenset(doc["wrappers"])
-
-    def put_wrappers(self, key: str, names) -> None:
-        self._write_json(self._hint_path(key), {"tree": key, "wrappers": sorted(names)})
-
-    def _hint_path(self, key: str) -> Path | None:
-        return self._entry_path("wrappers", FORMAT, key)
-
-    def _entry_path(self, folder: str, stamp: str, key: str) -> Path | None:
-        """Where the entry for key lives: named by a hash of the stamp and key, in folder."""
-        if self.root is None:
-            return None
-        h = hashlib.sha256(f"{stamp}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
-        return self.root / folder / f"{h}.json"
-
-    # -- a command's whole output, for a checkout in a state seen before ------------------------
-
-    def get_output(self, key: str) -> tuple[str, str] | None:
-        """(stdout, stderr) of the run whose inputs key names (source.checkout.run_state); None
-        for a miss."""
-        doc = self._read_json(self._entry_path("outputs", package_stamp(), key), lambda doc: (
-            isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("stdout"), str)
-            and isinstance(doc.get("stderr"), str)
-            and not _UNPRINTABLE.search(doc["stdout"]) and not _UNPRINTABLE.search(doc["stderr"])),
-            "not the output of that run")
-        return None if doc is None else (doc["stdout"], doc["stderr"])
-
-    def put_output(self, key: str, stdout: str, stderr: str) -> None:
-        self._write_json(self._entry_path("outputs", package_stamp(), key),
-                         {"key": key, "stdout": stdout, "stderr": stderr})
-
-    # -- what a tree's Kconfig says options need (pvscan.kconfig) ----------------------------
-
-    def get_kconfig(self, key: str):
-        """({option: [options it needs]}, {option: [options it excludes]}, {file: sha256 of
-        what was read}, {int option: [[value, guard], ...]}) for that Kconfig, or None."""
-        def valid(doc):
-            files = doc.get("files") if isinstance(doc, dict) else None
-            defaults = doc.get("defaults") if isinstance(doc, dict) else None
-            return (isinstance(doc, dict) and doc.get("kconfig") == key
-                    and all(_option_map(doc.get(k)) for k in ("needs", "excludes"))
-                    and isinstance(files, dict) and all(
-                        _tree_path(f) and isinstance(h, str) and re.fullmatch(r"[0-9a-f]{64}", h)
-                        for f, h in files.items())
-                    and isinstance(defaults, dict) and all(
-                        isinstance(k, str) and isinstance(rows, list) and all(
-                            isinstance(r, list) and len(r) == 2 and type(r[0]) is int and isinstance(r[1], str)
-                            for r in rows)
-                        for k, rows in defaults.items()))
-        doc = self._read_json(self._kconfig_path(key), valid, "not the options of that Kconfig")
-        if doc is None or not (isinstance(doc.get("notes", []), list)
-                               and all(isinstance(n, str) for n in doc.get("notes", []))
-                               and _option_map(doc.get("selects", {}))):
-            return None
-        return (doc["needs"], doc["excludes"], doc["files"], doc["defaults"], tuple(doc.get("notes", ())),
-                doc.get("selects", {}))
-
-    def put_kconfig(self, key: str, needs: dict, excludes: dict, files: dict, defaults: dict,
-                    notes: tuple = (), selects: dict | None = None) -> None:
-        self._write_json(self._kconfig_path(key), {
-            "kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
-            "excludes": {k: sorted(v) for k, v in sorted(excludes.items())},
-            "files": dict(sorted(files.items())),
-            "defaults": {k: [list(row) for row in v] for k, v in sorted(defaults.items())},
-            "notes": list(notes), "selects": {k: sorted(v) for k, v in sorted((selects or {}).items())}})
-
-    def _kconfig_path(self, key: str) -> Path | None:
-        return self._entry_path("kconfig", FORMAT, key)
-
-    # -- reading an entry -----------------------------------------------------------
+        h = hashlib.sha256(store.stamp().encode() + b"\0" + store.name(key)).hexdigest()
+        return self.root / store.folder / h[:2] / f"{h}.json" if store.sharded else self.root / store.folder / f"{h}.json"
 
     def _read(self, path: Path) -> bytes | None:
         """An entry's bytes; None for a miss. Only a regular file, never followed through a
         symlink, never waited on (a FIFO), never read past MAX_ENTRY_BYTES."""
-        if self.root is None or not os.path.lexists(path):
-            return None
         try:
-            data = read_regular(path, MAX_ENTRY_BYTES, follow=False)
-        except SkippedFile as e:
-            return self._bad(path, f"cannot be used: {e}")
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            return self._bad(path, f"cannot be used: {e.strerror or e}")
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+                why = "not a regular file" if not stat.S_ISREG(st.st_mode) else \
+                    f"file is {st.st_size} bytes, over the {MAX_ENTRY_BYTES}-byte limit"
+                return self._bad(path, f"cannot be used: {why}")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(MAX_ENTRY_BYTES + 1)
+        except OSError as e:
+            return self._bad(path, f"cannot be used: {e.strerror or e}")
+        finally:
+            os.close(fd)
         try:
             os.utime(path, follow_symlinks=False)   # used now: the last to go when pruning
         except OSError:
             pass                                    # a cache shared read-only
         return data
-
-    def _read_json(self, path: Path | None, valid, why: str):
-        """A JSON entry that valid() accepts; None for a miss (why is said once for a bad one)."""
-        raw = self._read(path) if path is not None else None
-        if raw is None:
-            return None
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            return self._bad(path, "not JSON")
-        return doc if valid(doc) else self._bad(path, why)
-
-    def _write_json(self, path: Path | None, doc) -> None:
-        if path is not None:
-            _atomic_write(path, json.dumps(doc, ensure_ascii=True).encode("ascii"))
 
     def _bad(self, path: Path, why: str):
         if self.problem is None:
@@ -451,54 +323,14 @@ def _now() -> float:
     return time.time()
 
 
-# What a kept output may not hold, as it goes to a terminal unread: control characters but
-# newline and tab, and escape sequences but colours (SGR), which pvscan's colour writes.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]|\x1b(?!\[[0-9;]*m)")
-
-# Kconfig options without CONFIG_ (104_QUAD_8 too), joined by newlines.
-_OPTIONS = re.compile(r"(?:[A-Za-z0-9_]+(?:\n[A-Za-z0-9_]+)*)?")
-
-
-def _option_map(value) -> bool:
-    """{option: [options]}: 18,000 options for 6.12's x86 Kconfig, checked in one pass of a
-    regular expression over the names joined by newlines (none may hold one)."""
-    if not isinstance(value, dict):
-        return False
-    names = list(value)
-    for v in value.values():
-        if type(v) is not list:
-            return False
-        names += v
-    return (all(type(n) is str and n and "\n" not in n for n in names)
-            and _OPTIONS.fullmatch("\n".join(names)) is not None)
-
-
-def _checkout_state(doc, root: str) -> bool:
-    def paths(x):
-        return isinstance(x, list) and all(_tree_path(p) for p in x)
-
-    return (isinstance(doc, dict) and doc.get("tree") == root
-            and isinstance(doc.get("tree_id"), str) and re.fullmatch(r"[0-9a-f]{40,64}", doc["tree_id"]) is not None
-            and paths(doc.get("dirty")) and paths(doc.get("candidates"))
-            and isinstance(doc.get("wrappers"), list) and all(isinstance(n, str) and _IDENT.fullmatch(n)
-                                                              for n in doc["wrappers"])
-            and isinstance(doc.get("calls"), dict) and all(
-                _tree_path(p) and isinstance(lines, list) and all(
-                    isinstance(x, list) and len(x) == 2 and isinstance(x[0], int) and not isinstance(x[0], bool)
-                    and isinstance(x[1], str) for x in lines)
-                for p, lines in doc["calls"].items())
-            and isinstance(doc.get("skipped"), dict) and all(
-                _tree_path(p) and isinstance(m, str) for p, m in doc["skipped"].items()))
-
-
-def _tree_path(rel) -> bool:
+def tree_path(rel) -> bool:
     """A relative path inside a tree: what a candidate list may hold."""
     return (isinstance(rel, str) and rel != "" and not rel.startswith("/") and "\0" not in rel
             and ".." not in rel.split("/"))
 
 
-def _tree_paths(paths) -> bool:
-    """_tree_path() of each of many paths ('.', the top, too): the paths joined by NUL searched
+def tree_paths(paths) -> bool:
+    """tree_path() of each of many paths ('.', the top, too): the paths joined by NUL searched
     for what only a bad one holds (an empty or absolute path, a '..' part), which is many times
     quicker than splitting thousands of paths."""
     rest = [p for p in paths if p != "."]
@@ -507,7 +339,7 @@ def _tree_paths(paths) -> bool:
     joined = "\0" + "\0".join(rest) + "\0"
     if "\0/" in joined:
         return False
-    return ".." not in joined or all(_tree_path(p) for p in rest)
+    return ".." not in joined or all(tree_path(p) for p in rest)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

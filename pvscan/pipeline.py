@@ -15,6 +15,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from pvscan.cache import IDENT, BadEntry, Cache, Store, code_stamp, format_stamp, json_store
 from pvscan.errors import PvscanError, Warning_
 from pvscan.inventory.backends import BackendMap, backend_homes, build_backend_map
 from pvscan.inventory.build import build_inventory
@@ -22,6 +23,82 @@ from pvscan.inventory.model import Inventory
 from pvscan.progress import NONE, Progress
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import KernelVersion, readable
+
+
+# -- what the pipeline keeps in the cache ---------------------------------------------------------
+
+def _encode_facts(key, value) -> bytes:
+    from pvscan.facts.codec import encode
+
+    return encode(value)
+
+
+def _decode_facts(key, raw: bytes):
+    from pvscan.facts.codec import DecodeError, decode
+    from pvscan.facts.model import FileFacts
+
+    rel, _data = key
+    try:
+        facts, warnings = decode(raw, tuple[FileFacts, tuple[Warning_, ...]])
+    except DecodeError as e:
+        raise BadEntry(str(e)) from None
+    if facts.path != rel:
+        raise BadEntry(f"holds the facts of {facts.path!r}")
+    return facts, warnings
+
+
+# A file's (FileFacts, warnings), by its path and bytes and the code that makes facts.
+FACTS: Store[tuple[str, bytes], tuple] = Store(
+    "facts", code_stamp, lambda key: os.fsencode(key[0]) + b"\0" + key[1], _encode_facts, _decode_facts,
+    sharded=True, remember=True)
+
+
+@dataclass(frozen=True)
+class CallsKey:
+    """A file's bytes, the wrapper names searched for (joined once for all the files of a
+    search: with 20,000 files and thousands of names, the join was most of a scan's time) and
+    the lines that matched."""
+
+    rel: str
+    data: bytes
+    names: frozenset
+    joined: bytes
+    rows: tuple
+
+
+def _decode_calls(key: CallsKey, raw: bytes) -> list:
+    from pvscan.facts.codec import DecodeError, decode
+    from pvscan.facts.model import Call
+
+    try:
+        calls = decode(raw, tuple[Call, ...])
+    except DecodeError as e:
+        raise BadEntry(str(e)) from None
+    if any(c.path != key.rel or c.callee not in key.names for c in calls):
+        raise BadEntry("holds calls of another file or wrapper")
+    return list(calls)
+
+
+def _encode_calls(key: CallsKey, calls) -> bytes:
+    from pvscan.facts.codec import encode
+
+    return encode(tuple(calls))
+
+
+# The calls of the wrappers in one file.
+CALLS: Store[CallsKey, list] = Store(
+    "calls", code_stamp, lambda k: os.fsencode(k.rel) + b"\0" + k.joined + b"\0" + repr(k.rows).encode() + b"\0"
+    + k.data, _encode_calls, _decode_calls, sharded=True)
+
+# The wrapper names the last scan of a tree found, for the next scan's single search. Only a
+# hint: a name missing here is searched for afterwards, a name too many costs a little time.
+WRAPPERS: Store[str, frozenset] = json_store(
+    "wrappers", format_stamp, lambda tree: tree,
+    lambda tree, names: {"tree": tree, "wrappers": sorted(names)},
+    lambda tree, doc: (isinstance(doc, dict) and doc.get("tree") == tree and isinstance(doc.get("wrappers"), list)
+                       and len(doc["wrappers"]) <= 100_000
+                       and all(isinstance(n, str) and IDENT.fullmatch(n) for n in doc["wrappers"])),
+    lambda doc: frozenset(doc["wrappers"]), "not a list of wrapper names of that tree")
 
 # Below this many files a worker pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -72,10 +149,8 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
         # The wrappers' callers are found by the same search as the tables, so that a scan
         # searches the tree once: the names come from the last scan of this tree, or from
         # the headers that define them, which a small search finds first.
-        from pvscan.cache import Cache
-
         cache = Cache.for_source(tree)
-        tree.remembered_wrappers = cache.get_wrappers(str(tree.root))
+        tree.remembered_wrappers = cache.get(WRAPPERS, str(tree.root)) or frozenset()
         cache.tell()
         tree.wrapper_hint = tree.remembered_wrappers or _likely_wrappers(tree, backend_map, parsed, jobs)
     result = require_tables(inventory_of(tree, backend_map, jobs, progress, parsed))
@@ -114,20 +189,18 @@ def require_tables(result: ScanResult) -> ScanResult:
 def _facts(source, candidates, warnings, jobs, progress: Progress = NONE, parsed: dict | None = None):
     """FileFacts of each readable candidate, and how many came from the cache (or from parsed,
     {path: (bytes, (FileFacts, warnings))}, which gets what is parsed here)."""
-    from pvscan.cache import Cache
-
     cache = Cache.for_source(source)
     parsed = {} if parsed is None else parsed
     out, misses, hits = {}, [], 0
     for rel, data in readable(source, candidates, warnings):
-        cached = parsed[rel][1] if rel in parsed and parsed[rel][0] == data else cache.get_facts(rel, data)
+        cached = parsed[rel][1] if rel in parsed and parsed[rel][0] == data else cache.get(FACTS, (rel, data))
         if cached is not None:
             out[rel] = cached
             hits += 1
         else:
             misses.append((rel, data))
     for (rel, data), result in zip(misses, _map(_parse_item, misses, jobs, progress, "parsing")):
-        cache.put_facts(rel, data, result)
+        cache.put(FACTS, (rel, data), result)
         parsed[rel] = (data, result)
         out[rel] = result
     facts = []
@@ -196,7 +269,6 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
     looked for (tree.searched_wrappers), from a second search for the others; remembered next."""
     import re
 
-    from pvscan.cache import Cache
     from pvscan.source.search import calls_pattern, search_lines
 
     exact = re.compile(calls_pattern(names).encode())
@@ -211,26 +283,26 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
         for rel, rows in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
             found.setdefault(rel, set()).update(rows)
     if names != tree.remembered_wrappers:
-        Cache.for_source(tree).put_wrappers(str(tree.root), names)
+        Cache.for_source(tree).put(WRAPPERS, str(tree.root), names)
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 
 
 def _calls_in(tree, files, names, matches, warnings, jobs, progress) -> list:
     """The calls of the wrappers in these files: from the cache when it holds this file's bytes with
     these names and lines, else parsed (on workers when there are many)."""
-    from pvscan.cache import Cache
-
     cache = Cache.for_source(tree)
-    calls, misses = [], []
+    calls, misses, keys = [], [], []
+    joined = " ".join(sorted(names)).encode()
     for rel, data in readable(tree, files, warnings):
-        cached = cache.get_calls(rel, data, names, matches[rel])
+        key = CallsKey(rel, data, names, joined, tuple(matches[rel]))
+        cached = cache.get(CALLS, key)
         if cached is None:
             misses.append((rel, data, names, matches[rel]))
+            keys.append(key)
         else:
             calls.extend(cached)
-    for (rel, data, _, rows), found in zip(misses, _map(_calls_one, misses, jobs, progress,
-                                                        "reading the wrappers' callers in")):
-        cache.put_calls(rel, data, names, rows, found)
+    for key, found in zip(keys, _map(_calls_one, misses, jobs, progress, "reading the wrappers' callers in")):
+        cache.put(CALLS, key, found)
         calls.extend(found)
     cache.tell()
     return calls

@@ -716,7 +716,7 @@ def test_a_cached_kconfig_entry_holds_only_option_names():
     """The Kconfig entry's {option: [options]} is checked in one pass over the names joined by
     newlines, so a name that holds a newline (or anything but A-Z, a-z, 0-9 and _) must still be
     refused, as the check of each name alone refused it."""
-    from pvscan.cache import _option_map
+    from pvscan.kconfig import _option_map
 
     assert _option_map({}) and _option_map({"PARAVIRT_XXL": ["PARAVIRT", "XEN_PV"], "104_QUAD_8": []})
     for bad in ([], {"A": "B"}, {"A": [1]}, {1: []}, {"": []}, {"A": [""]}, {"A-B": []},

@@ -107,3 +107,10 @@ def test_every_function_is_one_a_reader_can_hold():
             int(re.search(r"\((\d+) > 10\)", d["message"]).group(1)) for d in json.loads(proc.stdout)}
     assert [name for name, n in over.items() if n > 15] == []
     assert len(over) <= 8, sorted(over)
+
+
+def test_the_cache_imports_nothing_above_it():
+    """One store per kind of fact, declared by the layer that makes it: the cache holds what the
+    stores share and imports no stage (it imported source.files back, against the layers)."""
+    imported = {src for src, _ in _imports(_modules())["pvscan.cache"]}
+    assert imported <= {"pvscan.run"}

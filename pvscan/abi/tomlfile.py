@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
+from pvscan.cache import Cache, Store, format_stamp, json_store
 from pvscan.errors import PvscanError
 from pvscan.run import Run
 from pvscan.source.files import read_input
+
+
+def _document_entry(raw: bytes, document: dict) -> dict | None:
+    """Only what JSON gives back unchanged is kept (TOML dates and NaN do not come back equal)."""
+    try:
+        same = json.loads(json.dumps(document)) == document
+    except (TypeError, ValueError):
+        same = False
+    return {"sha256": hashlib.sha256(raw).hexdigest(), "document": document} if same else None
+
+
+# The document a TOML file's bytes parse to.
+DOCUMENTS: Store[bytes, dict] = json_store(
+    "toml", format_stamp, lambda raw: hashlib.sha256(raw).hexdigest(), _document_entry,
+    lambda raw, doc: (isinstance(doc, dict) and doc.get("sha256") == hashlib.sha256(raw).hexdigest()
+                      and isinstance(doc.get("document"), dict)),
+    lambda doc: doc["document"], "not a parsed TOML document")
 
 
 def load_toml(path: str, what: str = "the file", run: Run | None = None) -> dict:
@@ -17,13 +37,11 @@ def parse_toml(raw: bytes, path: str, run: Run | None = None) -> dict:
     """The document, from the cache when these bytes were parsed before: tomllib reads strings
     a character at a time, and an ABI file is mostly strings (30 ms for xen-pv.toml). run: the
     run reading it (a file read without one is a run of its own)."""
-    from pvscan.cache import Cache
-
     cache = Cache.for_run(run or Run())
-    doc = cache.get_document(raw)
+    doc = cache.get(DOCUMENTS, raw)
     if doc is None:
         doc = _parse(raw, path)
-        cache.put_document(raw, doc)
+        cache.put(DOCUMENTS, raw, doc)
     cache.tell()
     return doc
 

@@ -24,14 +24,12 @@ def main(args, run) -> int:
     refuse_writes_into([tree], args.output)
     color = args.output in (None, "-") and use_color(args.color)
     # A checkout in a state a scan has seen: that scan's output, before anything heavy is imported.
-    from pvscan.cache import Cache
-    from pvscan.source import checkout
+    from pvscan.kept import KeptOutput
 
-    cache = Cache.for_source(tree)
+    kept = KeptOutput(tree, _options(args, color))
     talk = Talk.of(args)
     try:
-        key = checkout.run_state(tree, _options(args, color)) if cache.root is not None else None
-        seen = cache.get_output(key) if key else None
+        seen = kept.seen()
         if seen is not None:
             talk.read(f"{tree.display}: this checkout's state was scanned before; its output is the cache's")
             if not talk.quiet:
@@ -40,14 +38,13 @@ def main(args, run) -> int:
             return 0
         text, warnings, blind = _scan(args, tree, color)
     finally:
-        checkout.forget(tree)
-    cache.tell()
-    # Kept only once the checkout's remembered search covers the wrapper names the next scan will
-    # look for: else a later change would find it unusable and search the whole tree again. A scan
-    # without callers asks for no names, which any remembered search covers. A scan that could
-    # not place what it saw is not kept: its exit status is part of its answer.
-    if key and not blind and (args.no_callers or cache.get_wrappers(str(tree.root)) == tree.searched_wrappers):
-        cache.put_output(key, text, warnings)
+        kept.forget_status()
+    # A scan without callers asks for no wrapper names, which any remembered search covers. A
+    # scan that could not place what it saw is not kept: its exit status is part of its answer.
+    if not blind:
+        kept.keep(text, warnings, wanted_wrappers=not args.no_callers)
+    else:
+        kept.cache.tell()
     if not talk.quiet:
         sys.stderr.write(warnings)
     write_output(text, args.output)

@@ -183,9 +183,9 @@ def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSp
     before, git diff-tree and a search of only the files that changed. Otherwise (or when git
     cannot say what changed) specs as given, for the workers to search each revision.
     say(text) hears of each search as it begins: each takes seconds on a kernel."""
-    from pvscan.cache import Cache
     from pvscan.errors import PvscanError
-    from pvscan.source.git import GitTree
+    from pvscan.cache import Cache
+    from pvscan.source.git import CANDIDATES, GitTree
 
     run = run or Run()
     git = [i for i, s in enumerate(specs) if s.kind == "git"]
@@ -195,7 +195,7 @@ def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSp
     try:
         for i in git:
             trees.append(GitTree(specs[i].location, specs[i].rev, run))
-        known = [Cache.for_source(t).get_candidates(t.cache_key) for t in trees]
+        known = [Cache.for_source(t).get(CANDIDATES, t.cache_key) for t in trees]
         lists = _searched(trees, known, [specs[i].label for i in git], len(specs), say) \
             if any(k is None for k in known) else known
         if lists is None:

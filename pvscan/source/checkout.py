@@ -25,6 +25,7 @@ import re
 import stat
 import subprocess
 
+from pvscan.cache import IDENT, Cache, Store, format_stamp, json_store, tree_path, tree_paths
 from pvscan.errors import Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.source.files import SkippedFile, is_searched, is_searched_dir, searched_entry
@@ -32,6 +33,42 @@ from pvscan.source.files import SkippedFile, is_searched, is_searched_dir, searc
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
 MAX_CHANGED = 3000
 _LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
+
+
+def _searched_state(root: str, doc) -> bool:
+    """A search record of the checkout at root, field by field."""
+    def paths(x):
+        return isinstance(x, list) and all(tree_path(p) for p in x)
+
+    return (isinstance(doc, dict) and doc.get("tree") == root
+            and isinstance(doc.get("tree_id"), str) and re.fullmatch(r"[0-9a-f]{40,64}", doc["tree_id"]) is not None
+            and paths(doc.get("dirty")) and paths(doc.get("candidates"))
+            and isinstance(doc.get("wrappers"), list) and all(isinstance(n, str) and IDENT.fullmatch(n)
+                                                              for n in doc["wrappers"])
+            and isinstance(doc.get("calls"), dict) and all(
+                tree_path(p) and isinstance(lines, list) and all(
+                    isinstance(x, list) and len(x) == 2 and isinstance(x[0], int) and not isinstance(x[0], bool)
+                    and isinstance(x[1], str) for x in lines)
+                for p, lines in doc["calls"].items())
+            and isinstance(doc.get("skipped"), dict) and all(
+                tree_path(p) and isinstance(m, str) for p, m in doc["skipped"].items()))
+
+
+# The last search of a checkout: its tree id and changed files then, its candidates, the calls
+# of the wrapper names it looked for, the files it skipped.
+SEARCHED: Store[str, dict] = json_store(
+    "wrappers", format_stamp, lambda root: f"checkout\0{root}", lambda root, state: {"tree": root, **state},
+    _searched_state, lambda doc: doc, "not the search of that checkout")
+
+# The untracked and ignored sources of a checkout, with the modification time of each of its
+# directories when they were listed.
+WORKTREE: Store[str, dict] = json_store(
+    "wrappers", format_stamp, lambda root: f"worktree\0{root}", lambda root, listing: {"tree": root, **listing},
+    lambda root, doc: (isinstance(doc, dict) and doc.get("tree") == root
+                       and isinstance(doc.get("dirs"), dict) and "." in doc["dirs"] and tree_paths(doc["dirs"])
+                       and all(type(t) is int for t in doc["dirs"].values())
+                       and isinstance(doc.get("others"), list) and all(tree_path(p) for p in doc["others"])),
+    lambda doc: doc, "not the listing of that checkout")
 # --no-optional-locks: git status would otherwise refresh and write the index, inside the tree.
 _GIT = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
 
@@ -39,7 +76,6 @@ _GIT = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.
 def search_checkout(tree, wrappers: frozenset, warnings: list):
     """(candidates, calls_found) as source.search.tree_search gives them, reusing the last scan of
     this checkout for the files git says did not change; None when the tree is no checkout."""
-    from pvscan.cache import Cache
     from pvscan.source.search import calls_pattern, tree_search
 
     root = str(tree.root)
@@ -49,7 +85,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     dirty = {p for p in _listed(status) if is_searched(p)}
     cache = Cache.for_source(tree)
     read_ahead = tree.run.search_read_ahead
-    seen = read_ahead.pop(root) if root in read_ahead else cache.get_checkout(root)
+    seen = read_ahead.pop(root) if root in read_ahead else cache.get(SEARCHED, root)
     changed = None
     # The remembered search serves any caller whose wrapper names it covers (a review asks for
     # none), and keeps covering its own: a review must not leave the next scan a record of
@@ -87,7 +123,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     # Written only when it says something new: a rescan of an unchanged checkout writes nothing
     # (reading the entry already marked it used, for pruning).
     if seen is None or record != {k: v for k, v in seen.items() if k != "tree"}:
-        cache.put_checkout(root, record)
+        cache.put(SEARCHED, root, record)
     cache.tell()
     warnings.extend(found_warnings)
     return candidates, _calls_of(record, wrappers)
@@ -100,11 +136,10 @@ def remembered_search(tree, wrappers: frozenset):
     For a command that checks afterwards (KernelTree.search_stands, which runs search_checkout)
     and does its work again if the answer differs: its work then runs beside 'git status',
     not after it."""
-    from pvscan.cache import Cache
 
     root = str(tree.root)
     cache = Cache.for_source(tree)
-    seen = cache.get_checkout(root)
+    seen = cache.get(SEARCHED, root)
     cache.tell()
     if seen is None or not frozenset(seen["wrappers"]) >= wrappers:
         return None
@@ -289,10 +324,9 @@ _MAX_RELISTED = 64
 def _others(run, root: str) -> list[str] | None:
     """The untracked and ignored sources of the work tree (None when git fails): the remembered
     list while no directory changed, listed again in the directories that did, or listed whole."""
-    from pvscan.cache import Cache
 
     cache = Cache.for_source_root(run, root)
-    seen = cache.get_worktree(root)
+    seen = cache.get(WORKTREE, root)
     cache.tell()
     if seen is not None:
         changed = _changed_directories(root, seen["dirs"])
@@ -363,7 +397,7 @@ def _list_others(root: str, cache, seen: dict | None = None, where: list | None 
             dirs.update((d, t) for d, t in seen["dirs"].items() if not inside(d))
     others = sorted(others)
     if dirs is not None and not any(m >= began - _RACY_NS or m > late for m in dirs.values()):
-        cache.put_worktree(root, {"dirs": dict(sorted(dirs.items())), "others": others})
+        cache.put(WORKTREE, root, {"dirs": dict(sorted(dirs.items())), "others": others})
     return others
 
 

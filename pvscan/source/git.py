@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 
+from pvscan.cache import Cache, Store, code_stamp, json_store, tree_path
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
 from pvscan.run import Run
@@ -74,6 +75,13 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
 # open was three git runs. Only what cannot change is kept: a commit named by its full id, and
 # a commit's version. A name (HEAD, a branch) is asked each time; history pins its revisions to
 # commits first.
+# A commit's candidate list (the files a scan reads there), by the commit and the code that searches:
+# a candidate list is what this version's search finds.
+CANDIDATES: Store[str, list] = json_store(
+    "trees", code_stamp, lambda source: source, lambda source, found: {"source": source, "candidates": sorted(found)},
+    lambda source, doc: (isinstance(doc, dict) and doc.get("source") == source
+                         and isinstance(doc.get("candidates"), list) and all(tree_path(x) for x in doc["candidates"])),
+    lambda doc: list(doc["candidates"]), "not a candidate list of that source")
 _FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -190,14 +198,12 @@ class GitTree:
 
     def candidates(self, warnings) -> list[str]:
         """The text search's files at this commit; a commit never changes, so they are cached."""
-        from pvscan.cache import Cache
-
         if self._candidates is None:
             cache = Cache.for_source(self)
-            self._candidates = cache.get_candidates(self.cache_key)
+            self._candidates = cache.get(CANDIDATES, self.cache_key)
             if self._candidates is None:
                 self._candidates = self._search()
-                cache.put_candidates(self.cache_key, self._candidates)
+                cache.put(CANDIDATES, self.cache_key, self._candidates)
             cache.tell()
         return self._candidates
 
@@ -260,17 +266,15 @@ class GitTree:
         earlier list with the files changed since (changed_sources, or changed when the caller
         has asked already) searched again by candidates_after, then cached by commit; None
         when git cannot say what changed."""
-        from pvscan.cache import Cache
-
         if self._candidates is None:
             cache = Cache.for_source(self)
-            found = cache.get_candidates(self.cache_key)
+            found = cache.get(CANDIDATES, self.cache_key)
             if found is None:
                 changed = self.changed_sources(earlier) if changed is None else changed
                 if changed is None:
                     return None
                 found = self.candidates_after(changed, earlier_candidates)
-                cache.put_candidates(self.cache_key, found)
+                cache.put(CANDIDATES, self.cache_key, found)
             cache.tell()
             self._candidates = found
         return self._candidates
