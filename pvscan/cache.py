@@ -230,6 +230,8 @@ class Cache:
                 return self._bad(path, f"cannot be used: {why}")
             with os.fdopen(fd, "rb", closefd=False) as f:
                 data = f.read(MAX_ENTRY_BYTES + 1)
+            if len(data) > MAX_ENTRY_BYTES:     # it grew since fstat
+                return self._bad(path, f"cannot be used: over the {MAX_ENTRY_BYTES}-byte limit")
         except OSError as e:
             return self._bad(path, f"cannot be used: {e.strerror or e}")
         finally:

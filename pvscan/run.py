@@ -32,8 +32,8 @@ class Run:
     cache_roots: set[Path] = field(default_factory=set)
     # What was said on stderr once (a cache problem, a missing ripgrep, a bad limit), by key.
     told: set[str] = field(default_factory=set)
-    # Facts entries decoded from the cache: entry path -> (FileFacts, warnings). An entry's name
-    # is a hash of the file's bytes and of the code, so a name always means the same facts.
+    # Entries decoded from the cache, of the stores that remember them (a file's facts): entry path
+    # -> value. An entry's name is a hash of its key and stamp, so a name always means the same.
     decoded: dict[str, tuple] = field(default_factory=dict)
     # A checkout's root -> the 'git status' of its tracked files begun before the imports.
     status_begun: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -65,6 +65,7 @@ class Run:
             print(line, file=sys.stderr)
 
     def remember_decoded(self, path: str, value: tuple) -> None:
+        """Keep what a cache entry decoded to, by the entry's path, up to MAX_DECODED entries."""
         if len(self.decoded) >= MAX_DECODED:
             self.decoded.clear()
         self.decoded[path] = value

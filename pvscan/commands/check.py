@@ -56,8 +56,8 @@ def main(args, run) -> int:
     blind = args.fail_on in ("warning", "note") and bool(result_scan.inventory.blind)
     fails = blind or fails_at(args.fail_on, findings)
     check_run = CheckRun(str(result_scan.version), tuple(all_rules()), result.abis, coverage,
-                   severity_counts(findings), len(result.findings) - len(findings), snippets, color,
-                   verdict(severity_counts(findings), findings, args.fail_on, fails))
+                         severity_counts(findings), len(result.findings) - len(findings), snippets, color,
+                         verdict(severity_counts(findings), findings, args.fail_on, fails))
     text = report_findings(finding_reporter("check", args.format)(check_run), [(None, shown)])
     talk.warnings(result_scan.warnings)
     # The baseline only once the output is written: a run that fails records nothing.

@@ -56,8 +56,8 @@ def main(args, run) -> int:
     every_finding = [f for r in reviews for f in r.findings]
     fails = fails_at(args.fail_on, every_finding)
     review_run = ReviewRun(tuple(reviews), tuple(every_rule()), color,
-                    verdict(severity_counts(every_finding), every_finding, args.fail_on, fails),
-                    summary_lines=not args.no_summary, whole=series.whole)
+                           verdict(severity_counts(every_finding), every_finding, args.fail_on, fails),
+                           summary_lines=not args.no_summary, whole=series.whole)
     quiet = Talk.of(args).quiet and args.format == "text"    # -q: the errors and the verdict
     text = report_findings(finding_reporter("review", args.format)(review_run),
                            [(r, [f for f in r.findings if f.severity == "error" or not quiet]) for r in reviews])

@@ -70,11 +70,6 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
         raise PvscanError("git is not on PATH, and reading a git repository needs it", repo) from None
 
 
-# What the run has asked git already is kept on it (Run.git_places, git_commits, git_versions):
-# history opens each revision three times (its candidates, its scan, its Kconfig), and each
-# open was three git runs. Only what cannot change is kept: a commit named by its full id, and
-# a commit's version. A name (HEAD, a branch) is asked each time; history pins its revisions to
-# commits first.
 # A commit's candidate list (the files a scan reads there), by the commit and the code that searches:
 # a candidate list is what this version's search finds.
 CANDIDATES: Store[str, list] = json_store(
@@ -82,12 +77,18 @@ CANDIDATES: Store[str, list] = json_store(
     lambda source, doc: (isinstance(doc, dict) and doc.get("source") == source
                          and isinstance(doc.get("candidates"), list) and all(tree_path(x) for x in doc["candidates"])),
     lambda doc: list(doc["candidates"]), "not a candidate list of that source")
+
+# What the run has asked git already is kept on it (Run.git_places, git_commits, git_versions):
+# history opens each revision three times (its candidates, its scan, its Kconfig), and each
+# open was three git runs. Only what cannot change is kept: a commit named by its full id, and
+# a commit's version. A name (HEAD, a branch) is asked each time; history pins its revisions to
+# commits first.
 _FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def open_repo(run: Run, repo: str) -> list[str]:
     """The real paths of repo's git directory and work tree (none for a bare repository), from
-    one 'git rev-parse' a run; a one-line error when repo is no repository's top."""
+    one 'git rev-parse' per run; a one-line error when repo is no repository's top."""
     if repo in run.git_places:
         return run.git_places[repo]
     if not os.path.isdir(repo):
