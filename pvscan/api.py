@@ -32,12 +32,10 @@ if TYPE_CHECKING:
 
 def open_tree(tree: str | os.PathLike[str] | Source, run: Run | None = None) -> Source:
     """A kernel tree in a directory (the tree it is inside, for a directory inside one), read
-    for run; a source already opened (a git revision, a patched tree) as it is."""
-    if isinstance(tree, (str, os.PathLike)):
-        from pvscan.source.directory import KernelTree
+    for run; a source already opened (a git revision, a patched tree) as it is (pipeline.open_tree)."""
+    from pvscan import pipeline
 
-        return KernelTree(tree, run)
-    return tree
+    return pipeline.open_tree(tree, run)
 
 
 def backend_map(map_file: str | None = None, backends: Sequence[str] = (), run: Run | None = None) -> BackendMap:

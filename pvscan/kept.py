@@ -45,13 +45,14 @@ class KeptOutput:
         """Let the 'git status' run_state kept go, if the scan did not use it."""
         checkout.forget(self.tree)
 
-    def keep(self, stdout: str, stderr: str, wanted_wrappers: bool) -> None:
+    def keep(self, stdout: str, stderr: str, wanted_wrappers: bool, blind: bool) -> None:
         """Keep this scan's output, once the checkout's remembered search covers the wrapper names
         the next scan will look for (wanted_wrappers: the scan looked for callers): else a later
-        change would find it unusable and search the whole tree again."""
+        change would find it unusable and search the whole tree again. A scan that could not
+        place what it saw (blind) is not kept: its exit status is part of its answer."""
         from pvscan.pipeline import WRAPPERS
 
         self.cache.tell()
-        if self.key and (not wanted_wrappers
+        if self.key and not blind and (not wanted_wrappers
                          or self.cache.get(WRAPPERS, str(self.tree.root)) == self.tree.searched_wrappers):
             self.cache.put(OUTPUTS, self.key, (stdout, stderr))

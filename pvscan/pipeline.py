@@ -21,6 +21,7 @@ from pvscan.inventory.backends import BackendMap, backend_homes, build_backend_m
 from pvscan.inventory.build import build_inventory
 from pvscan.inventory.model import Inventory
 from pvscan.progress import NONE, Progress
+from pvscan.run import Run
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import KernelVersion, readable
 
@@ -118,9 +119,10 @@ class ScanResult:
     cache_hits: int = 0
 
 
-def open_tree(path) -> KernelTree:
-    """A directory source; a Source passes through."""
-    return KernelTree(path) if isinstance(path, (str, os.PathLike)) else path
+def open_tree(path, run: Run | None = None):
+    """A kernel tree in a directory (the tree it is inside, for a directory inside one), read
+    for run; a source already opened (a git revision, a patched tree) passes through."""
+    return KernelTree(path, run) if isinstance(path, (str, os.PathLike)) else path
 
 
 def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None,

@@ -39,12 +39,8 @@ def main(args, run) -> int:
         text, warnings, blind = _scan(args, tree, color)
     finally:
         kept.forget_status()
-    # A scan without callers asks for no wrapper names, which any remembered search covers. A
-    # scan that could not place what it saw is not kept: its exit status is part of its answer.
-    if not blind:
-        kept.keep(text, warnings, wanted_wrappers=not args.no_callers)
-    else:
-        kept.cache.tell()
+    # A scan without callers asks for no wrapper names, which any remembered search covers.
+    kept.keep(text, warnings, wanted_wrappers=not args.no_callers, blind=blind)
     if not talk.quiet:
         sys.stderr.write(warnings)
     write_output(text, args.output)

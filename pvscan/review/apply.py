@@ -106,12 +106,6 @@ class Applied:
         return bool(self.hunks) and all(h.status == "already" for h in self.hunks)
 
 
-class DoesNotApply(Exception):
-    def __init__(self, line: int, reason: str):
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
 
 def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -> Applied:
     """The file with every hunk of fp that can be placed applied; the others are outcomes, not errors."""

@@ -90,12 +90,6 @@ class SeriesReview:
     whole: PatchReview | None = None
 
 
-def review(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
-           progress=NONE) -> list[PatchReview]:
-    """Each patch's review (review_series without the whole)."""
-    return review_series(source, patches, abis, backend_map, patch_name, jobs, progress).patches
-
-
 def review_series(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
                   progress=NONE) -> SeriesReview:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones
