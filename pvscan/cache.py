@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pvscan.run import Run
 
@@ -113,8 +113,8 @@ class Store(Generic[K, V]):
 
 
 def json_store(folder: str, stamp: Callable[[], str], name: Callable[[K], str],
-               to_json: Callable[[K, V], object], valid: Callable[[K, object], bool],
-               from_json: Callable[[object], V], why: str) -> Store[K, V]:
+               to_json: Callable[[K, V], object], valid: Callable[[K, Any], bool],
+               from_json: Callable[[Any], V], why: str) -> Store[K, V]:
     """A Store of JSON documents: to_json makes the document (None: not kept), valid checks
     one read back field by field (else it is 'why'), from_json makes the value of it."""
     def encode(key: K, value: V) -> bytes | None:
@@ -141,7 +141,7 @@ def format_stamp() -> str:
 class Cache:
     """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
-    def __init__(self, run: Run, root: Path | None, problem: str | None = None):
+    def __init__(self, run: Run, root: Path | None, problem: str | None = None) -> None:
         self.run = run                  # what it decodes is kept there, what it says is said once there
         self.root = root
         self.problem = problem          # the first thing wrong with it, said once per run
@@ -188,7 +188,8 @@ class Cache:
         if path is None:
             return None
         if store.remember and str(path) in self.run.decoded:
-            return self.run.decoded[str(path)]
+            # What this store decoded before, kept on the run by the entry's path: a V.
+            return cast(V, self.run.decoded[str(path)])
         raw = self._read(path)
         if raw is None:
             return None
@@ -203,10 +204,10 @@ class Cache:
     def put(self, store: Store[K, V], key: K, value: V) -> None:
         path = self._path(store, key)
         data = store.encode(key, value) if path is not None else None
-        if data is not None:
+        if path is not None and data is not None:
             _atomic_write(path, data)
 
-    def _path(self, store: Store, key) -> Path | None:
+    def _path(self, store: Store[K, V], key: K) -> Path | None:
         """Where the entry for key lives: named by a hash of the store's stamp and the key."""
         if self.root is None:
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from pvscan import __version__
 from pvscan.report import format_names
@@ -19,7 +20,7 @@ from pvscan.report import format_names
 class _Parser(argparse.ArgumentParser):
     """argparse with pvscan's one-line errors: 'pvscan scan: error: ...', exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 

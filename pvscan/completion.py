@@ -44,7 +44,7 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
     abi_names = tuple(bundled_names())
     out = []
 
-    def walk(p, prefix, help_text):
+    def walk(p, prefix, help_text) -> None:
         subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
         options, positionals = [], []
         for a in p._actions:

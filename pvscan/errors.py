@@ -14,7 +14,7 @@ from dataclasses import dataclass
 class PvscanError(Exception):
     """Input or usage error: the run cannot go on (exit code 2)."""
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path

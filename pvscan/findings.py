@@ -25,11 +25,11 @@ class Finding:
     file: str               # relative to the tree, or the ABI file for ABI-side findings
     line: int
     template: str
-    args: tuple             # ((name, value), ...) for the template
+    args: tuple[tuple[str, object], ...]   # ((name, value), ...) for the template
     evidence: tuple[str, ...] = ()
     in_tree: bool = True    # False: file is the ABI file, not a tree path
     side: str = "new"       # review: "new" (a line after the patch) or "old" (about a removed line)
-    flow: tuple = ()        # ((file, line, text), ...): a call chain, shown as SARIF codeFlows
+    flow: tuple[tuple[str, int, str], ...] = ()   # ((file, line, text), ...): a call chain, as SARIF codeFlows
     old_line: int | None = None   # review, side "old": the removed line, in the file before the patch
 
     @property

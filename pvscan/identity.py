@@ -19,7 +19,12 @@ ARCH_IDENTITY: i386 and x86_64 became x86 in 2.6.24.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.naming import generation_aliases, static_call_member
+
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Op
 
 # Renames no rule above can see, each a fact of kernel history (docs/history.md).
 RENAMES = {
@@ -68,13 +73,13 @@ def renamed(name: str) -> list[str]:
 class OpIndex:
     """The ops of one architecture family, to find by any era's name."""
 
-    def __init__(self, ops):
-        self.by_name = {}
+    def __init__(self, ops) -> None:
+        self.by_name: dict[str, Op] = {}
         for o in ops:
             self.by_name.setdefault(o.name, o)
-        self.by_tail: dict = {}
-        self.by_member: dict = {}
-        self.tables = set()
+        self.by_tail: dict[str, list[Op]] = {}
+        self.by_member: dict[str, list[Op]] = {}
+        self.tables: set[str] = set()
         for o in self.by_name.values():
             self.by_tail.setdefault(tail(o.name), []).append(o)
             self.by_member.setdefault(member(o.name), []).append(o)

@@ -112,7 +112,7 @@ class GuardLogic:
 
     def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None,
                  files: dict | None = None, defaults: dict | None = None, notes: tuple = (),
-                 selects: dict | None = None):
+                 selects: dict | None = None) -> None:
         self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
         self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
         self.problem = problem        # why the Kconfig could not be read
@@ -212,7 +212,7 @@ class LazyGuardLogic:
     """GuardLogic for each architecture of one tree, read only when two guards differ as text:
     most patches change no guard, and reading a Kconfig takes seconds."""
 
-    def __init__(self, tree):
+    def __init__(self, tree) -> None:
         self.tree = tree
         self.logic: dict = {}        # SRCARCH -> GuardLogic
         self.problems: list = []     # one line each, for the user
@@ -477,7 +477,7 @@ def _reader(kconfiglib, tree, read: dict, skipped: dict | None = None):
     import hashlib
 
     class TreeKconfig(kconfiglib.Kconfig):
-        def _build_dep(self):
+        def _build_dep(self) -> None:
             # Each item's dependents are a set of objects, whose order follows their addresses:
             # walked in order of name and place instead, the dependency loop kconfiglib meets
             # first (and so the note that names it) is the same in every run.
@@ -552,7 +552,7 @@ class KconfigBlobs:
     # that does not exist leaves as it is).
     root = Path("/pvscan-git-revision")
 
-    def __init__(self, blobs: dict[str, bytes]):
+    def __init__(self, blobs: dict[str, bytes]) -> None:
         self.blobs = blobs
         self.children: dict[str, set] = {}       # directory ('' the top) -> names of its entries
         for rel in blobs:

@@ -32,7 +32,7 @@ class KeptOutput:
     """The output a scan of this checkout, with these options, gave before (seen), and this
     scan's, kept (keep). options: the command's options that shape what it prints."""
 
-    def __init__(self, tree, options: str):
+    def __init__(self, tree, options: str) -> None:
         self.tree = tree
         self.cache = Cache.for_source(tree)
         self.key = checkout.run_state(tree, options) if self.cache.root is not None else None

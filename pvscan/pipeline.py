@@ -275,15 +275,15 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
 
     exact = re.compile(calls_pattern(names).encode())
     inside = tuple(d.rstrip("/") + "/" for d in dirs)
-    found: dict = {}
+    found: dict[str, set[int]] = {}
     for rel, lines in tree.calls_found.items():
         rows = {row for row, text in lines if exact.search(text)}
         if rows and rel.startswith(inside):
             found[rel] = rows
     missing = names - tree.searched_wrappers
     if missing:
-        for rel, rows in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
-            found.setdefault(rel, set()).update(rows)
+        for rel, more in search_lines(tree, calls_pattern(missing), warnings, only_dirs=dirs).items():
+            found.setdefault(rel, set()).update(more)
     if names != tree.remembered_wrappers:
         Cache.for_source(tree).put(WRAPPERS, str(tree.root), names)
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}

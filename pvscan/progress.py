@@ -15,7 +15,7 @@ INTERVAL = 0.1       # seconds between redraws
 
 
 class Progress:
-    def __init__(self, enabled: bool, stream=None):
+    def __init__(self, enabled: bool, stream=None) -> None:
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.started = time.monotonic()

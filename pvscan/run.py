@@ -16,6 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pvscan.source.files import KernelVersion
 
 # A review reads each unchanged file's facts twice (the tree before and after the patch); past
 # this many decoded entries the run forgets them and reads the cache again.
@@ -34,19 +38,19 @@ class Run:
     told: set[str] = field(default_factory=set)
     # Entries decoded from the cache, of the stores that remember them (a file's facts): entry path
     # -> value. An entry's name is a hash of its key and stamp, so a name always means the same.
-    decoded: dict[str, tuple] = field(default_factory=dict)
+    decoded: dict[str, object] = field(default_factory=dict)
     # A checkout's root -> the 'git status' of its tracked files begun before the imports.
-    status_begun: dict[str, subprocess.Popen] = field(default_factory=dict)
+    status_begun: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # A checkout's root -> (tree id, status) run_state asked, for the search that follows.
     status_collected: dict[str, tuple] = field(default_factory=dict)
     # A checkout's root -> the search record remembered_search read, for search_checkout.
-    search_read_ahead: dict[str, dict] = field(default_factory=dict)
+    search_read_ahead: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A repository's path -> the real paths of its git directory and work tree.
     git_places: dict[str, list[str]] = field(default_factory=dict)
     # (repository, full commit id) -> commit: only what cannot change (a branch is asked each time).
     git_commits: dict[tuple[str, str], str] = field(default_factory=dict)
     # (repository, commit) -> its KernelVersion, read from its Makefile once.
-    git_versions: dict[tuple[str, str], object] = field(default_factory=dict)
+    git_versions: dict[tuple[str, str], KernelVersion] = field(default_factory=dict)
 
     def reading(self, path: str | os.PathLike) -> None:
         """The run reads the tree (or repository) at path: a cache inside it is never written."""
@@ -64,7 +68,7 @@ class Run:
             self.told.add(key)
             print(line, file=sys.stderr)
 
-    def remember_decoded(self, path: str, value: tuple) -> None:
+    def remember_decoded(self, path: str, value: object) -> None:
         """Keep what a cache entry decoded to, by the entry's path, up to MAX_DECODED entries."""
         if len(self.decoded) >= MAX_DECODED:
             self.decoded.clear()

@@ -21,11 +21,17 @@ def _modules():
 
 
 def _imports(modules):
-    """{module: {(imported module, name)}} for every 'from pvscan... import name', lazy ones too."""
+    """{module: {(imported module, name)}} for every 'from pvscan... import name', lazy ones too,
+    but not those under 'if TYPE_CHECKING:': they name types for annotations and never run."""
     out = collections.defaultdict(set)
     for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pvscan"):
+        tree = ast.parse(path.read_text())
+        for_types = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                     and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                     for n in ast.walk(block)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pvscan")
+                    and id(node) not in for_types):
                 out[name] |= {(node.module, a.name) for a in node.names}
     return out
 
@@ -107,6 +113,14 @@ def test_every_function_is_one_a_reader_can_hold():
             int(re.search(r"\((\d+) > 10\)", d["message"]).group(1)) for d in json.loads(proc.stdout)}
     assert [name for name, n in over.items() if n > 15] == []
     assert len(over) <= 8, sorted(over)
+
+
+def test_the_package_type_checks(tmp_path):
+    """mypy, with the settings and the pinned version pyproject.toml gives, finds no error in
+    the package (its own cache in a temporary folder: nothing is written into the checkout)."""
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mypy")],
+                          cwd=PACKAGE.parent, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_the_cache_imports_nothing_above_it():

@@ -19,6 +19,9 @@ from pvscan.errors import PvscanError
 
 # shared: the op works through memory it shares with the hypervisor (the [[area]] fields in
 # "uses") and needs no hypercall; a hypercall mapping may use areas besides.
+# A release range, '2.6.20-2.6.22': its two ends, each a version tuple or None when open.
+KernelRange = tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+
 KINDS = ("hypercall", "shared", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64", "arm64", "riscv64", "loongarch64")
 
@@ -129,7 +132,7 @@ class Abi:
     description: str
     backend: str | None
     sources: tuple[str, ...]
-    config: dict = field(default_factory=dict)   # symbol -> bool | int
+    config: dict[str, bool | int] = field(default_factory=dict)   # symbol -> bool | int
     hypercalls: tuple[Hypercall, ...] = ()
     mappings: tuple[Mapping, ...] = ()
     path: str = ""                 # as shown in findings
@@ -215,7 +218,7 @@ _KEY = re.compile(r'^("?)([A-Za-z0-9_\-]+)\1\s*=')
 class _Locator:
     """Lines of '[abi]', '[[hypercall]]' number i, and of keys inside them."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self.tables: dict[tuple[str, int], int] = {}
         self.keys: dict[tuple[str, int, str], int] = {}
         counts: dict[str, int] = {}
@@ -239,7 +242,7 @@ class _Locator:
             if m:
                 self.keys.setdefault((current[0], current[1], m.group(2)), number)
 
-    def table(self, name, index=0) -> int | None:
+    def table(self, name, index: int = 0) -> int | None:
         return self.tables.get((name, index))
 
     def key(self, table, index, key) -> int | None:
@@ -411,7 +414,8 @@ def _areas(data, loc, fail) -> tuple[Area, ...]:
                                        for h in a["headers"]):
             fail(f"{where}: headers must list the tree's header files, relative to its top",
                  loc.key("area", i, "headers"))
-        fields, seen = [], []
+        fields: list[AreaField] = []
+        seen: list[tuple[str, KernelRange | None]] = []
         for f in a["fields"]:
             ok = (isinstance(f, dict) and {"name", "offset", "size"} <= set(f) <= {"name", "offset", "size", "kernels"}
                   and isinstance(f["name"], str)
@@ -453,12 +457,12 @@ def kernel_span(kernels) -> str:
     return "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
 
 
-def parse_kernel_range(text: str):
+def parse_kernel_range(text: str) -> KernelRange | None:
     """'2.6.20-2.6.22' -> ((2, 6, 20), (2, 6, 22)); an open end is None; None if malformed."""
     low, sep, high = text.strip().partition("-")
     if not sep or not (low or high):
         return None
-    ends = []
+    ends: list[tuple[int, ...] | None] = []
     for end in (low.strip(), high.strip()):
         if not end:
             ends.append(None)
@@ -468,7 +472,7 @@ def parse_kernel_range(text: str):
             return None
     if ends[0] is not None and ends[1] is not None and ends[0] > ends[1]:
         return None
-    return tuple(ends)
+    return ends[0], ends[1]
 
 
 def _arg_maps(given, hypercalls, where, line, fail):
@@ -501,7 +505,7 @@ def _entries(data, table, label_key, allowed, required, loc, fail):
         yield i, entry, where, loc.table(table, i)
 
 
-def _check_keys(table, allowed, required, where, line_of, fail):
+def _check_keys(table, allowed, required, where, line_of, fail) -> None:
     if not isinstance(table, dict):
         fail(f"{where} must be a table")
     for key in table:

@@ -108,8 +108,10 @@ def precise_disagreements(source, abis, version=None, precise=None) -> list[str]
         if clang is None or area.struct not in clang.layouts:
             continue
         own, _ = struct_layout(source, area.headers, area.struct, abi.target, abi.config)
+        if own is None:
+            continue
         for want in fields:
-            theirs, ours = layout.field(want.name), own.field(want.name) if own is not None else None
+            theirs, ours = layout.field(want.name), own.field(want.name)
             if theirs is not None and ours is not None and ours.offset is not None and ours.offset != theirs.offset:
                 out.append(f"precise ({abi.target}): area {area.name}: {want.name} is at {theirs.offset} for "
                            f"libclang, at {ours.offset} in pvscan's reading of {own.file}; libclang's is checked")

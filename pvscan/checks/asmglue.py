@@ -74,7 +74,7 @@ def hypercall_name(symbol: str) -> str:
 def asm_offsets(tree, arch: str) -> dict[str, tuple[str, str]]:
     """{asm-offsets name: (struct tag, top-level member)} from the arch's asm-offsets*.c:
     'OFFSET(XEN_vcpu_info_arch_cr2, vcpu_info, arch.cr2)' gives ('vcpu_info', 'arch')."""
-    out = {}
+    out: dict[str, tuple[str, str]] = {}
     dirs = [f"arch/{arch}/kernel"] + (["arch/i386/kernel", "arch/x86_64/kernel"] if arch == "x86" else [])
     for d in dirs:
         try:
@@ -218,6 +218,6 @@ def _instruction_facts(fn: AsmFunction, line: int, s: str, loaded, moved: tuple)
             fn.hypercalls.append((call, line, _instruction(s)))
             fn.handed.extend((symbol, call, line) for symbol in moved)
         moved = ()
-    elif _CALL.match(s):
-        fn.calls.append((_CALL.match(s).group(1), line))
+    elif (m := _CALL.match(s)) is not None:
+        fn.calls.append((m.group(1), line))
     return loaded, moved

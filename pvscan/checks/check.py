@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.facts.guards import evaluate
 from pvscan.checks.rules import Context, all_rules
 from pvscan.identity import OpIndex, ops_for_arch, same_arch
+
+if TYPE_CHECKING:
+    from pvscan.abi import Abi, Mapping
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
@@ -26,7 +30,8 @@ class CheckResult:
     findings: tuple                 # sorted Finding
     coverage: dict                  # abi -> {group -> {kind: count}}
     abis: tuple                     # the Abi objects, in the order given
-    op_kinds: dict = None           # (abi, arch, op) -> coverage kind, or "excluded" (outside its config)
+    # (abi, arch, op) -> coverage kind, or "excluded" (outside its config)
+    op_kinds: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult:
@@ -45,7 +50,7 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
         # (7.x's pv_steal_clock) from its files or from generic ones it builds.
         present = frozenset(b for (arch, b) in inventory.backends if same_arch(arch, abi.arch)) | {
             i.backend for o in ops.values() if o.arch == "generic" for i in o.implementations}
-        per_group = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
+        per_group: defaultdict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COVERAGE_KINDS, 0))
         for name in sorted(ops):
             op = ops[name]
             exists, missing = evaluate(op.guard, abi.config)
@@ -82,10 +87,13 @@ def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult
 _HOW_ORDER = ("name", "generation", "member", "renamed")
 
 
-def chosen_mappings(abi, index, version) -> tuple[dict, list]:
+def chosen_mappings(abi: Abi, index: OpIndex, version: tuple[int, ...] | None
+                    ) -> tuple[dict[str, Mapping], list[Mapping]]:
     """({op name: the mapping that stands for it}, [mappings that reach no op of index]) of one
     ABI over an OpIndex of the tree's ops; version: (major, minor, sub) of the tree, or None."""
-    mapping_of, how_of, stale = {}, {}, []
+    mapping_of: dict[str, Mapping] = {}
+    how_of: dict[str, str] = {}
+    stale: list[Mapping] = []
     for m in abi.mappings:
         op, how = index.find(m.op)
         if op is None:
@@ -128,7 +136,7 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
     if trace_glue:
         from pvscan.checks.glue import derive
 
-        config_of = {}
+        config_of: dict[tuple[str, str], dict[str, bool | int]] = {}
         for a in abis:
             if a.backend:
                 config_of.setdefault((a.backend, a.arch), a.config)

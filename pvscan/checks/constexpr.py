@@ -30,8 +30,9 @@ class _Unknown(Exception):
     """An expression pvscan cannot bound."""
 
 
-def _tokens(text: str):
-    out, at = [], 0
+def _tokens(text: str) -> list[tuple[str, int | str]]:
+    out: list[tuple[str, int | str]] = []
+    at = 0
     text = text.strip()
     while at < len(text):
         m = _TOKEN.match(text, at)
@@ -51,7 +52,7 @@ class Evaluator:
     """Bounds of constant expressions. definitions: {macro: [(params or None, body)]}, the
     alternatives not ruled out; word_bits: the target's long."""
 
-    def __init__(self, definitions: dict, word_bits: int):
+    def __init__(self, definitions: dict, word_bits: int) -> None:
         self.definitions = definitions
         self.word_bits = word_bits
         self.known: dict = {}     # object-like macro -> its bounds, each evaluated once
@@ -124,7 +125,7 @@ _BUILTINS = {"DIV_ROUND_UP": _div_round_up, "BITS_TO_LONGS": _bits_to_longs}
 
 
 class _Parser:
-    def __init__(self, tokens, ev: Evaluator, depth: int):
+    def __init__(self, tokens, ev: Evaluator, depth: int) -> None:
         self.tokens, self.ev, self.depth, self.at = tokens, ev, depth, 0
 
     def peek(self):

@@ -159,7 +159,7 @@ def _area_tables(tree, areas, target: str, out: list) -> dict:
     tree's header for the target; {struct tag: the members given an offset}."""
     from pvscan.checks.layout import struct_layout
 
-    laid = {}
+    laid: dict[str, set[str]] = {}
     for tag in sorted(areas.handed):
         members = sorted({m for uses in areas.uses.values() for t, m in uses if t == tag})
         if not members:
@@ -167,8 +167,8 @@ def _area_tables(tree, areas, target: str, out: list) -> dict:
         header = areas.headers[tag]
         layout, _ = struct_layout(tree, [header], tag, target, {})
         rows = []
-        for f in sorted((layout.field(m) for m in members if layout is not None and layout.field(m) is not None),
-                        key=lambda f: (f.offset is None, f.offset or 0, f.name)):
+        found = [f for f in (layout.field(m) for m in members) if f is not None] if layout is not None else []
+        for f in sorted(found, key=lambda f: (f.offset is None, f.offset or 0, f.name)):
             if f.offset is not None:
                 rows.append(f"    {{ name = {_q(f.name)}, offset = {f.offset}, size = {f.size} }},")
                 laid.setdefault(tag, set()).add(f.name)

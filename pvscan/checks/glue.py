@@ -241,18 +241,20 @@ class _Handing:
     """The globals a function's body may hand to the hypervisor, worked out at its first primitive
     call only (most functions make none)."""
 
-    def __init__(self, body, text, globals_, locals_):
+    def __init__(self, body, text, globals_, locals_) -> None:
         self.body, self.text, self.globals_, self.locals_ = body, text, globals_, locals_
-        self.assigned = self.shadowed = None
+        self.assigned: list[tuple[int, str, bool, str]] | None = None   # sharedmem.assignments of the body
+        self.shadowed: dict[str, str] | None = None     # the globals no local of the function hides
 
     def handed(self, f: _Function, node, args, prim) -> None:
         if not self.globals_ or args is None:
             return
-        if self.assigned is None:
+        if self.assigned is None or self.shadowed is None:
             self.assigned = sharedmem.assignments(self.body, self.text)
             self.shadowed = {k: v for k, v in self.globals_.items() if k not in self.locals_}
-        for g in sharedmem.handed_globals(node_text(args, self.text), node.start_byte, self.assigned, self.shadowed):
-            f.handed.append(sharedmem.Handed(self.shadowed[g], g, prim[0], f.name, f.file, node.start_point[0] + 1))
+        shadowed = self.shadowed
+        for g in sharedmem.handed_globals(node_text(args, self.text), node.start_byte, self.assigned, shadowed):
+            f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], f.name, f.file, node.start_point[0] + 1))
 
 
 def _call(f: _Function, node, text, params: set, handing: _Handing) -> None:
@@ -399,9 +401,10 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
     """Every hypercall reachable from function, with its chain; and the indirect calls met."""
     if function not in graph:
         return [], []
-    reaches, indirect = {}, []
+    reaches: dict[tuple[str, bool], Reach] = {}
+    indirect: list[Step] = []
     start = graph[function]
-    queue = deque([(start, (Step(start.name, start.file, start.line),), 0)])
+    queue: deque[tuple[_Function, tuple[Step, ...], int]] = deque([(start, (Step(start.name, start.file, start.line),), 0)])
     seen = {function}
     while queue:
         fn, chain, depth = queue.popleft()
@@ -466,7 +469,7 @@ def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None
     glue = glue or read_glue(tree, inventory, backend, config, arch)
     out = {}
     for op in inventory.ops:
-        reaches = {}
+        reaches: dict[str, Reach] = {}
         for impl in op.implementations:
             if impl.backend != backend or not on_arch(impl.file, glue.arch):
                 continue

@@ -141,7 +141,7 @@ def _include_candidates(rel: str, inc: str, target: str) -> list[str]:
 class _Types:
     """The structs, unions and typedefs of some headers, and how to size and lay them out."""
 
-    def __init__(self, target: str, config: dict):
+    def __init__(self, target: str, config: dict) -> None:
         self.target = target
         self.config = config
         self.structs: dict = {}     # tag -> (kind, members, packed, align, file, line)
@@ -275,21 +275,23 @@ class _Types:
         return _round(end, widest), widest
 
     def _member(self, base, dims, stars) -> tuple[int | None, int | None]:
+        size: int | None
+        align: int | None
         if stars:
-            size = size_bits("void *", self.target) // 8
+            size = (size_bits("void *", self.target) or 0) // 8    # every target knows its pointers
             align = size
         else:
             size, align = self.size_align(base)
         if size is None:
             return None, None
-        for n in dims:
-            n = self.constants.exact(n) if isinstance(n, str) else n
+        for dim in dims:
+            n = self.constants.exact(dim) if isinstance(dim, str) else dim
             if n is None or n < 0:
                 return None, None
             size *= n
         return size, align
 
-    def layout(self, tag: str, depth: int = 0) -> Layout | None:
+    def layout(self, tag: str, depth: int = 0) -> Layout:
         kind, members, packed, align, file, line = self.structs[tag]
         out, offset, unknown = [], 0, None
         for name, base, dims, stars, bits, mline in members:
@@ -307,13 +309,14 @@ class _Types:
                 if name is not None:   # (None: a member a macro declares)
                     out.append(FieldAt(name, None, None, file, mline))
                 continue
-            at = 0 if kind == "union_specifier" else (offset if packed else _round(offset, a))
+            at = 0 if kind == "union_specifier" else (offset if packed else _round(offset, a or 1))
             if name:
                 out.append(FieldAt(name, at, size, file, mline))
             else:
                 # An anonymous struct or union: its members are the outer struct's (vmware_steal_time's clock).
                 inner = self.layout(base.split(" ", 1)[1], depth + 1)
-                out.extend(FieldAt(f.name, at + f.offset, f.size, f.file, f.line) for f in inner.fields)
+                out.extend(FieldAt(f.name, None if f.offset is None else at + f.offset, f.size, f.file, f.line)
+                           for f in inner.fields)
             offset = at + size if kind != "union_specifier" else max(offset, size)
         return Layout(tag, file, line, tuple(out), unknown)
 
@@ -324,7 +327,8 @@ def _round(n: int, to: int) -> int:
 
 def _declarator(d, text: bytes) -> tuple[str | None, tuple, int]:
     """(name, array dimensions (an int, the size's text, or None when not written), pointer depth)."""
-    dims, stars = [], 0
+    dims: list[int | str | None] = []
+    stars = 0
     while d is not None:
         if d.type in ("field_identifier", "identifier", "type_identifier", "primitive_type"):
             return node_text(d, text), tuple(reversed(dims)), stars

@@ -51,11 +51,11 @@ class PreciseSizes:
         return self.sizes.get(" ".join((ctype or "").split()))
 
 
-def read_config(path: str) -> dict:
+def read_config(path: str) -> dict[str, int | str]:
 
     from pvscan.source.files import read_input
 
-    out = {}
+    out: dict[str, int | str] = {}
     lines = read_input(path, ".config").decode("utf-8", "replace").splitlines()
     for number, line in enumerate(lines, 1):
         m = re.match(r"^(CONFIG_\w+)=(.*)$", line.strip())

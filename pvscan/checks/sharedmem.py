@@ -188,7 +188,7 @@ def interface_structs(tree, headers) -> dict[str, str]:
     """{struct tag: header} of the structs the hypervisor-interface headers define."""
     from pvscan.source.files import SkippedFile
 
-    out = {}
+    out: dict[str, str] = {}
     for rel in sorted(headers):
         try:
             data = tree.read(rel)

@@ -137,10 +137,10 @@ class ArchHeaders:
     """The lines of an architecture's header directories that match a pattern: ripgrep's on a
     tree on disk; on a git revision, each header read once and matched in Python."""
 
-    def __init__(self, tree, dirs: list[str]):
+    def __init__(self, tree, dirs: list[str]) -> None:
         self.tree = tree
         self.dirs = dirs
-        self._texts = None        # {rel: lines} of a tree with no directory to search
+        self._texts: dict[str, list[bytes]] | None = None   # {rel: lines} of a tree with no directory to search
 
     def matching(self, pattern: str) -> dict[str, tuple]:
         """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
@@ -149,12 +149,13 @@ class ArchHeaders:
         if hasattr(self.tree, "root") and ripgrep(self.tree.run):
             return matching_lines(self.tree, pattern, [], self.dirs)
         if self._texts is None:
-            self._texts = {}
+            texts: dict[str, list[bytes]] = {}
             for rel in self.tree.walk_sources(self.dirs):
                 try:
-                    self._texts[rel] = self.tree.read(rel).split(b"\n")
+                    texts[rel] = self.tree.read(rel).split(b"\n")
                 except (SkippedFile, OSError):
                     continue
+            self._texts = texts
         regex = re.compile(pattern.encode())
         found = {rel: lines_matching(lines, regex) for rel, lines in self._texts.items()}
         return {rel: lines for rel, lines in found.items() if lines}

@@ -41,7 +41,7 @@ def main(args, run) -> int:
     line = Progress.for_terminal(args.progress)
     done = {"revisions": 0, "files": 0, "hits": 0}
 
-    def tell(summary):
+    def tell(summary) -> None:
         done["revisions"] += 1
         done["files"] += summary.files
         done["hits"] += summary.cache_hits

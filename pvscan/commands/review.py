@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
 from pvscan.talk import Talk
 from pvscan.findings import fails_at, severity_counts, verdict
+
+if TYPE_CHECKING:
+    from pvscan.source import Source
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
@@ -22,6 +26,7 @@ def main(args, run) -> int:
     from pvscan.review.patch import Patch, read_patch_bytes
     from pvscan.source.directory import KernelTree
 
+    tree: Source
     if args.git:
         from pvscan.source.git import GitRange
 

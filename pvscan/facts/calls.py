@@ -44,8 +44,8 @@ def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> li
         chunks = chunks_around(data, rows)
     else:
         chunks = [(0, len(data), 0)]
-    out = []
-    local = set()
+    out: list[Call] = []
+    local: set[str] = set()
     for start, end, first_row in chunks:
         out.extend(_calls_in_chunk(rel, data[start:end], first_row, names, local))
     return [dataclasses.replace(c, local_definition=c.callee in local) if c.callee in local else c

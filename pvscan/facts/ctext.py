@@ -19,7 +19,7 @@ class Rows:
     """The 0-based row of any offset of one text in O(log n), after one pass over it: counting
     the newlines from the start for each match was quadratic (a header of 100,000 PVOP_ lines)."""
 
-    def __init__(self, text: bytes):
+    def __init__(self, text: bytes) -> None:
         self._starts = [m.end() for m in re.finditer(b"\n", text)]   # where rows 1, 2 ... begin
 
     def at(self, offset: int) -> int:
@@ -193,7 +193,7 @@ def chunks_around(data: bytes, rows) -> list[tuple[int, int, int]]:
     # Line k (0-based) starts at the length of the lines before it plus their k newlines:
     # summed in C, where finding each newline from Python took twice as long.
     before = list(accumulate(map(len, data.split(b"\n")), initial=0))
-    chunks = {}
+    chunks: dict[int, int] = {}   # start -> end
     for row in rows:
         if row >= len(before):
             continue

@@ -98,11 +98,11 @@ def _tokens(expr):
 
 
 class _Parser:
-    def __init__(self, tokens, config):
+    def __init__(self, tokens, config) -> None:
         self.t = tokens
         self.pos = 0
         self.config = config
-        self.missing = set()
+        self.missing: set[str] = set()
 
     def peek(self):
         return self.t[self.pos] if self.pos < len(self.t) else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.facts.ctext import Rows, blank_annotations, fold, split_args
 from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer,
@@ -20,6 +21,11 @@ from pvscan.facts.preprocess import Preprocessed, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
 from pvscan.naming import (INSTALLER_CALL_RE, MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, STATIC_CALL_DEFINERS,
                            STATIC_CALL_NAME_RE, STATIC_CALL_USES, TABLE_NAME, TABLE_NAME_RE, arch_of)
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from pvscan.facts.model import Guard
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
 # The kinds of node read only in the file's own text, not in a macro's body parsed on its own.
@@ -38,10 +44,10 @@ _OFFSETOF_RE = re.compile(r"\boffsetof\s*\(\s*struct\s+([A-Za-z_][A-Za-z0-9_]*)\
 class _Uses:
     """Where a walk puts the uses of tables it finds: the file's own code, or one macro body."""
 
-    references: list = field(default_factory=list)
-    assignments: list = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
     # 'opname = (void *)rel->eip;' in a macro body: (parameter index, value text), last one last.
-    parameter_targets: list = field(default_factory=list)
+    parameter_targets: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class _MacroBody:
     """What one #define body says: its uses of tables, its PVOP_* uses, and whether it fills an op."""
 
     uses: _Uses
-    macro_calls: tuple
+    macro_calls: tuple[MacroCall, ...]
     fill: FillMacro | None
 
 
@@ -61,31 +67,33 @@ def parse_file(rel: str, data: bytes) -> FileFacts:
 
 
 class _Extractor:
-    def __init__(self, rel: str, pre: Preprocessed):
+    def __init__(self, rel: str, pre: Preprocessed) -> None:
         self.rel = rel
         self.pre = pre
         self.text = pre.text
-        self.structs = []
-        self.globals = []
-        self.initializers = []
+        self.structs: list[StructDef] = []
+        self.globals: list[GlobalDecl] = []
+        self.initializers: list[Initializer] = []
         self.uses = _Uses()
-        self.macro_calls = []
-        self.aliases = []
-        self.fill_macros = []
-        self.functions = []
-        self.function_spans = []   # (start_byte, end_byte, name)
+        self.macro_calls: list[MacroCall] = []
+        self.aliases: list[Alias] = []
+        self.fill_macros: list[FillMacro] = []
+        self.functions: list[tuple[str, int]] = []
+        self.function_spans: list[tuple[int, int, str]] = []   # (start_byte, end_byte, name)
         self.warnings = [(line, f"preprocessor: {msg}") for line, msg in pre.problems]
-        self.fill_names = frozenset()
-        self.op_offset_structs = []
-        self.offset_macros = {}      # name -> index of the parameter that names the op
-        self.offset_symbols = []
-        self.symbol_refs = []
-        self.static_calls = []       # (name, function, defined, line, guard): signatures come after the walk
-        self.static_call_uses = []
-        self.installer_calls = []
-        self.declared = {}           # function name -> its first definition or prototype node
-        self.pending_installs = []   # (InstallerCall, ((arg index, parameter index), ...)) made with a parameter
-        self.calls_by_name = {}      # callee -> [call_expression node], for the pending installs
+        self.fill_names: frozenset[str] = frozenset()
+        self.op_offset_structs: list[str] = []
+        self.offset_macros: dict[str, int] = {}      # name -> index of the parameter that names the op
+        self.offset_symbols: list[tuple[str, str, str, int]] = []
+        self.symbol_refs: list[SymbolRef] = []
+        # (name, function, defined, line, guard): signatures come after the walk
+        self.static_calls: list[tuple[str, str, bool, int, Guard]] = []
+        self.static_call_uses: list[StaticCallUse] = []
+        self.installer_calls: list[InstallerCall] = []
+        self.declared: dict[str, Node] = {}           # function name -> its first definition or prototype node
+        # (InstallerCall, ((arg index, parameter index), ...)) made with a parameter
+        self.pending_installs: list[tuple[InstallerCall, list[tuple[int, int]]]] = []
+        self.calls_by_name: dict[str, list[Node]] = {}   # callee -> [call_expression node], for the pending installs
 
     def facts(self) -> FileFacts:
         return FileFacts(
@@ -149,7 +157,7 @@ class _Extractor:
             self.symbol_refs.append(SymbolRef(m.group(1).decode(), m.group(2).decode(), base_row + row + 1,
                                               self.pre.guard_at(base_row + row), function, kind))
 
-    def _walk(self, root, text, row_offset, macro, uses: _Uses):
+    def _walk(self, root, text, row_offset, macro, uses: _Uses) -> None:
         stack = [root]
         while stack:
             node = stack.pop()
@@ -240,8 +248,12 @@ class _Extractor:
         """The installer calls made through a function of this file that passes its parameter
         on, as made at each call of that function here (with its argument)."""
         for call, through in self.pending_installs:
+            if call.function is None:
+                continue
             for node in self.calls_by_name.get(call.function, ()):
                 args_node = node.child_by_field_name("arguments")
+                if args_node is None:
+                    continue
                 outer = [fold(node_text(a, self.text)) for a in args_node.named_children if a.type != "comment"]
                 args = list(call.args)
                 for i, j in through:
@@ -267,10 +279,10 @@ class _Extractor:
         node = self.declared.get(name)
         declarator = node.child_by_field_name("declarator") if node is not None else None
         fd = _function_declarator(declarator)
-        if fd is None or fd.child_by_field_name("parameters") is None:
+        if node is None or declarator is None or fd is None or fd.child_by_field_name("parameters") is None:
             return None, None
         stars = 0
-        d = declarator
+        d: Node | None = declarator
         while d is not None and d.type == "pointer_declarator":
             stars += 1
             d = d.child_by_field_name("declarator")
@@ -392,7 +404,7 @@ class _Extractor:
                 if name is None:
                     continue
                 if value is not None and value.type == "initializer_list":
-                    entries = []
+                    entries: list[InitEntry] = []
                     self._initializer_entries(value, (), entries, name)
                     self.initializers.append(Initializer(
                         name, type_name, via_typeof, storage, d.start_point[0] + 1,
@@ -528,7 +540,7 @@ class _Extractor:
 
     # -- PVOP_* and fill macro uses -----------------------------------------
 
-    def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None):
+    def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None) -> None:
         regex = PVOP_USE_RE
         names = fill_names
         if names:
@@ -573,21 +585,21 @@ class _Extractor:
         """The macros that name an op by a parameter: 'PARAVIRT_PATCH(x) (offsetof(struct
         paravirt_ops, x) / sizeof(void *))', and those that pass a parameter on to one,
         'paravirt_type(type) [paravirt_typenum] "i" (PARAVIRT_PATCH(type))'."""
-        defines = [d for d in self.pre.defines if d.params]
-        for d in defines:
+        defines = [(d, d.params) for d in self.pre.defines if d.params]
+        for d, params in defines:
             for m in _OFFSETOF_RE.finditer(d.body):
-                if m.group(2) in d.params and TABLE_NAME_RE.match(m.group(1)):
+                if m.group(2) in params and TABLE_NAME_RE.match(m.group(1)):
                     self.op_offset_structs.append(m.group(1))
-                    self.offset_macros.setdefault(d.name, d.params.index(m.group(2)))
+                    self.offset_macros.setdefault(d.name, params.index(m.group(2)))
         changed = bool(self.offset_macros)
         while changed:
             changed = False
-            for d in defines:
+            for d, params in defines:
                 if d.name in self.offset_macros:
                     continue
                 for name, arg in self._offset_macro_args(d.body.encode("utf-8", "replace")):
-                    if arg in d.params:
-                        self.offset_macros[d.name] = d.params.index(arg)
+                    if arg in params:
+                        self.offset_macros[d.name] = params.index(arg)
                         changed = True
                         break
 

@@ -53,16 +53,19 @@ class _Guard:
 
     __slots__ = ("parent", "term", "_terms")
 
-    def __init__(self, parent: "_Guard | None", term: str):
-        self.parent, self.term, self._terms = parent, term, None
+    def __init__(self, parent: "_Guard | None", term: str) -> None:
+        self.parent, self.term = parent, term
+        self._terms: tuple[str, ...] | None = None
 
     def terms(self) -> tuple[str, ...]:
         if self._terms is None:
-            out, node = [], self
+            out: list[str] = []
+            node: _Guard | None = self
             while node is not None and node._terms is None:
                 out.append(node.term)
                 node = node.parent
-            self._terms = (node._terms if node is not None else ()) + tuple(reversed(out))
+            above = node._terms if node is not None and node._terms is not None else ()
+            self._terms = above + tuple(reversed(out))
         return self._terms
 
 
@@ -143,15 +146,15 @@ class _Frame:
 
     __slots__ = ("branch_conds", "term", "dead", "transparent", "line", "outer", "outer_dead", "guard")
 
-    def __init__(self, cond: str, line: int, outer: "_Frame | None"):
+    def __init__(self, cond: str, line: int, outer: "_Frame | None") -> None:
         self.branch_conds = [cond]
         self.term = cond
         self.dead = cond == "0"
         self.transparent = False
         self.line = line
-        self.outer = outer.guard if outer else None
+        self.outer: _Guard | None = outer.guard if outer else None
         self.outer_dead = outer.in_dead() if outer else False
-        self.guard = None
+        self.guard: _Guard | None = None
         self.settle()
 
     def settle(self) -> None:
@@ -193,7 +196,7 @@ def preprocess(source: bytes) -> Preprocessed:
 class _Directives:
     """What preprocess() keeps while it reads the directives, one at a time, in order."""
 
-    def __init__(self, source: bytes):
+    def __init__(self, source: bytes) -> None:
         self.source = source
         self.out = bytearray(source)
         self.guard_rows = [0]
@@ -202,7 +205,7 @@ class _Directives:
         self.problems: list[tuple[int, str]] = []
         self.stack: list[_Frame] = []
         self.first = True
-        self.dead_start = None   # byte offset where the current dead (#if 0) region began
+        self.dead_start: int | None = None   # byte offset where the current dead (#if 0) region began
 
     def in_dead(self) -> bool:
         return bool(self.stack) and self.stack[-1].in_dead()

@@ -70,9 +70,9 @@ def link(summaries) -> list[Lineage]:
                 lineages.append(lin)
             nxt[(arch, op.name)] = lin
         for op in generic:
-            lin = _link_generic(op, i, unmatched_prev, nxt)
-            if lin is not None:
-                lineages.append(lin)
+            linked = _link_generic(op, i, unmatched_prev, nxt)
+            if linked is not None:
+                lineages.append(linked)
         current = nxt
     return lineages
 

@@ -14,6 +14,7 @@ import dataclasses
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from pvscan.naming import arch_of
 from pvscan.run import Run
@@ -66,10 +67,11 @@ class RevisionSummary:
     commit: str | None
     version: str
     ops: tuple[OpState, ...] = ()
-    findings: tuple = ()               # (abi, code, arch, op, severity, message)
-    kinds: tuple = ()                  # (abi, arch, op, coverage kind): mapped, native, unmapped ...
-    witnesses: tuple = ()              # (abi, backend): ABIs whose own backend this revision holds
-    definitions: tuple = ()            # (arch, table, .c file that defines it)
+    findings: tuple[tuple[str, str, str, str, str, str], ...] = ()   # (abi, code, arch, op, severity, message)
+    # (abi, arch, op, coverage kind): mapped, native, unmapped ...
+    kinds: tuple[tuple[str, str, str, str], ...] = ()
+    witnesses: tuple[tuple[str, str], ...] = ()   # (abi, backend): ABIs whose own backend this revision holds
+    definitions: tuple[tuple[str, str, str], ...] = ()    # (arch, table, .c file that defines it)
     files: int = 0
     cache_hits: int = 0
     warning: str | None = None
@@ -120,7 +122,9 @@ def scan_revision(spec: RevisionSpec, run: Run | None = None) -> RevisionSummary
         source.close()
     ops = tuple(OpState(o.arch, o.name, o.table, o.group, signature_of(o), o.convention, o.guard, o.file,
                         o.line, o.backends, _arch_backends(o, inventory)) for o in inventory.ops)
-    found, kinds, witnesses = (), (), ()
+    found: tuple[tuple[str, str, str, str, str, str], ...] = ()
+    kinds: tuple[tuple[str, str, str, str], ...] = ()
+    witnesses: tuple[tuple[str, str], ...] = ()
     if abis:
         checked = check(inventory, abis, version=source.version)
         arch_of = {o.name: o.arch for o in inventory.ops}
@@ -166,6 +170,7 @@ def open_revision(spec: RevisionSpec, run: Run):
     if spec.kind == "git":
         from pvscan.source.git import GitTree
 
+        assert spec.rev is not None     # a git revision always names one
         tree = GitTree(spec.location, spec.rev, run)
         if spec.candidates is not None:
             tree.use_candidates(spec.candidates)
@@ -243,7 +248,7 @@ def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | Non
 
     jobs = workers(jobs, len(specs))
     if jobs == 1:
-        out = []
+        out: list[RevisionSummary] = []
         for s in specs:
             out.append(scan_revision(s, run))
             if progress:
@@ -259,11 +264,11 @@ def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | Non
     stopped = False
     try:
         futures = {pool.submit(scan_revision, s): i for i, s in enumerate(specs)}
-        out = [None] * len(specs)
+        done: dict[int, RevisionSummary] = {}
         for fut in as_completed(futures):
-            out[futures[fut]] = fut.result()
+            done[futures[fut]] = fut.result()
             if progress:
-                progress(out[futures[fut]])
+                progress(done[futures[fut]])
     except BrokenProcessPool:
         raise pool_failure() from None
     except KeyboardInterrupt:
@@ -273,7 +278,7 @@ def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | Non
     finally:
         if not stopped:
             pool.shutdown(cancel_futures=True)
-    return out
+    return [done[i] for i in range(len(specs))]
 
 
 _SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
@@ -297,9 +302,9 @@ def connect(address: str):
     needs_extra("distributed", "--scheduler", "cluster")
     from distributed import Client
 
-    box = {}
+    box: dict[str, Any] = {}     # 'client' or 'error', from the thread that connects
 
-    def make():
+    def make() -> None:
         try:
             box["client"] = Client(address, timeout=f"{CONNECT_SECONDS // 2}s")
         except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to see, in one line

@@ -89,7 +89,7 @@ def _tables(tables: TableModel, ops, forms: dict | None = None) -> tuple[Table, 
     their table (7.x); else the unified root's, or split/single by how many roots with ops its
     architecture has; a data-only table (pv_info) takes its architecture's."""
     named = {arch for arch, found in (forms or {}).items() if FORM_TABLE_OP in found}
-    ops_of = {}
+    ops_of: dict[tuple[str, str], list[Op]] = {}
     for o in ops:
         ops_of.setdefault((o.arch, o.table), []).append(o)
     roots = [tables.roots[k] for k in sorted(tables.roots)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pvscan.errors import Warning_
 from pvscan.facts.ctext import closing_paren, outside_parens
+from pvscan.facts.model import FileFacts, Initializer
 from pvscan.facts.preprocess import guard_expression
 from pvscan.inventory.backends import NATIVE, BackendHomes
 from pvscan.inventory.model import Clear, Implementation
@@ -52,7 +53,7 @@ def find_implementations(facts, model, backend_map, homes: BackendHomes = Backen
     impls: dict = {}
     clears: dict = {}
     warnings: list[Warning_] = []
-    initializers = {}
+    initializers: dict[tuple[str | None, str], tuple[FileFacts, Initializer]] = {}
     for f in facts:
         for init in f.initializers:
             initializers.setdefault((f.path, init.name), (f, init))

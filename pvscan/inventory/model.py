@@ -109,7 +109,7 @@ class Op:
         """Callers of all its wrappers; None when they were not counted (--no-callers)."""
         if any(w.callers is None for w in self.wrappers):
             return None
-        return sum(w.callers for w in self.wrappers)
+        return sum(w.callers or 0 for w in self.wrappers)
 
     @property
     def backends(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ the op's wrapper: write_cr3() for mmu.write_cr3.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pvscan.errors import Warning_
 from pvscan.facts.preprocess import guard_expression
@@ -25,7 +25,7 @@ class Sites:
     warnings: tuple[Warning_, ...]
     # arch -> the forms its PVOP_* uses name ops in: FORM_OP 'PVOP_VCALL1(mmu.write_cr3, x)'
     # (2.6.20-6.x) or FORM_TABLE_OP 'PVOP_VCALL1(pv_ops_lock, kick, cpu)' (7.x).
-    forms: dict = None
+    forms: dict[str, frozenset[str]] = field(default_factory=dict)
     # PVOP_* uses outside macro definitions that name no op of a table: (file, line, macro, op text).
     unplaced: tuple = ()
 
@@ -48,14 +48,14 @@ def find_call_sites(facts, model) -> Sites:
 class _SitesFound:
     """The call sites and wrappers found so far, file by file."""
 
-    def __init__(self, model, macros: dict, symbols: dict):
+    def __init__(self, model, macros: dict, symbols: dict) -> None:
         self.model, self.macros, self.symbols = model, macros, symbols
         self.sites: dict = {}
         self.wrapper_of: dict = {}      # (arch, name, file) -> Wrapper: its first sighting defines it
         self.op_wrappers: dict = {}     # op key -> {(arch, name, file)}
         self.warnings: list[Warning_] = []
         self.where: dict = {}           # file path -> _Definitions, made at the file's first wrapper
-        self.forms: dict = {}
+        self.forms: dict[str, set[str]] = {}
         self.unplaced: list = []
 
     def note_wrapper(self, f, op, name, kind, line) -> None:
@@ -199,7 +199,7 @@ class _Definitions:
     """Where a file defines each name and where each macro is first used, indexed once: a
     search of the whole file per wrapper was quadratic (a header of 100,000 inline wrappers)."""
 
-    def __init__(self, f):
+    def __init__(self, f) -> None:
         self.lines: dict = {}
         for fn, fl in f.functions:
             self.lines.setdefault(fn, []).append(fl)

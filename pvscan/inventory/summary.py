@@ -7,7 +7,7 @@ does with the op (the cell of the backends x ops matrix).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pvscan.naming import in_arch
 
@@ -53,7 +53,7 @@ class InventorySummary:
     groups: tuple[GroupSummary, ...]      # sorted by arch, table, group
     backends: tuple[BackendSummary, ...]  # sorted by arch, backend
     backend_names: tuple[str, ...] = ()   # every backend of every architecture, sorted
-    cells: dict = None                    # (arch, op, backend) -> BackendCell
+    cells: dict[tuple[str, str, str], BackendCell] = field(default_factory=dict)   # (arch, op, backend) -> its cell
     static_calls: int = 0                 # of the ops, the paravirt static calls
 
     def by_group(self) -> dict:

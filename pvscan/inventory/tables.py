@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pvscan.errors import Warning_
 from pvscan.facts.model import FileFacts, Param
@@ -75,16 +75,18 @@ class OpDecl:
 class TableModel:
     """The tables, read-only once built. Mappings are plain dicts that no pass changes."""
 
-    roots: dict                  # (arch, instance) -> Root
-    ops: tuple[OpDecl, ...]      # in declaration order
-    by_path: dict                # (arch, root, path) -> OpDecl
-    groups: dict                 # (arch, root, path) -> struct tag of a group member
-    data_members: frozenset      # (arch, root, path) of members that are not ops
-    type_paths: dict             # (arch, struct tag) -> ((root, path prefix), ...) where it sits
+    roots: dict[tuple[str, str], Root]                 # (arch, instance) -> Root
+    ops: tuple[OpDecl, ...]                            # in declaration order
+    by_path: dict[tuple[str, str, str], OpDecl]        # (arch, root, path) -> OpDecl
+    groups: dict[tuple[str, str, str], str]            # (arch, root, path) -> struct tag of a group member
+    data_members: frozenset[tuple[str, str, str]]      # (arch, root, path) of members that are not ops
+    # (arch, struct tag) -> ((root, path prefix), ...) where it sits
+    type_paths: dict[tuple[str, str], tuple[tuple[str, str], ...]]
     warnings: tuple[Warning_, ...]
-    offset_roots: dict = None    # arch -> roots whose struct PARAVIRT_PATCH() takes offsets in
+    # arch -> roots whose struct PARAVIRT_PATCH() takes offsets in
+    offset_roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def resolve(self, arch, root_name, path, allow_unified=False) -> list:
+    def resolve(self, arch, root_name, path, allow_unified: bool = False) -> list:
         """The ops (arch, root, path) names: one in an architecture's file; in a generic file
         (drivers/xen/time.c filling pv_time_ops.steal_clock for x86, arm and arm64), the op of
         every architecture that has it, since the file is built for each of them."""
@@ -159,7 +161,7 @@ def _offset_roots(facts, roots) -> dict:
         for tag in f.op_offset_structs:
             tags.setdefault(f.arch, set()).add(tag)
     generic = tags.pop("generic", set())
-    out = {}
+    out: dict[str, list[str]] = {}
     for (arch, name), root in sorted(roots.items()):
         if not root.unified and root.type in (tags.get(arch, set()) | generic):
             out.setdefault(arch, []).append(name)
@@ -186,7 +188,8 @@ def _struct(structs, arch, tag):
 
 
 def _roots(facts, structs) -> dict:
-    roots, definitions = {}, {}
+    roots: dict[tuple[str, str], Root] = {}
+    definitions: dict[tuple[str, str], set[str]] = {}
     for f in facts:
         decls = [(g.name, g.type_name, g.via_typeof, g.storage, g.line, g.guard) for g in f.globals]
         decls += [(i.name, i.type_name, i.via_typeof, i.storage, i.line, i.guard) for i in f.initializers]
@@ -237,18 +240,23 @@ def _is_unified(structs, root) -> bool:
 class _Walk:
     """Collects one walk of the roots' structs; find_tables freezes what it gathered."""
 
-    def __init__(self, structs):
+    def __init__(self, structs) -> None:
         self.structs = structs
-        self.ops, self.warnings, self.data_members = [], [], set()
-        self.by_path, self.groups, self.type_paths, self.names = {}, {}, {}, {}
-        self.walked = set()
+        self.ops: list[OpDecl] = []
+        self.warnings: list[Warning_] = []
+        self.data_members: set[tuple[str, str, str]] = set()        # (arch, root, path)
+        self.by_path: dict[tuple[str, str, str], OpDecl] = {}
+        self.groups: dict[tuple[str, str, str], str] = {}           # (arch, root, path) -> struct tag
+        self.type_paths: dict[tuple[str, str], list[tuple[str, str]]] = {}   # (arch, tag) -> (root, prefix)
+        self.names: dict[tuple[str, str], OpDecl] = {}
+        self.walked: set[tuple[str, str]] = set()
 
     def root(self, root: Root) -> None:
         # The op's guard is the #if nesting around its member and the structs on
         # its path; the root instance's own declaration is not part of it.
         self._walk(root, root.type, (), (), None, frozenset())
 
-    def _walk(self, root, tag, prefix, guard, group, seen):
+    def _walk(self, root, tag, prefix, guard, group, seen) -> None:
         s, file = _struct(self.structs, root.arch, tag)
         self.walked.add((root.arch, tag))
         self.type_paths.setdefault((root.arch, tag), []).append((root.name, prefix))
@@ -267,7 +275,7 @@ class _Walk:
             else:
                 self.data_members.add((root.arch, root.name, path))
 
-    def _op(self, root, path, group, rettype, params, convention, source, guard, file, m):
+    def _op(self, root, path, group, rettype, params, convention, source, guard, file, m) -> None:
         name = ".".join(path) if root.unified else ".".join((root.name,) + path)
         first = self.names.get((root.arch, name))
         if first is not None:

@@ -71,7 +71,7 @@ class FindingReporter:
     sums, patches); patch is None for check, a PatchReview for review.
     """
 
-    def __init__(self, run):
+    def __init__(self, run) -> None:
         self.run = run
         self.out: list[str] = []
 

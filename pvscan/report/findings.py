@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
-from pvscan.findings import by_severity, unique_fingerprints
+from pvscan.findings import Finding, by_severity, unique_fingerprints
 from pvscan.report import FindingReporter, shown_path
 
 
@@ -18,13 +18,13 @@ class TextReporter(FindingReporter):
     """gcc/checkpatch style: 'file:line: severity: PVnnn message', errors first, then the
     coverage and the verdict: the counts and what to do next."""
 
-    def start(self):
-        self.findings = []
+    def start(self) -> None:
+        self.findings: list[Finding] = []
 
-    def handle(self, finding):
+    def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def _finding(self, finding):
+    def _finding(self, finding) -> None:
         line = format_location(shown_path(finding.file), finding.line,
                                f"{finding.severity}: {finding.code} {finding.message}")
         if self.run.color:
@@ -58,10 +58,10 @@ class TextReporter(FindingReporter):
 class JsonReporter(FindingReporter):
     """Schema 'pvscan-check/1' (docs/check-json.md)."""
 
-    def start(self):
-        self.findings = []
+    def start(self) -> None:
+        self.findings: list[Finding] = []
 
-    def handle(self, finding):
+    def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
     def stop(self):
@@ -87,10 +87,10 @@ class SarifReporter(FindingReporter):
 
     LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 
-    def start(self):
-        self.findings = []
+    def start(self) -> None:
+        self.findings: list[Finding] = []
 
-    def handle(self, finding):
+    def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
     def stop(self):

@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from pvscan import __version__
+from pvscan.findings import Finding
 
 KIND_LABEL = {"mapped": "mapped", "constrained": "constrained", "unmapped": "unmapped", "native": "native",
               "trap": "trap", "unsupported": "unsupported", "excluded": "n/a"}
@@ -46,7 +47,7 @@ def render(doc) -> str:
     scan_result, check_result, snippets, summary = doc.scan, doc.check, doc.snippets, doc.summary
     inv = scan_result.inventory
     fmt_css = HtmlFormatter(style="default").get_style_defs(".snippet")
-    out = []
+    out: list[str] = []
     w = out.append
     title = f"pvscan report: Linux {scan_result.version}"
     w(f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -84,7 +85,7 @@ def _verdict(check_result) -> str:
     return f"<p id=\"verdict\">{parts}{link}</p>"
 
 
-def _findings(w, check_result, doc):
+def _findings(w, check_result, doc) -> None:
     """Every finding, errors first, where it is; then once each the documentation of the rules
     they name."""
     docs = {r.code: r.doc() for r in doc.rules}
@@ -126,7 +127,7 @@ def _inline(t: str) -> str:
 class _Markdown:
     """The HTML of a Markdown text so far, and the paragraph, list or code block still open."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.out: list[str] = []
         self.para: list[str] = []
         self.items: list[str] = []
@@ -191,7 +192,7 @@ def _link(doc, path, line, text=None) -> str:
     return f"<a class=\"where\" href=\"{escape(url, quote=True)}\">{label}</a>"
 
 
-def _overview(w, inv, summary, check_result):
+def _overview(w, inv, summary, check_result) -> None:
     w("<section id=\"overview\"><h2>Overview</h2>\n")
     _groups(w, summary)
     _backend_matrix(w, inv, summary)
@@ -200,7 +201,7 @@ def _overview(w, inv, summary, check_result):
     w("</section>\n")
 
 
-def _groups(w, summary):
+def _groups(w, summary) -> None:
     w("<h3>Ops per group</h3>\n<table id=\"ops-per-group\">"
       "<tr><th>arch</th><th>table</th><th>group</th><th>ops</th></tr>\n")
     for g in summary.groups:
@@ -213,7 +214,7 @@ _CELL = {"impl": None, "null": "<td class=\"k-null\">NULL</td>", "default": "<td
          "": "<td></td>"}
 
 
-def _backend_matrix(w, inv, summary):
+def _backend_matrix(w, inv, summary) -> None:
     w("<h3>Backends and ops</h3>\n<p>Each cell names the function a backend installs; <em>default</em> "
       "means it leaves the native default, <em>NULL</em> that a group copy leaves the op empty.</p>\n"
       "<div class=\"wide\"><table id=\"backend-matrix\" class=\"matrix\"><tr><th>op</th>")
@@ -230,7 +231,7 @@ def _backend_matrix(w, inv, summary):
     w("</table></div>\n")
 
 
-def _abi_tables(w, inv, check_result):
+def _abi_tables(w, inv, check_result) -> None:
     kinds = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
     w("<h3>ABI coverage</h3>\n<table id=\"abi-summary\"><tr><th>ABI</th><th>group</th>"
       + "".join(f"<th>{k}</th>" for k in kinds) + "</tr>\n")
@@ -249,7 +250,7 @@ def _abi_tables(w, inv, check_result):
     w("</table></div>\n")
 
 
-def _timeline(w, history):
+def _timeline(w, history) -> None:
     """Inline SVG: ops per revision, and per ABI the changes it could not express (pvscan-history/1)."""
     revisions = history["revisions"]
     counts = [r["ops"] for r in revisions]
@@ -283,10 +284,10 @@ def _timeline(w, history):
     w("</svg>\n<table id=\"history-abis\"><tr><th>ABI</th><th>from</th><th>to</th><th>interface changes</th>"
       + "".join(f"<th>{v}</th>" for v in verdicts) + "</tr>\n")
     for p in history["abis"]:
-        counts = p.get("verdict_counts") or {"needs-abi": len(p["needing"])}
+        by_verdict = p.get("verdict_counts") or {"needs-abi": len(p["needing"])}
         w(f"<tr><td>{escape(p['abi'])}</td><td>{escape(p['from'])}</td><td>{escape(p['to'])}</td>"
           f"<td class=\"num\">{p['interface_changes']}</td>"
-          + "".join(f"<td class=\"num {v}\">{counts.get(v, '')}</td>" for v in verdicts) + "</tr>\n")
+          + "".join(f"<td class=\"num {v}\">{by_verdict.get(v, '')}</td>" for v in verdicts) + "</tr>\n")
     w("</table>\n")
     needs = [(p, v) for p in history["abis"] for v in p.get("verdicts", []) if v.get("verdict") == "needs-abi"]
     if needs:
@@ -298,9 +299,9 @@ def _timeline(w, history):
     w("</section>\n")
 
 
-def _ops(w, inv, check_result, snippets, doc):
+def _ops(w, inv, check_result, snippets, doc) -> None:
     docs = {r.code: r.doc() for r in doc.rules}
-    findings = {}
+    findings: dict[str, list[Finding]] = {}
     for f in (check_result.findings if check_result else ()):
         findings.setdefault(f.op, []).append(f)
     w("<section id=\"ops\"><h2>Ops</h2>\n<nav><ul>")
@@ -350,7 +351,7 @@ def _ops(w, inv, check_result, snippets, doc):
     w("</section>\n")
 
 
-def _snippet(w, snippet):
+def _snippet(w, snippet) -> None:
     if snippet is None:
         return
     from pygments import highlight

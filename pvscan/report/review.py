@@ -12,7 +12,7 @@ import json
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
-from pvscan.findings import by_severity
+from pvscan.findings import Finding, by_severity
 from pvscan.report import FindingReporter, shown_path
 
 CHECKPATCH_LEVEL = {"error": "ERROR", "warning": "WARNING", "note": "CHECK"}
@@ -26,15 +26,15 @@ class CheckpatchReview(FindingReporter):
     """One line per annotation, then checkpatch's totals line per patch (which tools parse),
     unless --no-summary, as checkpatch.pl --no-summary: what b4's per-patch check reads."""
 
-    def beginning(self, r):
+    def beginning(self, r) -> None:
         self.counts = {"error": 0, "warning": 0, "note": 0}
 
-    def handle(self, f):
+    def handle(self, f) -> None:
         self.counts[f.severity] += 1
         self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
                                                         f"{_one_line(f.message)}") + "\n")
 
-    def finished(self, r):
+    def finished(self, r) -> None:
         if self.run.summary_lines:
             c = self.counts
             self.out.append(f"total: {c['error']} errors, {c['warning']} warnings, {c['note']} checks, "
@@ -45,22 +45,22 @@ class TextReview(FindingReporter):
     """For people: each patch's title, its annotations (errors first), and what it does to
     pv_ops; then the verdict of the whole series: the counts and what to do next."""
 
-    def beginning(self, r):
+    def beginning(self, r) -> None:
         n = len(self.run.reviews)
         self.out.append(f"[{r.index}/{n}] {printable(r.subject)}\n" if n > 1 or r.subject else "patch\n")
         if r.already_applied:
             self.out.append("  (the tree already holds this patch; reviewed against the tree without it)\n")
-        self.patch = []
+        self.patch: list[Finding] = []
 
-    def handle(self, f):
+    def handle(self, f: Finding) -> None:
         self.patch.append(f)
 
-    def finished(self, r):
+    def finished(self, r) -> None:
         for f in by_severity(self.patch):
             self._line(f)
         self.out.append(f"pvscan: this patch {printable(r.summary())}\n\n")
 
-    def _line(self, f):
+    def _line(self, f) -> None:
         level = CHECKPATCH_LEVEL[f.severity]
         line = format_location(shown_path(f.file), f.line, f"{level}: {f.code} {_one_line(f.message)}")
         if self.run.color:
@@ -94,7 +94,7 @@ class GithubReview(FindingReporter):
 
     LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
 
-    def handle(self, f):
+    def handle(self, f) -> None:
         self.out.append(f"::{self.LEVEL[f.severity]} file={_gh_property(f.file)},line={f.line},"
                         f"title={_gh_property(f.code)}::{_gh_data(f.message)}\n")
 
@@ -108,14 +108,14 @@ class GithubReview(FindingReporter):
 class SarifReview(FindingReporter):
     """SARIF 2.1.0, as check writes it, with the change kinds among the rules."""
 
-    def start(self):
+    def start(self) -> None:
         from pvscan.report import CheckRun
         from pvscan.report.findings import SarifReporter
 
         self.sarif = SarifReporter(CheckRun("", self.run.rules, (), {}, {}))
         self.sarif.start()
 
-    def handle(self, f):
+    def handle(self, f) -> None:
         self.sarif.handle(f)
 
     def stop(self):
@@ -125,11 +125,15 @@ class SarifReview(FindingReporter):
 class _JsonList(FindingReporter):
     """Formats that are one JSON document of all the findings."""
 
-    def start(self):
-        self.items = []
+    def start(self) -> None:
+        self.items: list[object] = []
 
-    def handle(self, f):
+    def handle(self, f: Finding) -> None:
         self.items.append(self.item(f))
+
+    def item(self, f: Finding) -> object:
+        """One finding as its format's JSON value."""
+        raise NotImplementedError
 
     def stop(self):
         return json.dumps(self.document(self.items), indent=2, ensure_ascii=False) + "\n"
@@ -165,10 +169,10 @@ class RdjsonReview(_JsonList):
 class PatchworkReview(FindingReporter):
     """Patchwork checks: one per patch, its state from its worst finding."""
 
-    def start(self):
-        self.checks = []
+    def start(self) -> None:
+        self.checks: list[dict[str, object]] = []
 
-    def finished(self, r):
+    def finished(self, r) -> None:
         worst = {f.severity for f in r.findings}
         state = "fail" if "error" in worst else ("warning" if "warning" in worst else "success")
         self.checks.append({"patch": r.index, "subject": r.subject, "context": "pvscan", "state": state,
@@ -181,7 +185,7 @@ class PatchworkReview(FindingReporter):
 class ReplyReview(FindingReporter):
     """A plain-text reply that quotes only the hunks with comments, comments under their lines."""
 
-    def finished(self, r):
+    def finished(self, r) -> None:
         self.out.append(_reply(r))
 
 
@@ -190,12 +194,12 @@ def _reply(r) -> str:
     out = []
     who = r.author or "you"
     out.append(printable(f"On {r.date}, {who} wrote:" if r.date else f"{who} wrote:") + "\n")
-    by_place = {}
+    by_place: dict[tuple[str, str, int], list[Finding]] = {}
     for f in r.findings:
         # A finding about a removed line sits under that line of the quoted hunk (the old side).
         place = (f.file, "new", f.line) if f.old_line is None else (f.file, "old", f.old_line)
         by_place.setdefault(place, []).append(f)
-    placed = set()
+    placed: set[tuple[str, str, int]] = set()
     for fp in r.files:
         for hunk in fp.hunks:
             out.extend(_quoted_hunk(fp, hunk, by_place, placed))

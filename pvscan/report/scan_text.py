@@ -12,7 +12,7 @@ def render(doc) -> str:
     if doc.op is not None:
         return "".join(_op_in_full(o, result, doc) for o in inv.ops
                        if o.name == doc.op and in_arch(doc.arch, o.arch))
-    out = []
+    out: list[str] = []
     w = _writer(out)
     ops = [o for o in inv.ops if in_arch(doc.arch, o.arch)]
     statics = f" and {summary.static_calls} static call(s)" if summary.static_calls else ""
@@ -60,7 +60,7 @@ _CONVENTIONS = {"callee_save": "callee-save (struct paravirt_callee_save)",
                 "static_call": "static call (DEFINE_STATIC_CALL; backends install with static_call_update)"}
 
 
-def _signature(o):
+def _signature(o) -> str:
     if o.params is None:
         return f"{o.return_type or '?'} (?)"
     params = ", ".join(_param(p) for p in o.params) or "void"
@@ -128,7 +128,7 @@ def _wrappers_in_full(o, result, doc, w) -> None:
 
 
 def _op_in_full(o, result, doc) -> str:
-    out = []
+    out: list[str] = []
     w = _writer(out)
     w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
     w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
@@ -157,6 +157,6 @@ def _op_in_full(o, result, doc) -> str:
     return "".join(out)
 
 
-def _warnings_summary(result, w):
+def _warnings_summary(result, w) -> None:
     if result.warnings:
         w(f"\n{len(result.warnings)} warning(s); run with --format json or see stderr for each.\n")

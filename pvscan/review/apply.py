@@ -43,7 +43,7 @@ class KeptLines:
 
     __slots__ = ("runs",)
 
-    def __init__(self, runs=None):
+    def __init__(self, runs=None) -> None:
         self.runs: list = list(runs or [])
 
     def add(self, old: int, new: int, count: int = 1) -> None:
@@ -114,7 +114,10 @@ def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -
     if trailing:
         old_lines.pop()
     out: list[str] = []
-    added, removed, outcomes, kept = set(), set(), [], KeptLines()
+    added: set[int] = set()
+    removed: set[int] = set()
+    outcomes: list[HunkOutcome] = []
+    kept = KeptLines()
     index = line_index(old_lines)
     pos = 0          # index into old_lines: what is before it is already copied
     drift = 0        # the offset of the last hunk placed: the next one likely moved as much
@@ -182,7 +185,7 @@ def _copy_hunk(old_lines, lines, at: int, out: list, added: set, removed: set, k
     return pos
 
 
-def _place(old_lines, lines, start, floor, fuzz, at_top=False, index=None):
+def _place(old_lines, lines, start, floor, fuzz, at_top: bool = False, index=None):
     """(index where the hunk's old side matches, its lines as applied, context lines trimmed at the
     top, fuzz used) at the least fuzz, then the nearest place; None if it matches nowhere.
 

@@ -40,7 +40,9 @@ def line_changes(old: bytes, new: bytes):
 
     a = old.decode("utf-8", "surrogateescape").split("\n")
     b = new.decode("utf-8", "surrogateescape").split("\n")
-    added, removed, kept = set(), set(), KeptLines()
+    added: set[int] = set()
+    removed: set[int] = set()
+    kept = KeptLines()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             kept.add(i1 + 1, j1 + 1, i2 - i1)

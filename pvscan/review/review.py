@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from pvscan.errors import Warning_
@@ -338,14 +339,14 @@ class _Named:
     name: str
 
 
-def _op_changes(findings) -> dict:
+def _op_changes(findings: Iterable[Finding]) -> dict[str, Finding]:
     """{op name: the first interface change of it in the patch}, its old name (a rename) too."""
-    out = {}
+    out: dict[str, Finding] = {}
     for f in sorted(findings, key=lambda f: (f.code, f.file, f.line)):
         if f.code in _OP_CHANGES:
             out.setdefault(f.op, f)
             old = dict(f.args).get("old")
-            if old:
+            if isinstance(old, str) and old:
                 out.setdefault(old, f)
     return out
 
@@ -367,7 +368,7 @@ def _on_patch_line(f: Finding, changed: dict) -> Finding:
 _AS_THE_STATE_HAS_IT = object()
 
 
-def _record(before, after, fp, old_text, new_text):
+def _record(before, after, fp, old_text, new_text) -> None:
     """Both sides of one file change; a renamed or deleted path is absent after, a new one before."""
     if fp.old_path:
         if old_text is not _AS_THE_STATE_HAS_IT:
@@ -383,7 +384,7 @@ class _Anchor:
     """Moves a location onto the nearest line the patch added, or, for what it removed, onto the
     nearest line of the new file that survives, with the removed line kept in the finding."""
 
-    def __init__(self, added, removed, kept):
+    def __init__(self, added, removed, kept) -> None:
         self.added = {k: sorted(v) for k, v in added.items() if k}
         self.removed = {k: sorted(v) for k, v in removed.items() if k}
         self.kept = kept

@@ -8,35 +8,55 @@ here parses C.
 
 from __future__ import annotations
 
-from typing import Protocol
+import os
+from typing import TYPE_CHECKING, Protocol
 
 from pvscan.run import Run
+
+if TYPE_CHECKING:
+    from pvscan.errors import Warning_
+    from pvscan.source.files import KernelVersion
 
 
 class Source(Protocol):
     """What the pipeline needs of a tree, whatever holds its files."""
 
-    display: str              # how the user named it, for messages
-    version: object           # directory.KernelVersion, from the top-level Makefile
-    commit: str | None        # the git commit it is, if it is one
+    # Read-only to the pipeline: each kind of tree has them as it can (an attribute, a property,
+    # a class constant: a directory is never one commit).
+    @property
+    def display(self) -> str:
+        """How the user named it, for messages."""
 
-    cache_key: str | None     # a name for exactly this content (a commit), or None when it can change
-    run: Run                  # the run that reads it: what reading it learns is kept there
+    @property
+    def version(self) -> KernelVersion:
+        """From the top-level Makefile."""
 
-    def candidates(self, warnings: list) -> list[str]:
+    @property
+    def commit(self) -> str | None:
+        """The git commit it is, if it is one."""
+
+    @property
+    def cache_key(self) -> str | None:
+        """A name for exactly this content (a commit), or None when it can change."""
+
+    @property
+    def run(self) -> Run:
+        """The run that reads it: what reading it learns is kept there."""
+
+    def candidates(self, warnings: list[Warning_]) -> list[str]:
         """Sorted relative paths of the .c/.h files that name a table, a PVOP_* macro or the
         callee-save type; computed once per source."""
 
     def read(self, rel: str) -> bytes:
         """One file's bytes; raises directory.SkippedFile for a file that cannot be C source."""
 
-    def arch_subdirs(self) -> dict:
+    def arch_subdirs(self) -> dict[str, frozenset[str]]:
         """{arch: frozenset of the directories right under arch/<arch>/}: where backends live."""
 
     def blob(self, oid: str) -> bytes | None:
         """A git blob by id, when the source is (or sits on) a git repository that has it."""
 
-    def contains(self, path) -> bool:
+    def contains(self, path: str | os.PathLike[str]) -> bool:
         """True if writing to path would write into the tree."""
 
     def close(self) -> None:

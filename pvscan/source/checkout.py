@@ -24,6 +24,7 @@ import os
 import re
 import stat
 import subprocess
+from typing import Any
 
 from pvscan.cache import IDENT, Cache, Store, format_stamp, json_store, tree_path, tree_paths
 from pvscan.errors import Warning_
@@ -56,13 +57,13 @@ def _searched_state(root: str, doc) -> bool:
 
 # The last search of a checkout: its tree id and changed files then, its candidates, the calls
 # of the wrapper names it looked for, the files it skipped.
-SEARCHED: Store[str, dict] = json_store(
+SEARCHED: Store[str, dict[str, Any]] = json_store(
     "wrappers", format_stamp, lambda root: f"checkout\0{root}", lambda root, state: {"tree": root, **state},
     _searched_state, lambda doc: doc, "not the search of that checkout")
 
 # The untracked and ignored sources of a checkout, with the modification time of each of its
 # directories when they were listed.
-WORKTREE: Store[str, dict] = json_store(
+WORKTREE: Store[str, dict[str, Any]] = json_store(
     "wrappers", format_stamp, lambda root: f"worktree\0{root}", lambda root, listing: {"tree": root, **listing},
     lambda root, doc: (isinstance(doc, dict) and doc.get("tree") == root
                        and isinstance(doc.get("dirs"), dict) and "." in doc["dirs"] and tree_paths(doc["dirs"])
@@ -105,6 +106,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     else:
         # Compiled only when a changed file is to be searched (84 names on 6.12: 1 ms).
         exact = re.compile(calls_pattern(remembered).encode()) if remembered and changed else None
+        assert seen is not None     # what changed is known from it
         kept = set(seen["candidates"]) - changed
         calls = {p: lines for p, lines in seen["calls"].items() if p not in changed}
         skipped = {p: m for p, m in seen["skipped"].items() if p not in changed}
@@ -375,10 +377,10 @@ def _list_others(root: str, cache, seen: dict | None = None, where: list | None 
 
     began = time.time_ns()
     proc = _start_git(root, _STATUS + (("--", *(f":(literal){d}/" for d in where)) if where else ()))
-    dirs = {} if where else _directory_times(root, ".")
+    dirs: dict[str, int] | None = {} if where else _directory_times(root, ".")
     for d in where or ():
         walked = _directory_times(root, d)
-        if walked is None:
+        if walked is None or dirs is None:
             dirs = None
             break
         dirs.update(walked)
@@ -389,16 +391,18 @@ def _list_others(root: str, cache, seen: dict | None = None, where: list | None 
               if is_searched(p := os.fsdecode(r[3:])) or (p.endswith("/") and is_searched_dir(p))}
     late = time.time_ns()
     if where:
-        def inside(p):
+        assert seen is not None     # the directories where are those that changed since seen
+
+        def inside(p: str) -> bool:
             return any(p == d or p.startswith(d + "/") for d in where)
 
         others |= {p for p in seen["others"] if not inside(p)}
         if dirs is not None:
             dirs.update((d, t) for d, t in seen["dirs"].items() if not inside(d))
-    others = sorted(others)
+    listed = sorted(others)
     if dirs is not None and not any(m >= began - _RACY_NS or m > late for m in dirs.values()):
-        cache.put(WORKTREE, root, {"dirs": dict(sorted(dirs.items())), "others": others})
-    return others
+        cache.put(WORKTREE, root, {"dirs": dict(sorted(dirs.items())), "others": listed})
+    return listed
 
 
 def _directory_times(root: str, start: str) -> dict[str, int] | None:

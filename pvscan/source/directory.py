@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pvscan.errors import PvscanError
+from pvscan.errors import PvscanError, Warning_
 from pvscan.run import Run
 from pvscan.source.top import kernel_top
-from pvscan.source.search import tree_search
+from pvscan.source.search import MatchingLines, Searched, tree_search
 from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile, parse_version,
                                  read_regular, searched_entry)
+
+if TYPE_CHECKING:
+    from pvscan.source.git import Repository
 
 class KernelTree:
     """A kernel tree in a directory, read for one run (a tree opened without a run is a run of
     its own). remembered_search: candidates() gives the checkout's last search at once, and
     search_stands() checks it against git's answer after the work (a review's way)."""
 
-    def __init__(self, path: str | os.PathLike, run: Run | None = None, *, remembered_search: bool = False):
+    def __init__(self, path: str | os.PathLike, run: Run | None = None, *, remembered_search: bool = False) -> None:
         self.run = run or Run()
         given = Path(path)
         if not given.exists():
@@ -54,20 +59,22 @@ class KernelTree:
 
     def _start(self) -> None:
         """What a tree object learns as a run reads it, none of it known yet."""
-        self._real_dirs: dict = {}     # relative directory -> its real path, None outside the tree
-        self._candidates = None
-        self._repository = None
-        self.wrapper_hint: frozenset = frozenset()   # names whose calls the first search also finds
-        self.searched_wrappers: frozenset = frozenset()   # the names it did look for
-        self.remembered_wrappers: frozenset = frozenset()   # the names the cache had from the last scan
-        self.calls_found: dict = {}                  # path -> ((line, text), ...) calling one of them
+        self._real_dirs: dict[str, str | None] = {}   # relative directory -> its real path, None outside the tree
+        self._candidates: list[str] | None = None
+        self._repository: Repository | bool | None = None    # False: the tree is no git checkout
+        self.wrapper_hint: frozenset[str] = frozenset()   # names whose calls the first search also finds
+        self.searched_wrappers: frozenset[str] = frozenset()   # the names it did look for
+        self.remembered_wrappers: frozenset[str] = frozenset()   # the names the cache had from the last scan
+        self.calls_found: MatchingLines = {}             # path -> ((line, text), ...) calling one of them
         # A review's search: the checkout's remembered one at once, git's answer after the work
         # (search_stands).
         self.trust_remembered_search = False
-        self._assumed = None        # ((candidates, calls), warnings) taken from the remembered search
-        self._corrected = None      # the same, as search_stands found them when they differed
-        self._oversized = None      # oversized_sources(), once found
-        self._oversized_find = None     # the find process start_oversized() started
+        # ((candidates, calls), warnings) taken from the remembered search
+        self._assumed: tuple[Searched, list[Warning_]] | None = None
+        # the same, as search_stands found them when they differed
+        self._corrected: tuple[Searched, list[Warning_]] | None = None
+        self._oversized: dict[str, int] | None = None      # oversized_sources(), once found
+        self._oversized_find: subprocess.Popen[bytes] | None = None   # the find process start_oversized() started
         self._oversized_lock = threading.Lock()
 
     def _read_version(self) -> KernelVersion:
@@ -98,12 +105,13 @@ class KernelTree:
     cache_key = None
     commit = None
 
-    def candidates(self, warnings: list) -> list[str]:
+    def candidates(self, warnings: list[Warning_]) -> list[str]:
         """The files a text search finds (source.search), searched once per tree object:
         what the search warns about goes to the first caller's warnings. The same search
         finds the calls of the names in wrapper_hint (set before it runs): calls_found."""
         if self._candidates is None:
-            found, told = None, []
+            found: Searched | None = None
+            told: list[Warning_] = []
             if self._corrected is not None:
                 found, told = self._corrected
             elif self.is_checkout():
@@ -192,6 +200,7 @@ class KernelTree:
         again cost a check of 6.12's 1,606 Kconfig files, one a directory, twice the time of
         reading them."""
         if parent not in self._real_dirs:
+            real: str | None
             if not parent:
                 real = str(self.root)
             else:
@@ -269,7 +278,6 @@ class KernelTree:
         cores (1.3 s -> 1.6 s), the price of skipping a 20 GB file unread without missing a
         word about it; a walk in Python cost as much, and held the interpreter."""
         import shutil
-        import subprocess
 
         find = shutil.which("find")
         if find is None or self._oversized_find is not None:
@@ -295,7 +303,6 @@ class KernelTree:
             return self._oversized
 
     def _oversized_by_find(self) -> dict[str, int] | None:
-        import subprocess
 
         proc = self._oversized_find
         if proc is None:

@@ -62,7 +62,8 @@ def run_bounded(args, what: str, where: str | None = None, *, input: bytes | Non
         for t in threads:
             t.join(5)
         for stream in (proc.stdout, proc.stderr):
-            stream.close()
+            if stream is not None:
+                stream.close()
     if too_much.is_set():
         raise PvscanError(f"{what} wrote more than {limit} bytes", where)
     return subprocess.CompletedProcess(args, proc.returncode, bytes(out), bytes(err))

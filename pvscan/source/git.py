@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from typing import IO
 
 from pvscan.cache import Cache, Store, code_stamp, json_store, tree_path
 from pvscan.errors import PvscanError
@@ -72,7 +73,7 @@ def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str |
 
 # A commit's candidate list (the files a scan reads there), by the commit and the code that searches:
 # a candidate list is what this version's search finds.
-CANDIDATES: Store[str, list] = json_store(
+CANDIDATES: Store[str, list[str]] = json_store(
     "trees", code_stamp, lambda source: source, lambda source, found: {"source": source, "candidates": sorted(found)},
     lambda source, doc: (isinstance(doc, dict) and doc.get("source") == source
                          and isinstance(doc.get("candidates"), list) and all(tree_path(x) for x in doc["candidates"])),
@@ -124,7 +125,7 @@ def resolve_commit(run: Run, repo: str, rev: str) -> str:
     return commit
 
 
-def _cat_file_batch(repo: str, stdin) -> subprocess.Popen:
+def _cat_file_batch(repo: str, stdin: int | IO[bytes]) -> subprocess.Popen[bytes]:
     """'git cat-file --batch' in repo, with GIT's settings and git_environment(), reading the
     objects' names from stdin (a pipe or a file)."""
     try:
@@ -149,7 +150,7 @@ def read_blob(repo: str, oid: str) -> bytes | None:
 class Repository:
     """A git repository as a place on disk: its work tree (if any) and its git directory."""
 
-    def __init__(self, repo: str, run: Run | None = None):
+    def __init__(self, repo: str, run: Run | None = None) -> None:
         self.places = open_repo(run or Run(), repo)
 
     def contains(self, path) -> bool:
@@ -161,7 +162,7 @@ class Repository:
 class GitTree:
     """The tree of one revision, read blob by blob."""
 
-    def __init__(self, repo: str, rev: str, run: Run | None = None):
+    def __init__(self, repo: str, rev: str, run: Run | None = None) -> None:
         self.run = run or Run()        # a tree opened without a run is a run of its own
         open_repo(self.run, repo)
         self.repo = repo
@@ -170,10 +171,10 @@ class GitTree:
         # A commit's content never changes: its candidate list can be cached.
         self.cache_key = f"git:{os.path.realpath(repo)}@{self.a}"
         self.commit = self.a
-        self._cat = None
-        self._candidates = None
-        self._repository = None
-        self._kconfig_ids = None
+        self._cat: subprocess.Popen[bytes] | None = None
+        self._candidates: list[str] | None = None
+        self._repository: Repository | None = None
+        self._kconfig_ids: dict[str, str] | None = None
         versions = self.run.git_versions
         if (repo, self.a) not in versions:
             try:
@@ -184,11 +185,12 @@ class GitTree:
 
     def close(self) -> None:
         if self._cat is not None:
-            self._cat.stdin.close()
+            if self._cat.stdin is not None:
+                self._cat.stdin.close()
             self._cat.wait()
             self._cat = None
 
-    def _git(self, *args, check=True, data=None, config=(), index=None):
+    def _git(self, *args, check: bool = True, data=None, config=(), index=None):
         proc = run_git(self.repo, *args, config=config, data=data, index=index)
         if check and proc.returncode != 0:
             raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
@@ -320,9 +322,11 @@ class GitTree:
     def _blob(self, rel: str) -> bytes:
         if self._cat is None:
             self._cat = _cat_file_batch(self.repo, subprocess.PIPE)
-        self._cat.stdin.write(f"{self.a}:{rel}\n".encode())
-        self._cat.stdin.flush()
-        header = self._cat.stdout.readline().decode().split()
+        stdin, stdout = self._cat.stdin, self._cat.stdout
+        assert stdin is not None and stdout is not None    # both are pipes
+        stdin.write(f"{self.a}:{rel}\n".encode())
+        stdin.flush()
+        header = stdout.readline().decode().split()
         if len(header) != 3 or header[1] != "blob":
             raise MissingFile("not in the revision")
         size = int(header[2])
@@ -330,13 +334,13 @@ class GitTree:
             # Skip it without holding it: a blob can be as big as the repository allows.
             left = size + 1          # the blob and its trailing newline
             while left > 0:
-                chunk = self._cat.stdout.read(min(left, 1 << 20))
+                chunk = stdout.read(min(left, 1 << 20))
                 if not chunk:
                     break
                 left -= len(chunk)
             raise SkippedFile(f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-        data = self._cat.stdout.read(size)
-        self._cat.stdout.read(1)
+        data = stdout.read(size)
+        stdout.read(1)
         return data
 
     def kconfig_blob_ids(self) -> dict[str, str]:
@@ -454,7 +458,7 @@ class GitTree:
 class GitRange(GitTree):
     """'A..B' of a repository: the tree at A, and the diff from A to B."""
 
-    def __init__(self, repo: str, spec: str, run: Run | None = None):
+    def __init__(self, repo: str, spec: str, run: Run | None = None) -> None:
         run = run or Run()
         open_repo(run, repo)
         if ".." not in spec or spec.count("..") != 1 or "..." in spec:

@@ -13,7 +13,7 @@ class PatchedSource:
     name: a patch can make a file a candidate or stop it being one.
     """
 
-    def __init__(self, base, overlay: dict[str, bytes | None] | None = None):
+    def __init__(self, base, overlay: dict[str, bytes | None] | None = None) -> None:
         self.base = base
         self.run = base.run
         self.overlay = dict(overlay or {})

@@ -19,6 +19,11 @@ from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.run import Run
 from pvscan.source.files import MAX_FILE_BYTES, EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
+# {relative path: ((1-based line, its bytes), ...)}: the lines of each file that match a search.
+MatchingLines = dict[str, tuple[tuple[int, bytes], ...]]
+# What one search of a tree gives: the candidate files, and the lines calling the wrappers it looked for.
+Searched = tuple[list[str], MatchingLines]
+
 
 def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
     return _narrow(tree, search(tree, LOOSE_PATTERN, warnings, only_dirs), warnings)
@@ -80,7 +85,7 @@ def search_lines(tree, pattern: str, warnings: list,
             for rel, lines in matching_lines(tree, pattern, warnings, only_dirs).items()}
 
 
-def matching_lines(tree, pattern: str, warnings: list, only_dirs=None) -> dict[str, tuple]:
+def matching_lines(tree, pattern: str, warnings: list[Warning_], only_dirs=None) -> MatchingLines:
     """{relative path: ((1-based line, its bytes), ...)} for the .c/.h files that match, sorted."""
     rg = ripgrep(tree.run)
     if rg is None:
@@ -153,7 +158,7 @@ def _excluded_globs() -> list[str]:
 _LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
 
 
-def tree_search(tree, wrappers: frozenset, warnings: list) -> tuple[list[str], dict]:
+def tree_search(tree, wrappers: frozenset[str], warnings: list[Warning_]) -> Searched:
     """(candidate files, {path: ((line, text), ...) calling one of wrappers}) from one search.
 
     The wrappers are names expected to be the ops' wrappers (those of the

@@ -11,30 +11,39 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.findings import Finding
 from pvscan.rule import Rule
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pvscan.abi import Abi, Mapping
+    from pvscan.checks.glue import Reach
+    from pvscan.checks.precise import PreciseSizes
+    from pvscan.inventory.model import Implementation, Op
 
 
 @dataclass
 class Context:
     """One op of the tree against one ABI, with what the rules share."""
 
-    abi: object                   # pvscan.abi.Abi
-    op: object | None             # pvscan.inventory.Op, None for a stale mapping
-    mapping: object | None        # pvscan.abi.Mapping, None when unmapped
+    abi: Abi
+    op: Op | None                 # None for a stale mapping
+    mapping: Mapping | None       # None when unmapped
     exists: bool | None           # the op's guard under the ABI's config: True, False, None (unknown)
-    missing_symbols: set = field(default_factory=set)
-    backends: frozenset = frozenset()   # backends the tree has for the ABI's architecture
-    reaches: tuple | None = None        # glue.Reach of the ABI's backend for this op, when traced
-    precise: object | None = None       # precise.PreciseSizes for the ABI's target, in precise mode
+    missing_symbols: set[str] = field(default_factory=set)
+    backends: frozenset[str] = frozenset()   # backends the tree has for the ABI's architecture
+    reaches: tuple[Reach, ...] | None = None   # of the ABI's backend for this op, when traced
+    precise: PreciseSizes | None = None        # for the ABI's target, in precise mode
     # The ABI's own backend as witness, when the tree has it (docs/check.md):
     # its implementations of this op; empty when it leaves the native default.
-    witness: tuple | None = None
-    version: tuple | None = None        # the tree's (major, minor, sub), when known
+    witness: tuple[Implementation, ...] | None = None
+    version: tuple[int, ...] | None = None     # the tree's (major, minor, sub), when known
     # The op's mapping for other kernels, which does not apply to this tree (its kernels range
     # leaves the tree's version out): the op is unmapped here, and the findings say so.
-    elsewhere: object | None = None
+    elsewhere: Mapping | None = None
 
     @property
     def other_era(self) -> bool:
@@ -51,7 +60,7 @@ class Context:
                 and not any(c.backend == self.abi.backend for c in self.op.cleared_by))
 
 
-def size_of(ctx: Context, ctype: str | None):
+def size_of(ctx: Context, ctype: str | None) -> tuple[int | None, str]:
     """(bits, where the size comes from): libclang in precise mode, else the documented table."""
     from pvscan.checks.typesizes import size_bits
 
@@ -64,15 +73,20 @@ def size_of(ctx: Context, ctype: str | None):
 
 
 class CheckRule(Rule):
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError
 
-    def finding(self, ctx: Context, severity=None, evidence=(), at_abi=False, flow=(), **args) -> Finding:
+    def finding(self, ctx: Context, severity: str | None = None, evidence: Iterable[str] = (), at_abi: bool = False,
+                flow: Iterable[tuple[str, int, str]] = (), **args: object) -> Finding:
         if at_abi or ctx.op is None:
             file, line, in_tree = ctx.abi.path, (ctx.mapping.line if ctx.mapping else ctx.abi.line), False
         else:
             file, line, in_tree = ctx.op.file, ctx.op.line, True
-        op = ctx.op.name if ctx.op is not None else ctx.mapping.op
+        if ctx.op is not None:
+            op = ctx.op.name
+        else:
+            assert ctx.mapping is not None      # a context without an op is a stale mapping's
+            op = ctx.mapping.op
         args = {"op": op, "abi": ctx.abi.name, **args}
         return Finding(self.code, severity or self.severity, ctx.abi.name, op, file, line,
                        self.message, tuple(sorted(args.items())), tuple(evidence), in_tree, flow=tuple(flow))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.findings import Finding
 from pvscan.rule import Rule
+
+if TYPE_CHECKING:
+    from pvscan.kconfig import LazyGuardLogic
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class OpPair:
     renamed_to: object | None = None    # the op a removed one became (PV103)
     renamed_from: object | None = None  # the op an added one was
     sites: CallSiteDiff = CallSiteDiff()
-    guards: object | None = None        # pvscan.kconfig.LazyGuardLogic: guards equal under Kconfig
+    guards: LazyGuardLogic | None = None   # guards equal under Kconfig
     table_definition: str | None = None  # the .c file defining the op's table (Kbuild builds it or not)
 
     @property
