@@ -8,7 +8,9 @@ the reason; .ci/run fetches both before running the tests, so CI runs them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,50 @@ KERNEL_CACHE = Path(os.environ.get("PVSCAN_KERNEL_CACHE")
 
 def fixture_tree(name: str) -> Path:
     return FIXTURES / name
+
+
+def pvscan(*args, env=None, cwd=None, timeout=600):
+    """Run the command line; a run that hangs fails the test instead of the suite."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+# The unified fixture's types header, and its set_pmd member as written: what review tests edit.
+TYPES = "arch/x86/include/asm/paravirt_types.h"
+SET_PMD = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
+
+
+def make_patch(tmp_path, edits, name="p.diff", tree=None):
+    """A 'diff -ruN' patch of our own against tree (the unified fixture unless named): edits maps
+    a path to (old, new) text replacements."""
+    tree = tree or fixture_tree("gen3-unified")
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(tree, a)
+    shutil.copytree(tree, b)
+    for rel, (old, new) in edits.items():
+        path = b / rel
+        text = path.read_text() if path.exists() else ""
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+    out = subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout
+    patch = tmp_path / name
+    patch.write_bytes(out)
+    return patch, b
+
+
+def glue_chains(tree_path, backend):
+    """{op: [(hypercall, batched, [function, ...]), ...]}: what each op's implementation in the
+    backend reaches, as check --trace-glue traces it."""
+    from pvscan.checks.glue import derive
+    from pvscan.pipeline import scan
+    from pvscan.source.directory import KernelTree
+
+    result = scan(tree_path, callers=False, jobs=1)
+    derived, _ = derive(KernelTree(tree_path), result.inventory, backend)
+    return {op: [(r.hypercall, r.batched, [s.function for s in r.chain]) for r in reaches]
+            for op, reaches in derived.items()}
 
 
 def op(result, name, arch="x86"):
@@ -81,7 +127,7 @@ def kernel_path(version: str) -> Path:
 OLD_MIRRORS = {"2.6.22": "j0n3lson/linux-2.6.22.19-cs370", "2.6.32": "avsm/linux-2.6.32-xen-oprofile",
                "4.14": "tw-embedded/linux-4.19", "4.19": "shubham95/linux-4.19.13",
                # The releases of VMI's and lguest's eras between those (vendor trees whose x86 is
-               # the release's; 2.6.24's lacks its .S files): tests/test_eras.py.
+               # the release's; 2.6.24's lacks its .S files): tests/inventory/test_eras.py.
                "2.6.21": "cyox93/s3c-linux-2.6.21", "2.6.23": "zheharry/linux-sh4-2.6.23.17_stm23_A18B",
                "2.6.24": "fulei0920/linux-2.6.24", "2.6.26": "katadelos/linux-2.6.26-lab126",
                "2.6.27": "HappyASR/LinuxKernel2.6.27", "2.6.28": "sensysnetworks/linux-2.6.28-at91",

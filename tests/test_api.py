@@ -2,10 +2,10 @@
 
 import json
 
+from conftest import FIXTURES, SET_PMD, TYPES, fixture_tree, make_patch
+from conftest import pvscan as run_pvscan
+
 import pvscan
-from conftest import FIXTURES, fixture_tree
-from test_cli import pvscan as run_pvscan
-from test_review import SET_PMD, TYPES, make_patch
 
 GEN3 = fixture_tree("gen3-unified")
 TOY = str(FIXTURES / "abi" / "toy-gen3.toml")

@@ -5,9 +5,9 @@ import os
 import pickle
 import shutil
 
-from conftest import fixture_tree, git_checkout
+from conftest import fixture_tree, git_checkout, pvscan
+
 from pvscan.run import Run
-from test_cli import pvscan
 
 GEN3 = fixture_tree("gen3-unified")
 

@@ -9,19 +9,11 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import fixture_tree, pvscan
 
-from conftest import fixture_tree
 from pvscan.run import Run
 
 GEN3 = str(fixture_tree("gen3-unified"))
-
-
-def pvscan(*args, env=None, cwd=None, timeout=600):
-    """Run the command line; a run that hangs fails the test instead of the suite."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pvscan", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
 
 
 def test_text_view_summarises_groups_backends_and_ops():

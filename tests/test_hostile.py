@@ -2,16 +2,14 @@
 never a write outside the requested output, never a change to the tree."""
 
 import os
-from pathlib import Path
 import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from conftest import FIXTURES, fixture_tree, git_checkout
-from test_cli import pvscan
+from conftest import FIXTURES, fixture_tree, git_checkout, pvscan
 
 GEN3 = fixture_tree("gen3-unified")
 TYPES = "arch/x86/include/asm/paravirt_types.h"
@@ -737,7 +735,8 @@ def test_hunk_placement_by_the_line_index_finds_what_trying_every_offset_finds()
     # file, nearest the hunk's line first and, at the same distance, the later one (GNU patch).
     import random
 
-    from pvscan.review.apply import _find as find_indexed, line_index
+    from pvscan.review.apply import _find as find_indexed
+    from pvscan.review.apply import line_index
 
     def _find(lines, want, start, floor):
         fits = [at for at in range(floor, len(lines) - len(want) + 1) if lines[at:at + len(want)] == want]

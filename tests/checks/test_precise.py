@@ -1,9 +1,7 @@
 """Precise mode: type sizes from libclang under a target configuration, or one line and the table."""
 
 import pytest
-
-from conftest import fixture_tree
-from test_cli import pvscan
+from conftest import fixture_tree, pvscan
 
 GEN3 = str(fixture_tree("gen3-unified"))
 
@@ -46,6 +44,7 @@ def test_without_libclang_one_line_and_the_table(monkeypatch):
 ])
 def test_6_12_sizes_per_target(target, expected):
     from conftest import kernel_path
+
     from pvscan.checks.precise import sizes_for
     from pvscan.source.directory import KernelTree
 
@@ -58,6 +57,7 @@ def test_6_12_sizes_per_target(target, expected):
 @pytest.mark.kernel
 def test_a_config_file_decides(tmp_path):
     from conftest import kernel_path
+
     from pvscan.checks.precise import sizes_for
     from pvscan.source.directory import KernelTree
 

@@ -3,22 +3,10 @@
 import json
 
 import pytest
-
-from conftest import fixture_tree
-from test_cli import pvscan
+from conftest import fixture_tree, pvscan
+from conftest import glue_chains as chains
 
 GEN3 = str(fixture_tree("gen3-unified"))
-
-
-def chains(tree_path, backend):
-    from pvscan.checks.glue import derive
-    from pvscan.pipeline import scan
-    from pvscan.source.directory import KernelTree
-
-    result = scan(tree_path, callers=False, jobs=1)
-    derived, _ = derive(KernelTree(tree_path), result.inventory, backend)
-    return {op: [(r.hypercall, r.batched, [s.function for s in r.chain]) for r in reaches]
-            for op, reaches in derived.items()}
 
 
 def test_fixture_chains_reach_the_primitives():

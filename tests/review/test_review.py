@@ -7,39 +7,15 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import FIXTURES, fixture_tree, git_checkout
-from test_cli import pvscan
+from conftest import FIXTURES, SET_PMD, TYPES, fixture_tree, git_checkout, make_patch, pvscan
 
 GEN3 = fixture_tree("gen3-unified")
-TYPES = "arch/x86/include/asm/paravirt_types.h"
-
-
-def make_patch(tmp_path, edits, name="p.diff", tree=GEN3):
-    """A 'diff -ruN' patch of our own against tree: edits maps a path to (old, new) text replacements."""
-    a, b = tmp_path / "a", tmp_path / "b"
-    shutil.copytree(tree, a)
-    shutil.copytree(tree, b)
-    for rel, (old, new) in edits.items():
-        path = b / rel
-        text = path.read_text() if path.exists() else ""
-        assert old in text, (rel, old)
-        path.write_text(text.replace(old, new, 1))
-    out = subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout
-    patch = tmp_path / name
-    patch.write_bytes(out)
-    return patch, b
-
-
 def review(patch, *args, tree=GEN3):
     return pvscan("review", "--tree", str(tree), *args, str(patch))
 
 
 def lines(proc):
     return [l for l in proc.stdout.splitlines() if ": PV" in l]
-
-
-SET_PMD = "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval);"
 
 
 def test_op_added_and_signature_changed_on_their_new_lines(tmp_path):

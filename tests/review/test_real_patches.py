@@ -1,6 +1,6 @@
 """pvscan review on real upstream paravirt patches, against Debian's 6.1 and 6.12 trees.
 
-The patches are listed in tests/real_patches/manifest.toml and brought into
+The patches are listed in tests/review/real_patches/manifest.toml and brought into
 ~/.cache/pvscan/patches/ by scripts/fetch-patches; they carry kernel code, so
 they are not in the repository. CI cannot reach lore.kernel.org: there these
 tests skip with the reason. Every fact asserted here was read from the patch
@@ -18,11 +18,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import REPO, kernel_path, pvscan
 
-from conftest import REPO, kernel_path
-from test_cli import pvscan
-
-MANIFEST = tomllib.loads((REPO / "tests" / "real_patches" / "manifest.toml").read_text())["patch"]
+MANIFEST = tomllib.loads((REPO / "tests" / "review" / "real_patches" / "manifest.toml").read_text())["patch"]
 PATCH_CACHE = Path(os.environ.get("PVSCAN_PATCH_CACHE")
                    or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pvscan" / "patches")
 

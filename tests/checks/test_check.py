@@ -3,9 +3,7 @@
 import json
 
 import pytest
-
-from conftest import FIXTURES, fixture_tree
-from test_cli import pvscan
+from conftest import FIXTURES, REPO, fixture_tree, pvscan
 
 TOY = str(FIXTURES / "abi" / "toy-gen3.toml")
 GEN3 = str(fixture_tree("gen3-unified"))
@@ -383,7 +381,7 @@ source = "test"
 
 
 def test_a_hypercall_renumbered_between_releases_is_declared_once_per_era(tmp_path):
-    # lguest's LHCALL_SET_PMD: 15 until 2.6.30, 13 from 2.6.31 (tests/test_eras.py reads both).
+    # lguest's LHCALL_SET_PMD: 15 until 2.6.30, 13 from 2.6.31 (tests/inventory/test_eras.py reads both).
     abi = _abi(tmp_path, mappings=_hypercall("set_pmd", "-2.6.30", 15) + _hypercall("set_pmd", "2.6.31-", 13))
     assert [abi.hypercall("set_pmd", v).number for v in ((2, 6, 30), (2, 6, 31), None)] == [15, 13, 15]
     from pvscan.errors import PvscanError
@@ -449,10 +447,11 @@ def test_6_12_kconfig_gives_vmi_three_page_table_levels_and_xen_pv_four_or_five(
     # 3 if X86_PAE, 2'; :1507-1512 X86_5LEVEL 'depends on X86_64'. vmi (X86_32, X86_PAE, not
     # X86_64): 3, so the p4d ops under 'CONFIG_PGTABLE_LEVELS >= 5' (paravirt_types.h:196-201)
     # are not there for it. xen-pv (X86_64, nothing of X86_5LEVEL): 4 or 5, so they stay unknown.
+    from conftest import kernel_path
+
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.source.directory import KernelTree
-    from conftest import kernel_path
 
     checked, notes = check_tree(KernelTree(kernel_path("6.12")), linux_6_12.inventory,
                                 [load_abi("vmi"), load_abi("xen-pv")], version=linux_6_12.version)
@@ -618,12 +617,11 @@ def test_abi_list_and_show():
 
 
 def test_rules_list_one_rule_and_docs_in_sync():
-    import pathlib
 
     from pvscan.commands.rules import markdown
     # One line per rule module: the checks' (checks/rules/pv0nn_*.py) and the review's change
     # kinds and hunk outcomes (review/changes/pv1nn_*.py).
-    package = pathlib.Path(__file__).resolve().parent.parent / "pvscan"
+    package = REPO / "pvscan"
     modules = list((package / "checks" / "rules").glob("pv0*.py")) + list((package / "review" / "changes").glob("pv1*.py"))
     assert len(pvscan("rules").stdout.splitlines()) == len(modules)
     assert "## What it does" in pvscan("rules", "pv004").stdout

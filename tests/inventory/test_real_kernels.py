@@ -5,7 +5,6 @@ are named in the test); none is copied from pvscan's output.
 """
 
 import pytest
-
 from conftest import functions, impls, kernel_path, op
 
 pytestmark = pytest.mark.kernel
@@ -234,6 +233,7 @@ def test_a_cold_scan_of_6_12_finds_every_caller_in_its_one_search(tmp_path, monk
     # and no other .c or .h file holds a PVOP_*CALL or a 'pv_ops.x.y(' call. The guess read from
     # the headers before the search so names every wrapper, the asm macro included.
     from conftest import kernel_path
+
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
 

@@ -6,7 +6,6 @@ the trees; they skip where the tree is not in the cache, as in CI). Every fact p
 in the release's own source."""
 
 import pytest
-
 from conftest import old_kernel_path
 
 VMI_ERA = ["2.6.21", "2.6.22", "2.6.23", "2.6.24", "2.6.26", "2.6.27", "2.6.28", "2.6.29", "2.6.30", "2.6.31",

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import FIXTURES, fixture_tree
 
 REPO = FIXTURES.parent

@@ -95,11 +95,12 @@ def test_target_macros_and_kconfig_complete_the_abi_config(linux_2_6_32):
     # pgtable_32_types.h:9-14 includes pgtable-3level_types.h (:27 PAGETABLE_LEVELS 3) under
     # CONFIG_X86_PAE; pgtable_64_types.h:21 says 4. arch/x86/Kconfig: X86_32 is 'def_bool !64BIT',
     # X86_64 'def_bool 64BIT', X86_PAE 'depends on X86_32'.
+    from conftest import old_kernel_path
+
     from pvscan.abi import load_abi
     from pvscan.checks.target import complete_config
     from pvscan.kconfig import LazyGuardLogic
     from pvscan.source.directory import KernelTree
-    from conftest import old_kernel_path
 
     tree = KernelTree(old_kernel_path("2.6.32"))
     vmi, _ = complete_config(tree, linux_2_6_32.inventory.ops, load_abi("vmi"), LazyGuardLogic(tree))
@@ -140,9 +141,9 @@ def test_2_6_22_members_of_both_pae_branches_exist_in_both(linux_2_6_22):
 def test_vmi_absorbed_the_pv_ops_changes_from_2_6_22_to_2_6_32(linux_2_6_22, linux_2_6_32):
     # VMI stayed at API 3.0 (vmi.h VMI_API_REV_MAJOR 3 in both) while pv_ops split and grew:
     # with the 2.6.32 backend as witness, no change needed anything VMI lacks.
-    from test_cli import pvscan
-    from conftest import old_kernel_path
     import json
+
+    from conftest import old_kernel_path, pvscan
 
     proc = pvscan("history", str(old_kernel_path("2.6.22")), str(old_kernel_path("2.6.32")), "--abi", "vmi",
                   "--format", "json", "--no-progress")
@@ -162,8 +163,7 @@ def test_xen_kvm_and_hyperv_absorbed_the_pv_ops_changes_from_2_6_32_to_6_12(linu
     # each era's mappings, no change needed anything the hypercall ABIs lack.
     import json
 
-    from test_cli import pvscan
-    from conftest import kernel_path, old_kernel_path
+    from conftest import kernel_path, old_kernel_path, pvscan
 
     trees = [str(old_kernel_path("2.6.32")), str(old_kernel_path("4.14")), str(kernel_path("6.1")),
              str(kernel_path("6.12"))]
@@ -182,8 +182,7 @@ def test_traced_glue_agrees_with_the_bundled_abis_of_the_backends_in_2_6_2x_and_
     # in LHCALL_SET_PMD (boot.c:680-685; the !PAE twin at :688 uses LHCALL_SET_PGD). 2.6.32
     # also carries Xen PV (xen_clts ends in MULTI_fpu_taskswitch, xen_set_io_bitmap in
     # physdev_op) and KVM's paravirtual MMU: their bundled ABIs hold there too.
-    from test_cli import pvscan
-    from conftest import old_kernel_path
+    from conftest import old_kernel_path, pvscan
 
     for version, abi in (("2.6.22", "vmi"), ("2.6.32", "vmi"), ("2.6.32", "lguest"), ("2.6.32", "xen-pv"),
                          ("2.6.32", "kvm")):
@@ -210,8 +209,7 @@ def test_the_bundled_abis_map_2_6_32s_own_ops_by_era(linux_2_6_32):
 
 
 def test_derive_abi_reaches_vmi_rom_calls_on_2_6_32():
-    from test_cli import pvscan
-    from conftest import old_kernel_path
+    from conftest import old_kernel_path, pvscan
 
     text = pvscan("derive-abi", "vmi", str(old_kernel_path("2.6.32"))).stdout
     assert 'target = "i386-pae"' in text       # CONFIG_VMI depends on X86_32; SetPxELong under X86_PAE
@@ -226,6 +224,7 @@ def test_2_6_22_wrappers_defined_in_c_files_get_their_callers_from_a_cold_scan(t
     # search cannot name it (it is no header's), so a cold scan searches for it afterwards; the
     # callers are those a scan that remembered the name finds.
     from conftest import old_kernel_path
+
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
 
@@ -315,8 +314,7 @@ def test_bundled_abis_agree_with_the_backends_of_4_14():
     # (xen_iret and xen_sysret64 jump to hypercall_iret, xen_set_iopl_mask makes physdev_op,
     # kvm_steal_clock reads shared memory, hyperv_flush_tlb_others makes the flush hypercalls)
     # and the ops 4.14 lacks marked '6.1-', only notes are left.
-    from test_cli import pvscan
-    from conftest import old_kernel_path
+    from conftest import old_kernel_path, pvscan
 
     for abi in ("xen-pv", "kvm", "hyperv"):
         proc = pvscan("check", str(old_kernel_path("4.14")), "--abi", abi, "--trace-glue")
@@ -330,10 +328,8 @@ def test_4_14_xen_irq_enable_reaches_xen_version_as_the_bundled_abi_maps_it():
     # xen_force_evtchn_callback. Both chains end in the same hypercall; the trace keeps one.
     import json
 
-    from test_cli import pvscan
-    from conftest import old_kernel_path
-
-    from test_glue import chains
+    from conftest import glue_chains as chains
+    from conftest import old_kernel_path, pvscan
 
     reaches = chains(str(old_kernel_path("4.14")), "xen")["pv_irq_ops.irq_enable"]
     assert [(name, chain[-2:]) for name, _, chain in reaches] == [
@@ -349,10 +345,11 @@ def test_4_14_pgtable_levels_is_4_or_5_for_an_x86_64_abi(linux_4_14):
     # 'default 4 if X86_64', 'default 3 if X86_PAE', 'default 2'; :1410-1412 X86_5LEVEL is a
     # prompt 'depends on X86_64'. paravirt_types.h:273-280: pud_val, make_pud and set_p4d under
     # '#if CONFIG_PGTABLE_LEVELS >= 4', p4d_val and make_p4d under '>= 5' within it.
+    from conftest import old_kernel_path
+
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.source.directory import KernelTree
-    from conftest import old_kernel_path
 
     tree = KernelTree(old_kernel_path("4.14"))
     checked, notes = check_tree(tree, linux_4_14.inventory, [load_abi("xen-pv")])
@@ -409,6 +406,7 @@ def test_2_6_22_kconfig_is_read_despite_its_dependency_loop():
     # loop, and so does pvscan, with a note. PARAVIRT (:213-215) depends on EXPERIMENTAL, and
     # VMI (:225-227) on PARAVIRT.
     from conftest import old_kernel_path
+
     from pvscan.kconfig import LazyGuardLogic
     from pvscan.source.directory import KernelTree
 
@@ -425,6 +423,7 @@ def test_history_follows_alloc_pd_clone_to_alloc_pmd_clone():
     # 2.6.22 include/asm-i386/paravirt.h:178 'void (*alloc_pd_clone)(u32 pfn, u32 clonepfn, ...)';
     # 2.6.32 arch/x86/include/asm/paravirt_types.h:260 'void (*alloc_pmd_clone)(unsigned long pfn, ...)'.
     from conftest import old_kernel_path
+
     from pvscan.history.lineage import history_of
     from pvscan.history.run import RevisionSpec, scan_revision
 
@@ -443,6 +442,7 @@ def test_4_19_checks_against_its_own_backends_with_each_era_right():
     # whose backends fill those ops as 4.14's do (kvm.c:635-642, kvmclock.c:127, hyperv/mmu.c:234-235,
     # cpu/vmware.c:100-107, and Xen's xen_iret, xen_set_pte_at, xen_flush_tlb_others ...).
     from conftest import old_kernel_path
+
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.pipeline import scan

@@ -3,8 +3,7 @@ the globals a backend hands to its hypervisor, and the ops that use them."""
 
 import shutil
 
-from conftest import fixture_tree
-from test_cli import pvscan
+from conftest import fixture_tree, pvscan
 from test_shared_areas import layout
 
 
@@ -53,8 +52,9 @@ def test_an_include_the_target_rules_out_is_not_read():
     # arch_vcpu_info (cr2 and pad[5]) must not size x86_64's.
     text = '#include "iface.h"\nstruct vcpu_info { unsigned char pending; struct arch_vcpu_info arch; long t; };\n'
     iface = '#ifdef CONFIG_X86_32\n#include "iface_32.h"\n#else\n#include "iface_64.h"\n#endif\n'
-    from pvscan.checks.layout import struct_layout
     from test_shared_areas import _Tree
+
+    from pvscan.checks.layout import struct_layout
 
     tree = _Tree({"a.h": text, "iface.h": iface,
                   "iface_32.h": "struct arch_vcpu_info { unsigned long cr2; unsigned long pad[5]; };\n",

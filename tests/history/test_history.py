@@ -7,9 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import fixture_tree
-from test_cli import pvscan
+from conftest import fixture_tree, pvscan
 
 GENS = [("g1", "gen1-single"), ("g2", "gen2-split"), ("g3", "gen3-unified")]
 
@@ -468,6 +466,7 @@ def test_history_completes_each_abis_configuration_as_check_does(tmp_path):
     # from the target's headers and X86_PAE = n from the Kconfig, and so must history, from a
     # directory and from a git revision alike (it once judged them under the ABI as written).
     from conftest import git_checkout
+
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.history.run import RevisionSpec, scan_revision
@@ -520,6 +519,7 @@ def test_a_real_revision_is_judged_by_history_as_check_judges_it(version, abis):
     # scan of the revision equals check's, the ABIs' configurations completed alike. 6.12 is
     # also read from the git object store (scripts/make-history-repo's v6.12).
     from conftest import kernel_path, old_kernel_path
+
     from pvscan.abi import load_abi
     from pvscan.checks.check import check_tree
     from pvscan.history.run import RevisionSpec, scan_revision
