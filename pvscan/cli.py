@@ -11,10 +11,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pvscan import __version__
 from pvscan.report import format_names
+
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from pvscan.run import Run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -213,7 +218,7 @@ def _common(parser, jobs: bool = True) -> None:
 
 def _usage(parser):
     """For a command that needs a subcommand: its own usage, exit 2."""
-    def call(args, run) -> int:
+    def call(args: Namespace, run: Run) -> int:
         parser.print_usage(sys.stderr)
         return 2
     return call
@@ -221,14 +226,14 @@ def _usage(parser):
 
 def _command(module: str, function: str):
     """The subcommand's function, imported only when it runs (start-up stays quick)."""
-    def call(args, run) -> int:
+    def call(args: Namespace, run: Run) -> int:
         import importlib
 
         return getattr(importlib.import_module(module), function)(args, run)
     return call
 
 
-def _to_tree_tops(args) -> None:
+def _to_tree_tops(args: Namespace) -> None:
     """Each tree argument as the top of the tree it is inside (a directory inside a checkout, or
     '.', stands for the checkout), before anything asks where the tree is: git status, the
     cache's refusal to write into a tree, the commands."""
@@ -246,7 +251,7 @@ def _to_tree_tops(args) -> None:
         args.revisions = [tree_argument(r) for r in args.revisions]
 
 
-def _refuse_relative_paths_without_a_directory(args) -> None:
+def _refuse_relative_paths_without_a_directory(args: Namespace) -> None:
     """A current directory that was deleted (or cannot be read) leaves '.' and every relative
     path meaning nothing: one line, before anything asks where it is. Absolute paths still work."""
     from pvscan.errors import PvscanError
@@ -278,7 +283,7 @@ def _refuse_relative_paths_without_a_directory(args) -> None:
 _INPUT_ARGUMENTS = ("patch", "abi", "baseline", "config", "backend_map", "history")
 
 
-def _refuse_output_over_input(args) -> None:
+def _refuse_output_over_input(args: Namespace) -> None:
     """An output that is one of the run's own inputs (-o p.diff while reviewing p.diff) would
     be overwritten by what was read from it: refused before anything runs."""
     from pvscan.errors import PvscanError
@@ -296,7 +301,7 @@ def _refuse_output_over_input(args) -> None:
             raise PvscanError("refusing to write over a file this run reads", value)
 
 
-def _paths_read(args) -> list[str]:
+def _paths_read(args: Namespace) -> list[str]:
     """The trees and repositories the command reads: a cache inside one is never written."""
     paths = [getattr(args, name, None) for name in ("tree", "git")]
     if getattr(args, "command", None) == "history" and not getattr(args, "git", None):
@@ -304,7 +309,7 @@ def _paths_read(args) -> list[str]:
     return [p for p in paths if isinstance(p, str) and p != "-"]
 
 
-def _begin_run(args):
+def _begin_run(args: Namespace):
     """The command's Run: the trees it reads known from the start (a cache inside one is never
     written), and a checkout's 'git status' begun, to run during the imports: a rescan of a git
     checkout asks it first thing."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TextIO
 
 
 class PvscanError(Exception):
@@ -77,6 +79,6 @@ class Warning_:
         return format_location(self.path, self.line or None, self.message)
 
 
-def print_warnings(warnings, stream=sys.stderr) -> None:
+def print_warnings(warnings: Iterable[Warning_], stream: TextIO = sys.stderr) -> None:
     for w in sorted(set(warnings)):
         print(f"pvscan: warning: {w}", file=stream)

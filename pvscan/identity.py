@@ -26,6 +26,7 @@ from pvscan.naming import generation_aliases, static_call_member
 if TYPE_CHECKING:
     from pvscan.inventory.model import Op
 
+
 # Renames no rule above can see, each a fact of kernel history (docs/history.md).
 RENAMES = {
     "load_esp0": "load_sp0",            # 2.6.25, i386 and x86_64 unified

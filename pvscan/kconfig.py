@@ -29,6 +29,8 @@ are compared as text, as before.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import io
 import os
 import re
@@ -39,6 +41,11 @@ from pathlib import Path
 from pvscan.cache import Store, format_stamp, json_store, tree_path
 from pvscan.facts.guards import as_config, config_options, configurations, evaluate
 from pvscan.source.files import MissingFile, SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.source import Source
+    from pvscan.source.directory import KernelTree
+
 
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
 _DEPENDS_WITHOUT_ON = re.compile(r"^(\s*)depends(\s+)(?!on\b)", re.M)
@@ -212,12 +219,13 @@ class LazyGuardLogic:
     """GuardLogic for each architecture of one tree, read only when two guards differ as text:
     most patches change no guard, and reading a Kconfig takes seconds."""
 
-    def __init__(self, tree) -> None:
+    def __init__(self, tree: Source) -> None:
         self.tree = tree
         self.logic: dict = {}        # SRCARCH -> GuardLogic
         self.problems: list = []     # one line each, for the user
-        self._files = None           # what kconfiglib reads: the tree itself, or a git revision's KconfigBlobs
-        self._names: dict = {}       # path -> whether a git revision has that file
+        # what kconfiglib reads: the tree itself, or a git revision's KconfigBlobs
+        self._files: KernelTree | KconfigBlobs | None = None
+        self._names: dict[str, bool] = {}       # path -> whether a git revision has that file
         # Answers by question: a history's 80 ops that change guard ask a few questions each
         # many times (every op of a table is built when its one .c file is).
         self._equivalent: dict = {}  # (a, b, arch, within) -> (bool, whether the Kconfig answered it)
@@ -304,7 +312,7 @@ class LazyGuardLogic:
         if hasattr(self.tree, "root"):
             return (self.tree.root / rel).is_file()
         if rel not in self._names:
-            self._names[rel] = self.tree.has_file(rel)
+            self._names[rel] = hasattr(self.tree, "has_file") and self.tree.has_file(rel)
         return self._names[rel]
 
     def _cached(self, srcarch: str) -> GuardLogic:
@@ -394,10 +402,10 @@ class LazyGuardLogic:
             path = f"{directory}/{makefile}" if directory else makefile
             self._makefiles.add(path)          # looked at, there or not
             try:
-                text = self.tree.read(path)
+                data = self.tree.read(path)
             except (SkippedFile, OSError):
                 continue
-            text = re.sub(r"\\\n", " ", text.decode("utf-8", "replace"))
+            text = re.sub(r"\\\n", " ", data.decode("utf-8", "replace"))
             conditions = set()
             for m in re.finditer(r"^\s*obj-(?:\$\((CONFIG_[A-Za-z0-9_]+)\)|(y))\s*[:+]?=(.*)$", text, re.M):
                 if re.search(rf"(?:^|\s){obj}(?:\s|$)", m.group(3)):
@@ -419,7 +427,7 @@ def _conjoin(guard: str | None, condition: str) -> str:
     return condition if not guard else f"({guard}) && ({condition})"
 
 
-def load(tree, arch: str) -> GuardLogic:
+def load(tree: KernelTree | KconfigBlobs, arch: str) -> GuardLogic:
     """GuardLogic from tree's Kconfig for the architecture's SRCARCH (x86, arm64 ...)."""
     try:
         import kconfiglib
@@ -455,7 +463,7 @@ def load(tree, arch: str) -> GuardLogic:
                       selects=_selects(kconfiglib, kconf))
 
 
-def _unparsable_line(error, tree):
+def _unparsable_line(error, tree: KernelTree | KconfigBlobs):
     """(rel, line, text) of the line a kconfiglib parse error names, when it is a file of the
     tree; None for any other error."""
     m = _PARSE_ERROR.search(str(error))
@@ -471,7 +479,7 @@ _GLOBBED = "\0globbed"
 _GLOB_SOURCE = re.compile(r'^\s*[or]?source\s+"[^"\n]*[*?[]', re.M)
 
 
-def _reader(kconfiglib, tree, read: dict, skipped: dict | None = None):
+def _reader(kconfiglib: Any, tree: KernelTree | KconfigBlobs, read: dict, skipped: dict | None = None):
     """kconfiglib reading through tree.read; read gets {rel: sha256} of every file it opens.
     skipped: {rel: {line number: text}} of lines to read as blank."""
     import hashlib
@@ -515,12 +523,12 @@ class _InOrder(set):
         return iter(sorted(set.__iter__(self), key=lambda item: item.name_and_loc))
 
 
-def _is_file(tree, rel: str) -> bool:
-    return tree.is_file(rel) if hasattr(tree, "is_file") else (tree.root / rel).is_file()
+def _is_file(tree: KernelTree | KconfigBlobs, rel: str) -> bool:
+    return tree.is_file(rel) if isinstance(tree, KconfigBlobs) else (tree.root / rel).is_file()
 
 
 @contextmanager
-def _never_run_anything(kconfiglib, glob=None, loops: list | None = None):
+def _never_run_anything(kconfiglib: Any, glob=None, loops: list | None = None):
     """kconfiglib with '$(shell,...)' giving 'n', (glob) its 'source' patterns matched by glob
     instead of on disk, and (loops) a dependency loop said there instead of raised, as the
     kernel's kconfig says it. All are kconfiglib's module globals: one read at a time."""
@@ -628,7 +636,7 @@ def _kconfig_environment(root: Path, arch: str):
                 os.environ[k] = v
 
 
-def _conjuncts(kconfiglib, expr) -> set:
+def _conjuncts(kconfiglib: Any, expr) -> set:
     """The symbols an expression needs whatever else holds: those of its top-level '&&' chain."""
     if isinstance(expr, tuple):
         if expr[0] == kconfiglib.AND:
@@ -639,7 +647,7 @@ def _conjuncts(kconfiglib, expr) -> set:
     return set()
 
 
-def _negated(kconfiglib, expr) -> set:
+def _negated(kconfiglib: Any, expr) -> set:
     """The symbols an expression needs unset whatever else holds: the '!X' of its '&&' chain."""
     if isinstance(expr, tuple):
         if expr[0] == kconfiglib.AND:
@@ -658,7 +666,7 @@ def _only_default(kconf, sym):
     return value if cond is kconf.y else kconf.n
 
 
-def _excludes(kconfiglib, kconf) -> dict:
+def _excludes(kconfiglib: Any, kconf) -> dict:
     """{symbol: symbols unset whenever it is set}, from the '!X' in its 'depends on'."""
     out = {}
     for name, sym in kconf.syms.items():
@@ -669,14 +677,14 @@ def _excludes(kconfiglib, kconf) -> dict:
     return out
 
 
-def _disjuncts(kconfiglib, expr) -> list:
+def _disjuncts(kconfiglib: Any, expr) -> list:
     """The alternatives of a top-level '||' chain (the selectors in a rev_dep)."""
     if isinstance(expr, tuple) and expr[0] == kconfiglib.OR:
         return _disjuncts(kconfiglib, expr[1]) + _disjuncts(kconfiglib, expr[2])
     return [expr]
 
 
-def _selects(kconfiglib, kconf) -> dict:
+def _selects(kconfiglib: Any, kconf) -> dict:
     """{symbol: symbols it selects with no condition of its own}: set whenever it is, whatever they
     depend on. (kconfiglib folds the symbol's own 'depends on' into each select's condition, and
     those hold whenever the symbol is set.)"""
@@ -692,14 +700,14 @@ def _selects(kconfiglib, kconf) -> dict:
     return out
 
 
-def _is_conjunction_of(kconfiglib, expr, names) -> bool:
+def _is_conjunction_of(kconfiglib: Any, expr, names) -> bool:
     """Whether expr is a '&&' of plain symbols, all among names."""
     if isinstance(expr, tuple):
         return expr[0] == kconfiglib.AND and all(_is_conjunction_of(kconfiglib, e, names) for e in expr[1:])
     return isinstance(expr, kconfiglib.Symbol) and not expr.is_constant and expr.name in names
 
 
-def _needs(kconfiglib, kconf) -> dict:
+def _needs(kconfiglib: Any, kconf) -> dict:
     """{symbol: symbols set whenever it is}. A symbol needs its 'depends on'; one without a
     prompt and with one unconditional default also needs what that default needs; one without
     either can only be selected, so it also needs what every one of its selectors needs."""
@@ -738,7 +746,7 @@ def _needs(kconfiglib, kconf) -> dict:
     return {name: frozenset(needs(name, frozenset())) for name in sorted(direct)}
 
 
-def _int_defaults(kconfiglib, kconf) -> dict:
+def _int_defaults(kconfiglib: Any, kconf) -> dict:
     """{option: ((value, guard), ...)} of the int options that no prompt, no 'depends on' and
     no condition pvscan cannot write as a guard stand between their defaults and their
     value: those a configuration decides through their defaults alone."""
@@ -759,7 +767,7 @@ def _int_defaults(kconfiglib, kconf) -> dict:
     return out
 
 
-def _as_guard(kconfiglib, kconf, expr) -> str | None:
+def _as_guard(kconfiglib: Any, kconf, expr) -> str | None:
     """A Kconfig condition as a preprocessor guard over CONFIG_ options, or None: only y, n,
     bool options and !, &&, || are written (a tristate may be m, which no #ifdef sees)."""
     if expr is kconf.y:

@@ -9,10 +9,16 @@ pvscan is a miss.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 from pvscan.cache import Cache, Store, json_store, package_stamp
 from pvscan.source import checkout
+
+if TYPE_CHECKING:
+    from pvscan.source.directory import KernelTree
+
 
 # What a kept output may not hold, as it goes to a terminal unread: control characters but
 # newline and tab, and escape sequences but colours (SGR), which pvscan's colour writes.
@@ -32,7 +38,7 @@ class KeptOutput:
     """The output a scan of this checkout, with these options, gave before (seen), and this
     scan's, kept (keep). options: the command's options that shape what it prints."""
 
-    def __init__(self, tree, options: str) -> None:
+    def __init__(self, tree: KernelTree, options: str) -> None:
         self.tree = tree
         self.cache = Cache.for_source(tree)
         self.key = checkout.run_state(tree, options) if self.cache.root is not None else None

@@ -11,6 +11,8 @@ once more for every wrapper's callers; only scan asks for it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -24,6 +26,9 @@ from pvscan.progress import NONE, Progress
 from pvscan.run import Run
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import KernelVersion, readable
+
+if TYPE_CHECKING:
+    from pvscan.source import Source
 
 
 # -- what the pipeline keeps in the cache ---------------------------------------------------------
@@ -188,7 +193,7 @@ def require_tables(result: ScanResult) -> ScanResult:
     return result
 
 
-def _facts(source, candidates, warnings, jobs, progress: Progress = NONE, parsed: dict | None = None):
+def _facts(source, candidates, warnings: list[Warning_], jobs, progress: Progress = NONE, parsed: dict | None = None):
     """FileFacts of each readable candidate, and how many came from the cache (or from parsed,
     {path: (bytes, (FileFacts, warnings))}, which gets what is parsed here)."""
     cache = Cache.for_source(source)
@@ -266,7 +271,7 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress
                                warnings=tuple(sorted(set(warnings))))
 
 
-def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
+def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings: list[Warning_]) -> dict:
     """{path: lines} calling one of names, in dirs: from the tree's first search for the names it
     looked for (tree.searched_wrappers), from a second search for the others; remembered next."""
     import re
@@ -289,7 +294,7 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings) -> dict:
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 
 
-def _calls_in(tree, files, names, matches, warnings, jobs, progress) -> list:
+def _calls_in(tree: Source, files, names, matches, warnings: list[Warning_], jobs, progress) -> list:
     """The calls of the wrappers in these files: from the cache when it holds this file's bytes with
     these names and lines, else parsed (on workers when there are many)."""
     cache = Cache.for_source(tree)

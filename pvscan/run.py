@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pvscan.source.files import KernelVersion
 
+
 # A review reads each unchanged file's facts twice (the tree before and after the patch); past
 # this many decoded entries the run forgets them and reads the cache again.
 MAX_DECODED = 4096

@@ -8,8 +8,16 @@ where it came from). A run holds one Talk, made from its arguments; nothing here
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 from dataclasses import dataclass
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.abi import Abi
+    from pvscan.errors import Warning_
+
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
@@ -32,7 +40,7 @@ class Talk:
         if self.level >= NORMAL:
             print(f"pvscan: {text}", file=sys.stderr)
 
-    def warnings(self, warnings) -> None:
+    def warnings(self, warnings: list[Warning_]) -> None:
         """The run's warnings, each once and in order, unless quiet."""
         if self.level >= NORMAL:
             from pvscan.errors import print_warnings
@@ -52,7 +60,7 @@ class Talk:
                       f"{result.cache_hits} from the cache; {len(inventory.ops)} op(s) in "
                       f"{len(inventory.tables)} table(s), {len(inventory.backends)} backend(s)")
 
-    def abis(self, abis) -> None:
+    def abis(self, abis: Sequence[Abi]) -> None:
         for abi in abis:
             where = "(bundled)" if abi.path.startswith("<bundled>/") else f"from {abi.path}"
             self.read(f"ABI {abi.name} {where}: {len(abi.hypercalls)} hypercall(s), "

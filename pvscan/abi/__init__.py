@@ -9,27 +9,37 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any, NoReturn
 
 from pvscan.abi.tomlfile import parse_toml
 from pvscan.run import Run
 from pvscan.source.files import read_input
 from pvscan.errors import PvscanError
 
-# shared: the op works through memory it shares with the hypervisor (the [[area]] fields in
-# "uses") and needs no hypercall; a hypercall mapping may use areas besides.
 # A release range, '2.6.20-2.6.22': its two ends, each a version tuple or None when open.
 KernelRange = tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+# How the file's checks report a fault: the message and the line of the key at fault. It raises.
+Fail = Callable[..., NoReturn]
+# The line of a key of the table at hand, when the file has it.
+LineOf = Callable[[str], "int | None"]
+# The types a key may hold: {key: type, or a tuple of types}.
+Keys = dict[str, "type | tuple[type, ...]"]
 
+# shared: the op works through memory it shares with the hypervisor (the [[area]] fields in
+# "uses") and needs no hypercall; a hypercall mapping may use areas besides.
 KINDS = ("hypercall", "shared", "native", "trap", "unsupported")
 TARGETS = ("i386", "i386-pae", "x86_64", "arm64", "riscv64", "loongarch64")
 
 
-def in_range(kernels, version) -> bool | None:
+def in_range(kernels: KernelRange | None, version: tuple[int, ...] | None) -> bool | None:
     """Whether version ((major, minor, sub)) is in kernels ((low, high), either end None when
-    open); None for no range. A high end holds its stable releases: '-4.14' holds 4.14.219."""
-    if kernels is None:
+    open); None for no range, or no version to judge. A high end holds its stable releases:
+    '-4.14' holds 4.14.219."""
+    if kernels is None or version is None:
         return None
     low, high = kernels
     return (low is None or version >= low) and (high is None or version[:len(high)] <= high)
@@ -49,9 +59,9 @@ class Hypercall:
     line: int
     # The kernels whose hypercall this is, when it changed: lguest's LHCALL_SET_PMD is 15 until
     # 2.6.30 and 13 from 2.6.31. One name may be declared once per era.
-    kernels: tuple | None = None
+    kernels: KernelRange | None = None
 
-    def covers(self, version) -> bool | None:
+    def covers(self, version: tuple[int, ...] | None) -> bool | None:
         return in_range(self.kernels, version)
 
 
@@ -71,7 +81,7 @@ class Mapping:
     line: int
     # The kernels whose op this is, 'A-B', 'A-' or '-B' (versions like 2.6.22): an ABI
     # that spans an era maps ops that only part of it had.
-    kernels: tuple | None = None    # (low, high) version tuples, either may be None
+    kernels: KernelRange | None = None    # (low, high) version tuples, either may be None
     # One arg_map per hypercall, when they take different arguments ('arg_map' as a table):
     # Xen's update_va_mapping(va, pte, flags) and mmu_update(reqs, count, done, domid).
     arg_maps: tuple = ()            # ((hypercall, (entry, ...)), ...)
@@ -83,7 +93,7 @@ class Mapping:
         every hypercall, or None (the op's parameters one to one)."""
         return dict(self.arg_maps).get(hypercall, self.arg_map)
 
-    def covers(self, version) -> bool | None:
+    def covers(self, version: tuple[int, ...] | None) -> bool | None:
         """Whether a kernel of version (a (major, minor, sub) tuple) is in the mapping's
         range; None when the mapping states no range."""
         return in_range(self.kernels, version)
@@ -96,7 +106,7 @@ class AreaField:
     name: str
     offset: int
     size: int
-    kernels: tuple | None = None   # the kernels whose area has it, when not all of the area's do
+    kernels: KernelRange | None = None   # the kernels whose area has it, when not all of the area's do
 
 
 @dataclass(frozen=True)
@@ -112,9 +122,9 @@ class Area:
     fields: tuple[AreaField, ...]
     source: str
     line: int
-    kernels: tuple | None = None   # (low, high) of the kernels that have the area, as for a mapping
+    kernels: KernelRange | None = None   # (low, high) of the kernels that have the area, as for a mapping
 
-    def covers(self, version) -> bool | None:
+    def covers(self, version: tuple[int, ...] | None) -> bool | None:
         return in_range(self.kernels, version)
 
 
@@ -132,7 +142,8 @@ class Abi:
     description: str
     backend: str | None
     sources: tuple[str, ...]
-    config: dict[str, bool | int] = field(default_factory=dict)   # symbol -> bool | int
+    # symbol -> its value; a set of values where the tree's Kconfig leaves a choice (PGTABLE_LEVELS 4 or 5)
+    config: dict[str, bool | int | frozenset[int]] = field(default_factory=dict)
     hypercalls: tuple[Hypercall, ...] = ()
     mappings: tuple[Mapping, ...] = ()
     path: str = ""                 # as shown in findings
@@ -144,7 +155,7 @@ class Abi:
     return_words: int = 1
     areas: tuple[Area, ...] = ()
 
-    def hypercall(self, name: str, version=None) -> Hypercall | None:
+    def hypercall(self, name: str, version: tuple[int, ...] | None = None) -> Hypercall | None:
         """The hypercall of that name for a kernel of version ((major, minor, sub), or None):
         the declaration whose range holds it, else one without a range, else the first."""
         named = [h for h in self.hypercalls if h.name == name]
@@ -194,16 +205,16 @@ def abi_suggestions(name: str, names: list[str]) -> list[str]:
 
 # -- parsing and validation ----------------------------------------------------------
 
-_ABI_KEYS = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
+_ABI_KEYS: Keys = {"name": str, "title": str, "version": str, "arch": str, "target": str, "word_bits": int,
              "register_args": int, "stack_args": bool, "return_words": int, "kernels": str,
              "description": str, "backend": str, "sources": list, "config": dict}
 _ABI_REQUIRED = ("name", "version", "arch", "target", "word_bits", "register_args", "description", "sources")
-_HC_KEYS = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
+_HC_KEYS: Keys = {"name": str, "number": int, "args": list, "clobbers": bool, "batchable": bool, "gates": list,
             "source": str, "kernels": str}
 _HC_REQUIRED = ("name", "number", "args", "clobbers", "source")
-_MAP_KEYS = {"op": str, "to": str, "hypercalls": list, "arg_map": (list, dict), "split": list, "thunk": bool,
+_MAP_KEYS: Keys = {"op": str, "to": str, "hypercalls": list, "arg_map": (list, dict), "split": list, "thunk": bool,
              "signature": str, "reason": str, "source": str, "kernels": str, "uses": list}
-_AREA_KEYS = {"name": str, "struct": str, "headers": list, "registered_by": str, "fields": list, "source": str,
+_AREA_KEYS: Keys = {"name": str, "struct": str, "headers": list, "registered_by": str, "fields": list, "source": str,
               "kernels": str}
 _AREA_REQUIRED = ("name", "struct", "headers", "registered_by", "fields", "source")
 _MAX_AREA_BYTES = 1 << 20
@@ -242,10 +253,10 @@ class _Locator:
             if m:
                 self.keys.setdefault((current[0], current[1], m.group(2)), number)
 
-    def table(self, name, index: int = 0) -> int | None:
+    def table(self, name: str, index: int = 0) -> int | None:
         return self.tables.get((name, index))
 
-    def key(self, table, index, key) -> int | None:
+    def key(self, table, index: int, key: str) -> int | None:
         return self.keys.get((table, index, key)) or self.table(table, index)
 
 
@@ -257,7 +268,7 @@ def parse_abi(path: str, shown_as: str | None = None, run: Run | None = None) ->
     shown = shown_as or path
     loc = _Locator(raw.decode("utf-8"))
 
-    def fail(message, line=None):
+    def fail(message: str, line: int | None = None) -> NoReturn:
         raise PvscanError(message, shown, line)
 
     unknown = sorted(set(data) - {"abi", "hypercall", "mapping", "area"})
@@ -281,13 +292,13 @@ def parse_abi(path: str, shown_as: str | None = None, run: Run | None = None) ->
     )
 
 
-def _head(data, loc, fail) -> tuple[dict, tuple | None]:
+def _head(data: dict[str, Any], loc: _Locator, fail: Fail) -> tuple[dict, tuple | None]:
     """The [abi] table, checked, and its 'kernels' range (None when it states none)."""
     if "abi" not in data or not isinstance(data["abi"], dict):
         fail("missing [abi] table", 1)
     head = data["abi"]
 
-    def at(key):
+    def at(key: str):
         return loc.key("abi", 0, key)
     _check_keys(head, _ABI_KEYS, _ABI_REQUIRED, "[abi]", at, fail)
     for key, holds, must in (
@@ -309,13 +320,13 @@ def _head(data, loc, fail) -> tuple[dict, tuple | None]:
     return head, kernels
 
 
-def _mappings(data, loc, fail, hypercall_names: set, fields_of: dict, abi_kernels) -> list[Mapping]:
+def _mappings(data: dict[str, Any], loc: _Locator, fail: Fail, hypercall_names: set, fields_of: dict, abi_kernels: KernelRange | None) -> list[Mapping]:
     """The [[mapping]] tables. One op may be mapped once per era: the same name can mean another
     thing in another kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x)."""
     mappings = []
     seen_ops: dict = {}      # op -> [(line, kernels)] of its mappings so far
     for i, m, where, line in _entries(data, "mapping", "op", _MAP_KEYS, _MAP_REQUIRED, loc, fail):
-        def at(key, i=i):
+        def at(key: str, i=i):
             return loc.key("mapping", i, key)
         hcs, arg_map, arg_maps = _mapping_hypercalls(m, where, line, at, fail, hypercall_names)
         if m["to"] == "unsupported" and not m.get("reason"):
@@ -334,7 +345,7 @@ def _mappings(data, loc, fail, hypercall_names: set, fields_of: dict, abi_kernel
     return mappings
 
 
-def _mapping_hypercalls(m: dict, where: str, line, at, fail, hypercall_names: set) -> tuple:
+def _mapping_hypercalls(m: dict, where: str, line: int | None, at: LineOf, fail: Fail, hypercall_names: set) -> tuple:
     """(hypercalls, arg_map, arg_maps) of a mapping: its 'to' and the hypercalls it names,
     checked against those declared, and how the op's arguments reach them."""
     if m["to"] not in KINDS:
@@ -354,7 +365,7 @@ def _mapping_hypercalls(m: dict, where: str, line, at, fail, hypercall_names: se
     return hcs, arg_map, arg_maps
 
 
-def _mapping_uses(m: dict, where: str, line, at, fail, fields_of: dict) -> list[str]:
+def _mapping_uses(m: dict, where: str, line: int | None, at: LineOf, fail: Fail, fields_of: dict) -> list[str]:
     """The area fields a mapping relies on ('uses'), each a field of an [[area]] of the ABI."""
     uses = m.get("uses", [])
     for used in uses:
@@ -368,7 +379,7 @@ def _mapping_uses(m: dict, where: str, line, at, fail, fields_of: dict) -> list[
     return uses
 
 
-def _kernels_of(entry: dict, table: str, index: int, where: str, loc, fail, default=None):
+def _kernels_of(entry: dict, table: str, index: int, where: str, loc: _Locator, fail: Fail, default=None):
     """The entry's 'kernels' range as (low, high), or default when it states none."""
     if "kernels" not in entry:
         return default
@@ -379,7 +390,7 @@ def _kernels_of(entry: dict, table: str, index: int, where: str, loc, fail, defa
     return kernels
 
 
-def _hypercalls(data, loc, fail) -> list[Hypercall]:
+def _hypercalls(data: dict[str, Any], loc: _Locator, fail: Fail) -> list[Hypercall]:
     """The [[hypercall]] tables. A name or a number is declared once, or once per era with
     kernels ranges that do not overlap (a hypercall renumbered between releases)."""
     out: list[Hypercall] = []
@@ -402,7 +413,7 @@ def _hypercalls(data, loc, fail) -> list[Hypercall]:
     return out
 
 
-def _areas(data, loc, fail) -> tuple[Area, ...]:
+def _areas(data: dict[str, Any], loc: _Locator, fail: Fail) -> tuple[Area, ...]:
     """The [[area]] tables: each a struct the specification lays out field by field."""
     out = []
     names: dict = {}
@@ -440,20 +451,20 @@ def _areas(data, loc, fail) -> tuple[Area, ...]:
 _VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+){1,2}$")
 
 
-def ranges_apart(a, b) -> bool:
+def ranges_apart(a: KernelRange | None, b: KernelRange | None) -> bool:
     """Whether two kernels ranges ((low, high), an end None when open; None: every kernel)
     share no version. A high end covers its releases: '-4.14' holds 4.14.219."""
     if a is None or b is None:
         return False
 
-    def before(high, low):
+    def before(high: tuple[int, ...] | None, low: tuple[int, ...] | None) -> bool:
         return high is not None and low is not None and high < low[:len(high)]
     return before(a[1], b[0]) or before(b[1], a[0])
 
 
-def kernel_span(kernels) -> str:
+def kernel_span(kernels: KernelRange | None) -> str:
     """A kernels range as written, parse_kernel_range's inverse: '2.6.21-2.6.22', '6.12-'."""
-    low, high = kernels
+    low, high = kernels or (None, None)
     return "-".join(".".join(map(str, end)) if end else "" for end in (low, high))
 
 
@@ -475,7 +486,7 @@ def parse_kernel_range(text: str) -> KernelRange | None:
     return ends[0], ends[1]
 
 
-def _arg_maps(given, hypercalls, where, line, fail):
+def _arg_maps(given: Any, hypercalls: tuple[str, ...], where: str, line: int | None, fail: Fail):
     """(one arg_map for every hypercall, or None; ((hypercall, arg_map), ...) one each) from a
     mapping's 'arg_map': a list of strings, or a table of them by hypercall, which names each
     of the mapping's hypercalls and no other."""
@@ -494,18 +505,20 @@ def _arg_maps(given, hypercalls, where, line, fail):
     return None, tuple((name, tuple(given[name])) for name in hypercalls)
 
 
-def _entries(data, table, label_key, allowed, required, loc, fail):
+def _entries(data: dict[str, Any], table: str, label_key: str, allowed: Keys, required: Iterable[str],
+             loc: _Locator, fail: Fail) -> Iterator[tuple[int, dict[str, Any], str, int | None]]:
     """(index, entry, 'where' label, line) of each [[table]], its keys checked."""
     raw = data.get(table, [])
     if not isinstance(raw, list):
         fail(f"'{table}' must be an array of tables ([[{table}]])", loc.table(table))
     for i, entry in enumerate(raw):
         where = f"[[{table}]] {entry.get(label_key, i + 1)!s}" if isinstance(entry, dict) else f"[[{table}]]"
-        _check_keys(entry, allowed, required, where, lambda k, i=i: loc.key(table, i, k), fail)
+        _check_keys(entry, allowed, required, where, partial(loc.key, table, i), fail)
         yield i, entry, where, loc.table(table, i)
 
 
-def _check_keys(table, allowed, required, where, line_of, fail) -> None:
+def _check_keys(table: object, allowed: Keys, required: Iterable[str], where: str, line_of: LineOf,
+                fail: Fail) -> None:
     if not isinstance(table, dict):
         fail(f"{where} must be a table")
     for key in table:
@@ -520,7 +533,7 @@ def _check_keys(table, allowed, required, where, line_of, fail) -> None:
             fail(f"{where}: {key} must be {_type_name(want)}", line_of(key))
 
 
-def _type_name(t):
+def _type_name(t: type | tuple[type, ...]) -> str:
     if isinstance(t, tuple):
         return " or ".join(map(_type_name, t))
     return {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}[t]

@@ -9,13 +9,19 @@ the headers as the patch leaves them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.abi import in_range
 from pvscan.checks.layout import FieldAt, Layout, struct_layout
 from pvscan.checks.rules.pv011_area_layout import AreaLayout
 from pvscan.findings import Finding
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.abi import Abi
 
-def laid_out(source, abis, version=None, headers=None, precise=None):
+
+def laid_out(source, abis: Sequence[Abi], version=None, headers=None, precise=None):
     """(abi, area, layout or None, problems, the fields of area this kernel has) of every area of
     every ABI that the kernel (version: (major, minor, sub), or None) has; headers: only the
     areas declared in one of these files. precise: {target: precise.PreciseSizes}, whose
@@ -27,6 +33,8 @@ def laid_out(source, abis, version=None, headers=None, precise=None):
             if headers is not None and not headers.intersection(area.headers):
                 continue
             clang = (precise or {}).get(abi.target)
+            layout: Layout | None
+            problems: list[str]
             if clang is not None and area.struct in clang.layouts:
                 layout, problems = precise_layout(area.struct, clang.layouts[area.struct]), []
             else:
@@ -54,7 +62,7 @@ def version_number(version) -> tuple | None:
     return (version.version, version.patchlevel, version.sublevel) if version is not None else None
 
 
-def area_findings(source, abis, version=None, headers=None, precise=None) -> list[Finding]:
+def area_findings(source, abis: Sequence[Abi], version=None, headers=None, precise=None) -> list[Finding]:
     """PV011 findings of every area of every ABI, in the tree source holds (headers: only the
     areas declared in these files; precise: libclang's layouts, in precise mode)."""
     out = []
@@ -63,7 +71,7 @@ def area_findings(source, abis, version=None, headers=None, precise=None) -> lis
     return out
 
 
-def _finding(abi, area, field, file, line, in_tree, severity, what, evidence=()) -> Finding:
+def _finding(abi: Abi, area, field, file, line, in_tree, severity, what, evidence=()) -> Finding:
     """One PV011 finding; its subject is the area's field, so that each has a fingerprint of its own."""
     rule = AreaLayout
     subject = f"area {area.name}" + (f".{field}" if field else "")
@@ -71,7 +79,7 @@ def _finding(abi, area, field, file, line, in_tree, severity, what, evidence=())
                    (("abi", abi.name), ("what", what)), tuple(evidence), in_tree)
 
 
-def _compare(abi, area, layout, problems, fields) -> list[Finding]:
+def _compare(abi: Abi, area, layout, problems, fields) -> list[Finding]:
     registered = f"registered by {area.registered_by}"
     if layout is None:
         unread = f"; {'; '.join(problems)}" if problems else ""
@@ -98,7 +106,7 @@ def _compare(abi, area, layout, problems, fields) -> list[Finding]:
     return out
 
 
-def precise_disagreements(source, abis, version=None, precise=None) -> list[str]:
+def precise_disagreements(source, abis: Sequence[Abi], version=None, precise=None) -> list[str]:
     """Lines for the user wherever libclang and pvscan's own reading of the headers place a field
     of an area differently (both placed it): a configuration the headers' #ifs depend on, or a
     struct pvscan's layout reads wrong. libclang's placement is the one checked."""

@@ -25,10 +25,16 @@ xen_hypercall_iret); one with parameters is not, and its body is not read.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from dataclasses import dataclass, field
 
 from pvscan.source.files import SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.source.directory import KernelTree
+
 
 _ENTRY = re.compile(r"^\s*(?:ENTRY|GLOBAL|SYM_FUNC_START|SYM_FUNC_START_LOCAL|SYM_FUNC_START_NOALIGN|"
                     r"SYM_CODE_START|SYM_CODE_START_LOCAL|SYM_CODE_START_NOALIGN|SYM_INNER_LABEL|"
@@ -71,7 +77,7 @@ def hypercall_name(symbol: str) -> str:
     return symbol.removeprefix("__HYPERVISOR_")
 
 
-def asm_offsets(tree, arch: str) -> dict[str, tuple[str, str]]:
+def asm_offsets(tree: KernelTree, arch: str) -> dict[str, tuple[str, str]]:
     """{asm-offsets name: (struct tag, top-level member)} from the arch's asm-offsets*.c:
     'OFFSET(XEN_vcpu_info_arch_cr2, vcpu_info, arch.cr2)' gives ('vcpu_info', 'arch')."""
     out: dict[str, tuple[str, str]] = {}
@@ -129,7 +135,7 @@ def _expand(lines):
     return out
 
 
-def read_asm(tree, rel: str) -> list[AsmFunction]:
+def read_asm(tree: KernelTree, rel: str) -> list[AsmFunction]:
     """The functions of one .S file."""
     try:
         text = tree.read(rel).decode("utf-8", "replace")

@@ -16,7 +16,13 @@ from pvscan.checks.rules import Context, all_rules
 from pvscan.identity import OpIndex, ops_for_arch, same_arch
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pvscan.abi import Abi, Mapping
+    from pvscan.inventory.model import Inventory
+    from pvscan.source import Source
+    from pvscan.source.directory import KernelTree
+
 
 COVERAGE_KINDS = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
 # Rules whose findings mean the mapping exists but the ABI constrains the op.
@@ -34,7 +40,7 @@ class CheckResult:
     op_kinds: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
-def check(inventory, abis, glue=None, precise=None, version=None) -> CheckResult:
+def check(inventory: Inventory, abis: Sequence[Abi], glue=None, precise=None, version=None) -> CheckResult:
     """glue: {(backend, arch): {op name: [Reach]}} from pvscan.checks.glue.derive, when traced;
     precise: {target: precise.PreciseSizes}, in precise mode; version: the tree's KernelVersion."""
     version = (version.version, version.patchlevel, version.sublevel) if version is not None else None
@@ -115,7 +121,18 @@ def _rank(m, how, version) -> tuple:
     return ({True: 0, None: 1, False: 2}[covers], _HOW_ORDER.index(how))
 
 
-def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = False,
+def _directory(tree: Source, what: str) -> KernelTree:
+    """The tree as a directory: what reads its files by path (the glue's includes, libclang)
+    cannot read a git revision's objects."""
+    from pvscan.errors import PvscanError
+    from pvscan.source.directory import KernelTree
+
+    if not isinstance(tree, KernelTree):
+        raise PvscanError(f"{what} reads a tree's directory, not a git revision", tree.display)
+    return tree
+
+
+def check_tree(tree: Source, inventory: Inventory, abis: Sequence[Abi], trace_glue: bool = False, precise: bool = False,
                config: str | None = None, version=None) -> tuple[CheckResult, list[str]]:
     """check() with what it can draw from the tree itself: each ABI's configuration completed
     from the tree's Kconfig and its target's headers (checks.target), each ABI backend's glue traced to
@@ -136,16 +153,17 @@ def check_tree(tree, inventory, abis, trace_glue: bool = False, precise: bool = 
     if trace_glue:
         from pvscan.checks.glue import derive
 
-        config_of: dict[tuple[str, str], dict[str, bool | int]] = {}
+        config_of: dict[tuple[str, str], dict[str, bool | int | frozenset[int]]] = {}
         for a in abis:
             if a.backend:
                 config_of.setdefault((a.backend, a.arch), a.config)
-        glue = {key: derive(tree, inventory, key[0], config_of[key], arch=key[1])[0] for key in sorted(config_of)}
+        directory = _directory(tree, "tracing the glue (--trace-glue)")
+        glue = {key: derive(directory, inventory, key[0], config_of[key], arch=key[1])[0] for key in sorted(config_of)}
     sizes = None
     if precise:
         from pvscan.checks.precise import sizes_for_abis
 
-        sizes, precise_notes = sizes_for_abis(tree, inventory, abis, config)
+        sizes, precise_notes = sizes_for_abis(_directory(tree, "libclang's sizes (--precise)"), inventory, abis, config)
         notes.extend(precise_notes)
     from pvscan.checks.areas import area_findings
 

@@ -7,10 +7,17 @@ is left for a person to fill in, and says so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Inventory
+    from pvscan.source import Source
+
 
 # Where each hypervisor's hypercall numbers are defined, in the tree: a documented table.
 NUMBER_SOURCES = (
@@ -27,8 +34,10 @@ NUMBER_SOURCES = (
 XEN_ARITY = ("arch/x86/include/asm/xen/hypercall.h", r"_hypercall(\d)\(\s*[^,]+,\s*(\w+)")
 
 
-def _numbers(tree):
-    numbers, arity = {}, {}
+def _numbers(tree: Source) -> tuple[dict[str, tuple[int, str]], dict[str, int]]:
+    """({hypercall: (its number, the header that gives it)}, {Xen hypercall: its arity})."""
+    numbers: dict[str, tuple[int, str]] = {}
+    arity: dict[str, int] = {}
     for path, pattern, fold in NUMBER_SOURCES:
         try:
             text = tree.read(path).decode("utf-8", "replace")
@@ -62,7 +71,7 @@ TARGET_CONFIG = {
 _TARGETS = {"arm64": "arm64", "riscv": "riscv64", "loongarch": "loongarch64"}
 
 
-def backend_target(tree, inventory, backend: str, pae: bool, arch: str = "x86") -> tuple[str, str]:
+def backend_target(tree: Source, inventory: Inventory, backend: str, pae: bool, arch: str = "x86") -> tuple[str, str]:
     """(target, why): the target the backend is built for. Outside x86, the architecture's
     (_TARGETS). On x86: i386 when its files sit in arch/i386, or when Kbuild builds them under an
     option the tree's Kconfig lets exist only with X86_32 (CONFIG_VMI, CONFIG_LGUEST_GUEST);
@@ -96,7 +105,7 @@ def backend_target(tree, inventory, backend: str, pae: bool, arch: str = "x86") 
     return "x86_64", "no option its files are built under needs X86_32 in the tree's Kconfig"
 
 
-def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae: bool = False,
+def skeleton(tree: Source, inventory: Inventory, backend: str, derived: dict, files: list[str], pae: bool = False,
              areas=None, arch: str = "x86") -> str:
     """The skeleton ABI file. areas: sharedmem.DerivedAreas of the glue, when read."""
     numbers, arity = _numbers(tree)
@@ -154,7 +163,7 @@ def skeleton(tree, inventory, backend: str, derived: dict, files: list[str], pae
     return "\n".join(out)
 
 
-def _area_tables(tree, areas, target: str, out: list) -> dict:
+def _area_tables(tree: Source, areas, target: str, out: list) -> dict:
     """Append an [[area]] table for each area some op touches, its fields laid out from the
     tree's header for the target; {struct tag: the members given an offset}."""
     from pvscan.checks.layout import struct_layout

@@ -17,6 +17,8 @@ A call through such a pointer reaches that ROM call.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import re
 from collections import deque
@@ -30,6 +32,12 @@ from pvscan.identity import on_arch, same_arch
 from pvscan.naming import is_table_name
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.facts.preprocess import Preprocessed
+    from pvscan.inventory.model import Inventory
+    from tree_sitter import Node
+
 
 MAX_DEPTH = 6
 
@@ -76,14 +84,14 @@ class _Function:
     handed: list = field(default_factory=list)         # sharedmem.Handed: globals given to the hypervisor
 
 
-def backend_arch(inventory, backend: str) -> str:
+def backend_arch(inventory: Inventory, backend: str) -> str:
     """The architecture whose glue of backend is read when none is asked for: x86 where the
     backend has glue there, else the first of its architectures by name."""
     arches = sorted({a for (a, b) in inventory.backends if b == backend})
     return "x86" if any(same_arch(a, "x86") for a in arches) or not arches else arches[0]
 
 
-def backend_files(tree: KernelTree, inventory, backend: str, arch: str | None = None) -> list[str]:
+def backend_files(tree: KernelTree, inventory: Inventory, backend: str, arch: str | None = None) -> list[str]:
     """The backend's .c and .S files (all of them in the directories it has files in) and the
     hypervisor-interface headers they include, and those headers include in turn."""
     dirs = sorted({os.path.dirname(f) for (a, b), files in inventory.backends.items()
@@ -106,7 +114,7 @@ def backend_files(tree: KernelTree, inventory, backend: str, arch: str | None = 
 _INCLUDE = re.compile(rb'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
-def _included(tree, rel):
+def _included(tree: KernelTree, rel):
     arch = rel.split("/")[1] if rel.startswith("arch/") else "x86"
     try:
         data = tree.read(rel)
@@ -246,7 +254,7 @@ class _Handing:
         self.assigned: list[tuple[int, str, bool, str]] | None = None   # sharedmem.assignments of the body
         self.shadowed: dict[str, str] | None = None     # the globals no local of the function hides
 
-    def handed(self, f: _Function, node, args, prim) -> None:
+    def handed(self, f: _Function, node: Node, args, prim) -> None:
         if not self.globals_ or args is None:
             return
         if self.assigned is None or self.shadowed is None:
@@ -257,7 +265,7 @@ class _Handing:
             f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], f.name, f.file, node.start_point[0] + 1))
 
 
-def _call(f: _Function, node, text, params: set, handing: _Handing) -> None:
+def _call(f: _Function, node: Node, text, params: set, handing: _Handing) -> None:
     """One call in a function's body: direct (and what it hands over), through a member, or indirect."""
     callee = node.child_by_field_name("function")
     args = node.child_by_field_name("arguments")
@@ -331,7 +339,7 @@ _MEMBER_SET = re.compile(r"\b(\w+)\.(\w+)\s*=")
 _GETTER = re.compile(rb"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
 
 
-def rom_calls(tree, files) -> RomCalls:
+def rom_calls(tree: KernelTree, files) -> RomCalls:
     """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
     rom = RomCalls()
     wraps: dict = {}    # macro -> (index of the call argument, index of the pointer argument, struct)
@@ -367,7 +375,7 @@ def _fill_macro(rom: RomCalls, wraps: dict, d) -> None:
         wraps[d.name] = (index, d.params.index(member.group(2)), member.group(1))
 
 
-def _rom_pointers(rom: RomCalls, wraps: dict, pre) -> None:
+def _rom_pointers(rom: RomCalls, wraps: dict, pre: Preprocessed) -> None:
     """The pointers a file binds to ROM calls: by the getter, or through a wrapping macro."""
     from pvscan.facts.ctext import Rows, split_args
 
@@ -450,7 +458,7 @@ class Glue:
     rom: RomCalls
 
 
-def read_glue(tree: KernelTree, inventory, backend: str, config: dict | None = None,
+def read_glue(tree: KernelTree, inventory: Inventory, backend: str, config: dict | None = None,
               arch: str | None = None) -> Glue:
     """The backend's glue on one architecture (backend_arch's when None): Xen's ia64 glue of
     2.6.32 defines functions of the same names as its x86 glue. config: the ABI's, when
@@ -462,7 +470,7 @@ def read_glue(tree: KernelTree, inventory, backend: str, config: dict | None = N
     return Glue(backend, arch, files, call_graph(tree, files, config, arch), rom)
 
 
-def derive(tree: KernelTree, inventory, backend: str, config: dict | None = None, glue: Glue | None = None,
+def derive(tree: KernelTree, inventory: Inventory, backend: str, config: dict | None = None, glue: Glue | None = None,
            arch: str | None = None):
     """{op name: [Reach]} for every op the backend implements on the arch, and the files read.
     config: the ABI's, when checking against one (a ROM binding under a false guard is not reached)."""

@@ -14,6 +14,8 @@ leave the fields from there on at an unknown offset: a note, never a guess.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import posixpath
 import re
 from dataclasses import dataclass
@@ -25,6 +27,11 @@ from pvscan.facts.guards import evaluate
 from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.facts.syntax import node_text, parse_tree
 from pvscan.source.files import SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.facts.preprocess import Preprocessed
+    from tree_sitter import Node
+
 
 # What the compiler predefines for each target, which uapi and Xen headers test.
 _PREDEFINED = {
@@ -176,15 +183,15 @@ class _Types:
                 self._typedef(pre, node)
             stack.extend(reversed(node.children))
 
-    def _exists(self, pre, row: int) -> bool:
+    def _exists(self, pre: Preprocessed, row: int) -> bool:
         holds, _ = evaluate(guard_expression(pre.guard_at(row)), self.config)
         return holds is not False
 
-    def _record(self, rel, pre, node, data: bytes, tag: str | None = None) -> None:
+    def _record(self, rel, pre: Preprocessed, node: Node, data: bytes, tag: str | None = None) -> None:
         name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
         if (name is None and tag is None) or body is None or not self._exists(pre, node.start_point[0]):
             return
-        tag = tag or node_text(name, pre.text)
+        tag = tag or node_text(name, pre.text) if name is not None else tag
         if tag in self.structs:
             return
         members = []
@@ -202,7 +209,7 @@ class _Types:
         align = int(aligned.group(1) or aligned.group(2)) if aligned else None
         self.structs[tag] = (node.type, tuple(members), packed, align, rel, node.start_point[0] + 1)
 
-    def _members(self, rel, pre, decl, data: bytes) -> list[tuple]:
+    def _members(self, rel, pre: Preprocessed, decl, data: bytes) -> list[tuple]:
         """The members one field declaration declares: (name, type, dimensions, pointer stars,
         whether a bit-field, line); a struct or union written in place is laid out as one of its
         own, and a member a macro declares has a name None (the offsets after it are unknown)."""
@@ -231,7 +238,7 @@ class _Types:
         # offsets from here on are unknown, never skipped.
         return [(None, written.rstrip(";"), (None,), 0, False, line)]
 
-    def _typedef(self, pre, node) -> None:
+    def _typedef(self, pre: Preprocessed, node: Node) -> None:
         type_node = node.child_by_field_name("type")
         declarator = node.child_by_field_name("declarator")
         if type_node is None or declarator is None or not self._exists(pre, node.start_point[0]):

@@ -13,11 +13,20 @@ when it cannot parse at all, one line says why and the type table stays.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+
+if TYPE_CHECKING:
+    from pvscan.source.directory import KernelTree
+    from collections.abc import Sequence
+    from pvscan.abi import Abi
+    from pvscan.inventory.model import Inventory
+
 
 DEFAULT_CONFIG = {
     "x86_64": {"CONFIG_X86_64": 1, "CONFIG_64BIT": 1, "CONFIG_PHYS_ADDR_T_64BIT": 1, "CONFIG_PGTABLE_LEVELS": 5,
@@ -71,7 +80,7 @@ def read_config(path: str) -> dict[str, int | str]:
     return out
 
 
-def _compile_commands(tree, arch: str):
+def _compile_commands(tree: KernelTree, arch: str):
     """Flags of a file that includes the ops header, from the tree's compile_commands.json, or None."""
     import json
     import shlex
@@ -107,7 +116,7 @@ def _compile_commands(tree, arch: str):
     return None
 
 
-def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str | None = None,
+def sizes_for(tree: KernelTree, header: str, arch: str, types, target: str, config_path: str | None = None,
               areas=()) -> PreciseSizes:
     """Bits of each type in types, as libclang computes them for target; and the layout of each
     area's struct (areas: (struct tag, its headers)), compiled in the same translation unit."""
@@ -144,7 +153,7 @@ def sizes_for(tree, header: str, arch: str, types, target: str, config_path: str
     return result
 
 
-def _write_probe(tree, tmp: str, stub: str, config: dict, header: str, types: list, tags: list, areas) -> str:
+def _write_probe(tree: KernelTree, tmp: str, stub: str, config: dict, header: str, types: list, tags: list, areas) -> str:
     """The probe file (a typedef of each type and area struct, after the headers that declare
     them) and the stub autoconf.h of the configuration; the probe's path."""
     os.makedirs(os.path.join(stub, "generated"))
@@ -284,7 +293,7 @@ def _member_arities(ci, tu, root: str) -> dict:
     return out
 
 
-def signature_mismatches(inventory, precise: PreciseSizes) -> list[tuple]:
+def signature_mismatches(inventory: Inventory, precise: PreciseSizes) -> list[tuple]:
     """(op, arity tree-sitter read, arity libclang computed) wherever the two disagree."""
     out = []
     for op in inventory.ops:
@@ -326,7 +335,7 @@ def _stub(stub: str, name: str, root: str) -> None:
         f.write(body)
 
 
-def sizes_for_abis(tree, inventory, abis, config) -> tuple[dict, list[str]]:
+def sizes_for_abis(tree: KernelTree, inventory: Inventory, abis: Sequence[Abi], config) -> tuple[dict, list[str]]:
     """({target: PreciseSizes}, lines to tell the user): libclang's sizes for each ABI's target."""
     out, notes = {}, []
     for target in sorted({a.target for a in abis}):

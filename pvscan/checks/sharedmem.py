@@ -23,12 +23,20 @@ xen_vcpu_info (VCPUOP_register_vcpu_info), KVM's per-cpu steal_time
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from collections import deque
 from dataclasses import dataclass
 
 from pvscan.facts.syntax import innermost_identifier, node_text
 from pvscan.identity import on_arch
+
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Inventory
+    from pvscan.source import Source
+    from tree_sitter import Node
+
 
 # Per-cpu accessors whose first argument names the variable whose storage they reach.
 _PER_CPU = frozenset({"percpu_read", "percpu_write", "x86_read_percpu", "x86_write_percpu", "this_cpu_read", "__this_cpu_read", "raw_cpu_read", "this_cpu_ptr", "raw_cpu_ptr",
@@ -60,7 +68,7 @@ def struct_tag(type_node, text: bytes) -> str | None:
     return None
 
 
-def declared_structs(node, text: bytes) -> dict[str, str]:
+def declared_structs(node: Node, text: bytes) -> dict[str, str]:
     """{variable: struct tag} of one declaration or parameter_declaration."""
     tag = struct_tag(node.child_by_field_name("type"), text)
     if tag is None:
@@ -84,7 +92,7 @@ def global_structs(root, text: bytes) -> dict[str, str]:
     return out
 
 
-def base_struct(node, text: bytes, types: dict[str, str]) -> str | None:
+def base_struct(node: Node | None, text: bytes, types: dict[str, str]) -> str | None:
     """The struct tag of the object an expression designates, where the code says it."""
     while node is not None:
         if node.type == "identifier":
@@ -147,7 +155,7 @@ def assignments(body, text: bytes) -> list[tuple[int, str, bool, str]]:
     return sorted(out)
 
 
-def _root_identifier(node):
+def _root_identifier(node: Node | None) -> Node | None:
     while node is not None and node.type in ("field_expression", "subscript_expression", "pointer_expression",
                                              "parenthesized_expression"):
         node = node.child_by_field_name("argument") or (node.named_children[0] if node.named_children else None)
@@ -184,7 +192,7 @@ def handed_globals(arguments: str, before: int, assigned, globals_: dict[str, st
     return sorted(set(found))
 
 
-def interface_structs(tree, headers) -> dict[str, str]:
+def interface_structs(tree: Source, headers) -> dict[str, str]:
     """{struct tag: header} of the structs the hypervisor-interface headers define."""
     from pvscan.source.files import SkippedFile
 
@@ -224,7 +232,7 @@ class DerivedAreas:
     uses: dict            # op name -> sorted [(struct tag, member)]
 
 
-def derive_areas(tree, inventory, glue, max_depth: int) -> DerivedAreas:
+def derive_areas(tree: Source, inventory: Inventory, glue, max_depth: int) -> DerivedAreas:
     """The areas glue (checks.glue.Glue) hands to its hypervisor and the members each op's
     implementation touches."""
     defined = interface_structs(tree, [f for f in glue.files if f.endswith(".h")])

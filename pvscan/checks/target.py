@@ -22,6 +22,8 @@ same lines either way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import re
 
@@ -30,18 +32,23 @@ from pvscan.facts.preprocess import guard_expression, preprocess
 from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
 
+if TYPE_CHECKING:
+    from pvscan.abi import Abi
+    from pvscan.source import ListedSource, Source
+
+
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _NOT_SYMBOLS = {"defined"}
 _INTEGER = re.compile(r"^\(?\s*(\d+)[uUlL]*\s*\)?$")
 MAX_INCLUDE_DEPTH = 3
 
 
-def _guards(ops, abi) -> list[str]:
+def _guards(ops, abi: Abi) -> list[str]:
     """The guards of the ops the ABI's kernel has: its architecture's, and the generic ones."""
     return [op.guard for op in ops if op.guard and (same_arch(op.arch, abi.arch) or op.arch == "generic")]
 
 
-def guard_symbols(ops, abi) -> list[str]:
+def guard_symbols(ops, abi: Abi) -> list[str]:
     """The non-CONFIG identifiers that these ops' guards (of the ABI's architecture) test and its config
     does not set."""
     found = {name for guard in _guards(ops, abi) for name in _IDENT.findall(guard)}
@@ -49,18 +56,18 @@ def guard_symbols(ops, abi) -> list[str]:
                   if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
 
 
-def kconfig_symbols(ops, abi) -> list[str]:
+def kconfig_symbols(ops, abi: Abi) -> list[str]:
     """The options that these ops' guards (of the ABI's architecture) test and its config does not set."""
     return [n for n in config_options(*_guards(ops, abi)) if f"CONFIG_{n}" not in abi.config]
 
 
-def leaves_unset(ops, abi) -> bool:
+def leaves_unset(ops, abi: Abi) -> bool:
     """Whether the ABI's configuration leaves unset something these ops' guards test: only then
     can complete_config change how they are judged."""
     return bool(kconfig_symbols(ops, abi) or guard_symbols(ops, abi))
 
 
-def complete_config(tree, ops, abi, kconfig=None):
+def complete_config(tree: Source, ops, abi: Abi, kconfig=None):
     """(the ABI with its config completed for its target, [notes saying where each value came from]),
     for what the guards of ops test: options the tree's Kconfig rules out under the ABI's config
     (kconfig: a LazyGuardLogic), then the non-CONFIG macros of the target's headers."""
@@ -95,12 +102,13 @@ def _value_text(value) -> str:
     return " or ".join(map(str, sorted(value))) if isinstance(value, frozenset) else str(value)
 
 
-def _complete_macros(tree, ops, abi):
+def _complete_macros(tree: Source, ops, abi: Abi):
+    from pvscan.source import ListedSource
+
     symbols = guard_symbols(ops, abi)
-    if not symbols:
-        return abi, []
-    arch_dirs = _arch_dirs(tree, abi)
-    if not arch_dirs:
+    # A patched tree lists no directories: the ABI stays as it is.
+    arch_dirs = _arch_dirs(tree, abi) if symbols and isinstance(tree, ListedSource) else []
+    if not arch_dirs or not isinstance(tree, ListedSource):
         return abi, []
     headers = ArchHeaders(tree, arch_dirs)
     pattern = r"^\s*#\s*define\s+(" + "|".join(map(re.escape, symbols)) + r")\b"
@@ -127,7 +135,7 @@ def _complete_macros(tree, ops, abi):
     return dataclasses.replace(abi, config={**abi.config, **bound}), notes
 
 
-def _arch_dirs(tree, abi) -> list[str]:
+def _arch_dirs(tree: ListedSource, abi: Abi) -> list[str]:
     arches = ["x86", "i386", "x86_64"] if abi.arch == "x86" else [abi.arch]
     dirs = [f"arch/{a}/include" for a in arches] + [f"include/asm-{a}" for a in arches]
     return [d for d in dirs if tree.is_dir(d)]
@@ -137,7 +145,7 @@ class ArchHeaders:
     """The lines of an architecture's header directories that match a pattern: ripgrep's on a
     tree on disk; on a git revision, each header read once and matched in Python."""
 
-    def __init__(self, tree, dirs: list[str]) -> None:
+    def __init__(self, tree: ListedSource, dirs: list[str]) -> None:
         self.tree = tree
         self.dirs = dirs
         self._texts: dict[str, list[bytes]] | None = None   # {rel: lines} of a tree with no directory to search
@@ -146,7 +154,9 @@ class ArchHeaders:
         """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
         from pvscan.source.search import lines_matching, matching_lines, ripgrep
 
-        if hasattr(self.tree, "root") and ripgrep(self.tree.run):
+        from pvscan.source.directory import KernelTree
+
+        if isinstance(self.tree, KernelTree) and ripgrep(self.tree.run):
             return matching_lines(self.tree, pattern, [], self.dirs)
         if self._texts is None:
             texts: dict[str, list[bytes]] = {}
@@ -161,7 +171,7 @@ class ArchHeaders:
         return {rel: lines for rel, lines in found.items() if lines}
 
 
-def _preprocessed(tree, rel):
+def _preprocessed(tree: Source, rel):
     try:
         return preprocess(tree.read(rel))
     except (SkippedFile, OSError):
@@ -179,7 +189,7 @@ def _fits_target(rel: str, target: str) -> bool:
     return (m.group(1) == "64") == (target == "x86_64")
 
 
-def _built(headers, rel, abi, depth) -> bool:
+def _built(headers, rel, abi: Abi, depth) -> bool:
     """Whether the ABI's target builds header rel (see the module's docstring)."""
     if not _fits_target(rel, abi.target):
         return False

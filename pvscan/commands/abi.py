@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
 from pvscan.abi import bundled_names, kernel_span, load_abi
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
 
-def main_list(args, run) -> int:
+
+def main_list(args: Namespace, run: Run) -> int:
     abis = [load_abi(name, run) for name in bundled_names()]
     n = max([8] + [len(a.name) for a in abis])
     r = max([5] + [len(a.arch) for a in abis])
@@ -20,7 +26,7 @@ def main_list(args, run) -> int:
     return 0
 
 
-def main_show(args, run) -> int:
+def main_show(args: Namespace, run: Run) -> int:
     a = load_abi(args.abi, run)
     w = sys.stdout.write
     w(f"{a.name}: {a.title}\n  version   {a.version}\n  arch      {a.arch} ({a.target}), "

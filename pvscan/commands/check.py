@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 
 from pvscan.abi import bundled_names, load_abi
 from pvscan.commands.output import refuse_writes_into, write_output
@@ -11,7 +13,12 @@ from pvscan.source.directory import KernelTree
 from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
-def main(args, run) -> int:
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
+
+
+def main(args: Namespace, run: Run) -> int:
     from pvscan import api
     from pvscan.checks.baseline import baseline_text, read_baseline
     from pvscan.checks.rules import all_rules

@@ -3,12 +3,18 @@ of the tree the current directory is in, for the scripts to offer after --op."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
 from pvscan.errors import PvscanError
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
 
-def main(args, run) -> int:
+
+def main(args: Namespace, run: Run) -> int:
     from pvscan import completion
     from pvscan.cli import build_parser
 
@@ -20,7 +26,7 @@ def main(args, run) -> int:
     return 0
 
 
-def _ops(args, run) -> int:
+def _ops(args: Namespace, run: Run) -> int:
     from pvscan.pipeline import scan
     from pvscan.source.directory import KernelTree
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
 from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
 
-def main(args, run) -> int:
+
+def main(args: Namespace, run: Run) -> int:
     from pvscan.checks.derive import TARGET_CONFIG, backend_target, skeleton
     from pvscan.checks.glue import MAX_DEPTH, backend_arch, derive, read_glue
     from pvscan.checks.sharedmem import derive_areas
@@ -46,7 +52,7 @@ def main(args, run) -> int:
     return 0
 
 
-def backend_to_derive(args) -> None:
+def backend_to_derive(args: Namespace) -> None:
     """args.derived: the backend to derive (BACKEND), with --backend PATTERN=NAME as on every
     command. The spelling of 0.x, 'derive-abi --backend NAME [PATH]', still works, with a note:
     a --backend without '=' names the backend, and a lone positional is then the tree. Run by

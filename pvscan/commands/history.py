@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 
 from pvscan.commands.output import refuse_writes_into, write_output
@@ -9,8 +11,12 @@ from pvscan.errors import PvscanError, Warning_
 from pvscan.talk import Talk
 from pvscan.progress import Progress
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
 
-def main(args, run) -> int:
+
+def main(args: Namespace, run: Run) -> int:
     from pvscan.abi import load_abi
     from pvscan.history.lineage import history_of
     from pvscan.history.revisions import revisions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
 from pvscan.commands.output import refuse_writes_into, write_output
@@ -9,8 +11,13 @@ from pvscan.errors import PvscanError
 from pvscan.commands.scanning import scan_with_options
 from pvscan.talk import Talk
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
+    from pvscan.source import Source
 
-def main(args, run) -> int:
+
+def main(args: Namespace, run: Run) -> int:
     from pvscan.abi import load_abi
     from pvscan import api
     from pvscan.checks.rules import all_rules
@@ -49,7 +56,7 @@ def main(args, run) -> int:
     return 0
 
 
-def _report_path(tree) -> str:
+def _report_path(tree: Source) -> str:
     """Where a report asked for on a terminal goes: pvscan-report.html in the current directory,
     or in the temporary directory when the current one is inside the tree (never written)."""
     import os

@@ -11,12 +11,15 @@ from pvscan.talk import Talk
 from pvscan.findings import fails_at, severity_counts, verdict
 
 if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
     from pvscan.source import Source
+
 
 MAX_PATCH_BYTES = 256 * 1024 * 1024
 
 
-def main(args, run) -> int:
+def main(args: Namespace, run: Run) -> int:
     from pvscan.abi import load_abi
     from pvscan import api
     from pvscan.progress import Progress
@@ -71,7 +74,7 @@ def main(args, run) -> int:
     return 1 if fails else 0
 
 
-def _at_base_commit(tree, path: str, patches, talk):
+def _at_base_commit(tree: Source, path: str, patches, talk):
     """The tree to apply to: the commit the patches name as their base ('base-commit:', as
     git format-patch --base writes it) when --tree is a git checkout that has it, read from its
     objects; else the tree as it is."""

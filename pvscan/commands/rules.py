@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sys
 
 from pvscan.errors import PvscanError
 from pvscan.rulebook import every_rule, rule
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
 
-def main(args, run) -> int:
+
+def main(args: Namespace, run: Run) -> int:
     if args.markdown:
         sys.stdout.write(markdown())
         return 0

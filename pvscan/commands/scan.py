@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import difflib
 import io
 import sys
@@ -12,11 +14,16 @@ from pvscan.naming import in_arch
 from pvscan.source.directory import KernelTree
 from pvscan.talk import Talk
 
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.run import Run
+
+
 # Options that change where or how fast the output is made, not what it says.
 _NOT_IN_OUTPUT = ("func", "jobs", "progress", "output", "debug", "color")
 
 
-def main(args, run) -> int:
+def main(args: Namespace, run: Run) -> int:
     from pvscan.report.color import use_color
 
     # Checked before the scan, so that a refused path costs nothing.
@@ -61,7 +68,7 @@ def _in_this_tree(name: str, ops, arch: str | None) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _options(args, color: bool) -> str:
+def _options(args: Namespace, color: bool) -> str:
     """The options that shape the output, with the backend map file's bytes."""
     from pvscan.source.checkout import file_digest
 
@@ -70,7 +77,7 @@ def _options(args, color: bool) -> str:
     return repr((fields, color, mapped))
 
 
-def _scan(args, tree, color: bool) -> tuple[str, str, bool]:
+def _scan(args: Namespace, tree: KernelTree, color: bool) -> tuple[str, str, bool]:
     """(the output, the warnings said on stderr, whether it met what it could not place) of a scan."""
     from pvscan import api
     from pvscan.progress import Progress

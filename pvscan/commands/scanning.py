@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def scan_with_options(args, tree):
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from pvscan.source import Source
+
+
+def scan_with_options(args: Namespace, tree: Source):
     """pipeline.scan of tree without the callers' search, as -j, --progress, --backend and
     --backend-map ask; the progress line is cleared however the scan ends."""
     from pvscan import api

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pvscan.facts.model import Guard
 
+
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
 # The kinds of node read only in the file's own text, not in a macro's body parsed on its own.
 _FILE_LEVEL = frozenset({"function_definition", "call_expression", "struct_specifier", "declaration"})
@@ -119,7 +120,7 @@ class _Extractor:
             warnings=tuple(sorted(set(self.warnings))),
         )
 
-    def guard(self, node) -> tuple[str, ...]:
+    def guard(self, node: Node) -> tuple[str, ...]:
         return self.pre.guard_at(node.start_point[0])
 
     # -- the walk ---------------------------------------------------------
@@ -175,7 +176,7 @@ class _Extractor:
                     self._whole_table_assignment(node, left, text, row_offset, macro, uses)
             stack.extend(reversed(node.children))
 
-    def _file_level(self, node, t: str) -> None:
+    def _file_level(self, node: Node, t: str) -> None:
         """A node of the file's own text (not of a macro's body): a function definition, a call
         (a static call's), a struct, a declaration."""
         if t == "function_definition":
@@ -197,7 +198,7 @@ class _Extractor:
 
     # -- static calls (5.12 on) -------------------------------------------
 
-    def _static_call(self, node) -> None:
+    def _static_call(self, node: Node) -> None:
         """DEFINE/DECLARE_STATIC_CALL(pv_x, f), static_call*(pv_x ...), and installer-like calls."""
         callee = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
@@ -264,7 +265,7 @@ class _Extractor:
                 self.installer_calls.append(InstallerCall(call.callee, tuple(args), row + 1,
                                                           self.pre.guard_at(row), function, fkind))
 
-    def _enclosing_params(self, node) -> list:
+    def _enclosing_params(self, node: Node | None) -> list[str]:
         """The parameter names of the function definition around node."""
         while node is not None and node.type != "function_definition":
             node = node.parent
@@ -290,7 +291,7 @@ class _Extractor:
         rettype = (fold(prefix) + " " + "*" * stars).strip()
         return rettype or None, self._params(fd.child_by_field_name("parameters"))
 
-    def _prototype(self, node) -> None:
+    def _prototype(self, node: Node) -> None:
         for d in node.children_by_field_name("declarator"):
             if _function_declarator(d) is not None:
                 name = declarator_name(d)
@@ -299,7 +300,7 @@ class _Extractor:
 
     # -- struct definitions ---------------------------------------------
 
-    def _struct(self, node, name_node, body) -> None:
+    def _struct(self, node: Node, name_node, body) -> None:
         members = []
         last_comment = None
         last_end_row = -1
@@ -384,7 +385,7 @@ class _Extractor:
 
     # -- declarations of table type -------------------------------------
 
-    def _declaration(self, node) -> None:
+    def _declaration(self, node: Node) -> None:
         type_node = node.child_by_field_name("type")
         if type_node is None:
             return
@@ -450,9 +451,9 @@ class _Extractor:
 
     # -- uses of tables in code ------------------------------------------
 
-    def _field_chain(self, node, text, row_offset, macro, uses: _Uses) -> None:
-        path = []
-        cur = node
+    def _field_chain(self, node: Node, text, row_offset, macro, uses: _Uses) -> None:
+        path: list[str] = []
+        cur: Node | None = node
         while cur is not None and cur.type == "field_expression":
             op = cur.child_by_field_name("operator")
             if op is not None and node_text(op, text) != ".":
@@ -477,9 +478,10 @@ class _Extractor:
         guard = self.pre.guard_at(row)
         parent = node.parent
         function, kind = self._enclosing(node, macro)
+        operator = parent.child_by_field_name("operator") if parent is not None else None
         if (parent is not None and parent.type == "assignment_expression"
                 and parent.child_by_field_name("left") == node
-                and node_text(parent.child_by_field_name("operator"), text) == "="):
+                and operator is not None and node_text(operator, text) == "="):
             value = parent.child_by_field_name("right")
             uses.assignments.append(Assignment(
                 root, tuple(path), fold(node_text(value, text)) if value is not None else "",
@@ -494,7 +496,7 @@ class _Extractor:
             ref_kind = "asm"
         uses.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
 
-    def _is_macro_argument(self, node, text) -> bool:
+    def _is_macro_argument(self, node: Node, text) -> bool:
         """An argument of PVOP_*() or of a fill macro: recorded as that macro's use."""
         parent = node.parent
         if parent is None or parent.type != "argument_list":
@@ -508,7 +510,7 @@ class _Extractor:
         name = node_text(fn, text)
         return bool(PVOP_MACRO_RE.match(name)) or name in self.fill_names
 
-    def _whole_table_assignment(self, node, left, text, row_offset, macro, uses: _Uses) -> None:
+    def _whole_table_assignment(self, node: Node, left, text, row_offset, macro, uses: _Uses) -> None:
         root = node_text(left, text)
         right = node.child_by_field_name("right")
         op = node.child_by_field_name("operator")
@@ -525,7 +527,7 @@ class _Extractor:
             # argument is the whole op reference (VMI, 2.6.23 on).
             uses.parameter_targets.append((macro[1].index(root), fold(node_text(right, text))))
 
-    def _enclosing(self, node, macro):
+    def _enclosing(self, node: Node, macro):
         if macro is not None:
             return macro[0], "macro"
         return self._enclosing_at(node.start_byte)
@@ -692,7 +694,7 @@ def _fill_macro(d, uses: _Uses):
 
 # -- helpers ------------------------------------------------------------------
 
-def _inside_asm(node) -> bool:
+def _inside_asm(node: Node) -> bool:
     cur = node.parent
     for _ in range(4):
         if cur is None:

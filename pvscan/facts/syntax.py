@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from functools import lru_cache
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
 
 
 @lru_cache(maxsize=1)
@@ -17,11 +22,11 @@ def parse_tree(text: bytes):
     return parser().parse(text)
 
 
-def node_text(node, text: bytes) -> str:
+def node_text(node: Node, text: bytes) -> str:
     return text[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
-def declarator_name(node):
+def declarator_name(node: Node | None) -> str | None:
     while node is not None:
         if node.type in ("identifier", "field_identifier"):
             return node.text.decode() if node.text is not None else None
@@ -36,7 +41,7 @@ def declarator_name(node):
     return None
 
 
-def innermost_identifier(node):
+def innermost_identifier(node: Node | None) -> Node | None:
     while node is not None:
         if node.type in ("identifier", "field_identifier"):
             return node

@@ -19,6 +19,8 @@ and a mapping written under one name applies under the other (pvscan.identity).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
 from pvscan.checks.rules import all_rules
@@ -26,6 +28,11 @@ from pvscan.checks.rules.pv001_unmapped import Unmapped
 from pvscan.checks.rules.pv008_backend import Backend
 from pvscan.history.run import OpState
 from pvscan.identity import ARCH_IDENTITY, RENAMES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
 INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
 MOVES = ("moved",)
 NEEDS = frozenset(rule.code for rule in all_rules() if rule.needs_abi)
@@ -244,7 +251,7 @@ class AbiPair:
         return {v: self.count(v) for v in VERDICTS}
 
 
-def verdict_of(abi, kind, backend, st, needs) -> tuple[str, str, str] | None:
+def verdict_of(abi: str, kind, backend, st, needs) -> tuple[str, str, str] | None:
     """(verdict, finding code, evidence) for an op changed into state st (None: removed), whose
     coverage kind under the ABI in that revision is kind, when backend (or None) is the ABI's
     own backend there; None when the op is outside the ABI's configuration.
@@ -273,7 +280,7 @@ def verdict_of(abi, kind, backend, st, needs) -> tuple[str, str, str] | None:
     return "absorbed", "", f"{by}ABI {abi} maps it ({kind})"
 
 
-def abi_pairs(abis, lineages, summaries, events_of=None) -> list[AbiPair]:
+def abi_pairs(abis: Sequence[str], lineages, summaries, events_of=None) -> list[AbiPair]:
     """What each ABI makes of the interface changes between consecutive revisions.
     events_of: {identity: [Event]}, computed once by the caller (or here)."""
     if events_of is None:
@@ -358,7 +365,7 @@ class HistoryDocument:
     color: bool = False              # the text's verdicts in colour (a terminal)
 
 
-def history_of(summaries, abis, guards=None) -> HistoryDocument:
+def history_of(summaries, abis: Sequence[str], guards=None) -> HistoryDocument:
     """Link the revisions' ops and find each ABI's pairs: everything the history formats print.
     guards: {revision index: LazyGuardLogic}, see events()."""
     lineages = sorted(link(summaries), key=lambda lin: lin.identity)

@@ -14,10 +14,15 @@ import dataclasses
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pvscan.naming import arch_of
 from pvscan.run import Run
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.abi import Abi
+    from pvscan.inventory.model import Inventory
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ def scan_revision(spec: RevisionSpec, run: Run | None = None) -> RevisionSummary
                            areas=areas)
 
 
-def _area_layouts(source, abis, version) -> tuple:
+def _area_layouts(source, abis: Sequence[Abi], version) -> tuple:
     """(abi, area, ((field, offset, size), ...)) of each ABI area the revision's kernel has."""
     from pvscan.checks.areas import laid_out, version_number
 
@@ -153,7 +158,7 @@ def _area_layouts(source, abis, version) -> tuple:
     return tuple(out)
 
 
-def _arch_backends(op, inventory) -> tuple:
+def _arch_backends(op, inventory: Inventory) -> tuple:
     """((arch, backends), ...) of a generic op, for each architecture the tree has."""
     if op.arch != "generic":
         return ()

@@ -70,7 +70,7 @@ class BackendMap:
 
 
 @lru_cache(maxsize=4096)
-def _lookup(rules, path):
+def _lookup(rules, path: str):
     for pattern, name in rules:
         if _glob_regex(pattern).fullmatch(path):
             return name

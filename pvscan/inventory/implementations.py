@@ -12,6 +12,8 @@ every op that initializer does not name: a Clear, not the native default.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from dataclasses import dataclass
 
@@ -22,6 +24,11 @@ from pvscan.facts.preprocess import guard_expression
 from pvscan.inventory.backends import NATIVE, BackendHomes
 from pvscan.inventory.model import Clear, Implementation
 from pvscan.inventory.tables import merge_guards
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.inventory.tables import TableModel
+
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WRAPPER_MACRO = re.compile(r"([A-Z_][A-Z0-9_]*)\s*\((.*)\)", re.S)
@@ -49,7 +56,7 @@ class _Fill:
     guard: tuple
 
 
-def find_implementations(facts, model, backend_map, homes: BackendHomes = BackendHomes()) -> Fills:
+def find_implementations(facts: Sequence[FileFacts], model: TableModel, backend_map, homes: BackendHomes = BackendHomes()) -> Fills:
     impls: dict = {}
     clears: dict = {}
     warnings: list[Warning_] = []
@@ -79,13 +86,13 @@ def find_implementations(facts, model, backend_map, homes: BackendHomes = Backen
                  tuple(warnings))
 
 
-def _initializer_fills(f, model, backend, warnings):
+def _initializer_fills(f: FileFacts, model: TableModel, backend: str, warnings: list[Warning_]):
     for init in f.initializers:
         for op, line, value, guard, init_backend in _initializer(f, init, model, backend, warnings):
             yield _Fill(op, init_backend, line, value, "initializer", guard)
 
 
-def _assignments(f, model, backend, warnings):
+def _assignments(f: FileFacts, model: TableModel, backend: str, warnings: list[Warning_]):
     """([_Fill] of 'pv_ops.mmu.set_pte = xen_set_pte;', [the assignments that name no op: group copies?])."""
     fills, others = [], []
     for a in f.assignments:
@@ -98,7 +105,7 @@ def _assignments(f, model, backend, warnings):
     return fills, others
 
 
-def _macro_fills(f, model, backend):
+def _macro_fills(f: FileFacts, model: TableModel, backend: str):
     """Uses of the file's own fill macros: VMI's 'para_fill(pv_cpu_ops.cpuid, CPUID);'."""
     fill_macros = {m.name: m for m in f.fill_macros}
     for mc in f.macro_calls:
@@ -115,7 +122,7 @@ def _macro_fills(f, model, backend):
             yield _Fill(op, backend, mc.line, value, f"macro {mc.macro}", mc.guard)
 
 
-def initializer_root(f, init, model, warnings):
+def initializer_root(f: FileFacts, init, model: TableModel, warnings: list[Warning_]):
     """(root, path prefix) an initializer's designators start from, or (None, None)."""
     arch = f.arch
     if init.via_typeof:
@@ -137,7 +144,7 @@ def initializer_root(f, init, model, warnings):
     return None, None
 
 
-def _initializer(f, init, model, backend, warnings):
+def _initializer(f: FileFacts, init, model: TableModel, backend: str, warnings: list[Warning_]):
     """(op, line, value, guard, backend) of each entry of an initializer that names an op."""
     root, prefix = initializer_root(f, init, model, warnings)
     if root is None:
@@ -155,7 +162,7 @@ def _initializer(f, init, model, backend, warnings):
         yield op, e.line, e.value, merge_guards(init.guard, e.guard), NATIVE if native else backend
 
 
-def _group_copy(f, a, model, backend, initializers, warnings):
+def _group_copy(f: FileFacts, a, model: TableModel, backend: str, initializers, warnings: list[Warning_]):
     """(op key, Clear) for each op that 'pv_ops.mmu = xen_mmu_ops.mmu;' leaves NULL."""
     root = model.roots.get((f.arch, a.root))
     if root is None:

@@ -7,6 +7,8 @@ the op's wrapper: write_cr3() for mmu.write_cr3.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bisect
 from dataclasses import dataclass, field
 
@@ -14,6 +16,11 @@ from pvscan.errors import Warning_
 from pvscan.facts.preprocess import guard_expression
 from pvscan.inventory.model import CallSite, Wrapper
 from pvscan.naming import PVOP_MACRO_RE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.facts.model import FileFacts
+    from pvscan.inventory.tables import OpDecl, TableModel
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ FORM_OP = "PVOP_*(op)"
 FORM_TABLE_OP = "PVOP_*(table, op)"
 
 
-def find_call_sites(facts, model) -> Sites:
+def find_call_sites(facts: Sequence[FileFacts], model: TableModel) -> Sites:
     """Each op's call sites (asm references, PVOP_* macro calls, C references) and the functions
     that wrap them, with what could not be placed."""
     found = _SitesFound(model, _object_macros(facts), _offset_symbols(facts))
@@ -48,7 +55,7 @@ def find_call_sites(facts, model) -> Sites:
 class _SitesFound:
     """The call sites and wrappers found so far, file by file."""
 
-    def __init__(self, model, macros: dict, symbols: dict) -> None:
+    def __init__(self, model: TableModel, macros: dict, symbols: dict) -> None:
         self.model, self.macros, self.symbols = model, macros, symbols
         self.sites: dict = {}
         self.wrapper_of: dict = {}      # (arch, name, file) -> Wrapper: its first sighting defines it
@@ -58,14 +65,14 @@ class _SitesFound:
         self.forms: dict[str, set[str]] = {}
         self.unplaced: list = []
 
-    def note_wrapper(self, f, op, name, kind, line) -> None:
+    def note_wrapper(self, f: FileFacts, op: OpDecl, name: str | None, kind: str, line: int) -> None:
         if f.path not in self.where:
             self.where[f.path] = _Definitions(f)
         key = _wrapper(f, op, name, kind, line, self.wrapper_of, self.where[f.path])
         if key is not None:
             self.op_wrappers.setdefault(op.key, set()).add(key)
 
-    def symbol_refs(self, f) -> None:
+    def symbol_refs(self, f: FileFacts) -> None:
         for ref in f.symbol_refs:
             for op in _resolve_symbol(self.model, self.symbols, f.arch, ref):
                 self.sites.setdefault(op.key, []).append(CallSite(
@@ -73,7 +80,7 @@ class _SitesFound:
                     guard_expression(ref.guard)))
                 self.note_wrapper(f, op, ref.function, ref.function_kind, ref.line)
 
-    def macro_calls(self, f) -> None:
+    def macro_calls(self, f: FileFacts) -> None:
         for mc in f.macro_calls:
             found, form = _macro_call_sites(f, mc, self.model, self.warnings, self.macros.get(f.arch, {}))
             for op, site in found:
@@ -84,7 +91,7 @@ class _SitesFound:
             if not found and form is not None and mc.function_kind != "macro":
                 self.unplaced.append((f.path, mc.line, mc.macro, ", ".join(mc.args[:3])))
 
-    def references(self, f) -> None:
+    def references(self, f: FileFacts) -> None:
         for r in f.references:
             for op in self.model.resolve(f.arch, r.root, r.path):
                 self.sites.setdefault(op.key, []).append(CallSite(
@@ -100,7 +107,7 @@ class _SitesFound:
                      {arch: frozenset(v) for arch, v in sorted(self.forms.items())}, tuple(self.unplaced))
 
 
-def _offset_symbols(facts) -> dict:
+def _offset_symbols(facts: Sequence[FileFacts]) -> dict:
     """{(arch, symbol): (struct tag, member path)} from the asm-offsets files: the
     assembler's name for an op's slot. A symbol given two meanings is left out."""
     found: dict = {}
@@ -110,7 +117,7 @@ def _offset_symbols(facts) -> dict:
     return {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
 
 
-def _resolve_symbol(model, symbols, arch, ref) -> list:
+def _resolve_symbol(model: TableModel, symbols, arch: str, ref) -> list:
     """The op 'pv_ops+PV_IRQ_save_fl' reaches: the symbol's member path in the root named,
     when the root's struct is the one the symbol was taken in."""
     arches = [arch] if arch != "generic" else sorted({a for (a, _) in model.roots})
@@ -124,7 +131,7 @@ def _resolve_symbol(model, symbols, arch, ref) -> list:
     return out
 
 
-def _object_macros(facts) -> dict:
+def _object_macros(facts: Sequence[FileFacts]) -> dict:
     """{arch: {name: value}} of the object-like macros the files define, a generic file's for every
     arch; a name defined with two values is left out (which one holds depends on the configuration)."""
     values: dict = {}
@@ -148,7 +155,7 @@ def _expand(text: str | None, macros: dict) -> str | None:
     return text
 
 
-def _macro_call_sites(f, mc, model, warnings, macros):
+def _macro_call_sites(f: FileFacts, mc, model: TableModel, warnings: list[Warning_], macros):
     """([(op, CallSite)], form) of a PVOP_* use: no sites for a macro that is not one or names no
     op; the form is how the use names its op (None: not a PVOP_* use)."""
     m = PVOP_MACRO_RE.match(mc.macro)
@@ -184,7 +191,7 @@ def _macro_call_sites(f, mc, model, warnings, macros):
     return [(op, site) for op in ops], form
 
 
-def _offset_macro_sites(f, mc, model):
+def _offset_macro_sites(f: FileFacts, mc, model: TableModel):
     """[(op, CallSite)] of 'paravirt_type(save_fl)' in an asm operand list (2.6.22): the
     patch-site number of the op, so the asm around it calls the op."""
     index = dict(f.op_offset_macros).get(mc.macro)
@@ -199,7 +206,7 @@ class _Definitions:
     """Where a file defines each name and where each macro is first used, indexed once: a
     search of the whole file per wrapper was quadratic (a header of 100,000 inline wrappers)."""
 
-    def __init__(self, f) -> None:
+    def __init__(self, f: FileFacts) -> None:
         self.lines: dict = {}
         for fn, fl in f.functions:
             self.lines.setdefault(fn, []).append(fl)
@@ -218,7 +225,8 @@ class _Definitions:
         return lines[i - 1] if i else line
 
 
-def _wrapper(f, op, name, kind, line, wrapper_of, defined: _Definitions):
+def _wrapper(f: FileFacts, op: OpDecl, name: str | None, kind: str, line: int, wrapper_of: dict[tuple[str, str, str], Wrapper],
+             defined: _Definitions) -> tuple[str, str, str] | None:
     """The key of the wrapper around a call, recording it at its first sighting; None outside any."""
     if not name or kind == "file":
         return None

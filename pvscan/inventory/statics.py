@@ -22,6 +22,8 @@ use in a generic file reaches the generic one, or else each architecture's of th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from pvscan.errors import Warning_
@@ -31,6 +33,10 @@ from pvscan.inventory.implementations import unwrap_value as unwrap
 from pvscan.inventory.model import CallSite, Implementation, Wrapper
 from pvscan.inventory.tables import OpDecl
 from pvscan.naming import INSTALLER_CALL_RE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.facts.model import FileFacts
 
 STATIC_CALL = "static_call"      # the table and group every static call is listed under
 
@@ -59,7 +65,7 @@ class Statics:
     blind: tuple[Warning_, ...]      # installers whose calls the search may not reach
 
 
-def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Statics:
+def find_static_calls(facts: Sequence[FileFacts], backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Statics:
     """The paravirt static calls (pv_steal_clock ...) as ops: their defaults, the backends that
     update them (directly or through an installer function), their call sites and wrappers."""
     decls = _declarations(facts)
@@ -97,7 +103,7 @@ def find_static_calls(facts, backend_map: BackendMap, homes: BackendHomes = Back
     )
 
 
-def _update(f, use, key, backend_map: BackendMap, homes: BackendHomes, impls: dict) -> None:
+def _update(f: FileFacts, use, key, backend_map: BackendMap, homes: BackendHomes, impls: dict) -> None:
     """A static_call_update() of the op key: the implementation of the file's backend."""
     if use.param_index is not None:
         return                  # an installer's own body: its callers install
@@ -109,7 +115,7 @@ def _update(f, use, key, backend_map: BackendMap, homes: BackendHomes, impls: di
         backend, f.path, use.line, function, "static_call_update", wrapped, guard_expression(use.guard)))
 
 
-def _use(f, use, key, sites: dict, wrappers: dict) -> None:
+def _use(f: FileFacts, use, key, sites: dict, wrappers: dict) -> None:
     """A call (or read) of the op key: a call site, and its function a wrapper when it calls."""
     sites.setdefault(key, []).append(CallSite(
         f.path, use.line, "static_call" if use.kind == "call" else "read", None, None, None, None,
@@ -119,7 +125,7 @@ def _use(f, use, key, sites: dict, wrappers: dict) -> None:
         wrappers.setdefault(key, set()).add(Wrapper(use.function, use.function_kind, f.path, line))
 
 
-def _installer_calls(f, installers: dict, ops: dict, backend_map: BackendMap, homes: BackendHomes,
+def _installer_calls(f: FileFacts, installers: dict, ops: dict, backend_map: BackendMap, homes: BackendHomes,
                      impls: dict) -> None:
     """The implementations a file installs through an installer function (the function it
     passes to one that calls static_call_update with its parameter)."""
@@ -137,7 +143,7 @@ def _installer_calls(f, installers: dict, ops: dict, backend_map: BackendMap, ho
                     guard_expression(call.guard)))
 
 
-def _declarations(facts) -> dict:
+def _declarations(facts: Sequence[FileFacts]) -> dict:
     """{(arch, name): [(FileFacts, StaticCallDecl)]}: each static call where it is defined (its
     storage's file decides the arch) or, with no definition scanned, where it is declared."""
     defined: dict = {}
@@ -180,12 +186,13 @@ def _resolve(ops: dict, arch: str, name: str) -> list:
     return sorted(key for key in ops if key[1] == name)
 
 
-def _installers(facts, ops: dict, warnings: list) -> dict:
+def _installers(facts: Sequence[FileFacts], ops: dict, warnings: list) -> dict:
     """{function name: [Installer]}: the functions whose body installs one of their parameters."""
     out: dict = {}
     for f in facts:
         for use in f.static_call_uses:
-            if use.kind != "update" or use.param_index is None or use.function_kind != "function":
+            if (use.kind != "update" or use.param_index is None or use.function_kind != "function"
+                    or use.function is None):
                 continue
             if not _resolve(ops, f.arch, use.name):
                 continue

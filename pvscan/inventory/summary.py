@@ -7,9 +7,14 @@ does with the op (the cell of the backends x ops matrix).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
 from pvscan.naming import in_arch
+
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Inventory
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class InventorySummary:
         return {(g.arch, g.group): g for g in self.groups}
 
 
-def summarize(inventory, arch: str | None = None) -> InventorySummary:
+def summarize(inventory: Inventory, arch: str | None = None) -> InventorySummary:
     """Sums over the ops of one architecture, or of all when arch is None."""
     ops = [o for o in inventory.ops if in_arch(arch, o.arch)]
     by_group: dict = {}

@@ -20,6 +20,8 @@ against: nothing is invented for a member that no struct declares.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -28,8 +30,15 @@ from pvscan.errors import Warning_
 from pvscan.facts.model import FileFacts, Param
 from pvscan.naming import CALLEE_SAVE_STRUCT, TABLE_NAME_RE
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.facts.model import StructDef
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
+
+# {(arch, struct tag): (its first definition, the file that has it)}
+Structs = dict[tuple[str, str], tuple["StructDef", str]]
 
 @dataclass(frozen=True)
 class Root:
@@ -77,29 +86,29 @@ class TableModel:
 
     roots: dict[tuple[str, str], Root]                 # (arch, instance) -> Root
     ops: tuple[OpDecl, ...]                            # in declaration order
-    by_path: dict[tuple[str, str, str], OpDecl]        # (arch, root, path) -> OpDecl
-    groups: dict[tuple[str, str, str], str]            # (arch, root, path) -> struct tag of a group member
-    data_members: frozenset[tuple[str, str, str]]      # (arch, root, path) of members that are not ops
+    by_path: dict[tuple[str, str, tuple[str, ...]], OpDecl]        # (arch, root, path) -> OpDecl
+    groups: dict[tuple[str, str, tuple[str, ...]], str]            # (arch, root, path) -> struct tag of a group member
+    data_members: frozenset[tuple[str, str, tuple[str, ...]]]      # (arch, root, path) of members that are not ops
     # (arch, struct tag) -> ((root, path prefix), ...) where it sits
     type_paths: dict[tuple[str, str], tuple[tuple[str, str], ...]]
     warnings: tuple[Warning_, ...]
     # arch -> roots whose struct PARAVIRT_PATCH() takes offsets in
     offset_roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def resolve(self, arch, root_name, path, allow_unified: bool = False) -> list:
+    def resolve(self, arch: str, root_name: str, path: tuple[str, ...], allow_unified: bool = False) -> list[OpDecl]:
         """The ops (arch, root, path) names: one in an architecture's file; in a generic file
         (drivers/xen/time.c filling pv_time_ops.steal_clock for x86, arm and arm64), the op of
         every architecture that has it, since the file is built for each of them."""
         arches = [arch] if arch != "generic" else sorted({a for (a, _) in self.roots})
         return [op for a in arches if (op := self._resolve_in(a, root_name, path, allow_unified)) is not None]
 
-    def is_root(self, arch, name) -> bool:
+    def is_root(self, arch: str, name: str) -> bool:
         """Whether name is a table of arch (of any arch, from a generic file)."""
         if arch != "generic":
             return (arch, name) in self.roots
         return any(n == name for (_, n) in self.roots)
 
-    def resolve_text(self, arch, text) -> list:
+    def resolve_text(self, arch: str, text) -> list:
         """An op reference as PVOP_* macros write it: 'mmu.set_pte', 'pv_mmu_ops.set_pte'."""
         parts = [p.strip() for p in text.split(".")]
         if not parts or not all(_IDENT.fullmatch(p) for p in parts):
@@ -113,7 +122,7 @@ class TableModel:
                      if (op := self._resolve_in(a, root, tuple(parts), False)) is not None]
         return found
 
-    def _resolve_in(self, arch, root_name, path, allow_unified):
+    def _resolve_in(self, arch: str, root_name: str, path: tuple[str, ...], allow_unified: bool) -> OpDecl | None:
         if (arch, root_name) in self.roots:
             op = self.by_path.get((arch, root_name, path))
             if op is None and path and path[-1] == "func":
@@ -153,7 +162,7 @@ def find_tables(facts: list[FileFacts]) -> TableModel:
                       _offset_roots(facts, unified_roots))
 
 
-def _offset_roots(facts, roots) -> dict:
+def _offset_roots(facts: Sequence[FileFacts], roots) -> dict:
     """{arch: (root, ...)}: the non-unified roots whose struct a PARAVIRT_PATCH()-like macro of
     that arch (or a generic file) takes op offsets in; only those make a bare op name an op."""
     tags: dict = {}
@@ -168,9 +177,10 @@ def _offset_roots(facts, roots) -> dict:
     return {arch: tuple(names) for arch, names in out.items()}
 
 
-def _structs(facts):
+def _structs(facts: Sequence[FileFacts]) -> tuple[Structs, dict[tuple[str, str], list[tuple[str, int]]]]:
     """{(arch, tag): (StructDef, file)}, the first definition of each, and the others that differ."""
-    structs, duplicates = {}, {}
+    structs: Structs = {}
+    duplicates: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for f in facts:
         for s in f.structs:
             key = (f.arch, s.name)
@@ -183,11 +193,11 @@ def _structs(facts):
     return structs, duplicates
 
 
-def _struct(structs, arch, tag):
+def _struct(structs: Structs, arch: str, tag):
     return structs.get((arch, tag)) or structs.get(("generic", tag))
 
 
-def _roots(facts, structs) -> dict:
+def _roots(facts: Sequence[FileFacts], structs: Structs) -> dict:
     roots: dict[tuple[str, str], Root] = {}
     definitions: dict[tuple[str, str], set[str]] = {}
     for f in facts:
@@ -211,12 +221,12 @@ def _roots(facts, structs) -> dict:
             for key, root in roots.items()}
 
 
-def _struct_arch(structs, tag):
+def _struct_arch(structs: Structs, tag):
     arches = sorted(a for (a, n) in structs if n == tag)
     return arches[0] if arches else "generic"
 
 
-def holds_ops(structs, arch, tag, seen=frozenset()) -> bool:
+def holds_ops(structs: Structs, arch: str, tag, seen=frozenset()) -> bool:
     """Whether struct tag has an op somewhere inside it (callee-save counts as one)."""
     if tag == CALLEE_SAVE_STRUCT or tag in seen:
         return tag == CALLEE_SAVE_STRUCT
@@ -228,7 +238,7 @@ def holds_ops(structs, arch, tag, seen=frozenset()) -> bool:
                for m in hit[0].members)
 
 
-def _is_unified(structs, root) -> bool:
+def _is_unified(structs: Structs, root) -> bool:
     """A root whose members are groups only: 'struct paravirt_patch_template pv_ops'."""
     s, _ = _struct(structs, root.arch, root.type)
     direct_ops = any(m.kind == "fnptr" or (m.kind == "struct" and m.type == CALLEE_SAVE_STRUCT)
@@ -240,13 +250,13 @@ def _is_unified(structs, root) -> bool:
 class _Walk:
     """Collects one walk of the roots' structs; find_tables freezes what it gathered."""
 
-    def __init__(self, structs) -> None:
+    def __init__(self, structs: Structs) -> None:
         self.structs = structs
         self.ops: list[OpDecl] = []
         self.warnings: list[Warning_] = []
-        self.data_members: set[tuple[str, str, str]] = set()        # (arch, root, path)
-        self.by_path: dict[tuple[str, str, str], OpDecl] = {}
-        self.groups: dict[tuple[str, str, str], str] = {}           # (arch, root, path) -> struct tag
+        self.data_members: set[tuple[str, str, tuple[str, ...]]] = set()        # (arch, root, path)
+        self.by_path: dict[tuple[str, str, tuple[str, ...]], OpDecl] = {}
+        self.groups: dict[tuple[str, str, tuple[str, ...]], str] = {}           # (arch, root, path) -> struct tag
         self.type_paths: dict[tuple[str, str], list[tuple[str, str]]] = {}   # (arch, tag) -> (root, prefix)
         self.names: dict[tuple[str, str], OpDecl] = {}
         self.walked: set[tuple[str, str]] = set()
@@ -275,7 +285,7 @@ class _Walk:
             else:
                 self.data_members.add((root.arch, root.name, path))
 
-    def _op(self, root, path, group, rettype, params, convention, source, guard, file, m) -> None:
+    def _op(self, root: Root, path: tuple[str, ...], group, rettype, params, convention, source, guard, file, m) -> None:
         name = ".".join(path) if root.unified else ".".join((root.name,) + path)
         first = self.names.get((root.arch, name))
         if first is not None:
@@ -295,7 +305,7 @@ class _Walk:
         self.by_path[(root.arch, root.name, path)] = op
 
 
-def _twin(first: OpDecl, guard: tuple, file: str, rettype, params, line):
+def _twin(first: OpDecl, guard: tuple, file: str, rettype, params, line: int):
     """first, declared again in the other branch of the same conditional, as one op under the
     guard they share, with the signature of each branch; None if the guards are not such."""
     if file != first.file or first.convention != "plain":

@@ -24,6 +24,18 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pvscan.findings import Finding
+    from pvscan.checks.check import CheckResult
+    from pvscan.inventory.summary import InventorySummary
+    from pvscan.pipeline import ScanResult
+    from pvscan.review.review import PatchReview
+    from pvscan.source.snippets import Snippet
+
 
 FINDING_FORMATS = {
     "check": {"text": "pvscan.report.findings:TextReporter",
@@ -64,34 +76,40 @@ def _load(where: str):
     return getattr(importlib.import_module(module), attr)
 
 
-class FindingReporter:
+# What a reporter is given besides the findings: a CheckRun, a ReviewRun, or either for a format both share;
+# and the batch its findings come in: None for check, a PatchReview per patch for review.
+RunT = TypeVar("RunT", "CheckRun", "ReviewRun", "CheckRun | ReviewRun")
+PatchT = TypeVar("PatchT")
+
+
+class FindingReporter(Generic[RunT, PatchT]):
     """start(); for each batch beginning(patch), handle(finding)..., finished(patch); stop() -> the output.
 
     run is what the whole output needs besides the findings (rules, ABIs,
     sums, patches); patch is None for check, a PatchReview for review.
     """
 
-    def __init__(self, run) -> None:
-        self.run = run
+    def __init__(self, run: RunT) -> None:
+        self.run: RunT = run
         self.out: list[str] = []
 
     def start(self) -> None:
         pass
 
-    def beginning(self, patch) -> None:
+    def beginning(self, patch: PatchT) -> None:
         pass
 
-    def handle(self, finding) -> None:
+    def handle(self, finding: Finding) -> None:
         pass
 
-    def finished(self, patch) -> None:
+    def finished(self, patch: PatchT) -> None:
         pass
 
     def stop(self) -> str:
         return "".join(self.out)
 
 
-def report_findings(reporter: FindingReporter, batches) -> str:
+def report_findings(reporter: FindingReporter[Any, PatchT], batches: Iterable[tuple[PatchT, Iterable[Finding]]]) -> str:
     """Drive a reporter over [(patch, findings)]: the one place that knows the protocol's order."""
     reporter.start()
     for patch, findings in batches:
@@ -106,12 +124,12 @@ def report_findings(reporter: FindingReporter, batches) -> str:
 class ScanDocument:
     """What `pvscan scan` prints: the result, its sums, and what the user asked to see."""
 
-    result: object               # pipeline.ScanResult
-    summary: object              # inventory.summary.InventorySummary, for arch
+    result: ScanResult
+    summary: InventorySummary    # for arch
     op: str | None = None        # show one op in full
     arch: str | None = None
     list_callers: bool = False
-    snippets: dict | None = None   # (file, line) -> Snippet, for the op shown in full
+    snippets: dict[tuple[str, int], Snippet] | None = None   # for the op shown in full
     color: bool = False
 
 
@@ -119,10 +137,10 @@ class ScanDocument:
 class ReportDocument:
     """What `pvscan report` writes: the scan, its sums, the checks, code snippets, links and history."""
 
-    scan: object                 # pipeline.ScanResult
-    summary: object              # inventory.summary.InventorySummary
-    check: object | None         # checks.check.CheckResult, with --abi
-    snippets: dict
+    scan: ScanResult
+    summary: InventorySummary
+    check: CheckResult | None    # with --abi
+    snippets: dict[tuple[str, int], Snippet]
     rules: tuple = ()            # the checks, for their docs beside each finding
     source_url: str | None = None
     history: dict | None = None  # a 'pvscan history --format json' document
@@ -138,7 +156,7 @@ class CheckRun:
     coverage: dict               # abi -> {group -> {kind: count}}
     counts: dict                 # severity -> findings reported
     suppressed: int = 0          # findings the baseline holds
-    snippets: dict | None = None   # (file, line) -> Snippet, to show each finding's line in colour
+    snippets: dict[tuple[str, int], Snippet] | None = None   # to show each finding's line in colour
     color: bool = False          # severities and code in colour (a terminal)
     verdict: str = ""            # the line to act on (findings.verdict), last in the text
 
@@ -147,12 +165,12 @@ class CheckRun:
 class ReviewRun:
     """What a review reporter needs besides the findings: every patch (with its summary) and the rules."""
 
-    reviews: tuple               # review.review.PatchReview, in mbox order
+    reviews: tuple[PatchReview, ...]   # in mbox order
     rules: tuple                 # checks and change kinds, for SARIF's rule list
     color: bool = False          # severities in colour (a terminal)
     verdict: str = ""            # the line to act on (findings.verdict), last in the text
     summary_lines: bool = True   # checkpatch's 'total:' line per patch (--no-summary: none)
-    whole: object = None         # review.review.PatchReview of a series as a whole (more than one patch)
+    whole: PatchReview | None = None   # a series as a whole (more than one patch)
 
 
 def shown_path(path: str | None) -> str | None:

@@ -5,16 +5,22 @@ They format only; every number they print comes from the run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from urllib.parse import quote
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
 from pvscan.findings import Finding, by_severity, unique_fingerprints
-from pvscan.report import FindingReporter, shown_path
+from pvscan.report import CheckRun, FindingReporter, ReviewRun, shown_path
+
+if TYPE_CHECKING:
+    from pvscan.review.review import PatchReview  # noqa: F401 - in a string: the base of SarifReporter
+    from pvscan.rule import Rule
 
 
-class TextReporter(FindingReporter):
+class TextReporter(FindingReporter[CheckRun, None]):
     """gcc/checkpatch style: 'file:line: severity: PVnnn message', errors first, then the
     coverage and the verdict: the counts and what to do next."""
 
@@ -24,7 +30,7 @@ class TextReporter(FindingReporter):
     def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def _finding(self, finding) -> None:
+    def _finding(self, finding: Finding) -> None:
         line = format_location(shown_path(finding.file), finding.line,
                                f"{finding.severity}: {finding.code} {finding.message}")
         if self.run.color:
@@ -55,7 +61,7 @@ class TextReporter(FindingReporter):
         return "".join(out)
 
 
-class JsonReporter(FindingReporter):
+class JsonReporter(FindingReporter[CheckRun, None]):
     """Schema 'pvscan-check/1' (docs/check-json.md)."""
 
     def start(self) -> None:
@@ -82,7 +88,7 @@ class JsonReporter(FindingReporter):
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-class SarifReporter(FindingReporter):
+class SarifReporter(FindingReporter[CheckRun | ReviewRun, "PatchReview | None"]):
     """SARIF 2.1.0: one run, the rules in tool.driver.rules, partialFingerprints per result."""
 
     LEVEL = {"error": "error", "warning": "warning", "note": "note"}
@@ -137,7 +143,7 @@ class SarifReporter(FindingReporter):
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _sarif_rule(r):
+def _sarif_rule(r: Rule) -> dict[str, object]:
     doc = r.doc()
     return {
         "id": r.code,

@@ -8,12 +8,23 @@ full of '<' and '&' or a hostile file name cannot make markup.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from html import escape
 from urllib.parse import quote
 
 from pvscan import __version__
 from pvscan.findings import Finding
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pvscan.checks.check import CheckResult
+    from pvscan.inventory.model import Inventory
+    from pvscan.inventory.summary import InventorySummary
+    from pvscan.report import ReportDocument
+    from pvscan.source.snippets import Snippet
+
 
 KIND_LABEL = {"mapped": "mapped", "constrained": "constrained", "unmapped": "unmapped", "native": "native",
               "trap": "trap", "unsupported": "unsupported", "excluded": "n/a"}
@@ -41,7 +52,7 @@ details pre{white-space:pre-wrap;background:#f6f8fa;padding:6px}
 """
 
 
-def render(doc) -> str:
+def render(doc: ReportDocument) -> str:
     from pygments.formatters import HtmlFormatter
 
     scan_result, check_result, snippets, summary = doc.scan, doc.check, doc.snippets, doc.summary
@@ -73,7 +84,7 @@ def render(doc) -> str:
 _SEVERITIES = ("error", "warning", "note")
 
 
-def _verdict(check_result) -> str:
+def _verdict(check_result: CheckResult | None) -> str:
     """The page's first answer: the findings by severity, or that no ABI was checked."""
     if check_result is None:
         return ("<p id=\"verdict\"><span class=\"none\">No ABI checked: add --abi NAME for the "
@@ -85,7 +96,7 @@ def _verdict(check_result) -> str:
     return f"<p id=\"verdict\">{parts}{link}</p>"
 
 
-def _findings(w, check_result, doc) -> None:
+def _findings(w: Callable[[str], None], check_result: CheckResult, doc: ReportDocument) -> None:
     """Every finding, errors first, where it is; then once each the documentation of the rules
     they name."""
     docs = {r.code: r.doc() for r in doc.rules}
@@ -179,11 +190,11 @@ class _Markdown:
         return "".join(self.out)
 
 
-def _anchor(arch, name) -> str:
+def _anchor(arch: str, name) -> str:
     return "op-" + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{arch}-{name}")
 
 
-def _link(doc, path, line, text=None) -> str:
+def _link(doc: ReportDocument, path: str, line: int, text: str | None = None) -> str:
     label = escape(text or f"{path}:{line}")
     template = doc.source_url
     if not template:
@@ -192,7 +203,8 @@ def _link(doc, path, line, text=None) -> str:
     return f"<a class=\"where\" href=\"{escape(url, quote=True)}\">{label}</a>"
 
 
-def _overview(w, inv, summary, check_result) -> None:
+def _overview(w: Callable[[str], None], inv: Inventory, summary: InventorySummary,
+              check_result: CheckResult | None) -> None:
     w("<section id=\"overview\"><h2>Overview</h2>\n")
     _groups(w, summary)
     _backend_matrix(w, inv, summary)
@@ -201,7 +213,7 @@ def _overview(w, inv, summary, check_result) -> None:
     w("</section>\n")
 
 
-def _groups(w, summary) -> None:
+def _groups(w: Callable[[str], None], summary: InventorySummary) -> None:
     w("<h3>Ops per group</h3>\n<table id=\"ops-per-group\">"
       "<tr><th>arch</th><th>table</th><th>group</th><th>ops</th></tr>\n")
     for g in summary.groups:
@@ -214,7 +226,7 @@ _CELL = {"impl": None, "null": "<td class=\"k-null\">NULL</td>", "default": "<td
          "": "<td></td>"}
 
 
-def _backend_matrix(w, inv, summary) -> None:
+def _backend_matrix(w: Callable[[str], None], inv: Inventory, summary: InventorySummary) -> None:
     w("<h3>Backends and ops</h3>\n<p>Each cell names the function a backend installs; <em>default</em> "
       "means it leaves the native default, <em>NULL</em> that a group copy leaves the op empty.</p>\n"
       "<div class=\"wide\"><table id=\"backend-matrix\" class=\"matrix\"><tr><th>op</th>")
@@ -231,7 +243,7 @@ def _backend_matrix(w, inv, summary) -> None:
     w("</table></div>\n")
 
 
-def _abi_tables(w, inv, check_result) -> None:
+def _abi_tables(w: Callable[[str], None], inv: Inventory, check_result: CheckResult) -> None:
     kinds = ("mapped", "constrained", "unmapped", "native", "trap", "unsupported")
     w("<h3>ABI coverage</h3>\n<table id=\"abi-summary\"><tr><th>ABI</th><th>group</th>"
       + "".join(f"<th>{k}</th>" for k in kinds) + "</tr>\n")
@@ -250,7 +262,7 @@ def _abi_tables(w, inv, check_result) -> None:
     w("</table></div>\n")
 
 
-def _timeline(w, history) -> None:
+def _timeline(w: Callable[[str], None], history) -> None:
     """Inline SVG: ops per revision, and per ABI the changes it could not express (pvscan-history/1)."""
     revisions = history["revisions"]
     counts = [r["ops"] for r in revisions]
@@ -299,7 +311,8 @@ def _timeline(w, history) -> None:
     w("</section>\n")
 
 
-def _ops(w, inv, check_result, snippets, doc) -> None:
+def _ops(w: Callable[[str], None], inv: Inventory, check_result: CheckResult | None,
+         snippets: dict[tuple[str, int], Snippet], doc: ReportDocument) -> None:
     docs = {r.code: r.doc() for r in doc.rules}
     findings: dict[str, list[Finding]] = {}
     for f in (check_result.findings if check_result else ()):
@@ -335,9 +348,9 @@ def _ops(w, inv, check_result, snippets, doc) -> None:
             w(f"<p><strong>{escape(i.backend)}</strong> {escape(i.function + via)} ({escape(i.via)}) "
               f"{_link(doc, i.file, i.line)}</p>")
             _snippet(w, snippets.get((i.file, i.line)))
-        for c in o.cleared_by:
-            w(f"<p class=\"k-null\"><strong>{escape(c.backend)}</strong> NULL: whole group copied from "
-              f"{escape(c.source)} {_link(doc, c.file, c.line)}</p>")
+        for clear in o.cleared_by:
+            w(f"<p class=\"k-null\"><strong>{escape(clear.backend)}</strong> NULL: whole group copied from "
+              f"{escape(clear.source)} {_link(doc, clear.file, clear.line)}</p>")
         fs = findings.get(o.name, [])
         if fs:
             w(f"<h4>Findings (<span class=\"n-findings\">{len(fs)}</span>)</h4>\n<ul>")
@@ -351,7 +364,7 @@ def _ops(w, inv, check_result, snippets, doc) -> None:
     w("</section>\n")
 
 
-def _snippet(w, snippet) -> None:
+def _snippet(w: Callable[[str], None], snippet: Snippet | None) -> None:
     if snippet is None:
         return
     from pygments import highlight

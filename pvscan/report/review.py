@@ -8,12 +8,19 @@ the reply quotes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
 from pvscan.findings import Finding, by_severity
-from pvscan.report import FindingReporter, shown_path
+from pvscan.report import FindingReporter, ReviewRun, shown_path
+
+if TYPE_CHECKING:
+    from pvscan.review.patch import FilePatch, Hunk
+    from pvscan.review.review import PatchReview
+
 
 CHECKPATCH_LEVEL = {"error": "ERROR", "warning": "WARNING", "note": "CHECK"}
 
@@ -22,30 +29,30 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class CheckpatchReview(FindingReporter):
+class CheckpatchReview(FindingReporter[ReviewRun, "PatchReview"]):
     """One line per annotation, then checkpatch's totals line per patch (which tools parse),
     unless --no-summary, as checkpatch.pl --no-summary: what b4's per-patch check reads."""
 
-    def beginning(self, r) -> None:
+    def beginning(self, r: PatchReview) -> None:
         self.counts = {"error": 0, "warning": 0, "note": 0}
 
-    def handle(self, f) -> None:
+    def handle(self, f: Finding) -> None:
         self.counts[f.severity] += 1
         self.out.append(format_location(f.file, f.line, f"{CHECKPATCH_LEVEL[f.severity]}: {f.code} "
                                                         f"{_one_line(f.message)}") + "\n")
 
-    def finished(self, r) -> None:
+    def finished(self, r: PatchReview) -> None:
         if self.run.summary_lines:
             c = self.counts
             self.out.append(f"total: {c['error']} errors, {c['warning']} warnings, {c['note']} checks, "
                             f"{r.lines} lines checked\n")
 
 
-class TextReview(FindingReporter):
+class TextReview(FindingReporter[ReviewRun, "PatchReview"]):
     """For people: each patch's title, its annotations (errors first), and what it does to
     pv_ops; then the verdict of the whole series: the counts and what to do next."""
 
-    def beginning(self, r) -> None:
+    def beginning(self, r: PatchReview) -> None:
         n = len(self.run.reviews)
         self.out.append(f"[{r.index}/{n}] {printable(r.subject)}\n" if n > 1 or r.subject else "patch\n")
         if r.already_applied:
@@ -55,12 +62,12 @@ class TextReview(FindingReporter):
     def handle(self, f: Finding) -> None:
         self.patch.append(f)
 
-    def finished(self, r) -> None:
+    def finished(self, r: PatchReview) -> None:
         for f in by_severity(self.patch):
             self._line(f)
         self.out.append(f"pvscan: this patch {printable(r.summary())}\n\n")
 
-    def _line(self, f) -> None:
+    def _line(self, f: Finding) -> None:
         level = CHECKPATCH_LEVEL[f.severity]
         line = format_location(shown_path(f.file), f.line, f"{level}: {f.code} {_one_line(f.message)}")
         if self.run.color:
@@ -89,12 +96,12 @@ def _gh_property(s: str) -> str:
     return _gh_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-class GithubReview(FindingReporter):
+class GithubReview(FindingReporter[ReviewRun, "PatchReview"]):
     """GitHub Actions workflow commands: one annotation per finding, then one notice per patch."""
 
     LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
 
-    def handle(self, f) -> None:
+    def handle(self, f: Finding) -> None:
         self.out.append(f"::{self.LEVEL[f.severity]} file={_gh_property(f.file)},line={f.line},"
                         f"title={_gh_property(f.code)}::{_gh_data(f.message)}\n")
 
@@ -105,7 +112,7 @@ class GithubReview(FindingReporter):
         return "".join(self.out)
 
 
-class SarifReview(FindingReporter):
+class SarifReview(FindingReporter[ReviewRun, "PatchReview"]):
     """SARIF 2.1.0, as check writes it, with the change kinds among the rules."""
 
     def start(self) -> None:
@@ -115,14 +122,14 @@ class SarifReview(FindingReporter):
         self.sarif = SarifReporter(CheckRun("", self.run.rules, (), {}, {}))
         self.sarif.start()
 
-    def handle(self, f) -> None:
+    def handle(self, f: Finding) -> None:
         self.sarif.handle(f)
 
     def stop(self):
         return self.sarif.stop()
 
 
-class _JsonList(FindingReporter):
+class _JsonList(FindingReporter[ReviewRun, "PatchReview"]):
     """Formats that are one JSON document of all the findings."""
 
     def start(self) -> None:
@@ -138,7 +145,7 @@ class _JsonList(FindingReporter):
     def stop(self):
         return json.dumps(self.document(self.items), indent=2, ensure_ascii=False) + "\n"
 
-    def document(self, items):
+    def document(self, items: list[object]):
         return items
 
 
@@ -147,7 +154,7 @@ class GitlabReview(_JsonList):
 
     SEVERITY = {"error": "major", "warning": "minor", "note": "info"}
 
-    def item(self, f):
+    def item(self, f: Finding):
         return {"description": f"{f.code} {_one_line(f.message)}", "check_name": f.code,
                 "fingerprint": f.fingerprint, "severity": self.SEVERITY[f.severity],
                 "location": {"path": f.file, "lines": {"begin": f.line}}}
@@ -158,21 +165,21 @@ class RdjsonReview(_JsonList):
 
     SEVERITY = {"error": "ERROR", "warning": "WARNING", "note": "INFO"}
 
-    def item(self, f):
+    def item(self, f: Finding):
         return {"message": f.message, "location": {"path": f.file, "range": {"start": {"line": f.line}}},
                 "severity": self.SEVERITY[f.severity], "code": {"value": f.code}}
 
-    def document(self, items):
+    def document(self, items: list[object]):
         return {"source": {"name": "pvscan", "url": "https://pypi.org/project/pvscan/"}, "diagnostics": items}
 
 
-class PatchworkReview(FindingReporter):
+class PatchworkReview(FindingReporter[ReviewRun, "PatchReview"]):
     """Patchwork checks: one per patch, its state from its worst finding."""
 
     def start(self) -> None:
         self.checks: list[dict[str, object]] = []
 
-    def finished(self, r) -> None:
+    def finished(self, r: PatchReview) -> None:
         worst = {f.severity for f in r.findings}
         state = "fail" if "error" in worst else ("warning" if "warning" in worst else "success")
         self.checks.append({"patch": r.index, "subject": r.subject, "context": "pvscan", "state": state,
@@ -182,14 +189,14 @@ class PatchworkReview(FindingReporter):
         return json.dumps(self.checks, indent=2, ensure_ascii=False) + "\n"
 
 
-class ReplyReview(FindingReporter):
+class ReplyReview(FindingReporter[ReviewRun, "PatchReview"]):
     """A plain-text reply that quotes only the hunks with comments, comments under their lines."""
 
-    def finished(self, r) -> None:
+    def finished(self, r: PatchReview) -> None:
         self.out.append(_reply(r))
 
 
-def _reply(r) -> str:
+def _reply(r: PatchReview) -> str:
     """One patch's reply: the hunks with comments quoted, each comment under its line."""
     out = []
     who = r.author or "you"
@@ -213,7 +220,7 @@ def _reply(r) -> str:
     return "".join(out)
 
 
-def _commented_lines(fp, hunk, by_place, placed):
+def _commented_lines(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]], placed: set[tuple[str, str, int]]):
     """[(index in the hunk, place)] of the hunk's lines that have comments not yet placed."""
     notes = []
     old, new = hunk.old_start, hunk.new_start
@@ -230,7 +237,7 @@ def _commented_lines(fp, hunk, by_place, placed):
     return notes
 
 
-def _quoted_hunk(fp, hunk, by_place, placed) -> list[str]:
+def _quoted_hunk(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]], placed: set[tuple[str, str, int]]) -> list[str]:
     """The hunk quoted up to each commented line (three lines of context), each comment under its line."""
     notes = _commented_lines(fp, hunk, by_place, placed)
     if not notes:

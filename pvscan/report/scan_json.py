@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import json
 
 from pvscan import __version__
 from pvscan.naming import in_arch
 
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Op, Table
+    from pvscan.pipeline import ScanResult
+    from pvscan.report import ScanDocument
+
 SCHEMA = "pvscan-scan/1"
 
 
-def render(doc) -> str:
+def render(doc: ScanDocument) -> str:
     result = doc.result
     inv = result.inventory
     ops = [o for o in inv.ops if _selected(o, doc)]
-    doc = {
+    document = {
         "schema": SCHEMA,
         "pvscan": __version__,
         "kernel": {"version": str(result.version)},
@@ -32,21 +39,21 @@ def render(doc) -> str:
         "warnings": [{"file": w.path, "line": w.line or None, "message": w.message}
                      for w in result.warnings],
     }
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
-def _selected(op, doc):
+def _selected(op: Op, doc: ScanDocument) -> bool:
     return in_arch(doc.arch, op.arch) and (doc.op in (None, op.name))
 
 
-def _table(t):
+def _table(t: Table):
     return {"name": t.name, "type": t.type, "arch": t.arch, "generation": t.generation,
             "location": {"file": t.file, "line": t.line}, "guard": t.guard,
             "groups": list(t.groups), "ops": t.ops, "definition": t.definition}
 
 
-def _op(o, result, doc):
-    out = {
+def _op(o: Op, result: ScanResult, doc: ScanDocument) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "name": o.name,
         "arch": o.arch,
         "table": o.table,

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.errors import printable
 from pvscan.naming import in_arch
 
+if TYPE_CHECKING:
+    from pvscan.facts.model import Param
+    from pvscan.inventory.model import Op, Variant
+    from pvscan.pipeline import ScanResult
+    from pvscan.report import ScanDocument
 
-def render(doc) -> str:
+
+def render(doc: ScanDocument) -> str:
     result, summary = doc.result, doc.summary
     inv = result.inventory
     if doc.op is not None:
         return "".join(_op_in_full(o, result, doc) for o in inv.ops
                        if o.name == doc.op and in_arch(doc.arch, o.arch))
     out: list[str] = []
-    w = _writer(out)
+    w = _Writer(out)
     ops = [o for o in inv.ops if in_arch(doc.arch, o.arch)]
     statics = f" and {summary.static_calls} static call(s)" if summary.static_calls else ""
     w(f"Linux {result.version}: {summary.ops - summary.static_calls} paravirt ops in {summary.tables} table(s)"
@@ -60,37 +68,39 @@ _CONVENTIONS = {"callee_save": "callee-save (struct paravirt_callee_save)",
                 "static_call": "static call (DEFINE_STATIC_CALL; backends install with static_call_update)"}
 
 
-def _signature(o) -> str:
+def _signature(o: Op | Variant) -> str:
     if o.params is None:
         return f"{o.return_type or '?'} (?)"
     params = ", ".join(_param(p) for p in o.params) or "void"
     return f"{o.return_type} ({params})"
 
 
-def _param(p):
+def _param(p: Param):
     ctype = p.type or "?"
     if not p.name:
         return ctype
     return f"{ctype}{p.name}" if ctype.endswith("*") else f"{ctype} {p.name}"
 
 
-def _writer(out):
+class _Writer:
     """out.append for the lines that carry names from the tree (files, ops, functions), each
     call one line after any blank lines: a control character in a name is shown escaped, so no
     file name can move a terminal's cursor or start a line of its own. raw() appends what
     pvscan coloured itself."""
-    def w(text: str) -> None:
+
+    def __init__(self, out: list[str]) -> None:
+        self.raw = out.append
+
+    def __call__(self, text: str) -> None:
         # Each call writes one line, after blank lines of its own: a newline elsewhere came
         # from a name, and is escaped with the rest.
         body = text.lstrip("\n")
         end = "\n" if body.endswith("\n") else ""
         body = body[:len(body) - len(end)]
-        out.append(text[:len(text) - len(text.lstrip("\n"))] + printable(body, keep_tab=True) + end)
-    w.raw = out.append
-    return w
+        self.raw(text[:len(text) - len(text.lstrip("\n"))] + printable(body, keep_tab=True) + end)
 
 
-def _source(doc, file, line, w) -> None:
+def _source(doc: ScanDocument, file: str, line: int, w: _Writer) -> None:
     """The source line of a location, highlighted on a colour terminal."""
     snip = (doc.snippets or {}).get((file, line))
     if snip is None:
@@ -103,7 +113,7 @@ def _source(doc, file, line, w) -> None:
     w.raw(f"        | {text}\n")
 
 
-def _call_sites_in_full(o, doc, w) -> None:
+def _call_sites_in_full(o: Op, doc: ScanDocument, w: _Writer) -> None:
     w(f"\n  call sites ({len(o.call_sites)})\n")
     for c in o.call_sites:
         extra = ""
@@ -116,7 +126,7 @@ def _call_sites_in_full(o, doc, w) -> None:
         _source(doc, c.file, c.line, w)
 
 
-def _wrappers_in_full(o, result, doc, w) -> None:
+def _wrappers_in_full(o: Op, result: ScanResult, doc: ScanDocument, w: _Writer) -> None:
     w(f"\n  wrappers ({len(o.wrappers)})\n")
     for wr in o.wrappers:
         callers = "?" if wr.callers is None else wr.callers
@@ -127,9 +137,9 @@ def _wrappers_in_full(o, result, doc, w) -> None:
                 w(f"      {c.path}:{c.line}" + (f" in {c.function}()" if c.function else "") + "\n")
 
 
-def _op_in_full(o, result, doc) -> str:
+def _op_in_full(o: Op, result: ScanResult, doc: ScanDocument) -> str:
     out: list[str] = []
-    w = _writer(out)
+    w = _Writer(out)
     w(f"{o.name}  ({o.arch}, table {o.table}, group {o.group})\n")
     w(f"  signature   {_signature(o)}" + (f"   [from {o.signature_source}]" if o.signature_source else "") + "\n")
     w(f"  convention  {_CONVENTIONS.get(o.convention, 'plain function pointer')}\n")
@@ -157,6 +167,6 @@ def _op_in_full(o, result, doc) -> str:
     return "".join(out)
 
 
-def _warnings_summary(result, w) -> None:
+def _warnings_summary(result: ScanResult, w: _Writer) -> None:
     if result.warnings:
         w(f"\n{len(result.warnings)} warning(s); run with --format json or see stderr for each.\n")

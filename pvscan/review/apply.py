@@ -12,8 +12,14 @@ removed, so annotations can be anchored to them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bisect
 from dataclasses import dataclass, field
+
+if TYPE_CHECKING:
+    from pvscan.review.patch import FilePatch
+
 
 FUZZ = 2   # GNU patch's default fuzz factor
 
@@ -107,7 +113,7 @@ class Applied:
 
 
 
-def apply_file(old: bytes | None, fp, reverse: bool = False, fuzz: int = FUZZ) -> Applied:
+def apply_file(old: bytes | None, fp: FilePatch, reverse: bool = False, fuzz: int = FUZZ) -> Applied:
     """The file with every hunk of fp that can be placed applied; the others are outcomes, not errors."""
     old_lines = [] if not old else old.decode("utf-8", "surrogateescape").split("\n")
     trailing = bool(old_lines) and old_lines[-1] == ""

@@ -9,6 +9,8 @@ on both sides to keep only the findings the patch introduces.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bisect
 from collections import Counter
 from collections.abc import Iterable
@@ -32,6 +34,13 @@ from pvscan.progress import NONE
 from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pvscan.abi import Abi
+    from pvscan.review.patch import FilePatch
+    from pvscan.source import Source
+
 
 INTERFACE = frozenset(kind.code for kind in change_kinds() if kind.changes_interface)
 # The changes a patch's summary counts, in the order it names them.
@@ -91,7 +100,7 @@ class SeriesReview:
     whole: PatchReview | None = None
 
 
-def review_series(source, patches, abis, backend_map, patch_name: str, jobs: int | None = None,
+def review_series(source, patches, abis: Sequence[Abi], backend_map, patch_name: str, jobs: int | None = None,
                   progress=NONE) -> SeriesReview:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones
     before it. jobs and progress are the scans' (pipeline.inventory_of)."""
@@ -201,13 +210,16 @@ def _may_hold_ops(*texts) -> bool:
     return any(t and CANDIDATE_RE.search(t) for t in texts)
 
 
-def _merged(state, fp, text, res):
+def _merged(state, fp: FilePatch, text, res):
     """The file patched through a three-way merge from the blob the patch names, as
     'git apply --3way' would: an Applied whose failed hunks are 'merged', or None."""
     from pvscan.review.apply import Applied
     from pvscan.review.merge import line_changes, three_way
 
-    base = state.blob(fp.blobs[0]) if fp.blobs and text is not None else None
+    if not fp.blobs or text is None:
+        return None
+    blob = fp.blobs[0]
+    base = state.blob(blob)
     if base is None:
         return None
     theirs = apply_file(base, fp, fuzz=0)
@@ -217,7 +229,7 @@ def _merged(state, fp, text, res):
     if merged is None:
         return None
     added, removed, kept = line_changes(text, merged)
-    outcomes = [replace(h, status="merged", reason=f"three-way merge from blob {fp.blobs[0]}")
+    outcomes = [replace(h, status="merged", reason=f"three-way merge from blob {blob}")
                 if h.status == "failed" else h for h in res.hunks]
     return Applied(merged, added, removed, outcomes, kept)
 
@@ -226,7 +238,7 @@ def _header(h) -> str:
     return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
 
 
-def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, jobs=None, progress=NONE):
+def _review_one(index, patch, state, abis: Sequence[Abi], backend_map, guards=None, tree: Source | None = None, jobs=None, progress=NONE):
     """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
     whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files, lines=patch.lines)
@@ -282,7 +294,7 @@ def _review_one(index, patch, state, abis, backend_map, guards=None, tree=None, 
     return result, state
 
 
-def _area_changes(before, after, abis, version, files) -> list:
+def _area_changes(before, after, abis: Sequence[Abi], version, files) -> list:
     """The shared-area findings (PV011) the patch brings: a field of struct kvm_steal_time or
     struct vcpu_info it moves, resizes or removes, read in the headers as the patch leaves them.
     Only the areas declared in a file the patch changes are laid out (files: their paths)."""
@@ -309,12 +321,14 @@ def _judged_before(files, guards) -> list[Warning_]:
     return out
 
 
-def _completed_for(abis, findings, inv_b, inv_a, tree, guards) -> list:
+def _completed_for(abis: Sequence[Abi], findings, inv_b, inv_a, tree: Source | None, guards) -> Sequence[Abi]:
     """The ABIs, each with its configuration completed from the tree as check completes it
     (checks.target), when the guard of an op the patch changes tests something it leaves
     unset: what check says of the patched tree, review says of the patch. Only then, since
     reading the Kconfig costs more than the rest of a one-commit review."""
-    if tree is None or not hasattr(tree, "is_dir"):
+    from pvscan.source import ListedSource
+
+    if tree is None or not isinstance(tree, ListedSource):
         return abis
     from pvscan.checks.target import complete_config, leaves_unset
 
@@ -368,7 +382,7 @@ def _on_patch_line(f: Finding, changed: dict) -> Finding:
 _AS_THE_STATE_HAS_IT = object()
 
 
-def _record(before, after, fp, old_text, new_text) -> None:
+def _record(before, after, fp: FilePatch, old_text, new_text) -> None:
     """Both sides of one file change; a renamed or deleted path is absent after, a new one before."""
     if fp.old_path:
         if old_text is not _AS_THE_STATE_HAS_IT:

@@ -9,11 +9,13 @@ here parses C.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pvscan.run import Run
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pvscan.errors import Warning_
     from pvscan.source.files import KernelVersion
 
@@ -61,3 +63,15 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release what reading needed (a git reader process)."""
+
+
+@runtime_checkable
+class ListedSource(Source, Protocol):
+    """A source whose directories can be listed: a directory (KernelTree) or a git revision
+    (GitTree). A patched tree, an overlay of some files on another, cannot."""
+
+    def is_dir(self, rel: str) -> bool:
+        """Whether the tree holds a directory at rel."""
+
+    def walk_sources(self, only_dirs: Iterable[str] | None = None) -> list[str]:
+        """Relative paths of its .c/.h files (in only_dirs when given), sorted."""

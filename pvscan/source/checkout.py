@@ -24,12 +24,17 @@ import os
 import re
 import stat
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pvscan.cache import IDENT, Cache, Store, format_stamp, json_store, tree_path, tree_paths
 from pvscan.errors import Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.source.files import SkippedFile, is_searched, is_searched_dir, searched_entry
+
+if TYPE_CHECKING:
+    from pvscan.source.directory import KernelTree
+    from pvscan.run import Run
+
 
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
 MAX_CHANGED = 3000
@@ -74,7 +79,7 @@ WORKTREE: Store[str, dict[str, Any]] = json_store(
 _GIT = ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false"]
 
 
-def search_checkout(tree, wrappers: frozenset, warnings: list):
+def search_checkout(tree: KernelTree, wrappers: frozenset, warnings: list):
     """(candidates, calls_found) as source.search.tree_search gives them, reusing the last scan of
     this checkout for the files git says did not change; None when the tree is no checkout."""
     from pvscan.source.search import calls_pattern, tree_search
@@ -131,7 +136,7 @@ def search_checkout(tree, wrappers: frozenset, warnings: list):
     return candidates, _calls_of(record, wrappers)
 
 
-def remembered_search(tree, wrappers: frozenset):
+def remembered_search(tree: KernelTree, wrappers: frozenset):
     """(candidates, calls_found, warnings) as the last search of this checkout left them, read
     without asking git what changed since; None when nothing usable is remembered.
 
@@ -172,7 +177,7 @@ def _cache_form(lines) -> list:
     return [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
 
 
-def _search_file(tree, rel, exact):
+def _search_file(tree: KernelTree, rel: str, exact):
     """(is a candidate, ((line, text) calling a wrapper), why it was skipped) for one file,
     judged as ripgrep and the candidate check judge it over the whole tree."""
     full = tree.root / rel
@@ -184,7 +189,7 @@ def _search_file(tree, rel, exact):
         from pvscan.source.search import peek
 
         return False, (), (f"skipped: {e}" if _LOOSE_RE.search(peek(tree, rel)) else None)
-    lines = ()
+    lines: tuple[tuple[int, bytes], ...] = ()
     if exact is not None:
         lines = tuple((n, line) for n, line in enumerate(data.split(b"\n"), 1) if exact.search(line))
     return bool(_LOOSE_RE.search(data) and CANDIDATE_RE.search(data)), lines, None
@@ -200,7 +205,7 @@ _OTHER = (b"??", b"!!")
 _RACY_NS = 2_000_000_000
 
 
-def start_status(run, path, alone: bool = False) -> None:
+def start_status(run: Run, path, alone: bool = False) -> None:
     """Begin the 'git status' of the tracked files now, when path is the top of a git checkout,
     so that it runs while Python imports what the scan needs (0.08 s on 6.12, as long as the
     imports); _head_and_status() collects it. Nothing else is started, and nothing from the tree.
@@ -216,7 +221,7 @@ def start_status(run, path, alone: bool = False) -> None:
     run.status_begun[root] = _start_git(root, _TRACKED, ("-c", "core.preloadIndex=false") if alone else ())
 
 
-def _start_git(root: str, args, config=()):
+def _start_git(root: str, args, config: tuple[str, ...] = ()):
     from pvscan.source.git import git_environment
 
     try:
@@ -226,7 +231,7 @@ def _start_git(root: str, args, config=()):
         return None
 
 
-def _output(proc) -> bytes | None:
+def _output(proc: subprocess.Popen[bytes]) -> bytes | None:
     from pvscan.errors import PvscanError
     from pvscan.source.external import timeout
 
@@ -235,12 +240,13 @@ def _output(proc) -> bytes | None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        raise PvscanError(f"git ({' '.join(proc.args[-5:])}) did not finish within {timeout()} s "
+        command = proc.args if isinstance(proc.args, list) else [proc.args]
+        raise PvscanError(f"git ({' '.join(map(str, command[-5:]))}) did not finish within {timeout()} s "
                           "(PVSCAN_EXTERNAL_TIMEOUT sets the bound)") from None
     return out if proc.returncode == 0 else None
 
 
-def run_state(tree, options: str) -> str | None:
+def run_state(tree: KernelTree, options: str) -> str | None:
     """A digest of what a scan of this checkout reads, with the command's options: the commit's
     tree id, the work tree's status (_head_and_status: tracked files, untracked and ignored
     sources) and the bytes of each source file it lists and of the top Makefile. Equal digests,
@@ -265,7 +271,7 @@ def run_state(tree, options: str) -> str | None:
     return h.hexdigest()
 
 
-def forget(tree) -> None:
+def forget(tree: KernelTree) -> None:
     """Drop the 'git status' run_state kept, if this run did not use it."""
     tree.run.status_collected.pop(str(tree.root), None)
     proc = tree.run.status_begun.pop(str(tree.root), None)
@@ -293,7 +299,7 @@ def file_digest(path: str) -> bytes:
         return f"unreadable: {e.errno}".encode()
 
 
-def _head_and_status(run, root: str) -> tuple[str | None, bytes]:
+def _head_and_status(run: Run, root: str) -> tuple[str | None, bytes]:
     """(the commit's tree id, the work tree's status), or (None, b"") when git cannot say: what
     run_state kept for this run, else asked now (collecting start_status's 'git status').
 
@@ -323,7 +329,7 @@ def _head_and_status(run, root: str) -> tuple[str | None, bytes]:
 _MAX_RELISTED = 64
 
 
-def _others(run, root: str) -> list[str] | None:
+def _others(run: Run, root: str) -> list[str] | None:
     """The untracked and ignored sources of the work tree (None when git fails): the remembered
     list while no directory changed, listed again in the directories that did, or listed whole."""
 

@@ -22,7 +22,9 @@ from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion,
                                  read_regular, searched_entry)
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pvscan.source.git import Repository
+
 
 class KernelTree:
     """A kernel tree in a directory, read for one run (a tree opened without a run is a run of
@@ -234,7 +236,7 @@ class KernelTree:
                 out[arch] = frozenset(_dirs_in(self.root / "arch" / arch))
         return out
 
-    def walk_sources(self, only_dirs=None):
+    def walk_sources(self, only_dirs: Iterable[str] | None = None):
         """Relative paths of every regular file the searches read (files.is_searched: .c/.h, no
         hidden part, no excluded top directory), in only_dirs (relative directories) when
         given, sorted; symlinks are not followed.
@@ -247,7 +249,7 @@ class KernelTree:
         """
         return sorted(rel for rel, _entry in self._source_entries(only_dirs))
 
-    def _source_entries(self, only_dirs=None):
+    def _source_entries(self, only_dirs: Iterable[str] | None = None):
         """(relative path, os.DirEntry) of each file walk_sources() lists, in no order."""
         stack = [("", str(self.root))]
         if only_dirs:

@@ -69,7 +69,7 @@ def run_bounded(args, what: str, where: str | None = None, *, input: bytes | Non
     return subprocess.CompletedProcess(args, proc.returncode, bytes(out), bytes(err))
 
 
-def _pump(proc, stream, into: bytearray, cap: int, too_much: threading.Event | None) -> None:
+def _pump(proc: subprocess.Popen[bytes], stream, into: bytearray, cap: int, too_much: threading.Event | None) -> None:
     """Read stream into into, up to cap bytes: past it, stop the process and set too_much, or
     (too_much None, for stderr) read on and drop the rest."""
     try:
@@ -88,14 +88,16 @@ def _pump(proc, stream, into: bytearray, cap: int, too_much: threading.Event | N
         return
 
 
-def _feed(proc, data: bytes) -> None:
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
     """Write data to the process's stdin and close it; a process that stops reading ends it."""
+    stdin = proc.stdin
+    assert stdin is not None          # started with stdin=PIPE
     try:
-        proc.stdin.write(data)
+        stdin.write(data)
     except (BrokenPipeError, OSError, ValueError):
         pass
     finally:
         try:
-            proc.stdin.close()
+            stdin.close()
         except OSError:
             pass

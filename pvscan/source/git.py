@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from typing import IO
+from typing import TYPE_CHECKING, IO
 
 from pvscan.cache import Cache, Store, code_stamp, json_store, tree_path
 from pvscan.errors import PvscanError
@@ -17,6 +17,10 @@ from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
 from pvscan.run import Run
 from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_GIT_PATHSPEC, MissingFile, SkippedFile, is_searched,
                                  parse_version)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pvscan.errors import Warning_
 
 
 # git maps pack windows and keeps a cache of delta bases as it reads: a 'git grep' of a whole
@@ -55,7 +59,7 @@ def git_environment(**extra) -> dict:
     return env
 
 
-def run_git(repo: str, *args, config=(), data: bytes | None = None, index: str | None = None,
+def run_git(repo: str, *args, config: tuple[str, ...] = (), data: bytes | None = None, index: str | None = None,
             seconds: int | None = None):
     """git args in repo (its CompletedProcess, output captured), the one way pvscan runs git on a
     repository it reads: GIT's settings, config ('name=value' each) on top, git_environment(),
@@ -190,7 +194,7 @@ class GitTree:
             self._cat.wait()
             self._cat = None
 
-    def _git(self, *args, check: bool = True, data=None, config=(), index=None):
+    def _git(self, *args, check: bool = True, data=None, config: tuple[str, ...] = (), index=None):
         proc = run_git(self.repo, *args, config=config, data=data, index=index)
         if check and proc.returncode != 0:
             raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
@@ -199,7 +203,7 @@ class GitTree:
     def _commit(self, rev: str) -> str:
         return resolve_commit(self.run, self.repo, rev)
 
-    def candidates(self, warnings) -> list[str]:
+    def candidates(self, warnings: list[Warning_]) -> list[str]:
         """The text search's files at this commit; a commit never changes, so they are cached."""
         if self._candidates is None:
             cache = Cache.for_source(self)
@@ -213,7 +217,7 @@ class GitTree:
     def _search(self) -> list[str]:
         return self._grep(where=(self.a, "--", *SOURCE_GIT_PATHSPEC))
 
-    def _grep(self, where=(), cached: bool = False, index: str | None = None, config=()) -> list[str]:
+    def _grep(self, where=(), cached: bool = False, index: str | None = None, config: tuple[str, ...] = ()) -> list[str]:
         """The candidates among the files 'git grep -F' of LOOSE_FIXED lists: in where (this
         commit and pathspecs), or (cached) in the blobs of index."""
         fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
@@ -396,7 +400,7 @@ class GitTree:
                 proc.stdout.close()
                 proc.wait()
 
-    def walk_sources(self, only_dirs=None) -> list[str]:
+    def walk_sources(self, only_dirs: Iterable[str] | None = None) -> list[str]:
         """Relative paths of the revision's .c/.h blobs (in only_dirs when given), sorted, as
         KernelTree.walk_sources lists a directory's: no symlink, no submodule, only what the
         searches read (files.is_searched)."""

@@ -7,6 +7,8 @@ suffixes, same regular expression), only slower.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
 import re
@@ -19,17 +21,22 @@ from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.run import Run
 from pvscan.source.files import MAX_FILE_BYTES, EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pvscan.source.directory import KernelTree
+
+
 # {relative path: ((1-based line, its bytes), ...)}: the lines of each file that match a search.
 MatchingLines = dict[str, tuple[tuple[int, bytes], ...]]
 # What one search of a tree gives: the candidate files, and the lines calling the wrappers it looked for.
 Searched = tuple[list[str], MatchingLines]
 
 
-def find_table_candidates(tree, warnings: list, only_dirs=None) -> list[str]:
+def find_table_candidates(tree: KernelTree, warnings: list, only_dirs: Iterable[str] | None = None) -> list[str]:
     return _narrow(tree, search(tree, LOOSE_PATTERN, warnings, only_dirs), warnings)
 
 
-def header_dirs(tree) -> list[str]:
+def header_dirs(tree: KernelTree) -> list[str]:
     """include/ and every arch/*/include/ (2.6.24 on; include/asm-*/ before) that is a directory
     of the tree itself, reached through no symlink (ripgrep follows the paths it is given)."""
     out = []
@@ -53,7 +60,7 @@ def calls_pattern(names) -> str:
     return rf"\b(?:{alternatives})\s*\("
 
 
-def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
+def search(tree: KernelTree, pattern: str, warnings: list, only_dirs: Iterable[str] | None = None) -> list[str]:
     """Sorted relative paths of the .c/.h files whose text matches pattern."""
     rg = ripgrep(tree.run)
     if rg:
@@ -62,7 +69,7 @@ def search(tree, pattern: str, warnings: list, only_dirs=None) -> list[str]:
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def _with_oversized(tree, pattern: str, warnings: list, only_dirs, run_ripgrep):
+def _with_oversized(tree: KernelTree, pattern: str, warnings: list, only_dirs: Iterable[str] | None, run_ripgrep):
     """ripgrep's answer (it skips files over the read limit unread, --max-filesize: a sparse
     20 GB file took 24 s to read), with a warning for each skipped file whose head matches, as
     the Python walk gives: the tree's oversized files are found beside the run, once a tree."""
@@ -78,14 +85,14 @@ def _with_oversized(tree, pattern: str, warnings: list, only_dirs, run_ripgrep):
     return found
 
 
-def search_lines(tree, pattern: str, warnings: list,
-                 only_dirs=None) -> dict[str, tuple[int, ...]]:
+def search_lines(tree: KernelTree, pattern: str, warnings: list,
+                 only_dirs: Iterable[str] | None = None) -> dict[str, tuple[int, ...]]:
     """{relative path: 1-based lines that match}, for the .c/.h files that match."""
     return {rel: tuple(row for row, _ in lines)
             for rel, lines in matching_lines(tree, pattern, warnings, only_dirs).items()}
 
 
-def matching_lines(tree, pattern: str, warnings: list[Warning_], only_dirs=None) -> MatchingLines:
+def matching_lines(tree: KernelTree, pattern: str, warnings: list[Warning_], only_dirs: Iterable[str] | None = None) -> MatchingLines:
     """{relative path: ((1-based line, its bytes), ...)} for the .c/.h files that match, sorted."""
     rg = ripgrep(tree.run)
     if rg is None:
@@ -97,7 +104,7 @@ def matching_lines(tree, pattern: str, warnings: list[Warning_], only_dirs=None)
                            lambda: _matching_lines_ripgrep(rg, tree, pattern, only_dirs, warnings))
 
 
-def _matching_lines_ripgrep(rg, tree, pattern: str, only_dirs, warnings: list) -> dict[str, tuple]:
+def _matching_lines_ripgrep(rg, tree: KernelTree, pattern: str, only_dirs: Iterable[str] | None, warnings: list) -> dict[str, tuple]:
     # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
     args = [rg, "--no-config", "--json", "--no-ignore", "--binary",
             f"--max-filesize={MAX_FILE_BYTES}", *_SOURCE_TYPE,
@@ -158,7 +165,7 @@ def _excluded_globs() -> list[str]:
 _LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
 
 
-def tree_search(tree, wrappers: frozenset[str], warnings: list[Warning_]) -> Searched:
+def tree_search(tree: KernelTree, wrappers: frozenset[str], warnings: list[Warning_]) -> Searched:
     """(candidate files, {path: ((line, text), ...) calling one of wrappers}) from one search.
 
     The wrappers are names expected to be the ops' wrappers (those of the
@@ -182,7 +189,7 @@ def _loose_calls(names) -> str:
     return rf"(?:{'|'.join(sorted(set(names)))})\s*\("
 
 
-def _narrow(tree, loose, warnings) -> list[str]:
+def _narrow(tree: KernelTree, loose, warnings: list[Warning_]) -> list[str]:
     """The loose matches that really name a table, a PVOP_* macro or the callee-save type."""
     return [rel for rel, data in readable(tree, loose, warnings) if CANDIDATE_RE.search(data)]
 
@@ -226,7 +233,7 @@ def _checked_ripgrep(path: str) -> str:
     return path
 
 
-def dirs_for_arches(tree, arches) -> list[str]:
+def dirs_for_arches(tree: KernelTree, arches) -> list[str]:
     """The top-level directories, with arch/ narrowed to the given architectures.
 
     Code under arch/other/ never calls another architecture's wrappers, so a
@@ -254,7 +261,7 @@ def ripgrep_args(rg: str, pattern: str) -> list[str]:
             *_SOURCE_TYPE, "--regexp", pattern, *_excluded_globs()]
 
 
-def _search_ripgrep(rg, tree, pattern, only_dirs, warnings: list):
+def _search_ripgrep(rg, tree: KernelTree, pattern, only_dirs: Iterable[str] | None, warnings: list):
     args = ripgrep_args(rg, pattern)
     args += ["--"] + (list(only_dirs) if only_dirs else ["."])
     proc = run_bounded(args, "ripgrep", tree.display, cwd=tree.root)
@@ -277,7 +284,7 @@ def _search_ripgrep(rg, tree, pattern, only_dirs, warnings: list):
 _RG_FILE_ERROR = re.compile(rb"rg: (?:\./)?(.+): ([^:]+ \(os error \d+\))")
 
 
-def _unsearched(proc, warnings: list) -> None:
+def _unsearched(proc: subprocess.CompletedProcess[bytes], warnings: list[Warning_]) -> None:
     """A file ripgrep could not read (permission, I/O) is a warning naming it: its ops would
     otherwise be missing without a word."""
     for line in proc.stderr.splitlines():
@@ -288,7 +295,7 @@ def _unsearched(proc, warnings: list) -> None:
             warnings.append(Warning_("ripgrep", 0, line.decode(errors="replace").strip()))
 
 
-def _ripgrep_failed(proc, tree) -> PvscanError:
+def _ripgrep_failed(proc: subprocess.CompletedProcess[bytes], tree: KernelTree) -> PvscanError:
     """ripgrep did not run to its end: say why, in one line."""
     if proc.returncode < 0:
         import signal
@@ -302,7 +309,7 @@ def _ripgrep_failed(proc, tree) -> PvscanError:
     return PvscanError(f"ripgrep failed: {why}", tree.display)
 
 
-def _search_python(tree, pattern, warnings, only_dirs):
+def _search_python(tree: KernelTree, pattern, warnings: list[Warning_], only_dirs: Iterable[str] | None):
     regex = re.compile(pattern.encode())
     out = []
     for rel in tree.walk_sources(only_dirs):
@@ -317,7 +324,7 @@ def _search_python(tree, pattern, warnings, only_dirs):
     return out
 
 
-def peek(tree, rel) -> bytes:
+def peek(tree: KernelTree, rel: str) -> bytes:
     """The head of a file read() refused (too big, binary), to tell whether it would match;
     nothing for a symlink or anything but a regular file."""
     try:

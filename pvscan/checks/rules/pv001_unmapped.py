@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Unmapped(CheckRule):
@@ -37,7 +44,7 @@ class Unmapped(CheckRule):
     severity = "warning"
     message = "{op} is not mapped by ABI {abi}{era}"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.mapping is None and ctx.op is not None and ctx.exists is not False and not ctx.witnessed_native:
             era = ""
             if ctx.elsewhere is not None:

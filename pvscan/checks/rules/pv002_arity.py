@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Arity(CheckRule):
@@ -35,13 +42,13 @@ class Arity(CheckRule):
     message = ("{op} needs {need} {unit} for hypercall {hypercall}, which carries {have} "
                "(ABI {abi})")
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.witness:
             return   # the tree's backend carries it: PV010 if the file says it cannot
         for args, evidence in self.violations(ctx):
             yield self.finding(ctx, evidence=evidence, **args)
 
-    def violations(self, ctx):
+    def violations(self, ctx: Context):
         """(message arguments, evidence) of each way the mapping cannot carry the op."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
@@ -51,6 +58,8 @@ class Arity(CheckRule):
         params = ctx.op.params or ()
         for name in ctx.mapping.hypercalls:
             hc = abi.hypercall(name, ctx.version)
+            if hc is None:     # load_abi refuses a mapping to an undeclared hypercall
+                continue
             arg_map = ctx.mapping.args_for(name)
             if arg_map is not None:
                 count = len(arg_map)
@@ -69,7 +78,7 @@ class Arity(CheckRule):
                        (f"ABI {abi.name}: register_args = {abi.register_args}, word_bits = {abi.word_bits}",))
 
 
-def _width_of(ctx, entry, params, hc, index):
+def _width_of(ctx: Context, entry, params, hc, index):
     from pvscan.checks.rules import size_of
 
     base = entry.split(".")[0]

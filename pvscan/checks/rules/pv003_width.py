@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Width(CheckRule):
@@ -33,13 +40,13 @@ class Width(CheckRule):
     severity = "error"
     message = "{op}: {what} ({ctype}) is {bits} bits; ABI {abi} carries {have} for it"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.witness:
             return   # the tree's backend carries it: PV010 if the file says it cannot
         for args, evidence in self.violations(ctx):
             yield self.finding(ctx, evidence=evidence, **args)
 
-    def violations(self, ctx):
+    def violations(self, ctx: Context):
         """(message arguments, evidence) of each value the mapping is too narrow for."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
@@ -49,16 +56,19 @@ class Width(CheckRule):
         said = set()
         for name in mapping.hypercalls:
             hc = abi.hypercall(name, ctx.version)
+            if hc is None:     # load_abi refuses a mapping to an undeclared hypercall
+                continue
             arg_map = mapping.args_for(name)
             for index, p in enumerate(op.params or ()):
                 if p.name in mapping.split or not p.type:
                     continue
                 bits, source = size_of(ctx, p.type)
-                position = index
-                if arg_map is not None:
-                    position = arg_map.index(p.name) if p.name in arg_map else None
-                    if position is None:
-                        continue   # not passed as it is
+                if arg_map is None:
+                    position = index
+                elif p.name in arg_map:
+                    position = arg_map.index(p.name)
+                else:
+                    continue   # not passed as it is
                 have = hc.args[position] if position < len(hc.args) else abi.word_bits
                 if bits is not None and bits > have and (p.name, index) not in said:
                     said.add((p.name, index))

@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Convention(CheckRule):
@@ -30,12 +37,14 @@ class Convention(CheckRule):
     severity = "error"
     message = "{op} is callee-save but hypercall {hypercall} clobbers registers (ABI {abi})"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if (ctx.mapping is None or ctx.op is None or ctx.mapping.to != "hypercall"
                 or ctx.op.convention != "callee_save" or ctx.mapping.thunk):
             return
         for name in ctx.mapping.hypercalls:
             hc = ctx.abi.hypercall(name, ctx.version)
+            if hc is None:     # load_abi refuses a mapping to an undeclared hypercall
+                continue
             if hc.clobbers:
                 yield self.finding(ctx, hypercall=name, evidence=(f"hypercall {name}: {hc.source}",))
 

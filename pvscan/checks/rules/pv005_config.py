@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Config(CheckRule):
@@ -34,7 +41,7 @@ class Config(CheckRule):
     severity = "warning"
     message = "{op} exists only if {guard}; {detail} (ABI {abi})"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.op is None:
             return
         if ctx.exists is False and ctx.elsewhere is not None and ctx.elsewhere.to != "unsupported":
@@ -50,9 +57,10 @@ class Config(CheckRule):
             unset = sorted(s for s in ctx.missing_symbols if s not in ctx.abi.config)
             # Completed from the tree's Kconfig to one of several values, as PGTABLE_LEVELS is
             # 4 or 5 on x86-64 with nothing said of X86_5LEVEL.
-            ranging = sorted(s for s in ctx.missing_symbols if isinstance(ctx.abi.config.get(s), frozenset))
+            ranging = {s: values for s in sorted(ctx.missing_symbols)
+                       if isinstance(values := ctx.abi.config.get(s), frozenset)}
             said = ([f"does not set {', '.join(unset)}"] if unset else []) + [
-                f"leaves {s} at {' or '.join(map(str, sorted(ctx.abi.config[s])))}" for s in ranging]
+                f"leaves {s} at {' or '.join(map(str, sorted(values)))}" for s, values in ranging.items()]
             yield self.finding(ctx, severity="note", guard=ctx.op.guard,
                                detail=f"the ABI's configuration {' and '.join(said) or 'does not decide it'}")
 

@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Stale(CheckRule):
@@ -32,7 +39,7 @@ class Stale(CheckRule):
     severity = "warning"
     message = "ABI {abi} maps {op}, which this tree does not have{era}"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.op is None and ctx.mapping is not None:
             if ctx.other_era:
                 yield self.finding(ctx, severity="note", at_abi=True, evidence=(ctx.mapping.source,),

@@ -1,7 +1,14 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import re
 
 from pvscan.checks.rules import CheckRule
 from pvscan.inventory.model import signature_of
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Drift(CheckRule):
@@ -29,7 +36,7 @@ class Drift(CheckRule):
     severity = "error"
     message = "{op} is {actual} in the tree; ABI {abi} was written against {pinned}"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.mapping is None or ctx.op is None or not ctx.mapping.signature:
             return
         actual = signature_of(ctx.op)

@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class Backend(CheckRule):
@@ -30,7 +37,7 @@ class Backend(CheckRule):
     severity = "warning"
     message = "{op}: ABI {abi} {says}, but backend {backend} {does}"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         backend = ctx.abi.backend
         if (not backend or backend not in ctx.backends or ctx.mapping is None or ctx.op is None
                 or ctx.exists is False):

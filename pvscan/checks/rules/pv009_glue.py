@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
+
 
 # Xen batches hypercalls in a multicall: reaching 'multicall' is how a
 # batchable hypercall travels, not a hypercall of its own.
@@ -35,7 +43,7 @@ class Glue(CheckRule):
     severity = "warning"
     message = "{op}: backend {backend} reaches {reached}, ABI {abi} maps it to {declared}"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         if ctx.reaches is None or ctx.mapping is None or ctx.op is None or not ctx.reaches:
             return
         reached = {r.hypercall for r in ctx.reaches} - TRANSPORT

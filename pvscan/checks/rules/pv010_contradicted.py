@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
+    from pvscan.checks.glue import Step
 
 
 class Contradicted(CheckRule):
@@ -33,14 +41,14 @@ class Contradicted(CheckRule):
     message = ("{op}: ABI {abi} says {detail}, but backend {backend} in this tree carries it "
                "with {function} ({where})")
 
-    def check(self, ctx):
-        if not ctx.witness or ctx.mapping is None or ctx.mapping.to != "hypercall":
+    def check(self, ctx: Context):
+        if not ctx.witness or ctx.op is None or ctx.mapping is None or ctx.mapping.to != "hypercall":
             return
         from pvscan.checks.rules.pv002_arity import Arity
         from pvscan.checks.rules.pv003_width import Width
 
         impl = ctx.witness[0]
-        chain = ()
+        chain: tuple[Step, ...] = ()
         if ctx.reaches:
             reach = next((r for r in ctx.reaches if r.hypercall in ctx.mapping.hypercalls), None)
             chain = reach.chain if reach is not None else ()

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.checks.rules import CheckRule
+
+if TYPE_CHECKING:
+    from pvscan.checks.rules import Context
 
 
 class AreaLayout(CheckRule):
@@ -41,7 +46,7 @@ class AreaLayout(CheckRule):
     severity = "error"
     message = "{what} (ABI {abi})"
 
-    def check(self, ctx):
+    def check(self, ctx: Context):
         return ()      # areas are checked once per ABI and tree (pvscan.checks.areas), not per op
 
 

@@ -10,26 +10,31 @@ from pvscan.findings import Finding
 from pvscan.rule import Rule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pvscan.inventory.model import CallSite, Op
     from pvscan.kconfig import LazyGuardLogic
+    from pvscan.review.apply import HunkOutcome
+    from pvscan.review.patch import FilePatch
 
 
 @dataclass(frozen=True)
 class CallSiteDiff:
     """An op's call sites before and after, matched by file, function and macro."""
 
-    added: tuple = ()            # CallSite, after only
-    removed: tuple = ()          # CallSite, before only
-    changed: tuple = ()          # (CallSite after, CallSite before): same place, other form
+    added: tuple[CallSite, ...] = ()       # after only
+    removed: tuple[CallSite, ...] = ()     # before only
+    changed: tuple[tuple[CallSite, CallSite], ...] = ()   # (after, before): same place, other form
 
 
 @dataclass(frozen=True)
 class OpPair:
     """One op (by architecture and name) before and after a patch."""
 
-    before: object | None        # pvscan.inventory.model.Op
-    after: object | None
-    renamed_to: object | None = None    # the op a removed one became (PV103)
-    renamed_from: object | None = None  # the op an added one was
+    before: Op | None
+    after: Op | None
+    renamed_to: Op | None = None    # the op a removed one became (PV103)
+    renamed_from: Op | None = None  # the op an added one was
     sites: CallSiteDiff = CallSiteDiff()
     guards: LazyGuardLogic | None = None   # guards equal under Kconfig
     table_definition: str | None = None  # the .c file defining the op's table (Kbuild builds it or not)
@@ -63,16 +68,17 @@ class ChangeKind(Rule):
     side = "new"           # where its location is: a line after the patch, or a removed one ("old")
     anchor_above = False   # anchor to the nearest changed line above (the #if that guards it)
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterable[Finding]:
         raise NotImplementedError
 
-    def finding(self, op, file: str, line: int, **args) -> Finding:
-        args = {"op": op.name if hasattr(op, "name") else op, **args}
-        return Finding(self.code, self.severity, "", args["op"], file, line, self.message,
+    def finding(self, op: Op | str, file: str, line: int, **args: object) -> Finding:
+        name = op if isinstance(op, str) else op.name
+        args = {"op": name, **args}
+        return Finding(self.code, self.severity, "", name, file, line, self.message,
                        tuple(sorted(args.items())), side=self.side)
 
 
-def site_item(c):
+def site_item(c: CallSite):
     """What identifies a call site across a patch: its place and its form, not its line. The
     place names the macro without its arity (PVOP_VCALL3 -> PVOP_VCALL), so that a call whose
     arguments change is one changed call site, not one removed and one added; the return type a
@@ -105,7 +111,7 @@ def call_site_diff(before, after) -> CallSiteDiff:
     return CallSiteDiff(tuple(added), tuple(removed), tuple(changed))
 
 
-def describe_site(c, with_guard: bool = False) -> str:
+def describe_site(c: CallSite, with_guard: bool = False) -> str:
     """'PVOP_VCALL2/2 ALT ... if ...' as the code writes it, and its guard when that is what changed."""
     text = f"{c.kind}" + (f"({' '.join(c.return_type.split())})" if c.return_type else "") \
         + (f"/{c.arity}" if c.arity is not None else "")
@@ -113,7 +119,7 @@ def describe_site(c, with_guard: bool = False) -> str:
     return text + (f" under {c.guard or '(unconditional)'}" if with_guard else "")
 
 
-def where(c) -> str:
+def where(c: CallSite) -> str:
     return f" in {c.function}()" if c.function else ""
 
 
@@ -122,7 +128,7 @@ def implementations(op) -> dict:
     return {(i.backend, i.function): i for i in (op.implementations if op else ())}
 
 
-def swaps(pair) -> dict:
+def swaps(pair: OpPair) -> dict:
     """{backend: (Implementation before, Implementation after)} of the backends that fill the op
     with one function on each side, another after than before: a swap (PV116), which PV110 and
     PV111 leave to it."""
@@ -140,15 +146,15 @@ def swaps(pair) -> dict:
 class HunkKind(ChangeKind):
     """A code about how a hunk of the patch applied, not about an op: outcome(file patch, HunkOutcome)."""
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         return ()
 
-    def outcome(self, fp, hunk, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
         """Findings for one hunk's outcome; applied: the patch was applied forward (not taken back out)."""
         raise NotImplementedError
 
-    def hunk_finding(self, fp, hunk, line: int, **args):
-        return self.finding("", fp.new_path or fp.old_path, line, hunk=hunk.header, **args)
+    def hunk_finding(self, fp: FilePatch, hunk: HunkOutcome, line: int, **args):
+        return self.finding("", fp.path, line, hunk=hunk.header, **args)
 
 
 def clears(op) -> dict:

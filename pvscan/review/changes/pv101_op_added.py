@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.inventory.model import signature_of
 from pvscan.review.changes.base import ChangeKind
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class OpAdded(ChangeKind):
@@ -26,7 +31,7 @@ class OpAdded(ChangeKind):
     counted_as = "op(s) added"
     message = "patch adds op {op} ({signature})"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         if pair.before is None and pair.after is not None and pair.renamed_from is None:
             n = pair.after
             yield self.finding(n, n.file, n.line, signature=signature_of(n) or n.convention)

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class OpRemoved(ChangeKind):
@@ -27,7 +32,7 @@ class OpRemoved(ChangeKind):
 
     side = "old"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         if pair.after is None and pair.before is not None and pair.renamed_to is None:
             o = pair.before
             yield self.finding(o, o.file, o.line)

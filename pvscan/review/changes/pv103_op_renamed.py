@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, moved
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class OpRenamed(ChangeKind):
@@ -26,8 +31,9 @@ class OpRenamed(ChangeKind):
     counted_as = "op(s) renamed"
     message = "patch renames op {old} to {op}"
 
-    def changes(self, pair):
-        if pair.after is None and pair.renamed_to is not None and not moved(pair.before, pair.renamed_to):
+    def changes(self, pair: OpPair):
+        if (pair.after is None and pair.before is not None and pair.renamed_to is not None
+                and not moved(pair.before, pair.renamed_to)):
             n = pair.renamed_to
             yield self.finding(n, n.file, n.line, old=pair.before.name)
 

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.inventory.model import signature_of
 from pvscan.review.changes.base import ChangeKind
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class SignatureChanged(ChangeKind):
@@ -26,7 +31,7 @@ class SignatureChanged(ChangeKind):
     counted_as = "signature change(s)"
     message = "patch changes the signature of {op}: {before} -> {after}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         b, a = pair.before, pair.after
         if b is None or a is None:
             return

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class ConventionChanged(ChangeKind):
@@ -25,7 +30,7 @@ class ConventionChanged(ChangeKind):
     counted_as = "convention change(s)"
     message = "patch changes the calling convention of {op}: {before} -> {after}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         b, a = pair.before, pair.after
         if b is not None and a is not None and b.convention != a.convention:
             yield self.finding(a, a.file, a.line, before=b.convention, after=a.convention)

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class GuardChanged(ChangeKind):
@@ -31,7 +36,7 @@ class GuardChanged(ChangeKind):
 
     anchor_above = True
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         b, a = pair.before, pair.after
         if b is not None and a is not None and not pair.same_guard(b.guard, a.guard):
             yield self.finding(a, a.file, a.line, before=b.guard or "(unconditional)",

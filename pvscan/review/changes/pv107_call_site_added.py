@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, where
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class CallSiteAdded(ChangeKind):
@@ -23,7 +28,7 @@ class CallSiteAdded(ChangeKind):
     changes_use = True
     message = "patch adds a call site of {op}: {kind}{where}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         for c in pair.sites.added:
             yield self.finding(pair.op, c.file, c.line, kind=c.kind, where=where(c))
 

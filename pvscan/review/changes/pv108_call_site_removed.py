@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, where
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class CallSiteRemoved(ChangeKind):
@@ -25,7 +30,7 @@ class CallSiteRemoved(ChangeKind):
 
     side = "old"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         for c in pair.sites.removed:
             yield self.finding(pair.op, c.file, c.line, kind=c.kind, where=where(c))
 

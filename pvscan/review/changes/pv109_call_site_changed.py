@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, describe_site, where
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class CallSiteChanged(ChangeKind):
@@ -27,7 +32,7 @@ class CallSiteChanged(ChangeKind):
     changes_use = True
     message = "patch changes a call site of {op}{where}: {before} -> {after}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         for c, before in pair.sites.changed:
             guarded = not pair.same_guard(before.guard, c.guard)
             if not guarded and _same_form(before, c):

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, implementations, swaps
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class BackendStarts(ChangeKind):
@@ -23,7 +28,7 @@ class BackendStarts(ChangeKind):
     changes_use = True
     message = "backend {backend} now implements {op} with {function}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         before = implementations(pair.before)
         after = implementations(pair.after)
         swapped = swaps(pair)

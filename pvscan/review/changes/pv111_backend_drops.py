@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, implementations, swaps
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class BackendStops(ChangeKind):
@@ -26,7 +31,7 @@ class BackendStops(ChangeKind):
 
     side = "old"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         before = implementations(pair.before)
         after = implementations(pair.after)
         swapped = swaps(pair)

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, clears
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class BackendClears(ChangeKind):
@@ -26,7 +31,7 @@ class BackendClears(ChangeKind):
     code, name, severity = "PV112", "backend-clears", "warning"
     message = "backend {backend} now leaves {op} NULL (its copy of {source} does not name it)"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         before, after = clears(pair.before), clears(pair.after)
         for backend in sorted(set(after) - set(before)):
             c = after[backend]

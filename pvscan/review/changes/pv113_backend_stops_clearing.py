@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, clears
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class BackendStopsClearing(ChangeKind):
@@ -29,7 +34,7 @@ class BackendStopsClearing(ChangeKind):
     side = "old"
     message = "backend {backend} no longer leaves {op} NULL: it gets the native default"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         if pair.after is None:
             return      # the op is gone: PV102 says so
         before, after = clears(pair.before), clears(pair.after)

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, implementations
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class ImplementationGuardChanged(ChangeKind):
@@ -26,7 +31,7 @@ class ImplementationGuardChanged(ChangeKind):
     code, name, severity = "PV114", "implementation-guard-changed", "note"
     message = "the guard of {backend}'s {function} for {op} changes: {before} -> {after}"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         before, after = implementations(pair.before), implementations(pair.after)
         for key in sorted(set(before) & set(after)):
             b, a = before[key], after[key]

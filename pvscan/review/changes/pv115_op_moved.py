@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, moved
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class OpMoved(ChangeKind):
@@ -31,8 +36,9 @@ class OpMoved(ChangeKind):
     counted_as = "op(s) moved"
     message = "patch moves op {old} to {op} ({where})"
 
-    def changes(self, pair):
-        if pair.after is None and pair.renamed_to is not None and moved(pair.before, pair.renamed_to):
+    def changes(self, pair: OpPair):
+        if (pair.after is None and pair.before is not None and pair.renamed_to is not None
+                and moved(pair.before, pair.renamed_to)):
             old, new = pair.before, pair.renamed_to
             where = (f"table {old.table} -> {new.table}" if old.table != new.table
                      else f"{old.arch} {old.file} -> {new.arch} {new.file}")

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import ChangeKind, swaps
+
+if TYPE_CHECKING:
+    from pvscan.review.changes.base import OpPair
 
 
 class BackendSwaps(ChangeKind):
@@ -29,7 +34,7 @@ class BackendSwaps(ChangeKind):
     changes_use = True
     message = "backend {backend} now implements {op} with {function} instead of {old} (line {old_line} before the patch)"
 
-    def changes(self, pair):
+    def changes(self, pair: OpPair):
         for backend, (old, new) in swaps(pair).items():
             yield self.finding(pair.op, new.file, new.line, backend=backend, function=new.function,
                                old=old.function, old_line=old.line)

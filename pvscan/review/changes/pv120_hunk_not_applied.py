@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import HunkKind
+
+if TYPE_CHECKING:
+    from pvscan.review.apply import HunkOutcome
+    from pvscan.review.patch import FilePatch
 
 
 class HunkNotApplied(HunkKind):
@@ -28,7 +34,7 @@ class HunkNotApplied(HunkKind):
     code, name, severity = "PV120", "hunk-not-applied", "warning"
     message = "hunk {hunk} of {path} does not apply ({reason}); the review leaves it out"
 
-    def outcome(self, fp, hunk, applied):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
         if hunk.status == "failed" or (not applied and hunk.status == "already"):
             reason = hunk.reason or "it is neither in the file nor applies to it"
             yield self.hunk_finding(fp, hunk, hunk.new_start, path=fp.new_path or fp.old_path, reason=reason)

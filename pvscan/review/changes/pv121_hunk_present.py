@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.review.changes.base import HunkKind
+
+if TYPE_CHECKING:
+    from pvscan.review.apply import HunkOutcome
+    from pvscan.review.patch import FilePatch
 
 
 class HunkPresent(HunkKind):
@@ -24,7 +30,7 @@ class HunkPresent(HunkKind):
     code, name, severity = "PV121", "hunk-present", "note"
     message = "hunk {hunk} is already in the tree at line {at}; left out"
 
-    def outcome(self, fp, hunk, applied):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
         if applied and hunk.status == "already":
             yield self.hunk_finding(fp, hunk, hunk.at, at=hunk.at)
 

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 from pvscan.review.changes.base import HunkKind
+
+if TYPE_CHECKING:
+    from pvscan.review.apply import HunkOutcome
+    from pvscan.review.patch import FilePatch
+
 
 # What a file pvscan does not read is, for the message: a reviewer knows where to look.
 _KINDS = ((("Kconfig",), "Kconfig"), ((".S", ".s"), "assembly"), (("Makefile", "Kbuild"), "build"),
@@ -46,18 +53,18 @@ class HunkNotReviewed(HunkKind):
     code, name, severity = "PV124", "hunk-not-reviewed", "note"
     message = "hunk {hunk} of {path} ({kind}) is not reviewed: pvscan judges pv_ops from C sources and headers{why}"
 
-    def outcome(self, fp, hunk, applied):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
         return ()
 
-    def unread(self, fp, ops=()):
+    def unread(self, fp: FilePatch, ops=()):
         """A finding per hunk of a file patch whose file pvscan does not read; ops: the
         inventory's ops, whose names in the hunk's changed lines it lists (xen-asm.S's
         irq_enable, a Kconfig's PARAVIRT_SPINLOCKS beside lock.kick)."""
-        path = fp.new_path or fp.old_path
+        path = fp.path
         name = path.rsplit("/", 1)[-1]
         kind = next((k for ends, k in _KINDS if name.startswith(ends) or name.endswith(ends)), "not C")
         # An op is named by its last part (irq_enable, set_pte), but only a distinctive one.
-        short = {}
+        short: dict[str, set[str]] = {}
         for op in ops:
             last = op.name.rsplit(".", 1)[-1]
             if len(last) >= 6:
