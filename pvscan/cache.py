@@ -27,13 +27,18 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from pvscan.run import Run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pvscan.source import Source
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -43,7 +48,7 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
-def _inside(path, top: str) -> bool:
+def _inside(path: str | os.PathLike[str], top: str) -> bool:
     """Whether path (its real path) is top or lies below it."""
     real = os.path.realpath(path)
     return real == top or real.startswith(top.rstrip("/") + "/")
@@ -83,7 +88,7 @@ def package_stamp() -> str:
                   + sorted((_HERE.parent / "queries").glob("*.scm")))
 
 
-def _stamp(paths) -> str:
+def _stamp(paths: list[Path]) -> str:
     h = hashlib.sha256(FORMAT.encode())
     for path in paths:
         h.update(os.fsencode(path.relative_to(_HERE.parent)) + b"\0" + path.read_bytes())
@@ -138,6 +143,13 @@ def format_stamp() -> str:
     return FORMAT
 
 
+class Holder(Protocol):
+    """What a cache must not be written into: a tree, which says whether a path is inside it."""
+
+    def contains(self, path: str | os.PathLike[str]) -> bool:
+        """True if writing to path would write into it."""
+
+
 class Cache:
     """The cache as one run sees it: a directory (or none) and the first problem it met."""
 
@@ -147,12 +159,12 @@ class Cache:
         self.problem = problem          # the first thing wrong with it, said once per run
 
     @classmethod
-    def for_source(cls, source) -> "Cache":
+    def for_source(cls, source: Source) -> Cache:
         """The user's cache for what a tree (source) reads, as the tree's run sees it."""
         return cls.for_run(source.run, source)
 
     @classmethod
-    def for_run(cls, run: Run, source=None) -> "Cache":
+    def for_run(cls, run: Run, source: Holder | None = None) -> Cache:
         """The user's cache, unless it is turned off or lies inside the tree being read (this
         source, or any tree the run reads: Run.reading, for entries of no source)."""
         if os.environ.get("PVSCAN_NO_CACHE"):
@@ -167,14 +179,14 @@ class Cache:
         return cls(run, root)
 
     @classmethod
-    def for_source_root(cls, run: Run, tree_root: str) -> "Cache":
+    def for_source_root(cls, run: Run, tree_root: str) -> Cache:
         """for_run() of the directory tree whose real path is tree_root."""
         class _Root:
             @staticmethod
-            def contains(path) -> bool:
+            def contains(path: str | os.PathLike[str]) -> bool:
                 return _inside(path, tree_root)
 
-        return cls.for_run(run, _Root)
+        return cls.for_run(run, _Root())
 
     def tell(self) -> None:
         """Say on stderr, once per run, what was wrong with the cache. Not a warning about
@@ -326,18 +338,19 @@ def _now() -> float:
     return time.time()
 
 
-def tree_path(rel) -> bool:
+def tree_path(rel: object) -> bool:
     """A relative path inside a tree: what a candidate list may hold."""
     return (isinstance(rel, str) and rel != "" and not rel.startswith("/") and "\0" not in rel
             and ".." not in rel.split("/"))
 
 
-def tree_paths(paths) -> bool:
+def tree_paths(paths: Iterable[object]) -> bool:
     """tree_path() of each of many paths ('.', the top, too): the paths joined by NUL searched
     for what only a bad one holds (an empty or absolute path, a '..' part), which is many times
     quicker than splitting thousands of paths."""
-    rest = [p for p in paths if p != "."]
-    if not all(type(p) is str and p and "\0" not in p for p in rest):
+    given = [p for p in paths if p != "."]
+    rest = [p for p in given if type(p) is str]
+    if len(rest) != len(given) or not all(p and "\0" not in p for p in rest):
         return False
     joined = "\0" + "\0".join(rest) + "\0"
     if "\0/" in joined:
@@ -346,7 +359,7 @@ def tree_paths(paths) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    import tempfile     # only to write: a run that finds all it needs writes nothing
+    import tempfile  # only to write: a run that finds all it needs writes nothing
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ from pvscan import __version__
 from pvscan.report import format_names
 
 if TYPE_CHECKING:
-    from argparse import Namespace
+    from argparse import Namespace, _SubParsersAction
+    from collections.abc import Callable
 
     from pvscan.run import Run
 
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _talk_options(sub) -> None:
+def _talk_options(sub: _SubParsersAction) -> None:
     """-q and -v on every command and subcommand (pvscan.talk), the same way everywhere."""
     for parser in sub.choices.values():
         group = parser.add_mutually_exclusive_group()
@@ -198,12 +199,12 @@ def _talk_options(sub) -> None:
 
 
 
-def _color(parser, what: str) -> None:
+def _color(parser: _Parser, what: str) -> None:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help=f"{what} (default auto: on a terminal, unless NO_COLOR is set)")
 
 
-def _common(parser, jobs: bool = True) -> None:
+def _common(parser: _Parser, jobs: bool = True) -> None:
     """The options every command that scans a tree shares."""
     parser.add_argument("--backend-map", metavar="FILE", help="TOML file of [[backend]] pattern/name rules")
     parser.add_argument("--backend", metavar="PATTERN=NAME", action="append", default=[],
@@ -216,7 +217,7 @@ def _common(parser, jobs: bool = True) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
 
 
-def _usage(parser):
+def _usage(parser: _Parser) -> Callable:
     """For a command that needs a subcommand: its own usage, exit 2."""
     def call(args: Namespace, run: Run) -> int:
         parser.print_usage(sys.stderr)
@@ -224,7 +225,7 @@ def _usage(parser):
     return call
 
 
-def _command(module: str, function: str):
+def _command(module: str, function: str) -> Callable:
     """The subcommand's function, imported only when it runs (start-up stays quick)."""
     def call(args: Namespace, run: Run) -> int:
         import importlib
@@ -309,7 +310,7 @@ def _paths_read(args: Namespace) -> list[str]:
     return [p for p in paths if isinstance(p, str) and p != "-"]
 
 
-def _begin_run(args: Namespace):
+def _begin_run(args: Namespace) -> Run:
     """The command's Run: the trees it reads known from the start (a cache inside one is never
     written), and a checkout's 'git status' begun, to run during the imports: a rescan of a git
     checkout asks it first thing."""
@@ -325,7 +326,7 @@ def _begin_run(args: Namespace):
     return run
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -37,6 +37,12 @@ class Command:
     positionals: tuple[tuple[str, str], ...]   # (metavar, help)
 
 
+def _metavar(action: argparse.Action) -> str:
+    """An option's value as the usage names it; argparse allows a tuple (one name a value)."""
+    m = action.metavar
+    return " ".join(m) if isinstance(m, tuple) else (m or "")
+
+
 def commands(parser: argparse.ArgumentParser) -> list[Command]:
     """Every command and subcommand of the parser, in the order the parser declares them."""
     from pvscan.abi import bundled_names
@@ -44,7 +50,7 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
     abi_names = tuple(bundled_names())
     out = []
 
-    def walk(p, prefix, help_text) -> None:
+    def walk(p: argparse.ArgumentParser, prefix: str, help_text: str) -> None:
         subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
         options, positionals = [], []
         for a in p._actions:
@@ -52,11 +58,12 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
                 continue
             if a.option_strings:
                 choices = tuple(a.choices) if a.choices else (abi_names if "--abi" in a.option_strings else ())
+                metavar = _metavar(a)
                 options.append(Option(tuple(a.option_strings), a.nargs != 0, tuple(str(c) for c in choices),
-                                      (a.metavar or "") in _FILE_METAVARS or "FILE" in (a.metavar or ""),
-                                      a.help or "", a.metavar or a.dest.upper()))
+                                      metavar in _FILE_METAVARS or "FILE" in metavar, a.help or "",
+                                      metavar or a.dest.upper()))
             else:
-                positionals.append((a.metavar or a.dest, a.help or ""))
+                positionals.append((_metavar(a) or a.dest, a.help or ""))
         if prefix:
             out.append(Command(prefix, help_text, p.description or "", tuple(options), tuple(positionals)))
         for sub in subs:
@@ -68,11 +75,11 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
     return out
 
 
-def _top(cmds) -> list[Command]:
+def _top(cmds: list[Command]) -> list[Command]:
     return [c for c in cmds if " " not in c.name]
 
 
-def bash_script(parser) -> str:
+def bash_script(parser: argparse.ArgumentParser) -> str:
     cmds = commands(parser)
     lines = ["# bash completion for pvscan, written by `pvscan completion bash`",
              "_pvscan() {",
@@ -117,7 +124,7 @@ def bash_script(parser) -> str:
     return "\n".join(lines)
 
 
-def zsh_script(parser) -> str:
+def zsh_script(parser: argparse.ArgumentParser) -> str:
     # zsh runs the bash completion through its own bashcompinit.
     return "\n".join(["#compdef pvscan", "# zsh completion for pvscan, written by `pvscan completion zsh`",
                       "autoload -U +X bashcompinit && bashcompinit", bash_script(parser)])
@@ -127,7 +134,7 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def fish_script(parser) -> str:
+def fish_script(parser: argparse.ArgumentParser) -> str:
     cmds = commands(parser)
     top = _top(cmds)
     names = " ".join(c.name for c in top)
@@ -164,7 +171,7 @@ def _roff(text: str) -> str:
     return "\\&" + text if text.startswith((".", "'")) else text
 
 
-def manpage(parser, version: str) -> str:
+def manpage(parser: argparse.ArgumentParser, version: str) -> str:
     """The manual page, pvscan(1), in roff."""
     cmds = commands(parser)
     out = [f'.TH PVSCAN 1 "" "pvscan {version}" "User Commands"',
@@ -202,7 +209,7 @@ SHARED_OPTIONS = ("-j", "--color", "--format", "-o", "--abi", "--backend", "--ba
                   "--progress", "-q", "-v")
 
 
-def options_table(parser) -> str:
+def options_table(parser: argparse.ArgumentParser) -> str:
     """The Markdown table of docs/cli.md: which command takes which shared option."""
     cmds = [c for c in commands(parser) if c.name not in ("abi",)]
     head = "| option | " + " | ".join(f"`{c.name}`" for c in cmds) + " |"

@@ -4,9 +4,13 @@ lands, the imports and the parsing of the command line included (exit 130, one l
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     try:
         from pvscan.cli import main as run
 

@@ -45,7 +45,7 @@ class Finding:
         key = "\0".join((self.code, self.abi, self.op, self.file))
         return hashlib.sha256(key.encode()).hexdigest()[:20]
 
-    def sort_key(self):
+    def sort_key(self) -> tuple[str, int, str, str, str, str]:
         return (self.file, self.line, self.code, self.abi, self.op, self.message)
 
 
@@ -53,7 +53,7 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-def severity_counts(findings) -> dict:
+def severity_counts(findings: list[Finding]) -> dict:
     """{severity: how many}, every severity present, in SEVERITIES order."""
     counts = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
@@ -61,7 +61,7 @@ def severity_counts(findings) -> dict:
     return counts
 
 
-def unique_fingerprints(findings) -> list[str]:
+def unique_fingerprints(findings: list[Finding]) -> list[str]:
     """One fingerprint per finding, in order, unique among them (SARIF's partialFingerprints:
     code scanning folds results that share one) and stable when unrelated lines move: the
     finding's code, ABI, op and file with its message's words (numbers left out, since they are
@@ -79,17 +79,17 @@ def unique_fingerprints(findings) -> list[str]:
     return out
 
 
-def fails_at(fail_on: str, findings) -> bool:
+def fails_at(fail_on: str, findings: list[Finding]) -> bool:
     """Whether findings reach --fail-on (never: no)."""
     return fail_on != "never" and any(severity_rank(f.severity) >= severity_rank(fail_on) for f in findings)
 
 
-def by_severity(findings) -> list:
+def by_severity(findings: list[Finding]) -> list:
     """Errors first, then warnings, then notes; each severity in the order it came."""
     return sorted(findings, key=lambda f: -severity_rank(f.severity))
 
 
-def verdict(counts: dict, findings, fail_on: str, fails: bool) -> str:
+def verdict(counts: dict, findings: list[Finding], fail_on: str, fails: bool) -> str:
     """The line a person acts on: the counts, whether the run fails (exit 1) at --fail-on, and
     where the codes of the gravest findings are explained."""
     line = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"

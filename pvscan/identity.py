@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING
 from pvscan.naming import generation_aliases, static_call_member
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
     from pvscan.inventory.model import Op
+    from pvscan.review.review import _Named
 
 
 # Renames no rule above can see, each a fact of kernel history (docs/history.md).
@@ -74,7 +78,8 @@ def renamed(name: str) -> list[str]:
 class OpIndex:
     """The ops of one architecture family, to find by any era's name."""
 
-    def __init__(self, ops) -> None:
+    def __init__(self, ops: Iterable[Any]) -> None:
+        """ops: the inventory's, or anything with a name to match them by (review's changed ops)."""
         self.by_name: dict[str, Op] = {}
         for o in ops:
             self.by_name.setdefault(o.name, o)
@@ -89,7 +94,7 @@ class OpIndex:
     def _has_table_of(self, name: str) -> bool:
         return any(n.split(".", 1)[0] in self.tables for n in [name, *generation_aliases(name)])
 
-    def find(self, name: str):
+    def find(self, name: str) -> tuple[None, None] | tuple[Op, str] | tuple[_Named, str]:
         """(op, how) with how one of 'name', 'generation', 'member', 'renamed'; (None, None) if none."""
         for candidate, how in [(name, "name")] + [(a, "generation") for a in generation_aliases(name)]:
             if candidate in self.by_name:
@@ -124,7 +129,7 @@ def ops_for_arch(ops, arch: str, homes=()) -> list:
     return [o for o in family if o.arch == arch] + [o for o in family if o.arch != arch] + generic
 
 
-def for_arch(op, arch: str, homes=()):
+def for_arch(op: Op, arch: str, homes: tuple[tuple[str, frozenset[str]], ...] = ()) -> Op:
     """A generic op as one architecture's kernel has it: the implementations of that
     architecture's files and of generic ones (drivers/xen/time.c) whose backend that
     architecture builds (homes: Inventory.homes), not of another's."""

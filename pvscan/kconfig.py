@@ -29,22 +29,26 @@ are compared as text, as before.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import io
 import os
 import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pvscan.cache import Store, format_stamp, json_store, tree_path
 from pvscan.facts.guards import as_config, config_options, configurations, evaluate
 from pvscan.source.files import MissingFile, SkippedFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
     from pvscan.source import Source
     from pvscan.source.directory import KernelTree
+
+# A kconfiglib expression: a Symbol, or a tuple (AND, a, b), (NOT, a) ... (kconfiglib has no types).
+KconfigExpr = Any
 
 
 _BARE_MODULES = re.compile(r"^(\s*)modules\s*$", re.M)
@@ -63,7 +67,7 @@ MAX_SYMBOLS = 12      # guards comparing more options than this are compared as 
 _OPTIONS = re.compile(r"(?:[A-Za-z0-9_]+(?:\n[A-Za-z0-9_]+)*)?")
 
 
-def _option_map(value) -> bool:
+def _option_map(value: object) -> bool:
     """{option: [options]}: 18,000 options for 6.12's x86 Kconfig, checked in one pass of a
     regular expression over the names joined by newlines (none may hold one)."""
     if not isinstance(value, dict):
@@ -77,7 +81,7 @@ def _option_map(value) -> bool:
             and _OPTIONS.fullmatch("\n".join(names)) is not None)
 
 
-def _kconfig_entry(key: str, doc) -> bool:
+def _kconfig_entry(key: str, doc: object) -> bool:
     files = doc.get("files") if isinstance(doc, dict) else None
     defaults = doc.get("defaults") if isinstance(doc, dict) else None
     return (isinstance(doc, dict) and doc.get("kconfig") == key
@@ -94,7 +98,7 @@ def _kconfig_entry(key: str, doc) -> bool:
             and _option_map(doc.get("selects", {})))
 
 
-def _kconfig_doc(key: str, value) -> dict:
+def _kconfig_doc(key: str, value: tuple[Any, ...]) -> dict[str, Any]:
     needs, excludes, files, defaults, notes, selects = value
     return {"kconfig": key, "needs": {k: sorted(v) for k, v in sorted(needs.items())},
             "excludes": {k: sorted(v) for k, v in sorted(excludes.items())},
@@ -130,7 +134,7 @@ class GuardLogic:
         # 'config PGTABLE_LEVELS int default 5 if X86_5LEVEL default 4 if X86_64 ...'
         self.defaults = defaults or {}
 
-    def complete(self, config: dict, wanted) -> dict:
+    def complete(self, config: dict, wanted: list[Any | str]) -> dict:
         """{CONFIG_X: False} for each wanted option that config (CONFIG_X -> bool) rules out:
         one that needs an option the config unsets, or one that needs (or is) an option that
         excludes one the config sets. X86_64 sets 64BIT, which X86_32 excludes; X86_PAE needs
@@ -163,7 +167,7 @@ class GuardLogic:
                 out[f"CONFIG_{name}"] = False
         return out
 
-    def values(self, config: dict, wanted) -> dict:
+    def values(self, config: dict, wanted: list[str]) -> dict:
         """{CONFIG_X: value} for each wanted int option without a prompt that config leaves unset,
         from its defaults under config (and what complete() rules out): the first default whose
         guard holds gives it; those before it whose guards are unknown may give it instead, and
@@ -199,7 +203,7 @@ class GuardLogic:
             chosen[n] and not all(chosen.get(m, True) for m in self.needs.get(n, ())) for n in chosen))
 
 
-def equal_where(a: str | None, b: str | None, allowed=lambda chosen: True) -> bool:
+def equal_where(a: str | None, b: str | None, allowed: Callable = lambda chosen: True) -> bool:
     """Whether guards a and b hold alike in every configuration of the options they name that
     allowed() accepts (all of them by default: then they are equal whatever a Kconfig says)."""
     names = config_options(a, b)
@@ -240,11 +244,13 @@ class LazyGuardLogic:
         if self._files is not self.tree:
             self._files = None
 
-    def _kconfig_files(self):
+    def _kconfig_files(self) -> KernelTree | KconfigBlobs | None:
         """What kconfiglib reads: the tree itself on disk, or for a git revision
         (pvscan.source.git.GitTree) its Kconfig* files and top Makefile, held in memory."""
+        from pvscan.source.directory import KernelTree
+
         if self._files is None:
-            if hasattr(self.tree, "root"):
+            if isinstance(self.tree, KernelTree):
                 self._files = self.tree
             elif hasattr(self.tree, "kconfig_blobs"):
                 self._files = KconfigBlobs(dict(self.tree.kconfig_blobs()))
@@ -262,7 +268,7 @@ class LazyGuardLogic:
         self.consulted += from_kconfig
         return answer
 
-    def _answer(self, a, b, arch, within) -> tuple[bool, bool]:
+    def _answer(self, a: str | None, b: str | None, arch: str, within: str | None) -> tuple[bool, bool]:
         if within:
             a, b = _conjoin(a, within), _conjoin(b, within)
         if equal_where(a, b):
@@ -394,7 +400,7 @@ class LazyGuardLogic:
             break
         return " && ".join(f"defined({c})" for c in conditions) or None
 
-    def _kbuild_entry(self, directory: str, entry: str):
+    def _kbuild_entry(self, directory: str, entry: str) -> tuple[bool, str | None]:
         """(whether directory's Makefile or Kbuild lists entry, the one CONFIG_ it is listed under
         or None for obj-y); an entry listed under two conditions is not found."""
         obj = re.escape(entry)
@@ -406,7 +412,7 @@ class LazyGuardLogic:
             except (SkippedFile, OSError):
                 continue
             text = re.sub(r"\\\n", " ", data.decode("utf-8", "replace"))
-            conditions = set()
+            conditions: set[str | None] = set()
             for m in re.finditer(r"^\s*obj-(?:\$\((CONFIG_[A-Za-z0-9_]+)\)|(y))\s*[:+]?=(.*)$", text, re.M):
                 if re.search(rf"(?:^|\s){obj}(?:\s|$)", m.group(3)):
                     conditions.add(m.group(1))
@@ -415,7 +421,7 @@ class LazyGuardLogic:
         return False, None
 
 
-def _from_entry(hit) -> GuardLogic:
+def _from_entry(hit: tuple[Any, ...]) -> GuardLogic:
     needs, excludes, _files, defaults, notes, selects = hit
     return GuardLogic({k: frozenset(v) for k, v in needs.items()},
                       excludes={k: frozenset(v) for k, v in excludes.items()},
@@ -463,7 +469,7 @@ def load(tree: KernelTree | KconfigBlobs, arch: str) -> GuardLogic:
                       selects=_selects(kconfiglib, kconf))
 
 
-def _unparsable_line(error, tree: KernelTree | KconfigBlobs):
+def _unparsable_line(error: Exception, tree: KernelTree | KconfigBlobs) -> tuple[str, int, str] | None:
     """(rel, line, text) of the line a kconfiglib parse error names, when it is a file of the
     tree; None for any other error."""
     m = _PARSE_ERROR.search(str(error))
@@ -479,7 +485,8 @@ _GLOBBED = "\0globbed"
 _GLOB_SOURCE = re.compile(r'^\s*[or]?source\s+"[^"\n]*[*?[]', re.M)
 
 
-def _reader(kconfiglib: Any, tree: KernelTree | KconfigBlobs, read: dict, skipped: dict | None = None):
+def _reader(kconfiglib: Any, tree: KernelTree | KconfigBlobs, read: dict[str, str | bool],
+            skipped: dict[str, dict[int, str]] | None = None) -> type:
     """kconfiglib reading through tree.read; read gets {rel: sha256} of every file it opens.
     skipped: {rel: {line number: text}} of lines to read as blank."""
     import hashlib
@@ -493,7 +500,7 @@ def _reader(kconfiglib: Any, tree: KernelTree | KconfigBlobs, read: dict, skippe
             for item in list(self.unique_defined_syms) + list(self.unique_choices):
                 item._dependents = _InOrder(item._dependents)
 
-        def _open(self, filename, mode):
+        def _open(self, filename: str, mode: str) -> io.StringIO:
             if mode != "r":
                 raise OSError(f"pvscan reads the Kconfig only, never writes ({filename})")
             rel = os.path.relpath(filename, tree.root)
@@ -519,7 +526,7 @@ def _reader(kconfiglib: Any, tree: KernelTree | KconfigBlobs, read: dict, skippe
 class _InOrder(set):
     """A set of Kconfig items that iterates in order of name and place."""
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(sorted(set.__iter__(self), key=lambda item: item.name_and_loc))
 
 
@@ -528,7 +535,8 @@ def _is_file(tree: KernelTree | KconfigBlobs, rel: str) -> bool:
 
 
 @contextmanager
-def _never_run_anything(kconfiglib: Any, glob=None, loops: list | None = None):
+def _never_run_anything(kconfiglib: Any, glob: Callable[[str], Iterator[str]] | None = None,
+                        loops: list[str] | None = None) -> Iterator[None]:
     """kconfiglib with '$(shell,...)' giving 'n', (glob) its 'source' patterns matched by glob
     instead of on disk, and (loops) a dependency loop said there instead of raised, as the
     kernel's kconfig says it. All are kconfiglib's module globals: one read at a time."""
@@ -538,7 +546,7 @@ def _never_run_anything(kconfiglib: Any, glob=None, loops: list | None = None):
         if glob is not None:
             kconfiglib.iglob = glob
         if loops is not None:
-            def note_loop(loop, cur):
+            def note_loop(loop: tuple[Any, ...], cur: Any) -> tuple[Any, ...] | None:
                 if cur is not loop[0]:
                     return loop + (cur,)
                 names = " -> ".join(item.name_and_loc for item in loop + (loop[0],))
@@ -576,7 +584,7 @@ class KconfigBlobs:
             raise MissingFile("not in the revision's Kconfig files")
         return self.blobs[rel]
 
-    def glob(self, pattern: str):
+    def glob(self, pattern: str) -> Iterator[str]:
         """The paths under root that pattern (absolute) names, as glob.iglob finds them on disk:
         '*', '?' and '[...]' within one path component, never a hidden name unless the
         component begins with '.'; a component without them names an entry that exists, '.'
@@ -617,7 +625,7 @@ _MAGIC = re.compile(r"[*?[]")
 
 
 @contextmanager
-def _kconfig_environment(root: Path, arch: str):
+def _kconfig_environment(root: Path, arch: str) -> Iterator[None]:
     """The variables the kernel's Kconfig reads, set for the read and restored after. KCONFIG_FUNCTIONS
     names no module, so kconfiglib imports none (its default, kconfigfunctions, could be anywhere)."""
     values = {"srctree": str(root), "SRCARCH": arch, "ARCH": arch, "KERNELVERSION": "pvscan",
@@ -636,7 +644,7 @@ def _kconfig_environment(root: Path, arch: str):
                 os.environ[k] = v
 
 
-def _conjuncts(kconfiglib: Any, expr) -> set:
+def _conjuncts(kconfiglib: Any, expr: KconfigExpr) -> set[str]:
     """The symbols an expression needs whatever else holds: those of its top-level '&&' chain."""
     if isinstance(expr, tuple):
         if expr[0] == kconfiglib.AND:
@@ -647,7 +655,7 @@ def _conjuncts(kconfiglib: Any, expr) -> set:
     return set()
 
 
-def _negated(kconfiglib: Any, expr) -> set:
+def _negated(kconfiglib: Any, expr: KconfigExpr) -> set[str]:
     """The symbols an expression needs unset whatever else holds: the '!X' of its '&&' chain."""
     if isinstance(expr, tuple):
         if expr[0] == kconfiglib.AND:
@@ -657,7 +665,7 @@ def _negated(kconfiglib: Any, expr) -> set:
     return set()
 
 
-def _only_default(kconf, sym):
+def _only_default(kconf: Any, sym: Any) -> KconfigExpr:
     """What an option without a prompt is, when nothing selects it and one unconditional default
     gives its value: 'config X86_32 def_bool !64BIT' is set exactly when !64BIT holds."""
     if any(node.prompt for node in sym.nodes) or sym.rev_dep is not kconf.n or len(sym.defaults) != 1:
@@ -666,7 +674,7 @@ def _only_default(kconf, sym):
     return value if cond is kconf.y else kconf.n
 
 
-def _excludes(kconfiglib: Any, kconf) -> dict:
+def _excludes(kconfiglib: Any, kconf: Any) -> dict:
     """{symbol: symbols unset whenever it is set}, from the '!X' in its 'depends on'."""
     out = {}
     for name, sym in kconf.syms.items():
@@ -677,14 +685,14 @@ def _excludes(kconfiglib: Any, kconf) -> dict:
     return out
 
 
-def _disjuncts(kconfiglib: Any, expr) -> list:
+def _disjuncts(kconfiglib: Any, expr: KconfigExpr) -> list:
     """The alternatives of a top-level '||' chain (the selectors in a rev_dep)."""
     if isinstance(expr, tuple) and expr[0] == kconfiglib.OR:
         return _disjuncts(kconfiglib, expr[1]) + _disjuncts(kconfiglib, expr[2])
     return [expr]
 
 
-def _selects(kconfiglib: Any, kconf) -> dict:
+def _selects(kconfiglib: Any, kconf: Any) -> dict:
     """{symbol: symbols it selects with no condition of its own}: set whenever it is, whatever they
     depend on. (kconfiglib folds the symbol's own 'depends on' into each select's condition, and
     those hold whenever the symbol is set.)"""
@@ -700,14 +708,14 @@ def _selects(kconfiglib: Any, kconf) -> dict:
     return out
 
 
-def _is_conjunction_of(kconfiglib: Any, expr, names) -> bool:
+def _is_conjunction_of(kconfiglib: Any, expr: KconfigExpr, names: Iterable[str]) -> bool:
     """Whether expr is a '&&' of plain symbols, all among names."""
     if isinstance(expr, tuple):
         return expr[0] == kconfiglib.AND and all(_is_conjunction_of(kconfiglib, e, names) for e in expr[1:])
     return isinstance(expr, kconfiglib.Symbol) and not expr.is_constant and expr.name in names
 
 
-def _needs(kconfiglib: Any, kconf) -> dict:
+def _needs(kconfiglib: Any, kconf: Any) -> dict:
     """{symbol: symbols set whenever it is}. A symbol needs its 'depends on'; one without a
     prompt and with one unconditional default also needs what that default needs; one without
     either can only be selected, so it also needs what every one of its selectors needs."""
@@ -723,7 +731,7 @@ def _needs(kconfiglib: Any, kconf) -> dict:
             selectable_only[name] = _disjuncts(kconfiglib, sym.rev_dep)
     memo: dict = {}
 
-    def needs(name, seen):
+    def needs(name: str, seen: frozenset[str]) -> set[str]:
         if name in memo:
             return memo[name]
         if name in seen or name not in direct:
@@ -746,7 +754,7 @@ def _needs(kconfiglib: Any, kconf) -> dict:
     return {name: frozenset(needs(name, frozenset())) for name in sorted(direct)}
 
 
-def _int_defaults(kconfiglib: Any, kconf) -> dict:
+def _int_defaults(kconfiglib: Any, kconf: Any) -> dict:
     """{option: ((value, guard), ...)} of the int options that no prompt, no 'depends on' and
     no condition pvscan cannot write as a guard stand between their defaults and their
     value: those a configuration decides through their defaults alone."""
@@ -767,7 +775,7 @@ def _int_defaults(kconfiglib: Any, kconf) -> dict:
     return out
 
 
-def _as_guard(kconfiglib: Any, kconf, expr) -> str | None:
+def _as_guard(kconfiglib: Any, kconf: Any, expr: KconfigExpr) -> str | None:
     """A Kconfig condition as a preprocessor guard over CONFIG_ options, or None: only y, n,
     bool options and !, &&, || are written (a tristate may be m, which no #ifdef sees)."""
     if expr is kconf.y:

@@ -11,11 +11,10 @@ once more for every wrapper's callers; only scan asks for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from pvscan.cache import IDENT, BadEntry, Cache, Store, code_stamp, format_stamp, json_store
 from pvscan.errors import PvscanError, Warning_
@@ -28,18 +27,30 @@ from pvscan.source.directory import KernelTree
 from pvscan.source.files import KernelVersion, readable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from concurrent.futures import ProcessPoolExecutor
+    from typing import Any
+
+    from pvscan.facts.model import Call, FileFacts
     from pvscan.source import Source
 
 
 # -- what the pipeline keeps in the cache ---------------------------------------------------------
 
-def _encode_facts(key, value) -> bytes:
+T = TypeVar("T")
+R = TypeVar("R")
+
+# A file's facts and what parsing it warned of: what the FACTS store keeps per file.
+Parsed = tuple["FileFacts", "Sequence[Warning_]"]
+
+
+def _encode_facts(key: tuple[str, bytes], value: Parsed) -> bytes:
     from pvscan.facts.codec import encode
 
     return encode(value)
 
 
-def _decode_facts(key, raw: bytes):
+def _decode_facts(key: tuple[str, bytes], raw: bytes) -> Parsed:
     from pvscan.facts.codec import DecodeError, decode
     from pvscan.facts.model import FileFacts
 
@@ -54,7 +65,7 @@ def _decode_facts(key, raw: bytes):
 
 
 # A file's (FileFacts, warnings), by its path and bytes and the code that makes facts.
-FACTS: Store[tuple[str, bytes], tuple] = Store(
+FACTS: Store[tuple[str, bytes], Parsed] = Store(
     "facts", code_stamp, lambda key: os.fsencode(key[0]) + b"\0" + key[1], _encode_facts, _decode_facts,
     sharded=True, remember=True)
 
@@ -72,7 +83,7 @@ class CallsKey:
     rows: tuple
 
 
-def _decode_calls(key: CallsKey, raw: bytes) -> list:
+def _decode_calls(key: CallsKey, raw: bytes) -> list[Call]:
     from pvscan.facts.codec import DecodeError, decode
     from pvscan.facts.model import Call
 
@@ -85,14 +96,14 @@ def _decode_calls(key: CallsKey, raw: bytes) -> list:
     return list(calls)
 
 
-def _encode_calls(key: CallsKey, calls) -> bytes:
+def _encode_calls(key: CallsKey, calls: list[Call]) -> bytes:
     from pvscan.facts.codec import encode
 
     return encode(tuple(calls))
 
 
 # The calls of the wrappers in one file.
-CALLS: Store[CallsKey, list] = Store(
+CALLS: Store[CallsKey, list[Call]] = Store(
     "calls", code_stamp, lambda k: os.fsencode(k.rel) + b"\0" + k.joined + b"\0" + repr(k.rows).encode() + b"\0"
     + k.data, _encode_calls, _decode_calls, sharded=True)
 
@@ -124,13 +135,13 @@ class ScanResult:
     cache_hits: int = 0
 
 
-def open_tree(path, run: Run | None = None):
+def open_tree(path: str | os.PathLike[str] | Source, run: Run | None = None) -> Source:
     """A kernel tree in a directory (the tree it is inside, for a directory inside one), read
     for run; a source already opened (a git revision, a patched tree) passes through."""
     return KernelTree(path, run) if isinstance(path, (str, os.PathLike)) else path
 
 
-def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None = None,
+def inventory_of(source: Source, backend_map: BackendMap | None = None, jobs: int | None = None,
                  progress: Progress = NONE, parsed: dict | None = None) -> ScanResult:
     """The inventory of a source (pvscan.source.Source), with every warning on the way.
     parsed: {path: (bytes, (FileFacts, warnings))} this run already has."""
@@ -146,13 +157,16 @@ def inventory_of(source, backend_map: BackendMap | None = None, jobs: int | None
                       len(facts), warnings, tuple(read_warnings), hits)
 
 
-def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
+def scan(path: str | os.PathLike[str] | Source, backend_map: BackendMap | None = None, jobs: int | None = None,
          callers: bool = True, progress: Progress = NONE) -> ScanResult:
-    """A directory tree's inventory, which must hold a table, and (callers=True) its wrappers' callers."""
+    """A tree's inventory, which must hold a table, and (callers=True) its wrappers' callers,
+    which are counted in a directory tree (a git revision's are not: they stay None)."""
+    from pvscan.source.directory import KernelTree
+
     tree = open_tree(path)
     backend_map = backend_map or build_backend_map()
     parsed: dict = {}
-    if callers:
+    if callers and isinstance(tree, KernelTree):
         # The wrappers' callers are found by the same search as the tables, so that a scan
         # searches the tree once: the names come from the last scan of this tree, or from
         # the headers that define them, which a small search finds first.
@@ -161,10 +175,10 @@ def scan(path, backend_map: BackendMap | None = None, jobs: int | None = None,
         cache.tell()
         tree.wrapper_hint = tree.remembered_wrappers or _likely_wrappers(tree, backend_map, parsed, jobs)
     result = require_tables(inventory_of(tree, backend_map, jobs, progress, parsed))
-    return count_callers(tree, result, jobs, progress) if callers else result
+    return count_callers(tree, result, jobs, progress) if callers and isinstance(tree, KernelTree) else result
 
 
-def _likely_wrappers(tree: KernelTree, backend_map: BackendMap, parsed: dict, jobs) -> frozenset:
+def _likely_wrappers(tree: KernelTree, backend_map: BackendMap, parsed: dict, jobs: int | None) -> frozenset[str]:
     """The wrapper names the headers of include/ and arch/*/include/ define: a guess made
     before the whole-tree search, so that it finds their callers too.
 
@@ -193,7 +207,8 @@ def require_tables(result: ScanResult) -> ScanResult:
     return result
 
 
-def _facts(source, candidates, warnings: list[Warning_], jobs, progress: Progress = NONE, parsed: dict | None = None):
+def _facts(source: Source, candidates: list[str], warnings: list[Warning_], jobs: int | None, progress: Progress = NONE,
+           parsed: dict | None = None) -> tuple[list[FileFacts], int]:
     """FileFacts of each readable candidate, and how many came from the cache (or from parsed,
     {path: (bytes, (FileFacts, warnings))}, which gets what is parsed here)."""
     cache = Cache.for_source(source)
@@ -219,11 +234,11 @@ def _facts(source, candidates, warnings: list[Warning_], jobs, progress: Progres
     return facts, hits
 
 
-def _parse_item(item):
+def _parse_item(item: tuple[str, bytes]) -> Parsed:
     return _parse(*item)
 
 
-def _parse(rel: str, data: bytes):
+def _parse(rel: str, data: bytes) -> tuple[FileFacts, list[Any]]:
     from pvscan.facts.parse import parse_file
 
     extra = []
@@ -237,7 +252,7 @@ def _parse(rel: str, data: bytes):
 
 # -- the callers pass --------------------------------------------------------------
 
-def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress = NONE) -> ScanResult:
+def count_callers(tree: KernelTree, result: ScanResult, jobs: int | None, progress: Progress = NONE) -> ScanResult:
     """The result with every wrapper's callers counted (a scan of the tree found most in its one search)."""
     from pvscan.inventory.callers import attribute_calls
     from pvscan.naming import arch_of
@@ -271,7 +286,7 @@ def count_callers(tree: KernelTree, result: ScanResult, jobs, progress: Progress
                                warnings=tuple(sorted(set(warnings))))
 
 
-def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings: list[Warning_]) -> dict:
+def _calls_of(tree: KernelTree, names: frozenset, dirs: list[str], warnings: list[Warning_]) -> dict:
     """{path: lines} calling one of names, in dirs: from the tree's first search for the names it
     looked for (tree.searched_wrappers), from a second search for the others; remembered next."""
     import re
@@ -294,7 +309,8 @@ def _calls_of(tree: KernelTree, names: frozenset, dirs, warnings: list[Warning_]
     return {rel: tuple(sorted(rows)) for rel, rows in sorted(found.items())}
 
 
-def _calls_in(tree: Source, files, names, matches, warnings: list[Warning_], jobs, progress) -> list:
+def _calls_in(tree: Source, files: list[str], names: frozenset, matches: dict[str, tuple[int, ...]],
+              warnings: list[Warning_], jobs: int | None, progress: Progress) -> list:
     """The calls of the wrappers in these files: from the cache when it holds this file's bytes with
     these names and lines, else parsed (on workers when there are many)."""
     cache = Cache.for_source(tree)
@@ -315,7 +331,7 @@ def _calls_in(tree: Source, files, names, matches, warnings: list[Warning_], job
     return calls
 
 
-def _calls_one(item):
+def _calls_one(item: tuple[str, bytes, frozenset[str], Any]) -> list[Call]:
     from pvscan.facts.calls import calls_in_file
 
     return calls_in_file(*item)
@@ -328,7 +344,8 @@ def workers(jobs: int | None, work: int) -> int:
     return max(1, min(jobs or cores, cores, work))
 
 
-def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
+def _map(fn: Callable[[T], R], items: Sequence[T], jobs: int | None, progress: Progress = NONE,
+         doing: str = "") -> list[R]:
     """fn over items, in order: here, or on worker processes when there is enough work."""
     jobs = workers(jobs, len(items))
     out = []
@@ -338,7 +355,6 @@ def _map(fn, items, jobs, progress: Progress = NONE, doing: str = ""):
             progress.show(f"{doing} {i}/{len(items)} files")
         return out
     import multiprocessing
-
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -371,11 +387,11 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGINT, _leave_to_the_parent)
 
 
-def _leave_to_the_parent(signum, frame) -> None:
+def _leave_to_the_parent(signum: int, frame: object) -> None:
     return None
 
 
-def stop_pool(pool) -> None:
+def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop a process pool now: its workers leave Ctrl-C alone (quiet_worker), so they are
     terminated rather than waited for."""
     for process in list(getattr(pool, "_processes", {}).values()):   # (no public way to reach them)

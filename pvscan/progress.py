@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 DELAY = 1.0          # seconds before the line first appears
 INTERVAL = 0.1       # seconds between redraws
 
 
 class Progress:
-    def __init__(self, enabled: bool, stream=None) -> None:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
@@ -23,7 +27,7 @@ class Progress:
         self.width = 0
 
     @classmethod
-    def for_terminal(cls, asked: bool | None) -> "Progress":
+    def for_terminal(cls, asked: bool | None) -> Progress:
         """asked: True (--progress), False (--no-progress) or None: only when stderr is a terminal."""
         if asked is None:
             asked = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()

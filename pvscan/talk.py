@@ -8,15 +8,17 @@ where it came from). A run holds one Talk, made from its arguments; nothing here
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from argparse import Namespace
+    from collections.abc import Iterable, Sequence
+
     from pvscan.abi import Abi
     from pvscan.errors import Warning_
+    from pvscan.pipeline import ScanResult
 
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -27,7 +29,7 @@ class Talk:
     level: int = NORMAL
 
     @classmethod
-    def of(cls, args) -> "Talk":
+    def of(cls, args: Namespace) -> Talk:
         return cls(QUIET if getattr(args, "quiet", False) else VERBOSE if getattr(args, "verbose", False)
                    else NORMAL)
 
@@ -40,7 +42,7 @@ class Talk:
         if self.level >= NORMAL:
             print(f"pvscan: {text}", file=sys.stderr)
 
-    def warnings(self, warnings: list[Warning_]) -> None:
+    def warnings(self, warnings: Iterable[Warning_]) -> None:
         """The run's warnings, each once and in order, unless quiet."""
         if self.level >= NORMAL:
             from pvscan.errors import print_warnings
@@ -52,7 +54,7 @@ class Talk:
         if self.level >= VERBOSE:
             print(f"pvscan: read: {text}", file=sys.stderr)
 
-    def scanned(self, result) -> None:
+    def scanned(self, result: ScanResult) -> None:
         """With -v, what a scan read: the tree, its version, the files parsed and cached."""
         if self.level >= VERBOSE:
             inventory = result.inventory

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pvscan.abi.tomlfile import parse_toml
+from pvscan.errors import PvscanError
 from pvscan.run import Run
 from pvscan.source.files import read_input
-from pvscan.errors import PvscanError
 
 # A release range, '2.6.20-2.6.22': its two ends, each a version tuple or None when open.
 KernelRange = tuple[tuple[int, ...] | None, tuple[int, ...] | None]
@@ -256,7 +256,7 @@ class _Locator:
     def table(self, name: str, index: int = 0) -> int | None:
         return self.tables.get((name, index))
 
-    def key(self, table, index: int, key: str) -> int | None:
+    def key(self, table: str, index: int, key: str) -> int | None:
         return self.keys.get((table, index, key)) or self.table(table, index)
 
 
@@ -320,7 +320,8 @@ def _head(data: dict[str, Any], loc: _Locator, fail: Fail) -> tuple[dict, tuple 
     return head, kernels
 
 
-def _mappings(data: dict[str, Any], loc: _Locator, fail: Fail, hypercall_names: set, fields_of: dict, abi_kernels: KernelRange | None) -> list[Mapping]:
+def _mappings(data: dict[str, Any], loc: _Locator, fail: Fail, hypercall_names: set, fields_of: dict,
+              abi_kernels: KernelRange | None) -> list[Mapping]:
     """The [[mapping]] tables. One op may be mapped once per era: the same name can mean another
     thing in another kernel (set_pgd sets the top of four levels in 2.6.32, of five in 6.x)."""
     mappings = []
@@ -379,7 +380,7 @@ def _mapping_uses(m: dict, where: str, line: int | None, at: LineOf, fail: Fail,
     return uses
 
 
-def _kernels_of(entry: dict, table: str, index: int, where: str, loc: _Locator, fail: Fail, default=None):
+def _kernels_of(entry: dict, table: str, index: int, where: str, loc: _Locator, fail: Fail, default=None) -> Any:
     """The entry's 'kernels' range as (low, high), or default when it states none."""
     if "kernels" not in entry:
         return default
@@ -486,7 +487,7 @@ def parse_kernel_range(text: str) -> KernelRange | None:
     return ends[0], ends[1]
 
 
-def _arg_maps(given: Any, hypercalls: tuple[str, ...], where: str, line: int | None, fail: Fail):
+def _arg_maps(given: Any, hypercalls: tuple[str, ...], where: str, line: int | None, fail: Fail) -> Any:
     """(one arg_map for every hypercall, or None; ((hypercall, arg_map), ...) one each) from a
     mapping's 'arg_map': a list of strings, or a table of them by hypercall, which names each
     of the mapping's hypercalls and no other."""

@@ -67,7 +67,7 @@ def _parse(raw: bytes, path: str) -> dict:
         raise PvscanError(f"not valid TOML: {' '.join(str(e).split())}", path) from None   # a date past its range
 
 
-def _decode_error(e, text: str, path: str) -> PvscanError:
+def _decode_error(e: Exception, text: str, path: str) -> PvscanError:
     """tomllib's error as one line that names the file and the line."""
     message = str(e)
     m = re.search(r"\(at line (\d+), column \d+\)", message)

@@ -17,11 +17,16 @@ from pvscan.checks.rules.pv011_area_layout import AreaLayout
 from pvscan.findings import Finding
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from pvscan.abi import Abi
+    from collections.abc import Iterator, Sequence
+    from typing import Any
+
+    from pvscan.abi import Abi, Area, AreaField
+    from pvscan.source import Source
+    from pvscan.source.files import KernelVersion
 
 
-def laid_out(source, abis: Sequence[Abi], version=None, headers=None, precise=None):
+def laid_out(source: Source, abis: Sequence[Abi], version: tuple[int, ...] | None = None,
+             headers: set[str] | None = None, precise=None) -> Iterator[Any]:
     """(abi, area, layout or None, problems, the fields of area this kernel has) of every area of
     every ABI that the kernel (version: (major, minor, sub), or None) has; headers: only the
     areas declared in one of these files. precise: {target: precise.PreciseSizes}, whose
@@ -48,7 +53,7 @@ def precise_layout(tag: str, laid) -> Layout:
     return Layout(tag, file, line, tuple(FieldAt(name, offset, size, file, line) for name, offset, size in fields))
 
 
-def _fields_of(area, version) -> tuple:
+def _fields_of(area: Area, version: tuple[int, ...] | None) -> tuple[AreaField, ...]:
     """The area's fields a kernel of version has: a field of other kernels' area (loongarch's
     preempted, 7.x on) is not there to compare. Without a version, a field only some kernels
     have (async_pf's reason until 4.19, lguest_data's tsc_khz per era) is left out: which
@@ -57,12 +62,13 @@ def _fields_of(area, version) -> tuple:
                  if (f.kernels is None if version is None else in_range(f.kernels, version) is not False))
 
 
-def version_number(version) -> tuple | None:
+def version_number(version: KernelVersion | None) -> tuple[int, ...] | None:
     """(major, minor, sub) of a KernelVersion, or None."""
     return (version.version, version.patchlevel, version.sublevel) if version is not None else None
 
 
-def area_findings(source, abis: Sequence[Abi], version=None, headers=None, precise=None) -> list[Finding]:
+def area_findings(source: Source, abis: Sequence[Abi], version: KernelVersion | None = None,
+                  headers: set[str] | None = None, precise=None) -> list[Finding]:
     """PV011 findings of every area of every ABI, in the tree source holds (headers: only the
     areas declared in these files; precise: libclang's layouts, in precise mode)."""
     out = []
@@ -71,7 +77,8 @@ def area_findings(source, abis: Sequence[Abi], version=None, headers=None, preci
     return out
 
 
-def _finding(abi: Abi, area, field, file, line, in_tree, severity, what, evidence=()) -> Finding:
+def _finding(abi: Abi, area: Area, field, file: str, line: int, in_tree: bool, severity: str, what: str,
+             evidence: tuple[str, ...] = ()) -> Finding:
     """One PV011 finding; its subject is the area's field, so that each has a fingerprint of its own."""
     rule = AreaLayout
     subject = f"area {area.name}" + (f".{field}" if field else "")
@@ -79,7 +86,8 @@ def _finding(abi: Abi, area, field, file, line, in_tree, severity, what, evidenc
                    (("abi", abi.name), ("what", what)), tuple(evidence), in_tree)
 
 
-def _compare(abi: Abi, area, layout, problems, fields) -> list[Finding]:
+def _compare(abi: Abi, area: Area, layout: Layout | None, problems: list[str | Any],
+             fields: tuple[AreaField, ...]) -> list[Finding]:
     registered = f"registered by {area.registered_by}"
     if layout is None:
         unread = f"; {'; '.join(problems)}" if problems else ""

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError
 from pvscan.source.files import read_input
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pvscan.findings import Finding
+
 SCHEMA = "pvscan-baseline/1"
 
 
-def baseline_text(findings) -> str:
+def baseline_text(findings: Iterable[Finding]) -> str:
     entries = sorted({(f.fingerprint, f.code, f.abi, f.op, f.file) for f in findings})
     doc = {"schema": SCHEMA, "findings": [
         {"fingerprint": fp, "code": code, "abi": abi, "op": op, "file": file}

@@ -11,8 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pvscan.facts.guards import evaluate
 from pvscan.checks.rules import Context, all_rules
+from pvscan.facts.guards import evaluate
 from pvscan.identity import OpIndex, ops_for_arch, same_arch
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def chosen_mappings(abi: Abi, index: OpIndex, version: tuple[int, ...] | None
     """({op name: the mapping that stands for it}, [mappings that reach no op of index]) of one
     ABI over an OpIndex of the tree's ops; version: (major, minor, sub) of the tree, or None."""
     mapping_of: dict[str, Mapping] = {}
-    how_of: dict[str, str] = {}
+    how_of: dict[str, str | None] = {}
     stale: list[Mapping] = []
     for m in abi.mappings:
         op, how = index.find(m.op)
@@ -109,14 +109,14 @@ def chosen_mappings(abi: Abi, index: OpIndex, version: tuple[int, ...] | None
     return mapping_of, stale
 
 
-def _better(m, how, than, than_how, version) -> bool:
+def _better(m: Mapping, how: str | None, than: Mapping, than_how: str | None, version: tuple[int, ...] | None) -> bool:
     """Whether mapping m should stand for an op rather than than, when both reach it: the one
     whose kernels hold the tree's version, then one that states none, then the one whose name
     is closer (two names reach one op through renaming)."""
     return _rank(m, how, version) < _rank(than, than_how, version)
 
 
-def _rank(m, how, version) -> tuple:
+def _rank(m: Mapping, how: str | None, version: tuple[int, ...] | None) -> tuple[int, int]:
     covers = m.covers(version) if version is not None else None
     return ({True: 0, None: 1, False: 2}[covers], _HOW_ORDER.index(how))
 

@@ -20,6 +20,10 @@ import math
 import re
 
 INF = math.inf
+# What an expression may be: its least and greatest value (INF when unbounded).
+Bounds = tuple[float, float]
+# A token of an expression: ('num', 4), ('id', 'NR_CPUS'), ('op', '<<').
+Token = tuple[str, "int | str"]
 _TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%<>?:(),!]))")
 _MAX_DEPTH = 24
 _MAX_ALTERNATIVES = 8
@@ -30,8 +34,8 @@ class _Unknown(Exception):
     """An expression pvscan cannot bound."""
 
 
-def _tokens(text: str) -> list[tuple[str, int | str]]:
-    out: list[tuple[str, int | str]] = []
+def _tokens(text: str) -> list[Token]:
+    out: list[Token] = []
     at = 0
     text = text.strip()
     while at < len(text):
@@ -52,10 +56,10 @@ class Evaluator:
     """Bounds of constant expressions. definitions: {macro: [(params or None, body)]}, the
     alternatives not ruled out; word_bits: the target's long."""
 
-    def __init__(self, definitions: dict, word_bits: int) -> None:
+    def __init__(self, definitions: dict[str, list[tuple[list[str] | None, str]]], word_bits: int) -> None:
         self.definitions = definitions
         self.word_bits = word_bits
-        self.known: dict = {}     # object-like macro -> its bounds, each evaluated once
+        self.known: dict[str, Bounds] = {}     # object-like macro -> its bounds, each evaluated once
         self.spent = 0
 
     def exact(self, text: str) -> int | None:
@@ -66,7 +70,7 @@ class Evaluator:
             return None
         return int(lo) if lo == hi and lo not in (INF, -INF) else None
 
-    def _value(self, text: str, depth: int):
+    def _value(self, text: str, depth: int) -> Bounds:
         self.spent += 1
         if depth > _MAX_DEPTH or self.spent > _BUDGET:
             raise _Unknown(text)
@@ -76,7 +80,7 @@ class Evaluator:
             raise _Unknown(text)
         return value
 
-    def macro(self, name: str, args, depth: int):
+    def macro(self, name: str, args: list[str] | None, depth: int) -> Bounds:
         builtin = _BUILTINS.get(name)
         if builtin is not None and args is not None:
             # The kernel's own spelling goes through sizeof(long), which the target fixes.
@@ -88,7 +92,7 @@ class Evaluator:
             self.known[name] = value
         return value
 
-    def _macro(self, name: str, args, depth: int):
+    def _macro(self, name: str, args: list[str] | None, depth: int) -> Bounds:
         alternatives = self.definitions.get(name)
         if alternatives is None:
             if args is None and name in ("BITS_PER_LONG", "__BITS_PER_LONG"):
@@ -98,11 +102,12 @@ class Evaluator:
             return (0, INF)           # a number nothing here defines: any count
         lo, hi = INF, -INF
         for params, body in alternatives[:_MAX_ALTERNATIVES]:
-            if (params is None) != (args is None) or (params is not None and len(params) != len(args)):
+            if params is None and args is None:
+                pass
+            elif params is None or args is None or len(params) != len(args):
                 raise _Unknown(name)
-            if params:
-                body = re.sub(r"\b\w+\b", lambda m: f"({args[params.index(m.group(0))]})"
-                              if m.group(0) in params else m.group(0), body)
+            elif params:
+                body = _substituted(body, params, args)
             a, b = self._value(body, depth + 1)
             lo, hi = min(lo, a), max(hi, b)
         if len(alternatives) > _MAX_ALTERNATIVES:
@@ -110,14 +115,20 @@ class Evaluator:
         return (lo, hi)
 
 
-def _div_round_up(ev, args):
+def _substituted(body: str, params: list[str], args: list[str]) -> str:
+    """A function-like macro's body with its arguments in place of its parameters."""
+    return re.sub(r"\b\w+\b", lambda m: f"({args[params.index(m.group(0))]})"
+                  if m.group(0) in params else m.group(0), body)
+
+
+def _div_round_up(ev: Evaluator, args: list[Bounds]) -> Bounds:
     (a_lo, a_hi), (b_lo, b_hi) = args
     if b_lo != b_hi or b_lo <= 0 or a_lo < 0:
         raise _Unknown("DIV_ROUND_UP")
     return (math.ceil(a_lo / b_lo), math.ceil(a_hi / b_lo) if a_hi != INF else INF)
 
 
-def _bits_to_longs(ev, args):
+def _bits_to_longs(ev: Evaluator, args: list[Bounds]) -> Bounds:
     return _div_round_up(ev, [args[0], (ev.word_bits, ev.word_bits)])
 
 
@@ -125,10 +136,10 @@ _BUILTINS = {"DIV_ROUND_UP": _div_round_up, "BITS_TO_LONGS": _bits_to_longs}
 
 
 class _Parser:
-    def __init__(self, tokens, ev: Evaluator, depth: int) -> None:
+    def __init__(self, tokens: list[Token], ev: Evaluator, depth: int) -> None:
         self.tokens, self.ev, self.depth, self.at = tokens, ev, depth, 0
 
-    def peek(self):
+    def peek(self) -> tuple[str, int | str | None]:
         return self.tokens[self.at] if self.at < len(self.tokens) else ("end", None)
 
     def take(self, op: str) -> bool:
@@ -137,7 +148,7 @@ class _Parser:
             return True
         return False
 
-    def ternary(self):
+    def ternary(self) -> Bounds:
         start = self.at
         cond = self.logical()
         if not self.take("?"):
@@ -162,7 +173,7 @@ class _Parser:
             return a
         return (min(a[0], b[0]), max(a[1], b[1]))
 
-    def operator(self, ops) -> str | None:
+    def operator(self, ops: tuple[str, ...]) -> str | None:
         """The next token when it is one of ops (and step past it), else None."""
         kind, value = self.peek()
         if kind == "op" and value in ops:
@@ -170,7 +181,7 @@ class _Parser:
             return value
         return None
 
-    def logical(self):
+    def logical(self) -> Bounds:
         left = self.comparison()
         while (op := self.operator(("&&", "||"))) is not None:
             right = self.comparison()
@@ -181,27 +192,27 @@ class _Parser:
                 left = (1, 1) if 1 in (lt, rt) else (0, 0) if lt == rt == 0 else (0, 1)
         return left
 
-    def comparison(self):
+    def comparison(self) -> Bounds:
         left = self.additive()
         while (op := self.operator(("<", ">", "<=", ">=", "==", "!="))) is not None:
             left = _compare(op, left, self.additive())
         return left
 
-    def additive(self):
+    def additive(self) -> Bounds:
         left = self.term()
         while (op := self.operator(("+", "-"))) is not None:
             r = self.term()
             left = (left[0] + r[0], left[1] + r[1]) if op == "+" else (left[0] - r[1], left[1] - r[0])
         return left
 
-    def term(self):
+    def term(self) -> Bounds:
         left = self.unary()
         while (op := self.operator(("*", "/", "%"))) is not None:
             r = self.unary()
             left = _times(left, r) if op == "*" else _divide(left, r, op)
         return left
 
-    def unary(self):
+    def unary(self) -> Bounds:
         if self.take("-"):
             lo, hi = self.unary()
             return (-hi, -lo)
@@ -212,17 +223,17 @@ class _Parser:
             return (0, 1) if t is None else (1 - t, 1 - t)
         return self.primary()
 
-    def primary(self):
+    def primary(self) -> Bounds:
         kind, value = self.peek()
         self.at += 1
-        if kind == "num":
+        if kind == "num" and isinstance(value, int):
             return (value, value)
         if kind == "op" and value == "(":
             inner = self.ternary()
             if not self.take(")"):
                 raise _Unknown("(")
             return inner
-        if kind == "id":
+        if kind == "id" and isinstance(value, str):
             if value == "sizeof":
                 raise _Unknown("sizeof")
             args = None
@@ -231,7 +242,7 @@ class _Parser:
             return self.ev.macro(value, args, self.depth)
         raise _Unknown(str(value))
 
-    def _arguments(self):
+    def _arguments(self) -> list[str]:
         self.take("(")
         args, depth, start = [], 0, self.at
         while self.at < len(self.tokens):
@@ -251,11 +262,11 @@ class _Parser:
         raise _Unknown("(")
 
 
-def _text(tokens) -> str:
+def _text(tokens: list[Token]) -> str:
     return " ".join(str(v) for _, v in tokens)
 
 
-def _min_max(cond, a, b) -> str | None:
+def _min_max(cond: list[Token], a: list[Token], b: list[Token]) -> str | None:
     """'min' for 'A < B ? A : B' (and <=, and 'A > B ? B : A'), 'max' for the other way."""
     for i, (kind, op) in enumerate(cond):
         if kind == "op" and op in ("<", "<=", ">", ">="):
@@ -267,7 +278,7 @@ def _min_max(cond, a, b) -> str | None:
     return None
 
 
-def _truth(v):
+def _truth(v: Bounds) -> int | None:
     lo, hi = v
     if lo == hi == 0:
         return 0
@@ -276,7 +287,7 @@ def _truth(v):
     return None
 
 
-def _compare(op, a, b):
+def _compare(op: str, a: Bounds, b: Bounds) -> Bounds:
     always = {"<": a[1] < b[0], "<=": a[1] <= b[0], ">": a[0] > b[1], ">=": a[0] >= b[1],
               "==": a[0] == a[1] == b[0] == b[1], "!=": a[1] < b[0] or a[0] > b[1]}[op]
     never = {"<": a[0] >= b[1], "<=": a[0] > b[1], ">": a[1] <= b[0], ">=": a[1] < b[0],
@@ -284,12 +295,12 @@ def _compare(op, a, b):
     return (1, 1) if always else (0, 0) if never else (0, 1)
 
 
-def _times(a, b):
+def _times(a: Bounds, b: Bounds) -> Bounds:
     products = [x * y if x != 0 and y != 0 else 0 for x in a for y in b]
     return (min(products), max(products))
 
 
-def _divide(a, b, op):
+def _divide(a: Bounds, b: Bounds, op: str) -> Bounds:
     if b[0] != b[1] or b[0] <= 0 or a[0] < 0:
         raise _Unknown(op)
     d = b[0]

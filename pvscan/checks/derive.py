@@ -7,14 +7,14 @@ is left for a person to fill in, and says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
+from typing import TYPE_CHECKING
 
 from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
 
 if TYPE_CHECKING:
+    from pvscan.checks.sharedmem import DerivedAreas
     from pvscan.inventory.model import Inventory
     from pvscan.source import Source
 
@@ -106,7 +106,7 @@ def backend_target(tree: Source, inventory: Inventory, backend: str, pae: bool, 
 
 
 def skeleton(tree: Source, inventory: Inventory, backend: str, derived: dict, files: list[str], pae: bool = False,
-             areas=None, arch: str = "x86") -> str:
+             areas: DerivedAreas | None = None, arch: str = "x86") -> str:
     """The skeleton ABI file. areas: sharedmem.DerivedAreas of the glue, when read."""
     numbers, arity = _numbers(tree)
     target, why = backend_target(tree, inventory, backend, pae, arch)
@@ -163,7 +163,7 @@ def skeleton(tree: Source, inventory: Inventory, backend: str, derived: dict, fi
     return "\n".join(out)
 
 
-def _area_tables(tree: Source, areas, target: str, out: list) -> dict:
+def _area_tables(tree: Source, areas: DerivedAreas, target: str, out: list) -> dict:
     """Append an [[area]] table for each area some op touches, its fields laid out from the
     tree's header for the target; {struct tag: the members given an offset}."""
     from pvscan.checks.layout import struct_layout

@@ -17,12 +17,11 @@ A call through such a pointer reaches that ROM call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.checks import asmglue, sharedmem
 from pvscan.facts.guards import evaluate
@@ -34,9 +33,13 @@ from pvscan.source.directory import KernelTree
 from pvscan.source.files import SkippedFile
 
 if TYPE_CHECKING:
-    from pvscan.facts.preprocess import Preprocessed
-    from pvscan.inventory.model import Inventory
+    from collections.abc import Iterator
+    from typing import Any
+
     from tree_sitter import Node
+
+    from pvscan.facts.preprocess import Define, Preprocessed
+    from pvscan.inventory.model import Inventory
 
 
 MAX_DEPTH = 6
@@ -114,7 +117,7 @@ def backend_files(tree: KernelTree, inventory: Inventory, backend: str, arch: st
 _INCLUDE = re.compile(rb'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
-def _included(tree: KernelTree, rel):
+def _included(tree: KernelTree, rel: str) -> set[Any]:
     arch = rel.split("/")[1] if rel.startswith("arch/") else "x86"
     try:
         data = tree.read(rel)
@@ -132,7 +135,8 @@ def _included(tree: KernelTree, rel):
     return out
 
 
-def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = "x86") -> dict[str, _Function]:
+def call_graph(tree: KernelTree, files: list[str | Any], config: dict | None = None,
+               arch: str = "x86") -> dict[str, _Function]:
     """{function name: _Function} of the C and assembly files. A name defined again under another
     #if (lguest_set_pmd for PAE and not) is the first definition whose guard the config (an ABI's)
     does not make false; a C definition comes before an assembly one of the same name."""
@@ -165,7 +169,7 @@ def call_graph(tree: KernelTree, files, config: dict | None = None, arch: str = 
     return graph
 
 
-def _parsed_c(tree: KernelTree, files) -> list:
+def _parsed_c(tree: KernelTree, files: list[str | Any]) -> list:
     """[(path, Preprocessed, syntax tree root)] of the readable C files among files."""
     parsed = []
     for rel in files:
@@ -180,7 +184,7 @@ def _parsed_c(tree: KernelTree, files) -> list:
     return parsed
 
 
-def _function_definitions(root):
+def _function_definitions(root: Node) -> Iterator[Node]:
     """The function definitions under root, in file order: the first definition is met first."""
     stack = [root]
     while stack:
@@ -200,7 +204,7 @@ def _from_asm(fn: asmglue.AsmFunction, offsets: dict, globals_: dict) -> _Functi
     return out
 
 
-def _parameters(fn_node, text) -> set[str]:
+def _parameters(fn_node: Node, text: bytes) -> set[str]:
     """Names of the function's parameters: a call of one of them goes through a pointer."""
     names = set()
     stack = [fn_node.child_by_field_name("declarator")]
@@ -217,7 +221,7 @@ def _parameters(fn_node, text) -> set[str]:
     return names
 
 
-def _collect(fn_node, name, rel, text, globals_=None) -> _Function:
+def _collect(fn_node: Node, name: str, rel: str, text: bytes, globals_: dict[str, str] | None = None) -> _Function:
     f = _Function(name, rel, fn_node.start_point[0] + 1)
     params = _parameters(fn_node, text)
     body = fn_node.child_by_field_name("body")
@@ -249,12 +253,13 @@ class _Handing:
     """The globals a function's body may hand to the hypervisor, worked out at its first primitive
     call only (most functions make none)."""
 
-    def __init__(self, body, text, globals_, locals_) -> None:
+    def __init__(self, body: Node | None, text: bytes, globals_: dict[str, str] | None,
+                 locals_: dict[str, str | None]) -> None:
         self.body, self.text, self.globals_, self.locals_ = body, text, globals_, locals_
         self.assigned: list[tuple[int, str, bool, str]] | None = None   # sharedmem.assignments of the body
         self.shadowed: dict[str, str] | None = None     # the globals no local of the function hides
 
-    def handed(self, f: _Function, node: Node, args, prim) -> None:
+    def handed(self, f: _Function, node: Node, args: Node | None, prim: tuple[str, bool]) -> None:
         if not self.globals_ or args is None:
             return
         if self.assigned is None or self.shadowed is None:
@@ -265,7 +270,7 @@ class _Handing:
             f.handed.append(sharedmem.Handed(shadowed[g], g, prim[0], f.name, f.file, node.start_point[0] + 1))
 
 
-def _call(f: _Function, node: Node, text, params: set, handing: _Handing) -> None:
+def _call(f: _Function, node: Node, text: bytes, params: set, handing: _Handing) -> None:
     """One call in a function's body: direct (and what it hands over), through a member, or indirect."""
     callee = node.child_by_field_name("function")
     args = node.child_by_field_name("arguments")
@@ -283,7 +288,7 @@ def _call(f: _Function, node: Node, text, params: set, handing: _Handing) -> Non
         f.indirect.append(node.start_point[0] + 1)
 
 
-def _struct_locals(fn_node, text) -> dict:
+def _struct_locals(fn_node: Node, text: bytes) -> dict:
     """{local or parameter: struct tag, or None for one of another type}: a local hides a global."""
     out: dict = {}
     stack = [fn_node.child_by_field_name("declarator"), fn_node.child_by_field_name("body")]
@@ -301,7 +306,7 @@ def _struct_locals(fn_node, text) -> dict:
     return out
 
 
-def _primitive(callee: str, first_arg: str):
+def _primitive(callee: str, first_arg: str) -> tuple[str, bool] | None:
     """(hypercall name, batched) if the call is a hypercall primitive."""
     m = _XEN.match(callee)
     if m:
@@ -339,7 +344,7 @@ _MEMBER_SET = re.compile(r"\b(\w+)\.(\w+)\s*=")
 _GETTER = re.compile(rb"\b(\w+)\.(\w+)\s*=\s*\w+\(\s*VMI_CALL_(\w+)\s*\)")
 
 
-def rom_calls(tree: KernelTree, files) -> RomCalls:
+def rom_calls(tree: KernelTree, files: list[str | Any]) -> RomCalls:
     """The ROM-call bindings of the backend's files (empty for a backend that has none)."""
     rom = RomCalls()
     wraps: dict = {}    # macro -> (index of the call argument, index of the pointer argument, struct)
@@ -360,7 +365,7 @@ def rom_calls(tree: KernelTree, files) -> RomCalls:
     return rom
 
 
-def _fill_macro(rom: RomCalls, wraps: dict, d) -> None:
+def _fill_macro(rom: RomCalls, wraps: dict, d: Define) -> None:
     """A #define that pastes its parameter into a ROM call's name (VMI_CALL_##x): a fill macro,
     and a wrapper of ROM calls when it caches the entry in a pointer."""
     m = _PASTE.search(d.body)
@@ -404,7 +409,7 @@ def filled_rom_call(rom: RomCalls, function: str) -> str | None:
     return args[index] if index < len(args) and re.fullmatch(r"\w+", args[index]) else None
 
 
-def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None = None
+def trace(graph: dict[str, _Function], function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None = None
           ) -> tuple[list[Reach], list[Step]]:
     """Every hypercall reachable from function, with its chain; and the indirect calls met."""
     if function not in graph:
@@ -412,7 +417,8 @@ def trace(graph, function: str, max_depth: int = MAX_DEPTH, rom: RomCalls | None
     reaches: dict[tuple[str, bool], Reach] = {}
     indirect: list[Step] = []
     start = graph[function]
-    queue: deque[tuple[_Function, tuple[Step, ...], int]] = deque([(start, (Step(start.name, start.file, start.line),), 0)])
+    queue: deque[tuple[_Function, tuple[Step, ...], int]] = deque(
+        [(start, (Step(start.name, start.file, start.line),), 0)])
     seen = {function}
     while queue:
         fn, chain, depth = queue.popleft()

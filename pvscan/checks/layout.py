@@ -14,11 +14,10 @@ leave the fields from there on at an unknown offset: a note, never a guess.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.checks.constexpr import Evaluator
 from pvscan.checks.typesizes import size_bits
@@ -29,8 +28,9 @@ from pvscan.facts.syntax import node_text, parse_tree
 from pvscan.source.files import SkippedFile
 
 if TYPE_CHECKING:
-    from pvscan.facts.preprocess import Preprocessed
     from tree_sitter import Node
+
+    from pvscan.facts.preprocess import Preprocessed
 
 
 # What the compiler predefines for each target, which uapi and Xen headers test.
@@ -187,7 +187,7 @@ class _Types:
         holds, _ = evaluate(guard_expression(pre.guard_at(row)), self.config)
         return holds is not False
 
-    def _record(self, rel, pre: Preprocessed, node: Node, data: bytes, tag: str | None = None) -> None:
+    def _record(self, rel: str, pre: Preprocessed, node: Node, data: bytes, tag: str | None = None) -> None:
         name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
         if (name is None and tag is None) or body is None or not self._exists(pre, node.start_point[0]):
             return
@@ -209,7 +209,7 @@ class _Types:
         align = int(aligned.group(1) or aligned.group(2)) if aligned else None
         self.structs[tag] = (node.type, tuple(members), packed, align, rel, node.start_point[0] + 1)
 
-    def _members(self, rel, pre: Preprocessed, decl, data: bytes) -> list[tuple]:
+    def _members(self, rel: str, pre: Preprocessed, decl, data: bytes) -> list[tuple]:
         """The members one field declaration declares: (name, type, dimensions, pointer stars,
         whether a bit-field, line); a struct or union written in place is laid out as one of its
         own, and a member a macro declares has a name None (the offsets after it are unknown)."""

@@ -13,19 +13,20 @@ when it cannot parse at all, one line says why and the type table stays.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pvscan.source.directory import KernelTree
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
     from pvscan.abi import Abi
     from pvscan.inventory.model import Inventory
+    from pvscan.source.directory import KernelTree
 
 
 DEFAULT_CONFIG = {
@@ -56,7 +57,7 @@ class PreciseSizes:
     # in bytes, anonymous members' fields flattened into their struct's (checks.layout does the same).
     layouts: dict = field(default_factory=dict)
 
-    def get(self, ctype):
+    def get(self, ctype: str | None) -> int | None:
         return self.sizes.get(" ".join((ctype or "").split()))
 
 
@@ -80,7 +81,7 @@ def read_config(path: str) -> dict[str, int | str]:
     return out
 
 
-def _compile_commands(tree: KernelTree, arch: str):
+def _compile_commands(tree: KernelTree, arch: str) -> list[str] | None:
     """Flags of a file that includes the ops header, from the tree's compile_commands.json, or None."""
     import json
     import shlex
@@ -116,8 +117,8 @@ def _compile_commands(tree: KernelTree, arch: str):
     return None
 
 
-def sizes_for(tree: KernelTree, header: str, arch: str, types, target: str, config_path: str | None = None,
-              areas=()) -> PreciseSizes:
+def sizes_for(tree: KernelTree, header: str, arch: str, types: Iterable[str | None], target: str,
+              config_path: str | None = None, areas: Sequence[tuple[str, tuple[str, ...]]] = ()) -> PreciseSizes:
     """Bits of each type in types, as libclang computes them for target; and the layout of each
     area's struct (areas: (struct tag, its headers)), compiled in the same translation unit."""
     result = PreciseSizes(target, config=config_path or "default")
@@ -153,7 +154,8 @@ def sizes_for(tree: KernelTree, header: str, arch: str, types, target: str, conf
     return result
 
 
-def _write_probe(tree: KernelTree, tmp: str, stub: str, config: dict, header: str, types: list, tags: list, areas) -> str:
+def _write_probe(tree: KernelTree, tmp: str, stub: str, config: dict, header: str, types: list, tags: list,
+                 areas: Sequence[tuple[str, tuple[str, ...]]]) -> str:
     """The probe file (a typedef of each type and area struct, after the headers that declare
     them) and the stub autoconf.h of the configuration; the probe's path."""
     os.makedirs(os.path.join(stub, "generated"))
@@ -185,7 +187,7 @@ def _default_args(root: str, arch: str, target: str, stub: str) -> list[str]:
     return args
 
 
-def _parse_stubbing(ci, src: str, args: list, stub: str, root: str):
+def _parse_stubbing(ci: Any, src: str, args: list, stub: str, root: str) -> Any:
     """The translation unit of the probe, parsed again with a stub for each header it misses
     (generated headers an unbuilt tree lacks), at most 40 times."""
     index = ci.Index.create()
@@ -206,7 +208,7 @@ def _parse_stubbing(ci, src: str, args: list, stub: str, root: str):
     return tu
 
 
-def _read_probe(ci, tu, src: str, root: str, types: list, tags: list, result: PreciseSizes) -> None:
+def _read_probe(ci: Any, tu: Any, src: str, root: str, types: list, tags: list, result: PreciseSizes) -> None:
     """The sizes, area layouts and member arities the probe's translation unit gives, into result."""
     # clang recovers an unknown type name as int: a probe line with an
     # error of its own gives no size at all.
@@ -232,7 +234,7 @@ def _read_probe(ci, tu, src: str, root: str, types: list, tags: list, result: Pr
                          f"{errors[0] if errors else 'none'})"
 
 
-def _has_errors(tu, decl) -> bool:
+def _has_errors(tu: Any, decl: Any) -> bool:
     """Whether libclang reported an error inside the declaration: a member of an unknown type
     ('__u64' without linux/types.h) is dropped or recovered as int, and the layout would lie."""
     extent = decl.extent
@@ -243,14 +245,14 @@ def _has_errors(tu, decl) -> bool:
                and first <= d.location.line <= last for d in tu.diagnostics)
 
 
-def _struct_fields(ci, struct_type, root: str):
+def _struct_fields(ci: Any, struct_type: Any, root: str) -> tuple[str, int, tuple[tuple[str, int, int], ...]] | None:
     """(file, line, ((member, offset, size), ...)) in bytes of a complete struct type, or None."""
     decl = struct_type.get_declaration()
     if struct_type.kind != ci.TypeKind.RECORD or struct_type.get_size() <= 0 or decl.location.file is None:
         return None
     fields = []
 
-    def walk(record, base: int) -> None:
+    def walk(record: Any, base: int) -> None:
         for member in record.get_fields():
             offset = record.get_offset(member.spelling) if member.spelling else -1
             if member.is_anonymous():
@@ -272,7 +274,7 @@ def _struct_fields(ci, struct_type, root: str):
     return (name[len(prefix):] if name.startswith(prefix) else name, decl.location.line, tuple(fields))
 
 
-def _member_arities(ci, tu, root: str) -> dict:
+def _member_arities(ci: Any, tu: Any, root: str) -> dict:
     """{(file relative to the tree, line): parameter count} of every function-pointer struct member."""
     out = {}
     stack = [tu.cursor]
@@ -305,7 +307,7 @@ def signature_mismatches(inventory: Inventory, precise: PreciseSizes) -> list[tu
     return out
 
 
-def _without_include(args, path):
+def _without_include(args: list[str], path: str) -> list[str]:
     out, i = [], 0
     while i < len(args):
         if args[i] == "-include" and i + 1 < len(args) and args[i + 1] == path:
@@ -335,7 +337,8 @@ def _stub(stub: str, name: str, root: str) -> None:
         f.write(body)
 
 
-def sizes_for_abis(tree: KernelTree, inventory: Inventory, abis: Sequence[Abi], config) -> tuple[dict, list[str]]:
+def sizes_for_abis(tree: KernelTree, inventory: Inventory, abis: Sequence[Abi],
+                   config: str | None) -> tuple[dict, list[str]]:
     """({target: PreciseSizes}, lines to tell the user): libclang's sizes for each ABI's target."""
     out, notes = {}, []
     for target in sorted({a.target for a in abis}):

@@ -23,19 +23,23 @@ xen_vcpu_info (VCPUOP_register_vcpu_info), KVM's per-cpu steal_time
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.facts.syntax import innermost_identifier, node_text
 from pvscan.identity import on_arch
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from tree_sitter import Node
+
+    from pvscan.checks.glue import Glue, _Function
     from pvscan.inventory.model import Inventory
     from pvscan.source import Source
-    from tree_sitter import Node
 
 
 # Per-cpu accessors whose first argument names the variable whose storage they reach.
@@ -59,7 +63,7 @@ class Handed:
     line: int
 
 
-def struct_tag(type_node, text: bytes) -> str | None:
+def struct_tag(type_node: Node | None, text: bytes) -> str | None:
     """'kvm_steal_time' of a declaration's type 'struct kvm_steal_time'."""
     if type_node is not None and type_node.type == "struct_specifier":
         name = type_node.child_by_field_name("name")
@@ -81,7 +85,7 @@ def declared_structs(node: Node, text: bytes) -> dict[str, str]:
     return out
 
 
-def global_structs(root, text: bytes) -> dict[str, str]:
+def global_structs(root: Node, text: bytes) -> dict[str, str]:
     """{global variable: struct tag} of a file: file-scope declarations and DEFINE_PER_CPU*."""
     out = {}
     for child in root.children:
@@ -113,9 +117,9 @@ def base_struct(node: Node | None, text: bytes, types: dict[str, str]) -> str | 
     return None
 
 
-def _nodes(body):
+def _nodes(body: Node | None) -> Iterator[Node]:
     """Every node under body (body included), depth first."""
-    stack = [body]
+    stack: list[Node | None] = [body]
     while stack:
         node = stack.pop()
         if node is not None:
@@ -123,7 +127,7 @@ def _nodes(body):
             stack.extend(node.children)
 
 
-def accesses(body, text: bytes, types: dict[str, str]) -> list[tuple[str, str, int]]:
+def accesses(body: Node | None, text: bytes, types: dict[str, str]) -> list[tuple[str, str, int]]:
     """(struct tag, member, line) of every member access in body whose object's struct is known."""
     out = []
     for node in _nodes(body):
@@ -135,7 +139,7 @@ def accesses(body, text: bytes, types: dict[str, str]) -> list[tuple[str, str, i
     return out
 
 
-def assignments(body, text: bytes) -> list[tuple[int, str, bool, str]]:
+def assignments(body: Node | None, text: bytes) -> list[tuple[int, str, bool, str]]:
     """(byte offset, local, whole, text assigned) of every assignment to a local or to a member
     of one (whole False) in body, in order: what a handed argument came from."""
     out = []
@@ -144,7 +148,7 @@ def assignments(body, text: bytes) -> list[tuple[int, str, bool, str]]:
             left = node.child_by_field_name("left")
             ident = _root_identifier(left)
             right = node.child_by_field_name("right")
-            if ident is not None and right is not None:
+            if left is not None and ident is not None and right is not None:
                 out.append((node.start_byte, node_text(ident, text), left.type == "identifier",
                             node_text(right, text)))
         elif node.type == "init_declarator":
@@ -165,7 +169,8 @@ def _root_identifier(node: Node | None) -> Node | None:
 _MEMBER_VALUE = re.compile(r"\b[A-Za-z_]\w*\s*(?:\.|->)\s*[A-Za-z_][\w.]*")
 
 
-def handed_globals(arguments: str, before: int, assigned, globals_: dict[str, str]) -> list[str]:
+def handed_globals(arguments: str, before: int, assigned: list[tuple[int, str, bool, str]],
+                   globals_: dict[str, str]) -> list[str]:
     """The globals of a struct type whose storage a call's arguments (at byte offset before) hand
     over, through the locals assigned before the call: of a local, its last whole assignment and
     every member assignment count. A member's value ('lguest_data.pgdir') hands over no area."""
@@ -192,7 +197,7 @@ def handed_globals(arguments: str, before: int, assigned, globals_: dict[str, st
     return sorted(set(found))
 
 
-def interface_structs(tree: Source, headers) -> dict[str, str]:
+def interface_structs(tree: Source, headers: list[Any]) -> dict[str, str]:
     """{struct tag: header} of the structs the hypervisor-interface headers define."""
     from pvscan.source.files import SkippedFile
 
@@ -207,7 +212,7 @@ def interface_structs(tree: Source, headers) -> dict[str, str]:
     return out
 
 
-def area_uses(graph, function: str, areas: set[str], max_depth: int) -> set[tuple[str, str]]:
+def area_uses(graph: dict[str, _Function], function: str, areas: set[str], max_depth: int) -> set[tuple[str, str]]:
     """(area struct, member) the function and the glue functions it calls touch."""
     if function not in graph:
         return set()
@@ -232,7 +237,7 @@ class DerivedAreas:
     uses: dict            # op name -> sorted [(struct tag, member)]
 
 
-def derive_areas(tree: Source, inventory: Inventory, glue, max_depth: int) -> DerivedAreas:
+def derive_areas(tree: Source, inventory: Inventory, glue: Glue, max_depth: int) -> DerivedAreas:
     """The areas glue (checks.glue.Glue) hands to its hypervisor and the members each op's
     implementation touches."""
     defined = interface_structs(tree, [f for f in glue.files if f.endswith(".h")])

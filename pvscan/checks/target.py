@@ -22,10 +22,9 @@ same lines either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 
 from pvscan.facts.guards import config_options, evaluate
 from pvscan.facts.preprocess import guard_expression, preprocess
@@ -33,7 +32,12 @@ from pvscan.identity import same_arch
 from pvscan.source.files import SkippedFile
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
     from pvscan.abi import Abi
+    from pvscan.inventory.model import Op
+    from pvscan.kconfig import LazyGuardLogic
     from pvscan.source import ListedSource, Source
 
 
@@ -43,12 +47,12 @@ _INTEGER = re.compile(r"^\(?\s*(\d+)[uUlL]*\s*\)?$")
 MAX_INCLUDE_DEPTH = 3
 
 
-def _guards(ops, abi: Abi) -> list[str]:
+def _guards(ops: Iterable[Op], abi: Abi) -> list[str]:
     """The guards of the ops the ABI's kernel has: its architecture's, and the generic ones."""
     return [op.guard for op in ops if op.guard and (same_arch(op.arch, abi.arch) or op.arch == "generic")]
 
 
-def guard_symbols(ops, abi: Abi) -> list[str]:
+def guard_symbols(ops: Iterable[Op], abi: Abi) -> list[str]:
     """The non-CONFIG identifiers that these ops' guards (of the ABI's architecture) test and its config
     does not set."""
     found = {name for guard in _guards(ops, abi) for name in _IDENT.findall(guard)}
@@ -56,18 +60,19 @@ def guard_symbols(ops, abi: Abi) -> list[str]:
                   if not s.startswith("CONFIG_") and not s.startswith("__") and s not in abi.config)
 
 
-def kconfig_symbols(ops, abi: Abi) -> list[str]:
+def kconfig_symbols(ops: Iterable[Op], abi: Abi) -> list[str]:
     """The options that these ops' guards (of the ABI's architecture) test and its config does not set."""
     return [n for n in config_options(*_guards(ops, abi)) if f"CONFIG_{n}" not in abi.config]
 
 
-def leaves_unset(ops, abi: Abi) -> bool:
+def leaves_unset(ops: list[Op], abi: Abi) -> bool:
     """Whether the ABI's configuration leaves unset something these ops' guards test: only then
     can complete_config change how they are judged."""
     return bool(kconfig_symbols(ops, abi) or guard_symbols(ops, abi))
 
 
-def complete_config(tree: Source, ops, abi: Abi, kconfig=None):
+def complete_config(tree: Source, ops: Iterable[Op], abi: Abi,
+                    kconfig: LazyGuardLogic | None = None) -> tuple[Abi, list[Any]]:
     """(the ABI with its config completed for its target, [notes saying where each value came from]),
     for what the guards of ops test: options the tree's Kconfig rules out under the ABI's config
     (kconfig: a LazyGuardLogic), then the non-CONFIG macros of the target's headers."""
@@ -97,12 +102,12 @@ def complete_config(tree: Source, ops, abi: Abi, kconfig=None):
     return abi, notes + said
 
 
-def _value_text(value) -> str:
+def _value_text(value: object) -> str:
     """4, or '4 or 5' for a set of possible values."""
     return " or ".join(map(str, sorted(value))) if isinstance(value, frozenset) else str(value)
 
 
-def _complete_macros(tree: Source, ops, abi: Abi):
+def _complete_macros(tree: Source, ops: Iterable[Op], abi: Abi) -> tuple[Abi, list[Any]]:
     from pvscan.source import ListedSource
 
     symbols = guard_symbols(ops, abi)
@@ -152,9 +157,8 @@ class ArchHeaders:
 
     def matching(self, pattern: str) -> dict[str, tuple]:
         """{rel: ((1-based line, its bytes), ...)} of the headers with a line matching pattern."""
-        from pvscan.source.search import lines_matching, matching_lines, ripgrep
-
         from pvscan.source.directory import KernelTree
+        from pvscan.source.search import lines_matching, matching_lines, ripgrep
 
         if isinstance(self.tree, KernelTree) and ripgrep(self.tree.run):
             return matching_lines(self.tree, pattern, [], self.dirs)
@@ -171,7 +175,7 @@ class ArchHeaders:
         return {rel: lines for rel, lines in found.items() if lines}
 
 
-def _preprocessed(tree: Source, rel):
+def _preprocessed(tree: Source, rel: str):
     try:
         return preprocess(tree.read(rel))
     except (SkippedFile, OSError):
@@ -189,7 +193,7 @@ def _fits_target(rel: str, target: str) -> bool:
     return (m.group(1) == "64") == (target == "x86_64")
 
 
-def _built(headers, rel, abi: Abi, depth) -> bool:
+def _built(headers, rel: str, abi: Abi, depth: int) -> bool:
     """Whether the ABI's target builds header rel (see the module's docstring)."""
     if not _fits_target(rel, abi.target):
         return False

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
+from typing import TYPE_CHECKING
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, Warning_
-from pvscan.talk import Talk
 from pvscan.progress import Progress
+from pvscan.talk import Talk
 
 if TYPE_CHECKING:
     from argparse import Namespace
+
+    from pvscan.history.run import RevisionSummary
     from pvscan.run import Run
 
 
@@ -47,7 +48,7 @@ def main(args: Namespace, run: Run) -> int:
     line = Progress.for_terminal(args.progress)
     done = {"revisions": 0, "files": 0, "hits": 0}
 
-    def tell(summary) -> None:
+    def tell(summary: RevisionSummary) -> None:
         done["revisions"] += 1
         done["files"] += summary.files
         done["hits"] += summary.cache_hits

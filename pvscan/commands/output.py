@@ -15,11 +15,17 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def refuse_writes_into(trees, *paths) -> None:
+    from pvscan.cache import Holder
+
+
+def refuse_writes_into(trees: Sequence[Holder], *paths: str | None) -> None:
     """Before any work: each output path is one pvscan may write to."""
     for path in paths:
         if path is None or path == "-":
@@ -67,7 +73,7 @@ def write_output(text: str, path: str | None) -> None:
             sys.stdout = open(os.devnull, "w")
             raise PvscanError(f"cannot write: {e.strerror}", "standard output") from None
         return
-    import tempfile     # only for a file: most runs write to standard output
+    import tempfile  # only for a file: most runs write to standard output
 
     real = os.path.realpath(path)
     try:

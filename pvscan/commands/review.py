@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError
-from pvscan.talk import Talk
 from pvscan.findings import fails_at, severity_counts, verdict
+from pvscan.talk import Talk
 
 if TYPE_CHECKING:
     from argparse import Namespace
+
+    from pvscan.review.patch import Patch
     from pvscan.run import Run
     from pvscan.source import Source
 
@@ -20,13 +22,13 @@ MAX_PATCH_BYTES = 256 * 1024 * 1024
 
 
 def main(args: Namespace, run: Run) -> int:
-    from pvscan.abi import load_abi
     from pvscan import api
+    from pvscan.abi import load_abi
     from pvscan.progress import Progress
-    from pvscan.report.color import use_color
     from pvscan.report import ReviewRun, finding_reporter, report_findings
-    from pvscan.rulebook import every_rule
+    from pvscan.report.color import use_color
     from pvscan.review.patch import Patch, read_patch_bytes
+    from pvscan.rulebook import every_rule
     from pvscan.source.directory import KernelTree
 
     tree: Source
@@ -74,7 +76,7 @@ def main(args: Namespace, run: Run) -> int:
     return 1 if fails else 0
 
 
-def _at_base_commit(tree: Source, path: str, patches, talk):
+def _at_base_commit(tree: Source, path: str, patches: list[Patch], talk: Talk) -> Source:
     """The tree to apply to: the commit the patches name as their base ('base-commit:', as
     git format-patch --base writes it) when --tree is a git checkout that has it, read from its
     objects; else the tree as it is."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import difflib
 import io
 import sys
+from typing import TYPE_CHECKING
 
 from pvscan.commands.output import refuse_writes_into, write_output
 from pvscan.errors import PvscanError, print_warnings
@@ -16,6 +15,9 @@ from pvscan.talk import Talk
 
 if TYPE_CHECKING:
     from argparse import Namespace
+    from collections.abc import Iterable
+
+    from pvscan.inventory.model import Op
     from pvscan.run import Run
 
 
@@ -54,7 +56,7 @@ def main(args: Namespace, run: Run) -> int:
     return 1 if blind else 0
 
 
-def _in_this_tree(name: str, ops, arch: str | None) -> str | None:
+def _in_this_tree(name: str, ops: Iterable[Op], arch: str | None) -> str | None:
     """The tree's own name for an op named as another generation named it ('pv_mmu_ops.set_pte'
     is 6.12's 'mmu.set_pte', 'time.steal_clock' its static call 'pv_steal_clock'), when exactly
     one op answers to it."""

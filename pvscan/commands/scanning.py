@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from argparse import Namespace
+
+    from pvscan.pipeline import ScanResult
     from pvscan.source import Source
 
 
-def scan_with_options(args: Namespace, tree: Source):
+def scan_with_options(args: Namespace, tree: Source) -> ScanResult:
     """pipeline.scan of tree without the callers' search, as -j, --progress, --backend and
     --backend-map ask; the progress line is cleared however the scan ends."""
     from pvscan import api

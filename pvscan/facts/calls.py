@@ -13,15 +13,21 @@ import bisect
 import dataclasses
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pvscan.facts.ctext import chunks_around
 from pvscan.facts.model import Call
 from pvscan.facts.preprocess import preprocess
 from pvscan.facts.syntax import declarator_name, node_text, parse_tree
 
+if TYPE_CHECKING:
+    from re import Pattern
+
+    from tree_sitter import Node, Query
+
 
 @lru_cache(maxsize=1)
-def _query():
+def _query() -> Query:
     from importlib import resources
 
     import tree_sitter_c
@@ -31,7 +37,7 @@ def _query():
     return Query(Language(tree_sitter_c.language()), text)
 
 
-def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> list[Call]:
+def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows: tuple[int, ...] | None = None) -> list[Call]:
     """Calls of the named functions or macros in one file.
 
     With rows (the 1-based lines the text search matched), only the
@@ -52,7 +58,7 @@ def calls_in_file(rel: str, data: bytes, names: frozenset[str], rows=None) -> li
             for c in out]
 
 
-def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
+def _calls_in_chunk(rel: str, text: bytes, first_row: int, names: frozenset, local: set[str]) -> list[Call]:
     from tree_sitter import QueryCursor
 
     pre = preprocess(text)
@@ -66,7 +72,7 @@ def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
     # '__attribute__((weak)) memory_setup(void)', "Overridden in paravirt.c if CONFIG_PARAVIRT").
     if rel.endswith(".c"):
         local.update(name for _, _, fn in functions
-                     if (name := _function_name(fn)) in names and not _weak(text, fn))
+                     if (name := _function_name(fn)) is not None and name in names and not _weak(text, fn))
     starts = [f[0] for f in functions]
     out = []
     for callee in captures.get("callee", []):
@@ -90,7 +96,7 @@ def _calls_in_chunk(rel, text, first_row, names, local) -> list[Call]:
 
 
 @lru_cache(maxsize=8)
-def _names_regex(names: frozenset[str]):
+def _names_regex(names: frozenset[str]) -> Pattern:
     alternatives = "|".join(sorted(re.escape(n) for n in names))
     return re.compile(rf"(?<![A-Za-z0-9_.>])({alternatives})\s*\(")
 
@@ -98,7 +104,7 @@ def _names_regex(names: frozenset[str]):
 _WEAK = re.compile(rb"\b__weak\b|__attribute__\s*\(\(\s*(?:__)?weak(?:__)?\s*\)\)")
 
 
-def _weak(text: bytes, fn) -> bool:
+def _weak(text: bytes, fn: Node) -> bool:
     """Whether a function definition is weak: its head, from the start of its first line (a
     blanked '__weak' may sit before the node) to its body, says so."""
     body = fn.child_by_field_name("body")
@@ -106,5 +112,5 @@ def _weak(text: bytes, fn) -> bool:
     return bool(_WEAK.search(text, head_start, body.start_byte if body is not None else fn.end_byte))
 
 
-def _function_name(fn):
+def _function_name(fn: Node) -> str | None:
     return declarator_name(fn.child_by_field_name("declarator"))

@@ -13,6 +13,11 @@ import bisect
 import re
 from functools import lru_cache
 from itertools import accumulate
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from re import Pattern
 
 
 class Rows:
@@ -103,7 +108,7 @@ def outside_parens(text: str) -> str:
     return "".join(out)
 
 
-def split_args(text: bytes, open_paren: int):
+def split_args(text: bytes, open_paren: int) -> tuple[list[str] | None, int]:
     """Top-level comma-separated arguments of a macro use, and the end offset.
 
     Textual on purpose: 'PVOP_CALL0(unsigned long, cpu.read_cr0)' has a type
@@ -170,7 +175,7 @@ def blank_annotations(out: bytearray) -> None:
 
 
 @lru_cache(maxsize=512)
-def _annotation_regex(names: tuple[bytes, ...], with_args: bool):
+def _annotation_regex(names: tuple[bytes, ...], with_args: bool) -> Pattern:
     tail = rb"\b(?=\s*\()" if with_args else rb"\b"
     return re.compile(rb"\b(?:" + b"|".join(names) + rb")" + tail)
 
@@ -182,7 +187,7 @@ def fold(text: str) -> str:
 
 # -- lines and top-level chunks -----------------------------------------------------
 
-def chunks_around(data: bytes, rows) -> list[tuple[int, int, int]]:
+def chunks_around(data: bytes, rows: Iterable[int]) -> list[tuple[int, int, int]]:
     """(start, end, first 0-based row) of the top-level chunks holding these 1-based rows.
 
     Kernel style closes every top-level definition with a '}' in column 0,
@@ -207,8 +212,5 @@ def chunks_around(data: bytes, rows) -> list[tuple[int, int, int]]:
         else:
             end = len(data)
         chunks[start] = max(chunks.get(start, 0), end)
-    out = []
-    rows = Rows(data)
-    for start in sorted(chunks):
-        out.append((start, chunks[start], rows.at(start)))
-    return out
+    at_row = Rows(data)
+    return [(start, chunks[start], at_row.at(start)) for start in sorted(chunks)]

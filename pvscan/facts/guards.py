@@ -17,30 +17,36 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Iterator, Mapping
 
 _TOKEN = re.compile(r"\s*(defined|\d+[uUlL]*|[A-Za-z_][A-Za-z0-9_]*|&&|\|\||==|!=|<=|>=|<<|>>|[!()<>+\-*/])")
 
 UNKNOWN = None
+# What a subexpression evaluates to: a truth, an integer, the set of integers it may be (a
+# configuration's option with several possible values), or UNKNOWN (None).
+Value = bool | int | frozenset[int] | None
+# A configuration: {CONFIG_X: True/False, an integer, or the set of integers it may be}.
+Config = Mapping[str, bool | int | frozenset[int]]
 _OPTION = re.compile(r"\bCONFIG_([A-Za-z0-9_]+)\b")
 
 
-def config_options(*exprs) -> list[str]:
+def config_options(*exprs: str | None) -> list[str]:
     """The options the guards name, without CONFIG_, sorted: 'defined(CONFIG_X86_PAE)' -> X86_PAE."""
     return sorted({name for e in exprs if e for name in _OPTION.findall(e)})
 
 
-def configurations(names):
+def configurations(names: list[str]) -> Iterator[dict[str, bool]]:
     """Every assignment of True/False to the options names, as {name: bool}."""
     for values in itertools.product((False, True), repeat=len(names)):
         yield dict(zip(names, values))
 
 
-def as_config(chosen: dict) -> dict:
+def as_config(chosen: Mapping[str, bool]) -> dict[str, bool]:
     """{X86_PAE: True} -> {CONFIG_X86_PAE: True}, the shape evaluate() takes."""
     return {f"CONFIG_{n}": v for n, v in chosen.items()}
 
 
-def evaluate(expr: str | None, config: dict):
+def evaluate(expr: str | None, config: Config) -> tuple[bool | None, set[str]]:
     """True, False or None (unknown), and the symbols that made it unknown."""
     if expr is None:
         return True, set()
@@ -60,14 +66,14 @@ def evaluate(expr: str | None, config: dict):
     return truth, set()
 
 
-def _truth(value):
+def _truth(value: Value) -> bool | None:
     if isinstance(value, frozenset):
         truths = {bool(v) for v in value}
         return truths.pop() if len(truths) == 1 else UNKNOWN
     return UNKNOWN if value is UNKNOWN else bool(value)
 
 
-def _apply(fn, a, b):
+def _apply(fn: Callable[[int, int], bool | int], a: Value, b: Value) -> Value:
     """fn(a, b) on integers, where either may be a set of possible values: the set of results,
     or the one result they all give."""
     if a is UNKNOWN or b is UNKNOWN:
@@ -82,8 +88,8 @@ _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a,
 _ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b}
 
 
-def _tokens(expr):
-    out = []
+def _tokens(expr: str) -> list[str] | None:
+    out: list[str] = []
     pos = 0
     while pos < len(expr):
         if expr[pos].isspace():
@@ -98,23 +104,23 @@ def _tokens(expr):
 
 
 class _Parser:
-    def __init__(self, tokens, config) -> None:
+    def __init__(self, tokens: list[str], config: Config) -> None:
         self.t = tokens
         self.pos = 0
         self.config = config
         self.missing: set[str] = set()
 
-    def peek(self):
+    def peek(self) -> str | None:
         return self.t[self.pos] if self.pos < len(self.t) else None
 
-    def take(self, expected=None):
+    def take(self, expected: str | None = None) -> str:
         tok = self.t[self.pos]
         if expected is not None and tok != expected:
             raise ValueError(tok)
         self.pos += 1
         return tok
 
-    def expr(self):
+    def expr(self) -> Value:
         left = self.conj()
         while self.peek() == "||":
             self.take()
@@ -123,7 +129,7 @@ class _Parser:
             left = True if (a or b) else (UNKNOWN if UNKNOWN in (a, b) else False)
         return left
 
-    def conj(self):
+    def conj(self) -> Value:
         left = self.compare()
         while self.peek() == "&&":
             self.take()
@@ -132,21 +138,21 @@ class _Parser:
             left = False if (a is False or b is False) else (UNKNOWN if UNKNOWN in (a, b) else True)
         return left
 
-    def compare(self):
+    def compare(self) -> Value:
         left = self.additive()
         while self.peek() in ("==", "!=", "<", ">", "<=", ">="):
             op = self.take()
             left = _apply(_COMPARE[op], left, self.additive())
         return left
 
-    def additive(self):
+    def additive(self) -> Value:
         left = self.unary()
         while self.peek() in ("+", "-"):
             op = self.take()
             left = _apply(_ARITHMETIC[op], left, self.unary())
         return left
 
-    def unary(self):
+    def unary(self) -> Value:
         tok = self.peek()
         if tok == "!":
             self.take()
@@ -154,9 +160,9 @@ class _Parser:
             return UNKNOWN if v is UNKNOWN else (not v)
         if tok == "(":
             self.take()
-            v = self.expr()
+            inner = self.expr()
             self.take(")")
-            return v
+            return inner
         if tok == "defined":
             self.take()
             paren = self.peek() == "("
@@ -167,11 +173,12 @@ class _Parser:
                 self.take(")")
             return self.symbol(name, defined=True)
         tok = self.take()
-        if tok[0].isdigit():
-            return int(re.match(r"\d+", tok).group(0))
+        digits = re.match(r"\d+", tok)
+        if digits is not None:
+            return int(digits.group(0))
         return self.symbol(tok, defined=False)
 
-    def symbol(self, name, defined):
+    def symbol(self, name: str, defined: bool) -> Value:
         if name not in self.config:
             self.missing.add(name)
             return UNKNOWN

@@ -226,7 +226,7 @@ class FileFacts:
     # asm-offsets: 'OFFSET(PV_IRQ_save_fl, paravirt_patch_template, irq.save_fl)' makes
     # the assembler symbol the op's offset in that struct: (symbol, struct tag, path, line).
     offset_symbols: tuple[tuple[str, str, str, int], ...] = ()
-    symbol_refs: tuple["SymbolRef", ...] = ()
+    symbol_refs: tuple[SymbolRef, ...] = ()
     static_calls: tuple[StaticCallDecl, ...] = ()
     static_call_uses: tuple[StaticCallUse, ...] = ()
     installer_calls: tuple[InstallerCall, ...] = ()

@@ -14,18 +14,47 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pvscan.facts.ctext import Rows, blank_annotations, fold, split_args
-from pvscan.facts.model import (Alias, Assignment, FileFacts, FillMacro, GlobalDecl, InitEntry, Initializer,
-                                InstallerCall, MacroCall, Member, Param, Reference, StaticCallDecl, StaticCallUse,
-                                StructDef, SymbolRef)
+from pvscan.facts.model import (
+    Alias,
+    Assignment,
+    FileFacts,
+    FillMacro,
+    GlobalDecl,
+    InitEntry,
+    Initializer,
+    InstallerCall,
+    MacroCall,
+    Member,
+    Param,
+    Reference,
+    StaticCallDecl,
+    StaticCallUse,
+    StructDef,
+    SymbolRef,
+)
 from pvscan.facts.preprocess import Preprocessed, preprocess
 from pvscan.facts.syntax import declarator_name, innermost_identifier, node_text, parse_tree
-from pvscan.naming import (INSTALLER_CALL_RE, MENTIONS_TABLE_RE, PVOP_MACRO_RE, PVOP_USE_RE, STATIC_CALL_DEFINERS,
-                           STATIC_CALL_NAME_RE, STATIC_CALL_USES, TABLE_NAME, TABLE_NAME_RE, arch_of)
+from pvscan.naming import (
+    INSTALLER_CALL_RE,
+    MENTIONS_TABLE_RE,
+    PVOP_MACRO_RE,
+    PVOP_USE_RE,
+    STATIC_CALL_DEFINERS,
+    STATIC_CALL_NAME_RE,
+    STATIC_CALL_USES,
+    TABLE_NAME,
+    TABLE_NAME_RE,
+    arch_of,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
     from tree_sitter import Node
 
     from pvscan.facts.model import Guard
+    from pvscan.facts.preprocess import Define
 
 
 _MACRO_PREFIX = b"void __pvscan_macro(void) {"
@@ -147,7 +176,7 @@ class _Extractor:
                                             re.sub(r"\s+", "", m.group(3).decode()), rows.at(m.start()) + 1))
         self._symbol_refs(self.text, 0, None)
 
-    def _symbol_refs(self, text: bytes, base_row: int, macro) -> None:
+    def _symbol_refs(self, text: bytes, base_row: int, macro: str | None) -> None:
         """'pv_cpu_ops+PV_CPU_iret': assembly reaching an op by its asm-offsets symbol."""
         rows = Rows(text)
         for m in _SYMBOL_REF_RE.finditer(text):
@@ -158,7 +187,7 @@ class _Extractor:
             self.symbol_refs.append(SymbolRef(m.group(1).decode(), m.group(2).decode(), base_row + row + 1,
                                               self.pre.guard_at(base_row + row), function, kind))
 
-    def _walk(self, root, text, row_offset, macro, uses: _Uses) -> None:
+    def _walk(self, root: Node, text: bytes, row_offset: int, macro: Any, uses: _Uses) -> None:
         stack = [root]
         while stack:
             node = stack.pop()
@@ -265,14 +294,15 @@ class _Extractor:
                 self.installer_calls.append(InstallerCall(call.callee, tuple(args), row + 1,
                                                           self.pre.guard_at(row), function, fkind))
 
-    def _enclosing_params(self, node: Node | None) -> list[str]:
+    def _enclosing_params(self, node: Node | None) -> list[str | None]:
         """The parameter names of the function definition around node."""
         while node is not None and node.type != "function_definition":
             node = node.parent
         fd = _function_declarator(node.child_by_field_name("declarator")) if node is not None else None
-        if fd is None or fd.child_by_field_name("parameters") is None:
+        params = fd.child_by_field_name("parameters") if fd is not None else None
+        if params is None:
             return []
-        return [p.name for p in self._params(fd.child_by_field_name("parameters"))]
+        return [p.name for p in self._params(params)]
 
     def _signature(self, name: str) -> tuple:
         """(return type, params) of a function this file defines or declares, else (None, None):
@@ -280,7 +310,8 @@ class _Extractor:
         node = self.declared.get(name)
         declarator = node.child_by_field_name("declarator") if node is not None else None
         fd = _function_declarator(declarator)
-        if node is None or declarator is None or fd is None or fd.child_by_field_name("parameters") is None:
+        params = fd.child_by_field_name("parameters") if fd is not None else None
+        if node is None or declarator is None or params is None:
             return None, None
         stars = 0
         d: Node | None = declarator
@@ -289,7 +320,7 @@ class _Extractor:
             d = d.child_by_field_name("declarator")
         prefix = _NOT_RETURN_TYPE.sub(" ", self.text[node.start_byte:declarator.start_byte].decode("utf-8", "replace"))
         rettype = (fold(prefix) + " " + "*" * stars).strip()
-        return rettype or None, self._params(fd.child_by_field_name("parameters"))
+        return rettype or None, self._params(params)
 
     def _prototype(self, node: Node) -> None:
         for d in node.children_by_field_name("declarator"):
@@ -300,7 +331,7 @@ class _Extractor:
 
     # -- struct definitions ---------------------------------------------
 
-    def _struct(self, node: Node, name_node, body) -> None:
+    def _struct(self, node: Node, name_node: Node, body: Node) -> None:
         members = []
         last_comment = None
         last_end_row = -1
@@ -327,7 +358,7 @@ class _Extractor:
             members=tuple(members),
         ))
 
-    def _members(self, decl, comment):
+    def _members(self, decl: Node, comment: str | None) -> list[Member | Any]:
         type_node = decl.child_by_field_name("type")
         out = []
         declarators = decl.children_by_field_name("declarator")
@@ -357,7 +388,7 @@ class _Extractor:
             out.append(Member(name, line, guard, "data", ctype, (), comment))
         return out
 
-    def _params(self, params_node):
+    def _params(self, params_node: Node) -> tuple[Param, ...]:
         params = []
         for p in params_node.named_children:
             if p.type == "comment":
@@ -419,7 +450,8 @@ class _Extractor:
                     self.globals.append(GlobalDecl(name, type_name, via_typeof, storage,
                                                    d.start_point[0] + 1, self.guard(node)))
 
-    def _initializer_entries(self, init_list, prefix, out, owner) -> None:
+    def _initializer_entries(self, init_list: Node, prefix: tuple[str, ...], out: list[InitEntry | Any],
+                             owner: str) -> None:
         for child in init_list.named_children:
             if child.type == "comment":
                 continue
@@ -451,7 +483,7 @@ class _Extractor:
 
     # -- uses of tables in code ------------------------------------------
 
-    def _field_chain(self, node: Node, text, row_offset, macro, uses: _Uses) -> None:
+    def _field_chain(self, node: Node, text: bytes, row_offset: int, macro: Any, uses: _Uses) -> None:
         path: list[str] = []
         cur: Node | None = node
         while cur is not None and cur.type == "field_expression":
@@ -496,7 +528,7 @@ class _Extractor:
             ref_kind = "asm"
         uses.references.append(Reference(root, tuple(path), ref_kind, line, guard, function, kind))
 
-    def _is_macro_argument(self, node: Node, text) -> bool:
+    def _is_macro_argument(self, node: Node, text: bytes) -> bool:
         """An argument of PVOP_*() or of a fill macro: recorded as that macro's use."""
         parent = node.parent
         if parent is None or parent.type != "argument_list":
@@ -510,7 +542,8 @@ class _Extractor:
         name = node_text(fn, text)
         return bool(PVOP_MACRO_RE.match(name)) or name in self.fill_names
 
-    def _whole_table_assignment(self, node: Node, left, text, row_offset, macro, uses: _Uses) -> None:
+    def _whole_table_assignment(self, node: Node, left: Node, text: bytes, row_offset: int, macro: Any,
+                                uses: _Uses) -> None:
         root = node_text(left, text)
         right = node.child_by_field_name("right")
         op = node.child_by_field_name("operator")
@@ -527,12 +560,12 @@ class _Extractor:
             # argument is the whole op reference (VMI, 2.6.23 on).
             uses.parameter_targets.append((macro[1].index(root), fold(node_text(right, text))))
 
-    def _enclosing(self, node: Node, macro):
+    def _enclosing(self, node: Node, macro) -> tuple[str, str] | tuple[None, str]:
         if macro is not None:
             return macro[0], "macro"
         return self._enclosing_at(node.start_byte)
 
-    def _enclosing_at(self, offset):
+    def _enclosing_at(self, offset: int) -> tuple[str, str] | tuple[None, str]:
         i = bisect.bisect_right(self.function_spans, (offset, float("inf"), "")) - 1
         if i >= 0:
             start, end, name = self.function_spans[i]
@@ -542,7 +575,8 @@ class _Extractor:
 
     # -- PVOP_* and fill macro uses -----------------------------------------
 
-    def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro, fill_names=None) -> None:
+    def _scan_macro_uses(self, text: bytes, base_offset: int, base_row: int, macro,
+                         fill_names: frozenset | None = None) -> None:
         regex = PVOP_USE_RE
         names = fill_names
         if names:
@@ -605,7 +639,7 @@ class _Extractor:
                         changed = True
                         break
 
-    def _offset_macro_args(self, text: bytes):
+    def _offset_macro_args(self, text: bytes) -> Iterator[tuple[str, str]]:
         """(macro, the argument naming the op) of each use of an offset macro in text."""
         if not self.offset_macros:
             return
@@ -620,7 +654,7 @@ class _Extractor:
     def _uses_offset_macro(self, body: str) -> bool:
         return any(True for _ in self._offset_macro_args(body.encode("utf-8", "replace")))
 
-    def _define_body(self, d) -> _MacroBody:
+    def _define_body(self, d: Define) -> _MacroBody:
         body = bytearray(d.body.encode("utf-8", "replace"))
         blank_annotations(body)
         source = _MACRO_PREFIX + bytes(body) + b";}\n"
@@ -666,7 +700,7 @@ class _Extractor:
 _GAS_MACRO_RE = re.compile(rb"^[ \t]*\.(macro[ \t]+([A-Za-z_][A-Za-z0-9_]*)|endm)\b", re.M)
 
 
-def _gas_macro_at(text: bytes, offset: int):
+def _gas_macro_at(text: bytes, offset: int) -> tuple[str | None, str]:
     """(name, "macro") of the assembler '.macro NAME ... .endm' around offset, else (None, "file")."""
     name = None
     for m in _GAS_MACRO_RE.finditer(text, 0, offset):
@@ -674,21 +708,22 @@ def _gas_macro_at(text: bytes, offset: int):
     return (name, "macro") if name else (None, "file")
 
 
-def _fill_macro(d, uses: _Uses):
+def _fill_macro(d: Define, uses: _Uses) -> tuple[FillMacro | None, Assignment | None]:
     """(FillMacro, the assignment that makes it one), or (None, None).
 
     A fill macro assigns a table member named by a parameter
     ('paravirt_ops.opname = ...', 2.6.21) or a parameter that is the whole
     op reference ('opname = ...', 2.6.23 on).
     """
+    params = d.params or ()
     for a in uses.assignments:
-        if a.macro_params is not None and len(a.path) == 1 and a.path[0] in d.params:
-            value_param = d.params.index(a.value) if a.value in d.params else None
-            return FillMacro(d.name, d.params, a.root, d.params.index(a.path[0]), value_param, d.line), a
+        if a.macro_params is not None and len(a.path) == 1 and a.path[0] in params:
+            value_param = params.index(a.value) if a.value in params else None
+            return FillMacro(d.name, params, a.root, params.index(a.path[0]), value_param, d.line), a
     if uses.parameter_targets:
         index, value = uses.parameter_targets[-1]
-        value_param = d.params.index(value) if value in d.params else None
-        return FillMacro(d.name, d.params, None, index, value_param, d.line), None
+        value_param = params.index(value) if value in params else None
+        return FillMacro(d.name, params, None, index, value_param, d.line), None
     return None, None
 
 
@@ -708,7 +743,7 @@ def _inside_asm(node: Node) -> bool:
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _function_declarator(d):
+def _function_declarator(d: Node | None) -> Node | None:
     """The function_declarator of a function's own declarator ('f(int)', '*f(void)'), not of a
     function pointer's."""
     while d is not None and d.type == "pointer_declarator":
@@ -719,10 +754,10 @@ def _function_declarator(d):
     return d if inner is not None and inner.type == "identifier" else None
 
 
-def _function_pointer(d):
+def _function_pointer(d: Node) -> tuple[Node, Node, int] | None:
     """(name node, parameter_list node, return-type pointer depth) of a function-pointer declarator."""
     stars = 0
-    node = d
+    node: Node | None = d
     while node is not None and node.type == "pointer_declarator":
         stars += 1
         node = node.child_by_field_name("declarator")
@@ -741,7 +776,7 @@ def _function_pointer(d):
     return name, params, stars
 
 
-def _table_type(type_node, text):
+def _table_type(type_node: Node, text: bytes) -> tuple[None, bool] | tuple[str, bool]:
     """(name, via_typeof) if the declared type is an ops table type."""
     if type_node.type == "struct_specifier":
         name = type_node.child_by_field_name("name")

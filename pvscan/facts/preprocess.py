@@ -22,8 +22,13 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.facts.ctext import blank, blank_annotations, closing_paren
+
+if TYPE_CHECKING:
+    from re import Match
+    from typing import Any
 
 _DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)((?:[^\n]*\\[ \t\r]*\n)*[^\n]*)", re.M)
 _BLOCK_COMMENT = re.compile(rb"/\*.*?(?:\*/|\Z)", re.S)
@@ -53,7 +58,7 @@ class _Guard:
 
     __slots__ = ("parent", "term", "_terms")
 
-    def __init__(self, parent: "_Guard | None", term: str) -> None:
+    def __init__(self, parent: _Guard | None, term: str) -> None:
         self.parent, self.term = parent, term
         self._terms: tuple[str, ...] | None = None
 
@@ -86,7 +91,7 @@ class Preprocessed:
         return g.terms() if g is not None else ()
 
 
-def guard_expression(terms) -> str | None:
+def guard_expression(terms: Any) -> str | None:
     """The conjunction of guard terms as one C preprocessor expression."""
     terms = [t for t in dict.fromkeys(terms) if t]
     if not terms:
@@ -146,7 +151,7 @@ class _Frame:
 
     __slots__ = ("branch_conds", "term", "dead", "transparent", "line", "outer", "outer_dead", "guard")
 
-    def __init__(self, cond: str, line: int, outer: "_Frame | None") -> None:
+    def __init__(self, cond: str, line: int, outer: _Frame | None) -> None:
         self.branch_conds = [cond]
         self.term = cond
         self.dead = cond == "0"
@@ -210,7 +215,7 @@ class _Directives:
     def in_dead(self) -> bool:
         return bool(self.stack) and self.stack[-1].in_dead()
 
-    def directive(self, m, start: int, end: int, row: int) -> None:
+    def directive(self, m: Match, start: int, end: int, row: int) -> None:
         """One directive, at bytes start..end of the source, on line row + 1."""
         blank(self.out, start, end)
         keyword = m.group(1).decode()
@@ -321,7 +326,7 @@ def _join_continuations(text: str) -> str:
 _DEFINE_HEAD = re.compile(rb"[ \t]*([A-Za-z_][A-Za-z0-9_]*)(\(([^)]*)\))?")
 
 
-def _parse_define(source, m, end, line_no):
+def _parse_define(source: bytes, m: Match, end: int, line_no: int) -> Define | None:
     head = _DEFINE_HEAD.match(source, m.start(2), end)
     if not head:
         return None

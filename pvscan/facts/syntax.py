@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from functools import lru_cache
-
 if TYPE_CHECKING:
-    from tree_sitter import Node
+    from tree_sitter import Node, Parser, Tree
 
 
 @lru_cache(maxsize=1)
-def parser():
+def parser() -> Parser:
     import tree_sitter_c
     from tree_sitter import Language, Parser
 
     return Parser(Language(tree_sitter_c.language()))
 
 
-def parse_tree(text: bytes):
+def parse_tree(text: bytes) -> Tree:
     return parser().parse(text)
 
 

@@ -19,9 +19,8 @@ and a mapping written under one name applies under the other (pvscan.identity).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.checks.rules import all_rules
 from pvscan.checks.rules.pv001_unmapped import Unmapped
@@ -31,6 +30,10 @@ from pvscan.identity import ARCH_IDENTITY, RENAMES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
+
+    from pvscan.history.run import RevisionSummary
+    from pvscan.kconfig import LazyGuardLogic
 
 
 INTERFACE_KINDS = ("added", "removed", "signature", "convention", "guard")
@@ -52,7 +55,7 @@ def _member(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def link(summaries) -> list[Lineage]:
+def link(summaries: list[RevisionSummary]) -> list[Lineage]:
     """Each op's lineage across the revisions: matched to the op before it by name, then by the
     name of its generation (pv_cpu_ops.x is pv_ops.cpu.x), then as a static call, by member
     with the same signature, or by a renamed table; else a lineage of its own begins."""
@@ -111,7 +114,7 @@ def _link_by_name(ops, i: int, unmatched_prev: dict, nxt: dict) -> tuple[list, l
     return pending, generic
 
 
-def _earlier_of(op, arch: str, unmatched_prev: dict) -> tuple | None:
+def _earlier_of(op: OpState, arch: str, unmatched_prev: dict) -> tuple | None:
     """(key, how) of the one lineage an op no name matched continues, or None."""
     from pvscan.naming import static_call_member
 
@@ -166,7 +169,8 @@ class Event:
     line: int
 
 
-def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
+def events(lineage: Lineage, summaries: list[RevisionSummary],
+           guards: dict[int, LazyGuardLogic] | None = None) -> list[Event]:
     """guards: {revision index: pvscan.kconfig.LazyGuardLogic} of the revisions whose Kconfig can
     be read (trees on disk): there, guards equal under Kconfig are no change."""
     out = []
@@ -187,7 +191,8 @@ def events(lineage: Lineage, summaries, guards=None) -> list[Event]:
     return out
 
 
-def _changes(lineage: Lineage, summaries, guards, i: int, prev: OpState, st: OpState) -> list[Event]:
+def _changes(lineage: Lineage, summaries: list[RevisionSummary], guards: dict[int, LazyGuardLogic] | None, i: int,
+             prev: OpState, st: OpState) -> list[Event]:
     """The events of an op present in the revision before i (prev) and in i (st)."""
     out = []
     how = lineage.matched.get(i)
@@ -217,13 +222,14 @@ def _changes(lineage: Lineage, summaries, guards, i: int, prev: OpState, st: OpS
 VERDICTS = ("absorbed", "native", "needs-abi", "unknown", "moved")
 
 
-def _became_static_call(prev, st) -> bool:
+def _became_static_call(prev: OpState, st: OpState) -> bool:
     """A member that became a static call (5.12) changed how it is called as part of the move,
     which the move event says; the ops it calls are the same."""
     return "static_call" in (prev.convention, st.convention) and prev.name != st.name
 
 
-def _same_guard(guards, summaries, i, st, before, arch: str) -> bool:
+def _same_guard(guards: dict[int, LazyGuardLogic] | None, summaries: list[RevisionSummary], i: int, st: OpState,
+                before: str | None, arch: str) -> bool:
     """arch: the lineage's, which a generic op's Kconfig is read for."""
     logic = (guards or {}).get(i)
     if logic is None:
@@ -251,7 +257,8 @@ class AbiPair:
         return {v: self.count(v) for v in VERDICTS}
 
 
-def verdict_of(abi: str, kind, backend, st, needs) -> tuple[str, str, str] | None:
+def verdict_of(abi: str, kind: str | None, backend: str | None, st: OpState | None,
+               needs: list[tuple[str, str] | Any]) -> tuple[str, str, str] | None:
     """(verdict, finding code, evidence) for an op changed into state st (None: removed), whose
     coverage kind under the ABI in that revision is kind, when backend (or None) is the ABI's
     own backend there; None when the op is outside the ABI's configuration.
@@ -280,7 +287,8 @@ def verdict_of(abi: str, kind, backend, st, needs) -> tuple[str, str, str] | Non
     return "absorbed", "", f"{by}ABI {abi} maps it ({kind})"
 
 
-def abi_pairs(abis: Sequence[str], lineages, summaries, events_of=None) -> list[AbiPair]:
+def abi_pairs(abis: Sequence[str], lineages: list[Lineage], summaries: list[RevisionSummary],
+              events_of: dict[str, list[Event]] | None = None) -> list[AbiPair]:
     """What each ABI makes of the interface changes between consecutive revisions.
     events_of: {identity: [Event]}, computed once by the caller (or here)."""
     if events_of is None:
@@ -313,7 +321,7 @@ def abi_pairs(abis: Sequence[str], lineages, summaries, events_of=None) -> list[
     return out
 
 
-def _needs_of(abi: str, summary, b: int, by_name: dict) -> dict:
+def _needs_of(abi: str, summary: RevisionSummary, b: int, by_name: dict) -> dict:
     """{(identity, code): message} of the findings of revision b under abi that say the ABI
     cannot express the op (Rule.needs_abi), notes aside."""
     res = {}
@@ -324,7 +332,7 @@ def _needs_of(abi: str, summary, b: int, by_name: dict) -> dict:
     return res
 
 
-def _pair_verdicts(abi: str, summary, b: int, changed: dict, moved_at: dict, lineage_of: dict,
+def _pair_verdicts(abi: str, summary: RevisionSummary, b: int, changed: dict, moved_at: dict, lineage_of: dict,
                    by_name: dict) -> list[tuple]:
     """[(identity, kinds, verdict, code, evidence)] of each op that changed on the way to
     revision b (summary), as abi judges it there."""
@@ -365,7 +373,8 @@ class HistoryDocument:
     color: bool = False              # the text's verdicts in colour (a terminal)
 
 
-def history_of(summaries, abis: Sequence[str], guards=None) -> HistoryDocument:
+def history_of(summaries: list[RevisionSummary], abis: Sequence[str],
+               guards: dict[int, LazyGuardLogic] | None = None) -> HistoryDocument:
     """Link the revisions' ops and find each ABI's pairs: everything the history formats print.
     guards: {revision index: LazyGuardLogic}, see events()."""
     lineages = sorted(link(summaries), key=lambda lin: lin.identity)
@@ -374,7 +383,7 @@ def history_of(summaries, abis: Sequence[str], guards=None) -> HistoryDocument:
                            tuple(abi_pairs(abis, lineages, summaries, events_of)), area_changes(summaries))
 
 
-def area_changes(summaries) -> tuple:
+def area_changes(summaries: list[RevisionSummary]) -> tuple:
     """(revision, abi, area, detail) for each shared-area field whose place changed between two
     consecutive revisions that both have the area: the hypervisor writes where it always did."""
     out = []

@@ -5,12 +5,17 @@ Runs only git itself on the repository (rev-parse, rev-list, tag).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.errors import PvscanError
 from pvscan.run import Run
 from pvscan.source.git import run_git
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def revisions(repo: str, given, tags: str | None, run: Run | None = None) -> list[tuple[str, str]]:
+
+def revisions(repo: str, given: Sequence[str], tags: str | None, run: Run | None = None) -> list[tuple[str, str]]:
     """[(label, commit)]: each named revision, or a range's first-parent line (or its tags matching
     the glob). Each is pinned to its commit here, once: a branch that moves while the revisions
     are scanned, or before a long-lived Dask worker scans them, changes nothing."""
@@ -74,12 +79,12 @@ def _tag_of_commit(repo: str) -> dict[str, str]:
     return out
 
 
-def _git(repo, *args):
+def _git(repo: str, *args):
     proc = run_git(repo, *args)
     if proc.returncode != 0:
         raise PvscanError(f"git {args[0]}: {proc.stderr.decode(errors='replace').strip()}", repo)
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
-def _is_sha(text):
+def _is_sha(text: str):
     return len(text) == 40 and all(c in "0123456789abcdef" for c in text)

@@ -20,9 +20,14 @@ from pvscan.naming import arch_of
 from pvscan.run import Run
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
     from pvscan.abi import Abi
-    from pvscan.inventory.model import Inventory
+    from pvscan.inventory.model import Inventory, Op
+    from pvscan.source import Source
+    from pvscan.source.directory import KernelTree
+    from pvscan.source.files import KernelVersion
+    from pvscan.source.git import GitTree
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class OpState:
     # the generic ones; history follows it per architecture.
     arch_backends: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def as_arch(self, arch: str) -> "OpState":
+    def as_arch(self, arch: str) -> OpState:
         """This state as the kernel of one architecture has it: with no file of its own in the
         tree, what the generic files give it (the entry '')."""
         found = dict(self.arch_backends)
@@ -137,7 +142,7 @@ def scan_revision(spec: RevisionSpec, run: Run | None = None) -> RevisionSummary
                       for f in checked.findings)
         kinds = tuple(sorted((abi, arch, op, kind) for (abi, arch, op), kind in checked.op_kinds.items()))
         present = {b for (_arch, b) in inventory.backends}
-        witnesses = tuple(sorted((a.name, a.backend) for a in abis if a.backend in present))
+        witnesses = tuple(sorted((a.name, a.backend) for a in abis if a.backend is not None and a.backend in present))
     definitions = tuple(sorted((t.arch, t.name, t.definition) for t in inventory.tables if t.definition))
     return RevisionSummary(spec.label, commit, str(source.version), ops, found, kinds, witnesses, definitions,
                            result.files_parsed, result.cache_hits, kconfig_problems=tuple(kconfig.problems),
@@ -145,7 +150,7 @@ def scan_revision(spec: RevisionSpec, run: Run | None = None) -> RevisionSummary
                            areas=areas)
 
 
-def _area_layouts(source, abis: Sequence[Abi], version) -> tuple:
+def _area_layouts(source: Source, abis: Sequence[Abi], version: KernelVersion) -> tuple:
     """(abi, area, ((field, offset, size), ...)) of each ABI area the revision's kernel has."""
     from pvscan.checks.areas import laid_out, version_number
 
@@ -158,7 +163,7 @@ def _area_layouts(source, abis: Sequence[Abi], version) -> tuple:
     return tuple(out)
 
 
-def _arch_backends(op, inventory: Inventory) -> tuple:
+def _arch_backends(op: Op, inventory: Inventory) -> tuple:
     """((arch, backends), ...) of a generic op, for each architecture the tree has."""
     if op.arch != "generic":
         return ()
@@ -170,7 +175,7 @@ def _arch_backends(op, inventory: Inventory) -> tuple:
     return (("", generic_only),) + tuple((a, for_arch(op, a, inventory.homes).backends) for a in arches)
 
 
-def open_revision(spec: RevisionSpec, run: Run):
+def open_revision(spec: RevisionSpec, run: Run) -> KernelTree | GitTree:
     """The source of one revision, read for run: a git revision's objects, or a directory."""
     if spec.kind == "git":
         from pvscan.source.git import GitTree
@@ -187,14 +192,15 @@ def open_revision(spec: RevisionSpec, run: Run):
 
 # -- consecutive revisions: what changed between them ---------------------------------------
 
-def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSpec]:
+def prime_candidates(specs: list[RevisionSpec], run: Run | None = None,
+                     say: Callable | None = None) -> list[RevisionSpec]:
     """specs with the candidate list of each git revision filled in, when they are revisions of
     one repository: the first from the cache or one git grep, each later one from the one
     before, git diff-tree and a search of only the files that changed. Otherwise (or when git
     cannot say what changed) specs as given, for the workers to search each revision.
     say(text) hears of each search as it begins: each takes seconds on a kernel."""
-    from pvscan.errors import PvscanError
     from pvscan.cache import Cache
+    from pvscan.errors import PvscanError
     from pvscan.source.git import CANDIDATES, GitTree
 
     run = run or Run()
@@ -204,7 +210,9 @@ def prime_candidates(specs, run: Run | None = None, say=None) -> list[RevisionSp
     trees = []
     try:
         for i in git:
-            trees.append(GitTree(specs[i].location, specs[i].rev, run))
+            rev = specs[i].rev
+            assert rev is not None      # a git revision always names one
+            trees.append(GitTree(specs[i].location, rev, run))
         known = [Cache.for_source(t).get(CANDIDATES, t.cache_key) for t in trees]
         lists = _searched(trees, known, [specs[i].label for i in git], len(specs), say) \
             if any(k is None for k in known) else known
@@ -242,8 +250,8 @@ def _searched(trees, known: list, labels: list, total: int, say) -> list | None:
 
 # -- running the tasks --------------------------------------------------------------
 
-def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | None = None, progress=None,
-                  say=None):
+def run_revisions(specs: list[RevisionSpec], run: Run, scheduler: str | None = None, jobs: int | None = None,
+                  progress: Callable | None = None, say: Callable | None = None) -> list[RevisionSummary]:
     """Summaries in the order of specs: on a Dask cluster, local cores, or in-process (as part
     of run). progress(summary) hears of each revision done, say(text) of each search begun."""
     specs = prime_candidates(specs, run, say)
@@ -261,7 +269,6 @@ def run_revisions(specs, run: Run, scheduler: str | None = None, jobs: int | Non
         return out
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),

@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pvscan.abi.tomlfile import load_toml
-from pvscan.run import Run
 from pvscan.errors import PvscanError
+from pvscan.run import Run
+
+if TYPE_CHECKING:
+    from re import Pattern
 
 NATIVE = "native"
 UNATTRIBUTED = "unattributed"
@@ -70,7 +74,7 @@ class BackendMap:
 
 
 @lru_cache(maxsize=4096)
-def _lookup(rules, path: str):
+def _lookup(rules, path: str) -> str:
     for pattern, name in rules:
         if _glob_regex(pattern).fullmatch(path):
             return name
@@ -78,7 +82,7 @@ def _lookup(rules, path: str):
 
 
 @lru_cache(maxsize=256)
-def _glob_regex(pattern: str):
+def _glob_regex(pattern: str) -> Pattern:
     out = []
     i = 0
     while i < len(pattern):

@@ -12,10 +12,9 @@ every op that initializer does not name: a Clear, not the native default.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.errors import Warning_
 from pvscan.facts.ctext import closing_paren, outside_parens
@@ -27,6 +26,7 @@ from pvscan.inventory.tables import merge_guards
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
     from pvscan.inventory.tables import TableModel
 
 
@@ -56,7 +56,8 @@ class _Fill:
     guard: tuple
 
 
-def find_implementations(facts: Sequence[FileFacts], model: TableModel, backend_map, homes: BackendHomes = BackendHomes()) -> Fills:
+def find_implementations(facts: Sequence[FileFacts], model: TableModel, backend_map,
+                         homes: BackendHomes = BackendHomes()) -> Fills:
     impls: dict = {}
     clears: dict = {}
     warnings: list[Warning_] = []

@@ -174,7 +174,7 @@ class Inventory:
         return [o for o in self.ops if o.name == name and (arch is None or o.arch == arch)]
 
 
-def signature_of(op) -> str | None:
+def signature_of(op: Op) -> str | None:
     """An op's signature as types only, 'void (pte_t *, pte_t)'; None when unknown."""
     if op.params is None or op.return_type is None:
         return None

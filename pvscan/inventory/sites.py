@@ -7,10 +7,9 @@ the op's wrapper: write_cr3() for mmu.write_cr3.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.errors import Warning_
 from pvscan.facts.preprocess import guard_expression
@@ -19,7 +18,9 @@ from pvscan.naming import PVOP_MACRO_RE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pvscan.facts.model import FileFacts
+    from typing import Any
+
+    from pvscan.facts.model import FileFacts, MacroCall, SymbolRef
     from pvscan.inventory.tables import OpDecl, TableModel
 
 
@@ -117,7 +118,9 @@ def _offset_symbols(facts: Sequence[FileFacts]) -> dict:
     return {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
 
 
-def _resolve_symbol(model: TableModel, symbols, arch: str, ref) -> list:
+def _resolve_symbol(model: TableModel,
+                    symbols: dict[tuple[str, str], tuple[str, tuple[str, str]] | tuple[str, tuple[str]]], arch: str,
+                    ref: SymbolRef) -> list:
     """The op 'pv_ops+PV_IRQ_save_fl' reaches: the symbol's member path in the root named,
     when the root's struct is the one the symbol was taken in."""
     arches = [arch] if arch != "generic" else sorted({a for (a, _) in model.roots})
@@ -155,7 +158,7 @@ def _expand(text: str | None, macros: dict) -> str | None:
     return text
 
 
-def _macro_call_sites(f: FileFacts, mc, model: TableModel, warnings: list[Warning_], macros):
+def _macro_call_sites(f: FileFacts, mc: MacroCall, model: TableModel, warnings: list[Warning_], macros: dict[str, str]):
     """([(op, CallSite)], form) of a PVOP_* use: no sites for a macro that is not one or names no
     op; the form is how the use names its op (None: not a PVOP_* use)."""
     m = PVOP_MACRO_RE.match(mc.macro)
@@ -191,7 +194,7 @@ def _macro_call_sites(f: FileFacts, mc, model: TableModel, warnings: list[Warnin
     return [(op, site) for op in ops], form
 
 
-def _offset_macro_sites(f: FileFacts, mc, model: TableModel):
+def _offset_macro_sites(f: FileFacts, mc: MacroCall, model: TableModel) -> list[tuple[OpDecl, CallSite] | Any]:
     """[(op, CallSite)] of 'paravirt_type(save_fl)' in an asm operand list (2.6.22): the
     patch-site number of the op, so the asm around it calls the op."""
     index = dict(f.op_offset_macros).get(mc.macro)
@@ -225,8 +228,8 @@ class _Definitions:
         return lines[i - 1] if i else line
 
 
-def _wrapper(f: FileFacts, op: OpDecl, name: str | None, kind: str, line: int, wrapper_of: dict[tuple[str, str, str], Wrapper],
-             defined: _Definitions) -> tuple[str, str, str] | None:
+def _wrapper(f: FileFacts, op: OpDecl, name: str | None, kind: str, line: int,
+             wrapper_of: dict[tuple[str, str, str], Wrapper], defined: _Definitions) -> tuple[str, str, str] | None:
     """The key of the wrapper around a call, recording it at its first sighting; None outside any."""
     if not name or kind == "file":
         return None

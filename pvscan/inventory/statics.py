@@ -22,9 +22,8 @@ use in a generic file reaches the generic one, or else each architecture's of th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.errors import Warning_
 from pvscan.facts.preprocess import guard_expression
@@ -36,7 +35,8 @@ from pvscan.naming import INSTALLER_CALL_RE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pvscan.facts.model import FileFacts
+
+    from pvscan.facts.model import FileFacts, StaticCallDecl, StaticCallUse
 
 STATIC_CALL = "static_call"      # the table and group every static call is listed under
 
@@ -65,7 +65,8 @@ class Statics:
     blind: tuple[Warning_, ...]      # installers whose calls the search may not reach
 
 
-def find_static_calls(facts: Sequence[FileFacts], backend_map: BackendMap, homes: BackendHomes = BackendHomes()) -> Statics:
+def find_static_calls(facts: Sequence[FileFacts], backend_map: BackendMap,
+                      homes: BackendHomes = BackendHomes()) -> Statics:
     """The paravirt static calls (pv_steal_clock ...) as ops: their defaults, the backends that
     update them (directly or through an installer function), their call sites and wrappers."""
     decls = _declarations(facts)
@@ -103,7 +104,8 @@ def find_static_calls(facts: Sequence[FileFacts], backend_map: BackendMap, homes
     )
 
 
-def _update(f: FileFacts, use, key, backend_map: BackendMap, homes: BackendHomes, impls: dict) -> None:
+def _update(f: FileFacts, use: StaticCallUse, key: tuple[str, str], backend_map: BackendMap, homes: BackendHomes,
+            impls: dict) -> None:
     """A static_call_update() of the op key: the implementation of the file's backend."""
     if use.param_index is not None:
         return                  # an installer's own body: its callers install
@@ -115,7 +117,7 @@ def _update(f: FileFacts, use, key, backend_map: BackendMap, homes: BackendHomes
         backend, f.path, use.line, function, "static_call_update", wrapped, guard_expression(use.guard)))
 
 
-def _use(f: FileFacts, use, key, sites: dict, wrappers: dict) -> None:
+def _use(f: FileFacts, use: StaticCallUse, key: tuple[str, str], sites: dict, wrappers: dict) -> None:
     """A call (or read) of the op key: a call site, and its function a wrapper when it calls."""
     sites.setdefault(key, []).append(CallSite(
         f.path, use.line, "static_call" if use.kind == "call" else "read", None, None, None, None,
@@ -163,7 +165,7 @@ def _declarations(facts: Sequence[FileFacts]) -> dict:
     return out
 
 
-def _op(key, found) -> OpDecl:
+def _op(key: tuple[str, str], found: list[tuple[FileFacts, StaticCallDecl]]) -> OpDecl:
     arch, name = key
     definition = next((pair for pair in found if pair[1].defined), found[0])
     f, d = definition

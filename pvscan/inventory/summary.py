@@ -7,14 +7,13 @@ does with the op (the cell of the backends x ops matrix).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.naming import in_arch
 
 if TYPE_CHECKING:
-    from pvscan.inventory.model import Inventory
+    from pvscan.inventory.model import Inventory, Op
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def summarize(inventory: Inventory, arch: str | None = None) -> InventorySummary
     return InventorySummary(len(ops), tables, groups, backends, names, cells, statics)
 
 
-def backend_cell(op, backend: str) -> BackendCell:
+def backend_cell(op: Op, backend: str) -> BackendCell:
     functions = tuple(sorted({i.function for i in op.implementations if i.backend == backend}))
     if functions:
         return BackendCell("impl", functions)
@@ -99,7 +98,7 @@ def backend_cell(op, backend: str) -> BackendCell:
     return BackendCell("")
 
 
-def _callers(ops) -> int | None:
+def _callers(ops: list[Op]) -> int | None:
     if any(o.callers is None for o in ops):
         return None
-    return sum(o.callers for o in ops)
+    return sum(o.callers or 0 for o in ops)

@@ -20,11 +20,10 @@ against: nothing is invented for a member that no struct declares.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.errors import Warning_
 from pvscan.facts.model import FileFacts, Param
@@ -32,7 +31,9 @@ from pvscan.naming import CALLEE_SAVE_STRUCT, TABLE_NAME_RE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pvscan.facts.model import StructDef
+    from typing import Any
+
+    from pvscan.facts.model import Member, StructDef
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -90,7 +91,7 @@ class TableModel:
     groups: dict[tuple[str, str, tuple[str, ...]], str]            # (arch, root, path) -> struct tag of a group member
     data_members: frozenset[tuple[str, str, tuple[str, ...]]]      # (arch, root, path) of members that are not ops
     # (arch, struct tag) -> ((root, path prefix), ...) where it sits
-    type_paths: dict[tuple[str, str], tuple[tuple[str, str], ...]]
+    type_paths: dict[tuple[str, str], tuple[tuple[str, tuple[str, ...]], ...]]
     warnings: tuple[Warning_, ...]
     # arch -> roots whose struct PARAVIRT_PATCH() takes offsets in
     offset_roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -108,7 +109,7 @@ class TableModel:
             return (arch, name) in self.roots
         return any(n == name for (_, n) in self.roots)
 
-    def resolve_text(self, arch: str, text) -> list:
+    def resolve_text(self, arch: str, text: str) -> list:
         """An op reference as PVOP_* macros write it: 'mmu.set_pte', 'pv_mmu_ops.set_pte'."""
         parts = [p.strip() for p in text.split(".")]
         if not parts or not all(_IDENT.fullmatch(p) for p in parts):
@@ -150,7 +151,7 @@ def find_tables(facts: list[FileFacts]) -> TableModel:
                                   _is_unified(structs, root), root.definition)
         walk.root(unified_roots[key])
     for arch, tag in sorted(walk.walked):
-        s, file = _struct(structs, arch, tag)
+        s, file = _defined(structs, arch, tag)
         for dup_file, dup_line in duplicates.get((arch, tag), ()):
             warnings.append(Warning_(dup_file, dup_line, f"struct {tag} also defined in {file}:{s.line} "
                                      "with other members; using that one"))
@@ -162,7 +163,7 @@ def find_tables(facts: list[FileFacts]) -> TableModel:
                       _offset_roots(facts, unified_roots))
 
 
-def _offset_roots(facts: Sequence[FileFacts], roots) -> dict:
+def _offset_roots(facts: Sequence[FileFacts], roots: dict[tuple[str, str], Root]) -> dict:
     """{arch: (root, ...)}: the non-unified roots whose struct a PARAVIRT_PATCH()-like macro of
     that arch (or a generic file) takes op offsets in; only those make a bare op name an op."""
     tags: dict = {}
@@ -193,8 +194,15 @@ def _structs(facts: Sequence[FileFacts]) -> tuple[Structs, dict[tuple[str, str],
     return structs, duplicates
 
 
-def _struct(structs: Structs, arch: str, tag):
+def _struct(structs: Structs, arch: str, tag: str) -> tuple[StructDef, str] | None:
     return structs.get((arch, tag)) or structs.get(("generic", tag))
+
+
+def _defined(structs: Structs, arch: str, tag: str) -> tuple[StructDef, str]:
+    """_struct of a tag already found defined: a root's type, or a struct the walk reached."""
+    found = _struct(structs, arch, tag)
+    assert found is not None
+    return found
 
 
 def _roots(facts: Sequence[FileFacts], structs: Structs) -> dict:
@@ -226,7 +234,7 @@ def _struct_arch(structs: Structs, tag):
     return arches[0] if arches else "generic"
 
 
-def holds_ops(structs: Structs, arch: str, tag, seen=frozenset()) -> bool:
+def holds_ops(structs: Structs, arch: str, tag: str, seen: frozenset = frozenset()) -> bool:
     """Whether struct tag has an op somewhere inside it (callee-save counts as one)."""
     if tag == CALLEE_SAVE_STRUCT or tag in seen:
         return tag == CALLEE_SAVE_STRUCT
@@ -238,9 +246,9 @@ def holds_ops(structs: Structs, arch: str, tag, seen=frozenset()) -> bool:
                for m in hit[0].members)
 
 
-def _is_unified(structs: Structs, root) -> bool:
+def _is_unified(structs: Structs, root: Root) -> bool:
     """A root whose members are groups only: 'struct paravirt_patch_template pv_ops'."""
-    s, _ = _struct(structs, root.arch, root.type)
+    s, _ = _defined(structs, root.arch, root.type)
     direct_ops = any(m.kind == "fnptr" or (m.kind == "struct" and m.type == CALLEE_SAVE_STRUCT)
                      for m in s.members)
     has_groups = any(m.kind == "struct" and holds_ops(structs, root.arch, m.type) for m in s.members)
@@ -257,7 +265,8 @@ class _Walk:
         self.data_members: set[tuple[str, str, tuple[str, ...]]] = set()        # (arch, root, path)
         self.by_path: dict[tuple[str, str, tuple[str, ...]], OpDecl] = {}
         self.groups: dict[tuple[str, str, tuple[str, ...]], str] = {}           # (arch, root, path) -> struct tag
-        self.type_paths: dict[tuple[str, str], list[tuple[str, str]]] = {}   # (arch, tag) -> (root, prefix)
+        # (arch, tag) -> (root, prefix)
+        self.type_paths: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = {}
         self.names: dict[tuple[str, str], OpDecl] = {}
         self.walked: set[tuple[str, str]] = set()
 
@@ -266,8 +275,9 @@ class _Walk:
         # its path; the root instance's own declaration is not part of it.
         self._walk(root, root.type, (), (), None, frozenset())
 
-    def _walk(self, root, tag, prefix, guard, group, seen) -> None:
-        s, file = _struct(self.structs, root.arch, tag)
+    def _walk(self, root: Root, tag: str, prefix: tuple[str, ...], guard: tuple[str, ...], group: str | None,
+              seen: frozenset) -> None:
+        s, file = _defined(self.structs, root.arch, tag)
         self.walked.add((root.arch, tag))
         self.type_paths.setdefault((root.arch, tag), []).append((root.name, prefix))
         struct_guard = guard + s.guard
@@ -285,7 +295,8 @@ class _Walk:
             else:
                 self.data_members.add((root.arch, root.name, path))
 
-    def _op(self, root: Root, path: tuple[str, ...], group, rettype, params, convention, source, guard, file, m) -> None:
+    def _op(self, root: Root, path: tuple[str, ...], group: str, rettype: str | None, params: Any, convention: str,
+            source: str | None, guard: tuple[str, ...], file: str, m: Member) -> None:
         name = ".".join(path) if root.unified else ".".join((root.name,) + path)
         first = self.names.get((root.arch, name))
         if first is not None:
@@ -305,7 +316,8 @@ class _Walk:
         self.by_path[(root.arch, root.name, path)] = op
 
 
-def _twin(first: OpDecl, guard: tuple, file: str, rettype, params, line: int):
+def _twin(first: OpDecl, guard: tuple[str, ...], file: str, rettype: str | None, params: tuple[Param, ...] | None,
+          line: int) -> OpDecl | None:
     """first, declared again in the other branch of the same conditional, as one op under the
     guard they share, with the signature of each branch; None if the guards are not such."""
     if file != first.file or first.convention != "plain":

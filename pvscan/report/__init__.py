@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
-    from pvscan.findings import Finding
     from pvscan.checks.check import CheckResult
+    from pvscan.findings import Finding
     from pvscan.inventory.summary import InventorySummary
     from pvscan.pipeline import ScanResult
     from pvscan.review.review import PatchReview
@@ -63,15 +63,15 @@ def format_names(command: str) -> tuple[str, ...]:
     return tuple((FINDING_FORMATS.get(command) or DOCUMENT_FORMATS[command]).keys())
 
 
-def finding_reporter(command: str, name: str):
+def finding_reporter(command: str, name: str) -> Any:
     return _load(FINDING_FORMATS[command][name])
 
 
-def document_renderer(command: str, name: str):
+def document_renderer(command: str, name: str) -> Callable:
     return _load(DOCUMENT_FORMATS[command][name])
 
 
-def _load(where: str):
+def _load(where: str) -> Any:
     module, _, attr = where.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
-def use_color(choice: str, stream=None) -> bool:
+def use_color(choice: str, stream: TextIO | None = None) -> bool:
     stream = stream or sys.stdout
     if choice == "always":
         return True

@@ -5,9 +5,8 @@ They format only; every number they print comes from the run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from pvscan import __version__
@@ -16,6 +15,8 @@ from pvscan.findings import Finding, by_severity, unique_fingerprints
 from pvscan.report import CheckRun, FindingReporter, ReviewRun, shown_path
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pvscan.review.review import PatchReview  # noqa: F401 - in a string: the base of SarifReporter
     from pvscan.rule import Rule
 
@@ -45,7 +46,7 @@ class TextReporter(FindingReporter[CheckRun, None]):
             line = printable(snippet.text.split("\n")[snippet.focus - snippet.first], keep_tab=True)
             self.out.append(f"    | {highlight_c(line)}\n")
 
-    def stop(self):
+    def stop(self) -> str:
         out = self.out
         for finding in by_severity(self.findings):
             self._finding(finding)
@@ -70,7 +71,7 @@ class JsonReporter(FindingReporter[CheckRun, None]):
     def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def stop(self):
+    def stop(self) -> str:
         doc = {
             "schema": "pvscan-check/1",
             "pvscan": __version__,
@@ -99,12 +100,12 @@ class SarifReporter(FindingReporter[CheckRun | ReviewRun, "PatchReview | None"])
     def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def stop(self):
+    def stop(self) -> str:
         rules = self.run.rules
         index = {r.code: i for i, r in enumerate(rules)}
         results = []
         for f, fingerprint in zip(self.findings, unique_fingerprints(self.findings)):
-            location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f.file)},
+            location: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": _uri(f.file)},
                                              "region": {"startLine": max(1, f.line)}}}
             if f.in_tree:
                 location["physicalLocation"]["artifactLocation"]["uriBaseId"] = "SRCROOT"

@@ -8,15 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import TYPE_CHECKING
 
 from pvscan import __version__
 
+if TYPE_CHECKING:
+    from pvscan.history.lineage import AbiPair, HistoryDocument
+    from pvscan.history.run import RevisionSummary
 
-def _label(summaries, i):
+
+def _label(summaries: tuple[RevisionSummary, RevisionSummary, RevisionSummary], i: int) -> str:
     return summaries[i].label
 
 
-def _classes(p) -> str:
+def _classes(p: AbiPair) -> str:
     return ", ".join(f"{n} {v}" for v, n in p.counts().items())
 
 
@@ -24,7 +29,7 @@ def _classes(p) -> str:
 _VERDICT_SEVERITY = {"needs-abi": "error", "unknown": "warning"}
 
 
-def _verdict(h, verdict: str, width: int = 10) -> str:
+def _verdict(h: HistoryDocument, verdict: str, width: int = 10) -> str:
     shown = f"{verdict:<{width}}"
     if h.color and verdict in _VERDICT_SEVERITY:
         from pvscan.report.color import paint
@@ -33,7 +38,7 @@ def _verdict(h, verdict: str, width: int = 10) -> str:
     return shown
 
 
-def text(h) -> str:
+def text(h: HistoryDocument) -> str:
     """The history as text: the verdicts first, then each step's changes, then each op's span."""
     s = h.summaries
     out = [f"History of {len(s)} revision(s): " + ", ".join(x.label for x in s) + "\n"]
@@ -57,7 +62,7 @@ def text(h) -> str:
     return "".join(out)
 
 
-def _step_text(h, a: int, b: int) -> list[str]:
+def _step_text(h: HistoryDocument, a: int, b: int) -> list[str]:
     """The lines of one step, revision a to b: its op changes, area changes and verdicts."""
     s = h.summaries
     out = [f"\n{_label(s, a)} -> {_label(s, b)}\n"]
@@ -77,7 +82,7 @@ def _step_text(h, a: int, b: int) -> list[str]:
     return out
 
 
-def to_json(h) -> str:
+def to_json(h: HistoryDocument) -> str:
     s = h.summaries
     doc = {
         "schema": "pvscan-history/1",
@@ -107,7 +112,7 @@ def to_json(h) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(h) -> str:
+def to_csv(h: HistoryDocument) -> str:
     s = h.summaries
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -8,10 +8,9 @@ full of '<' and '&' or a hostile file name cannot make markup.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from pvscan import __version__
@@ -19,6 +18,7 @@ from pvscan.findings import Finding
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
     from pvscan.checks.check import CheckResult
     from pvscan.inventory.model import Inventory
     from pvscan.inventory.summary import InventorySummary
@@ -190,7 +190,7 @@ class _Markdown:
         return "".join(self.out)
 
 
-def _anchor(arch: str, name) -> str:
+def _anchor(arch: str, name: str) -> str:
     return "op-" + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{arch}-{name}")
 
 

@@ -8,9 +8,8 @@ the reply quotes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
+from typing import TYPE_CHECKING
 
 from pvscan import __version__
 from pvscan.errors import format_location, printable
@@ -18,6 +17,8 @@ from pvscan.findings import Finding, by_severity
 from pvscan.report import FindingReporter, ReviewRun, shown_path
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pvscan.review.patch import FilePatch, Hunk
     from pvscan.review.review import PatchReview
 
@@ -76,7 +77,7 @@ class TextReview(FindingReporter[ReviewRun, "PatchReview"]):
             line = line.replace(f": {level}: ", f": {paint(level)}: ", 1)
         self.out.append(line + "\n")
 
-    def stop(self):
+    def stop(self) -> str:
         whole = self.run.whole
         if whole is not None:
             # The series as a whole: what is left of its changes once each patch is applied.
@@ -105,7 +106,7 @@ class GithubReview(FindingReporter[ReviewRun, "PatchReview"]):
         self.out.append(f"::{self.LEVEL[f.severity]} file={_gh_property(f.file)},line={f.line},"
                         f"title={_gh_property(f.code)}::{_gh_data(f.message)}\n")
 
-    def stop(self):
+    def stop(self) -> str:
         for r in self.run.reviews:
             self.out.append(f"::notice title={_gh_property('pvscan')}::"
                             f"{_gh_data('patch ' + str(r.index) + ' ' + r.summary())}\n")
@@ -125,7 +126,7 @@ class SarifReview(FindingReporter[ReviewRun, "PatchReview"]):
     def handle(self, f: Finding) -> None:
         self.sarif.handle(f)
 
-    def stop(self):
+    def stop(self) -> str:
         return self.sarif.stop()
 
 
@@ -142,10 +143,10 @@ class _JsonList(FindingReporter[ReviewRun, "PatchReview"]):
         """One finding as its format's JSON value."""
         raise NotImplementedError
 
-    def stop(self):
+    def stop(self) -> str:
         return json.dumps(self.document(self.items), indent=2, ensure_ascii=False) + "\n"
 
-    def document(self, items: list[object]):
+    def document(self, items: list[object]) -> object:
         return items
 
 
@@ -154,7 +155,7 @@ class GitlabReview(_JsonList):
 
     SEVERITY = {"error": "major", "warning": "minor", "note": "info"}
 
-    def item(self, f: Finding):
+    def item(self, f: Finding) -> dict[str, Any]:
         return {"description": f"{f.code} {_one_line(f.message)}", "check_name": f.code,
                 "fingerprint": f.fingerprint, "severity": self.SEVERITY[f.severity],
                 "location": {"path": f.file, "lines": {"begin": f.line}}}
@@ -165,11 +166,11 @@ class RdjsonReview(_JsonList):
 
     SEVERITY = {"error": "ERROR", "warning": "WARNING", "note": "INFO"}
 
-    def item(self, f: Finding):
+    def item(self, f: Finding) -> dict[str, Any]:
         return {"message": f.message, "location": {"path": f.file, "range": {"start": {"line": f.line}}},
                 "severity": self.SEVERITY[f.severity], "code": {"value": f.code}}
 
-    def document(self, items: list[object]):
+    def document(self, items: list[object]) -> object:
         return {"source": {"name": "pvscan", "url": "https://pypi.org/project/pvscan/"}, "diagnostics": items}
 
 
@@ -185,7 +186,7 @@ class PatchworkReview(FindingReporter[ReviewRun, "PatchReview"]):
         self.checks.append({"patch": r.index, "subject": r.subject, "context": "pvscan", "state": state,
                             "description": f"pvscan {__version__}: this patch {r.summary()}"})
 
-    def stop(self):
+    def stop(self) -> str:
         return json.dumps(self.checks, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -220,7 +221,8 @@ def _reply(r: PatchReview) -> str:
     return "".join(out)
 
 
-def _commented_lines(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]], placed: set[tuple[str, str, int]]):
+def _commented_lines(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]],
+                     placed: set[tuple[str, str, int]]) -> list[tuple[int, tuple[str, str, int]]]:
     """[(index in the hunk, place)] of the hunk's lines that have comments not yet placed."""
     notes = []
     old, new = hunk.old_start, hunk.new_start
@@ -237,7 +239,8 @@ def _commented_lines(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, i
     return notes
 
 
-def _quoted_hunk(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]], placed: set[tuple[str, str, int]]) -> list[str]:
+def _quoted_hunk(fp: FilePatch, hunk: Hunk, by_place: dict[tuple[str, str, int], list[Finding]],
+                 placed: set[tuple[str, str, int]]) -> list[str]:
     """The hunk quoted up to each commented line (three lines of context), each comment under its line."""
     notes = _commented_lines(fp, hunk, by_place, placed)
     if not notes:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import json
+from typing import TYPE_CHECKING, Any
 
 from pvscan import __version__
 from pvscan.naming import in_arch
@@ -46,7 +45,7 @@ def _selected(op: Op, doc: ScanDocument) -> bool:
     return in_arch(doc.arch, op.arch) and (doc.op in (None, op.name))
 
 
-def _table(t: Table):
+def _table(t: Table) -> dict[str, str | dict[str, str | int] | list[str] | int | None]:
     return {"name": t.name, "type": t.type, "arch": t.arch, "generation": t.generation,
             "location": {"file": t.file, "line": t.line}, "guard": t.guard,
             "groups": list(t.groups), "ops": t.ops, "definition": t.definition}

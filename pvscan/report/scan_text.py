@@ -75,7 +75,7 @@ def _signature(o: Op | Variant) -> str:
     return f"{o.return_type} ({params})"
 
 
-def _param(p: Param):
+def _param(p: Param) -> str:
     ctype = p.type or "?"
     if not p.name:
         return ctype

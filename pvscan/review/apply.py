@@ -12,10 +12,9 @@ removed, so annotations can be anchored to them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pvscan.review.patch import FilePatch
@@ -49,7 +48,7 @@ class KeptLines:
 
     __slots__ = ("runs",)
 
-    def __init__(self, runs=None) -> None:
+    def __init__(self, runs: list[tuple[int, int, int]] | None = None) -> None:
         self.runs: list = list(runs or [])
 
     def add(self, old: int, new: int, count: int = 1) -> None:
@@ -62,7 +61,7 @@ class KeptLines:
                 return
         self.runs.append((old, new, count))
 
-    def swapped(self) -> "KeptLines":
+    def swapped(self) -> KeptLines:
         """(new line, old line) of each, in order of the new line."""
         return KeptLines(sorted((n, o, c) for o, n, c in self.runs))
 
@@ -159,7 +158,8 @@ def apply_file(old: bytes | None, fp: FilePatch, reverse: bool = False, fuzz: in
     return Applied(text.encode("utf-8", "surrogateescape"), added, removed, outcomes, kept)
 
 
-def _place_either_way(old_lines, lines, start: int, floor: int, fuzz: int, at_top: bool, index) -> tuple:
+def _place_either_way(old_lines: list[str], lines: list[tuple[str, str]], start: int, floor: int, fuzz: int,
+                      at_top: bool, index: dict[str, list[int]]) -> tuple:
     """(where the hunk goes forward, where its result already is): at each fuzz, the hunk forward
     and then its result (GNU patch's "Reversed (or previously applied) patch detected"), so that
     a hunk already in the file is never applied a second time beside itself with more fuzz."""
@@ -174,7 +174,8 @@ def _place_either_way(old_lines, lines, start: int, floor: int, fuzz: int, at_to
     return None, None
 
 
-def _copy_hunk(old_lines, lines, at: int, out: list, added: set, removed: set, kept) -> int:
+def _copy_hunk(old_lines: list[str], lines: list[tuple[str, str]], at: int, out: list, added: set, removed: set,
+               kept: KeptLines) -> int:
     """The hunk's lines applied at old line index at, into out; the old line index after it."""
     pos = at
     for tag, s in lines:
@@ -191,7 +192,8 @@ def _copy_hunk(old_lines, lines, at: int, out: list, added: set, removed: set, k
     return pos
 
 
-def _place(old_lines, lines, start, floor, fuzz, at_top: bool = False, index=None):
+def _place(old_lines: list[str], lines: list[tuple[str, str]], start: int, floor: int, fuzz: int, at_top: bool = False,
+           index: dict[str, list[int]] | None = None) -> tuple[int, list[tuple[str, str]], int, int] | None:
     """(index where the hunk's old side matches, its lines as applied, context lines trimmed at the
     top, fuzz used) at the least fuzz, then the nearest place; None if it matches nowhere.
 
@@ -203,6 +205,7 @@ def _place(old_lines, lines, start, floor, fuzz, at_top: bool = False, index=Non
     suffix = next((i for i, (t, _) in enumerate(reversed(lines)) if t != " "), len(lines))
     context = max(prefix, suffix)
     pattern = [s for t, s in lines if t in " -"]
+    at: int | None
     for f in range(min(fuzz, context) + 1):
         top, bottom = f + prefix - context, f + suffix - context
         if top < 0 and at_top:
@@ -234,7 +237,8 @@ def _swap(tag: str) -> str:
     return {"+": "-", "-": "+"}.get(tag, tag)
 
 
-def _find(lines, want, start, floor, index=None):
+def _find(lines: list[str], want: list[str], start: int, floor: int,
+          index: dict[str, list[int]] | None = None) -> int | None:
     """Where want lies in lines at or after floor, nearest start (at the same distance, the
     later place first, as GNU patch tries them); None if nowhere. With index (line_index(lines)),
     only the places where want's rarest line stands are tried: 2,000 failing hunks against a
@@ -260,7 +264,7 @@ def _find(lines, want, start, floor, index=None):
     return None
 
 
-def line_index(lines) -> dict:
+def line_index(lines: list[str]) -> dict:
     """{line: [its indices]} of a file's lines, for _find."""
     index: dict = {}
     for i, line in enumerate(lines):

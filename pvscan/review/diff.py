@@ -11,16 +11,25 @@ change kind (pvscan.review.changes) then looks at each pair.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pvscan.inventory.model import signature_of
 from pvscan.review.changes import change_kinds
 from pvscan.review.changes.base import OpPair, call_site_diff
 
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Inventory, Op
+    from pvscan.kconfig import LazyGuardLogic
+    from pvscan.review.apply import HunkOutcome
+    from pvscan.review.patch import FilePatch
+    from pvscan.review.review import _Anchor
 
-def _shape(op):
+
+def _shape(op: Op) -> tuple[str, str, str, str, str | None]:
     return (op.arch, op.table, op.group, op.convention, signature_of(op))
 
 
-def renames(gone, new) -> dict:
+def renames(gone: list[Op], new: list[Op]) -> dict:
     """{(arch, old name): new op} for each removed op with exactly one twin among the added, and vice versa."""
     out = {}
     for o in gone:
@@ -33,7 +42,7 @@ def renames(gone, new) -> dict:
     return out
 
 
-def _same_op(old, new) -> bool:
+def _same_op(old: Op, new: Op) -> bool:
     """Whether old and new are one op under two generations' names (or homes)."""
     from pvscan.identity import member, same_arch
     from pvscan.naming import generation_aliases, static_call_member
@@ -45,7 +54,7 @@ def _same_op(old, new) -> bool:
     return static_call_member(new.name) == member(old.name) and "." in old.name
 
 
-def moves(gone, new) -> dict:
+def moves(gone: list[Op], new: list[Op]) -> dict:
     """{(arch, old name): new op} for each removed op that is exactly one added op under another
     generation's name, and vice versa."""
     out = {}
@@ -56,7 +65,7 @@ def moves(gone, new) -> dict:
     return out
 
 
-def op_pairs(inv_b, inv_a, guards=None) -> list[OpPair]:
+def op_pairs(inv_b: Inventory, inv_a: Inventory, guards: LazyGuardLogic | None = None) -> list[OpPair]:
     ops_b = {(o.arch, o.name): o for o in inv_b.ops}
     ops_a = {(o.arch, o.name): o for o in inv_a.ops}
     gone = [ops_b[k] for k in sorted(set(ops_b) - set(ops_a))]
@@ -76,7 +85,7 @@ def op_pairs(inv_b, inv_a, guards=None) -> list[OpPair]:
     return pairs
 
 
-def diff(inv_b, inv_a, anchor, guards=None) -> list:
+def diff(inv_b: Inventory, inv_a: Inventory, anchor: _Anchor, guards: LazyGuardLogic | None = None) -> list:
     """Every change kind's findings for every op, each placed on the patch's lines by anchor;
     guards (pvscan.kconfig.LazyGuardLogic) says which guards Kconfig makes equal."""
     kinds = [k() for k in change_kinds()]
@@ -84,7 +93,7 @@ def diff(inv_b, inv_a, anchor, guards=None) -> list:
             for pair in op_pairs(inv_b, inv_a, guards) for k in kinds for f in k.changes(pair)]
 
 
-def hunk_findings(outcomes, applied: bool) -> list:
+def hunk_findings(outcomes: list[tuple[FilePatch, HunkOutcome]], applied: bool) -> list:
     """What the hunk kinds (PV120-PV122) say of each hunk's outcome; applied: forward, not taken out."""
     from pvscan.review.changes.base import HunkKind
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError
+
+if TYPE_CHECKING:
+    pass
 
 # Line numbers of at most 18 digits: a longer one is no line of any file (and past Python's
 # 4,300-digit bound int() would raise); the header is then malformed, an error naming the line.
@@ -106,7 +110,7 @@ def read_patch_lines(lines: list[str], source: str) -> list[Patch]:
     return out
 
 
-def _split_mbox(lines):
+def _split_mbox(lines: list[str]) -> list[tuple[list[str], int]]:
     """[(lines, first line number)] one per mail, or the whole input as one."""
     starts = [i for i, l in enumerate(lines) if l.startswith("From ") and re.match(r"From \S+ .*\d{4}", l)]
     if not starts:
@@ -115,7 +119,7 @@ def _split_mbox(lines):
     return [(lines[a:b], a + 1) for a, b in zip(starts, starts[1:])]
 
 
-def _parse_one(lines, first, source) -> Patch:
+def _parse_one(lines: list[str], first: int, source: str) -> Patch:
     """One mail's (or one plain input's) patch: its headers, then each file's header and hunks."""
     subject, author, date, i = _mail_headers(lines)
     patch = Patch(subject, author, date, lines=len(lines) - (1 if lines and lines[-1] == "" else 0))
@@ -156,7 +160,7 @@ def _settle_paths(f: FilePatch) -> None:
     f.problem = _path_problem(f)
 
 
-def _mail_headers(lines) -> tuple[str, str | None, str | None, int]:
+def _mail_headers(lines: list[str]) -> tuple[str, str | None, str | None, int]:
     """(subject, author, date, the index of the first line after the headers): of an mbox mail
     ('From <sha> <date>'), or a quilt or plain mail patch that starts with its headers."""
     subject, author, date = "", None, None
@@ -178,7 +182,7 @@ def _mail_headers(lines) -> tuple[str, str | None, str | None, int]:
     return subject, author, date, i
 
 
-def _hunk_line(hunk: Hunk, lines, i: int, first: int, source) -> int:
+def _hunk_line(hunk: Hunk, lines: list[str], i: int, first: int, source: str) -> int:
     """Line i, inside a hunk whose counts are not met: its counts rule, as in 'git apply' ('--- x'
     is a removed line here). The index of the next line."""
     line = lines[i]
@@ -195,7 +199,7 @@ def _hunk_line(hunk: Hunk, lines, i: int, first: int, source) -> int:
     return i
 
 
-def _file_start(patch: Patch, current, lines, i: int, first: int, source) -> tuple:
+def _file_start(patch: Patch, current: FilePatch | None, lines: list[str], i: int, first: int, source: str) -> tuple:
     """(the file patch line i begins or names, the index of its last header line): 'diff --git',
     or '--- a/x' and '+++ b/x', which name the file of a 'diff --git' just before them."""
     line, number = lines[i], first + i
@@ -215,7 +219,7 @@ def _file_start(patch: Patch, current, lines, i: int, first: int, source) -> tup
     return current, i + 1
 
 
-def _extended_header(current: FilePatch, line: str, source, number: int) -> bool:
+def _extended_header(current: FilePatch, line: str, source: str, number: int) -> bool:
     """Whether line is one of git's extended headers of the current file (new or deleted file,
     rename, index, binary), which it then records."""
     if line.startswith("new file mode"):
@@ -287,7 +291,7 @@ def _hunk(line: str, source: str, number: int) -> Hunk:
     return Hunk(old_start, old_len, new_start, new_len, patch_line=number)
 
 
-def _overruns(lines, i: int) -> bool:
+def _overruns(lines: list[str], i: int) -> bool:
     """Whether line i, right after a hunk whose counts are met, is one more added or removed line
     (as git apply, which calls it corrupt): not the next file's '--- '/'+++ ' pair, not a
     mail's '-- ' signature line."""

@@ -9,17 +9,18 @@ on both sides to keep only the findings the patch introduces.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import bisect
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from pvscan.checks.rules.pv011_area_layout import AreaLayout
 from pvscan.errors import Warning_
 from pvscan.findings import Finding
 from pvscan.pipeline import inventory_of
-from pvscan.checks.rules.pv011_area_layout import AreaLayout
+from pvscan.progress import NONE
+from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.changes import change_kinds
 from pvscan.review.changes.pv101_op_added import OpAdded
 from pvscan.review.changes.pv102_op_removed import OpRemoved
@@ -30,16 +31,21 @@ from pvscan.review.changes.pv106_guard_changed import GuardChanged
 from pvscan.review.changes.pv115_op_moved import OpMoved
 from pvscan.review.changes.pv120_hunk_not_applied import HunkNotApplied
 from pvscan.review.changes.pv124_hunk_not_reviewed import HunkNotReviewed
-from pvscan.progress import NONE
-from pvscan.review.apply import HunkOutcome, apply_file
 from pvscan.review.diff import diff, hunk_findings
 from pvscan.source.patched import PatchedSource
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
     from pvscan.abi import Abi
-    from pvscan.review.patch import FilePatch
+    from pvscan.inventory.backends import BackendMap
+    from pvscan.inventory.model import Inventory
+    from pvscan.kconfig import LazyGuardLogic
+    from pvscan.progress import Progress
+    from pvscan.review.apply import Applied, KeptLines
+    from pvscan.review.patch import FilePatch, Hunk, Patch
     from pvscan.source import Source
+    from pvscan.source.files import KernelVersion
 
 
 INTERFACE = frozenset(kind.code for kind in change_kinds() if kind.changes_interface)
@@ -100,8 +106,8 @@ class SeriesReview:
     whole: PatchReview | None = None
 
 
-def review_series(source, patches, abis: Sequence[Abi], backend_map, patch_name: str, jobs: int | None = None,
-                  progress=NONE) -> SeriesReview:
+def review_series(source: Source, patches: list[Patch], abis: Sequence[Abi], backend_map: BackendMap, patch_name: str,
+                  jobs: int | None = None, progress: Progress = NONE) -> SeriesReview:
     """source: the tree the patches apply to (pvscan.source.Source); each patch sees the ones
     before it. jobs and progress are the scans' (pipeline.inventory_of)."""
     from pvscan.kconfig import LazyGuardLogic
@@ -119,7 +125,8 @@ def review_series(source, patches, abis: Sequence[Abi], backend_map, patch_name:
     return SeriesReview(out, whole)
 
 
-def _whole(first, last, backend_map, guards, jobs, progress) -> PatchReview:
+def _whole(first: PatchedSource, last: PatchedSource, backend_map: BackendMap, guards: LazyGuardLogic | None,
+           jobs: int | None, progress: Progress) -> PatchReview:
     """What the series does to the interface as a whole: the inventory of the tree as the last
     patch left it against the first's, each finding on the final file's lines (a line diff of
     each file the series changed places them)."""
@@ -156,7 +163,8 @@ class _Applied:
         return sum(1 for _, h in self.hunks if h.status == status)
 
 
-def _apply(files, state, reverse: bool, area_headers=frozenset()) -> _Applied:
+def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool,
+           area_headers: frozenset = frozenset()) -> _Applied:
     """Apply forward to the files as they are, or (reverse) take the patch back out of them,
     hunk by hunk: a hunk that cannot be placed is an outcome, never an error."""
     out = _Applied()
@@ -210,7 +218,7 @@ def _may_hold_ops(*texts) -> bool:
     return any(t and CANDIDATE_RE.search(t) for t in texts)
 
 
-def _merged(state, fp: FilePatch, text, res):
+def _merged(state: PatchedSource, fp: FilePatch, text: bytes | None, res: Applied):
     """The file patched through a three-way merge from the blob the patch names, as
     'git apply --3way' would: an Applied whose failed hunks are 'merged', or None."""
     from pvscan.review.apply import Applied
@@ -234,11 +242,13 @@ def _merged(state, fp: FilePatch, text, res):
     return Applied(merged, added, removed, outcomes, kept)
 
 
-def _header(h) -> str:
+def _header(h: Hunk) -> str:
     return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
 
 
-def _review_one(index, patch, state, abis: Sequence[Abi], backend_map, guards=None, tree: Source | None = None, jobs=None, progress=NONE):
+def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[Abi], backend_map: BackendMap,
+                guards: LazyGuardLogic | None = None, tree: Source | None = None, jobs: int | None = None,
+                progress: Progress = NONE) -> tuple[PatchReview, PatchedSource]:
     """(PatchReview, the files as this patch leaves them). tree: the tree the patches apply to,
     whose Kconfig and headers complete an ABI's configuration where the patch needs it."""
     result = PatchReview(index, patch.subject, patch.author, patch.date, patch.files, lines=patch.lines)
@@ -294,19 +304,20 @@ def _review_one(index, patch, state, abis: Sequence[Abi], backend_map, guards=No
     return result, state
 
 
-def _area_changes(before, after, abis: Sequence[Abi], version, files) -> list:
+def _area_changes(before: PatchedSource, after: PatchedSource, abis: Sequence[Abi], version: KernelVersion | None,
+                  files: set[str]) -> list[Finding]:
     """The shared-area findings (PV011) the patch brings: a field of struct kvm_steal_time or
     struct vcpu_info it moves, resizes or removes, read in the headers as the patch leaves them.
     Only the areas declared in a file the patch changes are laid out (files: their paths)."""
     from pvscan.checks.areas import area_findings
 
-    def key(f):
+    def key(f: Finding):
         return (f.code, f.abi, f.op, f.message)
     old = {key(f) for f in area_findings(before, abis, version, files)}
     return [f for f in area_findings(after, abis, version, files) if key(f) not in old]
 
 
-def _judged_before(files, guards) -> list[Warning_]:
+def _judged_before(files: Iterable[FilePatch], guards: LazyGuardLogic) -> list[Warning_]:
     """A warning for each Kconfig, Makefile or Kbuild file the patch changes that this review
     read to compare guards or to complete an ABI's configuration: read as the tree has it,
     before the patch (pvscan applies only a patch's .c and .h files)."""
@@ -321,7 +332,8 @@ def _judged_before(files, guards) -> list[Warning_]:
     return out
 
 
-def _completed_for(abis: Sequence[Abi], findings, inv_b, inv_a, tree: Source | None, guards) -> Sequence[Abi]:
+def _completed_for(abis: Sequence[Abi], findings: list[Finding], inv_b: Inventory, inv_a: Inventory,
+                   tree: Source | None, guards: LazyGuardLogic | None) -> Sequence[Abi]:
     """The ABIs, each with its configuration completed from the tree as check completes it
     (checks.target), when the guard of an op the patch changes tests something it leaves
     unset: what check says of the patched tree, review says of the patch. Only then, since
@@ -382,10 +394,11 @@ def _on_patch_line(f: Finding, changed: dict) -> Finding:
 _AS_THE_STATE_HAS_IT = object()
 
 
-def _record(before, after, fp: FilePatch, old_text, new_text) -> None:
+def _record(before: dict[str, bytes | None], after: dict[str, bytes | None], fp: FilePatch,
+            old_text: bytes | None | object, new_text: bytes | None) -> None:
     """Both sides of one file change; a renamed or deleted path is absent after, a new one before."""
     if fp.old_path:
-        if old_text is not _AS_THE_STATE_HAS_IT:
+        if old_text is None or isinstance(old_text, bytes):     # not _AS_THE_STATE_HAS_IT
             before[fp.old_path] = old_text
         after.setdefault(fp.old_path, None)
     if fp.new_path:
@@ -398,7 +411,8 @@ class _Anchor:
     """Moves a location onto the nearest line the patch added, or, for what it removed, onto the
     nearest line of the new file that survives, with the removed line kept in the finding."""
 
-    def __init__(self, added, removed, kept) -> None:
+    def __init__(self, added: dict[str, set[int]], removed: dict[str, set[int]],
+                 kept: dict[str, tuple[str, KeptLines]]) -> None:
         self.added = {k: sorted(v) for k, v in added.items() if k}
         self.removed = {k: sorted(v) for k, v in removed.items() if k}
         self.kept = kept
@@ -425,6 +439,6 @@ class _Anchor:
         line of the nearest old line the patch keeps (a deleted file has none: its old line)."""
         new_path, kept = self.kept.get(f.file, (None, None))
         nearest = kept.nearest(old_line) if kept else None
-        if nearest is None:
+        if nearest is None or new_path is None:
             return replace(f, line=old_line, side="old", old_line=old_line)
         return replace(f, file=new_path, line=nearest[1], side="old", old_line=old_line)

@@ -32,8 +32,10 @@ from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.source.files import SkippedFile, is_searched, is_searched_dir, searched_entry
 
 if TYPE_CHECKING:
-    from pvscan.source.directory import KernelTree
+    from collections.abc import Iterable, Sequence
+
     from pvscan.run import Run
+    from pvscan.source.directory import KernelTree
 
 
 # Past this many changed files, ripgrep over the whole tree is quicker than reading them one by one.
@@ -41,9 +43,9 @@ MAX_CHANGED = 3000
 _LOOSE_RE = re.compile(LOOSE_PATTERN.encode())
 
 
-def _searched_state(root: str, doc) -> bool:
+def _searched_state(root: str, doc: Any) -> bool:
     """A search record of the checkout at root, field by field."""
-    def paths(x):
+    def paths(x: object):
         return isinstance(x, list) and all(tree_path(p) for p in x)
 
     return (isinstance(doc, dict) and doc.get("tree") == root
@@ -172,12 +174,12 @@ def _calls_of(record: dict, wrappers: frozenset) -> dict:
     return out
 
 
-def _cache_form(lines) -> list:
+def _cache_form(lines: Iterable[tuple[int, bytes]]) -> list:
     """(line, bytes) pairs in the cache's form: [line, the bytes as a str (surrogateescape)]."""
     return [[row, text.decode("utf-8", "surrogateescape")] for row, text in lines]
 
 
-def _search_file(tree: KernelTree, rel: str, exact):
+def _search_file(tree: KernelTree, rel: str, exact: re.Pattern[bytes] | None):
     """(is a candidate, ((line, text) calling a wrapper), why it was skipped) for one file,
     judged as ripgrep and the candidate check judge it over the whole tree."""
     full = tree.root / rel
@@ -205,7 +207,7 @@ _OTHER = (b"??", b"!!")
 _RACY_NS = 2_000_000_000
 
 
-def start_status(run: Run, path, alone: bool = False) -> None:
+def start_status(run: Run, path: str, alone: bool = False) -> None:
     """Begin the 'git status' of the tracked files now, when path is the top of a git checkout,
     so that it runs while Python imports what the scan needs (0.08 s on 6.12, as long as the
     imports); _head_and_status() collects it. Nothing else is started, and nothing from the tree.
@@ -221,7 +223,7 @@ def start_status(run: Run, path, alone: bool = False) -> None:
     run.status_begun[root] = _start_git(root, _TRACKED, ("-c", "core.preloadIndex=false") if alone else ())
 
 
-def _start_git(root: str, args, config: tuple[str, ...] = ()):
+def _start_git(root: str, args: Sequence[str], config: tuple[str, ...] = ()):
     from pvscan.source.git import git_environment
 
     try:
@@ -372,7 +374,7 @@ def _ancestors(rel: str):
         yield rel
 
 
-def _list_others(root: str, cache, seen: dict | None = None, where: list | None = None) -> list[str] | None:
+def _list_others(root: str, cache: Cache, seen: dict | None = None, where: list | None = None) -> list[str] | None:
     """The untracked and ignored sources 'git status' lists (in the directories where, and the
     rest from seen, when given), remembered with the modification time of every directory,
     read while git runs.
@@ -448,9 +450,8 @@ def _changed(root: str, old_tree: str, new_tree: str, dirty: set) -> set[str] | 
 
 
 def _git(root: str, *args) -> bytes | None:
-    from pvscan.source.git import git_environment
-
     from pvscan.source.external import run_bounded
+    from pvscan.source.git import git_environment
 
     try:
         proc = run_bounded([*_GIT, "-C", root, *args], f"git {args[0]}", root, env=git_environment())

@@ -16,13 +16,22 @@ from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError, Warning_
 from pvscan.run import Run
-from pvscan.source.top import kernel_top
+from pvscan.source.files import (
+    MAX_FILE_BYTES,
+    SOURCE_SUFFIXES,
+    KernelVersion,
+    SkippedFile,
+    parse_version,
+    read_regular,
+    searched_entry,
+)
 from pvscan.source.search import MatchingLines, Searched, tree_search
-from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_SUFFIXES, KernelVersion, SkippedFile, parse_version,
-                                 read_regular, searched_entry)
+from pvscan.source.top import kernel_top
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
+
     from pvscan.source.git import Repository
 
 
@@ -50,7 +59,7 @@ class KernelTree:
             raise PvscanError("not a Linux kernel tree: no arch/ or include/ directory", str(path))
 
     @classmethod
-    def trusted(cls, root: str, run: Run | None = None) -> "KernelTree":
+    def trusted(cls, root: str, run: Run | None = None) -> KernelTree:
         """A tree already checked by the parent process (for worker processes)."""
         tree = cls.__new__(cls)
         tree.run = run or Run()
@@ -170,7 +179,7 @@ class KernelTree:
 
         return read_blob(str(self.root), oid)
 
-    def contains(self, path: str | os.PathLike) -> bool:
+    def contains(self, path: str | os.PathLike[str]) -> bool:
         """True if path (absolute, or relative to the cwd) lies inside the tree."""
         return self._inside(os.path.realpath(path))
 
@@ -340,7 +349,7 @@ class KernelTree:
         return dict(sorted(found.items()))
 
 
-def _dirs_in(path) -> list[str]:
+def _dirs_in(path: Path) -> list[str]:
     try:
         return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
     except OSError:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError
+
+if TYPE_CHECKING:
+    from typing import IO
 
 # Seconds a call may take. The slowest real call is a search or diff of a whole kernel
 # revision (git grep of 6.12 3.5 s, the 6.1 -> 6.12 diff of every file 90 s); a call still
@@ -31,7 +35,8 @@ def timeout(default: int = TIMEOUT) -> int:
     return int(value) if value.isdigit() and 0 < int(value) < 1 << 20 else default
 
 
-def run_bounded(args, what: str, where: str | None = None, *, input: bytes | None = None, cwd=None, env=None,
+def run_bounded(args: list[str], what: str, where: str | None = None, *, input: bytes | None = None,
+                cwd: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None,
                 seconds: int | None = None, limit: int = OUTPUT_LIMIT) -> subprocess.CompletedProcess:
     """args run to their end, output captured, as subprocess.run(capture_output=True) gives it;
     a PvscanError naming what (and where) when it runs past seconds or writes past limit.
@@ -69,7 +74,8 @@ def run_bounded(args, what: str, where: str | None = None, *, input: bytes | Non
     return subprocess.CompletedProcess(args, proc.returncode, bytes(out), bytes(err))
 
 
-def _pump(proc: subprocess.Popen[bytes], stream, into: bytearray, cap: int, too_much: threading.Event | None) -> None:
+def _pump(proc: subprocess.Popen[bytes], stream: IO[bytes], into: bytearray, cap: int,
+          too_much: threading.Event | None) -> None:
     """Read stream into into, up to cap bytes: past it, stop the process and set too_much, or
     (too_much None, for stderr) read on and drop the rest."""
     try:

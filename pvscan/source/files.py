@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.errors import PvscanError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+    from pvscan.source import Source
 
 # Directories that hold no kernel C built into the image: userspace copies of
 # kernel headers live under tools/ (objtool, perf) and would otherwise show up
@@ -81,7 +88,7 @@ def parse_version(makefile_head: bytes, where: str) -> KernelVersion:
                           where) from None
 
 
-def read_regular(path, limit: int, follow: bool = True) -> bytes:
+def read_regular(path: str, limit: int, follow: bool = True) -> bytes:
     """A file's bytes: only a regular file, never waited on (a FIFO) or read without end (a
     device), never past limit, and (follow=False) never through a symlink; SkippedFile says
     why not (a missing file too)."""
@@ -152,7 +159,7 @@ def read_input_lines(path: str | None, what: str, limit: int) -> tuple[list[str]
     return lines, binary
 
 
-def _open_input(path: str | None, what: str, limit: int):
+def _open_input(path: str | None, what: str, limit: int) -> BinaryIO:
     """A binary stream of the file named on the command line (None: standard input), refused
     as read_input refuses it: a directory, what is not a regular file, a file over the limit."""
     import stat
@@ -186,7 +193,7 @@ def read_input(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
         raise PvscanError(f"cannot read {what}: {e}", path) from None
 
 
-def readable(source, rels, warnings: list):
+def readable(source: Source, rels: list[str], warnings: list) -> Iterator[tuple[str, bytes]]:
     """(rel, bytes) of each file the source can read as C; each one it cannot is a 'skipped' warning."""
     from pvscan.errors import Warning_
 

@@ -9,17 +9,25 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from typing import TYPE_CHECKING, IO
+from typing import IO, TYPE_CHECKING
 
 from pvscan.cache import Cache, Store, code_stamp, json_store, tree_path
 from pvscan.errors import PvscanError
 from pvscan.naming import CANDIDATE_RE, LOOSE_FIXED
 from pvscan.run import Run
-from pvscan.source.files import (MAX_FILE_BYTES, SOURCE_GIT_PATHSPEC, MissingFile, SkippedFile, is_searched,
-                                 parse_version)
+from pvscan.source.files import (
+    MAX_FILE_BYTES,
+    SOURCE_GIT_PATHSPEC,
+    MissingFile,
+    SkippedFile,
+    is_searched,
+    parse_version,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from subprocess import CompletedProcess
+
     from pvscan.errors import Warning_
 
 
@@ -60,7 +68,7 @@ def git_environment(**extra) -> dict:
 
 
 def run_git(repo: str, *args, config: tuple[str, ...] = (), data: bytes | None = None, index: str | None = None,
-            seconds: int | None = None):
+            seconds: int | None = None) -> CompletedProcess:
     """git args in repo (its CompletedProcess, output captured), the one way pvscan runs git on a
     repository it reads: GIT's settings, config ('name=value' each) on top, git_environment(),
     and index as GIT_INDEX_FILE when given; bounded in time and output (source.external)."""
@@ -157,7 +165,7 @@ class Repository:
     def __init__(self, repo: str, run: Run | None = None) -> None:
         self.places = open_repo(run or Run(), repo)
 
-    def contains(self, path) -> bool:
+    def contains(self, path: str | os.PathLike[str]) -> bool:
         """True if path lies in the repository: writing there would change it."""
         real = os.path.realpath(path)
         return any(real == place or real.startswith(place.rstrip("/") + "/") for place in self.places)
@@ -194,7 +202,8 @@ class GitTree:
             self._cat.wait()
             self._cat = None
 
-    def _git(self, *args, check: bool = True, data=None, config: tuple[str, ...] = (), index=None):
+    def _git(self, *args, check: bool = True, data: bytes | None = None, config: tuple[str, ...] = (),
+             index: str | None = None):
         proc = run_git(self.repo, *args, config=config, data=data, index=index)
         if check and proc.returncode != 0:
             raise PvscanError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}", self.repo)
@@ -217,7 +226,8 @@ class GitTree:
     def _search(self) -> list[str]:
         return self._grep(where=(self.a, "--", *SOURCE_GIT_PATHSPEC))
 
-    def _grep(self, where=(), cached: bool = False, index: str | None = None, config: tuple[str, ...] = ()) -> list[str]:
+    def _grep(self, where: Iterable[str] = (), cached: bool = False, index: str | None = None,
+              config: tuple[str, ...] = ()) -> list[str]:
         """The candidates among the files 'git grep -F' of LOOSE_FIXED lists: in where (this
         commit and pathspecs), or (cached) in the blobs of index."""
         fixed = [arg for text in LOOSE_FIXED for arg in ("-e", text)]
@@ -246,7 +256,7 @@ class GitTree:
         except SkippedFile:
             return False
 
-    def use_candidates(self, candidates) -> None:
+    def use_candidates(self, candidates: Iterable[str]) -> None:
         """This revision's candidate list, known already (pvscan.history primes it)."""
         self._candidates = sorted(candidates)
 
@@ -268,7 +278,7 @@ class GitTree:
                 out.append((parts[4][:1], path, parts[1], parts[3]))
         return out
 
-    def candidates_since(self, earlier: str, earlier_candidates, changed=None) -> list[str] | None:
+    def candidates_since(self, earlier: str, earlier_candidates: list[str], changed=None) -> list[str] | None:
         """This revision's candidates, known from an earlier commit's: the cached list, else the
         earlier list with the files changed since (changed_sources, or changed when the caller
         has asked already) searched again by candidates_after, then cached by commit; None
@@ -450,7 +460,7 @@ class GitTree:
         fields = head.split(b" ")
         return fields[1] if proc.returncode == 0 and path == os.fsencode(rel) and len(fields) == 3 else None
 
-    def contains(self, path) -> bool:
+    def contains(self, path: str | os.PathLike[str]) -> bool:
         if self._repository is None:
             self._repository = Repository(self.repo, self.run)
         return self._repository.contains(path)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from pvscan.naming import CANDIDATE_RE
 from pvscan.source.files import MissingFile, SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.source import Source
 
 
 class PatchedSource:
@@ -13,7 +19,7 @@ class PatchedSource:
     name: a patch can make a file a candidate or stop it being one.
     """
 
-    def __init__(self, base, overlay: dict[str, bytes | None] | None = None) -> None:
+    def __init__(self, base: Source, overlay: dict[str, bytes | None] | None = None) -> None:
         self.base = base
         self.run = base.run
         self.overlay = dict(overlay or {})
@@ -26,7 +32,7 @@ class PatchedSource:
         """The base tree's (a patch of .c/.h files adds no backend directory)."""
         return self.base.arch_subdirs() if hasattr(self.base, "arch_subdirs") else {}
 
-    def with_overlay(self, changes: dict[str, bytes | None]) -> "PatchedSource":
+    def with_overlay(self, changes: dict[str, bytes | None]) -> PatchedSource:
         return PatchedSource(self.base, {**self.overlay, **changes})
 
     def get(self, rel: str | None) -> bytes | None:
@@ -69,7 +75,7 @@ class PatchedSource:
     def blob(self, oid: str) -> bytes | None:
         return self.base.blob(oid)
 
-    def contains(self, path) -> bool:
+    def contains(self, path: str | os.PathLike[str]) -> bool:
         return self.base.contains(path)
 
     def close(self) -> None:

@@ -7,22 +7,24 @@ suffixes, same regular expression), only slower.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import os
 import re
 import stat
 import subprocess
+from typing import TYPE_CHECKING
 
-from pvscan.source.external import run_bounded
 from pvscan.errors import PvscanError, Warning_
 from pvscan.naming import CANDIDATE_RE, LOOSE_PATTERN
 from pvscan.run import Run
-from pvscan.source.files import MAX_FILE_BYTES, EXCLUDED_DIRS, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
+from pvscan.source.external import run_bounded
+from pvscan.source.files import EXCLUDED_DIRS, MAX_FILE_BYTES, SOURCE_SUFFIXES, SkippedFile, readable, searched_entry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+    from typing import Any
+
     from pvscan.source.directory import KernelTree
 
 
@@ -47,14 +49,14 @@ def header_dirs(tree: KernelTree) -> list[str]:
     return out
 
 
-def _subdirs(path) -> list[str]:
+def _subdirs(path: Path) -> list[str]:
     try:
         return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
 
 
-def calls_pattern(names) -> str:
+def calls_pattern(names: frozenset) -> str:
     """A regular expression for a call of any of these functions (or macros)."""
     alternatives = "|".join(sorted(set(names)))
     return rf"\b(?:{alternatives})\s*\("
@@ -69,7 +71,8 @@ def search(tree: KernelTree, pattern: str, warnings: list, only_dirs: Iterable[s
     return _search_python(tree, pattern, warnings, only_dirs)
 
 
-def _with_oversized(tree: KernelTree, pattern: str, warnings: list, only_dirs: Iterable[str] | None, run_ripgrep):
+def _with_oversized(tree: KernelTree, pattern: str, warnings: list, only_dirs: Iterable[str] | None,
+                    run_ripgrep: Callable) -> Any:
     """ripgrep's answer (it skips files over the read limit unread, --max-filesize: a sparse
     20 GB file took 24 s to read), with a warning for each skipped file whose head matches, as
     the Python walk gives: the tree's oversized files are found beside the run, once a tree."""
@@ -92,7 +95,8 @@ def search_lines(tree: KernelTree, pattern: str, warnings: list,
             for rel, lines in matching_lines(tree, pattern, warnings, only_dirs).items()}
 
 
-def matching_lines(tree: KernelTree, pattern: str, warnings: list[Warning_], only_dirs: Iterable[str] | None = None) -> MatchingLines:
+def matching_lines(tree: KernelTree, pattern: str, warnings: list[Warning_],
+                   only_dirs: Iterable[str] | None = None) -> MatchingLines:
     """{relative path: ((1-based line, its bytes), ...)} for the .c/.h files that match, sorted."""
     rg = ripgrep(tree.run)
     if rg is None:
@@ -104,7 +108,8 @@ def matching_lines(tree: KernelTree, pattern: str, warnings: list[Warning_], onl
                            lambda: _matching_lines_ripgrep(rg, tree, pattern, only_dirs, warnings))
 
 
-def _matching_lines_ripgrep(rg, tree: KernelTree, pattern: str, only_dirs: Iterable[str] | None, warnings: list) -> dict[str, tuple]:
+def _matching_lines_ripgrep(rg: str, tree: KernelTree, pattern: str, only_dirs: Iterable[str] | None,
+                            warnings: list) -> dict[str, tuple]:
     # JSON records: a path may hold any byte but NUL (a newline too), which breaks line output.
     args = [rg, "--no-config", "--json", "--no-ignore", "--binary",
             f"--max-filesize={MAX_FILE_BYTES}", *_SOURCE_TYPE,
@@ -124,12 +129,12 @@ def _matching_lines_ripgrep(rg, tree: KernelTree, pattern: str, only_dirs: Itera
     return {rel: tuple(sorted(rows.items())) for rel, rows in sorted(found.items())}
 
 
-def lines_matching(lines: list[bytes], regex) -> tuple:
+def lines_matching(lines: list[bytes], regex: re.Pattern[bytes]) -> tuple:
     """((1-based line, its bytes), ...) of the lines regex finds something in."""
     return tuple((n, line) for n, line in enumerate(lines, 1) if regex.search(line))
 
 
-def _rg_text(field) -> str:
+def _rg_text(field: dict[str, str]) -> str:
     """A ripgrep JSON path: text, or base64 bytes when it is not UTF-8."""
     if "text" in field:
         return field["text"]
@@ -138,7 +143,7 @@ def _rg_text(field) -> str:
     return os.fsdecode(base64.b64decode(field["bytes"]))
 
 
-def _rg_bytes(field) -> bytes:
+def _rg_bytes(field: dict[str, str]) -> bytes:
     if "text" in field:
         return field["text"].encode("utf-8", "surrogateescape")
     import base64
@@ -183,13 +188,13 @@ def tree_search(tree: KernelTree, wrappers: frozenset[str], warnings: list[Warni
     return _narrow(tree, loose, warnings), {rel: found for rel, found in calls.items() if found}
 
 
-def _loose_calls(names) -> str:
+def _loose_calls(names: frozenset) -> str:
     # No word boundary for ripgrep (Unicode \b costs it several times the time): a superset,
     # narrowed by calls_pattern on each line.
     return rf"(?:{'|'.join(sorted(set(names)))})\s*\("
 
 
-def _narrow(tree: KernelTree, loose, warnings: list[Warning_]) -> list[str]:
+def _narrow(tree: KernelTree, loose: list[str], warnings: list[Warning_]) -> list[str]:
     """The loose matches that really name a table, a PVOP_* macro or the callee-save type."""
     return [rel for rel, data in readable(tree, loose, warnings) if CANDIDATE_RE.search(data)]
 
@@ -233,7 +238,7 @@ def _checked_ripgrep(path: str) -> str:
     return path
 
 
-def dirs_for_arches(tree: KernelTree, arches) -> list[str]:
+def dirs_for_arches(tree: KernelTree, arches: set[str]) -> list[str]:
     """The top-level directories, with arch/ narrowed to the given architectures.
 
     Code under arch/other/ never calls another architecture's wrappers, so a
@@ -261,7 +266,8 @@ def ripgrep_args(rg: str, pattern: str) -> list[str]:
             *_SOURCE_TYPE, "--regexp", pattern, *_excluded_globs()]
 
 
-def _search_ripgrep(rg, tree: KernelTree, pattern, only_dirs: Iterable[str] | None, warnings: list):
+def _search_ripgrep(rg: str, tree: KernelTree, pattern: str, only_dirs: Iterable[str] | None,
+                    warnings: list) -> list[str]:
     args = ripgrep_args(rg, pattern)
     args += ["--"] + (list(only_dirs) if only_dirs else ["."])
     proc = run_bounded(args, "ripgrep", tree.display, cwd=tree.root)
@@ -309,7 +315,7 @@ def _ripgrep_failed(proc: subprocess.CompletedProcess[bytes], tree: KernelTree) 
     return PvscanError(f"ripgrep failed: {why}", tree.display)
 
 
-def _search_python(tree: KernelTree, pattern, warnings: list[Warning_], only_dirs: Iterable[str] | None):
+def _search_python(tree: KernelTree, pattern: str, warnings: list[Warning_], only_dirs: Iterable[str] | None):
     regex = re.compile(pattern.encode())
     out = []
     for rel in tree.walk_sources(only_dirs):

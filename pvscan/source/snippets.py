@@ -7,9 +7,13 @@ the snippets it will show and hands them to the reporter with the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pvscan.source.directory import KernelTree
 from pvscan.source.files import SkippedFile
+
+if TYPE_CHECKING:
+    from pvscan.inventory.model import Op
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Snippet:
     text: str           # the lines, joined with '\n'
 
 
-def collect(tree: KernelTree, locations, context: int = 2) -> dict:
+def collect(tree: KernelTree, locations: list[tuple[str, int]], context: int = 2) -> dict:
     """{(file, line): Snippet} for each (file, line) that can be read."""
     out = {}
     cache: dict[str, list[str] | None] = {}
@@ -41,7 +45,7 @@ def collect(tree: KernelTree, locations, context: int = 2) -> dict:
     return out
 
 
-def op_locations(op) -> list[tuple[str, int]]:
+def op_locations(op: Op) -> list[tuple[str, int]]:
     """Where an op shows: its declaration, call sites and implementations."""
     locs = [(op.file, op.line)]
     locs += [(c.file, c.line) for c in op.call_sites]

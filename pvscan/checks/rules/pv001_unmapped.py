@@ -6,7 +6,10 @@ from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Unmapped(CheckRule):
@@ -44,7 +47,7 @@ class Unmapped(CheckRule):
     severity = "warning"
     message = "{op} is not mapped by ABI {abi}{era}"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.mapping is None and ctx.op is not None and ctx.exists is not False and not ctx.witnessed_native:
             era = ""
             if ctx.elsewhere is not None:

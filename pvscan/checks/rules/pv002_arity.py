@@ -5,7 +5,12 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from pvscan.abi import Hypercall
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Arity(CheckRule):
@@ -42,13 +47,13 @@ class Arity(CheckRule):
     message = ("{op} needs {need} {unit} for hypercall {hypercall}, which carries {have} "
                "(ABI {abi})")
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.witness:
             return   # the tree's backend carries it: PV010 if the file says it cannot
         for args, evidence in self.violations(ctx):
             yield self.finding(ctx, evidence=evidence, **args)
 
-    def violations(self, ctx: Context):
+    def violations(self, ctx: Context) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
         """(message arguments, evidence) of each way the mapping cannot carry the op."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return
@@ -78,7 +83,7 @@ class Arity(CheckRule):
                        (f"ABI {abi.name}: register_args = {abi.register_args}, word_bits = {abi.word_bits}",))
 
 
-def _width_of(ctx: Context, entry, params, hc, index):
+def _width_of(ctx: Context, entry: str, params, hc: Hypercall, index: int) -> int | None:
     from pvscan.checks.rules import size_of
 
     base = entry.split(".")[0]

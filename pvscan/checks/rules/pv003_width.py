@@ -5,7 +5,11 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Width(CheckRule):
@@ -40,13 +44,13 @@ class Width(CheckRule):
     severity = "error"
     message = "{op}: {what} ({ctype}) is {bits} bits; ABI {abi} carries {have} for it"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.witness:
             return   # the tree's backend carries it: PV010 if the file says it cannot
         for args, evidence in self.violations(ctx):
             yield self.finding(ctx, evidence=evidence, **args)
 
-    def violations(self, ctx: Context):
+    def violations(self, ctx: Context) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
         """(message arguments, evidence) of each value the mapping is too narrow for."""
         if ctx.mapping is None or ctx.mapping.to != "hypercall" or ctx.op is None:
             return

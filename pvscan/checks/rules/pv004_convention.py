@@ -5,7 +5,10 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Convention(CheckRule):
@@ -37,7 +40,7 @@ class Convention(CheckRule):
     severity = "error"
     message = "{op} is callee-save but hypercall {hypercall} clobbers registers (ABI {abi})"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if (ctx.mapping is None or ctx.op is None or ctx.mapping.to != "hypercall"
                 or ctx.op.convention != "callee_save" or ctx.mapping.thunk):
             return

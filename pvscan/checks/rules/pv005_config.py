@@ -6,7 +6,10 @@ from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Config(CheckRule):
@@ -41,7 +44,7 @@ class Config(CheckRule):
     severity = "warning"
     message = "{op} exists only if {guard}; {detail} (ABI {abi})"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.op is None:
             return
         if ctx.exists is False and ctx.elsewhere is not None and ctx.elsewhere.to != "unsupported":

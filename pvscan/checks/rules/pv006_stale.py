@@ -6,7 +6,10 @@ from pvscan.abi import kernel_span
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Stale(CheckRule):
@@ -39,7 +42,7 @@ class Stale(CheckRule):
     severity = "warning"
     message = "ABI {abi} maps {op}, which this tree does not have{era}"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.op is None and ctx.mapping is not None:
             if ctx.other_era:
                 yield self.finding(ctx, severity="note", at_abi=True, evidence=(ctx.mapping.source,),

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
+from typing import TYPE_CHECKING
 
 from pvscan.checks.rules import CheckRule
 from pvscan.inventory.model import signature_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Drift(CheckRule):
@@ -36,7 +38,7 @@ class Drift(CheckRule):
     severity = "error"
     message = "{op} is {actual} in the tree; ABI {abi} was written against {pinned}"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.mapping is None or ctx.op is None or not ctx.mapping.signature:
             return
         actual = signature_of(ctx.op)

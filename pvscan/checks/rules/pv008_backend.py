@@ -5,7 +5,10 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Backend(CheckRule):
@@ -37,7 +40,7 @@ class Backend(CheckRule):
     severity = "warning"
     message = "{op}: ABI {abi} {says}, but backend {backend} {does}"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         backend = ctx.abi.backend
         if (not backend or backend not in ctx.backends or ctx.mapping is None or ctx.op is None
                 or ctx.exists is False):

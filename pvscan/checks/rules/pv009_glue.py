@@ -5,7 +5,10 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 # Xen batches hypercalls in a multicall: reaching 'multicall' is how a
@@ -43,7 +46,7 @@ class Glue(CheckRule):
     severity = "warning"
     message = "{op}: backend {backend} reaches {reached}, ABI {abi} maps it to {declared}"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.reaches is None or ctx.mapping is None or ctx.op is None or not ctx.reaches:
             return
         reached = {r.hypercall for r in ctx.reaches} - TRANSPORT

@@ -5,8 +5,11 @@ from typing import TYPE_CHECKING
 from pvscan.checks.rules import CheckRule
 
 if TYPE_CHECKING:
-    from pvscan.checks.rules import Context
+    from collections.abc import Iterator
+
     from pvscan.checks.glue import Step
+    from pvscan.checks.rules import Context
+    from pvscan.findings import Finding
 
 
 class Contradicted(CheckRule):
@@ -41,7 +44,7 @@ class Contradicted(CheckRule):
     message = ("{op}: ABI {abi} says {detail}, but backend {backend} in this tree carries it "
                "with {function} ({where})")
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if not ctx.witness or ctx.op is None or ctx.mapping is None or ctx.mapping.to != "hypercall":
             return
         from pvscan.checks.rules.pv002_arity import Arity

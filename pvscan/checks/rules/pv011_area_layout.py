@@ -46,7 +46,7 @@ class AreaLayout(CheckRule):
     severity = "error"
     message = "{what} (ABI {abi})"
 
-    def check(self, ctx: Context):
+    def check(self, ctx: Context) -> tuple[()]:
         return ()      # areas are checked once per ABI and tree (pvscan.checks.areas), not per op
 
 

@@ -40,8 +40,11 @@ class OpPair:
     table_definition: str | None = None  # the .c file defining the op's table (Kbuild builds it or not)
 
     @property
-    def op(self):
-        return self.after or self.before
+    def op(self) -> Op:
+        """The op after the patch, else before it: a pair has at least one side."""
+        op = self.after or self.before
+        assert op is not None
+        return op
 
     def same_guard(self, before: str | None, after: str | None) -> bool:
         """Whether two guards hold in the same configurations: equal text, or equal under the
@@ -91,7 +94,7 @@ def _family(kind: str) -> str:
     return kind.rstrip("0123456789") if kind.startswith("PVOP_") else kind
 
 
-def call_site_diff(before, after) -> CallSiteDiff:
+def call_site_diff(before: Op | None, after: Op | None) -> CallSiteDiff:
     sites_b = {site_item(c): c for c in (before.call_sites if before else ())}
     sites_a = {site_item(c): c for c in (after.call_sites if after else ())}
     lost = (Counter(site_item(c) for c in (before.call_sites if before else ()))
@@ -123,7 +126,7 @@ def where(c: CallSite) -> str:
     return f" in {c.function}()" if c.function else ""
 
 
-def implementations(op) -> dict:
+def implementations(op: Op | None) -> dict:
     """{(backend, function): Implementation} of an op, or {} for a side where it is absent."""
     return {(i.backend, i.function): i for i in (op.implementations if op else ())}
 
@@ -146,7 +149,7 @@ def swaps(pair: OpPair) -> dict:
 class HunkKind(ChangeKind):
     """A code about how a hunk of the patch applied, not about an op: outcome(file patch, HunkOutcome)."""
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> tuple[()]:
         return ()
 
     def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
@@ -157,6 +160,6 @@ class HunkKind(ChangeKind):
         return self.finding("", fp.path, line, hunk=hunk.header, **args)
 
 
-def clears(op) -> dict:
+def clears(op: Op | None) -> dict:
     """{backend: Clear} of the backends whose group copy leaves an op NULL; {} for a side where it is absent."""
     return {c.backend: c for c in (op.cleared_by if op else ())}

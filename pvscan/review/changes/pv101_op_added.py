@@ -6,6 +6,9 @@ from pvscan.inventory.model import signature_of
 from pvscan.review.changes.base import ChangeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class OpAdded(ChangeKind):
     counted_as = "op(s) added"
     message = "patch adds op {op} ({signature})"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         if pair.before is None and pair.after is not None and pair.renamed_from is None:
             n = pair.after
             yield self.finding(n, n.file, n.line, signature=signature_of(n) or n.convention)

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -32,7 +35,7 @@ class OpRemoved(ChangeKind):
 
     side = "old"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         if pair.after is None and pair.before is not None and pair.renamed_to is None:
             o = pair.before
             yield self.finding(o, o.file, o.line)

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, moved
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class OpRenamed(ChangeKind):
     counted_as = "op(s) renamed"
     message = "patch renames op {old} to {op}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         if (pair.after is None and pair.before is not None and pair.renamed_to is not None
                 and not moved(pair.before, pair.renamed_to)):
             n = pair.renamed_to

@@ -6,6 +6,9 @@ from pvscan.inventory.model import signature_of
 from pvscan.review.changes.base import ChangeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class SignatureChanged(ChangeKind):
     counted_as = "signature change(s)"
     message = "patch changes the signature of {op}: {before} -> {after}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         b, a = pair.before, pair.after
         if b is None or a is None:
             return

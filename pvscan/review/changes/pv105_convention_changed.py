@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -30,7 +33,7 @@ class ConventionChanged(ChangeKind):
     counted_as = "convention change(s)"
     message = "patch changes the calling convention of {op}: {before} -> {after}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         b, a = pair.before, pair.after
         if b is not None and a is not None and b.convention != a.convention:
             yield self.finding(a, a.file, a.line, before=b.convention, after=a.convention)

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -36,7 +39,7 @@ class GuardChanged(ChangeKind):
 
     anchor_above = True
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         b, a = pair.before, pair.after
         if b is not None and a is not None and not pair.same_guard(b.guard, a.guard):
             yield self.finding(a, a.file, a.line, before=b.guard or "(unconditional)",

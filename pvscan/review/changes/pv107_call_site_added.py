@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, where
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -28,7 +31,7 @@ class CallSiteAdded(ChangeKind):
     changes_use = True
     message = "patch adds a call site of {op}: {kind}{where}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         for c in pair.sites.added:
             yield self.finding(pair.op, c.file, c.line, kind=c.kind, where=where(c))
 

@@ -5,6 +5,10 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, describe_site, where
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
+    from pvscan.inventory.model import CallSite
     from pvscan.review.changes.base import OpPair
 
 
@@ -32,7 +36,7 @@ class CallSiteChanged(ChangeKind):
     changes_use = True
     message = "patch changes a call site of {op}{where}: {before} -> {after}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         for c, before in pair.sites.changed:
             guarded = not pair.same_guard(before.guard, c.guard)
             if not guarded and _same_form(before, c):
@@ -41,7 +45,7 @@ class CallSiteChanged(ChangeKind):
                                after=describe_site(c, guarded))
 
 
-def _same_form(a, b) -> bool:
+def _same_form(a: CallSite, b: CallSite) -> bool:
     return (a.kind, a.arity, a.return_type, a.alt_replacement, a.alt_condition_means or a.alt_condition) == \
         (b.kind, b.arity, b.return_type, b.alt_replacement, b.alt_condition_means or b.alt_condition)
 

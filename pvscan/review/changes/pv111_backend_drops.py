@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, implementations, swaps
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class BackendStops(ChangeKind):
 
     side = "old"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         before = implementations(pair.before)
         after = implementations(pair.after)
         swapped = swaps(pair)

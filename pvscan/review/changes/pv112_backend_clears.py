@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, clears
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class BackendClears(ChangeKind):
     code, name, severity = "PV112", "backend-clears", "warning"
     message = "backend {backend} now leaves {op} NULL (its copy of {source} does not name it)"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         before, after = clears(pair.before), clears(pair.after)
         for backend in sorted(set(after) - set(before)):
             c = after[backend]

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, clears
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -34,7 +37,7 @@ class BackendStopsClearing(ChangeKind):
     side = "old"
     message = "backend {backend} no longer leaves {op} NULL: it gets the native default"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         if pair.after is None:
             return      # the op is gone: PV102 says so
         before, after = clears(pair.before), clears(pair.after)

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, implementations
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -31,7 +34,7 @@ class ImplementationGuardChanged(ChangeKind):
     code, name, severity = "PV114", "implementation-guard-changed", "note"
     message = "the guard of {backend}'s {function} for {op} changes: {before} -> {after}"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         before, after = implementations(pair.before), implementations(pair.after)
         for key in sorted(set(before) & set(after)):
             b, a = before[key], after[key]

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, moved
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -36,7 +39,7 @@ class OpMoved(ChangeKind):
     counted_as = "op(s) moved"
     message = "patch moves op {old} to {op} ({where})"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         if (pair.after is None and pair.before is not None and pair.renamed_to is not None
                 and moved(pair.before, pair.renamed_to)):
             old, new = pair.before, pair.renamed_to

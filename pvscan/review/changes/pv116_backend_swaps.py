@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import ChangeKind, swaps
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.changes.base import OpPair
 
 
@@ -34,7 +37,7 @@ class BackendSwaps(ChangeKind):
     changes_use = True
     message = "backend {backend} now implements {op} with {function} instead of {old} (line {old_line} before the patch)"
 
-    def changes(self, pair: OpPair):
+    def changes(self, pair: OpPair) -> Iterator[Finding]:
         for backend, (old, new) in swaps(pair).items():
             yield self.finding(pair.op, new.file, new.line, backend=backend, function=new.function,
                                old=old.function, old_line=old.line)

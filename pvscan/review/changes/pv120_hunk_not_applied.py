@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
 
@@ -34,7 +37,7 @@ class HunkNotApplied(HunkKind):
     code, name, severity = "PV120", "hunk-not-applied", "warning"
     message = "hunk {hunk} of {path} does not apply ({reason}); the review leaves it out"
 
-    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> Iterator[Finding]:
         if hunk.status == "failed" or (not applied and hunk.status == "already"):
             reason = hunk.reason or "it is neither in the file nor applies to it"
             yield self.hunk_finding(fp, hunk, hunk.new_start, path=fp.new_path or fp.old_path, reason=reason)

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
 
@@ -30,7 +33,7 @@ class HunkPresent(HunkKind):
     code, name, severity = "PV121", "hunk-present", "note"
     message = "hunk {hunk} is already in the tree at line {at}; left out"
 
-    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> Iterator[Finding]:
         if applied and hunk.status == "already":
             yield self.hunk_finding(fp, hunk, hunk.at, at=hunk.at)
 

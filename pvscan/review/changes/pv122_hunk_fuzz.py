@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
 
@@ -32,7 +35,7 @@ class HunkMoved(HunkKind):
     code, name, severity = "PV122", "hunk-moved", "note"
     message = "hunk {hunk} applied at line {at} with fuzz {fuzz} (offset {offset} lines)"
 
-    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> Iterator[Finding]:
         if applied and hunk.status == "applied" and (hunk.fuzz or hunk.offset):
             yield self.hunk_finding(fp, hunk, hunk.at, at=hunk.at, fuzz=hunk.fuzz, offset=hunk.offset)
 

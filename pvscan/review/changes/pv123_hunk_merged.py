@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pvscan.findings import Finding
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
 
@@ -34,7 +37,7 @@ class HunkMerged(HunkKind):
     code, name, severity = "PV123", "hunk-merged", "note"
     message = "hunk {hunk} applied by a three-way merge from blob {blob}"
 
-    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> Iterator[Finding]:
         if applied and hunk.status == "merged":
             assert fp.blobs is not None     # a hunk is merged from the patch's base blob
             yield self.hunk_finding(fp, hunk, hunk.new_start, blob=fp.blobs[0])

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
+from typing import TYPE_CHECKING
 
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pvscan.inventory.model import Op
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
 
@@ -53,10 +55,10 @@ class HunkNotReviewed(HunkKind):
     code, name, severity = "PV124", "hunk-not-reviewed", "note"
     message = "hunk {hunk} of {path} ({kind}) is not reviewed: pvscan judges pv_ops from C sources and headers{why}"
 
-    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool):
+    def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> tuple[()]:
         return ()
 
-    def unread(self, fp: FilePatch, ops=()):
+    def unread(self, fp: FilePatch, ops: Iterable[Op] = ()):
         """A finding per hunk of a file patch whose file pvscan does not read; ops: the
         inventory's ops, whose names in the hunk's changed lines it lists (xen-asm.S's
         irq_enable, a Kconfig's PARAVIRT_SPINLOCKS beside lock.kick)."""
