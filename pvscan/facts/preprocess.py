@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from pvscan.facts.ctext import blank, blank_annotations, closing_paren
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from re import Match
-    from typing import Any
+
 
 _DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*([a-z_]*)((?:[^\n]*\\[ \t\r]*\n)*[^\n]*)", re.M)
 _BLOCK_COMMENT = re.compile(rb"/\*.*?(?:\*/|\Z)", re.S)
@@ -91,14 +92,37 @@ class Preprocessed:
         return g.terms() if g is not None else ()
 
 
-def guard_expression(terms: Any) -> str | None:
+def guard_expression(terms: Iterable[str | None]) -> str | None:
     """The conjunction of guard terms as one C preprocessor expression."""
-    terms = [t for t in dict.fromkeys(terms) if t]
-    if not terms:
+    given = [t for t in dict.fromkeys(terms) if t]
+    if not given:
         return None
-    if len(terms) == 1:
-        return terms[0]
-    return " && ".join(_parenthesize(t) for t in terms)
+    if len(given) == 1:
+        return given[0]
+    return " && ".join(_parenthesize(t) for t in given)
+
+
+def guard_terms(expr: str | None) -> frozenset[str]:
+    """The conjuncts of a guard: 'A && (B || C) && (D && E)' -> {A, B || C, D, E}; none for None."""
+    if not expr:
+        return frozenset()
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(expr):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and expr.startswith("&&", i):
+            terms.append(expr[start:i])
+            start = i + 2
+    terms.append(expr[start:])
+    out: set[str] = set()
+    for term in (t.strip() for t in terms):
+        if term.startswith("(") and closing_paren(term, 0) == len(term) - 1:
+            out |= guard_terms(term[1:-1])
+        else:
+            out.add(term)
+    return frozenset(out)
 
 
 def _parenthesize(term: str) -> str:

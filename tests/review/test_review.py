@@ -418,6 +418,33 @@ def test_b4_runs_pvscan_as_its_per_patch_check(tmp_path):
 
 
 @pytest.mark.kernel
+def test_widening_the_p4d_ops_guard_in_6_1_names_xen_and_native_left_behind(tmp_path):
+    """Debian's 6.1 paravirt_types.h:228-233 declares p4d_val, make_p4d and set_pgd under
+    '#if CONFIG_PGTABLE_LEVELS >= 5'; arch/x86/xen/mmu_pv.c:2203-2206 names .p4d_val and
+    .make_p4d in xen_mmu_ops under the same #if, and so does native's pv_ops in
+    arch/x86/kernel/paravirt.c:359-364 (.mmu.p4d_val :360, .mmu.make_p4d :361, .mmu.set_pgd
+    :363). A patch taking the #if off the declarations leaves each of those entries behind."""
+    from conftest import kernel_path
+
+    tree = kernel_path("6.1")
+    rel = "arch/x86/include/asm/paravirt_types.h"
+    old = (tree / rel).read_text().splitlines(keepends=True)
+    assert old[227] == "#if CONFIG_PGTABLE_LEVELS >= 5\n" and old[232].startswith("#endif")
+    for side, lines_ in (("a", old), ("b", old[:227] + old[228:232] + old[233:])):
+        (tmp_path / side / rel).parent.mkdir(parents=True)
+        (tmp_path / side / rel).write_text("".join(lines_))
+    patch = tmp_path / "p4d.diff"
+    patch.write_bytes(subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout)
+    found = [l for l in lines(review(patch, "--format", "checkpatch", tree=tree)) if "PV112" in l]
+    assert [l.split(": WARNING")[0] + " " + l.split("PV112 backend ")[1].split(" (")[0] for l in found] == [
+        "arch/x86/kernel/paravirt.c:360 native names mmu.p4d_val",
+        "arch/x86/kernel/paravirt.c:361 native names mmu.make_p4d",
+        "arch/x86/kernel/paravirt.c:363 native names mmu.set_pgd",
+        "arch/x86/xen/mmu_pv.c:2204 xen names mmu.p4d_val",
+        "arch/x86/xen/mmu_pv.c:2205 xen names mmu.make_p4d"]
+
+
+@pytest.mark.kernel
 def test_the_6_1_to_6_12_interface_change(tmp_path):
     """diff -ruN of arch/x86 and include between Debian's 6.1 and 6.12, reviewed against 6.1.
 
@@ -517,6 +544,37 @@ def test_an_implementation_and_a_call_site_moving_under_a_guard_are_changes(tmp_
     assert any("PV114 the guard of kvm's" in l and "-> " in l and "defined(CONFIG_KVM_X)" in l for l in out)
     assert any("PV109 patch changes a call site of mmu.set_pmd in set_pmd()" in l and
                "&& defined(CONFIG_Y)" in l for l in out)
+
+
+def test_a_backend_left_behind_by_a_widened_guard_is_named_at_its_entry(tmp_path):
+    """A patch takes '#if CONFIG_PGTABLE_LEVELS >= 5' off p4d_val and set_pgd; Xen's initializer,
+    which it copies whole, still names p4d_val only under that condition (Linux 6.1's mmu_pv.c
+    does the same), and so does native's pv_ops: under 4 levels both would hold NULL. PV112 names
+    each entry left behind, not the op."""
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    mmu = tree / "arch/x86/xen/mmu_pv.c"
+    mmu.write_text(mmu.read_text().replace(
+        "\t\t.set_pmd = xen_set_pmd_hyper,\n", "\t\t.set_pmd = xen_set_pmd_hyper,\n\t\t.p4d_val = PV_CALLEE_SAVE(xen_p4d_val),\n"))
+    entry = mmu.read_text().splitlines().index("\t\t.p4d_val = PV_CALLEE_SAVE(xen_p4d_val),") + 1
+    patch, _ = make_patch(tmp_path / "p", {TYPES: ("#if CONFIG_PGTABLE_LEVELS >= 5\n", "")}, tree=tree)
+    text = (tmp_path / "p" / "b" / TYPES).read_text()
+    (tmp_path / "p" / "b" / TYPES).write_text(text.replace("#endif\t/* CONFIG_PGTABLE_LEVELS >= 5 */\n", "", 1))
+    out = subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path / "p", capture_output=True).stdout
+    patch.write_bytes(out)
+    found = lines(review(patch, "--format", "checkpatch", tree=tree))
+    assert any("PV106 patch changes the guard of mmu.p4d_val" in l and l.endswith(
+        "&& CONFIG_PGTABLE_LEVELS >= 5 -> defined(CONFIG_PARAVIRT) && defined(CONFIG_PARAVIRT_XXL)") for l in found)
+    native = (GEN3 / "arch/x86/kernel/paravirt.c").read_text().splitlines()
+    left = {(l.split(": WARNING")[0], l.split("PV112 backend ")[1].split(" names")[0], l.split(" names ")[1].split(" ")[0])
+            for l in found if "PV112" in l}
+    assert left == {(f"arch/x86/xen/mmu_pv.c:{entry}", "xen", "mmu.p4d_val"),
+                    (f"arch/x86/kernel/paravirt.c:{native.index(next(l for l in native if '.mmu.p4d_val' in l)) + 1}",
+                     "native", "mmu.p4d_val"),
+                    (f"arch/x86/kernel/paravirt.c:{native.index(next(l for l in native if '.mmu.set_pgd' in l)) + 1}",
+                     "native", "mmu.set_pgd")}, found
+    assert all("only when CONFIG_PGTABLE_LEVELS >= 5, which the patch no longer requires of the op" in l
+               for l in found if "PV112" in l)
 
 
 def test_a_renamed_op_keeps_its_abi_findings(tmp_path):

@@ -74,10 +74,11 @@ class ChangeKind(Rule):
     def changes(self, pair: OpPair) -> Iterable[Finding]:
         raise NotImplementedError
 
-    def finding(self, op: Op | str, file: str, line: int, **args: object) -> Finding:
+    def finding(self, op: Op | str, file: str, line: int, template: str | None = None, **args: object) -> Finding:
+        """template: another message of the code's, for a case its own message does not fit."""
         name = op if isinstance(op, str) else op.name
         args = {"op": name, **args}
-        return Finding(self.code, self.severity, "", name, file, line, self.message,
+        return Finding(self.code, self.severity, "", name, file, line, template or self.message,
                        tuple(sorted(args.items())), side=self.side)
 
 
