@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from pvscan.abi import Abi
     from pvscan.inventory.backends import BackendMap
-    from pvscan.inventory.model import Inventory
+    from pvscan.inventory.model import Inventory, Op
     from pvscan.kconfig import LazyGuardLogic
     from pvscan.progress import Progress
     from pvscan.review.apply import Applied, KeptLines
@@ -278,7 +278,8 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
     listed = [f for fp in unread for f in HunkNotReviewed().unread(fp, inv_b.ops + inv_a.ops)]
-    result.findings = diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + listed
+    result.findings = (diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + listed
+                       + _unapplied_signatures(change.hunks, inv_b.ops))
     if abis:
         from pvscan.checks.check import check
 
@@ -293,6 +294,7 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
         for f in check(inv_a, abis, version=version).findings:
             if f.fingerprint not in old:
                 result.findings.append(anchor.place(f) if f.in_tree else _on_patch_line(f, changed))
+        result.findings = _errors_where_mapped(result.findings, abis, inv_b.ops, version)
         changed_files = {p for fp in usable for p in (fp.old_path, fp.new_path) if p}
         result.findings.extend(anchor.place(f) for f in _area_changes(side_b, side_a, abis, version, changed_files))
     if guards is not None and guards.consulted > consulted:
@@ -302,6 +304,33 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
         renamed_away = {fp.old_path: None for fp in usable if fp.old_path and fp.old_path != fp.new_path}
         state = state.with_overlay({**side_a.overlay, **renamed_away})
     return result, state
+
+
+def _errors_where_mapped(findings: list[Finding], abis: Sequence[Abi], ops: Iterable[Op],
+                         version: KernelVersion | None) -> list[Finding]:
+    """A change of an op's signature or convention is an error where an ABI given maps the op:
+    its mapping was written against what the patch changes. The evidence names the mapping."""
+    from pvscan.checks.areas import version_number
+    from pvscan.identity import OpIndex
+
+    index, number = OpIndex(ops), version_number(version)
+    mapped: dict[str, list[str]] = {}
+    for abi in abis:
+        for m in abi.mappings:
+            op, _how = index.find(m.op)
+            if op is not None and m.covers(number) is not False:
+                mapped.setdefault(op.name, []).append(f"ABI {abi.name} maps {m.op} (to = {m.to}): {m.source}")
+    kinds = (SignatureChanged.code, ConventionChanged.code)
+    return [replace(f, severity="error", evidence=f.evidence + tuple(mapped[f.op]))
+            if f.code in kinds and f.op in mapped else f for f in findings]
+
+
+def _unapplied_signatures(outcomes: list[tuple[FilePatch, HunkOutcome]], ops: Iterable[Op]) -> list[Finding]:
+    """PV104 of the hunks that did not apply, from their own lines: a type change of an op is
+    named whether its hunk applies to the tree or not."""
+    failed = [(fp, hunk) for fp, outcome in outcomes if outcome.status == "failed"
+              for hunk in fp.hunks if hunk.patch_line == outcome.patch_line]
+    return [f for fp, hunk in failed for f in SignatureChanged().unapplied(fp, hunk, ops)]
 
 
 def _area_changes(before: PatchedSource, after: PatchedSource, abis: Sequence[Abi], version: KernelVersion | None,

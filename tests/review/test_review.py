@@ -445,6 +445,35 @@ def test_widening_the_p4d_ops_guard_in_6_1_names_xen_and_native_left_behind(tmp_
 
 
 @pytest.mark.kernel
+def test_read_msr_safe_type_change_is_an_error_for_xen_pv_applied_or_not(tmp_path):
+    """Debian's 6.12 paravirt_types.h:103 declares 'u64 (*read_msr_safe)(unsigned int msr, int
+    *err);' and the bundled xen-pv ABI maps cpu.read_msr_safe for 4.14 on (to = trap). The type
+    change upstream made (int (u32, u64 *)) is an error with that ABI, whether its hunk applies
+    or its context is not the tree's."""
+    from conftest import kernel_path
+
+    tree = kernel_path("6.12")
+    rel = "arch/x86/include/asm/paravirt_types.h"
+    old = (tree / rel).read_text()
+    decl = "\tu64 (*read_msr_safe)(unsigned int msr, int *err);\n"
+    assert old.splitlines(keepends=True)[102] == decl
+    for side, text in (("a", old), ("b", old.replace(decl, "\tint (*read_msr_safe)(u32 msr, u64 *val);\n"))):
+        (tmp_path / side / rel).parent.mkdir(parents=True)
+        (tmp_path / side / rel).write_text(text)
+    patch = tmp_path / "msr.diff"
+    diff = subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout.decode()
+    want = f"{rel}:103: ERROR: PV104 patch changes the signature of cpu.read_msr_safe: " \
+           "u64 (unsigned int, int *) -> int (u32, u64 *)"
+    write = " \tint (*write_msr_safe)(unsigned int msr, unsigned low, unsigned high);"
+    assert write in diff
+    for text in (diff, diff.replace(write, " \tint (*write_msr_safe)(u32 msr, u32 low, u32 high);")):
+        patch.write_text(text)
+        out = lines(review(patch, "--abi", "xen-pv", "--format", "checkpatch", tree=tree))
+        assert want in out, out
+    assert any("PV120" in l for l in out)
+
+
+@pytest.mark.kernel
 def test_the_6_1_to_6_12_interface_change(tmp_path):
     """diff -ruN of arch/x86 and include between Debian's 6.1 and 6.12, reviewed against 6.1.
 
@@ -575,6 +604,26 @@ def test_a_backend_left_behind_by_a_widened_guard_is_named_at_its_entry(tmp_path
                      "native", "mmu.set_pgd")}, found
     assert all("only when CONFIG_PGTABLE_LEVELS >= 5, which the patch no longer requires of the op" in l
                for l in found if "PV112" in l)
+
+
+def test_a_signature_change_is_named_when_its_hunk_does_not_apply(tmp_path):
+    """set_pmd gains a parameter in a hunk whose context the tree does not have (the line
+    before it, which no fuzz leaves out, says otherwise): the hunk is left out (PV120), and its
+    own lines still show the type change (PV104), an error where an ABI given maps the op (the
+    toy ABI maps mmu.set_pmd)."""
+    patch, _ = make_patch(tmp_path, {TYPES: (SET_PMD, "\tvoid (*set_pmd)(pmd_t *pmdp, pmd_t pmdval, int level);")})
+    text = patch.read_text()
+    context = " \tvoid (*set_pte)(pte_t *ptep, pte_t pteval);"
+    assert context in text
+    patch.write_text(text.replace(context, " \tvoid (*set_pte)(pte_t *ptep, pte_t val);", 1))
+    line = (GEN3 / TYPES).read_text().splitlines().index(SET_PMD) + 1
+    out = lines(review(patch, "--format", "checkpatch"))
+    assert any("PV120" in l for l in out), out
+    assert f"{TYPES}:{line}: WARNING: PV104 patch changes the signature of mmu.set_pmd: " \
+           "void (pmd_t *, pmd_t) -> void (pmd_t *, pmd_t, int)" in out, out
+    out = lines(review(patch, "--abi", str(FIXTURES / "abi" / "toy-gen3.toml"), "--format", "checkpatch"))
+    assert f"{TYPES}:{line}: ERROR: PV104 patch changes the signature of mmu.set_pmd: " \
+           "void (pmd_t *, pmd_t) -> void (pmd_t *, pmd_t, int)" in out, out
 
 
 def test_a_renamed_op_keeps_its_abi_findings(tmp_path):

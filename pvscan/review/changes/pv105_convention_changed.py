@@ -20,6 +20,8 @@ class ConventionChanged(ChangeKind):
     ## Why it matters
     Callee-save ops need implementations that keep registers: every backend
     must add or drop its thunks, and clobbering hypercalls stop fitting.
+    With an ABI given (`--abi`) that maps the op, the finding is an error,
+    its evidence the mapping.
 
     ## Example
     `mmu.read_cr2` became a `struct paravirt_callee_save` in Linux 5.x.
