@@ -12,20 +12,20 @@ from pvscan.run import Run
 from pvscan.source.files import read_input
 
 
-def _document_entry(raw: bytes, document: dict) -> dict | None:
+def _document_entry(digest: str, document: dict) -> dict | None:
     """Only what JSON gives back unchanged is kept (TOML dates and NaN do not come back equal)."""
     try:
         same = json.loads(json.dumps(document)) == document
     except (TypeError, ValueError):
         same = False
-    return {"sha256": hashlib.sha256(raw).hexdigest(), "document": document} if same else None
+    return {"sha256": digest, "document": document} if same else None
 
 
-# The document a TOML file's bytes parse to.
-DOCUMENTS: Store[bytes, dict] = json_store(
-    "toml", format_stamp, lambda raw: hashlib.sha256(raw).hexdigest(), _document_entry,
-    lambda raw, doc: (isinstance(doc, dict) and doc.get("sha256") == hashlib.sha256(raw).hexdigest()
-                      and isinstance(doc.get("document"), dict)),
+# The document a TOML file's bytes parse to, keyed by the SHA-256 of the bytes (hashed once a read).
+DOCUMENTS: Store[str, dict] = json_store(
+    "toml", format_stamp, lambda digest: digest, _document_entry,
+    lambda digest, doc: (isinstance(doc, dict) and doc.get("sha256") == digest
+                         and isinstance(doc.get("document"), dict)),
     lambda doc: doc["document"], "not a parsed TOML document")
 
 
@@ -38,10 +38,11 @@ def parse_toml(raw: bytes, path: str, run: Run | None = None) -> dict:
     a character at a time, and an ABI file is mostly strings (30 ms for xen-pv.toml). run: the
     run reading it (a file read without one is a run of its own)."""
     cache = Cache.for_run(run or Run())
-    doc = cache.get(DOCUMENTS, raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    doc = cache.get(DOCUMENTS, digest)
     if doc is None:
         doc = _parse(raw, path)
-        cache.put(DOCUMENTS, raw, doc)
+        cache.put(DOCUMENTS, digest, doc)
     cache.tell()
     return doc
 

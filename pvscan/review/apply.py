@@ -128,7 +128,7 @@ def apply_file(old: bytes | None, fp: FilePatch, reverse: bool = False, fuzz: in
     drift = 0        # the offset of the last hunk placed: the next one likely moved as much
     for hunk in fp.hunks:
         lines = [(_swap(t) if reverse else t, s) for t, s in hunk.lines]
-        header = f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
+        header = hunk.header
         start = (hunk.new_start if reverse else hunk.old_start) - 1
         if (hunk.new_len if reverse else hunk.old_len) == 0:
             start += 1   # '@@ -N,0' inserts after line N

@@ -54,6 +54,11 @@ class Hunk:
         return self.sealed.split("\n") if self.sealed is not None else self.building
 
     @property
+    def header(self) -> str:
+        """'@@ -a,b +c,d @@', as the review names the hunk."""
+        return f"@@ -{self.old_start},{self.old_len} +{self.new_start},{self.new_len} @@"
+
+    @property
     def lines(self) -> list:
         """(tag, text) of each line."""
         return [(line[0], line[1:]) for line in self.raw]

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pvscan.kconfig import LazyGuardLogic
     from pvscan.progress import Progress
     from pvscan.review.apply import Applied, KeptLines
-    from pvscan.review.patch import FilePatch, Hunk, Patch
+    from pvscan.review.patch import FilePatch, Patch
     from pvscan.source import Source
     from pvscan.source.files import KernelVersion
 
@@ -163,8 +163,7 @@ class _Applied:
         return sum(1 for _, h in self.hunks if h.status == status)
 
 
-def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool,
-           area_headers: frozenset = frozenset()) -> _Applied:
+def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool, stands: _WhereFindingsStand) -> _Applied:
     """Apply forward to the files as they are, or (reverse) take the patch back out of them,
     hunk by hunk: a hunk that cannot be placed is an outcome, never an error."""
     out = _Applied()
@@ -181,7 +180,7 @@ def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool,
             # Unless the file the patch creates is there already, exactly: then it is present.
             present = why.startswith("the patch creates") and \
                 apply_file(state.get(fp.new_path), fp, reverse=True).complete
-            out.hunks += [(fp, HunkOutcome(h.patch_line, _header(h), "already" if present else "failed",
+            out.hunks += [(fp, HunkOutcome(h.patch_line, h.header, "already" if present else "failed",
                                            reason=why)) for h in fp.hunks]
             continue
         res = apply_file(text, fp, reverse=reverse)
@@ -199,10 +198,9 @@ def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool,
             # The file before is the file as the state has it: no copy is kept (the whole 6.1 ->
             # 6.12 x86 change touches 2,888 files, 35 MB); the tree before reads it there.
             _record(out.before, out.after, fp, _AS_THE_STATE_HAS_IT, res.text)
-            if fp.new_path not in area_headers and not _may_hold_ops(text, res.text):
-                # Where no side names pv_ops and no ABI lays out a shared area, no finding can
-                # stand, so none is placed: the lines it adds are not kept (a 200 MB patch of new
-                # files held 3.4 million of them). A PV011 in xen.h goes to the line that moved it.
+            if not stands(fp.new_path, text, res.text):
+                # No finding can stand in the file, so none is placed: the lines it adds are
+                # not kept (a 200 MB patch of new files held 3.4 million of them).
                 continue
             out.added[fp.new_path], out.removed[fp.old_path] = res.added, res.removed
             kept = res.kept
@@ -211,11 +209,18 @@ def _apply(files: list[FilePatch], state: PatchedSource, reverse: bool,
     return out
 
 
-def _may_hold_ops(*texts) -> bool:
-    """Whether a file, on either side of a patch, is one a scan would read (naming.CANDIDATE_RE)."""
-    from pvscan.naming import CANDIDATE_RE
+@dataclass(frozen=True)
+class _WhereFindingsStand:
+    """Where a finding of the review can stand: a file either side of which a scan would read
+    (it names pv_ops: naming.CANDIDATE_RE), or a header an ABI given lays out a shared area
+    from (a PV011 in xen.h goes to the line that moved the field)."""
 
-    return any(t and CANDIDATE_RE.search(t) for t in texts)
+    area_headers: frozenset[str] = frozenset()
+
+    def __call__(self, path: str | None, *texts: bytes | None) -> bool:
+        from pvscan.naming import CANDIDATE_RE
+
+        return path in self.area_headers or any(t and CANDIDATE_RE.search(t) for t in texts)
 
 
 def _merged(state: PatchedSource, fp: FilePatch, text: bytes | None, res: Applied):
@@ -242,10 +247,6 @@ def _merged(state: PatchedSource, fp: FilePatch, text: bytes | None, res: Applie
     return Applied(merged, added, removed, outcomes, kept)
 
 
-def _header(h: Hunk) -> str:
-    return f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
-
-
 def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[Abi], backend_map: BackendMap,
                 guards: LazyGuardLogic | None = None, tree: Source | None = None, jobs: int | None = None,
                 progress: Progress = NONE) -> tuple[PatchReview, PatchedSource]:
@@ -261,12 +262,12 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
         else:
             unread.append(fp)           # listed once the ops are known, never dropped without a word
     consulted = guards.consulted if guards is not None else 0
-    area_headers = frozenset(h for abi in abis or () for area in abi.areas for h in area.headers)
-    change, applied = _apply(usable, state, reverse=False, area_headers=area_headers), True
+    stands = _WhereFindingsStand(frozenset(h for abi in abis or () for area in abi.areas for h in area.headers))
+    change, applied = _apply(usable, state, reverse=False, stands=stands), True
     if not change.count("applied") and not change.count("merged") and change.count("already"):
         # Nothing applies and some of it is there: the tree holds the patch (b4 prep, a staged
         # change). Review it taken back out.
-        change, applied = _apply(usable, state, reverse=True, area_headers=area_headers), False
+        change, applied = _apply(usable, state, reverse=True, stands=stands), False
     before, after, added, removed = change.before, change.after, change.added, change.removed
     result.already_applied = not applied
 
@@ -277,7 +278,7 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
-    listed = [f for fp in unread for f in HunkNotReviewed().unread(fp, inv_b.ops + inv_a.ops)]
+    listed = list(HunkNotReviewed().unread(unread, inv_b.ops + inv_a.ops))
     result.findings = (diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + listed
                        + _unapplied_signatures(change.hunks, inv_b.ops))
     if abis:

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 from pvscan.review.changes.base import HunkKind
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
+    from pvscan.findings import Finding
     from pvscan.inventory.model import Op
     from pvscan.review.apply import HunkOutcome
     from pvscan.review.patch import FilePatch
@@ -58,21 +59,24 @@ class HunkNotReviewed(HunkKind):
     def outcome(self, fp: FilePatch, hunk: HunkOutcome, applied: bool) -> tuple[()]:
         return ()
 
-    def unread(self, fp: FilePatch, ops: Iterable[Op] = ()):
-        """A finding per hunk of a file patch whose file pvscan does not read; ops: the
+    def unread(self, files: Iterable[FilePatch], ops: Iterable[Op] = ()) -> Iterator[Finding]:
+        """A finding per hunk of the file patches whose files pvscan does not read; ops: the
         inventory's ops, whose names in the hunk's changed lines it lists (xen-asm.S's
         irq_enable, a Kconfig's PARAVIRT_SPINLOCKS beside lock.kick)."""
-        path = fp.path
-        name = path.rsplit("/", 1)[-1]
-        kind = next((k for ends, k in _KINDS if name.startswith(ends) or name.endswith(ends)), "not C")
         # An op is named by its last part (irq_enable, set_pte), but only a distinctive one.
         short: dict[str, set[str]] = {}
         for op in ops:
             last = op.name.rsplit(".", 1)[-1]
             if len(last) >= 6:
                 short.setdefault(last, set()).add(op.name)
+        for fp in files:
+            yield from self._file(fp, short)
+
+    def _file(self, fp: FilePatch, short: dict[str, set[str]]) -> Iterator[Finding]:
+        path = fp.path
+        name = path.rsplit("/", 1)[-1]
+        kind = next((k for ends, k in _KINDS if name.startswith(ends) or name.endswith(ends)), "not C")
         for h in fp.hunks:
-            header = f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@"
             changed = [text for t, text in h.lines if t in "+-"]
             named = _PARAVIRT.search(path) or next((m for text in changed for m in [_PARAVIRT.search(text)] if m),
                                                    None)
@@ -85,7 +89,7 @@ class HunkNotReviewed(HunkKind):
             why = f", and it names paravirt ({named.group()!r})" if named else ""
             if found:
                 why += f"; ops its lines name: {', '.join(found[:6])}" + (" ..." if len(found) > 6 else "")
-            yield self.finding("", path, max(h.new_start, 1), hunk=header, path=path, kind=kind, why=why,
+            yield self.finding("", path, max(h.new_start, 1), hunk=h.header, path=path, kind=kind, why=why,
                                paravirt=bool(named or found))
 
 
