@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the kernel tree the patch applies to (or already holds); default: the tree of the "
                         "current directory")
     v.add_argument("--git", metavar="REPO", help="review the range A..B of this git repository, from its objects")
+    v.add_argument("--per-commit", action="store_true",
+                   help="with --git: review the range's commits one by one, each on what the ones before left, "
+                        "and the range as a whole (merges are left out, as git format-patch leaves them)")
     v.add_argument("--abi", action="append", default=[], metavar="NAME|FILE",
                    help="also report the ABI findings the patch introduces; repeatable")
     v.add_argument("--format", choices=format_names("review"), default="text")

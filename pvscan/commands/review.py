@@ -31,6 +31,8 @@ def main(args: Namespace, run: Run) -> int:
     from pvscan.rulebook import every_rule
     from pvscan.source.directory import KernelTree
 
+    if args.per_commit and not args.git:
+        raise PvscanError("--per-commit reviews a git range commit by commit: it goes with --git REPO A..B")
     tree: Source
     if args.git:
         from pvscan.source.git import GitRange
@@ -39,7 +41,8 @@ def main(args: Namespace, run: Run) -> int:
             raise PvscanError("with --git, name one range A..B")
         tree = GitRange(args.git, args.patch[0], run)
         refuse_writes_into([tree], args.output)
-        data, name = tree.diff(), f"{args.git} {args.patch[0]}"
+        # --per-commit: the range's commits as a series (one mail each), else its one diff.
+        data, name = (tree.commits() if args.per_commit else tree.diff()), f"{args.git} {args.patch[0]}"
         # A range that changes no candidate file (only drivers, say): nothing of pv_ops changes.
         patches = read_patch_bytes(data, name) if data else [Patch("", None, None)]
         del data        # the patch's bytes: 18 MB for the whole 6.1 -> 6.12 x86 change

@@ -96,6 +96,8 @@ class SarifReporter(FindingReporter[CheckRun | ReviewRun, "PatchReview | None"])
 
     def start(self) -> None:
         self.findings: list[Finding] = []
+        # The run's property bag: review puts a series' patches and the series as a whole there.
+        self.properties: dict[str, object] = {}
 
     def handle(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -139,6 +141,7 @@ class SarifReporter(FindingReporter[CheckRun | ReviewRun, "PatchReview | None"])
                 }},
                 "columnKind": "utf16CodeUnits",
                 "results": results,
+                **({"properties": self.properties} if self.properties else {}),
             }],
         }
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

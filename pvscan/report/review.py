@@ -30,6 +30,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _series_line(run: ReviewRun) -> str:
+    """What a series of patches does as a whole, in one line."""
+    assert run.whole is not None
+    return f"the series of {len(run.reviews)} patches {run.whole.summary()}"
+
+
 class CheckpatchReview(FindingReporter[ReviewRun, "PatchReview"]):
     """One line per annotation, then checkpatch's totals line per patch (which tools parse),
     unless --no-summary, as checkpatch.pl --no-summary: what b4's per-patch check reads."""
@@ -110,6 +116,9 @@ class GithubReview(FindingReporter[ReviewRun, "PatchReview"]):
         for r in self.run.reviews:
             self.out.append(f"::notice title={_gh_property('pvscan')}::"
                             f"{_gh_data('patch ' + str(r.index) + ' ' + r.summary())}\n")
+        if self.run.whole is not None:
+            self.out.append(f"::notice title={_gh_property('pvscan')}::"
+                            f"{_gh_data(_series_line(self.run))}\n")
         return "".join(self.out)
 
 
@@ -127,6 +136,15 @@ class SarifReview(FindingReporter[ReviewRun, "PatchReview"]):
         self.sarif.handle(f)
 
     def stop(self) -> str:
+        whole = self.run.whole
+        if whole is not None:
+            # A series: each patch's verdict, and what the series does as a whole, in the run's property bag.
+            self.sarif.properties = {"pvscan/series": {
+                "patches": [{"index": r.index, "subject": r.subject, "summary": f"this patch {r.summary()}"}
+                            for r in self.run.reviews],
+                "summary": f"the series {whole.summary()}",
+                "findings": [{"code": f.code, "severity": f.severity, "op": f.op, "file": f.file, "line": f.line,
+                              "message": f.message} for f in by_severity(whole.findings)]}}
         return self.sarif.stop()
 
 
@@ -187,6 +205,13 @@ class PatchworkReview(FindingReporter[ReviewRun, "PatchReview"]):
                             "description": f"pvscan {__version__}: this patch {r.summary()}"})
 
     def stop(self) -> str:
+        if self.run.whole is not None:
+            # The series as a whole, on its last patch: the context a series-level check uses.
+            worst = {f.severity for f in self.run.whole.findings}
+            state = "fail" if "error" in worst else ("warning" if "warning" in worst else "success")
+            last = self.run.reviews[-1]
+            self.checks.append({"patch": last.index, "subject": last.subject, "context": "pvscan-series",
+                                "state": state, "description": f"pvscan {__version__}: {_series_line(self.run)}"})
         return json.dumps(self.checks, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -499,6 +499,20 @@ class GitRange(GitTree):
                          "--src-prefix=a/", "--dst-prefix=b/", "-M", "--end-of-options", self.a, self.b, *where,
                          config=("diff.suppressBlankEmpty=false",)).stdout
 
+    def commits(self) -> bytes:
+        """The range's commits as 'git format-patch --stdout' writes them, one mail each, oldest
+        first, with diff()'s settings and paths: a series to review commit by commit. Merges
+        are left out, as format-patch leaves them; a commit that changes none of the paths too."""
+        paths = self.candidates_at_either_end()
+        if paths is not None and not paths:
+            return b""
+        where = ["--", *(f":(literal){p}" for p in paths)] if paths else []
+        return self._git("format-patch", "--stdout", "--no-color", "--no-ext-diff", "--no-textconv", "--no-relative",
+                         "--text", "--src-prefix=a/", "--dst-prefix=b/", "-M", "--no-signature", "--no-cover-letter",
+                         "--no-numbered", "--end-of-options", f"{self.a}..{self.b}", *where,
+                         config=("diff.suppressBlankEmpty=false", "format.headers=", "format.to=", "format.cc=",
+                                 "format.forceInBodyFrom=false", "format.signatureFile=")).stdout
+
     def candidates_at_either_end(self) -> list[str] | None:
         """The files that are candidates at A or at B: what a review of the range can read.
         A file that names no table, PVOP_* macro or callee-save type at either end is in

@@ -626,6 +626,50 @@ def test_a_signature_change_is_named_when_its_hunk_does_not_apply(tmp_path):
            "void (pmd_t *, pmd_t) -> void (pmd_t *, pmd_t, int)" in out, out
 
 
+def test_a_git_range_reviewed_commit_by_commit(tmp_path):
+    """--per-commit: a range of three commits, the second reverting the first (an op added, then
+    taken out) and the third touching no file a review reads (so not one of the series, as the
+    range's diff leaves such files out), is two patches with their own findings (in the
+    commits' order, their subjects as format-patch writes them) and a series that changes
+    nothing; the range's one diff says the same of the whole."""
+    repo = tmp_path / "repo"
+    git = git_checkout(repo)
+    types = repo / TYPES
+    added = SET_PMD + "\n\tvoid (*enter_mmap)(struct mm_struct *mm);"
+    types.write_text(types.read_text().replace(SET_PMD, added))
+    git("commit", "-qam", "x86/paravirt: add enter_mmap")
+    types.write_text(types.read_text().replace(added, SET_PMD))
+    git("commit", "-qam", "Revert: add enter_mmap")
+    (repo / "README.pvscan").write_text("no op here\n")
+    git("add", "-A")
+    git("commit", "-qm", "docs: a file with no op")
+    proc = pvscan("review", "--git", str(repo), "HEAD~3..HEAD", "--per-commit", "--format", "text")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    first, second = out.index("[1/2] [PATCH] x86/paravirt: add enter_mmap"), out.index("[2/2] [PATCH] Revert: add enter_mmap")
+    assert first < out.index("PV101 patch adds op mmu.enter_mmap") < second < out.index("PV102 patch removes op mmu.enter_mmap")
+    series = out[out.index("[series] the 2 patches as a whole"):out.index("pvscan: 2 patch(es)")]
+    assert "PV10" not in series and "the series does not change the pv_ops interface" in series, series
+    # The machine formats carry the series too: SARIF in its run's property bag, GitHub as a
+    # last notice, patchwork as a check of its own on the last patch.
+    sarif = json.loads(pvscan("review", "--git", str(repo), "HEAD~3..HEAD", "--per-commit", "--format", "sarif").stdout)
+    bag = sarif["runs"][0]["properties"]["pvscan/series"]
+    assert [p["subject"] for p in bag["patches"]] == ["[PATCH] x86/paravirt: add enter_mmap",
+                                                      "[PATCH] Revert: add enter_mmap"]
+    assert bag["summary"] == "the series does not change the pv_ops interface" and bag["findings"] == []
+    github = pvscan("review", "--git", str(repo), "HEAD~3..HEAD", "--per-commit", "--format", "github").stdout
+    assert github.splitlines()[-1] == \
+        "::notice title=pvscan::the series of 2 patches does not change the pv_ops interface"
+    checks = json.loads(pvscan("review", "--git", str(repo), "HEAD~3..HEAD", "--per-commit",
+                               "--format", "patchwork").stdout)
+    assert [(c["patch"], c["context"]) for c in checks] == [(1, "pvscan"), (2, "pvscan"), (2, "pvscan-series")]
+    assert checks[-1]["state"] == "success"
+    whole = pvscan("review", "--git", str(repo), "HEAD~3..HEAD", "--format", "checkpatch", "--no-summary")
+    assert whole.returncode == 0 and whole.stdout == "", whole.stdout
+    bad = pvscan("review", "--tree", str(repo), "--per-commit", "x.diff")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--per-commit" in bad.stderr
+
+
 def test_a_renamed_op_keeps_its_abi_findings(tmp_path):
     """flush_tlb_user renamed: the toy ABI's findings about it are not new findings of the rename."""
     old = "\tvoid (*flush_tlb_user)(void);"
