@@ -123,13 +123,15 @@ class GuardLogic:
 
     def __init__(self, needs: dict | None = None, problem: str | None = None, excludes: dict | None = None,
                  files: dict | None = None, defaults: dict | None = None, notes: tuple = (),
-                 selects: dict | None = None) -> None:
+                 selects: dict | None = None, read: tuple[str, ...] | None = None) -> None:
         self.needs = needs or {}      # symbol -> frozenset of symbols that must be set with it
         self.excludes = excludes or {}   # symbol -> frozenset of symbols that must be unset with it
         self.problem = problem        # why the Kconfig could not be read
         self.notes = tuple(notes)     # what was read around: lines skipped, dependency loops
         self.selects = selects or {}  # symbol -> frozenset of symbols it selects unconditionally
         self.files = files            # rel -> sha256 of each file read; None: not to be cached
+        # every file kconfiglib opened, cached or not (one sourced by a glob too)
+        self.read = read if read is not None else tuple(sorted(files or ()))
         # int option without a prompt -> ((value, the guard it is the value under), ...) in order:
         # 'config PGTABLE_LEVELS int default 5 if X86_5LEVEL default 4 if X86_64 ...'
         self.defaults = defaults or {}
@@ -284,6 +286,29 @@ class LazyGuardLogic:
         self.consulted += logic is not None
         return logic
 
+    def patched(self, arch: str, changes: dict[str, bytes]) -> tuple[GuardLogic, GuardLogic] | None:
+        """The architecture's GuardLogic as the tree has it and with Kconfig files as a patch
+        leaves them: the files the tree's own read opened, each changed one replaced. None when
+        that read is not known (no Kconfig) or a file of it cannot be read. Not a judgement by the
+        Kconfig as it was (consulted stays)."""
+        before = self._logic(arch)
+        files = self._kconfig_files()
+        if before is None or not before.read or files is None:
+            return None
+        srcarch = next(k for k, v in self.logic.items() if v is before)
+        blobs: dict[str, bytes] = {}
+        for rel in before.read:
+            try:
+                blobs[rel] = changes[rel] if rel in changes else files.read(rel)
+            except (SkippedFile, MissingFile, OSError):
+                return None
+        return before, load(KconfigBlobs(blobs), srcarch)
+
+    def logic_of(self, arch: str) -> GuardLogic | None:
+        """The architecture's GuardLogic as the tree has it, for a comparison with a patched one
+        (not a judgement by the Kconfig as it was: consulted stays)."""
+        return self._logic(arch)
+
     def files_read(self) -> tuple[set, bool]:
         """(the Kconfig, Makefile and Kbuild files read so far, whether some Kconfig was read
         whose files are not known: one sourced by a glob, then every Kconfig* may count)."""
@@ -422,11 +447,12 @@ class LazyGuardLogic:
 
 
 def _from_entry(hit: tuple[Any, ...]) -> GuardLogic:
-    needs, excludes, _files, defaults, notes, selects = hit
+    needs, excludes, files, defaults, notes, selects = hit
     return GuardLogic({k: frozenset(v) for k, v in needs.items()},
                       excludes={k: frozenset(v) for k, v in excludes.items()},
                       defaults={k: tuple((value, guard) for value, guard in v) for k, v in defaults.items()},
-                      notes=notes, selects={k: frozenset(v) for k, v in selects.items()})
+                      notes=notes, selects={k: frozenset(v) for k, v in selects.items()},
+                      read=tuple(sorted(files or ())))
 
 
 def _conjoin(guard: str | None, condition: str) -> str:
@@ -466,7 +492,7 @@ def load(tree: KernelTree | KconfigBlobs, arch: str) -> GuardLogic:
     files = None if read.pop(_GLOBBED, False) else read
     return GuardLogic(_needs(kconfiglib, kconf), excludes=_excludes(kconfiglib, kconf), files=files,
                       defaults=_int_defaults(kconfiglib, kconf), notes=tuple(notes),
-                      selects=_selects(kconfiglib, kconf))
+                      selects=_selects(kconfiglib, kconf), read=tuple(sorted(read)))
 
 
 def _unparsable_line(error: Exception, tree: KernelTree | KconfigBlobs) -> tuple[str, int, str] | None:

@@ -32,6 +32,7 @@ from pvscan.review.changes.pv115_op_moved import OpMoved
 from pvscan.review.changes.pv120_hunk_not_applied import HunkNotApplied
 from pvscan.review.changes.pv124_hunk_not_reviewed import HunkNotReviewed
 from pvscan.review.diff import diff, hunk_findings
+from pvscan.review.options import is_kconfig, option_changes
 from pvscan.source.patched import PatchedSource
 
 if TYPE_CHECKING:
@@ -278,9 +279,10 @@ def _review_one(index: int, patch: Patch, state: PatchedSource, abis: Sequence[A
     result.warnings.extend(scanned_b.read_warnings + scanned_a.read_warnings)
     inv_b, inv_a = scanned_b.inventory, scanned_a.inventory
     anchor = _Anchor(added, removed, change.kept)
-    listed = list(HunkNotReviewed().unread(unread, inv_b.ops + inv_a.ops))
+    by_options, judged = option_changes([fp for fp in unread if is_kconfig(fp.path)], state, guards, inv_a.ops)
+    listed = list(HunkNotReviewed().unread([fp for fp in unread if fp.path not in judged], inv_b.ops + inv_a.ops))
     result.findings = (diff(inv_b, inv_a, anchor, guards) + hunk_findings(change.hunks, applied) + listed
-                       + _unapplied_signatures(change.hunks, inv_b.ops))
+                       + _unapplied_signatures(change.hunks, inv_b.ops) + by_options)
     if abis:
         from pvscan.checks.check import check
 
@@ -357,8 +359,8 @@ def _judged_before(files: Iterable[FilePatch], guards: LazyGuardLogic) -> list[W
         for path in sorted({p for p in (fp.old_path, fp.new_path) if p}):
             if path in read or (any_kconfig and path.rpartition("/")[2].startswith("Kconfig")):
                 out.append(Warning_(path, 0, "the patch changes this file, which the review read as it was "
-                                             "before the patch to judge guards (a patch's Kconfig and "
-                                             "Makefile changes are not applied)"))
+                                             "before the patch to judge the #if changes' guards (its Kconfig "
+                                             "changes are judged on their own: PV106 of the options they change)"))
     return out
 
 

@@ -382,9 +382,9 @@ def test_a_kconfig_change_the_review_judged_guards_by_is_said(tmp_path):
 
     said = "Kconfig: the patch changes this file, which the review read as it was before the patch"
     both = reviewed({TYPES: guard, "Kconfig": comment}, "both")
-    # Equal under the Kconfig as it was; the Kconfig hunk itself is listed as not reviewed.
-    assert both.stdout == ("Kconfig:1: CHECK: PV124 hunk @@ -1,3 +1,4 @@ of Kconfig (Kconfig) is not reviewed: "
-                           "pvscan judges pv_ops from C sources and headers\n") and said in both.stderr
+    # Equal under the Kconfig as it was; the Kconfig hunk itself is judged (the Kconfig read again
+    # as it leaves it): a comment changes no option, so it says nothing.
+    assert both.stdout == "" and said in both.stderr
     assert said not in reviewed({"Kconfig": comment}, "kconfig only").stderr
     assert said not in reviewed({TYPES: guard}, "guard only").stderr
     assert not (tmp_path / "ran").exists()
@@ -471,6 +471,32 @@ def test_read_msr_safe_type_change_is_an_error_for_xen_pv_applied_or_not(tmp_pat
         out = lines(review(patch, "--abi", "xen-pv", "--format", "checkpatch", tree=tree))
         assert want in out, out
     assert any("PV120" in l for l in out)
+
+
+@pytest.mark.kernel
+def test_kvm_guest_selecting_paravirt_xxl_in_6_12_changes_the_xxl_ops_guards(tmp_path):
+    """Debian's 6.12: only XEN_PV selects PARAVIRT_XXL (arch/x86/xen/Kconfig:24); KVM_GUEST is
+    arch/x86/Kconfig:832, its 'select PARAVIRT_CLOCK' :835. cpu.cpuid is declared under
+    '#ifdef CONFIG_PARAVIRT_XXL' (paravirt_types.h:56-110, cpuid :92), lock.kick is not (:226, in
+    pv_lock_ops). A patch adding 'select PARAVIRT_XXL' to KVM_GUEST changes the XXL ops' guards:
+    PV106 at the added line, :836."""
+    from conftest import kernel_path
+
+    tree = kernel_path("6.12")
+    rel = "arch/x86/Kconfig"
+    old = (tree / rel).read_text().splitlines(keepends=True)
+    assert old[831] == "config KVM_GUEST\n" and old[834] == "\tselect PARAVIRT_CLOCK\n"
+    for side, lines_ in (("a", old), ("b", old[:835] + ["\tselect PARAVIRT_XXL\n"] + old[835:])):
+        (tmp_path / side / rel).parent.mkdir(parents=True)
+        (tmp_path / side / rel).write_text("".join(lines_))
+    patch = tmp_path / "kvm-xxl.diff"
+    patch.write_bytes(subprocess.run(["diff", "-ruN", "a", "b"], cwd=tmp_path, capture_output=True).stdout)
+    out = lines(review(patch, "--format", "checkpatch", tree=tree))
+    guards = [l for l in out if "PV106" in l]
+    assert guards and all(l.startswith(f"{rel}:836: WARNING: PV106 patch changes what the guard of ") for l in guards)
+    assert all("CONFIG_PARAVIRT_XXL" in l and "is selected by XEN_PV -> KVM_GUEST, XEN_PV" in l for l in guards)
+    assert any(" of cpu.cpuid (" in l for l in guards) and not any(" of lock.kick (" in l for l in guards)
+    assert not any("PV124" in l for l in out)
 
 
 @pytest.mark.kernel
@@ -668,6 +694,32 @@ def test_a_git_range_reviewed_commit_by_commit(tmp_path):
     assert whole.returncode == 0 and whole.stdout == "", whole.stdout
     bad = pvscan("review", "--tree", str(repo), "--per-commit", "x.diff")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--per-commit" in bad.stderr
+
+
+def test_a_kconfig_hunk_that_changes_an_ops_option_is_a_guard_change(tmp_path):
+    """A patch whose Kconfig hunk makes PARAVIRT select PARAVIRT_XXL (which only XEN_PV selected,
+    so that it needed XEN_PV, XEN and PARAVIRT) changes, for every op under '#ifdef
+    CONFIG_PARAVIRT_XXL', the configurations it is in: PV106 at the added 'select', the hunk
+    judged rather than listed as not reviewed (PV124)."""
+    from test_kconfig import KCONFIG
+
+    tree = tmp_path / "tree"
+    shutil.copytree(GEN3, tree)
+    (tree / "Kconfig").write_text(KCONFIG.format(marker=tmp_path / "ran"))
+    xen_pv = "\tdepends on XEN\n\tselect PARAVIRT_XXL\n"
+    assert xen_pv in (tree / "Kconfig").read_text()
+    patch, _ = make_patch(tmp_path / "p", {"Kconfig": (
+        "config PARAVIRT\n\tbool \"Enable paravirtualization code\"\n",
+        "config PARAVIRT\n\tbool \"Enable paravirtualization code\"\n\tselect PARAVIRT_XXL if 64BIT\n")}, tree=tree)
+    out = lines(review(patch, "--format", "checkpatch", tree=tree))
+    xxl = [l for l in out if "PV106" in l]
+    select = (tree / "Kconfig").read_text().splitlines().index("config PARAVIRT") + 3   # the added 'select'
+    assert xxl and all(l.startswith(f"Kconfig:{select}: WARNING: PV106 patch changes what the guard of ") and
+                       l.endswith("in the Kconfig, CONFIG_PARAVIRT_XXL needs PARAVIRT, XEN, XEN_PV -> PARAVIRT")
+                       for l in xxl), out
+    assert any(" of cpu.write_cr0 (" in l for l in xxl), out
+    assert not any("PV124" in l for l in out), out
+    assert not (tmp_path / "ran").exists()
 
 
 def test_a_renamed_op_keeps_its_abi_findings(tmp_path):
