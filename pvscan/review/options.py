@@ -40,8 +40,8 @@ def option_changes(files: Sequence[FilePatch], state: PatchedSource, guards: Laz
         if first is None or first.problem:
             continue
         if not _touches(hunks.values(), _relevant(first, options)):
-            # No changed line is in, or names, an option the ops' guards depend on: the
-            # Kconfig read again (12 s on 6.12) would say the same of them.
+            # No changed line can change an option the ops' guards depend on: the Kconfig read
+            # again (seconds) would say the same of them.
             judged |= set(patched) & set(first.read)
             continue
         both = guards.patched(arch, patched)

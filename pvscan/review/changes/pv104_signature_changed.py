@@ -9,11 +9,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from pvscan.facts.model import Member
-    from pvscan.inventory.model import Op
-    from pvscan.review.patch import FilePatch, Hunk
-
     from pvscan.findings import Finding
+    from pvscan.inventory.model import Op
     from pvscan.review.changes.base import OpPair
+    from pvscan.review.patch import FilePatch, Hunk
 
 
 class SignatureChanged(ChangeKind):
@@ -49,7 +48,6 @@ class SignatureChanged(ChangeKind):
         before, after = signature_of(b), signature_of(a)
         if before != after and before and after:
             yield self.finding(a, a.file, a.line, before=before, after=after)
-
 
     def unapplied(self, fp: FilePatch, hunk: Hunk, ops: Iterable[Op]) -> Iterator[Finding]:
         """The signature changes a hunk that did not apply makes, from its own lines: each side
