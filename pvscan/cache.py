@@ -36,8 +36,6 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from pvscan.run import Run
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pvscan.source import Source
 
 K = TypeVar("K")

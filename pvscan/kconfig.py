@@ -295,7 +295,7 @@ class LazyGuardLogic:
         files = self._kconfig_files()
         if before is None or not before.read or files is None:
             return None
-        srcarch = next(k for k, v in self.logic.items() if v is before)
+        srcarch = self._srcarch(arch)
         blobs: dict[str, bytes] = {}
         for rel in before.read:
             try:
@@ -326,11 +326,7 @@ class LazyGuardLogic:
             return None
         if arch == "generic":
             return None      # no Kconfig of its own: an architecture's decides
-        srcarch = arch
-        if arch in ("i386", "x86_64") and self._has("arch/x86/Kconfig"):
-            srcarch = "x86"
-        if arch == "x86" and not self._has("arch/x86/Kconfig"):
-            srcarch = "i386"
+        srcarch = self._srcarch(arch)
         if srcarch not in self.logic:
             self.logic[srcarch] = self._cached(srcarch)
             if self.logic[srcarch].problem:
@@ -338,6 +334,15 @@ class LazyGuardLogic:
             for note in self.logic[srcarch].notes:
                 self.problems.append(f"{getattr(self.tree, 'display', '')}: Kconfig: {note}")
         return self.logic[srcarch]
+
+    def _srcarch(self, arch: str) -> str:
+        """The SRCARCH whose Kconfig an architecture's ops are built by: x86's for i386 and
+        x86_64, i386's for x86 in a tree older than arch/x86 (made in 2.6.24)."""
+        if arch in ("i386", "x86_64") and self._has("arch/x86/Kconfig"):
+            return "x86"
+        if arch == "x86" and not self._has("arch/x86/Kconfig"):
+            return "i386"
+        return arch
 
     def _has(self, rel: str) -> bool:
         if hasattr(self.tree, "root"):

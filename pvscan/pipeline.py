@@ -161,21 +161,20 @@ def scan(path: str | os.PathLike[str] | Source, backend_map: BackendMap | None =
          callers: bool = True, progress: Progress = NONE) -> ScanResult:
     """A tree's inventory, which must hold a table, and (callers=True) its wrappers' callers,
     which are counted in a directory tree (a git revision's are not: they stay None)."""
-    from pvscan.source.directory import KernelTree
-
     tree = open_tree(path)
+    counted = tree if callers and isinstance(tree, KernelTree) else None     # the tree whose callers count
     backend_map = backend_map or build_backend_map()
     parsed: dict = {}
-    if callers and isinstance(tree, KernelTree):
+    if counted is not None:
         # The wrappers' callers are found by the same search as the tables, so that a scan
         # searches the tree once: the names come from the last scan of this tree, or from
         # the headers that define them, which a small search finds first.
-        cache = Cache.for_source(tree)
-        tree.remembered_wrappers = cache.get(WRAPPERS, str(tree.root)) or frozenset()
+        cache = Cache.for_source(counted)
+        counted.remembered_wrappers = cache.get(WRAPPERS, str(counted.root)) or frozenset()
         cache.tell()
-        tree.wrapper_hint = tree.remembered_wrappers or _likely_wrappers(tree, backend_map, parsed, jobs)
+        counted.wrapper_hint = counted.remembered_wrappers or _likely_wrappers(counted, backend_map, parsed, jobs)
     result = require_tables(inventory_of(tree, backend_map, jobs, progress, parsed))
-    return count_callers(tree, result, jobs, progress) if callers and isinstance(tree, KernelTree) else result
+    return count_callers(counted, result, jobs, progress) if counted is not None else result
 
 
 def _likely_wrappers(tree: KernelTree, backend_map: BackendMap, parsed: dict, jobs: int | None) -> frozenset[str]:

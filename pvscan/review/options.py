@@ -11,7 +11,7 @@ from pvscan.review.apply import apply_file
 from pvscan.review.changes.pv106_guard_changed import GuardChanged
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from pvscan.findings import Finding
     from pvscan.inventory.model import Op
@@ -106,19 +106,26 @@ def _touches(files: Iterable[FilePatch], relevant: set[str]) -> bool:
     excludes or defaults to: its entry's type, dependencies or defaults, a 'select' (or 'imply')
     of it, or an 'if' or 'choice' block's bounds (they add dependencies to what they hold)."""
     for fp in files:
-        for h in fp.hunks:
-            entry = None
-            for tag, text in h.lines:
-                words = text.split() or [""]
-                if words[0] in ("config", "menuconfig") and len(words) > 1:
-                    entry = words[1]
-                if tag not in "+-":
-                    continue
-                if words[0] in _BOUNDS or (words[0] in _SELECTS and len(words) > 1 and words[1] in relevant):
-                    return True
-                if entry in relevant and words[0] in _ENTRY_KEYS:
-                    return True
+        for _line, entry, words in _changed_lines(fp):
+            if words[0] in _BOUNDS or (words[0] in _SELECTS and len(words) > 1 and words[1] in relevant):
+                return True
+            if entry in relevant and words[0] in _ENTRY_KEYS:
+                return True
     return False
+
+
+def _changed_lines(fp: FilePatch) -> Iterator[tuple[int, str | None, list[str]]]:
+    """(line in the new file, the 'config' entry it is in, its words) of each changed line of a
+    Kconfig file patch; a removed line at the new line where it was."""
+    for h in fp.hunks:
+        line, entry = h.new_start, None
+        for tag, text in h.lines:
+            words = text.split() or [""]
+            if words[0] in ("config", "menuconfig") and len(words) > 1:
+                entry = words[1]
+            if tag in "+-":
+                yield max(line, 1), entry, words
+            line += tag in " +"
 
 
 # The lines of an entry that decide what its option needs, excludes or defaults to.
@@ -152,14 +159,8 @@ def _where(hunks: dict[str, FilePatch], option: str) -> tuple[str, int]:
     """The Kconfig line that speaks of the option in the patch: the first changed line in its
     'config' entry or naming it ('select X'), else the first hunk's first line."""
     for rel in sorted(hunks):
-        for h in hunks[rel].hunks:
-            line, entry = h.new_start, None
-            for tag, text in h.lines:
-                words = text.split()
-                if words[:1] in (["config"], ["menuconfig"]) and len(words) > 1:
-                    entry = words[1]
-                if tag in "+-" and (entry == option or option in words):
-                    return rel, max(line, 1)
-                line += tag in " +"
+        for line, entry, words in _changed_lines(hunks[rel]):
+            if entry == option or option in words:
+                return rel, line
     first = sorted(hunks)[0]
     return first, max(hunks[first].hunks[0].new_start, 1) if hunks[first].hunks else 1

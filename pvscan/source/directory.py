@@ -30,7 +30,6 @@ from pvscan.source.top import kernel_top
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from pathlib import Path
 
     from pvscan.source.git import Repository
 
